@@ -1,0 +1,87 @@
+package v1alpha1
+
+// Condition types. Every kind reports Ready as its summary so that
+// `kubectl wait --for=condition=Ready` and GitOps health checks work.
+const (
+	// ConditionReady summarises an object: True when the controller has applied the
+	// latest generation and nothing needs attention.
+	ConditionReady = "Ready"
+
+	// ConditionCatalogResolved on a PartnerTier says whether its requirements name
+	// metrics of its program's catalog, with an Outcome metric above the entry rank.
+	ConditionCatalogResolved = "CatalogResolved"
+
+	// ConditionEvidenceCurrent on a Partner is False while some reported evidence is
+	// older than its metric's freshness window; the message lists the stale metrics.
+	ConditionEvidenceCurrent = "EvidenceCurrent"
+	// ConditionEvidenceTrusted on a Partner is False while some stored evidence was
+	// reported by an identity the catalog no longer trusts; that evidence is ignored.
+	ConditionEvidenceTrusted = "EvidenceTrusted"
+	// ConditionTierAtRisk on a Partner is True while it no longer qualifies for its
+	// tier and the demotion deadline has not passed.
+	ConditionTierAtRisk = "TierAtRisk"
+	// ConditionPromotionPending on a Partner is True while it qualifies for a higher
+	// tier whose promotion waits for an approved TierPromotion request.
+	ConditionPromotionPending = "PromotionPending"
+
+	// ConditionPublished on a Listing is True while the listing is shown in the marketplace.
+	ConditionPublished = "Published"
+	// ConditionClaimsVerified on a Listing is False while a claim lacks its evidence.
+	ConditionClaimsVerified = "ClaimsVerified"
+	// ConditionLowAdoption on a Listing is True when it has traffic but no adoption.
+	ConditionLowAdoption = "LowAdoption"
+
+	// ConditionReviewPathResolved on an ExceptionRequest says whether exactly one
+	// ReviewPath governs the request.
+	ConditionReviewPathResolved = "ReviewPathResolved"
+	// ConditionApproved on an ExceptionRequest is True once every stage passed.
+	ConditionApproved = "Approved"
+	// ConditionDenied on an ExceptionRequest is True once a reviewer or a timeout denied it.
+	ConditionDenied = "Denied"
+	// ConditionEscalated on an ExceptionRequest is True while it waits on an escalation.
+	ConditionEscalated = "Escalated"
+	// ConditionExpired on an ExceptionRequest is True once its grant has expired.
+	ConditionExpired = "Expired"
+)
+
+// Condition reasons, in CamelCase as Kubernetes conventions ask.
+const (
+	ReasonReconciled           = "Reconciled"
+	ReasonProgramNotFound      = "ProgramNotFound"
+	ReasonUnknownMetric        = "UnknownMetric"
+	ReasonNoOutcomeRequirement = "NoOutcomeRequirement"
+	ReasonDuplicateRank        = "DuplicateRank"
+
+	ReasonEvidenceFresh     = "EvidenceFresh"
+	ReasonEvidenceStale     = "EvidenceStale"
+	ReasonEvidenceTrusted   = "EvidenceTrusted"
+	ReasonUntrustedEvidence = "UntrustedEvidence"
+	ReasonQualified         = "Qualified"
+	ReasonNotQualified      = "NotQualified"
+	ReasonGracePeriod       = "GracePeriod"
+	ReasonPromoted          = "Promoted"
+	ReasonDemoted           = "Demoted"
+	ReasonAwaitingReview    = "AwaitingReview"
+	ReasonTierException     = "TierException"
+	ReasonPartnerSuspended  = "PartnerSuspended"
+
+	ReasonEntitled            = "Entitled"
+	ReasonEntitlementRevoked  = "EntitlementRevoked"
+	ReasonPartnerNotFound     = "PartnerNotFound"
+	ReasonClaimsVerified      = "ClaimsVerified"
+	ReasonClaimEvidenceAbsent = "ClaimEvidenceMissing"
+	ReasonTrafficNoAdoption   = "TrafficWithoutAdoption"
+	ReasonAdopted             = "Adopted"
+
+	ReasonPathResolved     = "PathResolved"
+	ReasonNoMatchingPath   = "NoMatchingPath"
+	ReasonAmbiguousPath    = "AmbiguousPath"
+	ReasonPathNotFound     = "PathNotFound"
+	ReasonUnderReview      = "UnderReview"
+	ReasonQuorumReached    = "QuorumReached"
+	ReasonDeniedByReviewer = "DeniedByReviewer"
+	ReasonSLABreached      = "SLABreached"
+	ReasonTimeoutDenied    = "TimeoutDenied"
+	ReasonOverCap          = "OverCap"
+	ReasonGrantExpired     = "GrantExpired"
+)

@@ -1,0 +1,217 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MetricClass says what kind of evidence a metric is. Only Outcome evidence can
+// earn a tier above the entry rank; Enablement evidence (training, certifications,
+// event turnout) may be required too, but never earns a tier on its own.
+// +kubebuilder:validation:Enum=Outcome;Enablement;Risk
+type MetricClass string
+
+const (
+	// MetricClassOutcome is evidence of customer, revenue or delivery outcomes.
+	MetricClassOutcome MetricClass = "Outcome"
+	// MetricClassEnablement is evidence of activity: training, certification, turnout.
+	MetricClassEnablement MetricClass = "Enablement"
+	// MetricClassRisk is evidence of risk, such as delivery escalations.
+	MetricClassRisk MetricClass = "Risk"
+)
+
+// MetricDefinition declares one kind of evidence the program accepts.
+// +kubebuilder:validation:XValidation:rule="duration(self.freshnessWindow) > duration('0s')",message="freshnessWindow must be a positive duration such as 2160h",fieldPath=.freshnessWindow
+type MetricDefinition struct {
+	// name identifies the metric in evidence and tier requirements, for example
+	// "sourced-revenue". Lower case letters, digits and dashes.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// class says whether the metric is evidence of an Outcome, of Enablement or of Risk.
+	// +required
+	Class MetricClass `json:"class"`
+
+	// unit of the reported value, for example "USD", "count" or "score".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	Unit string `json:"unit"`
+
+	// description says what the metric measures and where it comes from.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Description string `json:"description,omitempty"`
+
+	// freshnessWindow is how long a reported value counts after it was observed,
+	// for example "2160h" (90 days). Older evidence is stale and does not count.
+	// +required
+	FreshnessWindow metav1.Duration `json:"freshnessWindow"`
+
+	// trustedReporters are the only identities whose reports of this metric are
+	// accepted. Reports from anyone else are refused at admission.
+	// +required
+	TrustedReporters Identities `json:"trustedReporters"`
+}
+
+// PartnerProgramSpec is the program's metric catalog and its owner.
+type PartnerProgramSpec struct {
+	// owner is the accountable internal owner of the program (a user name or an
+	// e-mail address). Requests that no review path governs escalate to the owner.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Owner string `json:"owner"`
+
+	// description of the program, for people.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Description string `json:"description,omitempty"`
+
+	// metrics is the catalog of evidence the program accepts, one entry per metric.
+	// Governance decides here what counts as evidence before anyone reports any.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Metrics []MetricDefinition `json:"metrics"`
+
+	// listingDeprecationNotice is the least time between deprecating a listing
+	// version and its sunset, for example "2160h" (90 days).
+	// +optional
+	// +kubebuilder:default="2160h"
+	ListingDeprecationNotice *metav1.Duration `json:"listingDeprecationNotice,omitempty"`
+}
+
+// Count is a number of objects with a given label.
+type Count struct {
+	// name of what is counted, such as a tier name or a partner type.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// count of objects.
+	// +required
+	Count int32 `json:"count"`
+}
+
+// MetricTotal is the sum of a metric's current values over all partners.
+type MetricTotal struct {
+	// metric is the catalog name of the metric.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Metric string `json:"metric"`
+	// unit of the metric.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	Unit string `json:"unit,omitempty"`
+	// total of the current values.
+	// +required
+	Total Decimal `json:"total"`
+	// partners is how many partners reported a current value.
+	// +required
+	Partners int32 `json:"partners"`
+}
+
+// Scorecard is the program's evidence-based summary, kept current by the controller.
+type Scorecard struct {
+	// updatedAt is when the scorecard was last computed.
+	// +optional
+	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+	// partnersByTier counts partners by their current tier ("" counts untiered ones as "None").
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	PartnersByTier []Count `json:"partnersByTier,omitempty"`
+	// partnersByType counts partners by type.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	PartnersByType []Count `json:"partnersByType,omitempty"`
+	// outcomeBackedPercent is the share of tiered partners whose tier rests on current
+	// Outcome evidence, in percent.
+	// +optional
+	OutcomeBackedPercent *int32 `json:"outcomeBackedPercent,omitempty"`
+	// outcomeTotals sums the current values of every Outcome metric.
+	// +optional
+	// +listType=map
+	// +listMapKey=metric
+	// +kubebuilder:validation:MaxItems=64
+	OutcomeTotals []MetricTotal `json:"outcomeTotals,omitempty"`
+	// openRequestsByType counts exception requests still under review, by type.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	OpenRequestsByType []Count `json:"openRequestsByType,omitempty"`
+	// slaBreaches counts requests whose stage SLA passed without a decision.
+	// +optional
+	SLABreaches int32 `json:"slaBreaches,omitempty"`
+	// decisionsLast30Days counts review decisions recorded in the last 30 days.
+	// +optional
+	DecisionsLast30Days int32 `json:"decisionsLast30Days,omitempty"`
+	// listingsPublished counts published listings.
+	// +optional
+	ListingsPublished int32 `json:"listingsPublished,omitempty"`
+	// listingsUnpublished counts listings that are not published.
+	// +optional
+	ListingsUnpublished int32 `json:"listingsUnpublished,omitempty"`
+	// listingsLowAdoption counts listings flagged for traffic without adoption.
+	// +optional
+	ListingsLowAdoption int32 `json:"listingsLowAdoption,omitempty"`
+}
+
+// PartnerProgramStatus is the observed state of a PartnerProgram.
+type PartnerProgramStatus struct {
+	// observedGeneration is the generation the controller last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions describe the program's state; Ready summarises it.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// scorecard summarises the program from evidence rather than activity.
+	// +optional
+	Scorecard *Scorecard `json:"scorecard,omitempty"`
+}
+
+// PartnerProgram is the program's metric catalog: which evidence counts, what class
+// it is, how long it stays current and who is trusted to report it.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=pprog;program,categories=partnergov
+// +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PartnerProgram struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired catalog, usually kept in git.
+	// +required
+	Spec PartnerProgramSpec `json:"spec"`
+
+	// status is written by the controller.
+	// +optional
+	Status PartnerProgramStatus `json:"status,omitempty"`
+}
+
+// PartnerProgramList is a list of PartnerPrograms.
+// +kubebuilder:object:root=true
+type PartnerProgramList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PartnerProgram `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PartnerProgram{}, &PartnerProgramList{})
+}
