@@ -1,0 +1,107 @@
+package review
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// decisionsPath is the field path of the decisions list.
+var decisionsPath = field.NewPath("status", "decisions")
+
+// ValidateDecisions checks a status update by reviewer that appends decisions,
+// for the admission webhook. old and new are the stored and proposed objects.
+// It enforces that decisions are append-only and that every added decision is
+// made while the request is open, for its current stage, by someone other than
+// the requester, and at most once per reviewer and stage. It checks nothing but
+// the decisions; the webhook stamps the added decisions' reviewer, time and
+// generation and checks the reviewer's authority.
+func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer string) field.ErrorList {
+	errs := appendOnly(old.Status.Decisions, new.Status.Decisions)
+	added := Added(old, new)
+	if len(added) == 0 {
+		return errs
+	}
+	first := decisionsPath.Index(len(old.Status.Decisions))
+	if p := old.Status.Phase; final(p) {
+		return append(errs, field.Forbidden(first,
+			fmt.Sprintf("the request is %s; no decision can be added once a request is final", p)))
+	}
+	if r := old.Spec.Requester; r != nil && r.Username != "" && r.Username == reviewer {
+		return append(errs, field.Forbidden(first,
+			fmt.Sprintf("the requester cannot decide their own request (%s filed it)", reviewer)))
+	}
+	current := old.Status.CurrentStage
+	decided := decidedStages(old.Status.Decisions, reviewer)
+	for i, d := range added {
+		p := decisionsPath.Index(len(old.Status.Decisions) + i)
+		if err := checkStage(p.Child("stage"), d.Stage, current); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if decided[d.Stage] {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf(
+				"one decision per reviewer and stage: %s already decided stage %q", reviewer, d.Stage)))
+			continue
+		}
+		decided[d.Stage] = true
+	}
+	return errs
+}
+
+// Added returns the decisions new appends to old (meaningful once
+// ValidateDecisions passed); nil when it appends none.
+func Added(old, new *v1alpha1.ExceptionRequest) []v1alpha1.ReviewDecision {
+	o, n := old.Status.Decisions, new.Status.Decisions
+	if len(n) <= len(o) {
+		return nil
+	}
+	added := make([]v1alpha1.ReviewDecision, 0, len(n)-len(o))
+	for i := range n[len(o):] {
+		added = append(added, *n[len(o)+i].DeepCopy())
+	}
+	return added
+}
+
+// appendOnly refuses an update that changes or removes stored decisions.
+func appendOnly(old, new []v1alpha1.ReviewDecision) field.ErrorList {
+	var errs field.ErrorList
+	for i := range old {
+		p := decisionsPath.Index(i)
+		if i >= len(new) {
+			return append(errs, field.Forbidden(p, fmt.Sprintf(
+				"decisions are append-only: decision %d was removed (the update keeps %d of %d decisions)", i, len(new), len(old))))
+		}
+		if !equality.Semantic.DeepEqual(old[i], new[i]) {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf(
+				"decisions are append-only: decision %d was changed", i)))
+		}
+	}
+	return errs
+}
+
+// checkStage refuses a decision for a stage that is not the current one.
+func checkStage(p *field.Path, stage, current string) *field.Error {
+	switch {
+	case stage == current:
+		return nil
+	case current == "":
+		return field.Invalid(p, stage, "the request has no current stage yet; decisions can be added once its review path is resolved")
+	default:
+		return field.Invalid(p, stage, fmt.Sprintf("stage %q is not the current stage %q", stage, current))
+	}
+}
+
+// decidedStages returns the stages reviewer already decided.
+func decidedStages(decisions []v1alpha1.ReviewDecision, reviewer string) map[string]bool {
+	decided := map[string]bool{}
+	for _, d := range decisions {
+		if d.Reviewer == reviewer {
+			decided[d.Stage] = true
+		}
+	}
+	return decided
+}

@@ -1,0 +1,166 @@
+package tier
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/decimal"
+)
+
+// ValidateTier reports whether tier t can ever be earned under program p: p must
+// exist, every requirement must name a metric of p's catalog, and a tier above rank 0
+// must require at least one Outcome metric (enablement alone never earns a tier).
+// On failure reason is v1alpha1.ReasonProgramNotFound, ReasonUnknownMetric or
+// ReasonNoOutcomeRequirement; on success it is ReasonCatalogResolved. The message
+// explains the result for people.
+func ValidateTier(t v1alpha1.PartnerTier, p *v1alpha1.PartnerProgram) (reason, message string, ok bool) {
+	if p == nil {
+		return v1alpha1.ReasonProgramNotFound,
+			fmt.Sprintf("program %q does not exist", t.Spec.Program), false
+	}
+	return validate(t, p.Name, catalogOf(p))
+}
+
+// validate is ValidateTier against an already indexed catalog.
+func validate(t v1alpha1.PartnerTier, program string, catalog map[string]v1alpha1.MetricDefinition) (reason, message string, ok bool) {
+	var unknown []string
+	hasOutcome := false
+	for _, req := range t.Spec.Requirements {
+		def, found := catalog[req.Metric]
+		if !found {
+			if !slices.Contains(unknown, req.Metric) {
+				unknown = append(unknown, req.Metric)
+			}
+			continue
+		}
+		if def.Class == v1alpha1.MetricClassOutcome {
+			hasOutcome = true
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return v1alpha1.ReasonUnknownMetric,
+			fmt.Sprintf("requirements name metrics that are not in the catalog of program %q: %s",
+				program, strings.Join(unknown, ", ")), false
+	}
+	if t.Spec.Rank > 0 && !hasOutcome {
+		return v1alpha1.ReasonNoOutcomeRequirement,
+			fmt.Sprintf("tier %q has rank %d but requires no Outcome metric; tiers above rank 0 are earned by outcomes, never by enablement alone",
+				t.Name, t.Spec.Rank), false
+	}
+	return ReasonCatalogResolved,
+		fmt.Sprintf("every requirement names a metric of the catalog of program %q", program), true
+}
+
+// Satisfies reports whether value meets a requirement's threshold under op, compared
+// exactly as rational numbers. An unknown operator or a value or threshold that is not
+// a decimal number never satisfies.
+func Satisfies(op v1alpha1.ComparisonOperator, value, threshold v1alpha1.Decimal) bool {
+	c, err := decimal.Compare(value, threshold)
+	if err != nil {
+		return false
+	}
+	switch op {
+	case v1alpha1.OperatorGreaterThanOrEqual:
+		return c >= 0
+	case v1alpha1.OperatorGreaterThan:
+		return c > 0
+	case v1alpha1.OperatorLessThanOrEqual:
+		return c <= 0
+	case v1alpha1.OperatorLessThan:
+		return c < 0
+	case v1alpha1.OperatorEqual:
+		return c == 0
+	default:
+		return false
+	}
+}
+
+// catalogOf indexes a program's metric catalog by metric name.
+func catalogOf(p *v1alpha1.PartnerProgram) map[string]v1alpha1.MetricDefinition {
+	catalog := make(map[string]v1alpha1.MetricDefinition, len(p.Spec.Metrics))
+	for _, m := range p.Spec.Metrics {
+		catalog[m.Name] = m
+	}
+	return catalog
+}
+
+// ladder is a program's tiers ordered from the highest rank down (ties by name),
+// with which of them the partner's counted evidence qualifies it for.
+type ladder struct {
+	tiers     []*v1alpha1.PartnerTier
+	byName    map[string]*v1alpha1.PartnerTier
+	qualifies map[string]bool
+}
+
+// newLadder orders tiers and works out which ones are both eligible (ValidateTier)
+// and met by the counted evidence. It never modifies tiers.
+func newLadder(tiers []v1alpha1.PartnerTier, program string, catalog map[string]v1alpha1.MetricDefinition, ev evidence) ladder {
+	l := ladder{
+		tiers:     make([]*v1alpha1.PartnerTier, 0, len(tiers)),
+		byName:    make(map[string]*v1alpha1.PartnerTier, len(tiers)),
+		qualifies: make(map[string]bool, len(tiers)),
+	}
+	for i := range tiers {
+		t := &tiers[i]
+		if _, dup := l.byName[t.Name]; dup || t.Name == "" {
+			continue
+		}
+		l.tiers = append(l.tiers, t)
+		l.byName[t.Name] = t
+		_, _, eligible := validate(*t, program, catalog)
+		l.qualifies[t.Name] = eligible && meetsAll(t.Spec.Requirements, ev)
+	}
+	slices.SortFunc(l.tiers, func(a, b *v1alpha1.PartnerTier) int {
+		if a.Spec.Rank != b.Spec.Rank {
+			return int(b.Spec.Rank - a.Spec.Rank)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return l
+}
+
+// meetsAll reports whether counted evidence meets every requirement; missing
+// evidence does not meet one. No requirements are met by everyone.
+func meetsAll(reqs []v1alpha1.TierRequirement, ev evidence) bool {
+	for _, req := range reqs {
+		entry, found := ev.counted[req.Metric]
+		if !found || !Satisfies(req.Operator, entry.Value, req.Threshold) {
+			return false
+		}
+	}
+	return true
+}
+
+// highestQualified is the highest-rank tier the partner qualifies for, or nil.
+func (l ladder) highestQualified() *v1alpha1.PartnerTier {
+	for _, t := range l.tiers {
+		if l.qualifies[t.Name] {
+			return t
+		}
+	}
+	return nil
+}
+
+// rank is a tier's rank, or -1 for no tier, so that any tier outranks none.
+func rank(t *v1alpha1.PartnerTier) int32 {
+	if t == nil {
+		return -1
+	}
+	return t.Spec.Rank
+}
+
+// nameOf is a tier's name, or "" for no tier.
+func nameOf(t *v1alpha1.PartnerTier) string {
+	if t == nil {
+		return ""
+	}
+	return t.Name
+}
+
+// needsReview reports whether a promotion to t waits for an approved TierPromotion.
+func needsReview(t *v1alpha1.PartnerTier) bool {
+	return t.Spec.PromotionReviewPath != ""
+}

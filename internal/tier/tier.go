@@ -1,0 +1,180 @@
+// Package tier computes a partner's tier, entitlements and conditions from its
+// reported evidence, its program's metric catalog, the program's tiers and the
+// approved exceptions in force. It is pure: it reads no cluster state and changes
+// none of its input, so the controller, the webhooks and tests share one answer.
+package tier
+
+import (
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/conditions"
+)
+
+// Reasons this package uses that api/v1alpha1 does not define (yet).
+const (
+	// ReasonTierRemoved records a move away from a tier that no longer exists.
+	ReasonTierRemoved = "TierRemoved"
+	// ReasonCatalogResolved is ValidateTier's reason when a tier fits its catalog.
+	ReasonCatalogResolved = "CatalogResolved"
+)
+
+// Grant is an approved exception request in force for the partner; the controller
+// builds these from approved ExceptionRequests.
+type Grant struct {
+	// Request is the ExceptionRequest's name.
+	Request string
+	// Type is TierException, IncentiveException or TierPromotion; other types are ignored.
+	Type v1alpha1.RequestType
+	// Tier is the tier granted, for TierException and TierPromotion.
+	Tier string
+	// Entitlements are the entitlements added, for IncentiveException.
+	Entitlements []v1alpha1.EntitlementName
+	// Expires is when the grant lapses (it is ignored from then on); nil for never.
+	Expires *time.Time
+}
+
+// Input is everything one evaluation depends on.
+type Input struct {
+	// Now is the evaluation time.
+	Now time.Time
+	// Program is the partner's program; nil when it does not exist.
+	Program *v1alpha1.PartnerProgram
+	// Tiers are the program's tiers, in any order.
+	Tiers []v1alpha1.PartnerTier
+	// Partner is the partner with its currently stored status.
+	Partner *v1alpha1.Partner
+	// Grants are the approved exceptions for the partner.
+	Grants []Grant
+}
+
+// Result is the outcome of one evaluation.
+type Result struct {
+	// Status is the partner's full desired status. Evidence, Funds and
+	// ReadinessClaims are copied unchanged from the stored status.
+	Status v1alpha1.PartnerStatus
+	// NextDeadline is the earliest instant after Now at which the result could change
+	// without any input changing (evidence going stale, the demotion deadline, a
+	// grant expiring); nil if there is none.
+	NextDeadline *time.Time
+	// Decision is the tier change made by this evaluation (also appended to
+	// Status.History); nil when the tier did not change.
+	Decision *v1alpha1.TierDecision
+	// PromotionRequest names the tier for which a TierPromotion request should be
+	// opened: the partner qualifies for it, it has a promotion review path and no
+	// approved TierPromotion grant. Empty otherwise.
+	PromotionRequest string
+}
+
+// evaluation holds what one Evaluate call derives from its Input.
+type evaluation struct {
+	now      time.Time
+	program  *v1alpha1.PartnerProgram
+	partner  *v1alpha1.Partner
+	evidence evidence
+	ladder   ladder
+	grants   grants
+}
+
+// Evaluate computes the partner's desired status from in. It does not modify in:
+// everything it returns is freshly allocated. Evaluating again with the returned
+// Status stored (and nothing else changed) returns the same Status and no Decision.
+func Evaluate(in Input) Result {
+	if in.Partner == nil {
+		return Result{}
+	}
+	now := in.Now.Round(0) // drop the monotonic reading: status times must compare as stored
+	status := in.Partner.Status.DeepCopy()
+	status.ObservedGeneration = in.Partner.Generation
+	if in.Program == nil {
+		conditions.Set(&status.Conditions, in.Partner.Generation, metav1.NewTime(now),
+			v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
+			"program "+strconv.Quote(in.Partner.Spec.Program)+" does not exist; the tier and entitlements are left as they were")
+		return Result{Status: *status}
+	}
+
+	e := newEvaluation(in, now)
+	o := e.decide()
+	decision := e.applyTier(status, o)
+	status.QualifiedTier = nameOf(o.qualified)
+	status.DemotionDeadline = o.deadline
+	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
+	status.Grants = e.grants.status()
+	e.setConditions(&status.Conditions, o)
+
+	return Result{
+		Status:           *status,
+		NextDeadline:     e.nextDeadline(o),
+		Decision:         decision,
+		PromotionRequest: nameOf(o.pending),
+	}
+}
+
+// newEvaluation sorts the evidence, orders the tiers and filters the grants.
+func newEvaluation(in Input, now time.Time) *evaluation {
+	catalog := catalogOf(in.Program)
+	ev := sortEvidence(in.Partner.Status.Evidence, catalog, now)
+	return &evaluation{
+		now:      now,
+		program:  in.Program,
+		partner:  in.Partner,
+		evidence: ev,
+		ladder:   newLadder(in.Tiers, in.Program.Name, catalog, ev),
+		grants:   activeGrants(in.Grants, now),
+	}
+}
+
+// applyTier writes the held tier into status and, when it changed, records the
+// decision in the history and returns a copy of it.
+func (e *evaluation) applyTier(status *v1alpha1.PartnerStatus, o outcome) *v1alpha1.TierDecision {
+	from := status.Tier
+	status.TierRank = nil
+	if o.held != nil {
+		r := o.held.Spec.Rank
+		status.TierRank = &r
+	}
+	if nameOf(o.held) == from {
+		return nil
+	}
+	d := e.decision(from, o)
+	status.Tier = nameOf(o.held)
+	since := metav1.NewTime(e.now)
+	status.TierSince = &since
+	status.History = appendHistory(status.History, d)
+	return d.DeepCopy()
+}
+
+// appendHistory appends d and keeps the newest v1alpha1.MaxHistory decisions.
+func appendHistory(history []v1alpha1.TierDecision, d v1alpha1.TierDecision) []v1alpha1.TierDecision {
+	history = append(history, d)
+	if n := len(history); n > v1alpha1.MaxHistory {
+		history = append([]v1alpha1.TierDecision(nil), history[n-v1alpha1.MaxHistory:]...)
+	}
+	return history
+}
+
+// nextDeadline is rule 11: the earliest instant after now at which a counted entry
+// goes stale, the demotion deadline passes or a grant expires.
+func (e *evaluation) nextDeadline(o outcome) *time.Time {
+	var next *time.Time
+	consider := func(t time.Time) {
+		if t.After(e.now) && (next == nil || t.Before(*next)) {
+			next = &t
+		}
+	}
+	for _, c := range e.evidence.counted {
+		consider(c.staleAt)
+	}
+	if o.deadline != nil {
+		consider(o.deadline.Time)
+	}
+	for _, g := range e.grants {
+		if g.Expires != nil {
+			consider(*g.Expires)
+		}
+	}
+	return next
+}

@@ -1,0 +1,77 @@
+package tier
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// Prefixes of the catalog rules recorded in EvidenceEntry.TrustedVia.
+const (
+	viaUser           = "user:"
+	viaGroup          = "group:"
+	viaServiceAccount = "serviceaccount:"
+
+	// serviceAccountUserPrefix starts the user name the API server gives a service
+	// account: "system:serviceaccount:<namespace>:<name>".
+	serviceAccountUserPrefix = "system:serviceaccount:"
+)
+
+// Trusted reports whether an authenticated identity may report the metric def, and
+// which catalog rule admits it: "user:<name>", "serviceaccount:<namespace>/<name>" or
+// "group:<name>". Rules are tried in that order (the most specific first) and groups
+// in catalog order, so the answer does not depend on the order of groups.
+func Trusted(def v1alpha1.MetricDefinition, username string, groups []string) (via string, ok bool) {
+	reporters := def.TrustedReporters
+	if username != "" && slices.Contains(reporters.Users, username) {
+		return viaUser + username, true
+	}
+	if ns, name, isSA := serviceAccount(username); isSA {
+		for _, sa := range reporters.ServiceAccounts {
+			if sa.Namespace == ns && sa.Name == name {
+				return viaServiceAccount + ns + "/" + name, true
+			}
+		}
+	}
+	for _, g := range reporters.Groups {
+		if slices.Contains(groups, g) {
+			return viaGroup + g, true
+		}
+	}
+	return "", false
+}
+
+// StillTrusted reports whether the rule via, as recorded by Trusted when the evidence
+// was admitted, is still part of the metric's trusted reporters. An empty or
+// malformed rule is never trusted.
+func StillTrusted(def v1alpha1.MetricDefinition, via string) bool {
+	reporters := def.TrustedReporters
+	if user, ok := strings.CutPrefix(via, viaUser); ok {
+		return user != "" && slices.Contains(reporters.Users, user)
+	}
+	if group, ok := strings.CutPrefix(via, viaGroup); ok {
+		return group != "" && slices.Contains(reporters.Groups, group)
+	}
+	if ref, ok := strings.CutPrefix(via, viaServiceAccount); ok {
+		ns, name, found := strings.Cut(ref, "/")
+		if !found || ns == "" || name == "" {
+			return false
+		}
+		return slices.Contains(reporters.ServiceAccounts, v1alpha1.ServiceAccountReference{Namespace: ns, Name: name})
+	}
+	return false
+}
+
+// serviceAccount splits a service account user name into namespace and name.
+func serviceAccount(username string) (namespace, name string, ok bool) {
+	rest, ok := strings.CutPrefix(username, serviceAccountUserPrefix)
+	if !ok {
+		return "", "", false
+	}
+	namespace, name, ok = strings.Cut(rest, ":")
+	if !ok || namespace == "" || name == "" || strings.Contains(name, ":") {
+		return "", "", false
+	}
+	return namespace, name, true
+}

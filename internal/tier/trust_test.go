@@ -1,0 +1,132 @@
+package tier
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// revenueDef trusts a user, two groups and a service account.
+func revenueDef() v1alpha1.MetricDefinition {
+	return metric(revenue, v1alpha1.MetricClassOutcome, 90*day, v1alpha1.Identities{
+		Users:           []string{"crm-sync@example.com", "system:serviceaccount:legacy:bot"},
+		Groups:          []string{"partnergov:crm", "partnergov:finance"},
+		ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "crm", Name: "sync"}},
+	})
+}
+
+func TestTrusted(t *testing.T) {
+	tests := map[string]struct {
+		username string
+		groups   []string
+		wantVia  string
+		wantOK   bool
+	}{
+		"a listed user":                             {username: "crm-sync@example.com", wantVia: "user:crm-sync@example.com", wantOK: true},
+		"an unlisted user in no group":              {username: "intern@example.com", groups: []string{"staff"}},
+		"a member of a trusted group":               {username: "alice@example.com", groups: []string{"staff", "partnergov:finance"}, wantVia: "group:partnergov:finance", wantOK: true},
+		"trusted groups are tried in catalog order": {username: "bob@example.com", groups: []string{"partnergov:finance", "partnergov:crm"}, wantVia: "group:partnergov:crm", wantOK: true},
+		"a listed service account":                  {username: "system:serviceaccount:crm:sync", groups: []string{"system:serviceaccounts"}, wantVia: "serviceaccount:crm/sync", wantOK: true},
+		"a service account in another namespace":    {username: "system:serviceaccount:other:sync"},
+		"a service account listed as a user":        {username: "system:serviceaccount:legacy:bot", wantVia: "user:system:serviceaccount:legacy:bot", wantOK: true},
+		"a user rule wins over a group rule":        {username: "crm-sync@example.com", groups: []string{"partnergov:crm"}, wantVia: "user:crm-sync@example.com", wantOK: true},
+		"a service account rule wins over a group":  {username: "system:serviceaccount:crm:sync", groups: []string{"partnergov:crm"}, wantVia: "serviceaccount:crm/sync", wantOK: true},
+		"a malformed service account name":          {username: "system:serviceaccount:crm"},
+		"the slash form is not a service account":   {username: "system:serviceaccount:crm/sync"},
+		"nobody": {},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			via, ok := Trusted(revenueDef(), tc.username, tc.groups)
+			if via != tc.wantVia || ok != tc.wantOK {
+				t.Fatalf("Trusted = %q, %v; want %q, %v", via, ok, tc.wantVia, tc.wantOK)
+			}
+			if ok && !StillTrusted(revenueDef(), via) {
+				t.Errorf("StillTrusted(%q) = false for a rule Trusted just returned", via)
+			}
+		})
+	}
+}
+
+func TestStillTrusted(t *testing.T) {
+	tests := map[string]struct {
+		via  string
+		want bool
+	}{
+		"a listed user":                         {"user:crm-sync@example.com", true},
+		"a user since removed":                  {"user:old-crm@example.com", false},
+		"a listed group with a colon":           {"group:partnergov:crm", true},
+		"a group since removed":                 {"group:partnergov:marketing", false},
+		"a listed service account":              {"serviceaccount:crm/sync", true},
+		"a service account since removed":       {"serviceaccount:crm/old", false},
+		"a service account without a name":      {"serviceaccount:crm", false},
+		"a service account with an empty name":  {"serviceaccount:crm/", false},
+		"an empty user":                         {"user:", false},
+		"an empty group":                        {"group:", false},
+		"no rule recorded":                      {"", false},
+		"an unknown kind of rule":               {"token:crm-sync@example.com", false},
+		"a rule kind is case sensitive":         {"User:crm-sync@example.com", false},
+		"a user name is not matched as a group": {"group:crm-sync@example.com", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := StillTrusted(revenueDef(), tc.via); got != tc.want {
+				t.Errorf("StillTrusted(%q) = %v, want %v", tc.via, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateTier(t *testing.T) {
+	tests := map[string]struct {
+		tier       v1alpha1.PartnerTier
+		program    *v1alpha1.PartnerProgram
+		wantReason string
+		wantOK     bool
+		wantInMsg  string
+	}{
+		"a tier requiring an Outcome metric": {
+			tier: gold(), program: program(), wantReason: ReasonCatalogResolved, wantOK: true,
+		},
+		"an entry tier without requirements": {
+			tier: registered(), program: program(), wantReason: ReasonCatalogResolved, wantOK: true,
+		},
+		"an entry tier on enablement only": {
+			tier:    tierNamed("starter", 0, 1, req(engineers, v1alpha1.OperatorGreaterThanOrEqual, "1")),
+			program: program(), wantReason: ReasonCatalogResolved, wantOK: true,
+		},
+		"a tier above rank 0 on enablement and risk only": {
+			tier: tierNamed("academy", 1, 1,
+				req(engineers, v1alpha1.OperatorGreaterThanOrEqual, "10"), req(escalate, v1alpha1.OperatorLessThan, "1")),
+			program: program(), wantReason: v1alpha1.ReasonNoOutcomeRequirement, wantInMsg: "rank 1",
+		},
+		"a tier above rank 0 without requirements": {
+			tier: tierNamed("free", 3, 1), program: program(), wantReason: v1alpha1.ReasonNoOutcomeRequirement,
+		},
+		"a requirement on a metric outside the catalog": {
+			tier: tierNamed("elite", 4, 1,
+				req("nps", v1alpha1.OperatorGreaterThan, "50"), req(revenue, v1alpha1.OperatorGreaterThan, "1"),
+				req("csat", v1alpha1.OperatorGreaterThan, "4"), req("nps", v1alpha1.OperatorLessThan, "99")),
+			program: program(), wantReason: v1alpha1.ReasonUnknownMetric, wantInMsg: `program "partners": csat, nps`,
+		},
+		"unknown metrics are reported before a missing Outcome": {
+			tier:    tierNamed("vague", 2, 1, req("nps", v1alpha1.OperatorGreaterThan, "50")),
+			program: program(), wantReason: v1alpha1.ReasonUnknownMetric,
+		},
+		"a missing program": {
+			tier: gold(), program: nil, wantReason: v1alpha1.ReasonProgramNotFound, wantInMsg: `"partners" does not exist`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			reason, msg, ok := ValidateTier(tc.tier, tc.program)
+			if reason != tc.wantReason || ok != tc.wantOK {
+				t.Errorf("ValidateTier = %q, %v (%q); want %q, %v", reason, ok, msg, tc.wantReason, tc.wantOK)
+			}
+			if msg == "" || !strings.Contains(msg, tc.wantInMsg) {
+				t.Errorf("message %q, want it to contain %q", msg, tc.wantInMsg)
+			}
+		})
+	}
+}
