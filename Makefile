@@ -1,0 +1,94 @@
+# partnergov — see README.md. `make help` lists the targets.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+# Control-plane binaries (etcd, kube-apiserver, kubectl) built from their Go modules.
+K8S_BIN ?= $(CURDIR)/bin/k8s
+KUBEBUILDER_ASSETS ?= $(K8S_BIN)
+export KUBEBUILDER_ASSETS
+CONTROLLER_GEN := go tool controller-gen
+GO_TEST_FLAGS ?= -count=1
+IMG ?= partnergov/partnergov:dev
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: generate
+generate: ## Generate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: manifests
+manifests: ## Generate CRDs, RBAC and webhook configurations under config/.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
+		output:webhook:artifacts:config=config/webhook
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: ## Fail when gofmt, go vet or generated code and manifests differ from what is committed.
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	go vet ./...
+	$(MAKE) generate manifests
+	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
+		git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+
+.PHONY: controlplane
+controlplane: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl ## Build etcd, kube-apiserver and kubectl into bin/k8s (once).
+
+$(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl: hack/controlplane/go.mod hack/controlplane/go.sum
+	@mkdir -p $(K8S_BIN)
+	@echo "building the control plane from its Go modules into $(K8S_BIN) (a cold build takes several minutes)"
+	cd hack/controlplane && go build -trimpath -o $(K8S_BIN)/ ./etcd ./kube-apiserver ./kubectl
+	@touch $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl
+
+.PHONY: test
+test: controlplane ## Run unit and integration tests against a real kube-apiserver and etcd.
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: cover
+cover: controlplane ## Run the tests with a coverage profile.
+	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
+
+.PHONY: run
+run: controlplane ## Run the manager on a local control plane with the samples applied.
+	go run ./hack/run
+
+.PHONY: run-cluster
+run-cluster: ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed; webhooks off-cluster need certificates).
+	go run . --leader-elect=false $(ARGS)
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/manager.
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/manager .
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: install
+install: controlplane ## Install the CRDs into the cluster of the current kubeconfig.
+	$(K8S_BIN)/kubectl apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: controlplane ## Remove the CRDs (and with them every partnergov object!) from the current cluster.
+	$(K8S_BIN)/kubectl delete -k config/crd

@@ -1,0 +1,126 @@
+// Package app builds the partnergov manager: scheme, cache, controllers and
+// webhooks. main.go, `make run` and the integration tests all start it from here,
+// so they run the same code.
+package app
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/controllers"
+	pgwebhook "github.com/partnergov/partnergov/internal/webhook"
+)
+
+// Scheme knows the Kubernetes built-in kinds and partnergov's.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+}
+
+// Options configure the manager. Zero values take the defaults of `make run`.
+type Options struct {
+	// MetricsBindAddress serves Prometheus metrics; "0" turns them off.
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz.
+	HealthProbeBindAddress string
+	// LeaderElection makes only one replica act at a time.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease when running out of cluster.
+	LeaderElectionNamespace string
+	// WebhookHost, WebhookPort and WebhookCertDir configure the admission webhook server.
+	WebhookHost    string
+	WebhookPort    int
+	WebhookCertDir string
+	// QPS and Burst limit the manager's requests to the API server.
+	QPS   float32
+	Burst int
+	// Controllers tunes every controller.
+	Controllers controllers.Options
+	// Clock is the time source of every deadline; nil is the real clock.
+	Clock clock.PassiveClock
+	// SkipNameValidation lets tests start several managers in one process.
+	SkipNameValidation bool
+}
+
+// Defaults are the settings `make run` and config/manager use.
+var Defaults = Options{
+	MetricsBindAddress:     ":8080",
+	HealthProbeBindAddress: ":8081",
+	WebhookPort:            9443,
+	QPS:                    50,
+	Burst:                  100,
+	Controllers:            controllers.Options{MaxConcurrentReconciles: 4},
+}
+
+// NewManager builds a manager with every controller and webhook registered.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	if o.QPS > 0 {
+		cfg.QPS = o.QPS
+	}
+	if o.Burst > 0 {
+		cfg.Burst = o.Burst
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	skip := o.SkipNameValidation
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "partnergov.governance.partnergov.io",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// Managed fields are half of a typical object and the controller never reads them.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:    o.WebhookHost,
+			Port:    o.WebhookPort,
+			CertDir: o.WebhookCertDir,
+		}),
+		Controller: ctrlConfig(skip),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := setup(mgr, o); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+func setup(mgr ctrl.Manager, o Options) error {
+	c := mgr.GetClient()
+	for name, r := range map[string]interface {
+		SetupWithManager(ctrl.Manager, controllers.Options) error
+	}{
+		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock},
+		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
+		"reviewpath":     &controllers.ReviewPathReconciler{Client: c, Clock: o.Clock},
+	} {
+		if err := r.SetupWithManager(mgr, o.Controllers); err != nil {
+			return fmt.Errorf("setting up the %s controller: %w", name, err)
+		}
+	}
+	if err := pgwebhook.Setup(mgr); err != nil {
+		return fmt.Errorf("setting up webhooks: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker())
+}

@@ -1,0 +1,65 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/tier"
+)
+
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-partnertier,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partnertiers,verbs=create;update,versions=v1alpha1,name=vpartnertier.governance.partnergov.io,admissionReviewVersions=v1
+
+// TierValidator checks a tier against its program's catalog: every requirement names
+// a catalog metric, every tier above the entry rank requires an Outcome metric, and
+// no two tiers of a program share a rank.
+type TierValidator struct {
+	Reader client.Reader
+	noDelete[*v1alpha1.PartnerTier]
+}
+
+// ValidateCreate validates a new tier.
+func (v *TierValidator) ValidateCreate(ctx context.Context, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
+	return v.validate(ctx, t)
+}
+
+// ValidateUpdate validates a changed tier.
+func (v *TierValidator) ValidateUpdate(ctx context.Context, _, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
+	return v.validate(ctx, t)
+}
+
+func (v *TierValidator) validate(ctx context.Context, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
+	var warnings admission.Warnings
+	var errs field.ErrorList
+	var program v1alpha1.PartnerProgram
+	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: t.Spec.Program}, &program)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		if _, msg, ok := tier.ValidateTier(*t, &program); !ok {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "requirements"), len(t.Spec.Requirements), msg))
+		}
+	} else {
+		// GitOps tools may apply the tier before its program: admit it, say so,
+		// and let the tier's CatalogResolved condition report until the program exists.
+		warnings = append(warnings, fmt.Sprintf("PartnerProgram %q does not exist yet; the tier's requirements are checked when it does", t.Spec.Program))
+	}
+
+	var tiers v1alpha1.PartnerTierList
+	if err := v.Reader.List(ctx, &tiers); err != nil {
+		return nil, err
+	}
+	for _, other := range tiers.Items {
+		if other.Name != t.Name && other.Spec.Program == t.Spec.Program && other.Spec.Rank == t.Spec.Rank {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "rank"), t.Spec.Rank,
+				fmt.Sprintf("PartnerTier %q of program %q already has this rank; each tier of a program needs its own rank", other.Name, t.Spec.Program)))
+		}
+	}
+	return warnings, invalid("PartnerTier", t.Name, errs)
+}

@@ -1,0 +1,74 @@
+// Package webhook holds partnergov's admission webhooks: defaulting and validation
+// that needs more than the OpenAPI schema and CEL rules can see (other objects,
+// the authenticated identity, the current time).
+package webhook
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// The webhooks read these objects from the API server to decide admissions.
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partnerprograms;partnertiers;partners;reviewpaths,verbs=get;list;watch
+
+// Setup registers every webhook with the manager. Reads that decide an admission
+// go to the API server (reader), not the cache, so a program created a moment ago
+// is already seen when its tiers arrive.
+func Setup(mgr ctrl.Manager) error {
+	reader := mgr.GetAPIReader()
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
+		WithValidator(&ProgramValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerTier{}).
+		WithValidator(&TierValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Partner{}).
+		WithDefaulter(&PartnerDefaulter{}).
+		WithValidator(&PartnerValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Listing{}).
+		WithValidator(&ListingValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReviewPath{}).
+		WithValidator(&ReviewPathValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
+	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ExceptionRequest{}).
+		WithDefaulter(&RequestDefaulter{}).
+		WithValidator(&RequestValidator{Reader: reader}).Complete()
+}
+
+// invalid wraps field errors in the API's Invalid status, so kubectl prints each
+// field path and rule.
+func invalid(kind, name string, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind(kind).GroupKind(), name, errs)
+}
+
+// getOptional fetches obj; found is false (and err nil) when it does not exist.
+func getOptional(ctx context.Context, r client.Reader, key client.ObjectKey, obj client.Object) (found bool, err error) {
+	err = r.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// noDelete is the ValidateDelete of validators that allow every delete.
+type noDelete[T runtime.Object] struct{}
+
+func (noDelete[T]) ValidateDelete(context.Context, T) (admission.Warnings, error) { return nil, nil }
