@@ -69,6 +69,20 @@ func TestInvalidObjectsAreRefusedNamingTheField(t *testing.T) {
 			Type: v1alpha1.RequestFunds, Partner: "acme", Justification: "joint launch event in Q4",
 		},
 	}
+	tierExceptionWithoutTier := &v1alpha1.ExceptionRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "keep-tier"},
+		Spec: v1alpha1.ExceptionRequestSpec{
+			Type: v1alpha1.RequestTierException, Partner: "acme", Justification: "renewal of a strategic account",
+			Expires: &metav1.Time{Time: time.Now().Add(time.Hour)}, Grant: &v1alpha1.Grant{Tier: ""},
+		},
+	}
+	incentiveWithoutExpiry := &v1alpha1.ExceptionRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "incentive"},
+		Spec: v1alpha1.ExceptionRequestSpec{
+			Type: v1alpha1.RequestIncentiveException, Partner: "acme", Justification: "co-sell pilot in a new segment",
+			Grant: &v1alpha1.Grant{Entitlements: []v1alpha1.EntitlementName{v1alpha1.EntitlementCoSell}},
+		},
+	}
 	negativeRank := newTier(program.Name, uniqueName("tier"), -1)
 	enablementOnly := newTier(program.Name, uniqueName("tier"), 2, atLeast("training", "10"))
 	unknownMetric := newTier(program.Name, uniqueName("tier"), 3, atLeast("revenue", "1"), atLeast("karma", "1"))
@@ -84,6 +98,8 @@ func TestInvalidObjectsAreRefusedNamingTheField(t *testing.T) {
 	}{
 		"partner without an accountable owner":  {obj: noOwner, want: []string{"spec.owner", "at least 1 chars long"}},
 		"funds request without an amount":       {obj: fundsWithoutAmount, want: []string{"spec.amount", "amount is required for Funds requests"}},
+		"tier exception without a tier":         {obj: tierExceptionWithoutTier, want: []string{"spec.grant", "grant.tier is required"}},
+		"incentive exception without expiry":    {obj: incentiveWithoutExpiry, want: []string{"spec.expires", "expires is required"}},
 		"tier rank below 0":                     {obj: negativeRank, want: []string{"spec.rank", "greater than or equal to 0"}},
 		"tier above entry with enablement only": {obj: enablementOnly, want: []string{"spec.requirements", "Outcome"}},
 		"tier requiring an unknown metric":      {obj: unknownMetric, want: []string{"spec.requirements", "karma"}},

@@ -42,9 +42,9 @@ type Grant struct {
 // ExceptionRequestSpec is what is asked for, by whom and why. It cannot change once created.
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable once the request is created; file a new request that supersedes this one"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Funds' || has(self.amount)",message="amount is required for Funds requests",fieldPath=.amount
-// +kubebuilder:validation:XValidation:rule="!(self.type in ['TierException', 'TierPromotion']) || (has(self.grant) && has(self.grant.tier) && self.grant.tier != ”)",message="grant.tier is required for TierException and TierPromotion requests",fieldPath=.grant
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['TierException', 'TierPromotion']) || (has(self.grant) && has(self.grant.tier) && size(self.grant.tier) > 0)",message="grant.tier is required for TierException and TierPromotion requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="self.type != 'IncentiveException' || (has(self.grant) && has(self.grant.entitlements) && size(self.grant.entitlements) > 0)",message="grant.entitlements is required for IncentiveException requests",fieldPath=.grant
-// +kubebuilder:validation:XValidation:rule="self.type != 'ListingException' || (has(self.grant) && has(self.grant.listing) && self.grant.listing != ”)",message="grant.listing is required for ListingException requests",fieldPath=.grant
+// +kubebuilder:validation:XValidation:rule="self.type != 'ListingException' || (has(self.grant) && has(self.grant.listing) && size(self.grant.listing) > 0)",message="grant.listing is required for ListingException requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="self.type != 'ReadinessClaim' || (has(self.grant) && has(self.grant.claim))",message="grant.claim is required for ReadinessClaim requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['TierException', 'IncentiveException', 'ListingException']) || has(self.expires)",message="expires is required for TierException, IncentiveException and ListingException grants",fieldPath=.expires
 type ExceptionRequestSpec struct {
