@@ -69,7 +69,8 @@ cover: controlplane ## Run the tests with a coverage profile.
 
 .PHONY: run
 run: controlplane ## Run the manager on a local control plane with the samples applied.
-	go run ./hack/run
+	go build -o bin/partnergov-run ./hack/run
+	bin/partnergov-run
 
 .PHONY: run-cluster
 run-cluster: ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed; webhooks off-cluster need certificates).
