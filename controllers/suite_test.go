@@ -55,16 +55,25 @@ func runSuite(m *testing.M) int {
 	}
 	opts := env.ManagerOptions()
 	opts.SkipNameValidation = true
-	mgr, err := app.NewManager(env.Config, opts)
+	mgrConfig, err := env.ManagerConfig(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	mgr, err := app.NewManager(mgrConfig, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgrCtx, stopManager := context.WithCancel(ctx)
+	stopped := make(chan struct{})
 	go func() {
-		if err := mgr.Start(ctx); err != nil {
+		defer close(stopped)
+		if err := mgr.Start(mgrCtx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
+	defer func() { stopManager(); <-stopped }() // before the control plane stops
 	if err := waitForWebhooks(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -51,7 +51,11 @@ func run() error {
 	opts := env.ManagerOptions()
 	opts.MetricsBindAddress = "127.0.0.1:8080"
 	opts.HealthProbeBindAddress = "127.0.0.1:8081"
-	mgr, err := app.NewManager(env.Config, opts)
+	mgrConfig, err := env.ManagerConfig(ctx)
+	if err != nil {
+		return err
+	}
+	mgr, err := app.NewManager(mgrConfig, opts)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,9 @@ package app
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -13,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -29,6 +33,8 @@ func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
 }
+
+var managedBy = labels.SelectorFromSet(labels.Set{controllers.ManagedByLabel: controllers.ManagedByValue})
 
 // Options configure the manager. Zero values take the defaults of `make run`.
 type Options struct {
@@ -78,6 +84,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		o.Clock = clock.RealClock{}
 	}
 	skip := o.SkipNameValidation
+	username, err := whoAmI(cfg)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
@@ -86,7 +96,16 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElectionID:        "partnergov.governance.partnergov.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		// Managed fields are half of a typical object and the controller never reads them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// The integration identities partnergov provisions are the only ServiceAccounts,
+		// Roles and RoleBindings it needs to see.
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.ServiceAccount{}: {Label: managedBy},
+				&rbacv1.Role{}:           {Label: managedBy},
+				&rbacv1.RoleBinding{}:    {Label: managedBy},
+			},
+		},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    o.WebhookHost,
 			Port:    o.WebhookPort,
@@ -97,26 +116,30 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := setup(mgr, o); err != nil {
+	if err := setup(mgr, o, username); err != nil {
 		return nil, err
 	}
 	return mgr, nil
 }
 
-func setup(mgr ctrl.Manager, o Options) error {
+func setup(mgr ctrl.Manager, o Options, username string) error {
 	c := mgr.GetClient()
+	controllers.RegisterMetrics(c)
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{
 		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock},
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
 		"reviewpath":     &controllers.ReviewPathReconciler{Client: c, Clock: o.Clock},
+		"partner": &controllers.PartnerReconciler{
+			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+		},
 	} {
 		if err := r.SetupWithManager(mgr, o.Controllers); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", name, err)
 		}
 	}
-	if err := pgwebhook.Setup(mgr); err != nil {
+	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock}); err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

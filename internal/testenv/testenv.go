@@ -81,6 +81,34 @@ func Start() (*Env, error) {
 	return &Env{Environment: env, Root: root}, nil
 }
 
+// ManagerUser is the identity the manager runs as on the test control plane.
+const ManagerUser = "partnergov-controller"
+
+// ManagerConfig returns a config for the manager that holds only the ClusterRole
+// generated into config/rbac/role.yaml, so a missing RBAC marker fails the tests
+// as it would fail in a cluster.
+func (e *Env) ManagerConfig(ctx context.Context) (*rest.Config, error) {
+	objs, err := Objects(filepath.Join(e.Root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	binding := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1",
+		"kind":       "ClusterRoleBinding",
+		"metadata":   map[string]any{"name": "partnergov-manager"},
+		"roleRef":    map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "manager-role"},
+		"subjects":   []any{map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": ManagerUser}},
+	}}
+	c, err := client.New(e.Config, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := Apply(ctx, c, "partnergov-testenv", append(objs, binding)); err != nil {
+		return nil, err
+	}
+	return e.UserConfig(ManagerUser)
+}
+
 // ManagerOptions returns app options that serve the webhooks where the API server
 // expects them and keep metrics and probes off shared ports.
 func (e *Env) ManagerOptions() app.Options {

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -19,10 +20,25 @@ import (
 // The webhooks read these objects from the API server to decide admissions.
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partnerprograms;partnertiers;partners;reviewpaths,verbs=get;list;watch
 
-// Setup registers every webhook with the manager. Reads that decide an admission
-// go to the API server (reader), not the cache, so a program created a moment ago
-// is already seen when its tiers arrive.
-func Setup(mgr ctrl.Manager) error {
+// Options configure the webhooks.
+type Options struct {
+	// ControllerUsername is the identity the controller writes status with; only
+	// it may change the status fields the controller computes.
+	ControllerUsername string
+	Clock              clock.PassiveClock
+}
+
+// Setup registers every webhook with the manager. Reads that decide an admission of
+// program configuration go to the API server (reader), not the cache, so a program
+// created a moment ago is already seen when its tiers arrive; the high-rate status
+// guard reads the cache.
+func Setup(mgr ctrl.Manager, o Options) error {
+	mgr.GetWebhookServer().Register(PartnerStatusPath, &admission.Webhook{Handler: &PartnerStatusGuard{
+		Reader:             mgr.GetClient(),
+		Decoder:            admission.NewDecoder(mgr.GetScheme()),
+		ControllerUsername: o.ControllerUsername,
+		Clock:              o.Clock,
+	}})
 	reader := mgr.GetAPIReader()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
 		WithValidator(&ProgramValidator{Reader: reader}).Complete(); err != nil {

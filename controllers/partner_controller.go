@@ -1,0 +1,232 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/tier"
+)
+
+// Field indexes the controllers look objects up by.
+const (
+	indexProgram = "spec.program" // Partner and PartnerTier by program name
+	indexPartner = "spec.partner" // ExceptionRequest by partner name
+)
+
+// deadlineMargin is added to requeues: stored times have whole seconds, so waking
+// a little after a deadline makes sure it has passed.
+const deadlineMargin = 500 * time.Millisecond
+
+// PartnerReconciler computes each partner's tier, entitlements and conditions from
+// its evidence, and provisions the partner's integration identity.
+type PartnerReconciler struct {
+	client.Client
+	Clock    clock.PassiveClock
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile evaluates one partner and writes its status when it changed.
+func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var partner v1alpha1.Partner
+	if err := r.Get(ctx, req.NamespacedName, &partner); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !partner.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	in, err := r.inputs(ctx, &partner)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	res := tier.Evaluate(in)
+
+	if err := ensureIntegrationAccess(ctx, r.Client, &partner); err != nil {
+		return ctrl.Result{}, fmt.Errorf("provisioning the integration identity: %w", err)
+	}
+	if res.PromotionRequest != "" {
+		if err := r.openPromotionRequest(ctx, &partner, in.Tiers, res.PromotionRequest); err != nil {
+			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
+		}
+	}
+	written, err := applyPartnerStatus(ctx, r.Client, &partner, res.Status)
+	if err != nil || !written {
+		return requeueAt(in.Now, res.NextDeadline), err
+	}
+	if d := res.Decision; d != nil {
+		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
+		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
+	}
+	return requeueAt(in.Now, res.NextDeadline), nil
+}
+
+// inputs reads what the evaluation needs: the program, its tiers and the
+// partner's approved grants.
+func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partner) (tier.Input, error) {
+	in := tier.Input{Now: r.Clock.Now().Truncate(time.Second), Partner: partner}
+	var program v1alpha1.PartnerProgram
+	switch err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &program); {
+	case err == nil:
+		in.Program = &program
+	case !apierrors.IsNotFound(err):
+		return in, err
+	}
+	var tiers v1alpha1.PartnerTierList
+	if err := r.List(ctx, &tiers, client.MatchingFields{indexProgram: partner.Spec.Program}); err != nil {
+		return in, err
+	}
+	in.Tiers = tiers.Items
+	var requests v1alpha1.ExceptionRequestList
+	if err := r.List(ctx, &requests, client.InNamespace(partner.Namespace), client.MatchingFields{indexPartner: partner.Name}); err != nil {
+		return in, err
+	}
+	in.Grants = grantsOf(requests.Items)
+	return in, nil
+}
+
+// grantsOf turns approved requests into the tier engine's grants.
+func grantsOf(requests []v1alpha1.ExceptionRequest) []tier.Grant {
+	var out []tier.Grant
+	for _, req := range requests {
+		if req.Status.Phase != v1alpha1.PhaseApproved {
+			continue
+		}
+		g := tier.Grant{Request: req.Name, Type: req.Spec.Type}
+		if req.Spec.Grant != nil {
+			g.Tier, g.Entitlements = req.Spec.Grant.Tier, req.Spec.Grant.Entitlements
+		}
+		if req.Spec.Expires != nil {
+			t := req.Spec.Expires.Time
+			g.Expires = &t
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// openPromotionRequest opens the TierPromotion request a tier with a promotion
+// review path needs; it exists once per partner and tier.
+func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v1alpha1.Partner, tiers []v1alpha1.PartnerTier, tierName string) error {
+	var target *v1alpha1.PartnerTier
+	for i := range tiers {
+		if tiers[i].Name == tierName {
+			target = &tiers[i]
+		}
+	}
+	if target == nil {
+		return nil
+	}
+	req := &v1alpha1.ExceptionRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: promotionRequestName(partner.Name, tierName)},
+		Spec: v1alpha1.ExceptionRequestSpec{
+			Type:          v1alpha1.RequestTierPromotion,
+			Partner:       partner.Name,
+			Justification: fmt.Sprintf("%s qualifies for tier %s on current, trusted evidence; the tier requires review before promotion.", partner.Name, tierName),
+			Grant:         &v1alpha1.Grant{Tier: tierName},
+			ReviewPath:    target.Spec.PromotionReviewPath,
+		},
+	}
+	if err := ctrl.SetControllerReference(partner, req, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, req); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+func promotionRequestName(partner, tierName string) string {
+	return truncateName(partner + "-promote-" + tierName)
+}
+
+// requeueAt requeues at the next deadline, if there is one.
+func requeueAt(now time.Time, next *time.Time) ctrl.Result {
+	if next == nil {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: next.Sub(now) + deadlineMargin}
+}
+
+// SetupWithManager registers the reconciler, its indexes and its watches.
+func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.Partner{}, indexProgram, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.Partner).Spec.Program}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.PartnerTier{}, indexProgram, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.PartnerTier).Spec.Program}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.ExceptionRequest{}, indexPartner, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.ExceptionRequest).Spec.Partner}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Partner{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.partnersOf(func(o client.Object) string { return o.GetName() }))).
+		Watches(&v1alpha1.PartnerTier{}, handler.EnqueueRequestsFromMapFunc(r.partnersOf(func(o client.Object) string {
+			return o.(*v1alpha1.PartnerTier).Spec.Program
+		}))).
+		Watches(&v1alpha1.ExceptionRequest{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.ExceptionRequest).Spec.Partner}}}
+		})).
+		WithOptions(opts.controller()).
+		Named("partner").
+		Complete(r)
+}
+
+// partnersOf maps a program-level object to every partner of its program.
+func (r *PartnerReconciler) partnersOf(program func(client.Object) string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var partners v1alpha1.PartnerList
+		if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program(o)}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(partners.Items))
+		for _, p := range partners.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+		}
+		return reqs
+	}
+}
+
+// withoutEvidence is the part of a partner's status the controller owns.
+func withoutEvidence(s v1alpha1.PartnerStatus) v1alpha1.PartnerStatus {
+	s.Evidence = nil
+	return s
+}
+
+// statusChanged reports whether the computed status differs from the stored one
+// in any field the controller owns.
+func statusChanged(stored, computed v1alpha1.PartnerStatus) bool {
+	return !equality.Semantic.DeepEqual(withoutEvidence(stored), withoutEvidence(computed))
+}
