@@ -297,19 +297,69 @@ func TestAnUnchangedPartnerReconciledAgainSendsNoWrite(t *testing.T) {
 
 // reconcileCount reads controller-runtime's count of partner reconciles.
 func reconcileCount(g Gomega) float64 {
+	return gauge(g, "controller_runtime_reconcile_total", map[string]string{"controller": "partner"})
+}
+
+func TestEvidenceFromAReporterTheCatalogStopsTrustingIsIgnored(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, _, selectTier := ladder(t, time.Hour, time.Hour)
+	p := settledPartner(t, g, ns, program.Name)
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	lms := userClient(t, lmsUser, nil, integrationRules...)
+	g.Expect(reportEvidence(lms, "lms", p, "training", "7", time.Now())).To(Succeed())
+	g.Expect(reportEvidence(crm, "crm", p, "revenue", "150", time.Now())).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, p).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
+
+	// Governance replaces the CRM integration: the old reports no longer count.
+	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(program), program)).To(Succeed())
+	program.Spec.Metrics[0].TrustedReporters.ServiceAccounts[0].Name = "crm-sync-v2"
+	g.Expect(admin.Update(ctx, program)).To(Succeed())
+
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, p)
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionEvidenceTrusted)).To(And(
+			HaveField("Status", metav1.ConditionFalse),
+			HaveField("Reason", v1alpha1.ReasonUntrustedEvidence),
+			HaveField("Message", And(ContainSubstring("revenue"), ContainSubstring(crmUser)))))
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionTierAtRisk).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(got.Status.Evidence).To(ContainElement(HaveField("Metric", "revenue")), "the entry is kept, not deleted")
+	}).Should(Succeed())
+}
+
+func TestPartnersByTierAreExported(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, entry, _ := ladder(t, time.Hour, time.Hour)
+	settledPartner(t, g, ns, program.Name)
+	settledPartner(t, g, ns, program.Name)
+	eventually(g, func() float64 {
+		return gauge(g, "partnergov_partners", map[string]string{"program": program.Name, "tier": entry, "at_risk": "false"})
+	}).Should(Equal(2.0))
+	g.Expect(gauge(g, "partnergov_tier_transitions_total", map[string]string{"program": program.Name, "from": "", "to": entry})).To(Equal(2.0))
+}
+
+// gauge sums the values of a metric family's series that carry all the given labels.
+func gauge(g Gomega, name string, labels map[string]string) float64 {
 	families, err := metrics.Registry.Gather()
 	g.Expect(err).NotTo(HaveOccurred())
 	total := 0.0
 	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
+		if f.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range f.GetMetric() {
+			have := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "partner" {
-					total += m.GetCounter().GetValue()
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
 				}
 			}
+			total += m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 	}
 	return total

@@ -65,12 +65,17 @@ func run() error {
 	if err := applySamples(ctx, env, mgr); err != nil {
 		return err
 	}
+	if err := reportSampleEvidence(ctx, env); err != nil {
+		return err
+	}
 	kubectl := filepath.Join(env.Root, "bin", "k8s", "kubectl")
 	fmt.Printf(`
-partnergov is running on a local control plane; the samples are applied.
+partnergov is running on a local control plane; the samples are applied and the
+sample integrations (CRM, survey, service desk, LMS) have reported evidence.
 
   export KUBECONFIG=%s
   %s get partnergov -A
+  kubectl get partners -n partners     # tiers decided from the evidence
 
 Metrics: http://127.0.0.1:8080/metrics   Ctrl-C stops everything.
 `, kubeconfig, kubectl)
