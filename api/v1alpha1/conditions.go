@@ -47,6 +47,7 @@ const (
 // Condition reasons, in CamelCase as Kubernetes conventions ask.
 const (
 	ReasonReconciled           = "Reconciled"
+	ReasonCatalogResolved      = "CatalogResolved"
 	ReasonProgramNotFound      = "ProgramNotFound"
 	ReasonUnknownMetric        = "UnknownMetric"
 	ReasonNoOutcomeRequirement = "NoOutcomeRequirement"
@@ -64,6 +65,7 @@ const (
 	ReasonAwaitingReview    = "AwaitingReview"
 	ReasonTierException     = "TierException"
 	ReasonPartnerSuspended  = "PartnerSuspended"
+	ReasonTierRemoved       = "TierRemoved"
 
 	ReasonEntitled            = "Entitled"
 	ReasonEntitlementRevoked  = "EntitlementRevoked"

@@ -47,7 +47,7 @@ func (e *evaluation) decide() outcome {
 
 	switch {
 	case stored != "" && current == nil:
-		o.moveTo(grantable, ReasonTierRemoved, approval.Request)
+		o.moveTo(grantable, v1alpha1.ReasonTierRemoved, approval.Request)
 	case grantable != nil && rank(grantable) > rank(current):
 		o.moveTo(grantable, v1alpha1.ReasonPromoted, approval.Request)
 	case rank(o.qualified) < rank(current) && rank(o.floor) < rank(current):

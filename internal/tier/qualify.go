@@ -13,7 +13,7 @@ import (
 // exist, every requirement must name a metric of p's catalog, and a tier above rank 0
 // must require at least one Outcome metric (enablement alone never earns a tier).
 // On failure reason is v1alpha1.ReasonProgramNotFound, ReasonUnknownMetric or
-// ReasonNoOutcomeRequirement; on success it is ReasonCatalogResolved. The message
+// ReasonNoOutcomeRequirement; on success it is v1alpha1.ReasonCatalogResolved. The message
 // explains the result for people.
 func ValidateTier(t v1alpha1.PartnerTier, p *v1alpha1.PartnerProgram) (reason, message string, ok bool) {
 	if p == nil {
@@ -50,7 +50,7 @@ func validate(t v1alpha1.PartnerTier, program string, catalog map[string]v1alpha
 			fmt.Sprintf("tier %q has rank %d but requires no Outcome metric; tiers above rank 0 are earned by outcomes, never by enablement alone",
 				t.Name, t.Spec.Rank), false
 	}
-	return ReasonCatalogResolved,
+	return v1alpha1.ReasonCatalogResolved,
 		fmt.Sprintf("every requirement names a metric of the catalog of program %q", program), true
 }
 

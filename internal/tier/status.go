@@ -138,7 +138,7 @@ func (e *evaluation) decisionMessage(from string, o outcome) string {
 	case v1alpha1.ReasonDemoted:
 		return fmt.Sprintf("Demoted from %s to %s: evidence stopped meeting the requirements of tier %s and did not recover by the demotion deadline %s.",
 			describe(from), describe(to), from, stamp(o.demotedAt.Time))
-	case ReasonTierRemoved:
+	case v1alpha1.ReasonTierRemoved:
 		return fmt.Sprintf("Tier %s no longer exists in program %s; moved to %s, as current evidence allows.",
 			from, e.program.Name, describe(to))
 	case v1alpha1.ReasonTierException:

@@ -14,14 +14,6 @@ import (
 	"github.com/partnergov/partnergov/internal/conditions"
 )
 
-// Reasons this package uses that api/v1alpha1 does not define (yet).
-const (
-	// ReasonTierRemoved records a move away from a tier that no longer exists.
-	ReasonTierRemoved = "TierRemoved"
-	// ReasonCatalogResolved is ValidateTier's reason when a tier fits its catalog.
-	ReasonCatalogResolved = "CatalogResolved"
-)
-
 // Grant is an approved exception request in force for the partner; the controller
 // builds these from approved ExceptionRequests.
 type Grant struct {

@@ -87,14 +87,14 @@ func TestValidateTier(t *testing.T) {
 		wantInMsg  string
 	}{
 		"a tier requiring an Outcome metric": {
-			tier: gold(), program: program(), wantReason: ReasonCatalogResolved, wantOK: true,
+			tier: gold(), program: program(), wantReason: v1alpha1.ReasonCatalogResolved, wantOK: true,
 		},
 		"an entry tier without requirements": {
-			tier: registered(), program: program(), wantReason: ReasonCatalogResolved, wantOK: true,
+			tier: registered(), program: program(), wantReason: v1alpha1.ReasonCatalogResolved, wantOK: true,
 		},
 		"an entry tier on enablement only": {
 			tier:    tierNamed("starter", 0, 1, req(engineers, v1alpha1.OperatorGreaterThanOrEqual, "1")),
-			program: program(), wantReason: ReasonCatalogResolved, wantOK: true,
+			program: program(), wantReason: v1alpha1.ReasonCatalogResolved, wantOK: true,
 		},
 		"a tier above rank 0 on enablement and risk only": {
 			tier: tierNamed("academy", 1, 1,
