@@ -175,8 +175,9 @@ func TestRequesterComesFromTheAPIServer(t *testing.T) {
 	g.Expect(stored.Spec.Requester.Groups).To(ContainElement("sales"))
 
 	// The spec, requester included, cannot change afterwards.
-	stored.Spec.Justification = "something else entirely"
-	g.Expect(admin.Update(ctx, &stored)).To(MatchError(ContainSubstring("spec is immutable")))
+	edited := stored.DeepCopy()
+	edited.Spec.Justification = "something else entirely"
+	g.Expect(admin.Patch(ctx, edited, client.MergeFrom(&stored))).To(MatchError(ContainSubstring("spec is immutable")))
 }
 
 func condition(conds []metav1.Condition, typ string) metav1.Condition {

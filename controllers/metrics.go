@@ -16,6 +16,30 @@ var tierTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Tier changes decided by the controller, by program, from, to and reason.",
 }, []string{"program", "from", "to", "reason"})
 
+var slaBreaches = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "partnergov_review_sla_breaches_total",
+	Help: "Exception requests escalated or denied because a stage's SLA passed, by type and review path.",
+}, []string{"type", "path"})
+
+var pendingDesc = prometheus.NewDesc("partnergov_requests_pending",
+	"Exception requests under review, by type, current stage and age bucket (under 1d, 1-3d, 3-7d, over 7d).",
+	[]string{"type", "stage", "age"}, nil)
+
+// ageBuckets are the upper bounds of the pending-request age buckets.
+var ageBuckets = []struct {
+	label string
+	max   time.Duration
+}{{"under-1d", 24 * time.Hour}, {"1d-3d", 72 * time.Hour}, {"3d-7d", 7 * 24 * time.Hour}, {"over-7d", 1<<63 - 1}}
+
+func ageBucket(age time.Duration) string {
+	for _, b := range ageBuckets {
+		if age < b.max {
+			return b.label
+		}
+	}
+	return ageBuckets[len(ageBuckets)-1].label
+}
+
 var partnersDesc = prometheus.NewDesc("partnergov_partners",
 	"Partners by program, tier (empty for none) and whether their tier is at risk.",
 	[]string{"program", "tier", "at_risk"}, nil)
@@ -24,7 +48,10 @@ var partnersDesc = prometheus.NewDesc("partnergov_partners",
 // time, so no per-event bookkeeping can drift from what is stored.
 type partnerCollector struct{ reader client.Reader }
 
-func (c partnerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- partnersDesc }
+func (c partnerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- partnersDesc
+	ch <- pendingDesc
+}
 
 func (c partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -45,11 +72,32 @@ func (c partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(partnersDesc, prometheus.GaugeValue, n, k.program, k.tier, k.atRisk)
 	}
+	c.collectPending(ctx, ch)
+}
+
+func (c partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric) {
+	var requests v1alpha1.ExceptionRequestList
+	if err := c.reader.List(ctx, &requests); err != nil {
+		return
+	}
+	type key struct{ typ, stage, age string }
+	counts := map[key]float64{}
+	now := time.Now()
+	for _, r := range requests.Items {
+		if r.Status.Phase != "" && r.Status.Phase != v1alpha1.PhasePending {
+			continue
+		}
+		counts[key{string(r.Spec.Type), r.Status.CurrentStage, ageBucket(now.Sub(r.CreationTimestamp.Time))}]++
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, n, k.typ, k.stage, k.age)
+	}
 }
 
 // RegisterMetrics adds partnergov's metrics to the manager's registry. It is safe to
 // call more than once (tests start several managers in one process).
 func RegisterMetrics(reader client.Reader) {
 	_ = metrics.Registry.Register(tierTransitions)
+	_ = metrics.Registry.Register(slaBreaches)
 	_ = metrics.Registry.Register(partnerCollector{reader: reader})
 }

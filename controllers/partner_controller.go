@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -56,11 +57,16 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !partner.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	in, err := r.inputs(ctx, &partner)
+	in, requests, err := r.inputs(ctx, &partner)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	res := tier.Evaluate(in)
+	if in.Program != nil {
+		res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
+		res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
+		res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
+	}
 
 	if err := ensureIntegrationAccess(ctx, r.Client, &partner); err != nil {
 		return ctrl.Result{}, fmt.Errorf("provisioning the integration identity: %w", err)
@@ -82,27 +88,35 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 }
 
 // inputs reads what the evaluation needs: the program, its tiers and the
-// partner's approved grants.
-func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partner) (tier.Input, error) {
+// partner's exception requests (the approved ones are its grants).
+func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partner) (tier.Input, []v1alpha1.ExceptionRequest, error) {
 	in := tier.Input{Now: r.Clock.Now().Truncate(time.Second), Partner: partner}
 	var program v1alpha1.PartnerProgram
 	switch err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &program); {
 	case err == nil:
 		in.Program = &program
 	case !apierrors.IsNotFound(err):
-		return in, err
+		return in, nil, err
 	}
 	var tiers v1alpha1.PartnerTierList
 	if err := r.List(ctx, &tiers, client.MatchingFields{indexProgram: partner.Spec.Program}); err != nil {
-		return in, err
+		return in, nil, err
 	}
 	in.Tiers = tiers.Items
 	var requests v1alpha1.ExceptionRequestList
 	if err := r.List(ctx, &requests, client.InNamespace(partner.Namespace), client.MatchingFields{indexPartner: partner.Name}); err != nil {
-		return in, err
+		return in, nil, err
 	}
 	in.Grants = grantsOf(requests.Items)
-	return in, nil
+	return in, requests.Items, nil
+}
+
+// earliest returns the earlier of two optional instants.
+func earliest(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.Before(*a)) {
+		return b
+	}
+	return a
 }
 
 // grantsOf turns approved requests into the tier engine's grants.

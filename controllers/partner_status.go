@@ -13,35 +13,43 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
-// applyPartnerStatus server-side-applies the fields of the partner's status the
-// controller owns, as field manager FieldOwner. Evidence is left out, so the
-// integrations keep owning their entries. It sends nothing when nothing changed,
-// and carries the resourceVersion the decision was made on, so a decision made
-// on stale evidence is refused (Conflict) and recomputed from the newer version.
-func applyPartnerStatus(ctx context.Context, c client.Client, partner *v1alpha1.Partner, status v1alpha1.PartnerStatus) (written bool, err error) {
-	if !statusChanged(partner.Status, status) {
-		return false, nil
-	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ptr(withoutEvidence(status)))
+// applyStatus server-side-applies the status fields the controller owns, as field
+// manager FieldOwner; the fields named in shared (written by integrations or
+// reviewers) are left out, so their writers keep owning them. It carries the
+// resourceVersion the decision was made on, so a decision computed from a stale
+// object is refused (Conflict) and recomputed from the newer version, which the
+// watch is already delivering.
+func applyStatus(ctx context.Context, c client.Client, obj client.Object, kind string, status any, shared ...string) (written bool, err error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
 	if err != nil {
 		return false, err
 	}
-	obj := &unstructured.Unstructured{Object: map[string]any{
+	for _, f := range shared {
+		delete(u, f)
+	}
+	patch := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": v1alpha1.GroupVersion.String(),
-		"kind":       "Partner",
+		"kind":       kind,
 		"metadata": map[string]any{
-			"name": partner.Name, "namespace": partner.Namespace, "resourceVersion": partner.ResourceVersion,
+			"name": obj.GetName(), "namespace": obj.GetNamespace(), "resourceVersion": obj.GetResourceVersion(),
 		},
 		"status": u,
 	}}
-	err = c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	err = c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(FieldOwner), client.ForceOwnership)
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		return false, nil // a newer version is on its way through the watch
+		return false, nil
 	}
 	return err == nil, err
 }
 
-func ptr[T any](v T) *T { return &v }
+// applyPartnerStatus writes the partner's computed status when it changed; the
+// integrations keep owning status.evidence.
+func applyPartnerStatus(ctx context.Context, c client.Client, partner *v1alpha1.Partner, status v1alpha1.PartnerStatus) (bool, error) {
+	if !statusChanged(partner.Status, status) {
+		return false, nil
+	}
+	return applyStatus(ctx, c, partner, "Partner", &status, "evidence")
+}
 
 // truncateName keeps a generated object name within 63 characters, replacing the
 // tail of a longer one with a hash so that names stay unique.

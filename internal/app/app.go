@@ -131,6 +131,9 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock},
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
 		"reviewpath":     &controllers.ReviewPathReconciler{Client: c, Clock: o.Clock},
+		"exceptionrequest": &controllers.RequestReconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},

@@ -39,6 +39,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		ControllerUsername: o.ControllerUsername,
 		Clock:              o.Clock,
 	}})
+	mgr.GetWebhookServer().Register(RequestStatusPath, &admission.Webhook{Handler: &RequestStatusGuard{
+		Client:             mgr.GetClient(),
+		Decoder:            admission.NewDecoder(mgr.GetScheme()),
+		ControllerUsername: o.ControllerUsername,
+		Clock:              o.Clock,
+	}})
 	reader := mgr.GetAPIReader()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
 		WithValidator(&ProgramValidator{Reader: reader}).Complete(); err != nil {

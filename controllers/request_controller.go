@@ -1,0 +1,183 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/review"
+)
+
+// RequestReconciler moves ExceptionRequests along their review paths.
+type RequestReconciler struct {
+	client.Client
+	// APIReader reads uncached: funds approvals count what is stored right now.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+
+	// fundsLocks serialises Funds evaluations per partner, so two requests
+	// cannot both be approved against the same remaining cap.
+	fundsLocks sync.Map // namespace/partner -> *sync.Mutex
+}
+
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=reviewpaths,verbs=get;list;watch
+
+// Reconcile evaluates one request and writes its status when it changed.
+func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var request v1alpha1.ExceptionRequest
+	if err := r.Get(ctx, req.NamespacedName, &request); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !request.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if request.Spec.Type == v1alpha1.RequestFunds {
+		unlock := r.lockFunds(request.Namespace, request.Spec.Partner)
+		defer unlock()
+	}
+	in, err := r.inputs(ctx, &request)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	res := review.Evaluate(in)
+	if equality.Semantic.DeepEqual(withoutDecisions(request.Status), withoutDecisions(res.Status)) {
+		return requeueAt(in.Now, res.NextDeadline), nil
+	}
+	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &res.Status, "decisions")
+	if err != nil || !written {
+		return requeueAt(in.Now, res.NextDeadline), err
+	}
+	for _, e := range res.Events {
+		typ := corev1.EventTypeNormal
+		if e.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&request, nil, typ, e.Reason, "Review", "%s", e.Message)
+	}
+	if slaBreached(request.Status, res.Status) {
+		slaBreaches.WithLabelValues(string(request.Spec.Type), pathName(&request.Status)).Inc()
+	}
+	return requeueAt(in.Now, res.NextDeadline), nil
+}
+
+// inputs gathers the paths, the program owner and, for Funds, the remaining cap.
+func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.ExceptionRequest) (review.Input, error) {
+	in := review.Input{Now: r.Clock.Now().Truncate(time.Second), Request: request}
+	var paths v1alpha1.ReviewPathList
+	if err := r.List(ctx, &paths); err != nil {
+		return in, err
+	}
+	in.Paths = paths.Items
+	var partner v1alpha1.Partner
+	switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Partner}, &partner); {
+	case apierrors.IsNotFound(err):
+		return in, nil
+	case err != nil:
+		return in, err
+	}
+	var program v1alpha1.PartnerProgram
+	if err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &program); err == nil {
+		in.ProgramOwner = program.Spec.Owner
+	} else if !apierrors.IsNotFound(err) {
+		return in, err
+	}
+	if request.Spec.Type == v1alpha1.RequestFunds {
+		remaining, err := r.fundsRemaining(ctx, &partner, request.Name, in.Now)
+		if err != nil {
+			return in, err
+		}
+		in.FundsRemaining = remaining
+	}
+	return in, nil
+}
+
+// fundsRemaining is the partner's cap this quarter minus every other approved
+// Funds request, read from the API server (not the cache) under the partner's lock.
+func (r *RequestReconciler) fundsRemaining(ctx context.Context, partner *v1alpha1.Partner, exclude string, now time.Time) (*v1alpha1.Money, error) {
+	var requests v1alpha1.ExceptionRequestList
+	if err := r.APIReader.List(ctx, &requests, client.InNamespace(partner.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing the partner's funds requests: %w", err)
+	}
+	var mine []v1alpha1.ExceptionRequest
+	for _, q := range requests.Items {
+		if q.Spec.Partner == partner.Name {
+			mine = append(mine, q)
+		}
+	}
+	return effects.Remaining(effects.Funds(mine, effects.FundsCap(partner.Status.Entitlements), now), exclude), nil
+}
+
+func (r *RequestReconciler) lockFunds(namespace, partner string) (unlock func()) {
+	m, _ := r.fundsLocks.LoadOrStore(namespace+"/"+partner, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// slaBreached reports whether this evaluation escalated or denied the request
+// because a stage's SLA passed.
+func slaBreached(before, after v1alpha1.ExceptionRequestStatus) bool {
+	newly := func(typ, reason string) bool {
+		a, b := meta.FindStatusCondition(after.Conditions, typ), meta.FindStatusCondition(before.Conditions, typ)
+		return a != nil && a.Status == metav1.ConditionTrue && a.Reason == reason &&
+			(b == nil || b.Status != metav1.ConditionTrue || b.Reason != reason || !b.LastTransitionTime.Equal(&a.LastTransitionTime))
+	}
+	return newly(v1alpha1.ConditionEscalated, v1alpha1.ReasonSLABreached) || newly(v1alpha1.ConditionDenied, v1alpha1.ReasonTimeoutDenied)
+}
+
+func pathName(s *v1alpha1.ExceptionRequestStatus) string {
+	if s.ReviewPath == nil {
+		return ""
+	}
+	return s.ReviewPath.Name
+}
+
+func withoutDecisions(s v1alpha1.ExceptionRequestStatus) v1alpha1.ExceptionRequestStatus {
+	s.Decisions = nil
+	return s
+}
+
+// SetupWithManager registers the reconciler: requests are reconciled on their own
+// changes and when their partner's entitlements (the funds cap) change.
+func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ExceptionRequest{}).
+		Watches(&v1alpha1.Partner{}, handler.EnqueueRequestsFromMapFunc(r.pendingRequestsOf)).
+		WithOptions(opts.controller()).
+		Named("exceptionrequest").
+		Complete(r)
+}
+
+// pendingRequestsOf maps a partner to its requests that are still under review.
+func (r *RequestReconciler) pendingRequestsOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var requests v1alpha1.ExceptionRequestList
+	if err := r.List(ctx, &requests, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexPartner: o.GetName()}); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, q := range requests.Items {
+		if q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&q)})
+		}
+	}
+	return out
+}

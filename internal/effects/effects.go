@@ -1,0 +1,149 @@
+// Package effects derives what approved ExceptionRequests give a partner beyond
+// tiers and entitlements: funds committed against the quarter's cap and recorded
+// readiness claims. It is pure, and computed from the approved requests
+// themselves, so applying an approval twice cannot commit funds twice.
+package effects
+
+import (
+	"cmp"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/decimal"
+)
+
+// Quarter returns the calendar quarter containing t (UTC), such as "2026-Q4",
+// and the instant the next quarter starts.
+func Quarter(t time.Time) (name string, end time.Time) {
+	t = t.UTC()
+	q := (int(t.Month())-1)/3 + 1
+	start := time.Date(t.Year(), time.Month((q-1)*3+1), 1, 0, 0, 0, 0, time.UTC)
+	return fmt.Sprintf("%d-Q%d", t.Year(), q), start.AddDate(0, 3, 0)
+}
+
+// ApprovedAt is when a request was approved: the Approved condition's transition
+// time; nil when it is not approved (or has expired, for grants with an expiry).
+func ApprovedAt(r *v1alpha1.ExceptionRequest) *time.Time {
+	if r.Status.Phase != v1alpha1.PhaseApproved {
+		return nil
+	}
+	for _, c := range r.Status.Conditions {
+		if c.Type == v1alpha1.ConditionApproved && c.Status == metav1.ConditionTrue {
+			t := c.LastTransitionTime.Time
+			return &t
+		}
+	}
+	return nil
+}
+
+// FundsCap is the Funds cap among the partner's effective entitlements, if any.
+func FundsCap(entitlements []v1alpha1.EffectiveEntitlement) *v1alpha1.Money {
+	for _, e := range entitlements {
+		if e.Name == v1alpha1.EntitlementFunds && e.Cap != nil {
+			c := *e.Cap
+			return &c
+		}
+	}
+	return nil
+}
+
+// Funds is the partner's funds position in the quarter containing now: every
+// Funds request approved in that quarter, summed. It returns nil when there is
+// neither a cap nor a commitment.
+func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.Time) *v1alpha1.FundsStatus {
+	quarter, _ := Quarter(now)
+	var commitments []v1alpha1.FundsCommitment
+	total := new(big.Rat)
+	for i := range requests {
+		r := &requests[i]
+		at := ApprovedAt(r)
+		if r.Spec.Type != v1alpha1.RequestFunds || r.Spec.Amount == nil || at == nil {
+			continue
+		}
+		if q, _ := Quarter(*at); q != quarter {
+			continue
+		}
+		amount, err := decimal.Parse(r.Spec.Amount.Amount)
+		if err != nil {
+			continue
+		}
+		total.Add(total, amount)
+		commitments = append(commitments, v1alpha1.FundsCommitment{
+			Request: r.Name, Amount: *r.Spec.Amount, CommittedAt: metav1.NewTime(*at),
+		})
+	}
+	if cap == nil && len(commitments) == 0 {
+		return nil
+	}
+	slices.SortFunc(commitments, func(a, b v1alpha1.FundsCommitment) int { return cmp.Compare(a.Request, b.Request) })
+	return &v1alpha1.FundsStatus{Quarter: quarter, Cap: cap, Committed: decimal.Format(total), Commitments: commitments}
+}
+
+// Remaining is the cap left in the funds position, not counting the commitment
+// of the request named exclude; nil when there is no cap.
+func Remaining(f *v1alpha1.FundsStatus, exclude string) *v1alpha1.Money {
+	if f == nil || f.Cap == nil {
+		return nil
+	}
+	left, err := decimal.Parse(f.Cap.Amount)
+	if err != nil {
+		return nil
+	}
+	for _, c := range f.Commitments {
+		if c.Request == exclude {
+			continue
+		}
+		if amount, err := decimal.Parse(c.Amount.Amount); err == nil {
+			left.Sub(left, amount)
+		}
+	}
+	if left.Sign() < 0 {
+		left.SetInt64(0)
+	}
+	return &v1alpha1.Money{Amount: decimal.Format(left), Currency: f.Cap.Currency}
+}
+
+// Claims are the partner's approved, unexpired readiness claims, by request name.
+func Claims(requests []v1alpha1.ExceptionRequest, now time.Time) []v1alpha1.ApprovedClaim {
+	var out []v1alpha1.ApprovedClaim
+	for i := range requests {
+		r := &requests[i]
+		if r.Spec.Type != v1alpha1.RequestReadinessClaim || r.Spec.Grant == nil || r.Spec.Grant.Claim == nil || ApprovedAt(r) == nil {
+			continue
+		}
+		if r.Spec.Expires != nil && !now.Before(r.Spec.Expires.Time) {
+			continue
+		}
+		out = append(out, v1alpha1.ApprovedClaim{
+			Kind: r.Spec.Grant.Claim.Kind, Product: r.Spec.Grant.Claim.Product, Request: r.Name, Expires: r.Spec.Expires.DeepCopy(),
+		})
+	}
+	slices.SortFunc(out, func(a, b v1alpha1.ApprovedClaim) int { return cmp.Compare(a.Request, b.Request) })
+	return out
+}
+
+// NextChange is the earliest instant after now at which Funds or Claims could
+// change on their own: the next quarter, or a claim's expiry.
+func NextChange(funds *v1alpha1.FundsStatus, claims []v1alpha1.ApprovedClaim, now time.Time) *time.Time {
+	var next *time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next == nil || t.Before(*next)) {
+			next = &t
+		}
+	}
+	if funds != nil {
+		_, end := Quarter(now)
+		consider(end)
+	}
+	for _, c := range claims {
+		if c.Expires != nil {
+			consider(c.Expires.Time)
+		}
+	}
+	return next
+}

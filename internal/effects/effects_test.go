@@ -1,0 +1,125 @@
+package effects
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func funds(name, amount string, approvedAt time.Time, phase v1alpha1.RequestPhase) v1alpha1.ExceptionRequest {
+	return v1alpha1.ExceptionRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, Amount: &v1alpha1.Money{Amount: v1alpha1.Decimal(amount), Currency: "USD"}},
+		Status: v1alpha1.ExceptionRequestStatus{Phase: phase, Conditions: []metav1.Condition{{
+			Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(approvedAt),
+		}}},
+	}
+}
+
+func claim(name string, expires *time.Time) v1alpha1.ExceptionRequest {
+	r := funds(name, "0", now.Add(-time.Hour), v1alpha1.PhaseApproved)
+	r.Spec = v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestReadinessClaim, Grant: &v1alpha1.Grant{
+		Claim: &v1alpha1.ClaimGrant{Kind: v1alpha1.ReadinessClaimCertification, Product: "sync"}}}
+	if expires != nil {
+		r.Spec.Expires = &metav1.Time{Time: *expires}
+	}
+	return r
+}
+
+func TestQuarter(t *testing.T) {
+	tests := map[string]struct {
+		at       time.Time
+		name     string
+		nextFrom time.Time
+	}{
+		"November is Q4":           {at: now, name: "2026-Q4", nextFrom: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"the first instant of Q2":  {at: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), name: "2026-Q2", nextFrom: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)},
+		"the last second of March": {at: time.Date(2026, 3, 31, 23, 59, 59, 0, time.UTC), name: "2026-Q1", nextFrom: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			q, end := Quarter(tc.at)
+			if q != tc.name || !end.Equal(tc.nextFrom) {
+				t.Fatalf("Quarter = %s, %s; want %s, %s", q, end, tc.name, tc.nextFrom)
+			}
+		})
+	}
+}
+
+func TestFunds(t *testing.T) {
+	cap := &v1alpha1.Money{Amount: "100000", Currency: "USD"}
+	tests := map[string]struct {
+		requests      []v1alpha1.ExceptionRequest
+		cap           *v1alpha1.Money
+		wantNil       bool
+		wantCommitted v1alpha1.Decimal
+		wantRequests  []string
+		wantRemaining v1alpha1.Decimal // excluding "b"
+	}{
+		"approved requests of this quarter are committed": {
+			requests: []v1alpha1.ExceptionRequest{
+				funds("b", "30000", now.Add(-time.Hour), v1alpha1.PhaseApproved),
+				funds("a", "25000.5", now.Add(-24*time.Hour), v1alpha1.PhaseApproved),
+			},
+			cap: cap, wantCommitted: "55000.5", wantRequests: []string{"a", "b"}, wantRemaining: "74999.5",
+		},
+		"pending and denied requests commit nothing": {
+			requests: []v1alpha1.ExceptionRequest{
+				funds("p", "30000", now, v1alpha1.PhasePending),
+				funds("d", "30000", now, v1alpha1.PhaseDenied),
+			},
+			cap: cap, wantCommitted: "0", wantRemaining: "100000",
+		},
+		"last quarter's approvals do not count": {
+			requests: []v1alpha1.ExceptionRequest{funds("old", "90000", time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), v1alpha1.PhaseApproved)},
+			cap:      cap, wantCommitted: "0", wantRemaining: "100000",
+		},
+		"no cap and no commitment is no funds position": {wantNil: true},
+		"remaining never goes below zero": {
+			requests: []v1alpha1.ExceptionRequest{funds("x", "150000", now, v1alpha1.PhaseApproved)},
+			cap:      cap, wantCommitted: "150000", wantRequests: []string{"x"}, wantRemaining: "0",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Funds(tc.requests, tc.cap, now)
+			if tc.wantNil {
+				if got != nil {
+					t.Fatalf("Funds = %+v, want nil", got)
+				}
+				return
+			}
+			if got.Quarter != "2026-Q4" || got.Committed != tc.wantCommitted {
+				t.Fatalf("Funds = %s committed %s, want 2026-Q4 committed %s", got.Quarter, got.Committed, tc.wantCommitted)
+			}
+			var names []string
+			for _, c := range got.Commitments {
+				names = append(names, c.Request)
+			}
+			if len(names) != len(tc.wantRequests) {
+				t.Fatalf("commitments %v, want %v", names, tc.wantRequests)
+			}
+			if r := Remaining(got, "b"); r == nil || r.Amount != tc.wantRemaining {
+				t.Fatalf("Remaining = %v, want %s", r, tc.wantRemaining)
+			}
+		})
+	}
+}
+
+func TestClaims(t *testing.T) {
+	past, future := now.Add(-time.Minute), now.Add(time.Hour)
+	pending := claim("pending", nil)
+	pending.Status.Phase = v1alpha1.PhasePending
+	got := Claims([]v1alpha1.ExceptionRequest{claim("z-open", nil), claim("expired", &past), claim("a-until", &future), pending}, now)
+	if len(got) != 2 || got[0].Request != "a-until" || got[1].Request != "z-open" {
+		t.Fatalf("Claims = %+v", got)
+	}
+	if next := NextChange(nil, got, now); next == nil || !next.Equal(future) {
+		t.Fatalf("NextChange = %v, want %v", next, future)
+	}
+}

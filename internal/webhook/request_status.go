@@ -1,0 +1,101 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/review"
+)
+
+// RequestStatusPath serves the exceptionrequests/status guard.
+const RequestStatusPath = "/mutate-governance-partnergov-io-v1alpha1-exceptionrequest-status"
+
+// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-exceptionrequest-status,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests/status,verbs=update,versions=v1alpha1,name=mexceptionrequeststatus.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// RequestStatusGuard admits review decisions: each must come from a reviewer the
+// API server authenticated and RBAC allows to approve the stage, appended to
+// the decisions without touching earlier ones. The reviewer's identity, the time
+// and the request's generation are stamped by the server.
+type RequestStatusGuard struct {
+	// Client creates SubjectAccessReviews.
+	Client             client.Client
+	Decoder            admission.Decoder
+	ControllerUsername string
+	Clock              clock.PassiveClock
+}
+
+// Handle implements admission.Handler.
+func (h *RequestStatusGuard) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.SubResource != "status" {
+		return admission.Allowed("")
+	}
+	var old, updated v1alpha1.ExceptionRequest
+	if err := h.Decoder.DecodeRaw(req.OldObject, &old); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if err := h.Decoder.DecodeRaw(req.Object, &updated); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	writer := guard.Writer{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups, Controller: req.UserInfo.Username == h.ControllerUsername}
+	status, added, refusal := guard.RequestStatus(&old, &updated, writer, h.Clock.Now())
+	if refusal != nil {
+		return admission.Denied(refusal.Message)
+	}
+	for _, d := range added {
+		if msg, err := h.authorize(ctx, req.UserInfo, &old, d.Stage); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		} else if msg != "" {
+			return admission.Denied(msg)
+		}
+	}
+	updated.Status = *status
+	raw, err := json.Marshal(&updated)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// authorize checks, as Kubernetes does for CSR signers, that the reviewer has RBAC
+// verb "approve" on reviewpaths/<path>.<stage>; a stage's escalation owner may
+// also decide the "escalation" stage. It returns a refusal message, or "".
+func (h *RequestStatusGuard) authorize(ctx context.Context, u authnv1.UserInfo, r *v1alpha1.ExceptionRequest, stage string) (string, error) {
+	path, owner := "", ""
+	if rp := r.Status.ReviewPath; rp != nil {
+		path, owner = rp.Name, rp.EscalationOwner
+	}
+	if stage == review.EscalationStage && owner != "" && (u.Username == owner || slices.Contains(u.Groups, owner)) {
+		return "", nil
+	}
+	resource := guard.ApproverResource(path, stage)
+	extra := map[string]authzv1.ExtraValue{}
+	for k, v := range u.Extra {
+		extra[k] = authzv1.ExtraValue(v)
+	}
+	sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+		User: u.Username, UID: u.UID, Groups: u.Groups, Extra: extra,
+		ResourceAttributes: &authzv1.ResourceAttributes{
+			Group: v1alpha1.GroupVersion.Group, Resource: "reviewpaths", Name: resource, Verb: "approve",
+		},
+	}}
+	if err := h.Client.Create(ctx, sar); err != nil {
+		return "", fmt.Errorf("checking the reviewer's permission: %w", err)
+	}
+	if sar.Status.Allowed {
+		return "", nil
+	}
+	return fmt.Sprintf("%s may not decide stage %q of ExceptionRequest %s/%s: it needs RBAC verb \"approve\" on resource \"reviewpaths\" (group %s) with resourceName %q",
+		u.Username, stage, r.Namespace, r.Name, v1alpha1.GroupVersion.Group, resource), nil
+}
