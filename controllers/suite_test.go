@@ -53,19 +53,35 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := startManager(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopManager() // before the control plane stops
+	if err := waitForWebhooks(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// stopManager stops the running manager and waits until it has stopped.
+var stopManager = func() {}
+
+// startManager starts a manager as the controller's own identity, holding only
+// the generated RBAC role.
+func startManager() error {
+	cfg, err := env.ManagerConfig(ctx)
+	if err != nil {
+		return err
+	}
 	opts := env.ManagerOptions()
 	opts.SkipNameValidation = true
-	mgrConfig, err := env.ManagerConfig(ctx)
+	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	mgr, err := app.NewManager(mgrConfig, opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgrCtx, stopManager := context.WithCancel(ctx)
+	mgrCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -73,12 +89,21 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	defer func() { stopManager(); <-stopped }() // before the control plane stops
-	if err := waitForWebhooks(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	stopManager = func() { cancel(); <-stopped }
+	return nil
+}
+
+// restartManager stops the manager, as a crash or a rollout would, and starts a
+// new one that begins from what the API server stores.
+func restartManager(t *testing.T) {
+	t.Helper()
+	stopManager()
+	if err := startManager(); err != nil {
+		t.Fatal(err)
 	}
-	return m.Run()
+	if err := waitForWebhooks(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func zapLevel() int8 {
@@ -92,7 +117,7 @@ func zapLevel() int8 {
 func waitForWebhooks() error {
 	deadline := time.Now().Add(60 * time.Second)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "webhook-probe"}}
-	if err := admin.Create(ctx, ns); err != nil {
+	if err := admin.Create(ctx, ns); client.IgnoreAlreadyExists(err) != nil {
 		return err
 	}
 	for {
