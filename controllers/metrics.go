@@ -48,12 +48,12 @@ var partnersDesc = prometheus.NewDesc("partnergov_partners",
 // time, so no per-event bookkeeping can drift from what is stored.
 type partnerCollector struct{ reader client.Reader }
 
-func (c partnerCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- partnersDesc
 	ch <- pendingDesc
 }
 
-func (c partnerCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var partners v1alpha1.PartnerList
@@ -75,7 +75,7 @@ func (c partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	c.collectPending(ctx, ch)
 }
 
-func (c partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric) {
+func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric) {
 	var requests v1alpha1.ExceptionRequestList
 	if err := c.reader.List(ctx, &requests); err != nil {
 		return
@@ -94,10 +94,18 @@ func (c partnerCollector) collectPending(ctx context.Context, ch chan<- promethe
 	}
 }
 
-// RegisterMetrics adds partnergov's metrics to the manager's registry. It is safe to
-// call more than once (tests start several managers in one process).
+// registered is the collector of the most recently built manager.
+var registered *partnerCollector
+
+// RegisterMetrics adds partnergov's metrics to the manager's registry. A later call
+// (a restarted manager in the same process) replaces the collector, so scrapes read
+// the live manager's cache.
 func RegisterMetrics(reader client.Reader) {
 	_ = metrics.Registry.Register(tierTransitions)
 	_ = metrics.Registry.Register(slaBreaches)
-	_ = metrics.Registry.Register(partnerCollector{reader: reader})
+	if registered != nil {
+		metrics.Registry.Unregister(registered)
+	}
+	registered = &partnerCollector{reader: reader}
+	_ = metrics.Registry.Register(registered)
 }

@@ -57,7 +57,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stopManager() // before the control plane stops
+	defer func() { stopManager() }() // the current manager, before the control plane stops
 	if err := waitForWebhooks(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
