@@ -82,6 +82,10 @@ run-cluster: ## Run the manager against the cluster of the current kubeconfig (C
 build: ## Build the manager binary into bin/manager.
 	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/manager .
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-partnergov (put bin/ on the PATH for `kubectl partnergov`).
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/kubectl-partnergov ./cmd/kubectl-partnergov
+
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .

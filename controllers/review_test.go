@@ -1,6 +1,11 @@
 package controllers_test
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,7 +13,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/plugin"
@@ -219,4 +226,39 @@ func TestADenyEndsTheRequestAndDecisionsCannotChange(t *testing.T) {
 	err = alice.Status().Patch(ctx, removed, client.MergeFrom(stored))
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
 	g.Expect(getRequest(g, r).Status.Decisions).To(Equal(stored.Status.Decisions))
+}
+
+func TestThePluginRecordsADecisionAsTheUserRunningIt(t *testing.T) {
+	g := NewWithT(t)
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	r := f.ask(g, claimSpec())
+	reviewer(t, "alice@example.com", f.path, "manager") // grants the RBAC
+	user, err := env.AddUser(envtest.User{Name: "alice@example.com"}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err := user.KubeConfig()
+	g.Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out}
+		err := plugin.Run(ctx, streams, append(args, "--kubeconfig", path, "-n", f.ns))
+		return out.String(), err
+	}
+	_, err = run("approve", r.Name)
+	g.Expect(err).To(MatchError(ContainSubstring("--reason is required")))
+
+	out, err := run("approve", r.Name, "--reason", "certification report checked")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(Equal(fmt.Sprintf("exceptionrequest %s/%s: Approve recorded for stage manager by alice@example.com\n", f.ns, r.Name)))
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseApproved))
+		g.Expect(got.Status.Decisions).To(ConsistOf(And(
+			HaveField("Reviewer", "alice@example.com"), HaveField("Rationale", "certification report checked"))))
+	}).Should(Succeed())
+
+	_, err = run("deny", r.Name, "--reason", "too late")
+	g.Expect(err).To(MatchError(ContainSubstring("not waiting on any stage")))
 }
