@@ -25,7 +25,7 @@ func TestEverySampleApplies(t *testing.T) {
 	}
 	g.Expect(kinds).To(Equal(map[string]int{
 		"Namespace": 1, "PartnerProgram": 1, "PartnerTier": 4, "ReviewPath": 3,
-		"Partner": 4, "Listing": 1, "ExceptionRequest": 2,
+		"Partner": 4, "Listing": 1, "ExceptionRequest": 2, "ClusterRole": 4, "ClusterRoleBinding": 4,
 	}))
 
 	g.Expect(testenv.Apply(ctx, admin, "samples-test", objs)).To(Succeed())

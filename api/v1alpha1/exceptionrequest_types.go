@@ -241,7 +241,7 @@ type ExceptionRequestStatus struct {
 // +kubebuilder:printcolumn:name="Partner",type=string,JSONPath=`.spec.partner`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.currentStage`
-// +kubebuilder:printcolumn:name="Deadline",type=date,JSONPath=`.status.stageDeadline`
+// +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.status.stageDeadline`
 // +kubebuilder:printcolumn:name="Requester",type=string,JSONPath=`.spec.requester.username`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ExceptionRequest struct {
