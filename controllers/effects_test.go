@@ -35,7 +35,9 @@ func effectsFixture(t *testing.T, g Gomega, promotionPath bool, stages ...v1alph
 	return f, entry, selectTier
 }
 
-func in(d time.Duration) *metav1.Time { return &metav1.Time{Time: time.Now().Add(d).Truncate(time.Second)} }
+func in(d time.Duration) *metav1.Time {
+	return &metav1.Time{Time: time.Now().Add(d).Truncate(time.Second)}
+}
 
 func TestATierExceptionHoldsTheTierUntilItExpires(t *testing.T) {
 	g := NewWithT(t)

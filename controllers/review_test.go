@@ -123,7 +123,9 @@ func getRequest(g Gomega, r *v1alpha1.ExceptionRequest) *v1alpha1.ExceptionReque
 	return &got
 }
 
-func phaseOf(g Gomega, r *v1alpha1.ExceptionRequest) v1alpha1.RequestPhase { return getRequest(g, r).Status.Phase }
+func phaseOf(g Gomega, r *v1alpha1.ExceptionRequest) v1alpha1.RequestPhase {
+	return getRequest(g, r).Status.Phase
+}
 
 func TestSelfApprovalIsRefused(t *testing.T) {
 	g := NewWithT(t)

@@ -38,10 +38,10 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 func decisionCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, use string, verdict v1alpha1.DecisionVerdict) *cobra.Command {
 	var stage, reason string
 	cmd := &cobra.Command{
-		Use:   use + " REQUEST --reason TEXT [--stage STAGE]",
-		Short: fmt.Sprintf("Record your %s decision on an ExceptionRequest's current (or named) stage", verdict),
+		Use:     use + " REQUEST --reason TEXT [--stage STAGE]",
+		Short:   fmt.Sprintf("Record your %s decision on an ExceptionRequest's current (or named) stage", verdict),
 		Example: fmt.Sprintf(`  kubectl partnergov %s acme-q4-launch-funds -n partners --stage finance --reason "within the quarter's budget"`, use),
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if reason == "" {
 				return fmt.Errorf("--reason is required: every decision records its rationale")
