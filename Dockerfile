@@ -1,16 +1,20 @@
-# Build the manager as a static binary, then ship it on a distroless non-root base.
+# The manager image: a static binary (no cgo) on a distroless base that runs as
+# a non-root user (65532). `make docker-build IMG=...` builds it; the version is
+# stamped into the binary with -ldflags (see `partnergov` in the manager's log).
 FROM golang:1.26 AS builder
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
+ARG TARGETOS
+ARG TARGETARCH
 ARG VERSION=dev
 WORKDIR /workspace
+# Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
 RUN go mod download
+# The packages main.go builds from (test/deploy checks this list against `go list -deps`).
 COPY main.go main.go
 COPY api/ api/
 COPY controllers/ controllers/
 COPY internal/ internal/
-RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o manager .
 
 FROM gcr.io/distroless/static:nonroot

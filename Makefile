@@ -10,6 +10,9 @@ export KUBEBUILDER_ASSETS
 CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?= -count=1
 IMG ?= partnergov/partnergov:dev
+# Helm, built from its Go module (no binary downloads); test/deploy renders dist/chart with it.
+HELM := $(CURDIR)/bin/helm
+HELM_VERSION ?= v3.22.0
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all
@@ -32,6 +35,14 @@ manifests: ## Generate CRDs, RBAC and webhook configurations under config/.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
 		output:webhook:artifacts:config=config/webhook
+	@$(MAKE) --no-print-directory chart-sync
+
+.PHONY: chart-sync
+chart-sync: ## Copy the generated CRDs, RBAC role and webhook configurations into the Helm chart (make manifests does).
+	rm -f dist/chart/crds/*.yaml
+	cp config/crd/bases/*.yaml dist/chart/crds/
+	cp config/rbac/role.yaml dist/chart/files/role.yaml
+	cp config/webhook/manifests.yaml dist/chart/files/webhooks.yaml
 
 .PHONY: fmt
 fmt: ## Run gofmt on the code.
@@ -46,9 +57,9 @@ verify: ## Fail when gofmt, go vet or generated code and manifests differ from w
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 	go vet ./...
 	$(MAKE) generate manifests
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config dist/chart)" ]; then \
 		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
-		git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+		git status --porcelain -- api config dist/chart; git diff --stat -- api config dist/chart; exit 1; fi
 
 .PHONY: controlplane
 controlplane: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl ## Build etcd, kube-apiserver and kubectl into bin/k8s (once).
@@ -59,12 +70,19 @@ $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl: hack/controlplane/
 	cd hack/controlplane && go build -trimpath -o $(K8S_BIN)/ ./etcd ./kube-apiserver ./kubectl
 	@touch $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl
 
+.PHONY: helm
+helm: $(HELM) ## Build Helm from its Go module into bin/helm (once; skipped when it exists).
+
+$(HELM):
+	@echo "building Helm $(HELM_VERSION) from its Go module into $(HELM) (a cold build takes a few minutes)"
+	GOBIN=$(CURDIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
 .PHONY: test
-test: controlplane ## Run unit and integration tests against a real kube-apiserver and etcd.
+test: controlplane helm ## Run unit and integration tests against a real kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: cover
-cover: controlplane ## Run the tests with a coverage profile.
+cover: controlplane helm ## Run the tests with a coverage profile.
 	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
 
 .PHONY: run
@@ -87,7 +105,7 @@ plugin: ## Build the kubectl plugin into bin/kubectl-partnergov (put bin/ on the
 	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/kubectl-partnergov ./cmd/kubectl-partnergov
 
 .PHONY: docker-build
-docker-build: ## Build the container image (needs a Docker engine).
+docker-build: ## Build the container image $(IMG) (needs a Docker engine; CI does not run it).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 .PHONY: install

@@ -16,19 +16,10 @@ var version = "dev"
 
 func main() {
 	o := app.Defaults
-	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `address the metrics endpoint binds to; "0" disables it`)
-	flag.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address the health probes bind to")
-	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so that only one replica acts at a time")
-	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease when running out of cluster")
-	flag.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "port of the admission webhook server")
-	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key for the webhook server")
-	qps := flag.Float64("kube-api-qps", float64(o.QPS), "requests per second to the API server")
-	flag.IntVar(&o.Burst, "kube-api-burst", o.Burst, "burst of requests to the API server")
-	flag.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controllers.MaxConcurrentReconciles, "reconciles each controller runs at once")
+	o.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	o.QPS = float32(*qps)
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -20,13 +21,11 @@ const ManagedByLabel = "app.kubernetes.io/managed-by"
 // ManagedByValue is ManagedByLabel's value.
 const ManagedByValue = "partnergov"
 
-// IntegrationName is the name of a partner's integration ServiceAccount, Role and RoleBinding.
-func IntegrationName(partner string) string { return truncateName(partner + "-integration") }
-
 // integrationObjects are the partner's integration identity: a ServiceAccount
-// allowed to read and patch partners/status of this one partner and nothing else.
-func integrationObjects(p *v1alpha1.Partner) []client.Object {
-	name := IntegrationName(p.Name)
+// allowed to read and patch partners/status of this one partner, and
+// listings/status of its own listings (to report adoption), and nothing else.
+func integrationObjects(p *v1alpha1.Partner, listings []string) []client.Object {
+	name := v1alpha1.IntegrationName(p.Name)
 	meta := func() metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: p.Namespace, Name: name, Labels: map[string]string{
 			ManagedByLabel: ManagedByValue, "governance.partnergov.io/partner": p.Name,
@@ -34,12 +33,7 @@ func integrationObjects(p *v1alpha1.Partner) []client.Object {
 	}
 	return []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: meta()},
-		&rbacv1.Role{ObjectMeta: meta(), Rules: []rbacv1.PolicyRule{{
-			APIGroups:     []string{v1alpha1.GroupVersion.Group},
-			Resources:     []string{"partners/status"},
-			ResourceNames: []string{p.Name},
-			Verbs:         []string{"get", "patch"},
-		}}},
+		&rbacv1.Role{ObjectMeta: meta(), Rules: integrationRules(p.Name, listings)},
 		&rbacv1.RoleBinding{ObjectMeta: meta(),
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: p.Namespace, Name: name}},
@@ -47,10 +41,37 @@ func integrationObjects(p *v1alpha1.Partner) []client.Object {
 	}
 }
 
+func integrationRules(partner string, listings []string) []rbacv1.PolicyRule {
+	rules := []rbacv1.PolicyRule{{
+		APIGroups:     []string{v1alpha1.GroupVersion.Group},
+		Resources:     []string{"partners/status"},
+		ResourceNames: []string{partner},
+		Verbs:         []string{"get", "patch"},
+	}}
+	if len(listings) > 0 {
+		rules = append(rules, rbacv1.PolicyRule{
+			APIGroups:     []string{v1alpha1.GroupVersion.Group},
+			Resources:     []string{"listings/status"},
+			ResourceNames: listings,
+			Verbs:         []string{"get", "patch"},
+		})
+	}
+	return rules
+}
+
 // ensureIntegrationAccess creates the partner's integration objects, or repairs them
 // when someone changed their rules; it writes nothing when they are as they should be.
 func ensureIntegrationAccess(ctx context.Context, c client.Client, p *v1alpha1.Partner) error {
-	for _, want := range integrationObjects(p) {
+	var listings v1alpha1.ListingList
+	if err := c.List(ctx, &listings, client.InNamespace(p.Namespace), client.MatchingFields{indexPartner: p.Name}); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(listings.Items))
+	for _, l := range listings.Items {
+		names = append(names, l.Name)
+	}
+	slices.Sort(names)
+	for _, want := range integrationObjects(p, names) {
 		if err := ctrl.SetControllerReference(p, want, c.Scheme()); err != nil {
 			return err
 		}

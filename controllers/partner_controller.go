@@ -152,7 +152,7 @@ func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v
 		return nil
 	}
 	req := &v1alpha1.ExceptionRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: promotionRequestName(partner.Name, tierName)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: v1alpha1.PromotionRequestName(partner.Name, tierName)},
 		Spec: v1alpha1.ExceptionRequestSpec{
 			Type:          v1alpha1.RequestTierPromotion,
 			Partner:       partner.Name,
@@ -168,10 +168,6 @@ func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v
 		return err
 	}
 	return nil
-}
-
-func promotionRequestName(partner, tierName string) string {
-	return truncateName(partner + "-promote-" + tierName)
 }
 
 // requeueAt requeues at the next deadline, if there is one.
@@ -210,6 +206,9 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		Watches(&v1alpha1.PartnerTier{}, handler.EnqueueRequestsFromMapFunc(r.partnersOf(func(o client.Object) string {
 			return o.(*v1alpha1.PartnerTier).Spec.Program
 		}))).
+		Watches(&v1alpha1.Listing{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.Listing).Spec.Partner}}}
+		})).
 		Watches(&v1alpha1.ExceptionRequest{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.ExceptionRequest).Spec.Partner}}}
 		})).

@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -49,15 +47,4 @@ func applyPartnerStatus(ctx context.Context, c client.Client, partner *v1alpha1.
 		return false, nil
 	}
 	return applyStatus(ctx, c, partner, "Partner", &status, "evidence")
-}
-
-// truncateName keeps a generated object name within 63 characters, replacing the
-// tail of a longer one with a hash so that names stay unique.
-func truncateName(name string) string {
-	const limit = 63
-	if len(name) <= limit {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return name[:limit-11] + "-" + hex.EncodeToString(sum[:])[:10]
 }

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
-	"github.com/partnergov/partnergov/controllers"
 )
 
 // ladder creates a program whose revenue evidence stays fresh for `fresh`, an entry
@@ -226,7 +225,7 @@ func TestEachPartnerGetsAnIntegrationIdentityForItsOwnStatusOnly(t *testing.T) {
 	a := settledPartnerWithoutTier(t, g, ns, program.Name)
 	b := settledPartnerWithoutTier(t, g, ns, program.Name)
 
-	name := controllers.IntegrationName(a.Name)
+	name := v1alpha1.IntegrationName(a.Name)
 	var role rbacv1.Role
 	eventually(g, func(g Gomega) {
 		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &role)).To(Succeed())

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -67,11 +66,7 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return requeueAt(in.Now, res.NextDeadline), err
 	}
 	for _, e := range res.Events {
-		typ := corev1.EventTypeNormal
-		if e.Warning {
-			typ = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(&request, nil, typ, e.Reason, "Review", "%s", e.Message)
+		r.Recorder.Eventf(&request, nil, eventType(e.Warning), e.Reason, "Review", "%s", e.Message)
 	}
 	if slaBreached(request.Status, res.Status) {
 		slaBreaches.WithLabelValues(string(request.Spec.Type), pathName(&request.Status)).Inc()

@@ -6,6 +6,7 @@ package controllers
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,4 +27,12 @@ func updateStatusIfChanged(ctx context.Context, c client.Client, obj client.Obje
 		return nil
 	}
 	return err
+}
+
+// eventType is the Kubernetes event type of a transition.
+func eventType(warning bool) string {
+	if warning {
+		return corev1.EventTypeWarning
+	}
+	return corev1.EventTypeNormal
 }

@@ -19,6 +19,8 @@ const (
 )
 
 // ListingVersion is one version of a listing.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.releasedAt) || (has(self.releasedAt) && self.releasedAt == oldSelf.releasedAt && has(self.notes) == has(oldSelf.notes) && (!has(self.notes) || self.notes == oldSelf.notes))",message="a released version is immutable: releasedAt and notes cannot change once releasedAt is set; release a new version instead"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.deprecatedAt) || (has(self.deprecatedAt) && self.deprecatedAt == oldSelf.deprecatedAt)",message="deprecatedAt cannot change or be removed once set"
 // +kubebuilder:validation:XValidation:rule="!has(self.sunsetAt) || has(self.deprecatedAt)",message="a version with sunsetAt must be deprecated first: set deprecatedAt",fieldPath=.sunsetAt
 // +kubebuilder:validation:XValidation:rule="!has(self.sunsetAt) || !has(self.deprecatedAt) || self.sunsetAt > self.deprecatedAt",message="sunsetAt must be after deprecatedAt",fieldPath=.sunsetAt
 // +kubebuilder:validation:XValidation:rule="!has(self.deprecatedAt) || has(self.releasedAt)",message="only a released version can be deprecated: set releasedAt first",fieldPath=.deprecatedAt

@@ -79,6 +79,12 @@ type PartnerProgramSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	Metrics []MetricDefinition `json:"metrics"`
 
+	// marketplaceReporters are identities trusted to report adoption (views,
+	// installs) into any Listing's status.usage, besides each partner's own
+	// integration, which may report usage of its own listings.
+	// +optional
+	MarketplaceReporters Identities `json:"marketplaceReporters,omitempty"`
+
 	// listingDeprecationNotice is the least time between deprecating a listing
 	// version and its sunset, for example "2160h" (90 days).
 	// +optional

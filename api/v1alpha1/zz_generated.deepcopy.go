@@ -854,6 +854,7 @@ func (in *PartnerProgramSpec) DeepCopyInto(out *PartnerProgramSpec) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	in.MarketplaceReporters.DeepCopyInto(&out.MarketplaceReporters)
 	if in.ListingDeprecationNotice != nil {
 		in, out := &in.ListingDeprecationNotice, &out.ListingDeprecationNotice
 		*out = new(v1.Duration)

@@ -18,8 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/controllers"
@@ -40,6 +38,8 @@ var managedBy = labels.SelectorFromSet(labels.Set{controllers.ManagedByLabel: co
 type Options struct {
 	// MetricsBindAddress serves Prometheus metrics; "0" turns them off.
 	MetricsBindAddress string
+	// MetricsSecure serves them over HTTPS to authenticated, authorized callers only.
+	MetricsSecure bool
 	// HealthProbeBindAddress serves /healthz and /readyz.
 	HealthProbeBindAddress string
 	// LeaderElection makes only one replica act at a time.
@@ -50,6 +50,8 @@ type Options struct {
 	WebhookHost    string
 	WebhookPort    int
 	WebhookCertDir string
+	// CertRotation generates and renews the webhook certificate (certs.go).
+	CertRotation CertRotation
 	// QPS and Burst limit the manager's requests to the API server.
 	QPS   float32
 	Burst int
@@ -69,6 +71,12 @@ var Defaults = Options{
 	QPS:                    50,
 	Burst:                  100,
 	Controllers:            controllers.Options{MaxConcurrentReconciles: 4},
+	CertRotation: CertRotation{
+		SecretName:                     "partnergov-webhook-server-cert",
+		ServiceName:                    "partnergov-webhook-service",
+		MutatingWebhookConfiguration:   "partnergov-mutating-webhook-configuration",
+		ValidatingWebhookConfiguration: "partnergov-validating-webhook-configuration",
+	},
 }
 
 // NewManager builds a manager with every controller and webhook registered.
@@ -88,9 +96,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	webhookServer, addCertRotator, err := webhookServer(o)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "partnergov.governance.partnergov.io",
@@ -106,15 +118,14 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				&rbacv1.RoleBinding{}:    {Label: managedBy},
 			},
 		},
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:    o.WebhookHost,
-			Port:    o.WebhookPort,
-			CertDir: o.WebhookCertDir,
-		}),
-		Controller: ctrlConfig(skip),
+		WebhookServer: webhookServer,
+		Controller:    ctrlConfig(skip),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := addCertRotator(mgr); err != nil {
+		return nil, err
 	}
 	if err := setup(mgr, o, username); err != nil {
 		return nil, err
@@ -128,11 +139,14 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{
-		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock},
+		"partnerprogram": controllers.NewProgramReconciler(c, o.Clock),
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
-		"reviewpath":     &controllers.ReviewPathReconciler{Client: c, Clock: o.Clock},
+		"reviewpath":     controllers.NewReviewPathReconciler(c, o.Clock),
 		"exceptionrequest": &controllers.RequestReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+		},
+		"listing": &controllers.ListingReconciler{
+			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),

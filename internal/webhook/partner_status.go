@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -33,15 +32,9 @@ type PartnerStatusGuard struct {
 
 // Handle implements admission.Handler.
 func (h *PartnerStatusGuard) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.SubResource != "status" {
-		return admission.Allowed("")
-	}
 	var old, updated v1alpha1.Partner
-	if err := h.Decoder.DecodeRaw(req.OldObject, &old); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	if err := h.Decoder.DecodeRaw(req.Object, &updated); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if resp := decodeStatusWrite(h.Decoder, req, &old, &updated); resp != nil {
+		return *resp
 	}
 	var program *v1alpha1.PartnerProgram
 	var p v1alpha1.PartnerProgram
@@ -52,19 +45,10 @@ func (h *PartnerStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if found {
 		program = &p
 	}
-	writer := guard.Writer{
-		Username:   req.UserInfo.Username,
-		Groups:     req.UserInfo.Groups,
-		Controller: req.UserInfo.Username == h.ControllerUsername,
-	}
-	status, refusal := guard.PartnerStatus(&old, &updated, program, writer, h.Clock.Now())
+	status, refusal := guard.PartnerStatus(&old, &updated, program, writerOf(req, h.ControllerUsername), h.Clock.Now())
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}
 	updated.Status = *status
-	raw, err := json.Marshal(&updated)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	return patched(req, &updated)
 }

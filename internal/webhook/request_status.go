@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -38,18 +37,11 @@ type RequestStatusGuard struct {
 
 // Handle implements admission.Handler.
 func (h *RequestStatusGuard) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.SubResource != "status" {
-		return admission.Allowed("")
-	}
 	var old, updated v1alpha1.ExceptionRequest
-	if err := h.Decoder.DecodeRaw(req.OldObject, &old); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if resp := decodeStatusWrite(h.Decoder, req, &old, &updated); resp != nil {
+		return *resp
 	}
-	if err := h.Decoder.DecodeRaw(req.Object, &updated); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	writer := guard.Writer{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups, Controller: req.UserInfo.Username == h.ControllerUsername}
-	status, added, refusal := guard.RequestStatus(&old, &updated, writer, h.Clock.Now())
+	status, added, refusal := guard.RequestStatus(&old, &updated, writerOf(req, h.ControllerUsername), h.Clock.Now())
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}
@@ -61,11 +53,7 @@ func (h *RequestStatusGuard) Handle(ctx context.Context, req admission.Request) 
 		}
 	}
 	updated.Status = *status
-	raw, err := json.Marshal(&updated)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	return patched(req, &updated)
 }
 
 // authorize checks, as Kubernetes does for CSR signers, that the reviewer has RBAC

@@ -45,6 +45,11 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		ControllerUsername: o.ControllerUsername,
 		Clock:              o.Clock,
 	}})
+	mgr.GetWebhookServer().Register(ListingStatusPath, &admission.Webhook{Handler: &ListingStatusGuard{
+		Reader:             mgr.GetClient(),
+		Decoder:            admission.NewDecoder(mgr.GetScheme()),
+		ControllerUsername: o.ControllerUsername,
+	}})
 	reader := mgr.GetAPIReader()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
 		WithValidator(&ProgramValidator{Reader: reader}).Complete(); err != nil {
@@ -60,7 +65,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Listing{}).
-		WithValidator(&ListingValidator{Reader: reader}).Complete(); err != nil {
+		WithValidator(&ListingValidator{Reader: reader, Clock: o.Clock}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReviewPath{}).

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"flag"
+	"strconv"
+)
+
+// BindFlags registers the manager's command-line flags on fs, with o's values
+// as their defaults. main.go parses them, and the deployment tests parse the
+// args of the rendered Deployment with the same flags.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `address the metrics endpoint binds to; "0" disables it`)
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", o.MetricsSecure, "serve metrics over HTTPS, only to callers the API server authenticates and authorizes for GET /metrics")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "address the health probes bind to")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect a leader so that only one replica acts at a time")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the leader lease when running out of cluster")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "port of the admission webhook server")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "directory with tls.crt and tls.key for the webhook server")
+	c := &o.CertRotation
+	fs.BoolVar(&c.Enabled, "cert-rotation", c.Enabled, "generate and renew the webhook certificate into --cert-secret-name and inject its CA into the webhook configurations (off: the certificate in --webhook-cert-dir is used as it is, e.g. from cert-manager)")
+	fs.StringVar(&c.SecretName, "cert-secret-name", c.SecretName, "Secret holding the rotated webhook CA and certificate, mounted at --webhook-cert-dir")
+	fs.StringVar(&c.SecretNamespace, "cert-secret-namespace", c.SecretNamespace, "namespace of --cert-secret-name and --webhook-service-name (default $POD_NAMESPACE)")
+	fs.StringVar(&c.ServiceName, "webhook-service-name", c.ServiceName, "Service the API server calls the webhooks through; the certificate is issued for <name>.<namespace>.svc")
+	fs.StringVar(&c.MutatingWebhookConfiguration, "mutating-webhook-configuration", c.MutatingWebhookConfiguration, "MutatingWebhookConfiguration that gets the rotated CA bundle")
+	fs.StringVar(&c.ValidatingWebhookConfiguration, "validating-webhook-configuration", c.ValidatingWebhookConfiguration, "ValidatingWebhookConfiguration that gets the rotated CA bundle")
+	fs.Var((*float32Value)(&o.QPS), "kube-api-qps", "requests per second to the API server")
+	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "burst of requests to the API server")
+	fs.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controllers.MaxConcurrentReconciles, "reconciles each controller runs at once")
+}
+
+type float32Value float32
+
+func (f *float32Value) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 32) }
+
+func (f *float32Value) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 32)
+	if err != nil {
+		return err
+	}
+	*f = float32Value(v)
+	return nil
+}
