@@ -43,7 +43,7 @@ func TestATierExceptionHoldsTheTierUntilItExpires(t *testing.T) {
 	g := NewWithT(t)
 	f, entry, selectTier := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
 	manager := reviewer(t, "alice@example.com", f.path, "manager")
-	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestTierException, Grant: &v1alpha1.Grant{Tier: selectTier}, Expires: in(6 * time.Second)})
+	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestTierException, Grant: &v1alpha1.Grant{Tier: selectTier}, Expires: in(10 * time.Second)})
 	g.Expect(decide(manager, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 
 	eventually(g, func(g Gomega) {
@@ -67,17 +67,17 @@ func TestAnIncentiveExceptionAddsEntitlementsUntilItExpires(t *testing.T) {
 	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
 	manager := reviewer(t, "alice@example.com", f.path, "manager")
 	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestIncentiveException,
-		Grant: &v1alpha1.Grant{Entitlements: []v1alpha1.EntitlementName{v1alpha1.EntitlementCoSell}}, Expires: in(5 * time.Second)})
+		Grant: &v1alpha1.Grant{Entitlements: []v1alpha1.EntitlementName{v1alpha1.EntitlementResell, v1alpha1.EntitlementImplement}}, Expires: in(10 * time.Second)})
 	g.Expect(decide(manager, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 
-	fromRequest := And(HaveField("Name", v1alpha1.EntitlementCoSell),
+	fromRequest := And(HaveField("Name", v1alpha1.EntitlementImplement),
 		HaveField("Source", v1alpha1.EntitlementSource{Kind: v1alpha1.EntitlementSourceExceptionRequest, Name: r.Name}),
 		HaveField("Expires", Not(BeNil())))
 	eventually(g, func(g Gomega) {
 		g.Expect(getPartner(g, f.partner).Status.Entitlements).To(ContainElement(fromRequest))
 	}).Should(Succeed())
 	eventually(g, func(g Gomega) {
-		g.Expect(getPartner(g, f.partner).Status.Entitlements).NotTo(ContainElement(HaveField("Name", v1alpha1.EntitlementCoSell)))
+		g.Expect(getPartner(g, f.partner).Status.Entitlements).NotTo(ContainElement(HaveField("Name", v1alpha1.EntitlementImplement)))
 		g.Expect(phaseOf(g, r)).To(Equal(v1alpha1.PhaseExpired))
 	}).Should(Succeed())
 }
@@ -113,7 +113,7 @@ func TestAnApprovedReadinessClaimIsRecordedUntilItExpires(t *testing.T) {
 	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
 	manager := reviewer(t, "alice@example.com", f.path, "manager")
 	spec := claimSpec()
-	spec.Expires = in(5 * time.Second)
+	spec.Expires = in(10 * time.Second)
 	r := f.ask(g, spec)
 	g.Expect(decide(manager, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 	eventually(g, func(g Gomega) {

@@ -50,10 +50,26 @@ func TestEverySampleApplies(t *testing.T) {
 		g.Expect(condition(program.Status.Conditions, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
 	}).Should(Succeed())
 
-	// Defaulting: the display name of a partner that gives none is its name.
+	// The requester of the sample requests is who applied them.
 	var req v1alpha1.ExceptionRequest
 	g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: "partners", Name: "acme-q4-launch-funds"}, &req)).To(Succeed())
 	g.Expect(req.Spec.Requester).NotTo(BeNil())
+
+	// Remove the cluster-scoped samples so that the rest of the suite does not see them.
+	t.Cleanup(func() {
+		for _, o := range objs {
+			if o.GetNamespace() == "" {
+				_ = admin.Delete(ctx, o)
+			}
+		}
+	})
+}
+
+func TestAPartnerWithoutDisplayNameIsNamedAfterItself(t *testing.T) {
+	g := NewWithT(t)
+	p := newPartner(newNamespace(t), newProgram(t).Name)
+	g.Expect(admin.Create(ctx, p)).To(Succeed())
+	g.Expect(p.Spec.DisplayName).To(Equal(p.Name))
 }
 
 func TestInvalidObjectsAreRefusedNamingTheField(t *testing.T) {

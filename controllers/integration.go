@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,7 +62,7 @@ func integrationRules(partner string, listings []string) []rbacv1.PolicyRule {
 
 // ensureIntegrationAccess creates the partner's integration objects, or repairs them
 // when someone changed their rules; it writes nothing when they are as they should be.
-func ensureIntegrationAccess(ctx context.Context, c client.Client, p *v1alpha1.Partner) error {
+func ensureIntegrationAccess(ctx context.Context, c client.Client, live client.Reader, p *v1alpha1.Partner) error {
 	var listings v1alpha1.ListingList
 	if err := c.List(ctx, &listings, client.InNamespace(p.Namespace), client.MatchingFields{indexPartner: p.Name}); err != nil {
 		return err
@@ -78,7 +79,11 @@ func ensureIntegrationAccess(ctx context.Context, c client.Client, p *v1alpha1.P
 		have := want.DeepCopyObject().(client.Object)
 		err := c.Get(ctx, client.ObjectKeyFromObject(want), have)
 		if apierrors.IsNotFound(err) {
-			if err := c.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			err = c.Create(ctx, want)
+			if apierrors.IsAlreadyExists(err) {
+				err = checkManaged(ctx, live, want)
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -89,10 +94,38 @@ func ensureIntegrationAccess(ctx context.Context, c client.Client, p *v1alpha1.P
 		if sameAccess(have, want) {
 			continue
 		}
-		want.SetResourceVersion(have.GetResourceVersion())
-		if err := c.Update(ctx, want); err != nil && !apierrors.IsConflict(err) {
+		if err := repair(ctx, c, have, want); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkManaged is called when an object the cache did not show already exists:
+// either the cache lags behind partnergov's own create, or someone else owns an
+// object of that name, which is reported.
+func checkManaged(ctx context.Context, live client.Reader, want client.Object) error {
+	have := want.DeepCopyObject().(client.Object)
+	if err := live.Get(ctx, client.ObjectKeyFromObject(want), have); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if have.GetLabels()[ManagedByLabel] == ManagedByValue {
+		return nil
+	}
+	return fmt.Errorf("%T %s/%s exists but is not managed by partnergov (label %s=%s); remove it so the partner's integration identity can be provisioned",
+		want, want.GetNamespace(), want.GetName(), ManagedByLabel, ManagedByValue)
+}
+
+// repair restores an integration object someone changed. A RoleBinding's roleRef
+// cannot be updated (and the controller holds no delete verb): that is reported.
+func repair(ctx context.Context, c client.Client, have, want client.Object) error {
+	if h, ok := have.(*rbacv1.RoleBinding); ok && !equality.Semantic.DeepEqual(h.RoleRef, want.(*rbacv1.RoleBinding).RoleRef) {
+		return fmt.Errorf("RoleBinding %s/%s refers to %s %q instead of Role %q; delete it and partnergov recreates it",
+			h.Namespace, h.Name, h.RoleRef.Kind, h.RoleRef.Name, want.GetName())
+	}
+	want.SetResourceVersion(have.GetResourceVersion())
+	if err := c.Update(ctx, want); err != nil && !apierrors.IsConflict(err) {
+		return err
 	}
 	return nil
 }

@@ -36,8 +36,8 @@ func published(g Gomega, l *v1alpha1.Listing) metav1.Condition {
 func TestAListingIsPublishedOnlyWhileThePartnerIsEntitled(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	// Revenue stays fresh for 6s; the select tier (which grants List) is kept 1s after that.
-	program, entry, selectTier := ladder(t, 6*time.Second, time.Second)
+	// Revenue stays fresh for 10s; the select tier (which grants List) is kept 1s after that.
+	program, entry, selectTier := ladder(t, 10*time.Second, time.Second)
 	p := settledPartner(t, g, ns, program.Name)
 	l := newListing(ns, p.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})
 	g.Expect(admin.Create(ctx, l)).To(Succeed())
@@ -217,7 +217,7 @@ func TestAListingExceptionKeepsOneListingPublishedUntilItExpires(t *testing.T) {
 
 	office := reviewer(t, "alice@example.com", f.path, "office")
 	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestListingException,
-		Grant: &v1alpha1.Grant{Listing: kept.Name}, Expires: in(5 * time.Second)})
+		Grant: &v1alpha1.Grant{Listing: kept.Name}, Expires: in(10 * time.Second)})
 	g.Expect(decide(office, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 	eventually(g, func(g Gomega) {
 		g.Expect(published(g, kept)).To(And(HaveField("Status", metav1.ConditionTrue), HaveField("Message", ContainSubstring(r.Name))))

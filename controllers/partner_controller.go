@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,8 +38,10 @@ const deadlineMargin = 500 * time.Millisecond
 // its evidence, and provisions the partner's integration identity.
 type PartnerReconciler struct {
 	client.Client
-	Clock    clock.PassiveClock
-	Recorder events.EventRecorder
+	// APIReader reads past the cache, which holds only partnergov's labelled objects.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
@@ -68,21 +71,23 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 	}
 
-	if err := ensureIntegrationAccess(ctx, r.Client, &partner); err != nil {
+	written, err := applyPartnerStatus(ctx, r.Client, &partner, res.Status)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if d := res.Decision; d != nil && written {
+		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
+		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
+	}
+	// Side effects come after the decision is stored, so a problem with them
+	// (reported as an error and retried) never holds back a tier decision.
+	if err := ensureIntegrationAccess(ctx, r.Client, r.APIReader, &partner); err != nil {
 		return ctrl.Result{}, fmt.Errorf("provisioning the integration identity: %w", err)
 	}
 	if res.PromotionRequest != "" {
-		if err := r.openPromotionRequest(ctx, &partner, in.Tiers, res.PromotionRequest); err != nil {
+		if err := r.openPromotionRequest(ctx, &partner, in.Tiers, requests, res.PromotionRequest); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
 		}
-	}
-	written, err := applyPartnerStatus(ctx, r.Client, &partner, res.Status)
-	if err != nil || !written {
-		return requeueAt(in.Now, res.NextDeadline), err
-	}
-	if d := res.Decision; d != nil {
-		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
-		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
 }
@@ -141,7 +146,12 @@ func grantsOf(requests []v1alpha1.ExceptionRequest) []tier.Grant {
 
 // openPromotionRequest opens the TierPromotion request a tier with a promotion
 // review path needs; it exists once per partner and tier.
-func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v1alpha1.Partner, tiers []v1alpha1.PartnerTier, tierName string) error {
+func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v1alpha1.Partner, tiers []v1alpha1.PartnerTier,
+	requests []v1alpha1.ExceptionRequest, tierName string) error {
+	name := v1alpha1.PromotionRequestName(partner.Name, tierName)
+	if slices.ContainsFunc(requests, func(q v1alpha1.ExceptionRequest) bool { return q.Name == name }) {
+		return nil // already open (or decided): nothing to send
+	}
 	var target *v1alpha1.PartnerTier
 	for i := range tiers {
 		if tiers[i].Name == tierName {
@@ -152,7 +162,7 @@ func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v
 		return nil
 	}
 	req := &v1alpha1.ExceptionRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: v1alpha1.PromotionRequestName(partner.Name, tierName)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: name},
 		Spec: v1alpha1.ExceptionRequestSpec{
 			Type:          v1alpha1.RequestTierPromotion,
 			Partner:       partner.Name,

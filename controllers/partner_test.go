@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,6 +85,12 @@ func TestEnablementAloneNeverPromotes(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(getPartner(g, p).Status.Tier).To(Equal(entry))
 	}).WithTimeout(2 * time.Second).Should(Succeed())
+
+	// The training evidence was counted: with outcome evidence added, the partner
+	// meets both requirements of the select tier and is promoted.
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	g.Expect(reportEvidence(crm, "crm", p, "revenue", "150", time.Now())).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, p).Status.Tier).NotTo(Equal(entry)) }).Should(Succeed())
 }
 
 func TestOutcomeEvidencePromotesWithARecordAndAnEvent(t *testing.T) {
@@ -125,8 +132,8 @@ func TestOutcomeEvidencePromotesWithARecordAndAnEvent(t *testing.T) {
 func TestStaleEvidencePutsAtRiskThenDemotesAtTheDeadline(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	// Revenue counts for 6s after it was observed; the tier is kept 3s after that.
-	program, entry, selectTier := ladder(t, 6*time.Second, 3*time.Second)
+	// Revenue counts for 10s after it was observed; the tier is kept 3s after that.
+	program, entry, selectTier := ladder(t, 10*time.Second, 3*time.Second)
 	p := settledPartner(t, g, ns, program.Name)
 	crm := userClient(t, crmUser, nil, integrationRules...)
 	lms := userClient(t, lmsUser, nil, integrationRules...)
@@ -160,7 +167,7 @@ func TestStaleEvidencePutsAtRiskThenDemotesAtTheDeadline(t *testing.T) {
 func TestRecoveryWithinGraceCancelsTheDemotion(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	program, _, selectTier := ladder(t, 4*time.Second, time.Hour)
+	program, _, selectTier := ladder(t, 10*time.Second, time.Hour)
 	p := settledPartner(t, g, ns, program.Name)
 	crm := userClient(t, crmUser, nil, integrationRules...)
 	lms := userClient(t, lmsUser, nil, integrationRules...)
@@ -238,7 +245,10 @@ func TestEachPartnerGetsAnIntegrationIdentityForItsOwnStatusOnly(t *testing.T) {
 
 	// A real token for the ServiceAccount, as an integration would get one.
 	integration := newClient(t, tokenConfig(t, g, ns, name))
-	g.Expect(reportEvidence(integration, "partner-lms", a, "training", "9", time.Now())).To(Succeed())
+	// The RoleBinding follows the Role, and the API server's RBAC cache follows both.
+	eventually(g, func(g Gomega) {
+		g.Expect(reportEvidence(integration, "partner-lms", a, "training", "9", time.Now())).To(Succeed())
+	}).Should(Succeed())
 	eventually(g, func(g Gomega) {
 		g.Expect(getPartner(g, a).Status.Evidence).To(ContainElement(And(
 			HaveField("Metric", "training"), HaveField("Source", "system:serviceaccount:"+ns+":"+name))))
@@ -281,11 +291,19 @@ func TestAnUnchangedPartnerReconciledAgainSendsNoWrite(t *testing.T) {
 	ns := newNamespace(t)
 	program, _, _ := ladder(t, time.Hour, time.Hour)
 	p := settledPartner(t, g, ns, program.Name)
-	// Let any reconcile already queued finish, then take the stored version.
-	time.Sleep(time.Second)
+	// Wait until no partner is being reconciled (the count stays put for a
+	// second), so that the reconcile counted below is the one this test causes.
+	before := reconcileCount(g)
+	for stable := 0; stable < 4; {
+		time.Sleep(250 * time.Millisecond)
+		if now := reconcileCount(g); now != before {
+			before, stable = now, 0
+		} else {
+			stable++
+		}
+	}
 	p = getPartner(g, p)
 
-	before := reconcileCount(g)
 	p.Annotations = map[string]string{"example.com/touched": "yes"} // a watch event, no status change
 	g.Expect(admin.Update(ctx, p)).To(Succeed())
 	touched := p.ResourceVersion
@@ -362,4 +380,22 @@ func gauge(g Gomega, name string, labels map[string]string) float64 {
 		}
 	}
 	return total
+}
+
+func TestAStatusWriteCannotBorrowAnotherSpecToRemoveEvidence(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program := newProgram(t)
+	p := newPartner(ns, program.Name)
+	g.Expect(admin.Create(ctx, p)).To(Succeed())
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	lms := userClient(t, lmsUser, nil, integrationRules...)
+	g.Expect(reportEvidence(crm, "crm", p, "revenue", "150", time.Now())).To(Succeed())
+
+	// The LMS names a program that does not exist, hoping nothing is trusted any more.
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"program":"nope"},"status":{"evidence":null}}`))
+	err := lms.Status().Patch(ctx, p, patch)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring(`may not remove evidence "revenue"`))
+	g.Expect(getPartner(g, p).Status.Evidence).To(ContainElement(HaveField("Metric", "revenue")))
 }

@@ -109,16 +109,12 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 // Funds request, read from the API server (not the cache) under the partner's lock.
 func (r *RequestReconciler) fundsRemaining(ctx context.Context, partner *v1alpha1.Partner, exclude string, now time.Time) (*v1alpha1.Money, error) {
 	var requests v1alpha1.ExceptionRequestList
-	if err := r.APIReader.List(ctx, &requests, client.InNamespace(partner.Namespace)); err != nil {
+	// spec.partner and spec.type are selectable fields of the CRD: the server filters.
+	if err := r.APIReader.List(ctx, &requests, client.InNamespace(partner.Namespace),
+		client.MatchingFields{"spec.partner": partner.Name, "spec.type": string(v1alpha1.RequestFunds)}); err != nil {
 		return nil, fmt.Errorf("listing the partner's funds requests: %w", err)
 	}
-	var mine []v1alpha1.ExceptionRequest
-	for _, q := range requests.Items {
-		if q.Spec.Partner == partner.Name {
-			mine = append(mine, q)
-		}
-	}
-	return effects.Remaining(effects.Funds(mine, effects.FundsCap(partner.Status.Entitlements), now), exclude), nil
+	return effects.Remaining(effects.Funds(requests.Items, effects.FundsCap(partner.Status.Entitlements), now), exclude), nil
 }
 
 func (r *RequestReconciler) lockFunds(namespace, partner string) (unlock func()) {

@@ -264,3 +264,52 @@ func TestThePluginRecordsADecisionAsTheUserRunningIt(t *testing.T) {
 	_, err = run("deny", r.Name, "--reason", "too late")
 	g.Expect(err).To(MatchError(ContainSubstring("not waiting on any stage")))
 }
+
+func TestARequesterCannotChooseALighterReview(t *testing.T) {
+	g := NewWithT(t)
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	light := &v1alpha1.ReviewPath{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("small-funds")},
+		Spec: v1alpha1.ReviewPathSpec{
+			AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestFunds}, AmountAtMost: ptr(v1alpha1.Decimal("1000"))},
+			Stages:          []v1alpha1.ReviewStage{stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+			EscalationOwner: "owner@example.com",
+		},
+	}
+	create(t, light)
+
+	tests := map[string]struct {
+		spec v1alpha1.ExceptionRequestSpec
+		want []string
+	}{
+		"naming a path that does not govern the amount": {
+			spec: v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, ReviewPath: light.Name,
+				Amount: &v1alpha1.Money{Amount: "90000", Currency: "USD"}},
+			want: []string{"spec.reviewPath", "does not govern Funds requests of this amount"},
+		},
+		"naming a path that does not exist": {
+			spec: v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestReadinessClaim, ReviewPath: "gone",
+				Grant: claimSpec().Grant},
+			want: []string{"spec.reviewPath", "Not found"},
+		},
+		"opening a tier promotion by hand": {
+			spec: v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestTierPromotion, Grant: &v1alpha1.Grant{Tier: "premier"}},
+			want: []string{"spec.type", "opened by the partnergov controller"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			spec := tc.spec
+			spec.Partner, spec.Justification = f.partner.Name, "a justification long enough for the record"
+			r := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: uniqueName("req")}, Spec: spec}
+			err := f.asker.Create(ctx, r)
+			g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+			for _, w := range tc.want {
+				g.Expect(err.Error()).To(ContainSubstring(w))
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

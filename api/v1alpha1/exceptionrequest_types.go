@@ -47,6 +47,8 @@ type Grant struct {
 // +kubebuilder:validation:XValidation:rule="self.type != 'ListingException' || (has(self.grant) && has(self.grant.listing) && size(self.grant.listing) > 0)",message="grant.listing is required for ListingException requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="self.type != 'ReadinessClaim' || (has(self.grant) && has(self.grant.claim))",message="grant.claim is required for ReadinessClaim requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['TierException', 'IncentiveException', 'ListingException']) || has(self.expires)",message="expires is required for TierException, IncentiveException and ListingException grants",fieldPath=.expires
+// +kubebuilder:validation:XValidation:rule="self.type != 'Funds' || !has(self.expires)",message="expires is not allowed for Funds requests: committed funds count against the quarter's cap and do not lapse",fieldPath=.expires
+// +kubebuilder:validation:XValidation:rule="self.type != 'IncentiveException' || !has(self.grant) || !has(self.grant.entitlements) || self.grant.entitlements.all(e, e != 'Funds' && e != 'CoSell')",message="an IncentiveException cannot grant Funds or CoSell: ask for funds with a Funds request; co-sell segments come with a tier",fieldPath=.grant.entitlements
 type ExceptionRequestSpec struct {
 	// type of request: Funds, IncentiveException, ReadinessClaim, TierException,
 	// ListingException or TierPromotion.
@@ -237,6 +239,8 @@ type ExceptionRequestStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=exreq;preq,categories=partnergov
+// +kubebuilder:selectablefield:JSONPath=`.spec.partner`
+// +kubebuilder:selectablefield:JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Partner",type=string,JSONPath=`.spec.partner`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

@@ -185,10 +185,11 @@ type ListingStatus struct {
 	// +optional
 	Usage *ListingUsage `json:"usage,omitempty"`
 
-	// notices are change notices given for this listing, newest last.
+	// notices are change notices given for this listing, newest last: at most one
+	// deprecation and one sunset notice per version.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=128
 	Notices []ChangeNotice `json:"notices,omitempty"`
 
 	// conditions describe the listing; Published, ClaimsVerified, LowAdoption and Ready.
@@ -204,6 +205,7 @@ type ListingStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=plisting,categories=partnergov
+// +kubebuilder:selectablefield:JSONPath=`.spec.partner`
 // +kubebuilder:printcolumn:name="Partner",type=string,JSONPath=`.spec.partner`
 // +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.kind`
 // +kubebuilder:printcolumn:name="Published",type=string,JSONPath=`.status.conditions[?(@.type=="Published")].status`

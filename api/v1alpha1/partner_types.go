@@ -344,6 +344,7 @@ type PartnerStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=partner;ptnr,categories=partnergov
+// +kubebuilder:selectablefield:JSONPath=`.spec.program`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
 // +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.status.tier`

@@ -8,7 +8,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,13 +32,14 @@ func main() {
 
 func run() error {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	ctx := ctrl.SetupSignalHandler()
+	ctx, started := signalContext()
 
 	fmt.Println("starting etcd and kube-apiserver ...")
 	env, err := testenv.Start()
 	if err != nil {
 		return err
 	}
+	started.Store(env)
 	defer func() {
 		fmt.Println("stopping the control plane ...")
 		if err := env.Stop(); err != nil {
@@ -80,6 +84,27 @@ sample integrations (CRM, survey, service desk, LMS) have reported evidence.
 Metrics: http://127.0.0.1:8080/metrics   Ctrl-C stops everything.
 `, kubeconfig, kubectl)
 	return <-mgrErr
+}
+
+// signalContext is cancelled by the first Ctrl-C or SIGTERM, which stops the
+// manager and then the control plane. A second signal stops the control plane at
+// once and exits, so no etcd or kube-apiserver is ever left behind.
+func signalContext() (context.Context, *atomic.Pointer[testenv.Env]) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var env atomic.Pointer[testenv.Env]
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "second signal: stopping the control plane now")
+		if e := env.Load(); e != nil {
+			_ = e.Stop()
+		}
+		os.Exit(1)
+	}()
+	return ctx, &env
 }
 
 // writeAdminKubeconfig writes a cluster-admin kubeconfig to bin/run/kubeconfig.

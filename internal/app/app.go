@@ -149,7 +149,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
 		"partner": &controllers.PartnerReconciler{
-			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
 	} {
 		if err := r.SetupWithManager(mgr, o.Controllers); err != nil {

@@ -26,7 +26,7 @@ func TestListingStatus(t *testing.T) {
 	usage := &v1alpha1.ListingUsage{Views: 10, Installs: 2, Source: "forged"}
 	market := &v1alpha1.PartnerProgram{Spec: v1alpha1.PartnerProgramSpec{MarketplaceReporters: v1alpha1.Identities{Groups: []string{"marketplace"}}}}
 	tests := map[string]struct {
-		new        *v1alpha1.Listing
+		old, new   *v1alpha1.Listing
 		program    *v1alpha1.PartnerProgram
 		writer     Writer
 		wantRefuse string
@@ -38,10 +38,18 @@ func TestListingStatus(t *testing.T) {
 		"an integration cannot publish its listing": {new: listing(nil, true), writer: Writer{Username: own}, wantRefuse: "may not change status.conditions"},
 		"the controller cannot report usage":        {new: listing(usage, false), writer: Writer{Username: ctrlr, Controller: true}, wantRefuse: "does not report listing usage"},
 		"the controller publishes":                  {new: listing(nil, true), writer: Writer{Username: ctrlr, Controller: true}},
+		"an untrusted identity cannot remove usage": {old: listing(usage, false), new: listing(nil, false),
+			writer: Writer{Username: "growth-hacker"}, wantRefuse: "may not report usage"},
+		"a faked spec.partner does not make another integration the owner": {new: withPartner(listing(usage, false), "acme"),
+			writer: Writer{Username: "system:serviceaccount:partners:acme-integration"}, wantRefuse: "only partner nimbus's integration"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, refusal := ListingStatus(listing(nil, false), tc.new, tc.program, tc.writer)
+			old := tc.old
+			if old == nil {
+				old = listing(nil, false)
+			}
+			got, refusal := ListingStatus(old, tc.new, tc.program, tc.writer)
 			if tc.wantRefuse != "" {
 				if refusal == nil || !strings.Contains(refusal.Message, tc.wantRefuse) {
 					t.Fatalf("refusal = %v, want %q", refusal, tc.wantRefuse)
@@ -56,4 +64,9 @@ func TestListingStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withPartner(l *v1alpha1.Listing, partner string) *v1alpha1.Listing {
+	l.Spec.Partner = partner
+	return l
 }

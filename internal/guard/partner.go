@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -38,17 +36,16 @@ func refuse(format string, args ...any) *Refusal {
 
 // PartnerStatus checks a write to partners/status and stamps each new or changed
 // evidence entry with its reporter (source) and the catalog rule that trusts it
-// (trustedVia). It returns the status to store, or a refusal. old is nil on
-// create. program is the partner's program, nil when it does not exist.
+// (trustedVia). It returns the status to store, or a refusal. Only the status of
+// updated is read: a status write cannot change spec or metadata, so everything
+// else comes from old, the stored object. program is the program old names, nil
+// when it does not exist.
 func PartnerStatus(old, updated *v1alpha1.Partner, program *v1alpha1.PartnerProgram, w Writer, now time.Time) (*v1alpha1.PartnerStatus, *Refusal) {
-	var oldStatus v1alpha1.PartnerStatus
-	if old != nil {
-		oldStatus = old.Status
-	}
+	oldStatus := old.Status
 	if !w.Controller {
-		if fields := controllerFieldsChanged(oldStatus, updated.Status); len(fields) > 0 {
+		if fields := changedFields(oldStatus, updated.Status, "evidence"); len(fields) > 0 {
 			return nil, refuse("%s may not change %s of Partner %s/%s: only the partnergov controller computes them from evidence",
-				w.Username, strings.Join(fields, ", "), updated.Namespace, updated.Name)
+				w.Username, strings.Join(fields, ", "), old.Namespace, old.Name)
 		}
 	}
 	out := updated.Status.DeepCopy()
@@ -71,9 +68,9 @@ func PartnerStatus(old, updated *v1alpha1.Partner, program *v1alpha1.PartnerProg
 		}
 	}
 	for metric, prev := range oldEntries { // entries the write removes
-		if !mayReplace(prev, catalog, w) {
+		if !mayReplace(prev, program, catalog, w) {
 			return nil, refuse("%s may not remove evidence %q of Partner %s/%s: it was reported by %s",
-				w.Username, metric, updated.Namespace, updated.Name, prev.Source)
+				w.Username, metric, old.Namespace, old.Name, prev.Source)
 		}
 	}
 	return out, nil
@@ -93,7 +90,7 @@ func checkReport(e *v1alpha1.EvidenceEntry, prev v1alpha1.EvidenceEntry, existed
 	if !ok {
 		return refuse("%s is not trusted to report metric %q; PartnerProgram %q trusts %s", w.Username, e.Metric, program.Name, describe(def.TrustedReporters))
 	}
-	if existed && !mayReplace(prev, catalog, w) {
+	if existed && !mayReplace(prev, program, catalog, w) {
 		return refuse("%s may not change evidence %q: it was reported by %s, who is still trusted for it", w.Username, e.Metric, prev.Source)
 	}
 	if e.ObservedAt.Time.After(now.Add(MaxClockSkew)) {
@@ -104,37 +101,18 @@ func checkReport(e *v1alpha1.EvidenceEntry, prev v1alpha1.EvidenceEntry, existed
 }
 
 // mayReplace reports whether w may change or remove an entry someone reported:
-// its own entries, and entries whose reporter the catalog no longer trusts.
-func mayReplace(prev v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.MetricDefinition, w Writer) bool {
+// its own entries, and entries whose reporter the program's catalog no longer
+// trusts (or whose metric it dropped). Without a program nothing is judged
+// untrusted, so only the reporter may touch its entry.
+func mayReplace(prev v1alpha1.EvidenceEntry, program *v1alpha1.PartnerProgram, catalog map[string]v1alpha1.MetricDefinition, w Writer) bool {
 	if prev.Source == "" || prev.Source == w.Username {
 		return true
 	}
+	if program == nil {
+		return false
+	}
 	def, known := catalog[prev.Metric]
 	return !known || !tier.StillTrusted(def, prev.TrustedVia)
-}
-
-// controllerFieldsChanged lists the status fields, other than evidence, that differ
-// (a nil and an empty list are alike to equality.Semantic).
-func controllerFieldsChanged(old, updated v1alpha1.PartnerStatus) []string {
-	var changed []string
-	check := func(name string, a, b any) {
-		if !equality.Semantic.DeepEqual(a, b) {
-			changed = append(changed, "status."+name)
-		}
-	}
-	check("observedGeneration", old.ObservedGeneration, updated.ObservedGeneration)
-	check("tier", old.Tier, updated.Tier)
-	check("tierRank", old.TierRank, updated.TierRank)
-	check("tierSince", old.TierSince, updated.TierSince)
-	check("qualifiedTier", old.QualifiedTier, updated.QualifiedTier)
-	check("demotionDeadline", old.DemotionDeadline, updated.DemotionDeadline)
-	check("entitlements", old.Entitlements, updated.Entitlements)
-	check("funds", old.Funds, updated.Funds)
-	check("readinessClaims", old.ReadinessClaims, updated.ReadinessClaims)
-	check("grants", old.Grants, updated.Grants)
-	check("conditions", old.Conditions, updated.Conditions)
-	check("history", old.History, updated.History)
-	return changed
 }
 
 func catalogOf(p *v1alpha1.PartnerProgram) map[string]v1alpha1.MetricDefinition {

@@ -123,6 +123,11 @@ func TestPartnerStatus(t *testing.T) {
 			wantStamps: map[string][2]string{"revenue": {crm, "serviceaccount:integrations/crm-sync"}},
 			wantValues: map[string]v1alpha1.Decimal{"revenue": "120"},
 		},
+		"without a program another's entry cannot be removed": {
+			old: partner(crmEntry), new: partner(), program: &v1alpha1.PartnerProgram{},
+			writer:     Writer{Username: lms},
+			wantRefuse: `may not remove evidence "revenue"`,
+		},
 		"an integration cannot set its own tier": {
 			old: partner(), new: withTier(partner(), "premier"),
 			writer:     Writer{Username: crm},

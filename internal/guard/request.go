@@ -11,7 +11,8 @@ import (
 	"github.com/partnergov/partnergov/internal/review"
 )
 
-// RequestStatus checks a write to exceptionrequests/status. Reviewers may only
+// RequestStatus checks a write to exceptionrequests/status; only the status of
+// updated is read, the rest comes from old, the stored object. Reviewers may only
 // append decisions (the rules of review.ValidateDecisions); the controller may
 // only change the fields it computes. Appended decisions are stamped with the
 // reviewer, the time and the request's generation. It returns the status to
@@ -23,9 +24,9 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, now time.T
 		}
 		return updated.Status.DeepCopy(), nil, nil
 	}
-	if fields := requestFieldsChanged(old.Status, updated.Status); len(fields) > 0 {
+	if fields := changedFields(old.Status, updated.Status, "decisions"); len(fields) > 0 {
 		return nil, nil, refuse("%s may not change %s of ExceptionRequest %s/%s: reviewers only append to status.decisions; the controller computes the rest",
-			w.Username, strings.Join(fields, ", "), updated.Namespace, updated.Name)
+			w.Username, strings.Join(fields, ", "), old.Namespace, old.Name)
 	}
 	if errs := review.ValidateDecisions(old, updated, w.Username); len(errs) > 0 {
 		return nil, nil, refuse("%s", errs.ToAggregate().Error())
@@ -34,27 +35,9 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, now time.T
 	stamp := metav1.NewTime(now.Truncate(time.Second))
 	for i := len(old.Status.Decisions); i < len(out.Decisions); i++ {
 		d := &out.Decisions[i]
-		d.Reviewer, d.Time, d.Generation = w.Username, stamp.DeepCopy(), updated.Generation
+		d.Reviewer, d.Time, d.Generation = w.Username, stamp.DeepCopy(), old.Generation // a status write cannot change the spec
 	}
 	return out, out.Decisions[len(old.Status.Decisions):], nil
-}
-
-// requestFieldsChanged lists the status fields, other than decisions, that differ.
-func requestFieldsChanged(old, updated v1alpha1.ExceptionRequestStatus) []string {
-	var changed []string
-	check := func(name string, a, b any) {
-		if !equality.Semantic.DeepEqual(a, b) {
-			changed = append(changed, "status."+name)
-		}
-	}
-	check("observedGeneration", old.ObservedGeneration, updated.ObservedGeneration)
-	check("phase", old.Phase, updated.Phase)
-	check("reviewPath", old.ReviewPath, updated.ReviewPath)
-	check("currentStage", old.CurrentStage, updated.CurrentStage)
-	check("stageDeadline", old.StageDeadline, updated.StageDeadline)
-	check("conditions", old.Conditions, updated.Conditions)
-	check("history", old.History, updated.History)
-	return changed
 }
 
 // ApproverResource is the RBAC resourceName whose verb "approve" on resource

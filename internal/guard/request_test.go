@@ -41,6 +41,10 @@ func TestRequestStatus(t *testing.T) {
 			old: request(), new: request(approve), writer: Writer{Username: "jordan"},
 			wantRefuse: "requester",
 		},
+		"the stamped generation is the stored one, whatever the write says": {
+			old: request(), new: withGeneration(request(v1alpha1.ReviewDecision{Stage: "finance", Decision: v1alpha1.DecisionApprove, Rationale: "ok"}), 7),
+			writer: Writer{Username: "casey"}, wantReviewer: "casey",
+		},
 		"a reviewer cannot change the phase": {
 			old: request(), new: approvedPhase, writer: Writer{Username: "casey"},
 			wantRefuse: "may not change status.phase",
@@ -85,4 +89,9 @@ func TestRequestStatus(t *testing.T) {
 	if got := ApproverResource("", "escalation"); got != "escalation" {
 		t.Fatal(got)
 	}
+}
+
+func withGeneration(r *v1alpha1.ExceptionRequest, g int64) *v1alpha1.ExceptionRequest {
+	r.Generation = g
+	return r
 }

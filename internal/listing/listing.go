@@ -23,8 +23,9 @@ import (
 // with LowAdoption=True.
 const LowAdoptionViews = 100
 
-// MaxNotices is how many change notices a listing keeps; older ones are dropped.
-const MaxNotices = 64
+// MaxNotices is how many change notices a listing keeps: one deprecation and one
+// sunset notice for each of at most 64 versions.
+const MaxNotices = 128
 
 // Badge names in status.shownClaims.
 const (
@@ -264,9 +265,22 @@ func notices(l *v1alpha1.Listing, given []v1alpha1.ChangeNotice, now time.Time, 
 		}
 	}
 	if len(out) > MaxNotices {
-		out = out[len(out)-MaxNotices:]
+		out = trimNotices(out, l.Spec.Versions)
 	}
 	return out, events
+}
+
+// trimNotices drops the notices of versions the listing no longer has, then the
+// oldest. Notices of current versions always fit (two per version), so a trimmed
+// notice is never given again.
+func trimNotices(notices []v1alpha1.ChangeNotice, versions []v1alpha1.ListingVersion) []v1alpha1.ChangeNotice {
+	current := slices.DeleteFunc(slices.Clone(notices), func(n v1alpha1.ChangeNotice) bool {
+		return !slices.ContainsFunc(versions, func(v v1alpha1.ListingVersion) bool { return v.Version == n.Version })
+	})
+	if len(current) > MaxNotices {
+		current = current[len(current)-MaxNotices:]
+	}
+	return current
 }
 
 func sunsetText(v v1alpha1.ListingVersion) string {

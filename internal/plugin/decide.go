@@ -47,22 +47,17 @@ func Decide(ctx context.Context, c client.Client, key types.NamespacedName, stag
 	return &req, nil
 }
 
-// decisionPatch adds d after the decisions req has, testing that there are
-// exactly that many, so concurrent decisions are never lost or reordered.
+// decisionPatch appends d to the end of the decisions, whatever others appended
+// meanwhile. Only the very first decision creates the list, guarded by a test of
+// the resourceVersion so that a concurrent first decision is never replaced.
 func decisionPatch(req *v1alpha1.ExceptionRequest, d v1alpha1.ReviewDecision) ([]byte, error) {
-	n := len(req.Status.Decisions)
-	ops := []map[string]any{}
-	if n == 0 {
-		ops = append(ops,
-			map[string]any{"op": "test", "path": "/metadata/resourceVersion", "value": req.ResourceVersion},
-			map[string]any{"op": "add", "path": "/status/decisions", "value": []v1alpha1.ReviewDecision{d}})
-	} else {
-		ops = append(ops,
-			map[string]any{"op": "test", "path": fmt.Sprintf("/status/decisions/%d/stage", n-1), "value": req.Status.Decisions[n-1].Stage},
-			map[string]any{"op": "test", "path": fmt.Sprintf("/status/decisions/%d/reviewer", n-1), "value": req.Status.Decisions[n-1].Reviewer},
-			map[string]any{"op": "add", "path": fmt.Sprintf("/status/decisions/%d", n), "value": d})
+	if len(req.Status.Decisions) == 0 {
+		return json.Marshal([]map[string]any{
+			{"op": "test", "path": "/metadata/resourceVersion", "value": req.ResourceVersion},
+			{"op": "add", "path": "/status/decisions", "value": []v1alpha1.ReviewDecision{d}},
+		})
 	}
-	return json.Marshal(ops)
+	return json.Marshal([]map[string]any{{"op": "add", "path": "/status/decisions/-", "value": d}})
 }
 
 // isRetryable: a conflict, or a failed JSON patch test (422), means someone

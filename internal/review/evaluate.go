@@ -114,7 +114,7 @@ func (e *evaluator) resolve() {
 // path did not resolve, the resolution failure is recorded first. It reports
 // whether it denied.
 func (e *evaluator) denyOverCap(resolveReason, resolveMsg string, unresolved bool) bool {
-	why, over := e.fundsOverCap()
+	why, over := e.fundsOverCap(allowsOverCap(e.stages()))
 	if !over {
 		return false
 	}
@@ -126,9 +126,9 @@ func (e *evaluator) denyOverCap(resolveReason, resolveMsg string, unresolved boo
 }
 
 // fundsOverCap reports whether this is a Funds request above the partner's
-// remaining cap that no stage of its path may approve, and why.
-func (e *evaluator) fundsOverCap() (string, bool) {
-	if e.req.Spec.Type != v1alpha1.RequestFunds || allowsOverCap(e.stages()) {
+// remaining cap, when the stages deciding it may not approve over the cap, and why.
+func (e *evaluator) fundsOverCap(allowed bool) (string, bool) {
+	if e.req.Spec.Type != v1alpha1.RequestFunds || allowed {
 		return "", false
 	}
 	over, why := overCap(e.req.Spec.Amount, e.in.FundsRemaining)
@@ -268,7 +268,7 @@ func (e *evaluator) escalate(next int, condReason, historyReason, msg string) {
 // remaining cap no longer covers: other requests may have been approved since
 // this one was resolved.
 func (e *evaluator) approve(msg string) {
-	if why, over := e.fundsOverCap(); over {
+	if why, over := e.fundsOverCap(e.approversMayExceedCap()); over {
 		e.deny(v1alpha1.ReasonOverCap, "at approval, "+why, true)
 		return
 	}
@@ -280,6 +280,27 @@ func (e *evaluator) approve(msg string) {
 	e.setCondition(v1alpha1.ConditionExpired, false, reason, e.grantTerm())
 	e.setCondition(v1alpha1.ConditionEscalated, false, reason, "the request is decided")
 	e.setCondition(v1alpha1.ConditionReady, true, reason, msg)
+}
+
+// approversMayExceedCap reports whether the stages approving the request now may
+// approve it over the cap: on escalation, the escalation stage that reached quorum
+// (the escalation owner may not); in the normal flow, where every normal stage
+// passed, a normal stage marked allowOverCap. An escalation stage that was never
+// entered allows nothing.
+func (e *evaluator) approversMayExceedCap() bool {
+	stages := e.stages()
+	if i := stageIndex(stages, e.st.CurrentStage); i >= 0 && stages[i].Escalation {
+		return stages[i].AllowOverCap
+	}
+	if e.st.CurrentStage == EscalationStage {
+		return false
+	}
+	for _, s := range stages {
+		if !s.Escalation && s.AllowOverCap {
+			return true
+		}
+	}
+	return false
 }
 
 // deny settles the request as Denied for reason.

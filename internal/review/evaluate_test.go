@@ -108,16 +108,17 @@ func TestEvaluate(t *testing.T) {
 				events:  []string{"PathResolved", "StageEntered"},
 			},
 		},
-		"a named path is used even when its appliesTo does not match": {
+		"a named path whose appliesTo does not match escalates to the program owner": {
 			req:   withExpiry(named(request(v1alpha1.RequestTierException, ""), "standard"), 90*day),
 			world: world{paths: []v1alpha1.ReviewPath{standard, tierPath}, owner: owner},
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: "manager", deadline: 72 * time.Hour, next: 72 * time.Hour, path: "standard",
-				conds:    map[string]string{"ReviewPathResolved": "True/PathResolved"},
-				messages: map[string]string{"ReviewPathResolved": `the request names review path "standard"`},
-				history:  []string{"PathResolved", "StageEntered/manager"},
-				events:   []string{"PathResolved", "StageEntered"},
+				phase: v1alpha1.PhasePending, stage: EscalationStage, next: 90 * day, unresolved: true,
+				conds:    map[string]string{"ReviewPathResolved": "False/PathNotApplicable", "Escalated": "True/PathNotApplicable"},
+				messages: map[string]string{"ReviewPathResolved": `whose appliesTo does not govern TierException requests`},
+				history:  []string{"PathNotApplicable/escalation"},
+				events:   []string{"PathNotApplicable"},
+				warnings: 1,
 			},
 		},
 		"a named path that does not exist escalates to the program owner": {
@@ -541,6 +542,20 @@ func TestEvaluate(t *testing.T) {
 				history: []string{"PathResolved", "StageEntered/manager", "StageApproved/manager", "StageEntered/cfo",
 					"StageApproved/cfo", "Approved"},
 				events: []string{"PathResolved", "StageEntered", "StageApproved", "StageEntered", "StageApproved", "Approved"},
+			},
+		},
+		"an escalation stage that may exceed the cap does not let the normal stages exceed it": {
+			req: request(v1alpha1.RequestFunds, "1000000"),
+			world: world{paths: []v1alpha1.ReviewPath{path("cfo-escalation", funds, "", "",
+				stage("manager", 1, day), stage("cfo", 1, day, "escalation", "overcap"))}, remaining: usd("10")},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("manager", "alice")}}},
+			want: outcome{
+				phase:    v1alpha1.PhaseDenied,
+				conds:    map[string]string{"Denied": "True/OverCap", "Approved": "False/OverCap"},
+				messages: map[string]string{"Denied": "at approval, the amount 1000000 USD exceeds the partner's remaining quarterly cap of 10 USD"},
+				history:  []string{"PathResolved", "StageEntered/manager", "StageApproved/manager", "Denied/manager"},
+				events:   []string{"PathResolved", "StageEntered", "StageApproved", "Denied"},
+				warnings: 1,
 			},
 		},
 		"an over-cap request no path governs is denied rather than escalated": {

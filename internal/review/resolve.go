@@ -9,18 +9,24 @@ import (
 	"github.com/partnergov/partnergov/internal/decimal"
 )
 
-// Resolve picks the path for a request. When spec.reviewPath names a path that
-// path is used as is; otherwise the one path whose appliesTo matches the request
+// Resolve picks the path for a request. When spec.reviewPath names a path, that
+// path is used if its appliesTo governs the request; otherwise the one path whose appliesTo matches the request
 // is used. On success it returns a copy of the path and reason PathResolved; on
-// failure nil and PathNotFound, NoMatchingPath or AmbiguousPath. The message says
+// failure nil and PathNotFound, PathNotApplicable, NoMatchingPath or AmbiguousPath. The message says
 // why, for people.
 func Resolve(req *v1alpha1.ExceptionRequest, paths []v1alpha1.ReviewPath) (*v1alpha1.ReviewPath, string, string) {
 	if name := req.Spec.ReviewPath; name != "" {
 		for i := range paths {
-			if paths[i].Name == name {
-				return paths[i].DeepCopy(), v1alpha1.ReasonPathResolved,
-					fmt.Sprintf("the request names review path %q", name)
+			if paths[i].Name != name {
+				continue
 			}
+			if !Applies(&paths[i], req) {
+				// Naming a path must not let a requester pick a lighter review.
+				return nil, v1alpha1.ReasonPathNotApplicable,
+					fmt.Sprintf("the request names review path %q, whose appliesTo does not govern %s", name, describeRequest(req))
+			}
+			return paths[i].DeepCopy(), v1alpha1.ReasonPathResolved,
+				fmt.Sprintf("the request names review path %q", name)
 		}
 		return nil, v1alpha1.ReasonPathNotFound,
 			fmt.Sprintf("the request names review path %q, which does not exist", name)

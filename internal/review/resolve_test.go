@@ -71,9 +71,13 @@ func TestResolve(t *testing.T) {
 		"no paths at all": {
 			req: request(v1alpha1.RequestFunds, "2000"), wantReason: v1alpha1.ReasonNoMatchingPath,
 		},
-		"a named path wins over matching paths": {
+		"a named path wins over other matching paths": {
+			req: named(request(v1alpha1.RequestFunds, "2000"), "mid"), paths: []v1alpha1.ReviewPath{mid, upTo1k, path("also", funds, "1000", "5000.5", s)},
+			wantPath: "mid", wantReason: v1alpha1.ReasonPathResolved, wantMsg: `the request names review path "mid"`,
+		},
+		"a named path must govern the request: a requester cannot pick a lighter review": {
 			req: named(request(v1alpha1.RequestFunds, "2000"), "up-to-1k"), paths: []v1alpha1.ReviewPath{mid, upTo1k},
-			wantPath: "up-to-1k", wantReason: v1alpha1.ReasonPathResolved, wantMsg: `the request names review path "up-to-1k"`,
+			wantReason: v1alpha1.ReasonPathNotApplicable, wantMsg: `whose appliesTo does not govern`,
 		},
 		"a named path that does not exist is not replaced by a match": {
 			req: named(request(v1alpha1.RequestFunds, "2000"), "gone"), paths: []v1alpha1.ReviewPath{mid},

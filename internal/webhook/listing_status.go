@@ -33,7 +33,7 @@ func (h *ListingStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if resp := decodeStatusWrite(h.Decoder, req, &old, &updated); resp != nil {
 		return *resp
 	}
-	program, err := h.programOf(ctx, &updated)
+	program, err := h.programOf(ctx, &old) // a status write cannot change the spec
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}

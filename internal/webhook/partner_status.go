@@ -38,7 +38,7 @@ func (h *PartnerStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	}
 	var program *v1alpha1.PartnerProgram
 	var p v1alpha1.PartnerProgram
-	found, err := getOptional(ctx, h.Reader, types.NamespacedName{Name: updated.Spec.Program}, &p)
+	found, err := getOptional(ctx, h.Reader, types.NamespacedName{Name: old.Spec.Program}, &p) // a status write cannot change the spec
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}

@@ -74,7 +74,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ExceptionRequest{}).
 		WithDefaulter(&RequestDefaulter{}).
-		WithValidator(&RequestValidator{Reader: reader}).Complete()
+		WithValidator(&RequestValidator{Reader: reader, ControllerUsername: o.ControllerUsername}).Complete()
 }
 
 // invalid wraps field errors in the API's Invalid status, so kubectl prints each

@@ -1,0 +1,686 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/partnergov/partnergov/internal/app"
+)
+
+// TestRenderedInstallIsAcceptedByTheAPIServer renders both install variants
+// with kustomize and with Helm and server-side-applies every object with
+// dryRun=All: CRDs first, then (the only real write) the namespace, then
+// everything else. The API server validates each object against its schema;
+// any warning (an unknown or deprecated field) fails the test too.
+func TestRenderedInstallIsAcceptedByTheAPIServer(t *testing.T) {
+	installCertManagerStandIns(t)
+	for _, v := range variants {
+		for renderer, objs := range map[string][]*unstructured.Unstructured{
+			"kustomize": kustomize(t, v.kustomize),
+			"helm":      helm(t, v.helmSet...),
+		} {
+			t.Run(v.name+"/"+renderer, func(t *testing.T) {
+				dryRunApply(t, objs)
+			})
+		}
+	}
+}
+
+// TestDryRunCatchesBadObjects shows that the dry run above fails on a field
+// the schema does not know, rather than silently dropping it, and on a pod
+// template the restricted Pod Security Standard would refuse.
+func TestDryRunCatchesBadObjects(t *testing.T) {
+	base := find(t, kustomize(t, "config/default"), "Deployment", "partnergov-controller-manager")
+	createNamespace(t)
+	for name, spoil := range map[string]func(u *unstructured.Unstructured) error{
+		"unknown field": func(u *unstructured.Unstructured) error {
+			return unstructured.SetNestedField(u.Object, int64(1), "spec", "template", "spec", "replicaz")
+		},
+		"not restricted": func(u *unstructured.Unstructured) error {
+			unstructured.RemoveNestedField(u.Object, "spec", "template", "spec", "securityContext")
+			containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+			delete(containers[0].(map[string]any), "securityContext")
+			return unstructured.SetNestedSlice(u.Object, containers, "spec", "template", "spec", "containers")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dep := base.DeepCopy()
+			if err := spoil(dep); err != nil {
+				t.Fatal(err)
+			}
+			if err := dryRunOne(dep); err == nil {
+				t.Fatal("the spoiled Deployment passed the dry run")
+			} else {
+				t.Logf("refused as expected: %v", err)
+			}
+		})
+	}
+}
+
+func dryRunApply(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	crds := ofKind(objs, "CustomResourceDefinition")
+	if len(crds) == 0 {
+		t.Fatal("the install has no CustomResourceDefinitions")
+	}
+	for _, u := range crds {
+		if err := dryRunOne(u); err != nil {
+			t.Error(err)
+		}
+	}
+	createNamespace(t)
+	for _, u := range objs {
+		if u.GetKind() == "CustomResourceDefinition" || u.GetKind() == "Namespace" {
+			continue
+		}
+		if err := dryRunOne(u); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("%d objects accepted", len(objs))
+}
+
+var (
+	dryRunOnce   sync.Once
+	dryRunClient client.Client
+	warnings     = &warningRecorder{}
+)
+
+type warningRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningRecorder) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *warningRecorder) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := w.msgs
+	w.msgs = nil
+	return m
+}
+
+// dryRunOne server-side-applies one object with dryRun=All and returns an
+// error for a rejection or a warning.
+func dryRunOne(u *unstructured.Unstructured) error {
+	dryRunOnce.Do(func() {
+		cfg := rest.CopyConfig(env.Config)
+		cfg.WarningHandlerWithContext = warnings
+		var err error
+		if dryRunClient, err = client.New(cfg, client.Options{Scheme: app.Scheme}); err != nil {
+			panic(err)
+		}
+	})
+	warnings.take()
+	err := dryRunClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()),
+		client.FieldOwner("test-deploy"), client.ForceOwnership, client.DryRunAll)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key(u), err)
+	}
+	if w := warnings.take(); len(w) > 0 {
+		return fmt.Errorf("%s: the API server warned: %s", key(u), strings.Join(w, "; "))
+	}
+	return nil
+}
+
+// createNamespace creates the install's namespace for real, as kustomize's
+// Namespace object or `helm install --create-namespace` and the README's
+// `kubectl label` would: with the restricted Pod Security Standard enforced,
+// so the API server warns about (and the dry run fails on) a Deployment
+// whose pods would be refused.
+func createNamespace(t *testing.T) {
+	t.Helper()
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{
+			"name":   namespace,
+			"labels": map[string]any{"pod-security.kubernetes.io/enforce": "restricted"},
+		},
+	}}
+	if err := admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns), client.FieldOwner("test-deploy-namespace")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// installCertManagerStandIns installs CRDs for cert-manager's Issuer and
+// Certificate, so the cert-manager variant can be dry-run. cert-manager's own
+// CRDs cannot be fetched here; these stand-ins declare only the fields the
+// install uses (an unknown field still fails the dry run), so they check the
+// kinds, API version, scope and field names and types, not cert-manager's full schema.
+func installCertManagerStandIns(t *testing.T) {
+	t.Helper()
+	crds := decode(t, []byte(certManagerStandIns))
+	for _, u := range crds {
+		if err := admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("test-deploy"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEstablished(t, crds)
+}
+
+const certManagerStandIns = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: issuers.cert-manager.io}
+spec:
+  group: cert-manager.io
+  names: {kind: Issuer, listKind: IssuerList, plural: issuers, singular: issuer}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              selfSigned: {type: object}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: certificates.cert-manager.io}
+spec:
+  group: cert-manager.io
+  names: {kind: Certificate, listKind: CertificateList, plural: certificates, singular: certificate}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [issuerRef, secretName]
+            properties:
+              dnsNames: {type: array, items: {type: string}}
+              secretName: {type: string}
+              issuerRef:
+                type: object
+                required: [name]
+                properties:
+                  name: {type: string}
+                  kind: {type: string}
+                  group: {type: string}
+`
+
+// TestKustomizeAndHelmRenderTheSameInstall compares, for each variant, every
+// object kustomize renders with the one Helm renders: same kinds, names and
+// namespaces, and the same content (Deployment args, RBAC rules, webhook rules,
+// CRDs, everything). The intentional differences, and only they, are allowed:
+//
+//   - The Namespace: config/default creates partnergov-system (with the
+//     restricted Pod Security label); Helm installs into --namespace, created
+//     by `helm install --create-namespace` and labelled as the README says,
+//     because a chart that creates its own release namespace fails when that
+//     namespace exists already.
+//   - Labels: Helm adds app.kubernetes.io/instance, managed-by, version and
+//     helm.sh/chart. Every label kustomize sets must be there with the same
+//     value, except on the CRDs: Helm installs crds/ as they are, untemplated
+//     (which is also why it never deletes them), so they are byte copies of
+//     config/crd/bases without the labels kustomize adds (app.kubernetes.io/name
+//     and partnergov.io/keep-on-uninstall, which the kustomize uninstall
+//     command selects on and Helm does not need).
+func TestKustomizeAndHelmRenderTheSameInstall(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			k, h := index(kustomize(t, v.kustomize)), index(helm(t, v.helmSet...))
+			for id, ku := range k {
+				hu, ok := h[id]
+				switch {
+				case !ok && ku.GetKind() == "Namespace" && ku.GetName() == namespace:
+					continue // intentional: see above
+				case !ok:
+					t.Errorf("%s: rendered by kustomize (%s) but not by Helm", id, v.kustomize)
+					continue
+				}
+				if ku.GetKind() == "CustomResourceDefinition" {
+					want := map[string]string{"app.kubernetes.io/name": "partnergov", keepLabel: "true"}
+					if d := cmp.Diff(ku.GetLabels(), want); d != "" || len(hu.GetLabels()) > 0 {
+						t.Errorf("%s: unexpected labels: kustomize %v, Helm %v", id, ku.GetLabels(), hu.GetLabels())
+					}
+				}
+				for l, val := range ku.GetLabels() {
+					if ku.GetKind() == "CustomResourceDefinition" {
+						break // intentional: see above
+					}
+					if got, ok := hu.GetLabels()[l]; !ok || got != val {
+						t.Errorf("%s: kustomize sets label %s=%s, Helm %q", id, l, val, got)
+					}
+				}
+				if d := cmp.Diff(withoutLabels(ku), withoutLabels(hu)); d != "" {
+					t.Errorf("%s differs between kustomize (-) and Helm (+):\n%s", id, d)
+				}
+			}
+			for id := range h {
+				if _, ok := k[id]; !ok {
+					t.Errorf("%s: rendered by Helm but not by kustomize (%s)", id, v.kustomize)
+				}
+			}
+			t.Logf("%d objects compared", len(h))
+		})
+	}
+}
+
+func index(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+	m := map[string]*unstructured.Unstructured{}
+	for _, u := range objs {
+		m[key(u)] = u
+	}
+	return m
+}
+
+func withoutLabels(u *unstructured.Unstructured) map[string]any {
+	c := u.DeepCopy()
+	c.SetLabels(nil)
+	// Round-trip through JSON so both sides hold the same Go types.
+	b, err := c.MarshalJSON()
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// TestRenderedInstallIsWiredTogether checks, in every rendering, that the
+// pieces refer to each other: the Deployment's args parse with the manager's
+// own flags and name the Secret, Service and webhook configurations that the
+// install contains; ports, probes and selectors line up; and the pod is
+// hardened (restricted security context, probes, resources, two replicas
+// spread over nodes, a PodDisruptionBudget).
+func TestRenderedInstallIsWiredTogether(t *testing.T) {
+	for _, v := range variants {
+		for renderer, objs := range map[string][]*unstructured.Unstructured{
+			"kustomize": kustomize(t, v.kustomize),
+			"helm":      helm(t, v.helmSet...),
+		} {
+			t.Run(v.name+"/"+renderer, func(t *testing.T) { checkWiring(t, v, objs) })
+		}
+	}
+}
+
+func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
+	var dep appsv1.Deployment
+	convert(t, find(t, objs, "Deployment", "partnergov-controller-manager"), &dep)
+	if dep.Namespace != namespace {
+		t.Errorf("Deployment namespace %q, want %q", dep.Namespace, namespace)
+	}
+	pod := dep.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("want one container, got %d", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	o := parseArgs(t, c.Args)
+
+	// Hardening.
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {
+		t.Errorf("replicas %v, want 2", dep.Spec.Replicas)
+	}
+	if !o.LeaderElection {
+		t.Error("the manager runs without --leader-elect")
+	}
+	if !o.MetricsSecure {
+		t.Error("metrics are served without --metrics-secure")
+	}
+	psc, sc := pod.SecurityContext, c.SecurityContext
+	switch {
+	case psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot:
+		t.Error("pod securityContext.runAsNonRoot is not true")
+	case psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+		t.Error("pod seccompProfile is not RuntimeDefault")
+	case sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Error("container readOnlyRootFilesystem is not true")
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Error("container allowPrivilegeEscalation is not false")
+	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
+		t.Error("container capabilities do not drop ALL (or add some)")
+	case sc.Privileged != nil && *sc.Privileged:
+		t.Error("container is privileged")
+	}
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if _, ok := c.Resources.Requests[r]; !ok {
+			t.Errorf("no %s request", r)
+		}
+		if _, ok := c.Resources.Limits[r]; !ok {
+			t.Errorf("no %s limit", r)
+		}
+	}
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+		t.Fatal("the manager has no liveness or readiness probe")
+	}
+	podLabels := labels.Set(dep.Spec.Template.Labels)
+	if sel := dep.Spec.Selector; sel == nil || !labels.SelectorFromSet(sel.MatchLabels).Matches(podLabels) {
+		t.Error("the Deployment's selector does not match its pods")
+	}
+	if len(pod.TopologySpreadConstraints) == 0 {
+		t.Error("no topologySpreadConstraints")
+	}
+	for _, tsc := range pod.TopologySpreadConstraints {
+		if tsc.LabelSelector == nil || !labels.SelectorFromSet(tsc.LabelSelector.MatchLabels).Matches(podLabels) {
+			t.Errorf("topology spread over %s does not select the manager's pods", tsc.TopologyKey)
+		}
+	}
+	var pdb policyv1.PodDisruptionBudget
+	convert(t, find(t, objs, "PodDisruptionBudget", "partnergov-controller-manager"), &pdb)
+	if pdb.Spec.Selector == nil || !labels.SelectorFromSet(pdb.Spec.Selector.MatchLabels).Matches(podLabels) {
+		t.Error("the PodDisruptionBudget does not select the manager's pods")
+	}
+	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() < 1 || pdb.Spec.MinAvailable.IntValue() >= 2 {
+		t.Errorf("PodDisruptionBudget minAvailable %v: want at least 1 and fewer than the replicas", pdb.Spec.MinAvailable)
+	}
+
+	// The ServiceAccount the pods run as is the one the bindings grant.
+	find(t, objs, "ServiceAccount", pod.ServiceAccountName)
+	for _, b := range ofKind(objs, "RoleBinding", "ClusterRoleBinding") {
+		subjects, _, _ := unstructured.NestedSlice(b.Object, "subjects")
+		for _, s := range subjects {
+			s := s.(map[string]any)
+			if s["kind"] != "ServiceAccount" || s["name"] != pod.ServiceAccountName || s["namespace"] != namespace {
+				t.Errorf("%s binds %v, not the manager's ServiceAccount %s/%s", key(b), s, namespace, pod.ServiceAccountName)
+			}
+		}
+	}
+
+	// Ports: each flag's port is a container port that the probes and Services use.
+	port := func(name string) int32 {
+		for _, p := range c.Ports {
+			if p.Name == name {
+				return p.ContainerPort
+			}
+		}
+		t.Fatalf("the manager container has no port named %q", name)
+		return 0
+	}
+	if want := fmt.Sprint(port("health")); portOf(t, o.HealthProbeBindAddress) != want {
+		t.Errorf("--health-probe-bind-address %s, container port health %s", o.HealthProbeBindAddress, want)
+	}
+	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+		if p.HTTPGet == nil || p.HTTPGet.Port.String() != "health" {
+			t.Errorf("probe %+v does not use the health port", p.ProbeHandler)
+		}
+	}
+	if want := fmt.Sprint(port("metrics")); portOf(t, o.MetricsBindAddress) != want {
+		t.Errorf("--metrics-bind-address %s, container port metrics %s", o.MetricsBindAddress, want)
+	}
+	if port("webhook-server") != int32(o.WebhookPort) {
+		t.Errorf("--webhook-port %d, container port webhook-server %d", o.WebhookPort, port("webhook-server"))
+	}
+	var metricsSvc, webhookSvc corev1.Service
+	convert(t, find(t, objs, "Service", "partnergov-controller-manager-metrics-service"), &metricsSvc)
+	convert(t, find(t, objs, "Service", "partnergov-webhook-service"), &webhookSvc)
+	for _, s := range []corev1.Service{metricsSvc, webhookSvc} {
+		if !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) || len(s.Spec.Selector) == 0 {
+			t.Errorf("Service %s does not select the manager's pods", s.Name)
+		}
+	}
+	if tp := metricsSvc.Spec.Ports[0].TargetPort; tp.String() != "metrics" {
+		t.Errorf("the metrics Service targets %s, not the metrics port", tp.String())
+	}
+	if tp := webhookSvc.Spec.Ports[0].TargetPort; tp.IntValue() != int(o.WebhookPort) {
+		t.Errorf("the webhook Service targets %s, the webhook server listens on %d", tp.String(), o.WebhookPort)
+	}
+
+	// The webhook configurations call the webhook Service.
+	var mwc admissionregistrationv1.MutatingWebhookConfiguration
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	mwcU := find(t, objs, "MutatingWebhookConfiguration", app.Defaults.CertRotation.MutatingWebhookConfiguration)
+	vwcU := find(t, objs, "ValidatingWebhookConfiguration", app.Defaults.CertRotation.ValidatingWebhookConfiguration)
+	convert(t, mwcU, &mwc)
+	convert(t, vwcU, &vwc)
+	var clientConfigs []admissionregistrationv1.WebhookClientConfig
+	for _, w := range mwc.Webhooks {
+		clientConfigs = append(clientConfigs, w.ClientConfig)
+	}
+	for _, w := range vwc.Webhooks {
+		clientConfigs = append(clientConfigs, w.ClientConfig)
+	}
+	if len(clientConfigs) == 0 {
+		t.Fatal("the webhook configurations have no webhooks")
+	}
+	for _, cc := range clientConfigs {
+		if cc.Service == nil || cc.Service.Name != webhookSvc.Name || cc.Service.Namespace != namespace || cc.URL != nil {
+			t.Errorf("webhook clientConfig %+v does not call Service %s/%s", cc, namespace, webhookSvc.Name)
+		}
+		if len(cc.CABundle) > 0 {
+			t.Error("a rendered webhook has a caBundle: it is injected at run time, and a rendered one would be overwritten on every sync")
+		}
+	}
+
+	// The certificate: a mounted Secret at --webhook-cert-dir, from the manager or cert-manager.
+	var certVolume string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == o.WebhookCertDir {
+			certVolume = m.Name
+		}
+	}
+	secretName := ""
+	for _, vol := range pod.Volumes {
+		if vol.Name == certVolume && vol.Secret != nil {
+			secretName = vol.Secret.SecretName
+		}
+	}
+	if secretName == "" {
+		t.Fatalf("no Secret volume is mounted at --webhook-cert-dir %s", o.WebhookCertDir)
+	}
+	cr := o.CertRotation
+	if !v.certMgr {
+		if !cr.Enabled {
+			t.Error("config/default must pass --cert-rotation=true")
+		}
+		if cr.SecretName != secretName {
+			t.Errorf("--cert-secret-name %s, mounted Secret %s", cr.SecretName, secretName)
+		}
+		if s := find(t, objs, "Secret", secretName); s.GetNamespace() != namespace || s.Object["data"] != nil || s.Object["stringData"] != nil {
+			t.Errorf("the certificate Secret must be in %s and ship without data (a sync would overwrite the certificate)", namespace)
+		}
+		if cr.ServiceName != webhookSvc.Name {
+			t.Errorf("--webhook-service-name %s, webhook Service %s", cr.ServiceName, webhookSvc.Name)
+		}
+		if cr.MutatingWebhookConfiguration != mwc.Name || cr.ValidatingWebhookConfiguration != vwc.Name {
+			t.Errorf("rotation injects into %s and %s, the install has %s and %s",
+				cr.MutatingWebhookConfiguration, cr.ValidatingWebhookConfiguration, mwc.Name, vwc.Name)
+		}
+		found := false
+		for _, e := range c.Env {
+			found = found || (e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace")
+		}
+		if !found && cr.SecretNamespace == "" {
+			t.Error("rotation needs the namespace: POD_NAMESPACE from the downward API or --cert-secret-namespace")
+		}
+		if len(ofKind(objs, "Certificate", "Issuer")) > 0 {
+			t.Error("the rotation variant must not contain cert-manager objects")
+		}
+		return
+	}
+	if cr.Enabled {
+		t.Error("with cert-manager the manager's own rotation must be off")
+	}
+	if len(ofKind(objs, "Secret")) > 0 {
+		t.Error("with cert-manager the install must not ship the certificate Secret (cert-manager owns it)")
+	}
+	certs := ofKind(objs, "Certificate")
+	if len(certs) != 1 {
+		t.Fatalf("want one cert-manager Certificate, got %d", len(certs))
+	}
+	cert := certs[0]
+	if got, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName"); got != secretName {
+		t.Errorf("the Certificate writes Secret %s, the pods mount %s", got, secretName)
+	}
+	dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+	if want := webhookSvc.Name + "." + namespace + ".svc"; !slices.Contains(dnsNames, want) {
+		t.Errorf("the Certificate's dnsNames %v lack %s", dnsNames, want)
+	}
+	issuer, _, _ := unstructured.NestedString(cert.Object, "spec", "issuerRef", "name")
+	find(t, objs, "Issuer", issuer)
+	for _, w := range []*unstructured.Unstructured{mwcU, vwcU} {
+		if got, want := w.GetAnnotations()["cert-manager.io/inject-ca-from"], cert.GetNamespace()+"/"+cert.GetName(); got != want {
+			t.Errorf("%s: cert-manager.io/inject-ca-from %q, want %q", key(w), got, want)
+		}
+	}
+	for _, r := range ofKind(objs, "Role", "ClusterRole") {
+		if strings.Contains(r.GetName(), "cert-rotation") {
+			t.Errorf("%s: the rotation RBAC is not needed with cert-manager", key(r))
+		}
+	}
+}
+
+// parseArgs parses the rendered args with the manager's own flags (main.go
+// binds the same ones), so an arg the manager does not know fails here.
+func parseArgs(t *testing.T, args []string) app.Options {
+	t.Helper()
+	o := app.Defaults
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{})
+	o.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("the rendered args %q do not parse with the manager's flags: %v", args, err)
+	}
+	if fs.NArg() > 0 {
+		t.Fatalf("the rendered args leave %q unparsed", fs.Args())
+	}
+	return o
+}
+
+func portOf(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("address %q: %v", addr, err)
+	}
+	return p
+}
+
+func convert(t *testing.T, u *unstructured.Unstructured, into any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, into, true); err != nil {
+		t.Fatalf("%s: %v", key(u), err)
+	}
+}
+
+// TestChartCopiesAreCurrent: the chart's CRDs and the generated RBAC role and
+// webhook configurations it templates from are copies of config/ (made by
+// `make manifests`), byte for byte.
+func TestChartCopiesAreCurrent(t *testing.T) {
+	pairs := map[string]string{
+		"config/rbac/role.yaml":         "dist/chart/files/role.yaml",
+		"config/webhook/manifests.yaml": "dist/chart/files/webhooks.yaml",
+	}
+	bases, err := filepath.Glob(filepath.Join(root, "config/crd/bases/*.yaml"))
+	if err != nil || len(bases) == 0 {
+		t.Fatalf("no CRDs in config/crd/bases: %v", err)
+	}
+	for _, b := range bases {
+		pairs["config/crd/bases/"+filepath.Base(b)] = "dist/chart/crds/" + filepath.Base(b)
+	}
+	copies, _ := filepath.Glob(filepath.Join(root, "dist/chart/crds/*.yaml"))
+	if len(copies) != len(bases) {
+		t.Errorf("dist/chart/crds has %d files, config/crd/bases %d: run `make manifests`", len(copies), len(bases))
+	}
+	for src, dst := range pairs {
+		a, err := os.ReadFile(filepath.Join(root, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(root, dst))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s is not a copy of %s: run `make manifests` (or `make chart-sync`)", dst, src)
+		}
+	}
+}
+
+// TestDockerfileCopiesWhatTheManagerBuildsFrom: every package of this module
+// that main.go depends on lies under a path the Dockerfile copies into the
+// build stage, and the build is static and stamps the version.
+func TestDockerfileCopiesWhatTheManagerBuildsFrom(t *testing.T) {
+	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copied []string
+	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)\s+\S+\s*$`).FindAllStringSubmatch(string(df), -1) {
+		copied = append(copied, strings.TrimSuffix(m[1], "/"))
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-X main.version=${VERSION}", "FROM gcr.io/distroless/static:nonroot", "USER 65532:65532"} {
+		if !bytes.Contains(df, []byte(want)) {
+			t.Errorf("the Dockerfile lacks %q", want)
+		}
+	}
+	out := command(t, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
+	const module = "github.com/partnergov/partnergov"
+	n := 0
+	for _, pkg := range strings.Fields(string(out)) {
+		if pkg != module && !strings.HasPrefix(pkg, module+"/") {
+			continue
+		}
+		n++
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+		ok := rel == "" && slices.Contains(copied, "main.go")
+		for _, c := range copied {
+			ok = ok || rel == c || strings.HasPrefix(rel, c+"/")
+		}
+		if !ok {
+			t.Errorf("main.go depends on %s, which the Dockerfile does not copy (it copies %v)", pkg, copied)
+		}
+	}
+	if n < 2 {
+		t.Fatalf("go list found %d packages of the module", n)
+	}
+}
+
+// TestChartLints runs `helm lint --strict` on the chart with each variant's
+// values, and checks the values the chart documents change what they should.
+func TestChartLints(t *testing.T) {
+	h := tool(t, "bin/helm", "make helm")
+	for _, v := range variants {
+		args := []string{"lint", "--strict", "dist/chart", "--namespace", namespace}
+		for _, s := range v.helmSet {
+			args = append(args, "--set", s)
+		}
+		command(t, h, args...)
+	}
+	objs := helm(t, "replicaCount=3", "image.repository=registry.example.com/pg", "image.tag=v1.2.3", "image.pullPolicy=Always", "resources.limits.memory=1Gi")
+	var dep appsv1.Deployment
+	convert(t, find(t, objs, "Deployment", "partnergov-controller-manager"), &dep)
+	c := dep.Spec.Template.Spec.Containers[0]
+	if *dep.Spec.Replicas != 3 || c.Image != "registry.example.com/pg:v1.2.3" || c.ImagePullPolicy != corev1.PullAlways || c.Resources.Limits.Memory().String() != "1Gi" {
+		t.Errorf("values not applied: replicas %d, image %s, pullPolicy %s, memory limit %s", *dep.Spec.Replicas, c.Image, c.ImagePullPolicy, c.Resources.Limits.Memory())
+	}
+	if len(ofKind(helm(t, "replicaCount=1"), "PodDisruptionBudget")) != 0 {
+		t.Error("with one replica the chart still renders a PodDisruptionBudget, which would block every node drain")
+	}
+}
