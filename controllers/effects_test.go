@@ -129,10 +129,7 @@ func TestAnApprovedReadinessClaimIsRecordedUntilItExpires(t *testing.T) {
 func TestAPromotionThatNeedsReviewWaitsForItsApproval(t *testing.T) {
 	g := NewWithT(t)
 	f, entry, selectTier := effectsFixture(t, g, true, stage("program-office", 1, time.Hour, v1alpha1.TimeoutEscalate))
-	crm := userClient(t, crmUser, nil, integrationRules...)
-	lms := userClient(t, lmsUser, nil, integrationRules...)
-	g.Expect(reportEvidence(lms, "lms", f.partner, "training", "7", time.Now())).To(Succeed())
-	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "150", time.Now())).To(Succeed())
+	qualifyForSelect(t, g, f.partner)
 
 	var promotion v1alpha1.ExceptionRequest
 	eventually(g, func(g Gomega) {

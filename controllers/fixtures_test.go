@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -95,3 +96,15 @@ var integrationRules = []rbacv1.PolicyRule{{
 }, {
 	APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"partners"}, Verbs: []string{"get"},
 }}
+
+// qualifyForSelect reports, as the LMS and the CRM integrations, the training and
+// revenue evidence that meets the select tier of ladder(), and returns the CRM's
+// client for later reports.
+func qualifyForSelect(t *testing.T, g Gomega, p *v1alpha1.Partner) client.Client {
+	t.Helper()
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	lms := userClient(t, lmsUser, nil, integrationRules...)
+	g.Expect(reportEvidence(lms, "lms", p, "training", "7", time.Now())).To(Succeed())
+	g.Expect(reportEvidence(crm, "crm", p, "revenue", "150", time.Now())).To(Succeed())
+	return crm
+}

@@ -45,10 +45,7 @@ func TestAListingIsPublishedOnlyWhileThePartnerIsEntitled(t *testing.T) {
 		g.Expect(published(g, l)).To(And(HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonEntitlementRevoked)))
 	}).Should(Succeed())
 
-	crm := userClient(t, crmUser, nil, integrationRules...)
-	lms := userClient(t, lmsUser, nil, integrationRules...)
-	g.Expect(reportEvidence(lms, "lms", p, "training", "7", time.Now())).To(Succeed())
-	g.Expect(reportEvidence(crm, "crm", p, "revenue", "150", time.Now())).To(Succeed())
+	crm := qualifyForSelect(t, g, p)
 	eventually(g, func(g Gomega) {
 		g.Expect(getPartner(g, p).Status.Tier).To(Equal(selectTier))
 		g.Expect(published(g, l)).To(And(HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonEntitled)))
@@ -83,10 +80,7 @@ func TestEachClaimIsShownOnlyWithItsApprovedEvidence(t *testing.T) {
 	g.Expect(admin.Get(ctx, client.ObjectKey{Name: selectTier}, &tier)).To(Succeed())
 	tier.Spec.Entitlements.ClaimCertification = true
 	g.Expect(admin.Update(ctx, &tier)).To(Succeed())
-	crm := userClient(t, crmUser, nil, integrationRules...)
-	lms := userClient(t, lmsUser, nil, integrationRules...)
-	g.Expect(reportEvidence(lms, "lms", f.partner, "training", "7", time.Now())).To(Succeed())
-	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "150", time.Now())).To(Succeed())
+	qualifyForSelect(t, g, f.partner)
 
 	l := newListing(f.ns, f.partner.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})
 	g.Expect(admin.Create(ctx, l)).To(Succeed())

@@ -5,9 +5,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -45,32 +47,69 @@ func (r *TierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if ok {
 		reason, message = v1alpha1.ReasonReconciled, "the tier's requirements fit the program's catalog"
 	}
+	var holders v1alpha1.PartnerList
+	if err := r.List(ctx, &holders, client.MatchingFields{indexTier: t.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	t.Status.Partners = int32(len(holders.Items))
 	t.Status.ObservedGeneration = t.Generation
 	conditions.Set(&t.Status.Conditions, t.Generation, now, v1alpha1.ConditionCatalogResolved, conditions.Status(ok), reason, message)
 	conditions.Set(&t.Status.Conditions, t.Generation, now, v1alpha1.ConditionReady, conditions.Status(ok), reason, message)
 	return ctrl.Result{}, updateStatusIfChanged(ctx, r.Client, &t, before, &t.Status)
 }
 
-// SetupWithManager registers the reconciler; a catalog change re-checks its tiers.
+// indexTier indexes partners by the tier they hold.
+const indexTier = "status.tier"
+
+// SetupWithManager registers the reconciler; a catalog change re-checks its tiers,
+// and a partner gaining or losing a tier recounts the tiers involved.
 func (r *TierReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Partner{}, indexTier, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.Partner).Status.Tier}
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PartnerTier{}).
 		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.tiersOfProgram)).
+		Watches(&v1alpha1.Partner{}, tierChanges()).
 		WithOptions(opts.controller()).
 		Named("partnertier").
 		Complete(r)
 }
 
+// tierChanges enqueues the tiers a partner enters or leaves; evidence updates that
+// keep the tier enqueue nothing.
+func tierChanges() handler.EventHandler {
+	enqueue := func(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object) {
+		if t := o.(*v1alpha1.Partner).Status.Tier; t != "" {
+			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: t}})
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(q, e.Object)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(q, e.Object)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.ObjectOld.(*v1alpha1.Partner).Status.Tier != e.ObjectNew.(*v1alpha1.Partner).Status.Tier {
+				enqueue(q, e.ObjectOld)
+				enqueue(q, e.ObjectNew)
+			}
+		},
+	}
+}
+
 func (r *TierReconciler) tiersOfProgram(ctx context.Context, obj client.Object) []reconcile.Request {
 	var tiers v1alpha1.PartnerTierList
-	if err := r.List(ctx, &tiers); err != nil {
+	if err := r.List(ctx, &tiers, client.MatchingFields{indexProgram: obj.GetName()}); err != nil {
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(tiers.Items))
 	for _, t := range tiers.Items {
-		if t.Spec.Program == obj.GetName() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
 	}
 	return reqs
 }
