@@ -7,6 +7,10 @@ const (
 	// latest generation and nothing needs attention.
 	ConditionReady = "Ready"
 
+	// ConditionReconciling is kstatus' in-progress signal (Argo CD and Flux read it):
+	// True while an ExceptionRequest is under review.
+	ConditionReconciling = "Reconciling"
+
 	// ConditionCatalogResolved on a PartnerTier says whether its requirements name
 	// metrics of its program's catalog, with an Outcome metric above the entry rank.
 	ConditionCatalogResolved = "CatalogResolved"

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -353,6 +354,7 @@ func (e *evaluator) finish() {
 	if e.pending() {
 		e.pendingConditions()
 	}
+	e.reconcilingCondition()
 	gen := e.req.Generation
 	for _, c := range append([]metav1.Condition(nil), e.st.Conditions...) {
 		conditions.Set(&e.st.Conditions, gen, e.stamp, c.Type, c.Status, c.Reason, c.Message)
@@ -364,6 +366,16 @@ func (e *evaluator) finish() {
 }
 
 // pendingConditions describes a request under review.
+// reconcilingCondition mirrors Ready for kstatus (Argo CD, Flux): Reconciling=True
+// while the request is under review makes it InProgress; False once it is final.
+func (e *evaluator) reconcilingCondition() {
+	ready := meta.FindStatusCondition(e.st.Conditions, v1alpha1.ConditionReady)
+	if ready == nil {
+		return
+	}
+	e.setCondition(v1alpha1.ConditionReconciling, ready.Status != metav1.ConditionTrue, ready.Reason, ready.Message)
+}
+
 func (e *evaluator) pendingConditions() {
 	reason := v1alpha1.ReasonUnderReview
 	msg := e.waitingMessage()

@@ -924,7 +924,7 @@ func TestEvaluateConditionsCarryGeneration(t *testing.T) {
 	if res.Status.ObservedGeneration != 7 {
 		t.Errorf("observedGeneration = %d, want 7", res.Status.ObservedGeneration)
 	}
-	want := []string{"Ready", "ReviewPathResolved", "Approved", "Denied", "Expired", "Escalated"}
+	want := []string{"Ready", "ReviewPathResolved", "Approved", "Denied", "Expired", "Escalated", "Reconciling"}
 	if len(res.Status.Conditions) != len(want) {
 		t.Errorf("conditions = %+v, want %v", res.Status.Conditions, want)
 	}
