@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/decimal"
 )
 
 var tierTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -51,6 +52,10 @@ type partnerCollector struct{ reader client.Reader }
 func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- partnersDesc
 	ch <- pendingDesc
+	ch <- outcomeBackedDesc
+	ch <- outcomeTotalDesc
+	ch <- listingsDesc
+	ch <- slaBreachesNowDesc
 }
 
 func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -73,6 +78,7 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(partnersDesc, prometheus.GaugeValue, n, k.program, k.tier, k.atRisk)
 	}
 	c.collectPending(ctx, ch)
+	c.collectScorecards(ctx, ch)
 }
 
 func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric) {
@@ -91,6 +97,49 @@ func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometh
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, n, k.typ, k.stage, k.age)
+	}
+}
+
+var (
+	outcomeBackedDesc = prometheus.NewDesc("partnergov_program_outcome_backed_percent",
+		"Share of a program's tiered partners whose tier rests on current Outcome evidence, in percent (status.scorecard).",
+		[]string{"program"}, nil)
+	outcomeTotalDesc = prometheus.NewDesc("partnergov_program_outcome_total",
+		"Sum of the current values of an Outcome metric over a program's partners, in the metric's unit (status.scorecard).",
+		[]string{"program", "metric", "unit"}, nil)
+	listingsDesc = prometheus.NewDesc("partnergov_listings",
+		"Listings of a program's partners by state: published, unpublished, low-adoption (status.scorecard).",
+		[]string{"program", "state"}, nil)
+	slaBreachesNowDesc = prometheus.NewDesc("partnergov_program_sla_breaches",
+		"Exception requests of a program past their stage SLA now or breached in the last 30 days (status.scorecard).",
+		[]string{"program"}, nil)
+)
+
+// collectScorecards exports each program's stored scorecard, as the program
+// controller last wrote it.
+func (c *partnerCollector) collectScorecards(ctx context.Context, ch chan<- prometheus.Metric) {
+	var programs v1alpha1.PartnerProgramList
+	if err := c.reader.List(ctx, &programs); err != nil {
+		return
+	}
+	for _, p := range programs.Items {
+		sc := p.Status.Scorecard
+		if sc == nil {
+			continue
+		}
+		if sc.OutcomeBackedPercent != nil {
+			ch <- prometheus.MustNewConstMetric(outcomeBackedDesc, prometheus.GaugeValue, float64(*sc.OutcomeBackedPercent), p.Name)
+		}
+		for _, t := range sc.OutcomeTotals {
+			if v, err := decimal.Parse(t.Total); err == nil {
+				f, _ := v.Float64()
+				ch <- prometheus.MustNewConstMetric(outcomeTotalDesc, prometheus.GaugeValue, f, p.Name, t.Metric, t.Unit)
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(listingsDesc, prometheus.GaugeValue, float64(sc.ListingsPublished), p.Name, "published")
+		ch <- prometheus.MustNewConstMetric(listingsDesc, prometheus.GaugeValue, float64(sc.ListingsUnpublished), p.Name, "unpublished")
+		ch <- prometheus.MustNewConstMetric(listingsDesc, prometheus.GaugeValue, float64(sc.ListingsLowAdoption), p.Name, "low-adoption")
+		ch <- prometheus.MustNewConstMetric(slaBreachesNowDesc, prometheus.GaugeValue, float64(sc.SLABreaches), p.Name)
 	}
 }
 

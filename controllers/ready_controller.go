@@ -12,11 +12,11 @@ import (
 	"github.com/partnergov/partnergov/internal/conditions"
 )
 
-// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partnerprograms;reviewpaths,verbs=get;list;watch
-// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partnerprograms/status;reviewpaths/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=reviewpaths,verbs=get;list;watch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=reviewpaths/status,verbs=get;update;patch
 
 // readyReconciler marks configuration objects whose schema and webhooks already
-// validated them (programs, review paths) as applied: observedGeneration and Ready.
+// validated them (review paths) as applied: observedGeneration and Ready.
 type readyReconciler[T client.Object] struct {
 	client.Client
 	Clock   clock.PassiveClock
@@ -25,17 +25,6 @@ type readyReconciler[T client.Object] struct {
 	newObj  func() T
 	// status returns pointers to the object's observedGeneration and conditions.
 	status func(T) (*int64, *[]metav1.Condition)
-}
-
-// NewProgramReconciler reports each PartnerProgram's catalog as in force.
-func NewProgramReconciler(c client.Client, clk clock.PassiveClock) *readyReconciler[*v1alpha1.PartnerProgram] {
-	return &readyReconciler[*v1alpha1.PartnerProgram]{Client: c, Clock: clk, name: "partnerprogram",
-		message: "the metric catalog is in force",
-		newObj:  func() *v1alpha1.PartnerProgram { return &v1alpha1.PartnerProgram{} },
-		status: func(p *v1alpha1.PartnerProgram) (*int64, *[]metav1.Condition) {
-			return &p.Status.ObservedGeneration, &p.Status.Conditions
-		},
-	}
 }
 
 // NewReviewPathReconciler reports each ReviewPath as in force. Requests copy the

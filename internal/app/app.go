@@ -139,7 +139,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{
-		"partnerprogram": controllers.NewProgramReconciler(c, o.Clock),
+		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock},
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
 		"reviewpath":     controllers.NewReviewPathReconciler(c, o.Clock),
 		"exceptionrequest": &controllers.RequestReconciler{

@@ -31,6 +31,9 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		decisionCommand(flags, streams, "approve", v1alpha1.DecisionApprove),
 		decisionCommand(flags, streams, "deny", v1alpha1.DecisionDeny),
+		explainCommand(flags, streams),
+		scorecardCommand(flags, streams),
+		pendingCommand(flags, streams),
 	)
 	return root
 }

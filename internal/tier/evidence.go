@@ -55,7 +55,7 @@ func sortEvidence(entries []v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.
 		case !parses(e.Value):
 			ev.ignore(e, fmt.Sprintf("has value %q, which is not a decimal number", string(e.Value)))
 		default:
-			ev.consider(e, e.ObservedAt.Add(def.FreshnessWindow.Duration), now)
+			ev.consider(e, StaleAt(def, e.ObservedAt.Time), now)
 		}
 	}
 	slices.SortFunc(ev.stale, func(a, b staleEntry) int {

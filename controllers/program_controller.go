@@ -1,0 +1,194 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/conditions"
+	"github.com/partnergov/partnergov/internal/scorecard"
+)
+
+// DefaultScorecardInterval is the least time between two scorecard writes of one
+// program when ProgramReconciler.Interval is zero.
+const DefaultScorecardInterval = 5 * time.Second
+
+// scorecardResync is how often a program is recomputed without any event. The
+// scorecard also changes on its own: evidence goes stale, a stage deadline passes,
+// decisions and SLA breaches leave the 30-day window. The first two are written into
+// the partner's or the request's status by their own controllers at that instant,
+// which is an event here; the 30-day windows are only caught by this resync, so
+// decisionsLast30Days and slaBreaches may lag by up to a minute. A minute of
+// recomputation from the cache, written only when a figure changed, is cheaper than
+// tracking every window edge.
+const scorecardResync = time.Minute
+
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partnerprograms,verbs=get;list;watch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=partnerprograms/status,verbs=get;update;patch
+
+// ProgramReconciler reports each PartnerProgram's catalog as in force
+// (observedGeneration and Ready) and keeps status.scorecard current.
+//
+// Scorecard writes are coalesced: every partner, tier, request and listing event
+// enqueues its program, and the workqueue holds each program once however many
+// events arrive. Reconcile recomputes only when at least Interval has passed since
+// the last write (status.scorecard.updatedAt, plus one second because stored times
+// have whole seconds); sooner, it requeues for the rest of the interval without
+// computing or writing. A program therefore gets at most one scorecard write per
+// Interval under any load, never one per partner event. A spec change (a new
+// generation) is applied at once.
+//
+// It reads partners and tiers through the spec.program field index and requests and
+// listings through the spec.partner index, which the partner, request and listing
+// controllers register on the same manager.
+type ProgramReconciler struct {
+	client.Client
+	Clock clock.PassiveClock
+	// Interval is the least time between two scorecard writes of a program; zero
+	// means DefaultScorecardInterval.
+	Interval time.Duration
+}
+
+// Reconcile computes the program's scorecard and writes status when it changed.
+func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var program v1alpha1.PartnerProgram
+	if err := r.Get(ctx, req.NamespacedName, &program); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !program.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	if wait := r.coalesce(&program, now); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	stamp := now.Truncate(time.Second)
+	tiers, partners, requests, listings, err := r.members(ctx, program.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	sc := scorecard.Compute(&program, tiers, partners, requests, listings, stamp)
+
+	status := program.Status.DeepCopy()
+	status.ObservedGeneration = program.Generation
+	conditions.Set(&status.Conditions, program.Generation, metav1.NewTime(stamp),
+		v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the metric catalog is in force")
+	status.Scorecard = &sc
+	before, after := withoutUpdatedAt(program.Status), withoutUpdatedAt(*status)
+	if equality.Semantic.DeepEqual(before, after) {
+		return ctrl.Result{RequeueAfter: scorecardResync}, nil
+	}
+	updated := metav1.NewTime(stamp)
+	sc.UpdatedAt = &updated
+	program.Status = *status
+	return ctrl.Result{RequeueAfter: scorecardResync}, updateStatusIfChanged(ctx, r.Client, &program, before, after)
+}
+
+// coalesce returns how long to wait before the program's scorecard may be written
+// again, or 0 when it may be computed now.
+func (r *ProgramReconciler) coalesce(program *v1alpha1.PartnerProgram, now time.Time) time.Duration {
+	sc := program.Status.Scorecard
+	if program.Status.ObservedGeneration != program.Generation || sc == nil || sc.UpdatedAt == nil {
+		return 0
+	}
+	interval := r.Interval
+	if interval <= 0 {
+		interval = DefaultScorecardInterval
+	}
+	// The write happened within the second after the whole-second updatedAt.
+	next := sc.UpdatedAt.Add(time.Second + interval)
+	if now.Before(next) {
+		return next.Sub(now)
+	}
+	return 0
+}
+
+// members reads the program's tiers and partners and its partners' requests and
+// listings from the cache.
+func (r *ProgramReconciler) members(ctx context.Context, program string) (
+	[]v1alpha1.PartnerTier, []v1alpha1.Partner, []v1alpha1.ExceptionRequest, []v1alpha1.Listing, error) {
+	var tiers v1alpha1.PartnerTierList
+	if err := r.List(ctx, &tiers, client.MatchingFields{indexProgram: program}); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var partners v1alpha1.PartnerList
+	if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program}); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var requests []v1alpha1.ExceptionRequest
+	var listings []v1alpha1.Listing
+	for _, p := range partners.Items {
+		of := []client.ListOption{client.InNamespace(p.Namespace), client.MatchingFields{indexPartner: p.Name}}
+		var rs v1alpha1.ExceptionRequestList
+		if err := r.List(ctx, &rs, of...); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		requests = append(requests, rs.Items...)
+		var ls v1alpha1.ListingList
+		if err := r.List(ctx, &ls, of...); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		listings = append(listings, ls.Items...)
+	}
+	return tiers.Items, partners.Items, requests, listings, nil
+}
+
+// withoutUpdatedAt is the status as compared: the scorecard's updatedAt changes
+// only because something else did.
+func withoutUpdatedAt(s v1alpha1.PartnerProgramStatus) v1alpha1.PartnerProgramStatus {
+	if s.Scorecard != nil {
+		sc := *s.Scorecard
+		sc.UpdatedAt = nil
+		s.Scorecard = &sc
+	}
+	return s
+}
+
+// SetupWithManager registers the reconciler: a program follows its own spec, its
+// tiers, its partners and their requests and listings.
+func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	toProgram := func(program func(context.Context, client.Object) string) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			name := program(ctx, o)
+			if name == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
+		})
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.PartnerProgram{}).
+		Watches(&v1alpha1.PartnerTier{}, toProgram(func(_ context.Context, o client.Object) string {
+			return o.(*v1alpha1.PartnerTier).Spec.Program
+		})).
+		Watches(&v1alpha1.Partner{}, toProgram(func(_ context.Context, o client.Object) string {
+			return o.(*v1alpha1.Partner).Spec.Program
+		})).
+		Watches(&v1alpha1.ExceptionRequest{}, toProgram(func(ctx context.Context, o client.Object) string {
+			return r.programOf(ctx, o.GetNamespace(), o.(*v1alpha1.ExceptionRequest).Spec.Partner)
+		})).
+		Watches(&v1alpha1.Listing{}, toProgram(func(ctx context.Context, o client.Object) string {
+			return r.programOf(ctx, o.GetNamespace(), o.(*v1alpha1.Listing).Spec.Partner)
+		})).
+		WithOptions(opts.controller()).
+		Named("partnerprogram").
+		Complete(r)
+}
+
+// programOf is the program of the named partner, or "" when it does not exist.
+func (r *ProgramReconciler) programOf(ctx context.Context, namespace, partner string) string {
+	var p v1alpha1.Partner
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: partner}, &p); err != nil {
+		return ""
+	}
+	return p.Spec.Program
+}

@@ -1,0 +1,99 @@
+package controllers_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/controllers"
+)
+
+// typedPartner creates a partner of the given type and waits until it has a tier.
+func typedPartner(t *testing.T, g Gomega, ns, program string, typ v1alpha1.PartnerType) *v1alpha1.Partner {
+	t.Helper()
+	p := newPartner(ns, program)
+	p.Spec.Type = typ
+	g.Expect(admin.Create(ctx, p)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+		g.Expect(p.Status.Tier).NotTo(BeEmpty())
+	}).Should(Succeed())
+	return p
+}
+
+func TestScorecardCountsTheProgramFromEvidence(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, entry, selectTier := ladder(t, time.Hour, time.Hour)
+
+	// a: GSI, select on revenue 150 and training 7 (outcome-backed).
+	a := typedPartner(t, g, ns, program.Name, v1alpha1.PartnerTypeGSI)
+	qualifyForSelect(t, g, a)
+	// b: ISV, entry tier (rank 0), revenue 40: summed, not in the tiered share.
+	b := typedPartner(t, g, ns, program.Name, v1alpha1.PartnerTypeISV)
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	g.Expect(reportEvidence(crm, "crm", b, "revenue", "40", time.Now())).To(Succeed())
+	// c: Reseller, entry tier, no evidence.
+	c := typedPartner(t, g, ns, program.Name, v1alpha1.PartnerTypeReseller)
+
+	// One request under review for a, with a one-hour SLA (no breach, no decision).
+	path := newPath(t, stage("office", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	spec := claimSpec()
+	spec.Partner, spec.ReviewPath, spec.Justification = a.Name, path.Name, "a justification long enough for the record"
+	request := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: uniqueName("req")}, Spec: spec}
+	g.Expect(requesterClient(t, path).Create(ctx, request)).To(Succeed())
+	// A listing of a (published once a holds select, which grants List) and one of c (not entitled).
+	released := v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)}
+	create(t, newListing(ns, a.Name, released))
+	create(t, newListing(ns, c.Name, released))
+
+	// Counted by hand from the fixture above.
+	want := v1alpha1.Scorecard{
+		PartnersByTier:       []v1alpha1.Count{{Name: entry, Count: 2}, {Name: selectTier, Count: 1}},
+		PartnersByType:       []v1alpha1.Count{{Name: "GSI", Count: 1}, {Name: "ISV", Count: 1}, {Name: "Reseller", Count: 1}},
+		OutcomeBackedPercent: ptr(int32(100)),
+		OutcomeTotals:        []v1alpha1.MetricTotal{{Metric: "revenue", Unit: "count", Total: "190", Partners: 2}},
+		OpenRequestsByType:   []v1alpha1.Count{{Name: string(v1alpha1.RequestReadinessClaim), Count: 1}},
+		ListingsPublished:    1,
+		ListingsUnpublished:  1,
+	}
+	if want.PartnersByTier[0].Name > want.PartnersByTier[1].Name {
+		slices.Reverse(want.PartnersByTier)
+	}
+
+	var writes []time.Time // the distinct updatedAt values seen, one per scorecard write
+	eventually(g, func(g Gomega) {
+		var got v1alpha1.PartnerProgram
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(program), &got)).To(Succeed())
+		sc := got.Status.Scorecard
+		g.Expect(sc).NotTo(BeNil())
+		g.Expect(sc.UpdatedAt).NotTo(BeNil())
+		if n := len(writes); n == 0 || !writes[n-1].Equal(sc.UpdatedAt.Time) {
+			writes = append(writes, sc.UpdatedAt.Time)
+		}
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		withoutStamp := *sc
+		withoutStamp.UpdatedAt = nil
+		g.Expect(withoutStamp).To(Equal(want))
+	}).Should(Succeed())
+
+	t.Logf("scorecard writes seen: %v", writes)
+	// Many partner, request and listing events led to few writes, at least the interval apart.
+	for i := 1; i < len(writes); i++ {
+		g.Expect(writes[i].Sub(writes[i-1])).To(BeNumerically(">=", controllers.DefaultScorecardInterval), "writes at %v", writes)
+	}
+
+	// The figures are exported at scrape time from the cache.
+	eventually(g, func(g Gomega) {
+		g.Expect(gauge(g, "partnergov_program_outcome_backed_percent", map[string]string{"program": program.Name})).To(Equal(100.0))
+		g.Expect(gauge(g, "partnergov_program_outcome_total", map[string]string{"program": program.Name, "metric": "revenue"})).To(Equal(190.0))
+		g.Expect(gauge(g, "partnergov_listings", map[string]string{"program": program.Name, "state": "published"})).To(Equal(1.0))
+		g.Expect(gauge(g, "partnergov_listings", map[string]string{"program": program.Name, "state": "unpublished"})).To(Equal(1.0))
+	}).Should(Succeed())
+}

@@ -1,0 +1,373 @@
+package plugin
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/decimal"
+	"github.com/partnergov/partnergov/internal/tier"
+)
+
+func explainCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:     "explain partner NAME",
+		Short:   "Explain a partner's tier: each requirement of its tier and of the next one, with the evidence behind it",
+		Example: `  kubectl partnergov explain partner acme-consulting -n partners`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 || !slices.Contains([]string{"partner", "partners"}, strings.ToLower(args[0])) {
+				return fmt.Errorf("usage: explain partner NAME (only partners can be explained)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ns, err := newClient(flags)
+			if err != nil {
+				return err
+			}
+			e, err := Explain(cmd.Context(), c, types.NamespacedName{Namespace: ns, Name: args[1]}, time.Now())
+			if err != nil {
+				return err
+			}
+			return writeExplanation(streams.Out, e)
+		},
+	}
+}
+
+// Explanation is why a partner holds its tier, as of Now.
+type Explanation struct {
+	Now     time.Time
+	Partner *v1alpha1.Partner
+	// Program is the partner's program; nil when it does not exist.
+	Program *v1alpha1.PartnerProgram
+	// Current is the tier held, Next the tier of the next rank above it (the
+	// lowest-rank tier when none is held); either may be nil.
+	Current, Next *TierExplanation
+	// Deadlines that lie ahead; Next is the earliest of them.
+	Demotion, Stale, GrantExpiry, NextDeadline *Deadline
+}
+
+// TierExplanation checks one tier's requirements against the partner's evidence.
+type TierExplanation struct {
+	Tier         *v1alpha1.PartnerTier
+	Requirements []RequirementCheck
+	// Problem is why the tier cannot be earned at all (tier.ValidateTier), or "".
+	Problem string
+}
+
+// Met reports whether every requirement is met and the tier can be earned.
+func (t *TierExplanation) Met() bool {
+	if t.Problem != "" {
+		return false
+	}
+	for _, r := range t.Requirements {
+		if !r.Met {
+			return false
+		}
+	}
+	return true
+}
+
+// RequirementCheck is one requirement and the evidence it was checked against.
+type RequirementCheck struct {
+	v1alpha1.TierRequirement
+	// Evidence is the partner's entry for the metric; nil when none was reported.
+	Evidence *v1alpha1.EvidenceEntry
+	// Met is true when the evidence counts (in the catalog, still trusted, fresh)
+	// and satisfies the requirement.
+	Met bool
+	// Counts is true when the evidence is in the catalog, still trusted and fresh.
+	Counts bool
+	// State says for people whether the evidence counts, and why not.
+	State string
+}
+
+// Deadline is an instant at which the partner's tier or entitlements may change.
+type Deadline struct {
+	At   time.Time
+	What string
+}
+
+// Explain reads the partner, its program and the program's tiers and explains the
+// partner's tier as of now.
+func Explain(ctx context.Context, c client.Client, key types.NamespacedName, now time.Time) (*Explanation, error) {
+	var p v1alpha1.Partner
+	if err := c.Get(ctx, key, &p); err != nil {
+		return nil, err
+	}
+	var program *v1alpha1.PartnerProgram
+	var prog v1alpha1.PartnerProgram
+	switch err := c.Get(ctx, types.NamespacedName{Name: p.Spec.Program}, &prog); {
+	case err == nil:
+		program = &prog
+	case !apierrors.IsNotFound(err):
+		return nil, err
+	}
+	var tiers v1alpha1.PartnerTierList
+	if err := c.List(ctx, &tiers); err != nil {
+		return nil, err
+	}
+	return explain(&p, program, tiers.Items, now), nil
+}
+
+// explain is Explain on objects already read.
+func explain(p *v1alpha1.Partner, program *v1alpha1.PartnerProgram, tiers []v1alpha1.PartnerTier, now time.Time) *Explanation {
+	e := &Explanation{Now: now, Partner: p, Program: program}
+	var ladder []*v1alpha1.PartnerTier
+	for i := range tiers {
+		if tiers[i].Spec.Program == p.Spec.Program {
+			ladder = append(ladder, &tiers[i])
+		}
+	}
+	slices.SortFunc(ladder, func(a, b *v1alpha1.PartnerTier) int {
+		return cmp.Or(cmp.Compare(a.Spec.Rank, b.Spec.Rank), cmp.Compare(a.Name, b.Name))
+	})
+	catalog := map[string]v1alpha1.MetricDefinition{}
+	if program != nil {
+		for _, m := range program.Spec.Metrics {
+			catalog[m.Name] = m
+		}
+	}
+
+	currentRank := int32(-1)
+	for _, t := range ladder {
+		if t.Name == p.Status.Tier {
+			e.Current = checkTier(t, p, program, catalog, now)
+			currentRank = t.Spec.Rank
+		}
+	}
+	if e.Current == nil && p.Status.Tier != "" && p.Status.TierRank != nil {
+		currentRank = *p.Status.TierRank // the tier held no longer exists
+	}
+	for _, t := range ladder {
+		if t.Spec.Rank > currentRank {
+			e.Next = checkTier(t, p, program, catalog, now)
+			break
+		}
+	}
+	e.deadlines(catalog)
+	return e
+}
+
+// checkTier checks each of t's requirements against the partner's evidence.
+func checkTier(t *v1alpha1.PartnerTier, p *v1alpha1.Partner, program *v1alpha1.PartnerProgram, catalog map[string]v1alpha1.MetricDefinition, now time.Time) *TierExplanation {
+	te := &TierExplanation{Tier: t}
+	if _, msg, ok := tier.ValidateTier(*t, program); !ok {
+		te.Problem = msg
+	}
+	for _, req := range t.Spec.Requirements {
+		rc := RequirementCheck{TierRequirement: req}
+		if i := slices.IndexFunc(p.Status.Evidence, func(e v1alpha1.EvidenceEntry) bool { return e.Metric == req.Metric }); i >= 0 {
+			rc.Evidence = &p.Status.Evidence[i]
+		}
+		rc.Counts, rc.State = evidenceState(rc.Evidence, req.Metric, catalog, now)
+		rc.Met = rc.Counts && tier.Satisfies(req.Operator, rc.Evidence.Value, req.Threshold)
+		te.Requirements = append(te.Requirements, rc)
+	}
+	return te
+}
+
+// evidenceState says whether an entry counts as the tier engine counts it (in the
+// catalog, still trusted, a number, fresh), and describes it for people.
+func evidenceState(e *v1alpha1.EvidenceEntry, metric string, catalog map[string]v1alpha1.MetricDefinition, now time.Time) (counts bool, state string) {
+	def, inCatalog := catalog[metric]
+	switch {
+	case e == nil:
+		return false, "no evidence reported"
+	case !inCatalog:
+		return false, "ignored: metric not in the program's catalog"
+	case !tier.StillTrusted(def, e.TrustedVia):
+		return false, fmt.Sprintf("ignored: not trusted (admitted via %q, which the catalog no longer trusts)", e.TrustedVia)
+	}
+	if _, err := decimal.Parse(e.Value); err != nil {
+		return false, "ignored: value is not a decimal number"
+	}
+	staleAt := tier.StaleAt(def, e.ObservedAt.Time)
+	if !now.Before(staleAt) {
+		return false, fmt.Sprintf("stale since %s (freshness window %s), trusted via %s",
+			staleAt.UTC().Format(time.RFC3339), def.FreshnessWindow.Duration, e.TrustedVia)
+	}
+	return true, fmt.Sprintf("fresh until %s (%s), trusted via %s",
+		staleAt.UTC().Format(time.RFC3339), relative(staleAt, now), e.TrustedVia)
+}
+
+// deadlines fills the demotion deadline, the earliest instant counted evidence goes
+// stale, the earliest grant expiry, and the earliest of the three.
+func (e *Explanation) deadlines(catalog map[string]v1alpha1.MetricDefinition) {
+	st := e.Partner.Status
+	if d := st.DemotionDeadline; d != nil && d.After(e.Now) {
+		e.Demotion = &Deadline{At: d.Time, What: fmt.Sprintf("tier %s is lost unless the evidence recovers", st.Tier)}
+	}
+	for i := range st.Evidence {
+		ev := &st.Evidence[i]
+		if counts, _ := evidenceState(ev, ev.Metric, catalog, e.Now); counts {
+			at := tier.StaleAt(catalog[ev.Metric], ev.ObservedAt.Time)
+			e.Stale = earliest(e.Stale, &Deadline{At: at, What: fmt.Sprintf("evidence of %s goes stale", ev.Metric)})
+		}
+	}
+	for _, g := range st.Grants {
+		if g.Expires != nil && g.Expires.After(e.Now) {
+			e.GrantExpiry = earliest(e.GrantExpiry, &Deadline{At: g.Expires.Time, What: fmt.Sprintf("%s %s expires", g.Type, g.Request)})
+		}
+	}
+	e.NextDeadline = earliest(earliest(e.Demotion, e.Stale), e.GrantExpiry)
+}
+
+// earliest returns the earlier of two optional deadlines (a on a tie).
+func earliest(a, b *Deadline) *Deadline {
+	if a == nil || (b != nil && b.At.Before(a.At)) {
+		return b
+	}
+	return a
+}
+
+// writeExplanation prints e as aligned text.
+func writeExplanation(w io.Writer, e *Explanation) error {
+	p, st, now := e.Partner, e.Partner.Status, e.Now
+	head := newTable(w)
+	fmt.Fprintf(head, "Partner:\t%s/%s (%s, program %s)\n", p.Namespace, p.Name, p.Spec.Type, p.Spec.Program)
+	if e.Program == nil {
+		fmt.Fprintf(head, "Program:\tnot found: the tier and entitlements are left as they were\n")
+	}
+	held := "none"
+	if st.Tier != "" {
+		held = st.Tier
+		if st.TierRank != nil {
+			held += fmt.Sprintf(" (rank %d)", *st.TierRank)
+		}
+		held += ", since " + timestamp(st.TierSince, now)
+	}
+	fmt.Fprintf(head, "Tier:\t%s\n", held)
+	fmt.Fprintf(head, "Qualified tier:\t%s\n", orNone(st.QualifiedTier))
+	if p.Spec.Suspended {
+		fmt.Fprintf(head, "Suspended:\tyes: every entitlement is withdrawn\n")
+	}
+	fmt.Fprintf(head, "Demotion deadline:\t%s\n", deadlineText(e.Demotion, now))
+	fmt.Fprintf(head, "Evidence goes stale:\t%s\n", deadlineText(e.Stale, now))
+	fmt.Fprintf(head, "Grant expires:\t%s\n", deadlineText(e.GrantExpiry, now))
+	fmt.Fprintf(head, "Next deadline:\t%s\n", deadlineText(e.NextDeadline, now))
+	if err := head.Flush(); err != nil {
+		return err
+	}
+
+	if e.Current == nil && st.Tier != "" {
+		fmt.Fprintf(w, "\nCurrent tier %s: no longer exists in program %s\n", st.Tier, p.Spec.Program)
+	}
+	for _, t := range []struct {
+		role string
+		te   *TierExplanation
+	}{{"Current tier", e.Current}, {"Next tier", e.Next}} {
+		if t.te == nil {
+			continue
+		}
+		if err := writeTier(w, t.role, t.te, now); err != nil {
+			return err
+		}
+	}
+	if e.Next == nil {
+		fmt.Fprintf(w, "\nNext tier: none (no tier of program %s ranks higher)\n", p.Spec.Program)
+	}
+
+	fmt.Fprintf(w, "\nExceptions in force (status.grants):\n")
+	if len(st.Grants) == 0 {
+		fmt.Fprintf(w, "  none\n")
+	} else {
+		tw := newTable(w)
+		fmt.Fprintf(tw, "  REQUEST\tTYPE\tEXPIRES\n")
+		for _, g := range st.Grants {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", g.Request, g.Type, timestamp(g.Expires, now))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(w, "\nEntitlements:\n")
+	if len(st.Entitlements) == 0 {
+		fmt.Fprintf(w, "  none\n")
+		return nil
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "  NAME\tDETAIL\tSOURCE\tEXPIRES\n")
+	for _, ent := range st.Entitlements {
+		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", ent.Name, entitlementDetail(ent), ent.Source.Kind, ent.Source.Name, timestamp(ent.Expires, now))
+	}
+	return tw.Flush()
+}
+
+// writeTier prints one tier's requirements and how the evidence meets them.
+func writeTier(w io.Writer, role string, te *TierExplanation, now time.Time) error {
+	t := te.Tier
+	verdict := "all requirements met"
+	switch unmet := countUnmet(te.Requirements); {
+	case te.Problem != "":
+		verdict = "cannot be earned: " + te.Problem
+	case len(t.Spec.Requirements) == 0:
+		verdict = "no requirements: every partner of the program meets it"
+	case unmet > 0:
+		verdict = fmt.Sprintf("%d of %d requirements not met", unmet, len(te.Requirements))
+	}
+	if t.Spec.PromotionReviewPath != "" {
+		verdict += fmt.Sprintf("; promotion needs an approved TierPromotion under review path %s", t.Spec.PromotionReviewPath)
+	}
+	fmt.Fprintf(w, "\n%s %s (rank %d): %s\n", role, t.Name, t.Spec.Rank, verdict)
+	if len(te.Requirements) == 0 {
+		return nil
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "  METRIC\tREQUIREMENT\tMET\tVALUE\tSOURCE\tAGE\tEVIDENCE\n")
+	for _, r := range te.Requirements {
+		value, source, observed := none, none, none
+		if ev := r.Evidence; ev != nil {
+			value, source, observed = string(ev.Value), orNone(ev.Source), age(ev.ObservedAt.Time, now)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, requirementText(r.Operator, r.Threshold),
+			yesNo(r.Met), value, source, observed, r.State)
+	}
+	return tw.Flush()
+}
+
+func countUnmet(reqs []RequirementCheck) int {
+	n := 0
+	for _, r := range reqs {
+		if !r.Met {
+			n++
+		}
+	}
+	return n
+}
+
+// deadlineText prints a deadline, or "-".
+func deadlineText(d *Deadline, now time.Time) string {
+	if d == nil {
+		return none
+	}
+	return fmt.Sprintf("%s (%s): %s", d.At.UTC().Format(time.RFC3339), relative(d.At, now), d.What)
+}
+
+// entitlementDetail prints an entitlement's segments or cap, or "-".
+func entitlementDetail(e v1alpha1.EffectiveEntitlement) string {
+	var parts []string
+	if len(e.Segments) > 0 {
+		parts = append(parts, "segments "+strings.Join(e.Segments, ","))
+	}
+	if e.Cap != nil {
+		parts = append(parts, fmt.Sprintf("cap %s %s/quarter", e.Cap.Amount, e.Cap.Currency))
+	}
+	if len(parts) == 0 {
+		return none
+	}
+	return strings.Join(parts, "; ")
+}
