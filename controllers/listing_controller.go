@@ -50,7 +50,7 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.List(ctx, &requests, client.InNamespace(l.Namespace), client.MatchingFields{indexPartner: l.Spec.Partner}); err != nil {
 		return ctrl.Result{}, err
 	}
-	in.Grants = listingGrants(requests.Items, l.Name)
+	in.Grants = listing.GrantsFor(requests.Items, l.Name)
 
 	res := listing.Evaluate(in)
 	if equality.Semantic.DeepEqual(withoutUsage(l.Status), withoutUsage(res.Status)) {
@@ -67,24 +67,6 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
-}
-
-// listingGrants are the approved ListingException requests naming the listing.
-func listingGrants(requests []v1alpha1.ExceptionRequest, name string) []listing.Grant {
-	var out []listing.Grant
-	for _, q := range requests {
-		if q.Spec.Type != v1alpha1.RequestListingException || q.Status.Phase != v1alpha1.PhaseApproved ||
-			q.Spec.Grant == nil || q.Spec.Grant.Listing != name {
-			continue
-		}
-		g := listing.Grant{Request: q.Name}
-		if q.Spec.Expires != nil {
-			t := q.Spec.Expires.Time
-			g.Expires = &t
-		}
-		out = append(out, g)
-	}
-	return out
 }
 
 func withoutUsage(s v1alpha1.ListingStatus) v1alpha1.ListingStatus {

@@ -112,7 +112,7 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 	if err := r.List(ctx, &requests, client.InNamespace(partner.Namespace), client.MatchingFields{indexPartner: partner.Name}); err != nil {
 		return in, nil, err
 	}
-	in.Grants = grantsOf(requests.Items)
+	in.Grants = tier.GrantsFrom(requests.Items)
 	return in, requests.Items, nil
 }
 
@@ -122,26 +122,6 @@ func earliest(a, b *time.Time) *time.Time {
 		return b
 	}
 	return a
-}
-
-// grantsOf turns approved requests into the tier engine's grants.
-func grantsOf(requests []v1alpha1.ExceptionRequest) []tier.Grant {
-	var out []tier.Grant
-	for _, req := range requests {
-		if req.Status.Phase != v1alpha1.PhaseApproved {
-			continue
-		}
-		g := tier.Grant{Request: req.Name, Type: req.Spec.Type}
-		if req.Spec.Grant != nil {
-			g.Tier, g.Entitlements = req.Spec.Grant.Tier, req.Spec.Grant.Entitlements
-		}
-		if req.Spec.Expires != nil {
-			t := req.Spec.Expires.Time
-			g.Expires = &t
-		}
-		out = append(out, g)
-	}
-	return out
 }
 
 // openPromotionRequest opens the TierPromotion request a tier with a promotion

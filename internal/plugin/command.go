@@ -35,6 +35,8 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		scorecardCommand(flags, streams),
 		pendingCommand(flags, streams),
 	)
+	root.AddCommand(reportCommand(flags, streams))
+	root.AddCommand(simulateCommand(flags, streams))
 	return root
 }
 

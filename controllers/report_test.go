@@ -1,0 +1,79 @@
+package controllers_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
+	g := NewWithT(t)
+	day := 24 * time.Hour
+	program, entry, selectTier := ladder(t, 90*day, time.Hour)
+	ns := newNamespace(t)
+
+	// a holds select on fresh revenue and training (two fresh entries).
+	a := settledPartner(t, g, ns, program.Name)
+	qualifyForSelect(t, g, a)
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, a).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
+	// b keeps the entry tier: revenue with 5 of its 90 days left (going stale),
+	// training observed 100 days ago (stale).
+	b := settledPartner(t, g, ns, program.Name)
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	lms := userClient(t, lmsUser, nil, integrationRules...)
+	g.Expect(reportEvidence(crm, "crm", b, "revenue", "40", time.Now().Add(-85*day))).To(Succeed())
+	g.Expect(reportEvidence(lms, "lms", b, "training", "2", time.Now().Add(-100*day))).To(Succeed())
+
+	// One request under review for a, just filed.
+	path := newPath(t, stage("office", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	spec := claimSpec()
+	spec.Partner, spec.ReviewPath, spec.Justification = a.Name, path.Name, "a justification long enough for the record"
+	request := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: uniqueName("req")}, Spec: spec}
+	g.Expect(requesterClient(t, path).Create(ctx, request)).To(Succeed())
+
+	// The scorecard counts both partners and the request.
+	wantTiers := []v1alpha1.Count{{Name: entry, Count: 1}, {Name: selectTier, Count: 1}}
+	if entry > selectTier {
+		wantTiers[0], wantTiers[1] = wantTiers[1], wantTiers[0]
+	}
+	eventually(g, func(g Gomega) {
+		var got v1alpha1.PartnerProgram
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(program), &got)).To(Succeed())
+		g.Expect(got.Status.Scorecard).NotTo(BeNil())
+		g.Expect(got.Status.Scorecard.PartnersByTier).To(Equal(wantTiers))
+		g.Expect(got.Status.Scorecard.OpenRequestsByType).To(Equal([]v1alpha1.Count{{Name: string(v1alpha1.RequestReadinessClaim), Count: 1}}))
+	}).Should(Succeed())
+
+	run := pluginAs(t, g, uniqueName("analyst")+"@example.com", nil,
+		readRule([]string{"get"}, "partnerprograms"), readRule([]string{"list"}, "partners", "exceptionrequests"))
+	file := filepath.Join(t.TempDir(), "report.html")
+	out, err := run("report", "--html", file, program.Name)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(Equal("wrote the report of PartnerProgram " + program.Name + " to " + file + "\n"))
+
+	page, err := os.ReadFile(file)
+	g.Expect(err).NotTo(HaveOccurred())
+	html := string(page)
+	g.Expect(html).To(HavePrefix("<!DOCTYPE html>"))
+	g.Expect(html).To(ContainSubstring("<title>partnergov report: %s</title>", program.Name))
+	g.Expect(html).To(ContainSubstring("<h1>Partner program %s</h1>", program.Name))
+	g.Expect(html).To(ContainSubstring(`<svg id="chart-tiers" role="img" aria-label="Partners by tier. %s: 1, %s: 1"`,
+		wantTiers[0].Name, wantTiers[1].Name))
+	g.Expect(html).To(ContainSubstring(`<svg id="chart-freshness" role="img" aria-label="Evidence freshness. fresh: 2, stale within 7d: 1, stale: 1"`))
+	g.Expect(html).To(ContainSubstring(`<svg id="chart-exceptions" role="img" aria-label="Pending exception requests by age. &lt;1d: 1, 1-3d: 0, 3-7d: 0, &gt;7d: 0"`))
+	g.Expect(html).To(ContainSubstring(`<tr><td>%s</td><td class="num">1</td></tr>`, v1alpha1.RequestReadinessClaim))
+	g.Expect(html).NotTo(ContainSubstring("http://"))
+	g.Expect(html).NotTo(ContainSubstring("https://"))
+	g.Expect(html).NotTo(ContainSubstring("<script"))
+
+	// Without --html the command says what it needs.
+	_, err = run("report", program.Name)
+	g.Expect(err).To(MatchError(ContainSubstring("--html FILE is required")))
+}

@@ -1,0 +1,291 @@
+package plugin
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"time"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// Chart element ids of the report; tests and the screenshot test look for them.
+const (
+	chartTiersID      = "chart-tiers"
+	chartFreshnessID  = "chart-freshness"
+	chartExceptionsID = "chart-exceptions"
+)
+
+// Bar fill colours of the report's charts. Each is used only for bars, so the
+// screenshot test can find the charts in the rendered page by their pixels.
+const (
+	colorTier       = "#2563eb" // blue
+	colorFresh      = "#16a34a" // green
+	colorGoingStale = "#f59e0b" // amber
+	colorStale      = "#dc2626" // red
+	colorException  = "#7c3aed" // purple
+)
+
+// goingStaleWithin is how close to its staleness an evidence entry is "going stale".
+const goingStaleWithin = 7 * 24 * time.Hour
+
+// Freshness counts a program's evidence entries by how long they still count.
+type Freshness struct {
+	// Fresh entries stay current for more than seven days.
+	Fresh int
+	// GoingStale entries are current now but go stale within seven days.
+	GoingStale int
+	// Stale entries are past their metric's freshness window.
+	Stale int
+}
+
+// AgeBucket is a number of pending exception requests of an age range.
+type AgeBucket struct {
+	Label string
+	Count int
+}
+
+// ReportData is everything a report shows; RenderReport draws it.
+type ReportData struct {
+	Program     string
+	GeneratedAt time.Time
+	Scorecard   *v1alpha1.Scorecard
+	Freshness   Freshness
+	// ExceptionAges are the pending requests by age bucket, youngest first.
+	ExceptionAges []AgeBucket
+}
+
+// barChart is an SVG bar chart with its layout computed.
+type barChart struct {
+	ID, Title, Desc string
+	Width, Height   int
+	BaseY           int // y of the baseline
+	AxisX1, AxisX2  int
+	Bars            []bar
+	Empty           string // shown instead of bars when every count is zero
+	EmptyX, EmptyY  int
+}
+
+type bar struct {
+	Label, Color   string
+	Count          int
+	X, Y, W, H     int
+	MidX           int // centre of the bar, for its labels
+	ValueY, LabelY int
+}
+
+// Chart geometry, in SVG user units (CSS pixels at 100%).
+const (
+	chartMinWidth   = 540
+	chartHeight     = 280
+	chartSide       = 40 // left and right margin
+	chartTop        = 50 // room for the heading and the tallest bar's value
+	chartPlotHeight = 170
+	chartMaxBarW    = 90
+	chartSlotMin    = 70 // narrowest slot per bar before the chart widens
+)
+
+// newBarChart lays out one bar per label, scaled to the largest count.
+func newBarChart(id, title, empty string, labels []string, counts []int, colors []string) barChart {
+	c := barChart{ID: id, Title: title, Height: chartHeight, BaseY: chartTop + chartPlotHeight}
+	n := len(labels)
+	c.Width = max(chartMinWidth, 2*chartSide+n*chartSlotMin)
+	c.AxisX1, c.AxisX2 = chartSide, c.Width-chartSide
+	c.EmptyX, c.EmptyY = c.Width/2, chartTop+chartPlotHeight/2
+	peak, total := 0, 0
+	for _, v := range counts {
+		peak = max(peak, v)
+		total += v
+	}
+	desc := ""
+	for i, l := range labels {
+		if i > 0 {
+			desc += ", "
+		}
+		desc += fmt.Sprintf("%s: %d", l, counts[i])
+	}
+	c.Desc = title + ". " + desc
+	if total == 0 {
+		c.Empty = empty
+		c.Desc = title + ". " + empty
+	}
+	if n == 0 {
+		return c
+	}
+	slot := (c.Width - 2*chartSide) / n
+	w := min(chartMaxBarW, slot*6/10)
+	for i, l := range labels {
+		h := 0
+		if peak > 0 {
+			h = counts[i] * chartPlotHeight / peak
+		}
+		x := chartSide + i*slot + (slot-w)/2
+		c.Bars = append(c.Bars, bar{
+			Label: l, Color: colors[i%len(colors)], Count: counts[i],
+			X: x, Y: c.BaseY - h, W: w, H: h, MidX: x + w/2,
+			ValueY: c.BaseY - h - 6, LabelY: c.BaseY + 20,
+		})
+	}
+	return c
+}
+
+// reportView is what the template renders.
+type reportView struct {
+	ReportData
+	Generated   string
+	Updated     string
+	Outcome     string
+	HasScore    bool
+	Score       v1alpha1.Scorecard
+	Charts      []barChart
+	PendingSum  int
+	EvidenceSum int
+}
+
+// RenderReport returns the report as one self-contained HTML page: inline CSS
+// and inline SVG, no scripts and no external resources.
+func RenderReport(d ReportData) ([]byte, error) {
+	v := reportView{ReportData: d, Generated: d.GeneratedAt.UTC().Format(time.RFC3339), Updated: none, Outcome: none}
+	v.HasScore = !emptyScorecard(d.Scorecard)
+	if v.HasScore {
+		v.Score = *d.Scorecard
+		if t := v.Score.UpdatedAt; t != nil && !t.IsZero() {
+			v.Updated = t.UTC().Format(time.RFC3339) + " (" + relative(t.Time, d.GeneratedAt) + ")"
+		}
+		if p := v.Score.OutcomeBackedPercent; p != nil {
+			v.Outcome = fmt.Sprintf("%d%% of tiered partners", *p)
+		}
+	}
+
+	var tierLabels []string
+	var tierCounts []int
+	if d.Scorecard != nil {
+		for _, c := range d.Scorecard.PartnersByTier {
+			tierLabels = append(tierLabels, orNone(c.Name))
+			tierCounts = append(tierCounts, int(c.Count))
+		}
+	}
+	f := d.Freshness
+	v.EvidenceSum = f.Fresh + f.GoingStale + f.Stale
+	var ageLabels []string
+	var ageCounts []int
+	for _, b := range d.ExceptionAges {
+		ageLabels = append(ageLabels, b.Label)
+		ageCounts = append(ageCounts, b.Count)
+		v.PendingSum += b.Count
+	}
+	v.Charts = []barChart{
+		newBarChart(chartTiersID, "Partners by tier", "no partners counted in the scorecard",
+			tierLabels, tierCounts, []string{colorTier}),
+		newBarChart(chartFreshnessID, "Evidence freshness", "no evidence reported",
+			[]string{"fresh", "stale within 7d", "stale"}, []int{f.Fresh, f.GoingStale, f.Stale},
+			[]string{colorFresh, colorGoingStale, colorStale}),
+		newBarChart(chartExceptionsID, "Pending exception requests by age", "no pending exception requests",
+			ageLabels, ageCounts, []string{colorException}),
+	}
+	var buf bytes.Buffer
+	if err := reportTemplate.Execute(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// countTable is a titled table of counts in the report.
+type countTable struct {
+	Title, Column string
+	Counts        []v1alpha1.Count
+}
+
+var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"counts": func(title, column string, c []v1alpha1.Count) countTable {
+		return countTable{Title: title, Column: column, Counts: c}
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>partnergov report: {{.Program}}</title>
+<style>
+body { font-family: sans-serif; margin: 24px; color: #1f2933; background: #ffffff; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 24px 0 8px; }
+p.meta { color: #52606d; margin: 0 0 16px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 12px; }
+figure { margin: 0; border: 1px solid #d9e2ec; padding: 8px; }
+figcaption { color: #52606d; font-size: 13px; }
+svg text { font-family: sans-serif; font-size: 13px; fill: #1f2933; }
+svg text.heading { font-size: 16px; font-weight: bold; }
+table { border-collapse: collapse; margin-bottom: 8px; }
+th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #e4e7eb; }
+td.num { text-align: right; }
+</style>
+</head>
+<body>
+<h1>Partner program {{.Program}}</h1>
+<p class="meta">Report generated {{.Generated}} by kubectl partnergov. Scorecard updated {{.Updated}}.</p>
+<section class="charts">
+{{- range .Charts}}
+<figure>
+<svg id="{{.ID}}" role="img" aria-label="{{.Desc}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}">
+<title>{{.Desc}}</title>
+<text class="heading" x="{{.AxisX1}}" y="24">{{.Title}}</text>
+<line x1="{{.AxisX1}}" y1="{{.BaseY}}" x2="{{.AxisX2}}" y2="{{.BaseY}}" stroke="#9aa5b1" stroke-width="1"/>
+{{- if .Empty}}
+<text x="{{.EmptyX}}" y="{{.EmptyY}}" text-anchor="middle">{{.Empty}}</text>
+{{- end}}
+{{- range .Bars}}
+<g class="bar">
+<title>{{.Label}}: {{.Count}}</title>
+{{- if .H}}
+<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>
+{{- end}}
+<text x="{{.MidX}}" y="{{.ValueY}}" text-anchor="middle">{{.Count}}</text>
+<text x="{{.MidX}}" y="{{.LabelY}}" text-anchor="middle">{{.Label}}</text>
+</g>
+{{- end}}
+</svg>
+</figure>
+{{- end}}
+</section>
+<p class="meta">Evidence entries: {{.EvidenceSum}} ({{.Freshness.Fresh}} fresh, {{.Freshness.GoingStale}} going stale within 7 days, {{.Freshness.Stale}} stale). Pending exception requests: {{.PendingSum}}.</p>
+<h2>Scorecard</h2>
+{{- if not .HasScore}}
+<p>PartnerProgram {{.Program}} has no scorecard yet: the controller has not computed status.scorecard.</p>
+{{- else}}
+<table id="scorecard">
+<tr><th>Tier backed by current outcomes</th><td>{{.Outcome}}</td></tr>
+<tr><th>SLA breaches</th><td>{{.Score.SLABreaches}}</td></tr>
+<tr><th>Decisions (last 30 days)</th><td>{{.Score.DecisionsLast30Days}}</td></tr>
+<tr><th>Listings</th><td>{{.Score.ListingsPublished}} published, {{.Score.ListingsUnpublished}} unpublished, {{.Score.ListingsLowAdoption}} low adoption</td></tr>
+</table>
+{{- template "counts" (counts "Partners by tier" "Tier" .Score.PartnersByTier)}}
+{{- template "counts" (counts "Partners by type" "Type" .Score.PartnersByType)}}
+{{- template "counts" (counts "Open requests by type" "Type" .Score.OpenRequestsByType)}}
+<h2>Outcome totals (current evidence)</h2>
+{{- if .Score.OutcomeTotals}}
+<table>
+<tr><th>Metric</th><th>Total</th><th>Unit</th><th>Partners</th></tr>
+{{- range .Score.OutcomeTotals}}
+<tr><td>{{.Metric}}</td><td class="num">{{.Total}}</td><td>{{.Unit}}</td><td class="num">{{.Partners}}</td></tr>
+{{- end}}
+</table>
+{{- else}}
+<p>none</p>
+{{- end}}
+{{- end}}
+</body>
+</html>
+{{define "counts"}}
+<h2>{{.Title}}</h2>
+{{- if .Counts}}
+<table>
+<tr><th>{{.Column}}</th><th>Count</th></tr>
+{{- range .Counts}}
+<tr><td>{{.Name}}</td><td class="num">{{.Count}}</td></tr>
+{{- end}}
+</table>
+{{- else}}
+<p>none</p>
+{{- end}}
+{{- end}}
+`))

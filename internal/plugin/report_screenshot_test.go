@@ -1,0 +1,172 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// chromiumBinary finds Debian's chromium (or chromium-browser) on the PATH.
+func chromiumBinary(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	t.Fatalf("the report screenshot test needs headless Chromium, and neither chromium nor chromium-browser is on the PATH: " +
+		"install Debian's package (apt-get update && apt-get install -y chromium; .ci/run does)")
+	return ""
+}
+
+// screenshot renders the page file with headless Chromium into a 1200x1600 PNG.
+func screenshot(t *testing.T, page string) image.Image {
+	t.Helper()
+	bin := chromiumBinary(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+		"--hide-scrollbars", "--user-data-dir="+filepath.Join(dir, "profile"),
+		"--window-size=1200,1600", "--screenshot="+out, "file://"+page)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	if log, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s failed: %v\n%s", bin, err, log)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatalf("chromium wrote no screenshot: %v", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("the screenshot is not a PNG: %v", err)
+	}
+	if keep := os.Getenv("REPORT_SCREENSHOT"); keep != "" {
+		if b, err := os.ReadFile(out); err == nil {
+			_ = os.WriteFile(keep, b, 0o644)
+		}
+	}
+	return img
+}
+
+// rgb parses "#rrggbb".
+func rgb(t *testing.T, hex string) color.RGBA {
+	t.Helper()
+	v, err := strconv.ParseUint(hex[1:], 16, 32)
+	if err != nil || len(hex) != 7 {
+		t.Fatalf("bad colour %q", hex)
+	}
+	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 0xff}
+}
+
+// near reports whether c is within a few levels of want in every channel.
+func near(c color.Color, want color.RGBA) bool {
+	r, g, b, _ := c.RGBA()
+	d := func(x uint32, y uint8) bool { return int(x>>8)-int(y) <= 3 && int(y)-int(x>>8) <= 3 }
+	return d(r, want.R) && d(g, want.G) && d(b, want.B)
+}
+
+// colourArea is where, and in how many pixels, a colour appears.
+type colourArea struct {
+	pixels int
+	box    image.Rectangle // bounding box of those pixels
+}
+
+func find(img image.Image, want color.RGBA) colourArea {
+	var a colourArea
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if !near(img.At(x, y), want) {
+				continue
+			}
+			p := image.Rect(x, y, x+1, y+1)
+			if a.pixels == 0 {
+				a.box = p
+			} else {
+				a.box = a.box.Union(p)
+			}
+			a.pixels++
+		}
+	}
+	return a
+}
+
+func (a colourArea) String() string { return fmt.Sprintf("%d pixels in %v", a.pixels, a.box) }
+
+// TestReportScreenshotDrawsTheCharts renders the fixture report in headless
+// Chromium and checks, in the pixels, that every chart's bars are drawn where
+// the layout puts them: tiers and freshness side by side, exception ageing below.
+// It fails (never skips) when Chromium is missing.
+func TestReportScreenshotDrawsTheCharts(t *testing.T) {
+	page, err := RenderReport(reportFixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(file, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := screenshot(t, file)
+	if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 1600 {
+		t.Fatalf("the screenshot is %dx%d, want 1200x1600", b.Dx(), b.Dy())
+	}
+
+	// Not blank: a good share of the page is not white.
+	white := color.RGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+	ink := 1200*1600 - find(img, white).pixels
+	if ink < 20000 {
+		t.Fatalf("the screenshot is almost blank: %d non-white pixels", ink)
+	}
+
+	// The smallest bar of the fixture is 1 of 5 (tiers: 34 px high, 69 wide),
+	// 3 of 10 (freshness: 51 px) or 1 of 3 (ageing: 56 px); each colour must
+	// cover at least that much, less a margin for antialiased edges.
+	const minPixels = 1500
+	areas := map[string]colourArea{}
+	for name, hex := range map[string]string{
+		"tier": colorTier, "fresh": colorFresh, "going stale": colorGoingStale, "stale": colorStale, "exception": colorException,
+	} {
+		a := find(img, rgb(t, hex))
+		areas[name] = a
+		if a.pixels < minPixels {
+			t.Errorf("the %s bars (%s) cover %s; want at least %d pixels: the chart is not drawn", name, hex, a, minPixels)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	tiers, exceptions := areas["tier"].box, areas["exception"].box
+	fresh := areas["fresh"].box.Union(areas["going stale"].box).Union(areas["stale"].box)
+	// Four tier bars and four age buckets span most of their 540-px chart;
+	// the three freshness bars a little less.
+	for name, box := range map[string]image.Rectangle{"tier": tiers, "freshness": fresh, "exception": exceptions} {
+		if box.Dx() < 300 || box.Dy() < 150 {
+			t.Errorf("the %s bars span only %v", name, box)
+		}
+	}
+	if tiers.Max.X > fresh.Min.X || tiers.Overlaps(fresh) {
+		t.Errorf("the tier chart (%v) is not left of the freshness chart (%v)", tiers, fresh)
+	}
+	if exceptions.Min.Y < tiers.Max.Y || exceptions.Min.Y < fresh.Max.Y {
+		t.Errorf("the exception chart (%v) is not below the tier (%v) and freshness (%v) charts", exceptions, tiers, fresh)
+	}
+	// Bars stand on a common baseline within each chart.
+	if d := areas["fresh"].box.Max.Y - areas["stale"].box.Max.Y; d < -1 || d > 1 {
+		t.Errorf("freshness bars do not share a baseline: %v vs %v", areas["fresh"].box, areas["stale"].box)
+	}
+	if exceptions.Max.Y > 1600-10 {
+		t.Errorf("the exception chart (%v) is cut off by the 1600-px window", exceptions)
+	}
+}

@@ -1,0 +1,211 @@
+package plugin
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// reportFixture is a fixed report: four tiers, seventeen evidence entries and six
+// pending requests in three of the four age buckets.
+func reportFixture() ReportData {
+	sc := fullScorecard()
+	sc.PartnersByTier = []v1alpha1.Count{
+		{Name: "advanced", Count: 3}, {Name: "None", Count: 1}, {Name: "premier", Count: 2}, {Name: "registered", Count: 5},
+	}
+	return ReportData{
+		Program:     "global",
+		GeneratedAt: now,
+		Scorecard:   sc,
+		Freshness:   Freshness{Fresh: 10, GoingStale: 4, Stale: 3},
+		ExceptionAges: []AgeBucket{
+			{Label: "<1d", Count: 2}, {Label: "1-3d", Count: 1}, {Label: "3-7d", Count: 0}, {Label: ">7d", Count: 3},
+		},
+	}
+}
+
+func TestRenderReportIsSelfContained(t *testing.T) {
+	for name, d := range map[string]ReportData{
+		"fixture":      reportFixture(),
+		"no scorecard": {Program: "global", GeneratedAt: now},
+	} {
+		t.Run(name, func(t *testing.T) {
+			page, err := RenderReport(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			html := string(page)
+			for _, bad := range []string{"http://", "https://", "<script", "<link", "@import", "url(", "//fonts"} {
+				if strings.Contains(strings.ToLower(html), bad) {
+					t.Errorf("the report contains %q; it must not load anything:\n%s", bad, html)
+				}
+			}
+			if !strings.HasPrefix(html, "<!DOCTYPE html>") {
+				t.Errorf("the report does not start with a doctype:\n%.200s", html)
+			}
+			for _, id := range []string{chartTiersID, chartFreshnessID, chartExceptionsID} {
+				re := regexp.MustCompile(`<svg id="` + id + `" role="img" aria-label="[^"]+"[^>]*>\n<title>[^<]+</title>`)
+				if !re.MatchString(html) {
+					t.Errorf("chart %s has no <svg id> with an aria-label and a <title>:\n%s", id, html)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderReportShowsTheFigures(t *testing.T) {
+	page, err := RenderReport(reportFixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{
+		"<title>partnergov report: global</title>",
+		"<h1>Partner program global</h1>",
+		"Report generated 2026-11-23T12:00:00Z",
+		"Scorecard updated 2026-11-23T11:50:00Z (10m ago)",
+		// tier chart, from scorecard.partnersByTier
+		`aria-label="Partners by tier. advanced: 3, None: 1, premier: 2, registered: 5"`,
+		"<title>registered: 5</title>",
+		// the tallest bar fills the plot; the others are scaled to it
+		`<rect x="408" y="50" width="69" height="170" fill="#7c3aed"/>`,
+		`height="170" fill="` + colorTier + `"/>`,
+		`height="102" fill="` + colorTier + `"/>`, // 3 of 5
+		// freshness
+		`aria-label="Evidence freshness. fresh: 10, stale within 7d: 4, stale: 3"`,
+		`fill="` + colorFresh + `"`, `fill="` + colorGoingStale + `"`, `fill="` + colorStale + `"`,
+		"17 (10 fresh, 4 going stale within 7 days, 3 stale)",
+		// ageing
+		`aria-label="Pending exception requests by age. &lt;1d: 2, 1-3d: 1, 3-7d: 0, &gt;7d: 3"`,
+		"<title>&gt;7d: 3</title>",
+		"Pending exception requests: 6.",
+		// scorecard
+		"<tr><th>Tier backed by current outcomes</th><td>75% of tiered partners</td></tr>",
+		"<tr><th>SLA breaches</th><td>1</td></tr>",
+		"<tr><th>Decisions (last 30 days)</th><td>9</td></tr>",
+		"<td>5 published, 2 unpublished, 1 low adoption</td>",
+		`<tr><td>GSI</td><td class="num">3</td></tr>`,
+		`<tr><td>Funds</td><td class="num">4</td></tr>`,
+		`<tr><td>sourced-revenue</td><td class="num">1250000</td><td>USD</td><td class="num">3</td></tr>`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report lacks %q:\n%s", want, html)
+		}
+	}
+	// A bucket without requests draws no bar but still shows its zero.
+	if got := strings.Count(html, `fill="`+colorException+`"`); got != 3 {
+		t.Errorf("exception chart has %d bars, want 3 (the empty bucket draws none)", got)
+	}
+	if !strings.Contains(html, "<title>3-7d: 0</title>") {
+		t.Errorf("the empty bucket is not labelled")
+	}
+}
+
+func TestRenderReportWithoutData(t *testing.T) {
+	page, err := RenderReport(ReportData{Program: "global", GeneratedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{
+		"PartnerProgram global has no scorecard yet",
+		">no partners counted in the scorecard</text>",
+		">no evidence reported</text>",
+		">no pending exception requests</text>",
+		"Scorecard updated -.",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report lacks %q:\n%s", want, html)
+		}
+	}
+	if strings.Contains(html, "<rect") {
+		t.Errorf("a report without data draws bars:\n%s", html)
+	}
+}
+
+func TestRenderReportEscapesNames(t *testing.T) {
+	d := reportFixture()
+	d.Program = `<b>"x"</b>`
+	d.Scorecard.PartnersByTier = []v1alpha1.Count{{Name: "<script>alert(1)</script>", Count: 1}}
+	page, err := RenderReport(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(page); strings.Contains(s, "<script>") || strings.Contains(s, `<b>"x"</b>`) {
+		t.Errorf("names are not escaped:\n%s", s)
+	}
+}
+
+func TestEvidenceFreshness(t *testing.T) {
+	day := 24 * time.Hour
+	def := func(name string, window time.Duration) v1alpha1.MetricDefinition {
+		return v1alpha1.MetricDefinition{Name: name, FreshnessWindow: metav1.Duration{Duration: window}}
+	}
+	program := &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: "global"},
+		Spec: v1alpha1.PartnerProgramSpec{Metrics: []v1alpha1.MetricDefinition{def("revenue", 90*day), def("training", 30*day)}}}
+	entry := func(metric string, ago time.Duration) v1alpha1.EvidenceEntry {
+		return v1alpha1.EvidenceEntry{Metric: metric, Value: "1", ObservedAt: metav1.NewTime(now.Add(-ago))}
+	}
+	partner := func(program string, entries ...v1alpha1.EvidenceEntry) v1alpha1.Partner {
+		p := v1alpha1.Partner{Spec: v1alpha1.PartnerSpec{Program: program}}
+		p.Status.Evidence = entries
+		return p
+	}
+	partners := []v1alpha1.Partner{
+		partner("global",
+			entry("revenue", day),      // 89d left: fresh
+			entry("revenue", 83*day-1), // just over 7d left: fresh
+			entry("training", 23*day),  // exactly 7d left: going stale
+			entry("training", 29*day),  // 1d left: going stale
+			entry("revenue", 90*day),   // stale at now
+			entry("training", 31*day),  // stale
+			entry("unknown", day)),     // not in the catalog: not counted
+		partner("other", entry("revenue", day)), // another program's partner
+		partner("global"),
+	}
+	got := evidenceFreshness(program, partners, now)
+	if want := (Freshness{Fresh: 2, GoingStale: 2, Stale: 2}); got != want {
+		t.Errorf("evidenceFreshness = %+v, want %+v", got, want)
+	}
+}
+
+func TestExceptionAgeing(t *testing.T) {
+	program := &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: "global"}}
+	partners := []v1alpha1.Partner{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "acme"}, Spec: v1alpha1.PartnerSpec{Program: "global"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "other"}, Spec: v1alpha1.PartnerSpec{Program: "other"}},
+	}
+	request := func(ns, partner string, age time.Duration, phase v1alpha1.RequestPhase) v1alpha1.ExceptionRequest {
+		r := v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, CreationTimestamp: metav1.NewTime(now.Add(-age))}}
+		r.Spec.Partner, r.Status.Phase = partner, phase
+		return r
+	}
+	h := time.Hour
+	requests := []v1alpha1.ExceptionRequest{
+		request("a", "acme", h, ""),                         // <1d (no phase yet)
+		request("a", "acme", 23*h, v1alpha1.PhasePending),   // <1d
+		request("a", "acme", 24*h, v1alpha1.PhasePending),   // 1-3d
+		request("a", "acme", 71*h, v1alpha1.PhasePending),   // 1-3d
+		request("a", "acme", 100*h, v1alpha1.PhasePending),  // 3-7d
+		request("a", "acme", 168*h, v1alpha1.PhasePending),  // >7d
+		request("a", "acme", 400*h, v1alpha1.PhaseApproved), // decided: not counted
+		request("a", "other", h, v1alpha1.PhasePending),     // another program
+		request("b", "acme", h, v1alpha1.PhasePending),      // same name, another namespace: not a member
+	}
+	got := exceptionAgeing(program, partners, requests, now)
+	want := []AgeBucket{{"<1d", 2}, {"1-3d", 2}, {"3-7d", 1}, {">7d", 1}}
+	if len(got) != len(want) {
+		t.Fatalf("exceptionAgeing = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("exceptionAgeing = %+v, want %+v", got, want)
+			break
+		}
+	}
+}
