@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -53,10 +52,7 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	in.Grants = listing.GrantsFor(requests.Items, l.Name)
 
 	res := listing.Evaluate(in)
-	if equality.Semantic.DeepEqual(withoutUsage(l.Status), withoutUsage(res.Status)) {
-		return requeueAt(in.Now, res.NextDeadline), nil
-	}
-	written, err := applyStatus(ctx, r.Client, &l, "Listing", &res.Status, "usage")
+	written, err := applyStatus(ctx, r.Client, &l, "Listing", &l.Status, &res.Status, "usage")
 	if err != nil || !written {
 		return requeueAt(in.Now, res.NextDeadline), err
 	}
@@ -67,11 +63,6 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
-}
-
-func withoutUsage(s v1alpha1.ListingStatus) v1alpha1.ListingStatus {
-	s.Usage = nil
-	return s
 }
 
 // SetupWithManager registers the reconciler: listings follow their partner's

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -71,7 +70,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 	}
 
-	written, err := applyPartnerStatus(ctx, r.Client, &partner, res.Status)
+	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -220,16 +219,4 @@ func (r *PartnerReconciler) partnersOf(program func(client.Object) string) handl
 		}
 		return reqs
 	}
-}
-
-// withoutEvidence is the part of a partner's status the controller owns.
-func withoutEvidence(s v1alpha1.PartnerStatus) v1alpha1.PartnerStatus {
-	s.Evidence = nil
-	return s
-}
-
-// statusChanged reports whether the computed status differs from the stored one
-// in any field the controller owns.
-func statusChanged(stored, computed v1alpha1.PartnerStatus) bool {
-	return !equality.Semantic.DeepEqual(withoutEvidence(stored), withoutEvidence(computed))
 }

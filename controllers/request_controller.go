@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,10 +57,7 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	res := review.Evaluate(in)
-	if equality.Semantic.DeepEqual(withoutDecisions(request.Status), withoutDecisions(res.Status)) {
-		return requeueAt(in.Now, res.NextDeadline), nil
-	}
-	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &res.Status, "decisions")
+	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &request.Status, &res.Status, "decisions")
 	if err != nil || !written {
 		return requeueAt(in.Now, res.NextDeadline), err
 	}
@@ -140,11 +136,6 @@ func pathName(s *v1alpha1.ExceptionRequestStatus) string {
 		return ""
 	}
 	return s.ReviewPath.Name
-}
-
-func withoutDecisions(s v1alpha1.ExceptionRequestStatus) v1alpha1.ExceptionRequestStatus {
-	s.Decisions = nil
-	return s
 }
 
 // SetupWithManager registers the reconciler: requests are reconciled on their own

@@ -1,0 +1,56 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// applyStatus server-side-applies the status fields the controller owns, as field
+// manager FieldOwner, when they differ from the stored ones; it sends nothing for
+// a no-op reconcile. The fields named in shared (written by integrations or
+// reviewers) are neither compared nor sent, so their writers keep owning them. It
+// carries the resourceVersion the decision was made on, so a decision computed
+// from a stale object is refused (Conflict) and recomputed from the newer
+// version, which the watch is already delivering.
+func applyStatus(ctx context.Context, c client.Client, obj client.Object, kind string, stored, computed any, shared ...string) (written bool, err error) {
+	before, err := ownedFields(stored, shared)
+	if err != nil {
+		return false, err
+	}
+	u, err := ownedFields(computed, shared)
+	if err != nil || equality.Semantic.DeepEqual(before, u) {
+		return false, err
+	}
+	patch := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": v1alpha1.GroupVersion.String(),
+		"kind":       kind,
+		"metadata": map[string]any{
+			"name": obj.GetName(), "namespace": obj.GetNamespace(), "resourceVersion": obj.GetResourceVersion(),
+		},
+		"status": u,
+	}}
+	err = c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ownedFields is a status as the API serialises it, without the shared fields.
+func ownedFields(status any, shared []string) (map[string]any, error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range shared {
+		delete(u, f)
+	}
+	return u, nil
+}
