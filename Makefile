@@ -85,6 +85,10 @@ test: controlplane helm ## Run unit and integration tests against a real kube-ap
 cover: controlplane helm ## Run the tests with a coverage profile.
 	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
 
+.PHONY: bench
+bench: controlplane ## Measure convergence, write amplification, latency and memory at 1k-20k partners (BENCH_ARGS="-n 1000" for one size); not part of make test.
+	go run ./hack/bench $(BENCH_ARGS)
+
 .PHONY: run
 run: controlplane ## Run the manager on a local control plane with the samples applied.
 	go build -o bin/partnergov-run ./hack/run

@@ -62,7 +62,7 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var partners v1alpha1.PartnerList
-	if err := c.reader.List(ctx, &partners); err != nil {
+	if err := c.reader.List(ctx, &partners, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	type key struct{ program, tier, atRisk string }
@@ -83,7 +83,7 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric) {
 	var requests v1alpha1.ExceptionRequestList
-	if err := c.reader.List(ctx, &requests); err != nil {
+	if err := c.reader.List(ctx, &requests, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	type key struct{ typ, stage, age string }
@@ -119,7 +119,7 @@ var (
 // controller last wrote it.
 func (c *partnerCollector) collectScorecards(ctx context.Context, ch chan<- prometheus.Metric) {
 	var programs v1alpha1.PartnerProgramList
-	if err := c.reader.List(ctx, &programs); err != nil {
+	if err := c.reader.List(ctx, &programs, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	for _, p := range programs.Items {

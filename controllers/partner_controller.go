@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -191,10 +193,14 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
-		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.partnersOf(func(o client.Object) string { return o.GetName() }))).
+		// Only a catalog or tier spec change concerns partners: the status the
+		// program and tier controllers keep (scorecard, partner counts) changes
+		// with every decision and would re-enqueue every partner each time.
+		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.partnersOf(func(o client.Object) string { return o.GetName() })),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.PartnerTier{}, handler.EnqueueRequestsFromMapFunc(r.partnersOf(func(o client.Object) string {
 			return o.(*v1alpha1.PartnerTier).Spec.Program
-		}))).
+		})), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Listing{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.Listing).Spec.Partner}}}
 		})).
@@ -210,7 +216,7 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 func (r *PartnerReconciler) partnersOf(program func(client.Object) string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		var partners v1alpha1.PartnerList
-		if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program(o)}); err != nil {
+		if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program(o)}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		reqs := make([]reconcile.Request, 0, len(partners.Items))

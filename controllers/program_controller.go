@@ -121,7 +121,7 @@ func (r *ProgramReconciler) members(ctx context.Context, program string) (
 		return nil, nil, nil, nil, err
 	}
 	var partners v1alpha1.PartnerList
-	if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program}); err != nil {
+	if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	var requests []v1alpha1.ExceptionRequest

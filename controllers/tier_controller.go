@@ -2,15 +2,18 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -48,7 +51,7 @@ func (r *TierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		reason, message = v1alpha1.ReasonReconciled, "the tier's requirements fit the program's catalog"
 	}
 	var holders v1alpha1.PartnerList
-	if err := r.List(ctx, &holders, client.MatchingFields{indexTier: t.Name}); err != nil {
+	if err := r.List(ctx, &holders, client.MatchingFields{indexTier: t.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	t.Status.Partners = int32(len(holders.Items))
@@ -71,19 +74,26 @@ func (r *TierReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PartnerTier{}).
-		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.tiersOfProgram)).
+		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.tiersOfProgram),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Partner{}, tierChanges()).
 		WithOptions(opts.controller()).
 		Named("partnertier").
 		Complete(r)
 }
 
+// TierCountDelay is how long a tier's partner count may lag behind a partner
+// entering or leaving it; the changes within it are counted in one write.
+const TierCountDelay = 2 * time.Second
+
 // tierChanges enqueues the tiers a partner enters or leaves; evidence updates that
 // keep the tier enqueue nothing.
 func tierChanges() handler.EventHandler {
 	enqueue := func(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object) {
 		if t := o.(*v1alpha1.Partner).Status.Tier; t != "" {
-			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: t}})
+			// Delayed adds of the same tier coalesce: a wave of tier changes
+			// costs one count update per tier, not one per partner.
+			q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: t}}, TierCountDelay)
 		}
 	}
 	return handler.Funcs{

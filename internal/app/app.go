@@ -5,6 +5,7 @@ package app
 
 import (
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -13,6 +14,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -57,6 +59,9 @@ type Options struct {
 	Burst int
 	// Controllers tunes every controller.
 	Controllers controllers.Options
+	// SyncPeriod is how often the cache re-delivers every object to the
+	// controllers (a full resync); zero is controller-runtime's default (10h).
+	SyncPeriod time.Duration
 	// Clock is the time source of every deadline; nil is the real clock.
 	Clock clock.PassiveClock
 	// SkipNameValidation lets tests start several managers in one process.
@@ -88,9 +93,16 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.Burst > 0 {
 		cfg.Burst = o.Burst
 	}
+	// One token bucket for every client the manager builds from cfg (each
+	// resource's REST client, the API reader, events, leader election), so that
+	// --kube-api-qps is the manager's rate, not a rate per resource.
+	if cfg.QPS > 0 && cfg.RateLimiter == nil {
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	cfg.Wrap(countWrites)
 	skip := o.SkipNameValidation
 	username, err := whoAmI(cfg)
 	if err != nil {
@@ -107,11 +119,15 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "partnergov.governance.partnergov.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// main exits as soon as the manager stops, so the lease can be handed
+		// over at once instead of after its duration.
+		LeaderElectionReleaseOnCancel: true,
 		// Managed fields are half of a typical object and the controller never reads them.
 		// The integration identities partnergov provisions are the only ServiceAccounts,
 		// Roles and RoleBindings it needs to see.
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
+			SyncPeriod:       syncPeriod(o.SyncPeriod),
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.ServiceAccount{}: {Label: managedBy},
 				&rbacv1.Role{}:           {Label: managedBy},
@@ -163,4 +179,11 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		return err
 	}
 	return mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker())
+}
+
+func syncPeriod(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }

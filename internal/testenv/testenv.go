@@ -53,7 +53,20 @@ func RepoRoot() (string, error) {
 // Start starts etcd and kube-apiserver with the CRDs and webhook configurations
 // installed. The webhooks point at WebhookInstallOptions' local host and port,
 // where a manager built with WebhookOptions must serve them.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return StartWith(StartOptions{}) }
+
+// StartOptions adjust the control plane for the benchmark and chaos harness.
+type StartOptions struct {
+	// APIServerCertDir keeps kube-apiserver's certificates, and with them every
+	// client's credentials, in a fixed directory, so that the API server can be
+	// stopped and started again (ControlPlane.APIServer) with the clients still valid.
+	APIServerCertDir string
+	// APIServerArgs are set on kube-apiserver's command line (name to values).
+	APIServerArgs map[string][]string
+}
+
+// StartWith is Start with options.
+func StartWith(o StartOptions) (*Env, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -73,6 +86,13 @@ func Start() (*Env, error) {
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")},
 		},
+	}
+	if o.APIServerCertDir != "" || len(o.APIServerArgs) > 0 {
+		api := &envtest.APIServer{CertDir: o.APIServerCertDir}
+		for name, values := range o.APIServerArgs {
+			api.Configure().Set(name, values...)
+		}
+		env.ControlPlane.APIServer = api
 	}
 	if _, err := env.Start(); err != nil {
 		_ = env.Stop()
@@ -118,6 +138,16 @@ func (e *Env) ManagerOptions() app.Options {
 	o.MetricsBindAddress = "0"
 	o.HealthProbeBindAddress = "0"
 	return o
+}
+
+// UserKubeconfig returns a kubeconfig file's contents authenticating as the named
+// user in the given groups, for programs started against this control plane.
+func (e *Env) UserKubeconfig(name string, groups ...string) ([]byte, error) {
+	u, err := e.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
+	if err != nil {
+		return nil, err
+	}
+	return u.KubeConfig()
 }
 
 // UserConfig returns a config authenticating as the named user in the given groups.

@@ -1,0 +1,441 @@
+// Command bench is `make bench`: for each N it starts a local control plane and
+// the manager (as its own process, with the flags of config/manager), loads a
+// program of N partners with six evidence metrics and four tiers, and measures
+// convergence, an evidence wave, the plain-client limit, write amplification,
+// decision and admission latency, and memory. It prints a table and writes JSON
+// under bench/results/.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/app"
+	"github.com/partnergov/partnergov/internal/harness"
+	"github.com/partnergov/partnergov/internal/testenv"
+)
+
+type config struct {
+	sizes          []int
+	qps            float64
+	burst          int
+	concurrency    int
+	syncPeriod     time.Duration
+	steady         time.Duration
+	decisionRate   int
+	decisionFor    time.Duration
+	admissionRate  int
+	admissionFor   time.Duration
+	out            string
+	loadWorkers    int
+	convergeBudget time.Duration
+}
+
+func main() {
+	d := app.Defaults
+	c := config{}
+	sizes := flag.String("n", "1000,5000,10000,20000", "partner counts to measure, comma-separated")
+	flag.Float64Var(&c.qps, "qps", float64(d.QPS), "the manager's --kube-api-qps (and the plain client's)")
+	flag.IntVar(&c.burst, "burst", d.Burst, "the manager's --kube-api-burst (and the plain client's)")
+	flag.IntVar(&c.concurrency, "concurrency", d.Controllers.MaxConcurrentReconciles, "the manager's --max-concurrent-reconciles (and the plain client's workers)")
+	flag.DurationVar(&c.syncPeriod, "sync-period", 30*time.Second, "the manager's --sync-period, short enough that the steady-state window holds a full resync")
+	flag.DurationVar(&c.steady, "steady", 60*time.Second, "steady-state window in which no write is expected")
+	flag.IntVar(&c.decisionRate, "decision-rate", 50, "evidence updates per second while measuring decision latency")
+	flag.DurationVar(&c.decisionFor, "decision-for", 20*time.Second, "how long to measure decision latency")
+	flag.IntVar(&c.admissionRate, "admission-rate", 200, "admission reviews per second sent to the partners/status webhook")
+	flag.DurationVar(&c.admissionFor, "admission-for", 10*time.Second, "how long to measure admission latency")
+	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
+	flag.IntVar(&c.loadWorkers, "load-workers", 16, "workers creating partners and reporting evidence (not rate limited)")
+	flag.DurationVar(&c.convergeBudget, "timeout", 30*time.Minute, "longest wait for a phase to settle")
+	flag.Parse()
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 10 {
+			fmt.Fprintf(os.Stderr, "bench: -n: %q is not a partner count of at least 10\n", s)
+			os.Exit(2)
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	ctrl.SetLogger(logr.Discard())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	fmt.Println("building the manager ...")
+	bin, err := harness.BuildManager(ctx, root)
+	if err != nil {
+		return err
+	}
+	report := Report{
+		Started: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
+		Settings: Settings{QPS: c.qps, Burst: c.burst, MaxConcurrentReconciles: c.concurrency, SyncPeriod: c.syncPeriod.String(),
+			Steady: c.steady.String(), DecisionRate: c.decisionRate, AdmissionRate: c.admissionRate},
+	}
+	for _, n := range c.sizes {
+		fmt.Printf("\n=== N = %d partners ===\n", n)
+		r, err := measure(ctx, c, root, bin, n)
+		if err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		report.Results = append(report.Results, r)
+	}
+	fmt.Println()
+	report.Print(os.Stdout)
+	if err := os.MkdirAll(filepath.Join(root, c.out), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(root, c.out, time.Now().UTC().Format("20060102T150405Z")+".json")
+	fmt.Println("\nresults:", path)
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// measure runs every phase for one N on a fresh control plane.
+func measure(ctx context.Context, c config, root, bin string, n int) (Result, error) {
+	r := Result{Partners: n}
+	cl, err := harness.Start(ctx, filepath.Join(root, "bin", "bench", strconv.Itoa(n)))
+	if err != nil {
+		return r, err
+	}
+	defer cl.Stop()
+	cl.SetManagerBinary(bin)
+	// The harness holds the lease while it loads the program: the manager serves
+	// the webhooks (evidence goes through them) but decides nothing yet.
+	if err := cl.HoldLease(ctx); err != nil {
+		return r, err
+	}
+	mo := harness.ManagerOptions{QPS: float32(c.qps), Burst: c.burst, MaxConcurrentReconciles: c.concurrency, SyncPeriod: c.syncPeriod}
+	mgr, err := cl.StartManager(ctx, "manager", mo)
+	if err != nil {
+		return r, err
+	}
+	defer mgr.Kill()
+	const ns = "bench"
+	if err := cl.Namespace(ctx, ns); err != nil {
+		return r, err
+	}
+	if err := cl.InstallProgram(ctx); err != nil {
+		return r, err
+	}
+	tracker, err := cl.Track(ctx, ns)
+	if err != nil {
+		return r, err
+	}
+	defer tracker.Stop()
+	reporter, err := cl.ReporterClient(0, 0)
+	if err != nil {
+		return r, err
+	}
+	rank := make([]int, n)
+	seq := make([]int, n)
+
+	// Load: N partners, each with evidence for tier i%4.
+	start := time.Now()
+	if err := cl.CreatePartners(ctx, ns, n, c.loadWorkers); err != nil {
+		return r, err
+	}
+	if err := harness.Parallel(ctx, n, c.loadWorkers, func(ctx context.Context, i int) error {
+		rank[i] = i % len(harness.Tiers)
+		tracker.Expect(harness.PartnerName(i), harness.Tiers[rank[i]], time.Time{})
+		return harness.ReportEvidence(ctx, reporter, ns, harness.PartnerName(i), rank[i], 0)
+	}); err != nil {
+		return r, err
+	}
+	r.LoadSeconds = time.Since(start).Seconds()
+	fmt.Printf("loaded %d partners with evidence in %.1fs (%d writes by the load generator)\n", n, r.LoadSeconds, 2*n)
+
+	// 1. Convergence: from the manager taking the lease to every tier decided.
+	heap := mgr.SampleHeap(2 * time.Second)
+	before, err := writes(mgr)
+	if err != nil {
+		return r, err
+	}
+	if err := cl.ReleaseLease(ctx); err != nil {
+		return r, err
+	}
+	if _, err := cl.WaitLeader(ctx, 30*time.Second, ""); err != nil {
+		return r, fmt.Errorf("the manager did not take the lease: %w", err)
+	}
+	start = time.Now()
+	done, err := tracker.Wait(ctx, c.convergeBudget)
+	if err != nil {
+		return r, fmt.Errorf("convergence: %w", err)
+	}
+	r.Convergence.Seconds = done.Sub(start).Seconds()
+	after, err := quiet(ctx, mgr)
+	if err != nil {
+		return r, err
+	}
+	w := after.Sub(before)
+	r.Convergence.Writes, r.Convergence.Events = w.Objects, w.Events
+	r.Convergence.Changed = n
+	fmt.Printf("  writes by verb and resource: %v\n", w.ByResource)
+	fmt.Printf("convergence: %.1fs, %.0f object writes (%.2f per partner), %.0f events\n", r.Convergence.Seconds, w.Objects, w.Objects/float64(n), w.Events)
+
+	// 2. Steady state: nothing changes for c.steady, which holds a full resync.
+	before = after
+	time.Sleep(c.steady)
+	after, err = writes(mgr)
+	if err != nil {
+		return r, err
+	}
+	w = after.Sub(before)
+	r.SteadyWrites, r.SteadyEvents, r.SteadyLeaseRenewals = w.Objects, w.Events, w.Leases
+	fmt.Printf("steady state (%s): %.0f object writes, %.0f events, %.0f lease renewals\n", c.steady, w.Objects, w.Events, w.Leases)
+
+	// 3. Evidence wave: new evidence for all N; every third partner moves up a tier
+	// (the top tier wraps to the bottom), the others keep theirs. The integrations
+	// report it while the manager is a follower; the clock runs from the manager
+	// taking the lease to every tier decided, as for convergence.
+	if err := pause(ctx, cl, mgr, &r); err != nil {
+		return r, err
+	}
+	before, err = writes(mgr)
+	if err != nil {
+		return r, err
+	}
+	start = time.Now()
+	changed := 0
+	for i := range n {
+		seq[i]++
+		if i%3 == 0 {
+			rank[i] = (rank[i] + 1) % len(harness.Tiers)
+			changed++
+		}
+		tracker.Expect(harness.PartnerName(i), harness.Tiers[rank[i]], time.Time{})
+	}
+	if err := harness.Parallel(ctx, n, c.loadWorkers, func(ctx context.Context, i int) error {
+		return harness.ReportEvidence(ctx, reporter, ns, harness.PartnerName(i), rank[i], seq[i])
+	}); err != nil {
+		return r, err
+	}
+	r.WaveReportSeconds = time.Since(start).Seconds()
+	if err := cl.ReleaseLease(ctx); err != nil {
+		return r, err
+	}
+	if _, err := cl.WaitLeader(ctx, 30*time.Second, ""); err != nil {
+		return r, fmt.Errorf("the manager did not take the lease: %w", err)
+	}
+	start = time.Now()
+	done, err = tracker.Wait(ctx, c.convergeBudget)
+	if err != nil {
+		return r, fmt.Errorf("evidence wave: %w", err)
+	}
+	r.Wave.Seconds = done.Sub(start).Seconds()
+	after, err = quiet(ctx, mgr)
+	if err != nil {
+		return r, err
+	}
+	w = after.Sub(before)
+	r.Wave.Writes, r.Wave.Events, r.Wave.Changed = w.Objects, w.Events, changed
+	fmt.Printf("  writes by verb and resource: %v\n", w.ByResource)
+	fmt.Printf("evidence wave: %d reports in %.1fs; the manager settled them %.1fs after taking the lease; %.0f object writes for %d changed partners (%.3f each), %.0f events\n",
+		n, r.WaveReportSeconds, r.Wave.Seconds, w.Objects, changed, w.Objects/float64(changed), w.Events)
+
+	// 4. Decision latency under a steady stream of evidence updates that each change a tier.
+	updater, err := cl.ReporterClient(0, 0)
+	if err != nil {
+		return r, err
+	}
+	total := int(float64(c.decisionRate) * c.decisionFor.Seconds())
+	tick := time.NewTicker(time.Second / time.Duration(c.decisionRate))
+	errs := make(chan error, total)
+	var rttMu sync.Mutex
+	var rtts []time.Duration
+	for k := range total {
+		<-tick.C
+		i := (k * 7919) % n // spread over the partners
+		rank[i] = (rank[i] + 1) % len(harness.Tiers)
+		seq[i]++
+		go func(i, rk, sq int) {
+			// Latency runs from sending the update (its own round trip included)
+			// to the harness's watch showing the new tier.
+			name := harness.PartnerName(i)
+			sent := time.Now()
+			tracker.Expect(name, harness.Tiers[rk], sent)
+			err := harness.ReportEvidence(ctx, updater, ns, name, rk, sq)
+			rttMu.Lock()
+			rtts = append(rtts, time.Since(sent))
+			rttMu.Unlock()
+			errs <- err
+		}(i, rank[i], seq[i])
+	}
+	tick.Stop()
+	for range total {
+		if err := <-errs; err != nil {
+			return r, fmt.Errorf("decision-latency update: %w", err)
+		}
+	}
+	if _, err := tracker.Wait(ctx, c.convergeBudget); err != nil {
+		return r, fmt.Errorf("decision latency: %w", err)
+	}
+	lat := tracker.Latencies()
+	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-after-decisions.txt"))
+	r.Decision = latency(lat)
+	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
+	r.UpdateRoundTrip = latency(rtts)
+	fmt.Printf("decision latency at %d updates/s: %d samples, p50 %.0fms, p99 %.0fms (of which the update's own round trip: p50 %.0fms, p99 %.0fms)\n",
+		c.decisionRate, len(lat), r.Decision.P50ms, r.Decision.P99ms, r.UpdateRoundTrip.P50ms, r.UpdateRoundTrip.P99ms)
+
+	// 5. Admission latency of the partners/status webhook.
+	var p v1alpha1.Partner
+	if err := cl.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: harness.PartnerName(1)}, &p); err != nil {
+		return r, err
+	}
+	alat, refused, err := cl.AdmissionLoad(ctx, mgr, &p, c.admissionRate, c.admissionFor)
+	if err != nil {
+		return r, err
+	}
+	if refused > 0 {
+		return r, fmt.Errorf("admission: %d of %d reviews refused or failed", refused, len(alat))
+	}
+	r.Admission = latency(alat)
+	fmt.Printf("admission latency at %d/s: %d reviews, p50 %.1fms, p99 %.1fms\n", c.admissionRate, len(alat), r.Admission.P50ms, r.Admission.P99ms)
+
+	// 6. Memory over the whole run (both manager processes).
+	if err := recordMemory(mgr, &r); err != nil {
+		return r, err
+	}
+	r.PeakHeapMiB = heap.Stop() / (1 << 20)
+	fmt.Printf("manager peak RSS %.0f MiB, peak heap in use %.0f MiB\n", r.PeakRSSMiB, r.PeakHeapMiB)
+
+	// 7. The limit: a plain client with the manager's QPS, burst and concurrency
+	// sends as many partners/status patches (evidence updates that change no
+	// tier, through the same webhook) as the manager wrote. The manager is
+	// restarted as a follower so that it serves the webhook and decides nothing.
+	if err := pause(ctx, cl, mgr, &r); err != nil {
+		return r, err
+	}
+	plain, err := cl.ReporterClient(float32(c.qps), c.burst)
+	if err != nil {
+		return r, err
+	}
+	for _, ph := range []*Phase{&r.Convergence, &r.Wave} {
+		count := int(ph.Writes)
+		start := time.Now()
+		if err := harness.Parallel(ctx, count, c.concurrency, func(ctx context.Context, k int) error {
+			i := k % n
+			return harness.ReportEvidence(ctx, plain, ns, harness.PartnerName(i), rank[i], 1000+k)
+		}); err != nil {
+			return r, fmt.Errorf("plain client: %w", err)
+		}
+		ph.PlainSeconds = time.Since(start).Seconds()
+		ph.Ratio = ph.Seconds / ph.PlainSeconds
+		fmt.Printf("plain client: %d patches in %.1fs (controller/plain %.2fx)\n", count, ph.PlainSeconds, ph.Ratio)
+	}
+	return r, nil
+}
+
+// pause stops the manager gracefully (it releases the lease), takes the lease
+// for the harness and starts the manager again as a follower that serves the
+// webhooks and decides nothing.
+func pause(ctx context.Context, cl *harness.Cluster, mgr *harness.Manager, r *Result) error {
+	if err := recordMemory(mgr, r); err != nil {
+		return err
+	}
+	mgr.Stop()
+	if err := cl.HoldLease(ctx); err != nil {
+		return err
+	}
+	return mgr.Restart(ctx)
+}
+
+// recordMemory keeps the largest peak RSS of the manager processes.
+func recordMemory(mgr *harness.Manager, r *Result) error {
+	rss, err := mgr.PeakRSS()
+	if err != nil {
+		return err
+	}
+	r.PeakRSSMiB = max(r.PeakRSSMiB, float64(rss)/(1<<20))
+	return nil
+}
+
+// writes scrapes the manager's write counters.
+func writes(m *harness.Manager) (harness.Writes, error) {
+	ms, err := m.Metrics()
+	if err != nil {
+		return harness.Writes{}, err
+	}
+	return ms.Writes(), nil
+}
+
+// quiet waits until the manager has sent no object write for 3 s (the side
+// effects that follow a decision included) and returns the counters.
+func quiet(ctx context.Context, m *harness.Manager) (harness.Writes, error) {
+	last, err := writes(m)
+	if err != nil {
+		return last, err
+	}
+	stable := 0
+	for stable < 6 {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		now, err := writes(m)
+		if err != nil {
+			return last, err
+		}
+		if now.Objects == last.Objects {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = now
+	}
+	return last, nil
+}
+
+func latency(sorted []time.Duration) Latency {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return Latency{Samples: len(sorted), P50ms: ms(harness.Quantile(sorted, 0.50)), P99ms: ms(harness.Quantile(sorted, 0.99))}
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb); err == nil {
+			m.MemoryGiB = float64(kb) / (1 << 20)
+		}
+	}
+	return m
+}

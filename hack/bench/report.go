@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Report is what bench/results/*.json holds.
+type Report struct {
+	Started  string
+	Machine  Machine
+	Settings Settings
+	Results  []Result
+}
+
+// Machine describes where the numbers come from.
+type Machine struct {
+	CPU       string
+	CPUs      int
+	MemoryGiB float64
+	OS        string
+	GoVersion string
+}
+
+// Settings are the manager's flags and the load's rates.
+type Settings struct {
+	QPS                     float64
+	Burst                   int
+	MaxConcurrentReconciles int
+	SyncPeriod              string
+	Steady                  string
+	DecisionRate            int
+	AdmissionRate           int
+}
+
+// Result is one N's figures.
+type Result struct {
+	Partners            int
+	LoadSeconds         float64
+	Convergence         Phase
+	Wave                Phase
+	WaveReportSeconds   float64
+	SteadyWrites        float64
+	SteadyEvents        float64
+	SteadyLeaseRenewals float64
+	Decision            Latency
+	// UpdateRoundTrip is the evidence update's own request, part of Decision.
+	UpdateRoundTrip Latency
+	Admission       Latency
+	PeakRSSMiB      float64
+	PeakHeapMiB     float64
+}
+
+// Phase is a timed phase and its plain-client limit.
+type Phase struct {
+	Seconds      float64
+	PlainSeconds float64
+	Ratio        float64
+	// Writes are the manager's object writes (events and lease renewals apart).
+	Writes  float64
+	Events  float64
+	Changed int
+}
+
+// Latency has the quantiles in milliseconds.
+type Latency struct {
+	Samples int
+	P50ms   float64
+	P99ms   float64
+}
+
+// Print writes the table and the goals.
+func (r Report) Print(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "machine: %s, %d CPUs, %.1f GiB, %s, %s\n", m.CPU, m.CPUs, m.MemoryGiB, m.OS, m.GoVersion)
+	s := r.Settings
+	fmt.Fprintf(w, "manager: --kube-api-qps=%g --kube-api-burst=%d --max-concurrent-reconciles=%d --sync-period=%s\n\n", s.QPS, s.Burst, s.MaxConcurrentReconciles, s.SyncPeriod)
+	fmt.Fprintln(w, "| partners | converge s | plain s | ratio | wave s | plain s | ratio | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, x := range r.Results {
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %.1f / %.1f | %.0f | %.0f |\n",
+			x.Partners, x.Convergence.Seconds, x.Convergence.PlainSeconds, x.Convergence.Ratio,
+			x.Wave.Seconds, x.Wave.PlainSeconds, x.Wave.Ratio,
+			x.Convergence.Writes/float64(x.Partners), x.Wave.Writes/float64(x.Wave.Changed), x.Wave.Events/float64(x.Wave.Changed),
+			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
+	}
+	fmt.Fprintln(w)
+	for _, g := range r.Goals() {
+		fmt.Fprintln(w, g)
+	}
+}
+
+// Goals checks issue 7's goals against the results.
+func (r Report) Goals() []string {
+	var out []string
+	check := func(ok bool, format string, args ...any) {
+		mark := "MET    "
+		if !ok {
+			mark = "NOT MET"
+		}
+		out = append(out, mark+" "+fmt.Sprintf(format, args...))
+	}
+	var ratios, writes, decision, admission []string
+	okRatio, okWrites, okSteady, okDecision, okAdmission := true, true, true, true, true
+	for _, x := range r.Results {
+		ratios = append(ratios, fmt.Sprintf("%d: %.2f/%.2f", x.Partners, x.Convergence.Ratio, x.Wave.Ratio))
+		okRatio = okRatio && x.Convergence.Ratio <= 1.25 && x.Wave.Ratio <= 1.25
+		wc := x.Wave.Writes / float64(x.Wave.Changed)
+		writes = append(writes, fmt.Sprintf("%d: %.3f", x.Partners, wc))
+		okWrites = okWrites && wc <= 1.05
+		okSteady = okSteady && x.SteadyWrites == 0
+		decision = append(decision, fmt.Sprintf("%d: %.0fms", x.Partners, x.Decision.P99ms))
+		okDecision = okDecision && x.Decision.P99ms <= 500
+		admission = append(admission, fmt.Sprintf("%d: %.1fms", x.Partners, x.Admission.P99ms))
+		okAdmission = okAdmission && x.Admission.P99ms <= 15
+	}
+	check(okRatio, "converge/wave within 1.25x of the plain client (%s)", strings.Join(ratios, ", "))
+	check(okWrites, "at most 1.05 object writes per changed partner in the wave (%s)", strings.Join(writes, ", "))
+	check(okSteady, "no object write in steady state with a full resync")
+	check(okDecision, "decision p99 at most 500ms (%s)", strings.Join(decision, ", "))
+	check(okAdmission, "webhook p99 at most 15ms (%s)", strings.Join(admission, ", "))
+	var at10k, at20k *Result
+	for i := range r.Results {
+		switch r.Results[i].Partners {
+		case 10000:
+			at10k = &r.Results[i]
+		case 20000:
+			at20k = &r.Results[i]
+		}
+	}
+	if at10k != nil {
+		check(at10k.PeakRSSMiB <= 150, "peak RSS at most 150 MiB at 10,000 partners (%.0f MiB)", at10k.PeakRSSMiB)
+	}
+	if at10k != nil && at20k != nil {
+		t := at20k.Convergence.Seconds / at10k.Convergence.Seconds
+		mem := at20k.PeakRSSMiB / at10k.PeakRSSMiB
+		check(t <= 2.2 && mem <= 2.2, "20,000 costs at most 2.2x 10,000 (time %.2fx, RSS %.2fx)", t, mem)
+	}
+	return out
+}
