@@ -89,6 +89,10 @@ cover: controlplane helm ## Run the tests with a coverage profile.
 bench: controlplane ## Measure convergence, write amplification, latency and memory at 1k-20k partners (BENCH_ARGS="-n 1000" for one size); not part of make test.
 	go run ./hack/bench $(BENCH_ARGS)
 
+.PHONY: chaos
+chaos: controlplane ## SIGKILL the manager during a 5k-partner convergence and during reviews, fail over, restart kube-apiserver, storm evidence; then the corpus and permissions tests; prints a table (CHAOS_ARGS="-partners 1000" to shrink); not part of make test.
+	go run ./hack/chaos $(CHAOS_ARGS)
+
 .PHONY: run
 run: controlplane ## Run the manager on a local control plane with the samples applied.
 	go build -o bin/partnergov-run ./hack/run

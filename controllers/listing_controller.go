@@ -54,7 +54,7 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res := listing.Evaluate(in)
 	written, err := applyStatus(ctx, r.Client, &l, "Listing", &l.Status, &res.Status, "usage")
 	if err != nil || !written {
-		return requeueAt(in.Now, res.NextDeadline), err
+		return retryStale(requeueAt(in.Now, res.NextDeadline), err)
 	}
 	for _, e := range res.Events {
 		r.Recorder.Eventf(&l, nil, eventType(e.Warning), e.Reason, "Publish", "%s", e.Message)

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -16,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -74,7 +76,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
 	if err != nil {
-		return ctrl.Result{}, err
+		return retryStale(ctrl.Result{}, err)
 	}
 	if d := res.Decision; d != nil && written {
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
@@ -189,10 +191,12 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Partner{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		For(&v1alpha1.Partner{}, builder.WithPredicates(inputsChanged())).
+		// The integration objects are watched to repair changes and deletions;
+		// their creation is partnergov's own doing and needs no second look.
+		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(notCreated)).
+		Owns(&rbacv1.Role{}, builder.WithPredicates(notCreated)).
+		Owns(&rbacv1.RoleBinding{}, builder.WithPredicates(notCreated)).
 		// Only a catalog or tier spec change concerns partners: the status the
 		// program and tier controllers keep (scorecard, partner counts) changes
 		// with every decision and would re-enqueue every partner each time.
@@ -211,6 +215,23 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		Named("partner").
 		Complete(r)
 }
+
+// inputsChanged passes the partner updates a decision may depend on: spec,
+// evidence, metadata, deletion, and resyncs. It drops the update that the
+// controller's own status write causes, which would only confirm the decision.
+func inputsChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1alpha1.Partner), e.ObjectNew.(*v1alpha1.Partner)
+		return o.ResourceVersion == n.ResourceVersion || o.Generation != n.Generation ||
+			!equality.Semantic.DeepEqual(o.Status.Evidence, n.Status.Evidence) ||
+			!equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
+			!equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) || !equality.Semantic.DeepEqual(o.Finalizers, n.Finalizers) ||
+			!o.DeletionTimestamp.Equal(n.DeletionTimestamp)
+	}}
+}
+
+// notCreated drops create events.
+var notCreated = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 
 // partnersOf maps a program-level object to every partner of its program.
 func (r *PartnerReconciler) partnersOf(program func(client.Object) string) handler.MapFunc {

@@ -59,7 +59,7 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res := review.Evaluate(in)
 	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &request.Status, &res.Status, "decisions")
 	if err != nil || !written {
-		return requeueAt(in.Now, res.NextDeadline), err
+		return retryStale(requeueAt(in.Now, res.NextDeadline), err)
 	}
 	for _, e := range res.Events {
 		r.Recorder.Eventf(&request, nil, eventType(e.Warning), e.Reason, "Review", "%s", e.Message)

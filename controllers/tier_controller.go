@@ -84,7 +84,7 @@ func (r *TierReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 
 // TierCountDelay is how long a tier's partner count may lag behind a partner
 // entering or leaving it; the changes within it are counted in one write.
-const TierCountDelay = 2 * time.Second
+const TierCountDelay = 5 * time.Second
 
 // tierChanges enqueues the tiers a partner enters or leaves; evidence updates that
 // keep the tier enqueue nothing.

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +48,8 @@ type config struct {
 	out            string
 	loadWorkers    int
 	convergeBudget time.Duration
+	pprof          string
+	plainMax       int
 }
 
 func main() {
@@ -55,7 +59,7 @@ func main() {
 	flag.Float64Var(&c.qps, "qps", float64(d.QPS), "the manager's --kube-api-qps (and the plain client's)")
 	flag.IntVar(&c.burst, "burst", d.Burst, "the manager's --kube-api-burst (and the plain client's)")
 	flag.IntVar(&c.concurrency, "concurrency", d.Controllers.MaxConcurrentReconciles, "the manager's --max-concurrent-reconciles (and the plain client's workers)")
-	flag.DurationVar(&c.syncPeriod, "sync-period", 30*time.Second, "the manager's --sync-period, short enough that the steady-state window holds a full resync")
+	flag.DurationVar(&c.syncPeriod, "steady-sync-period", 20*time.Second, "the manager's --sync-period in the steady-state window only (the other phases keep the default, 10h), so that the window holds full resyncs")
 	flag.DurationVar(&c.steady, "steady", 60*time.Second, "steady-state window in which no write is expected")
 	flag.IntVar(&c.decisionRate, "decision-rate", 50, "evidence updates per second while measuring decision latency")
 	flag.DurationVar(&c.decisionFor, "decision-for", 20*time.Second, "how long to measure decision latency")
@@ -64,6 +68,8 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
 	flag.IntVar(&c.loadWorkers, "load-workers", 16, "workers creating partners and reporting evidence (not rate limited)")
 	flag.DurationVar(&c.convergeBudget, "timeout", 30*time.Minute, "longest wait for a phase to settle")
+	flag.IntVar(&c.plainMax, "plain-max", 6000, "most patches the plain client sends; beyond, its time is extrapolated from its measured rate")
+	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence under bin/bench/N/")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -133,7 +139,10 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	if err := cl.HoldLease(ctx); err != nil {
 		return r, err
 	}
-	mo := harness.ManagerOptions{QPS: float32(c.qps), Burst: c.burst, MaxConcurrentReconciles: c.concurrency, SyncPeriod: c.syncPeriod}
+	mo := harness.ManagerOptions{QPS: float32(c.qps), Burst: c.burst, MaxConcurrentReconciles: c.concurrency}
+	if c.pprof != "" {
+		mo.Args = append(mo.Args, "--pprof-bind-address="+c.pprof)
+	}
 	mgr, err := cl.StartManager(ctx, "manager", mo)
 	if err != nil {
 		return r, err
@@ -186,10 +195,13 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 		return r, fmt.Errorf("the manager did not take the lease: %w", err)
 	}
 	start = time.Now()
+	cpuProfile := profile(c.pprof, "profile?seconds=20", filepath.Join(cl.Dir, "cpu.pprof"))
 	done, err := tracker.Wait(ctx, c.convergeBudget)
 	if err != nil {
 		return r, fmt.Errorf("convergence: %w", err)
 	}
+	<-cpuProfile
+	<-profile(c.pprof, "heap", filepath.Join(cl.Dir, "heap.pprof"))
 	r.Convergence.Seconds = done.Sub(start).Seconds()
 	after, err := quiet(ctx, mgr)
 	if err != nil {
@@ -201,16 +213,39 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	fmt.Printf("  writes by verb and resource: %v\n", w.ByResource)
 	fmt.Printf("convergence: %.1fs, %.0f object writes (%.2f per partner), %.0f events\n", r.Convergence.Seconds, w.Objects, w.Objects/float64(n), w.Events)
 
-	// 2. Steady state: nothing changes for c.steady, which holds a full resync.
-	before = after
+	// 2. Steady state: nothing changes. The manager is restarted with a short
+	// --sync-period for the window, so it holds the full pass of a (re)start
+	// and periodic resyncs; then it is restarted with the defaults again.
+	if err := recordMemory(mgr, &r); err != nil {
+		return r, err
+	}
+	steady := mo
+	steady.SyncPeriod = c.syncPeriod
+	mgr.Stop()
+	if err := mgr.RestartWith(ctx, steady); err != nil {
+		return r, err
+	}
+	if _, err := cl.WaitLeader(ctx, 60*time.Second, ""); err != nil {
+		return r, fmt.Errorf("the manager did not take the lease: %w", err)
+	}
 	time.Sleep(c.steady)
-	after, err = writes(mgr)
+	after, err = writes(mgr) // the restarted process counts from zero
 	if err != nil {
 		return r, err
 	}
-	w = after.Sub(before)
-	r.SteadyWrites, r.SteadyEvents, r.SteadyLeaseRenewals = w.Objects, w.Events, w.Leases
-	fmt.Printf("steady state (%s): %.0f object writes, %.0f events, %.0f lease renewals\n", c.steady, w.Objects, w.Events, w.Leases)
+	r.SteadyWrites, r.SteadyEvents, r.SteadyLeaseRenewals = after.Objects, after.Events, after.Leases
+	fmt.Printf("steady state (%s from a restart, --sync-period=%s): %.0f object writes, %.0f events, %.0f lease writes %v\n",
+		c.steady, c.syncPeriod, after.Objects, after.Events, after.Leases, after.ByResource)
+	if err := recordMemory(mgr, &r); err != nil {
+		return r, err
+	}
+	mgr.Stop()
+	if err := mgr.RestartWith(ctx, mo); err != nil {
+		return r, err
+	}
+	if _, err := cl.WaitLeader(ctx, 60*time.Second, ""); err != nil {
+		return r, fmt.Errorf("the manager did not take the lease: %w", err)
+	}
 
 	// 3. Evidence wave: new evidence for all N; every third partner moves up a tier
 	// (the top tier wraps to the bottom), the others keep theirs. The integrations
@@ -340,17 +375,21 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 		return r, err
 	}
 	for _, ph := range []*Phase{&r.Convergence, &r.Wave} {
-		count := int(ph.Writes)
+		// Above -plain-max patches the plain client's steady rate is measured on
+		// -plain-max of them and the time for all is extrapolated from it.
+		ph.PlainPatches = min(int(ph.Writes), c.plainMax)
 		start := time.Now()
-		if err := harness.Parallel(ctx, count, c.concurrency, func(ctx context.Context, k int) error {
+		if err := harness.Parallel(ctx, ph.PlainPatches, c.concurrency, func(ctx context.Context, k int) error {
 			i := k % n
 			return harness.ReportEvidence(ctx, plain, ns, harness.PartnerName(i), rank[i], 1000+k)
 		}); err != nil {
 			return r, fmt.Errorf("plain client: %w", err)
 		}
-		ph.PlainSeconds = time.Since(start).Seconds()
+		took := time.Since(start).Seconds()
+		ph.PlainSeconds = took * ph.Writes / float64(ph.PlainPatches)
 		ph.Ratio = ph.Seconds / ph.PlainSeconds
-		fmt.Printf("plain client: %d patches in %.1fs (controller/plain %.2fx)\n", count, ph.PlainSeconds, ph.Ratio)
+		fmt.Printf("plain client: %d patches in %.1fs (%.0f/s); for %.0f: %.1fs (controller/plain %.2fx)\n",
+			ph.PlainPatches, took, float64(ph.PlainPatches)/took, ph.Writes, ph.PlainSeconds, ph.Ratio)
 	}
 	return r, nil
 }
@@ -377,6 +416,30 @@ func recordMemory(mgr *harness.Manager, r *Result) error {
 	}
 	r.PeakRSSMiB = max(r.PeakRSSMiB, float64(rss)/(1<<20))
 	return nil
+}
+
+// profile saves a pprof profile from addr (if set) in the background.
+func profile(addr, what, path string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if addr == "" {
+			return
+		}
+		resp, err := http.Get("http://" + addr + "/debug/pprof/" + what)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pprof:", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return done
 }
 
 // writes scrapes the manager's write counters.

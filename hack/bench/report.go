@@ -54,8 +54,11 @@ type Result struct {
 
 // Phase is a timed phase and its plain-client limit.
 type Phase struct {
-	Seconds      float64
+	Seconds float64
+	// PlainSeconds is the plain client's time for Writes patches; it sent
+	// PlainPatches of them (all, up to -plain-max) and the rest is extrapolated.
 	PlainSeconds float64
+	PlainPatches int
 	Ratio        float64
 	// Writes are the manager's object writes (events and lease renewals apart).
 	Writes  float64
@@ -75,7 +78,7 @@ func (r Report) Print(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "machine: %s, %d CPUs, %.1f GiB, %s, %s\n", m.CPU, m.CPUs, m.MemoryGiB, m.OS, m.GoVersion)
 	s := r.Settings
-	fmt.Fprintf(w, "manager: --kube-api-qps=%g --kube-api-burst=%d --max-concurrent-reconciles=%d --sync-period=%s\n\n", s.QPS, s.Burst, s.MaxConcurrentReconciles, s.SyncPeriod)
+	fmt.Fprintf(w, "manager: --kube-api-qps=%g --kube-api-burst=%d --max-concurrent-reconciles=%d (--sync-period=%s in the steady-state window only)\n\n", s.QPS, s.Burst, s.MaxConcurrentReconciles, s.SyncPeriod)
 	fmt.Fprintln(w, "| partners | converge s | plain s | ratio | wave s | plain s | ratio | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Results {

@@ -47,8 +47,10 @@ type Manager struct {
 	cluster *Cluster
 	cmd     *exec.Cmd
 	done    chan struct{}
-	err     error
-	args    []string
+	// webhookPort is WebhookAddr's port.
+	webhookPort int
+	err         error
+	args        []string
 }
 
 // ManagerOptions are the flags the harness sets beyond the addresses.
@@ -80,11 +82,23 @@ func (c *Cluster) StartManager(ctx context.Context, name string, o ManagerOption
 		Log:         filepath.Join(c.Dir, name+".log"),
 		cluster:     c,
 	}
+	m.webhookPort = ports[2]
+	m.args = c.managerArgs(m, o)
+	return m, m.start(ctx)
+}
+
+// RestartWith starts the stopped process again with other options (same addresses).
+func (m *Manager) RestartWith(ctx context.Context, o ManagerOptions) error {
+	m.args = m.cluster.managerArgs(m, o)
+	return m.Restart(ctx)
+}
+
+func (c *Cluster) managerArgs(m *Manager, o ManagerOptions) []string {
 	args := []string{
 		"--kubeconfig=" + c.ManagerKubeconfig,
 		"--metrics-bind-address=" + m.MetricsAddr,
 		"--health-probe-bind-address=" + m.HealthAddr,
-		"--webhook-port=" + strconv.Itoa(ports[2]),
+		"--webhook-port=" + strconv.Itoa(m.webhookPort),
 		"--webhook-cert-dir=" + c.Env.WebhookInstallOptions.LocalServingCertDir,
 		"--leader-elect", "--leader-election-namespace=" + SystemNamespace,
 	}
@@ -100,8 +114,7 @@ func (c *Cluster) StartManager(ctx context.Context, name string, o ManagerOption
 	if o.SyncPeriod > 0 {
 		args = append(args, "--sync-period="+o.SyncPeriod.String())
 	}
-	m.args = append(args, o.Args...)
-	return m, m.start(ctx)
+	return append(args, o.Args...)
 }
 
 func (m *Manager) start(ctx context.Context) error {
