@@ -451,15 +451,16 @@ func writes(m *harness.Manager) (harness.Writes, error) {
 	return ms.Writes(), nil
 }
 
-// quiet waits until the manager has sent no object write for 3 s (the side
-// effects that follow a decision included) and returns the counters.
+// quiet waits until the manager has sent no object write for 7 s (the side
+// effects that follow a decision, and the program's scorecard, written at most
+// every 5 s, included) and returns the counters.
 func quiet(ctx context.Context, m *harness.Manager) (harness.Writes, error) {
 	last, err := writes(m)
 	if err != nil {
 		return last, err
 	}
 	stable := 0
-	for stable < 6 {
+	for stable < 14 {
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
