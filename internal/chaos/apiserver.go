@@ -21,13 +21,8 @@ type APIServerConfig struct {
 // manager converges N partners, then reports a second wave of evidence that moves
 // every partner one tier up. The same manager process must keep running (no
 // restart) and converge both waves, each decision recorded once.
-func (e *Env) APIServerRestart(ctx context.Context, c APIServerConfig) (r Result) {
-	start := time.Now()
-	r = Result{Scenario: "kube-apiserver restarted mid-run", Size: fmt.Sprintf("%d partners, 2 evidence waves", c.Partners)}
-	defer func() { r.Seconds = time.Since(start).Seconds() }()
-	err := e.apiServerRestart(ctx, c, &r)
-	r.judge(err)
-	return r
+func (e *Env) APIServerRestart(ctx context.Context, c APIServerConfig) Result {
+	return runScenario(Result{Scenario: "kube-apiserver restarted mid-run", Size: fmt.Sprintf("%d partners, 2 evidence waves", c.Partners)}, func(r *Result) error { return e.apiServerRestart(ctx, c, r) })
 }
 
 func (e *Env) apiServerRestart(ctx context.Context, c APIServerConfig, r *Result) error {

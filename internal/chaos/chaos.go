@@ -60,6 +60,15 @@ func (r *Result) fail(format string, args ...any) {
 	}
 }
 
+// runScenario runs a scenario into its row, timing it and judging the counters.
+func runScenario(r Result, run func(*Result) error) Result {
+	start := time.Now()
+	err := run(&r)
+	r.Seconds = time.Since(start).Seconds()
+	r.judge(err)
+	return r
+}
+
 // judge sets Pass from the counters and an error.
 func (r *Result) judge(err error) {
 	r.Pass = r.Reason == ""

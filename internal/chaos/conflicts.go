@@ -64,14 +64,9 @@ func revenueValue(seq int) string {
 // writes status (every CRM write flips the partner's tier). At the end each
 // integration's last acknowledged value must be the stored one, reported by it,
 // and each partner must hold the tier its final revenue gives.
-func (e *Env) Conflicts(ctx context.Context, c ConflictsConfig) (r Result) {
-	start := time.Now()
-	r = Result{Scenario: "conflicts: SSA evidence storm vs status writes",
-		Size: fmt.Sprintf("%d integrations x %d partners, %s", len(integrations), c.Partners, c.Duration)}
-	defer func() { r.Seconds = time.Since(start).Seconds() }()
-	err := e.conflicts(ctx, c, &r)
-	r.judge(err)
-	return r
+func (e *Env) Conflicts(ctx context.Context, c ConflictsConfig) Result {
+	return runScenario(Result{Scenario: "conflicts: SSA evidence storm vs status writes",
+		Size: fmt.Sprintf("%d integrations x %d partners, %s", len(integrations), c.Partners, c.Duration)}, func(r *Result) error { return e.conflicts(ctx, c, r) })
 }
 
 func (e *Env) conflicts(ctx context.Context, c ConflictsConfig, r *Result) error {

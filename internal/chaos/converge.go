@@ -45,13 +45,8 @@ func (e *Env) loadPartners(ctx context.Context, ns string, n int, tracker *harne
 // and SIGKILLs it at random moments K times (restarting it after each kill). At
 // the end every partner must hold the tier its evidence qualifies for, with that
 // one decision in its history, recorded once.
-func (e *Env) CrashConvergence(ctx context.Context, c ConvergeConfig) (r Result) {
-	start := time.Now()
-	r = Result{Scenario: "crash: SIGKILL during convergence", Size: fmt.Sprintf("%d partners", c.Partners)}
-	defer func() { r.Seconds = time.Since(start).Seconds() }()
-	err := e.crashConvergence(ctx, c, &r)
-	r.judge(err)
-	return r
+func (e *Env) CrashConvergence(ctx context.Context, c ConvergeConfig) Result {
+	return runScenario(Result{Scenario: "crash: SIGKILL during convergence", Size: fmt.Sprintf("%d partners", c.Partners)}, func(r *Result) error { return e.crashConvergence(ctx, c, r) })
 }
 
 func (e *Env) crashConvergence(ctx context.Context, c ConvergeConfig, r *Result) error {

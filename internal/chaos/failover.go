@@ -36,13 +36,8 @@ type FailoverConfig struct {
 // partners and measures how long the follower takes to lead; that must be within
 // the lease duration plus a retry period, and every partner must end with its
 // one decision recorded once.
-func (e *Env) Failover(ctx context.Context, c FailoverConfig) (r Result) {
-	start := time.Now()
-	r = Result{Scenario: "failover: leader killed, follower takes over", Size: fmt.Sprintf("%d partners, 2 managers", c.Partners)}
-	defer func() { r.Seconds = time.Since(start).Seconds() }()
-	err := e.failover(ctx, c, &r)
-	r.judge(err)
-	return r
+func (e *Env) Failover(ctx context.Context, c FailoverConfig) Result {
+	return runScenario(Result{Scenario: "failover: leader killed, follower takes over", Size: fmt.Sprintf("%d partners, 2 managers", c.Partners)}, func(r *Result) error { return e.failover(ctx, c, r) })
 }
 
 func (e *Env) failover(ctx context.Context, c FailoverConfig, r *Result) error {

@@ -57,14 +57,9 @@ type plannedRequest struct {
 // approved or denied once, every partner's committed funds equal the sum of its
 // approved funds requests with one commitment each, and every approved
 // exception's grant is on its partner.
-func (e *Env) CrashReviews(ctx context.Context, c ReviewsConfig) (r Result) {
-	start := time.Now()
-	r = Result{Scenario: "crash: SIGKILL during reviews with funds effects",
-		Size: fmt.Sprintf("%d requests, %d partners", c.Partners*c.Requests, c.Partners)}
-	defer func() { r.Seconds = time.Since(start).Seconds() }()
-	err := e.crashReviews(ctx, c, &r)
-	r.judge(err)
-	return r
+func (e *Env) CrashReviews(ctx context.Context, c ReviewsConfig) Result {
+	return runScenario(Result{Scenario: "crash: SIGKILL during reviews with funds effects",
+		Size: fmt.Sprintf("%d requests, %d partners", c.Partners*c.Requests, c.Partners)}, func(r *Result) error { return e.crashReviews(ctx, c, r) })
 }
 
 func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) error {
