@@ -87,8 +87,8 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := ensureIntegrationAccess(ctx, r.Client, r.APIReader, &partner); err != nil {
 		return ctrl.Result{}, fmt.Errorf("provisioning the integration identity: %w", err)
 	}
-	if res.PromotionRequest != "" {
-		if err := r.openPromotionRequest(ctx, &partner, in.Tiers, requests, res.PromotionRequest); err != nil {
+	if res.Promotion != nil {
+		if err := r.openPromotionRequest(ctx, &partner, in, requests, res.Promotion); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
 		}
 	}
@@ -116,6 +116,7 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 		return in, nil, err
 	}
 	in.Grants = tier.GrantsFrom(requests.Items)
+	in.Promotions = tier.PromotionsFrom(requests.Items)
 	return in, requests.Items, nil
 }
 
@@ -127,31 +128,34 @@ func earliest(a, b *time.Time) *time.Time {
 	return a
 }
 
-// openPromotionRequest opens the TierPromotion request a tier with a promotion
-// review path needs; it exists once per partner and tier.
-func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v1alpha1.Partner, tiers []v1alpha1.PartnerTier,
-	requests []v1alpha1.ExceptionRequest, tierName string) error {
-	name := v1alpha1.PromotionRequestName(partner.Name, tierName)
-	if slices.ContainsFunc(requests, func(q v1alpha1.ExceptionRequest) bool { return q.Name == name }) {
+// openPromotionRequest opens the TierPromotion request the engine asks for, under
+// the name it chose (never an old request's), recording the qualifying evidence
+// it was opened on and expiring after the program's maxExceptionDuration.
+func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v1alpha1.Partner, in tier.Input,
+	requests []v1alpha1.ExceptionRequest, p *tier.PromotionToOpen) error {
+	if slices.ContainsFunc(requests, func(q v1alpha1.ExceptionRequest) bool { return q.Name == p.Name }) {
 		return nil // already open (or decided): nothing to send
 	}
 	var target *v1alpha1.PartnerTier
-	for i := range tiers {
-		if tiers[i].Name == tierName {
-			target = &tiers[i]
+	for i := range in.Tiers {
+		if in.Tiers[i].Name == p.Tier {
+			target = &in.Tiers[i]
 		}
 	}
-	if target == nil {
+	if target == nil || in.Program == nil {
 		return nil
 	}
+	expires := metav1.NewTime(in.Now.Add(v1alpha1.MaxExceptionDuration(in.Program)))
 	req := &v1alpha1.ExceptionRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: partner.Namespace, Name: p.Name,
+			Annotations: map[string]string{v1alpha1.AnnotationQualifyingEvidence: p.Evidence}},
 		Spec: v1alpha1.ExceptionRequestSpec{
 			Type:          v1alpha1.RequestTierPromotion,
 			Partner:       partner.Name,
-			Justification: fmt.Sprintf("%s qualifies for tier %s on current, trusted evidence; the tier requires review before promotion.", partner.Name, tierName),
-			Grant:         &v1alpha1.Grant{Tier: tierName},
+			Justification: fmt.Sprintf("%s qualifies for tier %s on current, trusted evidence; the tier requires review before promotion.", partner.Name, p.Tier),
+			Grant:         &v1alpha1.Grant{Tier: p.Tier},
 			ReviewPath:    target.Spec.PromotionReviewPath,
+			Expires:       &expires,
 		},
 	}
 	if err := ctrl.SetControllerReference(partner, req, r.Scheme()); err != nil {

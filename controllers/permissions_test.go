@@ -136,15 +136,19 @@ func classify(err error) outcome {
 // permissionsFixture holds the objects every cell acts on, all created for real
 // by the suite's admin (or by the controller) before the matrix runs.
 type permissionsFixture struct {
-	ns       string
-	program  *v1alpha1.PartnerProgram
-	tier     *v1alpha1.PartnerTier
-	path     *v1alpha1.ReviewPath
-	partner  *v1alpha1.Partner // partner A
-	other    *v1alpha1.Partner // partner B
-	listing  *v1alpha1.Listing // partner A's
-	request  *v1alpha1.ExceptionRequest
-	personas map[string]client.Client
+	ns      string
+	program *v1alpha1.PartnerProgram
+	tier    *v1alpha1.PartnerTier
+	path    *v1alpha1.ReviewPath
+	// unused is a program and a tier nothing references or holds: admission
+	// refuses deleting those in use, and the delete cells ask about RBAC.
+	unusedProgram *v1alpha1.PartnerProgram
+	unusedTier    *v1alpha1.PartnerTier
+	partner       *v1alpha1.Partner // partner A
+	other         *v1alpha1.Partner // partner B
+	listing       *v1alpha1.Listing // partner A's
+	request       *v1alpha1.ExceptionRequest
+	personas      map[string]client.Client
 }
 
 func TestPermissionsMatrix(t *testing.T) {
@@ -209,6 +213,11 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 	create(t, f.program)
 	f.tier = newTier(f.program.Name, uniqueName("registered"), 0)
 	create(t, f.tier)
+	f.unusedTier = newTier(f.program.Name, uniqueName("premier"), 9, atLeast("revenue", "1000000000"))
+	create(t, f.unusedTier)
+	f.unusedProgram = f.program.DeepCopy()
+	f.unusedProgram.ObjectMeta = metav1.ObjectMeta{Name: uniqueName("program")}
+	create(t, f.unusedProgram)
 	f.path = newPath(t, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
 	f.partner = settledPartner(t, g, f.ns, f.program.Name)
 	f.other = settledPartner(t, g, f.ns, f.program.Name)
@@ -373,6 +382,11 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 		}
 	default:
 		g.Expect(row).To(BeEmpty(), "unknown row")
+	}
+	if verb == "delete" && kind == "partnerprograms" {
+		existing = f.unusedProgram
+	} else if verb == "delete" && kind == "partnertiers" {
+		existing = f.unusedTier
 	}
 	obj := existing.DeepCopyObject().(client.Object)
 	switch verb {

@@ -79,6 +79,10 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	sc := scorecard.Compute(&program, tiers, partners, requests, listings, stamp)
 
 	status := program.Status.DeepCopy()
+	if status.ObservedGeneration != program.Generation || status.CatalogSince == nil {
+		since := metav1.NewTime(stamp)
+		status.CatalogSince = &since
+	}
 	status.ObservedGeneration = program.Generation
 	conditions.Set(&status.Conditions, program.Generation, metav1.NewTime(stamp),
 		v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the metric catalog is in force")

@@ -20,6 +20,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // RequestReconciler moves ExceptionRequests along their review paths.
@@ -91,6 +92,12 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 	} else if !apierrors.IsNotFound(err) {
 		return in, err
 	}
+	in.PartnerSuspended = partner.Spec.Suspended
+	if request.Spec.Type == v1alpha1.RequestTierPromotion && request.Spec.Grant != nil {
+		if err := r.promotionInputs(ctx, request, &partner, &in); err != nil {
+			return in, err
+		}
+	}
 	if request.Spec.Type == v1alpha1.RequestFunds {
 		remaining, err := r.fundsRemaining(ctx, &partner, request.Name, in.Now)
 		if err != nil {
@@ -99,6 +106,38 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 		in.FundsRemaining = remaining
 	}
 	return in, nil
+}
+
+// promotionInputs withdraws a pending TierPromotion whose partner no longer
+// qualifies for its tier, and ends an approved one the partner has used up.
+func (r *RequestReconciler) promotionInputs(ctx context.Context, request *v1alpha1.ExceptionRequest, partner *v1alpha1.Partner, in *review.Input) error {
+	target := request.Spec.Grant.Tier
+	switch request.Status.Phase {
+	case v1alpha1.PhaseApproved:
+		if at, spent := tier.PromotionSpent(partner.Status, request.Name); spent {
+			in.Used = fmt.Sprintf("the promotion to tier %s was used, and partner %s dropped below that tier at %s; promoting it again needs a new review",
+				target, partner.Name, at.UTC().Format(time.RFC3339))
+		}
+	case "", v1alpha1.PhasePending:
+		var tiers v1alpha1.PartnerTierList
+		if err := r.List(ctx, &tiers, client.MatchingFields{indexProgram: partner.Spec.Program}); err != nil {
+			return err
+		}
+		if tier.QualifiesFor(partner.Status, tiers.Items, target) {
+			return nil
+		}
+		// The cache may not have the status write that preceded the request's
+		// creation yet: withdraw only on what the API server stores now.
+		var live v1alpha1.Partner
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(partner), &live); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !tier.QualifiesFor(live.Status, tiers.Items, target) {
+			in.Withdraw = fmt.Sprintf("partner %s no longer qualifies for tier %s (its evidence qualifies it for %q); the promotion request is withdrawn",
+				partner.Name, target, live.Status.QualifiedTier)
+		}
+	}
+	return nil
 }
 
 // fundsRemaining is the partner's cap this quarter minus every other approved
@@ -149,7 +188,8 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		Complete(r)
 }
 
-// pendingRequestsOf maps a partner to its requests that are still under review.
+// pendingRequestsOf maps a partner to its requests that are still under review,
+// and to its approved promotions, which end once the partner has used them up.
 func (r *RequestReconciler) pendingRequestsOf(ctx context.Context, o client.Object) []reconcile.Request {
 	var requests v1alpha1.ExceptionRequestList
 	if err := r.List(ctx, &requests, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexPartner: o.GetName()}); err != nil {
@@ -157,7 +197,8 @@ func (r *RequestReconciler) pendingRequestsOf(ctx context.Context, o client.Obje
 	}
 	var out []reconcile.Request
 	for _, q := range requests.Items {
-		if q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending {
+		if q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending ||
+			(q.Status.Phase == v1alpha1.PhaseApproved && q.Spec.Type == v1alpha1.RequestTierPromotion) {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&q)})
 		}
 	}

@@ -34,7 +34,7 @@ func TestScorecardCountsTheProgramFromEvidence(t *testing.T) {
 	// a: GSI, select on revenue 150 and training 7 (outcome-backed).
 	a := typedPartner(t, g, ns, program.Name, v1alpha1.PartnerTypeGSI)
 	qualifyForSelect(t, g, a)
-	// b: ISV, entry tier (rank 0), revenue 40: summed, not in the tiered share.
+	// b: ISV, entry tier (rank 0), revenue 40 (unit "count": summed), not in the tiered share.
 	b := typedPartner(t, g, ns, program.Name, v1alpha1.PartnerTypeISV)
 	crm := userClient(t, crmUser, nil, integrationRules...)
 	g.Expect(reportEvidence(crm, "crm", b, "revenue", "40", time.Now())).To(Succeed())
@@ -57,7 +57,7 @@ func TestScorecardCountsTheProgramFromEvidence(t *testing.T) {
 		PartnersByTier:       []v1alpha1.Count{{Name: entry, Count: 2}, {Name: selectTier, Count: 1}},
 		PartnersByType:       []v1alpha1.Count{{Name: "GSI", Count: 1}, {Name: "ISV", Count: 1}, {Name: "Reseller", Count: 1}},
 		OutcomeBackedPercent: ptr(int32(100)),
-		OutcomeTotals:        []v1alpha1.MetricTotal{{Metric: "revenue", Unit: "count", Total: "190", Partners: 2}},
+		OutcomeTotals:        []v1alpha1.MetricTotal{{Metric: "revenue", Unit: "count", Aggregation: v1alpha1.MetricAggregationSum, Total: "190", Partners: 2}},
 		OpenRequestsByType:   []v1alpha1.Count{{Name: string(v1alpha1.RequestReadinessClaim), Count: 1}},
 		ListingsPublished:    1,
 		ListingsUnpublished:  1,
@@ -95,5 +95,44 @@ func TestScorecardCountsTheProgramFromEvidence(t *testing.T) {
 		g.Expect(gauge(g, "partnergov_program_outcome_total", map[string]string{"program": program.Name, "metric": "revenue"})).To(Equal(190.0))
 		g.Expect(gauge(g, "partnergov_listings", map[string]string{"program": program.Name, "state": "published"})).To(Equal(1.0))
 		g.Expect(gauge(g, "partnergov_listings", map[string]string{"program": program.Name, "state": "unpublished"})).To(Equal(1.0))
+	}).Should(Succeed())
+}
+
+func TestScorecardAveragesAScoreAndRecordsTheAggregation(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	revenue := metric("revenue", v1alpha1.MetricClassOutcome, "crm-sync")
+	csat := metric("csat", v1alpha1.MetricClassOutcome, "crm-sync")
+	csat.Unit = "score" // averaged by default
+	deals := metric("deals", v1alpha1.MetricClassOutcome, "crm-sync")
+	deals.Aggregation = v1alpha1.MetricAggregationMax
+	program := &v1alpha1.PartnerProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("program")},
+		Spec:       v1alpha1.PartnerProgramSpec{Owner: "owner@example.com", Metrics: []v1alpha1.MetricDefinition{revenue, csat, deals}},
+	}
+	create(t, program)
+	create(t, newTier(program.Name, uniqueName("registered"), 0))
+
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	for _, values := range [][3]string{{"100", "4", "3"}, {"50", "5", "8"}} {
+		p := typedPartner(t, g, ns, program.Name, v1alpha1.PartnerTypeGSI)
+		for i, m := range []string{"revenue", "csat", "deals"} {
+			g.Expect(reportEvidence(crm, "crm-"+m, p, m, values[i], time.Now())).To(Succeed())
+		}
+	}
+
+	want := []v1alpha1.MetricTotal{
+		{Metric: "csat", Unit: "score", Aggregation: v1alpha1.MetricAggregationAverage, Total: "4.5", Partners: 2}, // not 9
+		{Metric: "deals", Unit: "count", Aggregation: v1alpha1.MetricAggregationMax, Total: "8", Partners: 2},
+		{Metric: "revenue", Unit: "count", Aggregation: v1alpha1.MetricAggregationSum, Total: "150", Partners: 2},
+	}
+	eventually(g, func(g Gomega) {
+		var got v1alpha1.PartnerProgram
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(program), &got)).To(Succeed())
+		g.Expect(got.Status.Scorecard).NotTo(BeNil())
+		g.Expect(got.Status.Scorecard.OutcomeTotals).To(Equal(want))
+		// The declared aggregation is stored as written; the default is not written into the spec.
+		g.Expect(got.Spec.Metrics[1].Aggregation).To(BeEmpty())
+		g.Expect(got.Spec.Metrics[2].Aggregation).To(Equal(v1alpha1.MetricAggregationMax))
 	}).Should(Succeed())
 }

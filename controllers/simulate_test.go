@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
@@ -68,4 +69,48 @@ metadata: {name: unrelated}
 	out, err = run("simulate", "-f", dir, "--max-demotions", "5", "-n", ns)
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	g.Expect(out).To(ContainSubstring("1 demotion (1 at risk now, 0 drop now)"))
+}
+
+func TestSimulatePruneDeletesTiersMissingFromTheFilesAndFailsWhenTheDeletionIsRefused(t *testing.T) {
+	g := NewWithT(t)
+	program, entry, selectTier := ladder(t, 90*24*time.Hour, time.Hour)
+	ns := newNamespace(t)
+	holder := settledPartner(t, g, ns, program.Name)
+	qualifyForSelect(t, g, holder)
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, holder).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
+
+	// The files hold the program's entry tier only: the select tier is missing.
+	dir := t.TempDir()
+	proposed := fmt.Sprintf(`apiVersion: governance.partnergov.io/v1alpha1
+kind: PartnerTier
+metadata:
+  name: %s
+spec:
+  program: %s
+  rank: 0
+  entitlements: {resell: true}
+`, entry, program.Name)
+	g.Expect(os.WriteFile(filepath.Join(dir, "tiers.yaml"), []byte(proposed), 0o600)).To(Succeed())
+	run := pluginAs(t, g, uniqueName("gitops")+"@example.com", nil,
+		readRule([]string{"get", "list"}, "partnerprograms", "partnertiers", "partners", "exceptionrequests", "listings"))
+
+	// Without --prune the missing tier stays: nothing changes for the holder.
+	out, err := run("simulate", "-f", dir, "-n", ns)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).NotTo(ContainSubstring(holder.Name))
+	g.Expect(out).NotTo(ContainSubstring("Deletions"))
+
+	// With --prune the select tier is deleted: the holder is evaluated without it,
+	// and the deletion is refused because the holder holds it.
+	out, err = run("simulate", "-f", dir, "--prune", "-n", ns)
+	refusal := fmt.Sprintf(`PartnerTier %q is held by 1 Partner; set spec.retired: true to drain it`, selectTier)
+	g.Expect(err).To(HaveOccurred(), out)
+	g.Expect(err.Error()).To(ContainSubstring("--prune deletes PartnerTier %s, which admission would refuse: %s", selectTier, refusal))
+	g.Expect(out).To(MatchRegexp(`\n  PartnerTier\s+%s\s+refused: %s`, selectTier, refusal))
+	g.Expect(out).To(MatchRegexp(`\n  %s/%s\s+%s\s+%s\s+%s\s+demotion \(drops now\)`, ns, holder.Name, program.Name, selectTier, entry))
+
+	// The dry run deleted nothing.
+	var sel v1alpha1.PartnerTier
+	g.Expect(admin.Get(ctx, client.ObjectKey{Name: selectTier}, &sel)).To(Succeed())
+	g.Expect(getPartner(g, holder).Status.Tier).To(Equal(selectTier))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -121,9 +123,11 @@ func waitForWebhooks() error {
 		return err
 	}
 	for {
+		// The validating webhook refuses a partner of a program that does not
+		// exist: that refusal is the answer this probe waits for.
 		p := newPartner("webhook-probe", "probe")
 		err := admin.Create(ctx, p, client.DryRunAll)
-		if err == nil {
+		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "spec.program") {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -55,6 +55,10 @@ func (r *TierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	t.Status.Partners = int32(len(holders.Items))
+	if t.Status.ObservedGeneration != t.Generation || t.Status.RequirementsSince == nil {
+		since := metav1.NewTime(now.Truncate(time.Second))
+		t.Status.RequirementsSince = &since
+	}
 	t.Status.ObservedGeneration = t.Generation
 	conditions.Set(&t.Status.Conditions, t.Generation, now, v1alpha1.ConditionCatalogResolved, conditions.Status(ok), reason, message)
 	conditions.Set(&t.Status.Conditions, t.Generation, now, v1alpha1.ConditionReady, conditions.Status(ok), reason, message)

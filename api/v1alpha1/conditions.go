@@ -44,8 +44,12 @@ const (
 	ConditionDenied = "Denied"
 	// ConditionEscalated on an ExceptionRequest is True while it waits on an escalation.
 	ConditionEscalated = "Escalated"
-	// ConditionExpired on an ExceptionRequest is True once its grant has expired.
+	// ConditionExpired on an ExceptionRequest is True once its grant has expired
+	// (or, for a TierPromotion, been used up).
 	ConditionExpired = "Expired"
+	// ConditionWithdrawn on an ExceptionRequest is True once it was withdrawn
+	// before a decision because its subject is gone.
+	ConditionWithdrawn = "Withdrawn"
 )
 
 // Condition reasons, in CamelCase as Kubernetes conventions ask.
@@ -90,4 +94,27 @@ const (
 	ReasonTimeoutDenied     = "TimeoutDenied"
 	ReasonOverCap           = "OverCap"
 	ReasonGrantExpired      = "GrantExpired"
+
+	// ReasonNotEntitled denies a Funds request for a partner that holds no Funds
+	// entitlement or is suspended, whatever allowOverCap says.
+	ReasonNotEntitled = "NotEntitled"
+	// ReasonCurrencyMismatch denies a Funds request whose currency is not the one of
+	// the partner's cap.
+	ReasonCurrencyMismatch = "CurrencyMismatch"
+	// ReasonPromotionUsed ends an approved TierPromotion once the partner dropped
+	// below the tier it authorized: promoting it again needs a new review.
+	ReasonPromotionUsed = "PromotionUsed"
+	// ReasonPromotionDenied on PromotionPending: the last promotion request was
+	// denied; a new one opens after the tier's promotionRetryAfter or when the
+	// qualifying evidence changes.
+	ReasonPromotionDenied = "PromotionDenied"
+	// ReasonNoLongerQualifies withdraws a pending TierPromotion whose partner no
+	// longer qualifies for the tier.
+	ReasonNoLongerQualifies = "NoLongerQualifies"
+	// ReasonExceptionExpired is the decision reason when the TierException holding
+	// a partner at its tier lapsed: it drops at once to what its evidence gives.
+	ReasonExceptionExpired = "ExceptionExpired"
+	// ReasonTierRetired: the tier is retired; holders keep it for its grace period,
+	// nobody new qualifies.
+	ReasonTierRetired = "TierRetired"
 )

@@ -139,7 +139,7 @@ type ReviewDecision struct {
 }
 
 // RequestPhase summarises where a request is.
-// +kubebuilder:validation:Enum=Pending;Approved;Denied;Expired
+// +kubebuilder:validation:Enum=Pending;Approved;Denied;Expired;Withdrawn
 type RequestPhase string
 
 const (
@@ -147,6 +147,10 @@ const (
 	PhaseApproved RequestPhase = "Approved"
 	PhaseDenied   RequestPhase = "Denied"
 	PhaseExpired  RequestPhase = "Expired"
+	// PhaseWithdrawn ends a request that no longer has a subject, such as a
+	// TierPromotion whose partner stopped qualifying while it waited for review.
+	// Nothing was granted, and it counts as no SLA breach.
+	PhaseWithdrawn RequestPhase = "Withdrawn"
 )
 
 // ResolvedReviewPath is the copy of the path a request is reviewed under, so later
@@ -195,7 +199,7 @@ type ExceptionRequestStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// phase is Pending, Approved, Denied or Expired.
+	// phase is Pending, Approved, Denied, Expired or Withdrawn.
 	// +optional
 	Phase RequestPhase `json:"phase,omitempty"`
 
@@ -219,7 +223,7 @@ type ExceptionRequestStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	Decisions []ReviewDecision `json:"decisions,omitempty"`
 
-	// conditions: ReviewPathResolved, Approved, Denied, Escalated, Expired and Ready.
+	// conditions: ReviewPathResolved, Approved, Denied, Escalated, Expired, Withdrawn and Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 )
 
 // IntegrationName is the name of the ServiceAccount, Role and RoleBinding the
@@ -25,4 +26,20 @@ func shortName(name string) string {
 	}
 	sum := sha256.Sum256([]byte(name))
 	return name[:limit-11] + "-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// AnnotationQualifyingEvidence on a TierPromotion request holds a digest of the
+// evidence the partner qualified on when the controller opened it. After a denial,
+// a change of that evidence opens a new request before promotionRetryAfter.
+const AnnotationQualifyingEvidence = "governance.partnergov.io/qualifying-evidence"
+
+// DefaultMaxExceptionDuration is PartnerProgramSpec.MaxExceptionDuration's default.
+const DefaultMaxExceptionDuration = 365 * 24 * time.Hour
+
+// MaxExceptionDuration is the longest a grant of program p may last.
+func MaxExceptionDuration(p *PartnerProgram) time.Duration {
+	if p == nil || p.Spec.MaxExceptionDuration == nil || p.Spec.MaxExceptionDuration.Duration <= 0 {
+		return DefaultMaxExceptionDuration
+	}
+	return p.Spec.MaxExceptionDuration.Duration
 }

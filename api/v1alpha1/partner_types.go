@@ -206,6 +206,18 @@ type ActiveGrant struct {
 	// expires is when the grant lapses.
 	// +optional
 	Expires *metav1.Time `json:"expires,omitempty"`
+	// tier, for TierException and TierPromotion: the tier granted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Tier string `json:"tier,omitempty"`
+	// appliedAt, for TierPromotion: when the promotion it approved took effect.
+	// +optional
+	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
+	// spentAt, for TierPromotion: when the partner dropped below the tier the
+	// approval authorized. A spent approval is used up: promoting the partner again
+	// needs a new review.
+	// +optional
+	SpentAt *metav1.Time `json:"spentAt,omitempty"`
 }
 
 // EvidenceValue is a metric's value as it was used in a decision.

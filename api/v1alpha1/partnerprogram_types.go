@@ -19,6 +19,23 @@ const (
 	MetricClassRisk MetricClass = "Risk"
 )
 
+// MetricAggregation says how a metric's current values are combined across
+// partners in the program's scorecard (status.scorecard.outcomeTotals).
+// +kubebuilder:validation:Enum=Sum;Average;Max;Latest
+type MetricAggregation string
+
+const (
+	// MetricAggregationSum adds the partners' current values: revenue, deals, counts.
+	MetricAggregationSum MetricAggregation = "Sum"
+	// MetricAggregationAverage is the exact mean of the partners' current values:
+	// scores, ratings, percentages. Averages are never summed.
+	MetricAggregationAverage MetricAggregation = "Average"
+	// MetricAggregationMax is the largest of the partners' current values.
+	MetricAggregationMax MetricAggregation = "Max"
+	// MetricAggregationLatest is the current value observed most recently by any partner.
+	MetricAggregationLatest MetricAggregation = "Latest"
+)
+
 // MetricDefinition declares one kind of evidence the program accepts.
 // +kubebuilder:validation:XValidation:rule="duration(self.freshnessWindow) > duration('0s')",message="freshnessWindow must be a positive duration such as 2160h",fieldPath=.freshnessWindow
 type MetricDefinition struct {
@@ -44,6 +61,15 @@ type MetricDefinition struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Description string `json:"description,omitempty"`
+
+	// aggregation says how the scorecard combines the partners' current values of
+	// the metric: Sum, Average (the exact mean), Max, or Latest (the value with the
+	// newest observedAt). When empty it follows the unit: Sum for a currency (three
+	// upper-case letters such as "USD") and for "count"; Average for a score, rating
+	// or percentage (a unit containing "score", "rating", "percent" or "%"); Sum for
+	// any other unit.
+	// +optional
+	Aggregation MetricAggregation `json:"aggregation,omitempty"`
 
 	// freshnessWindow is how long a reported value counts after it was observed,
 	// for example "2160h" (90 days). Older evidence is stale and does not count.
@@ -90,6 +116,14 @@ type PartnerProgramSpec struct {
 	// +optional
 	// +kubebuilder:default="2160h"
 	ListingDeprecationNotice *metav1.Duration `json:"listingDeprecationNotice,omitempty"`
+
+	// maxExceptionDuration is the longest any grant may last: an ExceptionRequest's
+	// expires may be at most this far after its creation, for every request type
+	// that expires, ReadinessClaim and TierPromotion included, for example "8760h"
+	// (365 days). Requests beyond it are refused at admission.
+	// +optional
+	// +kubebuilder:default="8760h"
+	MaxExceptionDuration *metav1.Duration `json:"maxExceptionDuration,omitempty"`
 }
 
 // Count is a number of objects with a given label.
@@ -103,7 +137,8 @@ type Count struct {
 	Count int32 `json:"count"`
 }
 
-// MetricTotal is the sum of a metric's current values over all partners.
+// MetricTotal is the aggregate of a metric's current values over all partners,
+// combined as the metric's aggregation says.
 type MetricTotal struct {
 	// metric is the catalog name of the metric.
 	// +required
@@ -113,9 +148,15 @@ type MetricTotal struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
 	Unit string `json:"unit,omitempty"`
-	// total of the current values.
+	// total is the aggregate of the partners' current values under aggregation: their
+	// sum, their exact mean (rounded to 9 fractional digits), their maximum or the
+	// most recently observed one. "0" when no partner reports a current value.
 	// +required
 	Total Decimal `json:"total"`
+	// aggregation is how total was computed: Sum, Average, Max or Latest (the
+	// metric's aggregation in the catalog, or the default for its unit).
+	// +optional
+	Aggregation MetricAggregation `json:"aggregation,omitempty"`
 	// partners is how many partners reported a current value.
 	// +required
 	Partners int32 `json:"partners"`
@@ -176,6 +217,12 @@ type PartnerProgramStatus struct {
 	// observedGeneration is the generation the controller last acted on.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// catalogSince is when the controller first saw the catalog's current
+	// generation. A demotion grace period never counts from before it (a shorter
+	// freshness window makes evidence stale from the change, not from before).
+	// +optional
+	CatalogSince *metav1.Time `json:"catalogSince,omitempty"`
 
 	// conditions describe the program's state; Ready summarises it.
 	// +optional

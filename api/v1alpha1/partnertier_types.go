@@ -111,6 +111,19 @@ type PartnerTierSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	PromotionReviewPath string `json:"promotionReviewPath,omitempty"`
+
+	// promotionRetryAfter is how long after a TierPromotion request to this tier was
+	// denied the controller waits before it opens a new one, for example "720h"
+	// (30 days). A change of the partner's qualifying evidence opens one sooner.
+	// +optional
+	// +kubebuilder:default="720h"
+	PromotionRetryAfter *metav1.Duration `json:"promotionRetryAfter,omitempty"`
+
+	// retired drains the tier: partners holding it keep it for its demotion grace
+	// period and then move to the tier their evidence gives; nobody new qualifies.
+	// A tier that partners hold cannot be deleted; retire it first.
+	// +optional
+	Retired bool `json:"retired,omitempty"`
 }
 
 // PartnerTierStatus is the observed state of a PartnerTier.
@@ -122,6 +135,13 @@ type PartnerTierStatus struct {
 	// partners is how many partners hold this tier.
 	// +optional
 	Partners int32 `json:"partners,omitempty"`
+
+	// requirementsSince is when the controller first saw the tier's current
+	// generation. A demotion grace period never counts from before it: evidence
+	// that fails a raised threshold fails it from the change, not from when the
+	// value was observed.
+	// +optional
+	RequirementsSince *metav1.Time `json:"requirementsSince,omitempty"`
 
 	// conditions describe the tier's state; CatalogResolved says whether its
 	// requirements fit the catalog, Ready summarises.

@@ -53,12 +53,14 @@ func FundsCap(entitlements []v1alpha1.EffectiveEntitlement) *v1alpha1.Money {
 }
 
 // Funds is the partner's funds position in the quarter containing now: every
-// Funds request approved in that quarter, summed. It returns nil when there is
-// neither a cap nor a commitment.
+// Funds request approved in that quarter, summed. Amounts are only ever added in
+// one currency: the cap's (or, with no cap, the first commitment's by request
+// name); a commitment in another currency is listed but not added (admission and
+// review refuse such requests, so only a cap whose currency changed mid-quarter
+// leaves one). It returns nil when there is neither a cap nor a commitment.
 func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.Time) *v1alpha1.FundsStatus {
 	quarter, _ := Quarter(now)
 	var commitments []v1alpha1.FundsCommitment
-	total := new(big.Rat)
 	for i := range requests {
 		r := &requests[i]
 		at := ApprovedAt(r)
@@ -68,11 +70,9 @@ func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.T
 		if q, _ := Quarter(*at); q != quarter {
 			continue
 		}
-		amount, err := decimal.Parse(r.Spec.Amount.Amount)
-		if err != nil {
+		if _, err := decimal.Parse(r.Spec.Amount.Amount); err != nil {
 			continue
 		}
-		total.Add(total, amount)
 		commitments = append(commitments, v1alpha1.FundsCommitment{
 			Request: r.Name, Amount: *r.Spec.Amount, CommittedAt: metav1.NewTime(*at),
 		})
@@ -81,7 +81,27 @@ func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.T
 		return nil
 	}
 	slices.SortFunc(commitments, func(a, b v1alpha1.FundsCommitment) int { return cmp.Compare(a.Request, b.Request) })
-	return &v1alpha1.FundsStatus{Quarter: quarter, Cap: cap, Committed: decimal.Format(total), Commitments: commitments}
+	currency := ""
+	if cap != nil {
+		currency = cap.Currency
+	} else {
+		currency = commitments[0].Amount.Currency
+	}
+	return &v1alpha1.FundsStatus{Quarter: quarter, Cap: cap, Committed: decimal.Format(sumIn(commitments, currency, "")), Commitments: commitments}
+}
+
+// sumIn adds the commitments in currency, leaving out the request named exclude.
+func sumIn(commitments []v1alpha1.FundsCommitment, currency, exclude string) *big.Rat {
+	total := new(big.Rat)
+	for _, c := range commitments {
+		if c.Request == exclude || c.Amount.Currency != currency {
+			continue
+		}
+		if amount, err := decimal.Parse(c.Amount.Amount); err == nil {
+			total.Add(total, amount)
+		}
+	}
+	return total
 }
 
 // Remaining is the cap left in the funds position, not counting the commitment
@@ -94,14 +114,7 @@ func Remaining(f *v1alpha1.FundsStatus, exclude string) *v1alpha1.Money {
 	if err != nil {
 		return nil
 	}
-	for _, c := range f.Commitments {
-		if c.Request == exclude {
-			continue
-		}
-		if amount, err := decimal.Parse(c.Amount.Amount); err == nil {
-			left.Sub(left, amount)
-		}
-	}
+	left.Sub(left, sumIn(f.Commitments, f.Cap.Currency, exclude))
 	if left.Sign() < 0 {
 		left.SetInt64(0)
 	}

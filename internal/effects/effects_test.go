@@ -21,6 +21,11 @@ func funds(name, amount string, approvedAt time.Time, phase v1alpha1.RequestPhas
 	}
 }
 
+func inCurrency(r v1alpha1.ExceptionRequest, currency string) v1alpha1.ExceptionRequest {
+	r.Spec.Amount.Currency = currency
+	return r
+}
+
 func claim(name string, expires *time.Time) v1alpha1.ExceptionRequest {
 	r := funds(name, "0", now.Add(-time.Hour), v1alpha1.PhaseApproved)
 	r.Spec = v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestReadinessClaim, Grant: &v1alpha1.Grant{
@@ -80,6 +85,13 @@ func TestFunds(t *testing.T) {
 			cap:      cap, wantCommitted: "0", wantRemaining: "100000",
 		},
 		"no cap and no commitment is no funds position": {wantNil: true},
+		"amounts in another currency than the cap's are never added": {
+			requests: []v1alpha1.ExceptionRequest{
+				funds("a", "1000", now, v1alpha1.PhaseApproved),
+				inCurrency(funds("e", "5000", now, v1alpha1.PhaseApproved), "EUR"),
+			},
+			cap: cap, wantCommitted: "1000", wantRequests: []string{"a", "e"}, wantRemaining: "99000",
+		},
 		"remaining never goes below zero": {
 			requests: []v1alpha1.ExceptionRequest{funds("x", "150000", now, v1alpha1.PhaseApproved)},
 			cap:      cap, wantCommitted: "150000", wantRequests: []string{"x"}, wantRemaining: "0",

@@ -133,6 +133,11 @@ func publication(in Input, now time.Time) (bool, string, string) {
 	if in.Partner == nil {
 		return false, v1alpha1.ReasonPartnerNotFound, fmt.Sprintf("Partner %q does not exist in namespace %q", in.Listing.Spec.Partner, in.Listing.Namespace)
 	}
+	if in.Partner.Spec.Suspended {
+		// Suspension wins over every exception: a ListingException keeps a listing
+		// up despite the tier, never despite a suspension.
+		return false, v1alpha1.ReasonPartnerSuspended, fmt.Sprintf("partner %s is suspended: none of its listings is published, whatever exception it holds", in.Partner.Name)
+	}
 	for _, g := range in.Grants {
 		if g.Expires == nil || now.Before(*g.Expires) {
 			until := ""

@@ -24,6 +24,8 @@ func partner(ents ...v1alpha1.EntitlementName) *v1alpha1.Partner {
 	return p
 }
 
+func suspend(p *v1alpha1.Partner) *v1alpha1.Partner { p.Spec.Suspended = true; return p }
+
 func withClaims(p *v1alpha1.Partner, kinds ...v1alpha1.ReadinessClaimKind) *v1alpha1.Partner {
 	for _, k := range kinds {
 		p.Status.ReadinessClaims = append(p.Status.ReadinessClaims, v1alpha1.ApprovedClaim{Kind: k, Product: "sync", Request: "r-" + string(k)})
@@ -94,6 +96,12 @@ func TestEvaluate(t *testing.T) {
 			listing: published(newListing(v1alpha1.ListingKindApp, v2)), partner: partner(),
 			grants:        []Grant{{Request: "keep-sync", Expires: &expires}},
 			wantPublished: true, wantReason: ReasonListingException, wantVersions: []string{"2.0.0"}, wantLatest: "2.0.0", wantDeadline: &expires,
+		},
+		"suspension wins over a listing exception": {
+			listing: published(newListing(v1alpha1.ListingKindApp, v2)), partner: suspend(partner(list)),
+			grants:     []Grant{{Request: "keep-sync", Expires: &expires}},
+			wantReason: v1alpha1.ReasonPartnerSuspended, wantLatest: "2.0.0", wantEvents: []string{v1alpha1.ReasonPartnerSuspended},
+			wantDeadline: &expires,
 		},
 		"an expired listing exception does not": {
 			listing: published(newListing(v1alpha1.ListingKindApp, v2)), partner: partner(),

@@ -197,6 +197,7 @@ type countTable struct {
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"aggregation": aggregation,
 	"counts": func(title, column string, c []v1alpha1.Count) countTable {
 		return countTable{Title: title, Column: column, Counts: c}
 	},
@@ -261,12 +262,12 @@ td.num { text-align: right; }
 {{- template "counts" (counts "Partners by tier" "Tier" .Score.PartnersByTier)}}
 {{- template "counts" (counts "Partners by type" "Type" .Score.PartnersByType)}}
 {{- template "counts" (counts "Open requests by type" "Type" .Score.OpenRequestsByType)}}
-<h2>Outcome totals (current evidence)</h2>
+<h2>Outcome metrics across partners (current evidence)</h2>
 {{- if .Score.OutcomeTotals}}
 <table>
-<tr><th>Metric</th><th>Total</th><th>Unit</th><th>Partners</th></tr>
+<tr><th>Metric</th><th>Aggregation</th><th>Value</th><th>Unit</th><th>Partners</th></tr>
 {{- range .Score.OutcomeTotals}}
-<tr><td>{{.Metric}}</td><td class="num">{{.Total}}</td><td>{{.Unit}}</td><td class="num">{{.Partners}}</td></tr>
+<tr><td>{{.Metric}}</td><td>{{aggregation .}}</td><td class="num">{{.Total}}</td><td>{{.Unit}}</td><td class="num">{{.Partners}}</td></tr>
 {{- end}}
 </table>
 {{- else}}

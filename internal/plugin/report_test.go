@@ -91,7 +91,10 @@ func TestRenderReportShowsTheFigures(t *testing.T) {
 		"<td>5 published, 2 unpublished, 1 low adoption</td>",
 		`<tr><td>GSI</td><td class="num">3</td></tr>`,
 		`<tr><td>Funds</td><td class="num">4</td></tr>`,
-		`<tr><td>sourced-revenue</td><td class="num">1250000</td><td>USD</td><td class="num">3</td></tr>`,
+		"<tr><th>Metric</th><th>Aggregation</th><th>Value</th><th>Unit</th><th>Partners</th></tr>",
+		`<tr><td>csat</td><td>Average</td><td class="num">4.25</td><td>score</td><td class="num">4</td></tr>`,
+		`<tr><td>sourced-revenue</td><td>Sum</td><td class="num">1250000</td><td>USD</td><td class="num">3</td></tr>`,
+		`<tr><td>win-rate</td><td>Sum</td><td class="num">80</td><td>percent</td><td class="num">1</td></tr>`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q:\n%s", want, html)

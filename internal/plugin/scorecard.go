@@ -170,15 +170,24 @@ func writeScorecardTable(w io.Writer, program string, sc *v1alpha1.Scorecard, no
 			return err
 		}
 	}
-	fmt.Fprintf(w, "\nOutcome totals (current evidence):\n")
+	fmt.Fprintf(w, "\nOutcome metrics across partners (current evidence):\n")
 	if len(sc.OutcomeTotals) == 0 {
 		fmt.Fprintf(w, "  none\n")
 		return nil
 	}
 	tw := newTable(w)
-	fmt.Fprintf(tw, "  METRIC\tTOTAL\tUNIT\tPARTNERS\n")
+	fmt.Fprintf(tw, "  METRIC\tAGGREGATION\tVALUE\tUNIT\tPARTNERS\n")
 	for _, t := range sc.OutcomeTotals {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\n", t.Metric, t.Total, orNone(t.Unit), t.Partners)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\n", t.Metric, aggregation(t), t.Total, orNone(t.Unit), t.Partners)
 	}
 	return tw.Flush()
+}
+
+// aggregation names how a scorecard total was computed. Scorecards written before
+// the aggregation was recorded always summed.
+func aggregation(t v1alpha1.MetricTotal) string {
+	if t.Aggregation == "" {
+		return string(v1alpha1.MetricAggregationSum)
+	}
+	return string(t.Aggregation)
 }

@@ -20,13 +20,17 @@ func fullScorecard() *v1alpha1.Scorecard {
 		PartnersByTier:       []v1alpha1.Count{{Name: "advanced", Count: 2}, {Name: "None", Count: 1}},
 		PartnersByType:       []v1alpha1.Count{{Name: "GSI", Count: 3}},
 		OutcomeBackedPercent: &pct,
-		OutcomeTotals:        []v1alpha1.MetricTotal{{Metric: "sourced-revenue", Unit: "USD", Total: "1250000", Partners: 3}},
-		OpenRequestsByType:   []v1alpha1.Count{{Name: "Funds", Count: 4}},
-		SLABreaches:          1,
-		DecisionsLast30Days:  9,
-		ListingsPublished:    5,
-		ListingsUnpublished:  2,
-		ListingsLowAdoption:  1,
+		OutcomeTotals: []v1alpha1.MetricTotal{
+			{Metric: "csat", Unit: "score", Aggregation: v1alpha1.MetricAggregationAverage, Total: "4.25", Partners: 4},
+			{Metric: "sourced-revenue", Unit: "USD", Aggregation: v1alpha1.MetricAggregationSum, Total: "1250000", Partners: 3},
+			{Metric: "win-rate", Unit: "percent", Total: "80", Partners: 1}, // written before aggregations were recorded: a sum
+		},
+		OpenRequestsByType:  []v1alpha1.Count{{Name: "Funds", Count: 4}},
+		SLABreaches:         1,
+		DecisionsLast30Days: 9,
+		ListingsPublished:   5,
+		ListingsUnpublished: 2,
+		ListingsLowAdoption: 1,
 	}
 }
 
@@ -66,16 +70,20 @@ func TestWriteScorecard(t *testing.T) {
 				"Partners by tier:\n  TIER      COUNT\n  advanced  2\n  None      1\n",
 				"Partners by type:\n  TYPE  COUNT\n  GSI   3\n",
 				"Open requests by type:\n  TYPE   COUNT\n  Funds  4\n",
-				"  METRIC           TOTAL    UNIT  PARTNERS\n  sourced-revenue  1250000  USD   3\n",
+				"Outcome metrics across partners (current evidence):\n" +
+					"  METRIC           AGGREGATION  VALUE    UNIT     PARTNERS\n" +
+					"  csat             Average      4.25     score    4\n" +
+					"  sourced-revenue  Sum          1250000  USD      3\n" +
+					"  win-rate         Sum          80       percent  1\n",
 			},
 		},
 		"figures as JSON": {
 			sc: fullScorecard(), output: "json",
-			wantOut: []string{`"outcomeBackedPercent": 75`, `"total": "1250000"`, `"slaBreaches": 1`},
+			wantOut: []string{`"outcomeBackedPercent": 75`, `"total": "1250000"`, `"aggregation": "Average"`, `"slaBreaches": 1`},
 		},
 		"figures as YAML": {
 			sc: fullScorecard(), output: "yaml",
-			wantOut: []string{"outcomeBackedPercent: 75\n", "- metric: sourced-revenue\n", "listingsPublished: 5\n"},
+			wantOut: []string{"outcomeBackedPercent: 75\n", "- aggregation: Average\n  metric: csat\n", "  metric: sourced-revenue\n", "listingsPublished: 5\n"},
 		},
 		"unknown format": {sc: fullScorecard(), output: "wide", wantErr: `unknown output format "wide"`},
 	}
@@ -121,7 +129,7 @@ func TestScorecardJSONAndYAMLRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", output, err)
 		}
-		if !got.UpdatedAt.Equal(want.UpdatedAt) || *got.OutcomeBackedPercent != 75 || len(got.OutcomeTotals) != 1 || got.ListingsLowAdoption != 1 {
+		if !got.UpdatedAt.Equal(want.UpdatedAt) || *got.OutcomeBackedPercent != 75 || len(got.OutcomeTotals) != 3 || got.OutcomeTotals[0].Aggregation != v1alpha1.MetricAggregationAverage || got.ListingsLowAdoption != 1 {
 			t.Errorf("%s round trip = %+v", output, got)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -28,9 +29,9 @@ import (
 func simulateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	var dir string
 	var maxDemotions int
-	var all bool
+	var all, prune bool
 	cmd := &cobra.Command{
-		Use:   "simulate -f DIR [--max-demotions N] [-n NAMESPACE | -A]",
+		Use:   "simulate -f DIR [--prune] [--max-demotions N] [-n NAMESPACE | -A]",
 		Short: "Dry-run proposed PartnerProgram, PartnerTier and ReviewPath YAML against the live partners, listings and grants",
 		Long: `simulate reads proposed PartnerPrograms, PartnerTiers and ReviewPaths from DIR (its *.yaml and *.yml
 files, or the resources of its kustomization.yaml), lays them over the live configuration (replacing
@@ -40,10 +41,17 @@ one. It prints the partners whose tier would change, the entitlements they would
 listings that would be unpublished or published. A demotion usually starts a grace period (TierAtRisk)
 rather than dropping the tier at once: both the immediate effect and the drop at the deadline are shown.
 
-It fails when a proposed object would be refused at admission, and when the change demotes more partners
-than --max-demotions, so it can gate a pipeline.`,
+With --prune, DIR is the whole set of each kind it holds, as with kubectl apply --prune: a live
+PartnerProgram, PartnerTier or ReviewPath of a kind DIR holds but missing from DIR is simulated as deleted,
+and the partners are evaluated without it. Each deletion is checked with the admission webhooks' rules: a
+PartnerProgram that PartnerTiers or Partners still name, and a PartnerTier that Partners hold (counted in
+every namespace), cannot be deleted. Without --prune, objects missing from DIR stay as they are.
+
+It fails when a proposed object or a --prune deletion would be refused at admission, and when the change
+demotes more partners than --max-demotions, so it can gate a pipeline.`,
 		Example: `  kubectl partnergov simulate -f config/program -A
-  kubectl partnergov simulate -f proposed/ -n partners --max-demotions 0`,
+  kubectl partnergov simulate -f proposed/ -n partners --max-demotions 0
+  kubectl partnergov simulate -f config/program --prune -A   # config/program holds every tier: a tier missing from it is deleted`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
@@ -65,6 +73,13 @@ than --max-demotions, so it can gate a pipeline.`,
 				return err
 			}
 			in.Now, in.Proposed, in.MaxDemotions = time.Now().Truncate(time.Second), proposed, maxDemotions
+			if prune {
+				more, err := readPruned(cmd.Context(), c, ns, &in)
+				if err != nil {
+					return err
+				}
+				notes = append(notes, more...)
+			}
 			r := Simulate(in)
 			r.Notes = append(notes, r.Notes...)
 			if err := writeSimulation(streams.Out, r, dir, ns); err != nil {
@@ -76,7 +91,36 @@ than --max-demotions, so it can gate a pipeline.`,
 	cmd.Flags().StringVarP(&dir, "filename", "f", "", "directory (or file) holding the proposed YAML")
 	cmd.Flags().IntVar(&maxDemotions, "max-demotions", -1, "fail when the change demotes more partners than this (at risk now or dropping now); -1 for no limit")
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "evaluate the partners of every namespace")
+	cmd.Flags().BoolVar(&prune, "prune", false, "treat DIR as the whole set of each kind it holds: simulate deleting live objects of those kinds missing from it")
 	return cmd
+}
+
+// readPruned sets in.Prune and reads what the deletions need besides readLive:
+// the live ReviewPaths when DIR holds any, and the partners of every namespace
+// (the deletion rules count holders everywhere) when namespace is not "". When
+// listing every namespace's partners is forbidden, the rules count those of
+// namespace, and a note says so.
+func readPruned(ctx context.Context, c client.Client, namespace string, in *SimulationInput) ([]string, error) {
+	in.Prune = true
+	if len(in.Proposed.ReviewPaths) > 0 {
+		var paths v1alpha1.ReviewPathList
+		if err := c.List(ctx, &paths); err != nil {
+			return nil, err
+		}
+		in.Live.ReviewPaths = paths.Items
+	}
+	if namespace == "" {
+		return nil, nil
+	}
+	var partners v1alpha1.PartnerList
+	if err := c.List(ctx, &partners); err != nil {
+		if apierrors.IsForbidden(err) {
+			return []string{fmt.Sprintf("--prune: the deletion checks count only the partners of namespace %s: listing partners in every namespace is forbidden", namespace)}, nil
+		}
+		return nil, err
+	}
+	in.AllPartners = partners.Items
+	return nil, nil
 }
 
 // readLive reads the live programs, tiers, partners, exception requests and

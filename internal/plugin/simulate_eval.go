@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,6 +40,25 @@ type SimulationInput struct {
 	Listings []v1alpha1.Listing
 	// MaxDemotions is the most demotions the change may cause; negative for no limit.
 	MaxDemotions int
+	// Prune treats Proposed as the whole set of each kind it holds objects of, as
+	// kubectl apply --prune does: a live object of such a kind that Proposed lacks
+	// is simulated as deleted and checked against the deletion rules
+	// (tier.ProgramDeletionRefusal, tier.TierDeletionRefusal). Live must then hold
+	// the live ReviewPaths when Proposed holds any.
+	Prune bool
+	// AllPartners are the live partners of every namespace, which the deletion
+	// rules count; nil when Partners already are every namespace's.
+	AllPartners []v1alpha1.Partner
+}
+
+// Deletion is a live object that Prune deletes.
+type Deletion struct {
+	// Kind is PartnerProgram, PartnerTier or ReviewPath.
+	Kind string
+	Name string
+	// Refusal is why the admission webhooks would refuse the deletion; "" when
+	// they allow it.
+	Refusal string
 }
 
 // ChangeKind is how a partner's tier would change.
@@ -59,6 +79,9 @@ const (
 	ChangeRecovers ChangeKind = "demotion cancelled"
 	// ChangeEntitlements: the tier stays, its entitlements change.
 	ChangeEntitlements ChangeKind = "entitlements"
+	// ChangeSameRank: the partner would move now to another tier of the same rank,
+	// as when --prune deletes its tier and a new one takes the rank.
+	ChangeSameRank ChangeKind = "moves (same rank)"
 )
 
 // PartnerChange is what the proposed configuration changes for one partner.
@@ -101,6 +124,10 @@ type SimulationReport struct {
 	// Notes are things worth knowing that do not fail the simulation.
 	Notes        []string
 	MaxDemotions int
+	// Pruned says the simulation ran with Prune; Deletions are then the live
+	// objects it deletes, programs first, then tiers, then review paths, by name.
+	Pruned    bool
+	Deletions []Deletion
 }
 
 // count counts the changes of one kind.
@@ -130,11 +157,31 @@ func (r *SimulationReport) Unpublished() int {
 	return n
 }
 
-// Err is why the simulation fails: proposed objects the webhooks would refuse, or
-// more demotions than MaxDemotions; nil otherwise.
+// Refused counts the deletions the webhooks would refuse.
+func (r *SimulationReport) Refused() int {
+	n := 0
+	for _, d := range r.Deletions {
+		if d.Refusal != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Err is why the simulation fails: proposed objects or deletions the webhooks
+// would refuse, or more demotions than MaxDemotions; nil otherwise.
 func (r *SimulationReport) Err() error {
+	var errs []error
 	if n := len(r.Errors); n > 0 {
-		return fmt.Errorf("the proposed configuration would be refused at admission: %s", plural(n, "error", "errors"))
+		errs = append(errs, fmt.Errorf("the proposed configuration would be refused at admission: %s", plural(n, "error", "errors")))
+	}
+	for _, d := range r.Deletions {
+		if d.Refusal != "" {
+			errs = append(errs, fmt.Errorf("--prune deletes %s %s, which admission would refuse: %s", d.Kind, d.Name, d.Refusal))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if d := r.Demotions(); r.MaxDemotions >= 0 && d > r.MaxDemotions {
 		return fmt.Errorf("the change demotes %s, more than --max-demotions %d", plural(d, "partner", "partners"), r.MaxDemotions)
@@ -194,13 +241,17 @@ func (c config) tiersOf(program string) []v1alpha1.PartnerTier {
 }
 
 // Simulate evaluates every partner of the programs the proposed objects touch
-// twice at in.Now, with the live and with the proposed configuration, using the
-// controllers' engines (tier.Evaluate, listing.Evaluate), and reports what differs.
+// (or, with in.Prune, whose objects it deletes) twice at in.Now, with the live and
+// with the proposed configuration, using the controllers' engines (tier.Evaluate,
+// listing.Evaluate), and reports what differs.
 func Simulate(in SimulationInput) *SimulationReport {
 	now := in.Now.Round(0)
-	r := &SimulationReport{Now: now, MaxDemotions: in.MaxDemotions}
+	r := &SimulationReport{Now: now, MaxDemotions: in.MaxDemotions, Pruned: in.Prune}
 	live, proposedOnly := index(in.Live), index(in.Proposed)
 	proposed := overlay(live, proposedOnly)
+	if in.Prune {
+		r.Deletions = prune(in, live, proposedOnly, proposed)
+	}
 	r.Errors = validateProposed(live, proposedOnly, proposed)
 	for _, name := range sortedKeys(proposedOnly.tiers) {
 		if t := proposedOnly.tiers[name]; proposed.programs[t.Spec.Program] == nil {
@@ -209,6 +260,16 @@ func Simulate(in SimulationInput) *SimulationReport {
 	}
 	for _, p := range in.Proposed.ReviewPaths {
 		r.Notes = append(r.Notes, fmt.Sprintf("ReviewPath %s: review paths decide exception requests, not tiers; it changes no evaluation", p.Name))
+	}
+	for _, d := range r.Deletions {
+		if d.Kind != kindReviewPath {
+			continue
+		}
+		for _, name := range sortedKeys(proposed.tiers) {
+			if proposed.tiers[name].Spec.PromotionReviewPath == d.Name {
+				r.Notes = append(r.Notes, fmt.Sprintf("ReviewPath %s: deleted, but PartnerTier %s still names it in spec.promotionReviewPath", d.Name, name))
+			}
+		}
 	}
 
 	affected := map[string]bool{}
@@ -219,6 +280,14 @@ func Simulate(in SimulationInput) *SimulationReport {
 		affected[t.Spec.Program] = true
 		if old := live.tiers[name]; old != nil {
 			affected[old.Spec.Program] = true // the tier moves between programs
+		}
+	}
+	for _, d := range r.Deletions {
+		switch d.Kind {
+		case kindProgram:
+			affected[d.Name] = true
+		case kindTier:
+			affected[live.tiers[d.Name].Spec.Program] = true
 		}
 	}
 
@@ -249,6 +318,72 @@ func Simulate(in SimulationInput) *SimulationReport {
 		s.compare(r, live, proposed)
 	}
 	return r
+}
+
+// Kinds of the objects simulate reads.
+const (
+	kindProgram    = "PartnerProgram"
+	kindTier       = "PartnerTier"
+	kindReviewPath = "ReviewPath"
+)
+
+// prune removes from proposed (the overlay of the proposed objects on live) the
+// live programs and tiers that the proposed objects lack, for each kind the
+// proposed objects hold, and returns every object deleted, review paths included,
+// with the verdict of the deletion rules. A program's deletion is checked against
+// the tiers the proposed configuration keeps and the live partners; a tier's
+// against the live partners holding it.
+func prune(in SimulationInput, live, proposedOnly, proposed config) []Deletion {
+	holders := in.AllPartners
+	if holders == nil {
+		holders = in.Partners
+	}
+	var programs, tiers []string
+	if len(proposedOnly.programs) > 0 {
+		for _, name := range sortedKeys(live.programs) {
+			if proposedOnly.programs[name] == nil {
+				programs = append(programs, name)
+				delete(proposed.programs, name)
+			}
+		}
+	}
+	if len(proposedOnly.tiers) > 0 {
+		for _, name := range sortedKeys(live.tiers) {
+			if proposedOnly.tiers[name] == nil {
+				tiers = append(tiers, name)
+				delete(proposed.tiers, name)
+			}
+		}
+	}
+	var kept []v1alpha1.PartnerTier
+	for _, name := range sortedKeys(proposed.tiers) {
+		kept = append(kept, *proposed.tiers[name])
+	}
+
+	var out []Deletion
+	for _, name := range programs {
+		out = append(out, Deletion{Kind: kindProgram, Name: name, Refusal: tier.ProgramDeletionRefusal(name, kept, holders)})
+	}
+	for _, name := range tiers {
+		out = append(out, Deletion{Kind: kindTier, Name: name, Refusal: tier.TierDeletionRefusal(*live.tiers[name], holders)})
+	}
+	if len(in.Proposed.ReviewPaths) > 0 {
+		keep := map[string]bool{}
+		for _, p := range in.Proposed.ReviewPaths {
+			keep[p.Name] = true
+		}
+		var paths []string
+		for _, p := range in.Live.ReviewPaths {
+			if !keep[p.Name] {
+				paths = append(paths, p.Name)
+			}
+		}
+		slices.Sort(paths)
+		for _, name := range slices.Compact(paths) {
+			out = append(out, Deletion{Kind: kindReviewPath, Name: name})
+		}
+	}
+	return out
 }
 
 // validateProposed applies the admission rules of PartnerTier and PartnerProgram
@@ -356,6 +491,8 @@ func (s partnerSim) compare(r *SimulationReport, live, proposed config) {
 	case atRiskBefore && !atRiskAfter:
 		c.Kind, c.Detail = ChangeRecovers, fmt.Sprintf("the demotion due %s would be cancelled: it qualifies for %s",
 			before.Status.DemotionDeadline.UTC().Format(time.RFC3339), describeTier(after.Status.QualifiedTier))
+	case c.From != c.To && !atRiskAfter:
+		c.Kind, c.Detail = ChangeSameRank, fmt.Sprintf("moves to %s now, a tier of the same rank", describeTier(c.To))
 	case after.PromotionRequest != "" && after.PromotionRequest != before.PromotionRequest:
 		c.Kind, c.To = ChangePromotionPending, after.PromotionRequest
 		c.Detail = fmt.Sprintf("qualifies for %s; a TierPromotion request would wait for review", after.PromotionRequest)

@@ -23,6 +23,26 @@ func writeSimulation(w io.Writer, r *SimulationReport, source, namespace string)
 		}
 	}
 
+	if r.Pruned {
+		fmt.Fprintf(w, "\nDeletions (--prune: live objects of the proposed kinds missing from %s):\n", source)
+		if len(r.Deletions) == 0 {
+			fmt.Fprintf(w, "  none\n")
+		} else {
+			tw := newTable(w)
+			fmt.Fprintf(tw, "  KIND\tNAME\tADMISSION\n")
+			for _, d := range r.Deletions {
+				verdict := "allowed"
+				if d.Refusal != "" {
+					verdict = "refused: " + d.Refusal
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Kind, d.Name, verdict)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+
 	fmt.Fprintf(w, "\nTier changes:\n")
 	if len(r.Changes) == 0 {
 		fmt.Fprintf(w, "  none\n")
@@ -105,6 +125,9 @@ func (r *SimulationReport) Summary() string {
 		plural(r.Unpublished(), "listing", "listings"), unpublishedNow, r.Unpublished()-unpublishedNow, published)
 	if len(r.Errors) > 0 {
 		s += fmt.Sprintf(", %s", plural(len(r.Errors), "invalid object", "invalid objects"))
+	}
+	if r.Pruned {
+		s += fmt.Sprintf(", %s (%d refused)", plural(len(r.Deletions), "deletion", "deletions"), r.Refused())
 	}
 	return s
 }

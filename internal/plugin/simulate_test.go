@@ -269,6 +269,61 @@ Summary: 1 partner evaluated, 0 promotions, 1 demotion (1 at risk now, 0 drop no
 	}
 }
 
+func TestWriteSimulationPrune(t *testing.T) {
+	live := simLive()
+	fresh := now.Add(-2 * time.Hour)
+	acme := simPartner(t, "acme", live, entry("revenue", "150", crmVia, fresh), entry("training", "7", lmsVia, fresh))
+	live.ReviewPaths = []v1alpha1.ReviewPath{{ObjectMeta: metav1.ObjectMeta{Name: "funds"}}}
+	proposed := Configuration{Tiers: []v1alpha1.PartnerTier{live.Tiers[0]}, ReviewPaths: []v1alpha1.ReviewPath{{ObjectMeta: metav1.ObjectMeta{Name: "exceptions"}}}}
+	r := Simulate(SimulationInput{Now: now, Live: live, Proposed: proposed, Partners: []v1alpha1.Partner{acme}, MaxDemotions: -1, Prune: true})
+	var out bytes.Buffer
+	if err := writeSimulation(&out, r, "proposed", "partners"); err != nil {
+		t.Fatal(err)
+	}
+	want := `Simulating proposed against the live partners of namespace partners at 2026-11-23T12:00:00Z
+  note: ReviewPath exceptions: review paths decide exception requests, not tiers; it changes no evaluation
+
+Deletions (--prune: live objects of the proposed kinds missing from proposed):
+  KIND         NAME    ADMISSION
+  PartnerTier  select  refused: PartnerTier "select" is held by 1 Partner; set spec.retired: true to drain it (holders keep it for its demotion grace period, nobody new qualifies), then delete it once none holds it
+  ReviewPath   funds   allowed
+
+Tier changes:
+  PARTNER        PROGRAM  FROM    TO          CHANGE                EFFECT
+  partners/acme  global   select  registered  demotion (drops now)  drops to registered now
+
+Entitlements:
+  PARTNER        LOST  GAINED  WHEN
+  partners/acme  List  -       now
+
+Listings:
+  none
+
+Summary: 1 partner evaluated, 0 promotions, 1 demotion (0 at risk now, 1 drop now), 0 listings unpublished (0 now, 0 at a demotion deadline), 0 published, 2 deletions (1 refused)
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+	wantErr := `--prune deletes PartnerTier select, which admission would refuse: PartnerTier "select" is held by 1 Partner; ` +
+		`set spec.retired: true to drain it (holders keep it for its demotion grace period, nobody new qualifies), then delete it once none holds it`
+	if err := r.Err(); err == nil || err.Error() != wantErr {
+		t.Errorf("Err() = %v, want %s", err, wantErr)
+	}
+
+	// Without --prune nothing is deleted and the output has no deletions.
+	r = Simulate(SimulationInput{Now: now, Live: live, Proposed: proposed, Partners: []v1alpha1.Partner{acme}, MaxDemotions: -1})
+	out.Reset()
+	if err := writeSimulation(&out, r, "proposed", "partners"); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "Deletions") || strings.Contains(s, "deletion") || !strings.Contains(s, "Tier changes:\n  none\n") {
+		t.Errorf("without --prune:\n%s", s)
+	}
+	if err := r.Err(); err != nil {
+		t.Errorf("without --prune: Err() = %v", err)
+	}
+}
+
 func TestLoadProposed(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) {
@@ -323,5 +378,158 @@ spec: {appliesTo: {types: [Funds]}, stages: []}
 	empty := t.TempDir()
 	if _, _, err := LoadProposed(empty); err == nil || !strings.Contains(err.Error(), "holds no PartnerProgram, PartnerTier or ReviewPath") {
 		t.Errorf("empty dir: %v", err)
+	}
+}
+
+func TestSimulatePrune(t *testing.T) {
+	live := simLive()
+	fresh := now.Add(-2 * time.Hour)
+	partners := []v1alpha1.Partner{
+		simPartner(t, "acme", live, entry("revenue", "150", crmVia, fresh), entry("training", "7", lmsVia, fresh)),
+		simPartner(t, "nimbus", live, entry("revenue", "300", crmVia, fresh), entry("training", "9", lmsVia, fresh)),
+		simPartner(t, "orbit", live, entry("revenue", "150", crmVia, fresh)), // no training: registered
+	}
+	if partners[0].Status.Tier != "select" || partners[1].Status.Tier != "select" || partners[2].Status.Tier != "registered" {
+		t.Fatalf("fixture: acme holds %q, nimbus %q, orbit %q", partners[0].Status.Tier, partners[1].Status.Tier, partners[2].Status.Tier)
+	}
+	// A holder of select in another namespace, outside the evaluated partners.
+	elsewhere := *partners[0].DeepCopy()
+	elsewhere.Namespace = "emea"
+	listings := []v1alpha1.Listing{simListing("acme-sync", "acme")}
+	listings[0].Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionPublished, Status: metav1.ConditionTrue}}
+
+	registered, sel := *live.Tiers[0].DeepCopy(), *live.Tiers[1].DeepCopy()
+	// gold is a live tier nobody qualifies for, so nobody holds it.
+	gold := testTier("gold", 2, req("revenue", v1alpha1.OperatorGreaterThanOrEqual, "1000"))
+	gold.Spec.Entitlements = v1alpha1.Entitlements{Resell: true, List: true, Implement: true}
+	// silver takes the rank of select, requiring revenue only.
+	silver := testTier("silver", 1, req("revenue", v1alpha1.OperatorGreaterThanOrEqual, "100"))
+	silver.Spec.Entitlements = v1alpha1.Entitlements{Resell: true, List: true}
+	other := testProgram()
+	other.Name = "other"
+	otherTier := testTier("other-entry", 0)
+	otherTier.Spec.Program = "other"
+	path := func(name string) v1alpha1.ReviewPath {
+		return v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
+	withPaths := func(c Configuration, paths ...string) Configuration {
+		for _, p := range paths {
+			c.ReviewPaths = append(c.ReviewPaths, path(p))
+		}
+		return c
+	}
+	heldBy := func(n string) string {
+		return `PartnerTier "select" is held by ` + n + `; set spec.retired: true to drain it (holders keep it for its demotion grace period, nobody new qualifies), then delete it once none holds it`
+	}
+
+	tests := map[string]struct {
+		live        Configuration
+		proposed    Configuration
+		prune       bool
+		all         []v1alpha1.Partner
+		want        []PartnerChange // compared on Partner, Kind, From, To, Deadline, Lost, Gained
+		wantDeleted string          // "Kind Name: refusal" lines
+		wantErr     string
+		wantSummary string
+	}{
+		"without --prune a tier missing from the files stays": {
+			live: live, proposed: Configuration{Tiers: []v1alpha1.PartnerTier{registered}},
+			wantSummary: "Summary: 3 partners evaluated, 0 promotions, 0 demotions (0 at risk now, 0 drop now), 0 listings unpublished (0 now, 0 at a demotion deadline), 0 published",
+		},
+		"--prune deletes a held tier missing from the files, simulates it and refuses it": {
+			live: live, proposed: Configuration{Tiers: []v1alpha1.PartnerTier{registered}}, prune: true,
+			// The controller would drop the holders at once were the deletion admitted.
+			want: []PartnerChange{
+				{Partner: key("acme"), Kind: ChangeDrop, From: "select", To: "registered", Lost: []string{"List"}},
+				{Partner: key("nimbus"), Kind: ChangeDrop, From: "select", To: "registered", Lost: []string{"List"}},
+			},
+			wantDeleted: "PartnerTier select: " + heldBy("2 Partners"),
+			wantErr:     "--prune deletes PartnerTier select, which admission would refuse: " + heldBy("2 Partners"),
+			wantSummary: "Summary: 3 partners evaluated, 0 promotions, 2 demotions (0 at risk now, 2 drop now), 1 listing unpublished (1 now, 0 at a demotion deadline), 0 published, 1 deletion (1 refused)",
+		},
+		"holders in every namespace are counted": {
+			live: live, proposed: Configuration{Tiers: []v1alpha1.PartnerTier{registered}}, prune: true,
+			all: append([]v1alpha1.Partner{elsewhere}, partners...),
+			want: []PartnerChange{
+				{Partner: key("acme"), Kind: ChangeDrop, From: "select", To: "registered", Lost: []string{"List"}},
+				{Partner: key("nimbus"), Kind: ChangeDrop, From: "select", To: "registered", Lost: []string{"List"}},
+			},
+			wantDeleted: "PartnerTier select: " + heldBy("3 Partners"),
+			wantErr:     "--prune deletes PartnerTier select, which admission would refuse: " + heldBy("3 Partners"),
+		},
+		"--prune lets a new tier take the rank of the deleted one": {
+			live: live, proposed: Configuration{Tiers: []v1alpha1.PartnerTier{registered, silver}}, prune: true,
+			want: []PartnerChange{
+				{Partner: key("acme"), Kind: ChangeSameRank, From: "select", To: "silver"},
+				{Partner: key("nimbus"), Kind: ChangeSameRank, From: "select", To: "silver"},
+				{Partner: key("orbit"), Kind: ChangePromotion, From: "registered", To: "silver", Gained: []string{"List"}},
+			},
+			wantDeleted: "PartnerTier select: " + heldBy("2 Partners"),
+			wantErr:     "--prune deletes PartnerTier select, which admission would refuse: " + heldBy("2 Partners"),
+		},
+		"--prune deletes a tier nobody holds and allows it": {
+			live:     Configuration{Programs: live.Programs, Tiers: []v1alpha1.PartnerTier{registered, sel, gold}},
+			proposed: Configuration{Tiers: []v1alpha1.PartnerTier{registered, sel}}, prune: true,
+			wantDeleted: "PartnerTier gold: allowed",
+			wantSummary: "Summary: 3 partners evaluated, 0 promotions, 0 demotions (0 at risk now, 0 drop now), 0 listings unpublished (0 now, 0 at a demotion deadline), 0 published, 1 deletion (0 refused)",
+		},
+		"--prune deletes only kinds the files hold": {
+			live:     withPaths(Configuration{Programs: []v1alpha1.PartnerProgram{*testProgram(), *other}, Tiers: []v1alpha1.PartnerTier{registered, sel, otherTier}}, "funds"),
+			proposed: Configuration{Programs: []v1alpha1.PartnerProgram{*testProgram()}}, prune: true,
+			// other has a tier: the tiers are not pruned (the files hold none), so its deletion is refused.
+			wantDeleted: `PartnerProgram other: PartnerProgram "other" is referenced by 1 PartnerTier; move or delete it first`,
+			wantErr:     `--prune deletes PartnerProgram other, which admission would refuse: PartnerProgram "other" is referenced by 1 PartnerTier; move or delete it first`,
+		},
+		"--prune deletes a program with its tiers and a review path": {
+			live:        withPaths(Configuration{Programs: []v1alpha1.PartnerProgram{*testProgram(), *other}, Tiers: []v1alpha1.PartnerTier{registered, sel, otherTier}}, "funds", "promotions"),
+			proposed:    withPaths(Configuration{Programs: []v1alpha1.PartnerProgram{*testProgram()}, Tiers: []v1alpha1.PartnerTier{registered, sel}}, "promotions"),
+			prune:       true,
+			wantDeleted: "PartnerProgram other: allowed; PartnerTier other-entry: allowed; ReviewPath funds: allowed",
+		},
+		"--prune refuses to delete a program partners name": {
+			live:     Configuration{Programs: []v1alpha1.PartnerProgram{*testProgram(), *other}, Tiers: []v1alpha1.PartnerTier{registered, sel}},
+			proposed: Configuration{Programs: []v1alpha1.PartnerProgram{*other}}, prune: true,
+			// Without its program a partner keeps its tier (ProgramNotFound): no tier change.
+			wantDeleted: `PartnerProgram global: PartnerProgram "global" is referenced by 2 PartnerTiers and 3 Partners; move or delete them first`,
+			wantErr:     `--prune deletes PartnerProgram global, which admission would refuse: PartnerProgram "global" is referenced by 2 PartnerTiers and 3 Partners; move or delete them first`,
+			wantSummary: "Summary: 3 partners evaluated, 0 promotions, 0 demotions (0 at risk now, 0 drop now), 0 listings unpublished (0 now, 0 at a demotion deadline), 0 published, 1 deletion (1 refused)",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := SimulationInput{Now: now, Live: tt.live, Proposed: tt.proposed, Partners: partners, Listings: listings,
+				MaxDemotions: -1, Prune: tt.prune, AllPartners: tt.all}
+			r := Simulate(in)
+			if got := summarize(r.Changes); got != summarize(tt.want) {
+				t.Errorf("changes:\n got %s\nwant %s", got, summarize(tt.want))
+			}
+			var deleted []string
+			for _, d := range r.Deletions {
+				verdict := "allowed"
+				if d.Refusal != "" {
+					verdict = d.Refusal
+				}
+				deleted = append(deleted, d.Kind+" "+d.Name+": "+verdict)
+			}
+			if got := strings.Join(deleted, "; "); got != tt.wantDeleted {
+				t.Errorf("deletions:\n got %s\nwant %s", got, tt.wantDeleted)
+			}
+			if r.Pruned != tt.prune {
+				t.Errorf("Pruned = %v, want %v", r.Pruned, tt.prune)
+			}
+			if len(r.Errors) > 0 {
+				t.Errorf("errors: %q", r.Errors)
+			}
+			err := r.Err()
+			if (err == nil) != (tt.wantErr == "") || (err != nil && err.Error() != tt.wantErr) {
+				t.Errorf("Err() = %v, want %q", err, tt.wantErr)
+			}
+			if tt.wantSummary != "" && r.Summary() != tt.wantSummary {
+				t.Errorf("summary:\n got %s\nwant %s", r.Summary(), tt.wantSummary)
+			}
+			if len(tt.live.Tiers) != len(tt.live.Tiers[:]) || partners[0].Status.Tier != "select" || len(live.Tiers) != 2 {
+				t.Errorf("Simulate modified its input")
+			}
+		})
 	}
 }

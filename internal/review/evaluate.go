@@ -65,15 +65,21 @@ const maxSteps = 64
 // run makes every transition that is due.
 func (e *evaluator) run() {
 	switch e.st.Phase {
-	case v1alpha1.PhaseDenied, v1alpha1.PhaseExpired:
+	case v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn:
 		return
 	case v1alpha1.PhaseApproved:
-		if e.expiryDue() {
+		if e.in.Used != "" {
+			e.used()
+		} else if e.expiryDue() {
 			e.expire()
 		}
 		return
 	}
 	e.st.Phase = v1alpha1.PhasePending
+	if e.in.Withdraw != "" {
+		e.withdraw()
+		return
+	}
 	if e.st.ReviewPath == nil {
 		e.resolve()
 	}
@@ -115,15 +121,42 @@ func (e *evaluator) resolve() {
 // path did not resolve, the resolution failure is recorded first. It reports
 // whether it denied.
 func (e *evaluator) denyOverCap(resolveReason, resolveMsg string, unresolved bool) bool {
-	why, over := e.fundsOverCap(allowsOverCap(e.stages()))
-	if !over {
+	reason, why := e.fundsNotEntitled()
+	if reason == "" {
+		var over bool
+		if why, over = e.fundsOverCap(allowsOverCap(e.stages())); over {
+			reason = v1alpha1.ReasonOverCap
+		}
+	}
+	if reason == "" {
 		return false
 	}
 	if unresolved {
 		e.record(resolveReason, "", resolveMsg, true)
 	}
-	e.deny(v1alpha1.ReasonOverCap, why, true)
+	e.deny(reason, why, true)
 	return true
+}
+
+// fundsNotEntitled reports why a Funds request cannot be granted at all, with
+// its reason (NotEntitled or CurrencyMismatch), or "" when it can. No stage's
+// allowOverCap changes this: allowOverCap lets an entitled partner go past its
+// cap, in the cap's currency, and nothing more.
+func (e *evaluator) fundsNotEntitled() (reason, why string) {
+	if e.req.Spec.Type != v1alpha1.RequestFunds {
+		return "", ""
+	}
+	amount, remaining := e.req.Spec.Amount, e.in.FundsRemaining
+	switch {
+	case e.in.PartnerSuspended:
+		return v1alpha1.ReasonNotEntitled, fmt.Sprintf("partner %s is suspended: it holds no entitlement, so no funds can be granted", e.req.Spec.Partner)
+	case remaining == nil:
+		return v1alpha1.ReasonNotEntitled, fmt.Sprintf("partner %s holds no Funds entitlement (no tier or grant gives it a funds cap), so no funds can be granted, whatever allowOverCap says", e.req.Spec.Partner)
+	case amount != nil && amount.Currency != remaining.Currency:
+		return v1alpha1.ReasonCurrencyMismatch, fmt.Sprintf("the request is in %s but partner %s's funds cap is in %s; amounts in different currencies are never added: file the request in %s",
+			amount.Currency, e.req.Spec.Partner, remaining.Currency, remaining.Currency)
+	}
+	return "", ""
 }
 
 // fundsOverCap reports whether this is a Funds request above the partner's
@@ -269,6 +302,10 @@ func (e *evaluator) escalate(next int, condReason, historyReason, msg string) {
 // remaining cap no longer covers: other requests may have been approved since
 // this one was resolved.
 func (e *evaluator) approve(msg string) {
+	if reason, why := e.fundsNotEntitled(); reason != "" {
+		e.deny(reason, "at approval, "+why, true)
+		return
+	}
 	if why, over := e.fundsOverCap(e.approversMayExceedCap()); over {
 		e.deny(v1alpha1.ReasonOverCap, "at approval, "+why, true)
 		return
@@ -331,6 +368,31 @@ func (e *evaluator) expire() {
 		e.setCondition(v1alpha1.ConditionDenied, false, reason, "the request expired before it was decided")
 	}
 	e.record(ReasonExpired, stage, msg, false)
+	e.setCondition(v1alpha1.ConditionExpired, true, reason, msg)
+	e.setCondition(v1alpha1.ConditionEscalated, false, reason, "the request is decided")
+	e.setCondition(v1alpha1.ConditionReady, true, reason, msg)
+}
+
+// withdraw ends a pending request whose subject is gone; nothing was granted and
+// no stage is left waiting, so no SLA can be breached.
+func (e *evaluator) withdraw() {
+	stage := e.st.CurrentStage
+	e.settle(v1alpha1.PhaseWithdrawn)
+	reason, msg := v1alpha1.ReasonNoLongerQualifies, e.in.Withdraw
+	e.record(ReasonWithdrawn, stage, msg, false)
+	e.setCondition(v1alpha1.ConditionWithdrawn, true, reason, msg)
+	e.setCondition(v1alpha1.ConditionApproved, false, reason, "the request was withdrawn before it was approved")
+	e.setCondition(v1alpha1.ConditionDenied, false, reason, "the request was withdrawn before it was decided")
+	e.setCondition(v1alpha1.ConditionExpired, false, reason, "nothing was granted")
+	e.setCondition(v1alpha1.ConditionEscalated, false, reason, "the request is withdrawn")
+	e.setCondition(v1alpha1.ConditionReady, true, reason, msg)
+}
+
+// used ends an Approved grant that has been used up: it expires now.
+func (e *evaluator) used() {
+	e.settle(v1alpha1.PhaseExpired)
+	reason, msg := v1alpha1.ReasonPromotionUsed, e.in.Used
+	e.record(ReasonExpired, "", msg, false)
 	e.setCondition(v1alpha1.ConditionExpired, true, reason, msg)
 	e.setCondition(v1alpha1.ConditionEscalated, false, reason, "the request is decided")
 	e.setCondition(v1alpha1.ConditionReady, true, reason, msg)

@@ -506,30 +506,90 @@ func TestEvaluate(t *testing.T) {
 				warnings: 1,
 			},
 		},
-		"a Funds request from a partner without Funds entitlement is denied OverCap": {
+		"a Funds request from a partner without Funds entitlement is denied NotEntitled": {
 			req:   request(v1alpha1.RequestFunds, "1"),
 			world: world{paths: []v1alpha1.ReviewPath{standard}},
 			steps: []step{{at: 0}},
 			want: outcome{
 				phase:    v1alpha1.PhaseDenied,
-				conds:    map[string]string{"Denied": "True/OverCap"},
-				messages: map[string]string{"Denied": "the partner has no Funds entitlement, so 1 USD cannot be granted"},
+				conds:    map[string]string{"Denied": "True/NotEntitled"},
+				messages: map[string]string{"Denied": "holds no Funds entitlement"},
 				history:  []string{"PathResolved", "Denied"},
 				events:   []string{"PathResolved", "Denied"},
 				warnings: 1,
 			},
 		},
-		"a Funds request in another currency counts as over cap": {
+		"allowOverCap does not let an unentitled partner have funds": {
 			req:   request(v1alpha1.RequestFunds, "1"),
-			world: world{paths: []v1alpha1.ReviewPath{standard}, remaining: &v1alpha1.Money{Amount: "100000", Currency: "EUR"}},
+			world: world{paths: []v1alpha1.ReviewPath{overCapOK}},
+			steps: []step{{at: 0}},
+			want: outcome{
+				phase: v1alpha1.PhaseDenied, conds: map[string]string{"Denied": "True/NotEntitled"},
+				history: []string{"PathResolved", "Denied"}, events: []string{"PathResolved", "Denied"}, warnings: 1,
+			},
+		},
+		"a suspended partner's Funds request is denied NotEntitled, whatever its cap": {
+			req:   request(v1alpha1.RequestFunds, "1"),
+			world: world{paths: []v1alpha1.ReviewPath{overCapOK}, remaining: usd("5000"), suspended: true},
+			steps: []step{{at: 0}},
+			want: outcome{
+				phase: v1alpha1.PhaseDenied, conds: map[string]string{"Denied": "True/NotEntitled"},
+				messages: map[string]string{"Denied": "is suspended"},
+				history:  []string{"PathResolved", "Denied"}, events: []string{"PathResolved", "Denied"}, warnings: 1,
+			},
+		},
+		"a partner suspended during review is denied NotEntitled at approval": {
+			req:   request(v1alpha1.RequestFunds, "900000"),
+			world: world{paths: []v1alpha1.ReviewPath{overCapOK}, remaining: usd("5000")},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("manager", "alice")}},
+				{at: 2 * time.Hour, suspended: true, decisions: []v1alpha1.ReviewDecision{approve("cfo", "carol")}}},
+			want: outcome{
+				phase: v1alpha1.PhaseDenied, path: "over-cap",
+				conds:    map[string]string{"Denied": "True/NotEntitled", "Approved": "False/NotEntitled"},
+				messages: map[string]string{"Denied": "at approval, partner acme is suspended"},
+				history: []string{"PathResolved", "StageEntered/manager", "StageApproved/manager", "StageEntered/cfo",
+					"StageApproved/cfo", "Denied/cfo"},
+				events:   []string{"PathResolved", "StageEntered", "StageApproved", "StageEntered", "StageApproved", "Denied"},
+				warnings: 1,
+			},
+		},
+		"a Funds request in another currency is denied CurrencyMismatch, naming both": {
+			req:   request(v1alpha1.RequestFunds, "1"),
+			world: world{paths: []v1alpha1.ReviewPath{overCapOK}, remaining: &v1alpha1.Money{Amount: "100000", Currency: "EUR"}},
 			steps: []step{{at: 0}},
 			want: outcome{
 				phase:    v1alpha1.PhaseDenied,
-				conds:    map[string]string{"Denied": "True/OverCap"},
-				messages: map[string]string{"Denied": "1 USD cannot be counted against the remaining quarterly cap of 100000 EUR: the currencies differ"},
+				conds:    map[string]string{"Denied": "True/CurrencyMismatch"},
+				messages: map[string]string{"Denied": "the request is in USD but partner acme's funds cap is in EUR"},
 				history:  []string{"PathResolved", "Denied"},
 				events:   []string{"PathResolved", "Denied"},
 				warnings: 1,
+			},
+		},
+
+		// Withdrawal and used-up approvals.
+		"a pending promotion whose partner no longer qualifies is withdrawn, not breached": {
+			req:   request(v1alpha1.RequestTierPromotion, ""),
+			world: world{paths: []v1alpha1.ReviewPath{path("promotions", []v1alpha1.RequestType{v1alpha1.RequestTierPromotion}, "", "", stage("office", 1, day))}},
+			steps: []step{{at: 0}, {at: time.Hour, withdraw: "partner acme no longer qualifies for tier gold"}, {at: 3 * day}},
+			want: outcome{
+				phase: v1alpha1.PhaseWithdrawn, path: "promotions",
+				conds:    map[string]string{"Withdrawn": "True/NoLongerQualifies", "Escalated": "False/NoLongerQualifies", "Ready": "True/NoLongerQualifies"},
+				messages: map[string]string{"Withdrawn": "no longer qualifies for tier gold"},
+				history:  []string{"PathResolved", "StageEntered/office", "Withdrawn/office"},
+				events:   []string{"PathResolved", "StageEntered", "Withdrawn"},
+			},
+		},
+		"an approved promotion that was used up expires with PromotionUsed": {
+			req:   request(v1alpha1.RequestTierPromotion, ""),
+			world: world{paths: []v1alpha1.ReviewPath{path("promotions", []v1alpha1.RequestType{v1alpha1.RequestTierPromotion}, "", "", stage("office", 1, day))}},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("office", "alice")}},
+				{at: 2 * time.Hour, used: "partner acme dropped below tier gold"}},
+			want: outcome{
+				phase: v1alpha1.PhaseExpired, path: "promotions",
+				conds:   map[string]string{"Expired": "True/PromotionUsed"},
+				history: []string{"PathResolved", "StageEntered/office", "StageApproved/office", "Approved", "Expired"},
+				events:  []string{"PathResolved", "StageEntered", "StageApproved", "Approved", "Expired"},
 			},
 		},
 		"a stage that may approve over the cap keeps an over-cap request in review": {
@@ -798,11 +858,12 @@ func checkInvariants(t *testing.T, res Result) {
 		if st.CurrentStage == "" {
 			t.Error("pending request has no current stage")
 		}
-	case v1alpha1.PhaseApproved, v1alpha1.PhaseDenied, v1alpha1.PhaseExpired:
+	case v1alpha1.PhaseApproved, v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn:
 		phaseCond := map[v1alpha1.RequestPhase]string{
-			v1alpha1.PhaseApproved: v1alpha1.ConditionApproved,
-			v1alpha1.PhaseDenied:   v1alpha1.ConditionDenied,
-			v1alpha1.PhaseExpired:  v1alpha1.ConditionExpired,
+			v1alpha1.PhaseApproved:  v1alpha1.ConditionApproved,
+			v1alpha1.PhaseDenied:    v1alpha1.ConditionDenied,
+			v1alpha1.PhaseExpired:   v1alpha1.ConditionExpired,
+			v1alpha1.PhaseWithdrawn: v1alpha1.ConditionWithdrawn,
 		}[st.Phase]
 		var reason string
 		for _, c := range st.Conditions {

@@ -99,6 +99,9 @@ type step struct {
 	decisions []v1alpha1.ReviewDecision
 	paths     []v1alpha1.ReviewPath // replaces the cluster's paths from this step on, when set
 	remaining *v1alpha1.Money       // replaces FundsRemaining from this step on, when set
+	suspended bool                  // the partner is suspended from this step on
+	withdraw  string                // the request's subject is gone from this step on
+	used      string                // the approved grant is used up from this step on
 }
 
 // world is the cluster around a request.
@@ -106,6 +109,9 @@ type world struct {
 	paths     []v1alpha1.ReviewPath
 	owner     string
 	remaining *v1alpha1.Money
+	suspended bool
+	withdraw  string
+	used      string
 }
 
 // simulate evaluates req step by step, storing each result as the next status.
@@ -123,7 +129,17 @@ func simulate(t testing.TB, req *v1alpha1.ExceptionRequest, w world, steps []ste
 			w.remaining = s.remaining
 		}
 		req.Status.Decisions = append(req.Status.Decisions, s.decisions...)
-		res = Evaluate(Input{Now: at(s.at), Request: req, Paths: w.paths, ProgramOwner: w.owner, FundsRemaining: w.remaining})
+		if s.suspended {
+			w.suspended = true
+		}
+		if s.withdraw != "" {
+			w.withdraw = s.withdraw
+		}
+		if s.used != "" {
+			w.used = s.used
+		}
+		res = Evaluate(Input{Now: at(s.at), Request: req, Paths: w.paths, ProgramOwner: w.owner, FundsRemaining: w.remaining,
+			PartnerSuspended: w.suspended, Withdraw: w.withdraw, Used: w.used})
 		for _, e := range res.Events {
 			events = append(events, e.Reason)
 		}

@@ -33,6 +33,7 @@ const (
 	ReasonApproved      = "Approved"
 	ReasonDenied        = "Denied"
 	ReasonExpired       = "Expired"
+	ReasonWithdrawn     = "Withdrawn"
 	// ReasonNoReviewStage is the Escalated reason when a request's path has no
 	// stage outside escalation (the API forbids such paths; this fails closed).
 	ReasonNoReviewStage = "NoReviewStage"
@@ -54,6 +55,15 @@ type Input struct {
 	// entitlement. It is checked when the path is resolved and again when the
 	// request would be approved.
 	FundsRemaining *v1alpha1.Money
+	// PartnerSuspended: the partner is suspended, so a Funds request is denied
+	// NotEntitled whatever the cap or allowOverCap say.
+	PartnerSuspended bool
+	// Withdraw, when not empty, withdraws a pending request with this message: its
+	// subject is gone (a TierPromotion whose partner no longer qualifies).
+	Withdraw string
+	// Used, when not empty, ends an Approved grant that has been used up (a
+	// TierPromotion whose partner dropped below the tier again) with this message.
+	Used string
 }
 
 // Event is one transition, for the controller to record as a Kubernetes event.
@@ -75,5 +85,5 @@ type Result struct {
 
 // final reports whether a phase is settled: only Approved can still change (to Expired).
 func final(p v1alpha1.RequestPhase) bool {
-	return p == v1alpha1.PhaseApproved || p == v1alpha1.PhaseDenied || p == v1alpha1.PhaseExpired
+	return p == v1alpha1.PhaseApproved || p == v1alpha1.PhaseDenied || p == v1alpha1.PhaseExpired || p == v1alpha1.PhaseWithdrawn
 }

@@ -40,8 +40,12 @@ const Untiered = "None"
 //     a decimal value) that meets the requirement (tier.Satisfies). A tier held
 //     through a TierException without such evidence is not outcome-backed. Nil when
 //     no partner holds a tier of rank > 0.
-//   - outcomeTotals lists every Outcome metric of the catalog: the exact sum of the
-//     partners' current values and how many partners have a current value.
+//   - outcomeTotals lists every Outcome metric of the catalog: the aggregate of the
+//     partners' current values under the metric's aggregation (AggregationOf: the
+//     exact sum, the exact mean rounded to 9 fractional digits only when written, the
+//     maximum, or the value with the newest observedAt, the largest of those observed
+//     at that instant), the aggregation used, and how many partners have a current value.
+//     A score is averaged, never summed. The total is "0" when no partner has one.
 //   - openRequestsByType counts requests in phase Pending or without a phase yet.
 //   - slaBreaches counts, once each, the requests that either are open with a
 //     status.stageDeadline at or before now (the SLA passed and the request
@@ -76,8 +80,7 @@ func Compute(program *v1alpha1.PartnerProgram, tiers []v1alpha1.PartnerTier, par
 	members := map[key]bool{}
 	byTier, byType := map[string]int32{}, map[string]int32{}
 	var tiered, backed int32
-	totals := map[string]*big.Rat{}
-	reporting := map[string]int32{}
+	totals := map[string]*aggregate{}
 	for i := range partners {
 		p := &partners[i]
 		if p.Spec.Program != program.Name {
@@ -98,10 +101,9 @@ func Compute(program *v1alpha1.PartnerProgram, tiers []v1alpha1.PartnerTier, par
 			}
 			v, _ := decimal.Parse(e.Value) // CurrentEvidence keeps only values that parse
 			if totals[metric] == nil {
-				totals[metric] = new(big.Rat)
+				totals[metric] = &aggregate{}
 			}
-			totals[metric].Add(totals[metric], v)
-			reporting[metric]++
+			totals[metric].add(v, e.ObservedAt.Time)
 		}
 		if p.Status.TierRank != nil && *p.Status.TierRank > 0 {
 			tiered++
@@ -120,13 +122,12 @@ func Compute(program *v1alpha1.PartnerProgram, tiers []v1alpha1.PartnerTier, par
 		if m.Class != v1alpha1.MetricClassOutcome {
 			continue
 		}
-		total := v1alpha1.Decimal("0")
-		if t := totals[m.Name]; t != nil {
-			total = decimal.Format(t)
+		how := AggregationOf(m)
+		total := v1alpha1.MetricTotal{Metric: m.Name, Unit: m.Unit, Total: "0", Aggregation: how}
+		if a := totals[m.Name]; a != nil {
+			total.Total, total.Partners = decimal.Format(a.value(how)), a.n
 		}
-		sc.OutcomeTotals = append(sc.OutcomeTotals, v1alpha1.MetricTotal{
-			Metric: m.Name, Unit: m.Unit, Total: total, Partners: reporting[m.Name],
-		})
+		sc.OutcomeTotals = append(sc.OutcomeTotals, total)
 	}
 	slices.SortFunc(sc.OutcomeTotals, func(a, b v1alpha1.MetricTotal) int { return cmp.Compare(a.Metric, b.Metric) })
 
@@ -167,6 +168,42 @@ func Compute(program *v1alpha1.PartnerProgram, tiers []v1alpha1.PartnerTier, par
 		}
 	}
 	return sc
+}
+
+// aggregate accumulates the current values of one metric over the partners.
+type aggregate struct {
+	n      int32
+	sum    big.Rat
+	max    *big.Rat
+	latest *big.Rat
+	at     time.Time // observedAt of latest
+}
+
+// add counts one partner's current value v, observed at.
+func (a *aggregate) add(v *big.Rat, at time.Time) {
+	a.n++
+	a.sum.Add(&a.sum, v)
+	if a.max == nil || v.Cmp(a.max) > 0 {
+		a.max = v
+	}
+	// The newest observation wins; of values observed at the same instant, the
+	// largest, so the result does not depend on the order of the partners.
+	if a.latest == nil || at.After(a.at) || (at.Equal(a.at) && v.Cmp(a.latest) > 0) {
+		a.latest, a.at = v, at
+	}
+}
+
+// value is the aggregate under how; a.n is at least 1.
+func (a *aggregate) value(how v1alpha1.MetricAggregation) *big.Rat {
+	switch how {
+	case v1alpha1.MetricAggregationAverage:
+		return new(big.Rat).Quo(&a.sum, new(big.Rat).SetInt64(int64(a.n)))
+	case v1alpha1.MetricAggregationMax:
+		return a.max
+	case v1alpha1.MetricAggregationLatest:
+		return a.latest
+	}
+	return &a.sum
 }
 
 // CurrentEvidence returns, by metric, the entries that count at now: the metric is

@@ -36,6 +36,28 @@ func program() *v1alpha1.PartnerProgram {
 	}
 }
 
+const (
+	sum    = v1alpha1.MetricAggregationSum
+	avg    = v1alpha1.MetricAggregationAverage
+	maxAgg = v1alpha1.MetricAggregationMax
+	latest = v1alpha1.MetricAggregationLatest
+)
+
+// aggregating is program() with more Outcome metrics: nps (unit "percent",
+// averaged by default), deals (unit "count", declared Max), pipeline (unit "USD",
+// declared Latest) and csat (unit "score") declared Sum.
+func aggregating() *v1alpha1.PartnerProgram {
+	p := program()
+	p.Spec.Metrics[2].Aggregation = sum
+	nps := def("nps", v1alpha1.MetricClassOutcome, "percent", 30*day, "survey")
+	deals := def("deals", v1alpha1.MetricClassOutcome, "count", 90*day, "crm")
+	deals.Aggregation = maxAgg
+	pipeline := def("pipeline", v1alpha1.MetricClassOutcome, "USD", 90*day, "crm")
+	pipeline.Aggregation = latest
+	p.Spec.Metrics = append(p.Spec.Metrics, nps, deals, pipeline)
+	return p
+}
+
 func req(metric, threshold string) v1alpha1.TierRequirement {
 	return v1alpha1.TierRequirement{Metric: metric, Operator: v1alpha1.OperatorGreaterThanOrEqual, Threshold: v1alpha1.Decimal(threshold)}
 }
@@ -161,8 +183,8 @@ func TestCompute(t *testing.T) {
 				// tiered above rank 0: a, b, c, d; backed: a, b.
 				OutcomeBackedPercent: ptr(int32(50)),
 				OutcomeTotals: []v1alpha1.MetricTotal{
-					{Metric: "csat", Unit: "score", Total: "4.5", Partners: 1},
-					{Metric: "revenue", Unit: "USD", Total: "2200", Partners: 3}, // a 150 + b 2000 + e 50
+					{Metric: "csat", Unit: "score", Aggregation: avg, Total: "4.5", Partners: 1},
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "2200", Partners: 3}, // a 150 + b 2000 + e 50
 				},
 				OpenRequestsByType:  []v1alpha1.Count{{Name: "Funds", Count: 3}, {Name: "TierPromotion", Count: 1}}, // r1, r3, r6; r2
 				SLABreaches:         3,                                                                              // r3, r4, r6
@@ -174,7 +196,7 @@ func TestCompute(t *testing.T) {
 		"program without partners": {
 			program: program(), tiers: tiers(),
 			want: v1alpha1.Scorecard{OutcomeTotals: []v1alpha1.MetricTotal{
-				{Metric: "csat", Unit: "score", Total: "0"}, {Metric: "revenue", Unit: "USD", Total: "0"}}},
+				{Metric: "csat", Unit: "score", Aggregation: avg, Total: "0"}, {Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "0"}}},
 		},
 		"evidence below the threshold does not back the tier": {
 			program: program(), tiers: tiers(),
@@ -188,8 +210,8 @@ func TestCompute(t *testing.T) {
 				PartnersByType:       []v1alpha1.Count{{Name: "GSI", Count: 3}},
 				OutcomeBackedPercent: ptr(int32(66)), // 2 of 3, rounded down
 				OutcomeTotals: []v1alpha1.MetricTotal{
-					{Metric: "csat", Unit: "score", Total: "7", Partners: 2},
-					{Metric: "revenue", Unit: "USD", Total: "2998", Partners: 3}},
+					{Metric: "csat", Unit: "score", Aggregation: avg, Total: "3.5", Partners: 2}, // (3 + 4) / 2, never 7
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "2998", Partners: 3}},
 			},
 		},
 		"evidence stops counting at observedAt plus the window, and untrusted or unknown evidence never": {
@@ -204,8 +226,8 @@ func TestCompute(t *testing.T) {
 				PartnersByTier: []v1alpha1.Count{{Name: "None", Count: 4}},
 				PartnersByType: []v1alpha1.Count{{Name: "GSI", Count: 4}},
 				OutcomeTotals: []v1alpha1.MetricTotal{
-					{Metric: "csat", Unit: "score", Total: "0"},
-					{Metric: "revenue", Unit: "USD", Total: "0.3", Partners: 2}},
+					{Metric: "csat", Unit: "score", Aggregation: avg, Total: "0"},
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "0.3", Partners: 2}},
 			},
 		},
 		"a tier of another program or a removed tier is not outcome-backed": {
@@ -219,8 +241,83 @@ func TestCompute(t *testing.T) {
 				PartnersByType:       []v1alpha1.Count{{Name: "GSI", Count: 2}},
 				OutcomeBackedPercent: ptr(int32(0)),
 				OutcomeTotals: []v1alpha1.MetricTotal{
-					{Metric: "csat", Unit: "score", Total: "0"},
-					{Metric: "revenue", Unit: "USD", Total: "10", Partners: 2}},
+					{Metric: "csat", Unit: "score", Aggregation: avg, Total: "0"},
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "10", Partners: 2}},
+			},
+		},
+		"a score is averaged, never summed": {
+			program: program(), tiers: tiers(),
+			fixture: fixture{partners: []v1alpha1.Partner{
+				partner("p", "a", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "4", "user:survey", day), ev("revenue", "100", "user:crm", day)),
+				partner("p", "b", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "4.5", "user:survey", day), ev("revenue", "200", "user:crm", day)),
+				partner("p", "c", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "5", "user:survey", 2*day)),
+				// stale (40d > 30d): neither in the mean nor in the count
+				partner("p", "d", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "1", "user:survey", 40*day)),
+			}},
+			want: v1alpha1.Scorecard{
+				PartnersByTier: []v1alpha1.Count{{Name: "None", Count: 4}},
+				PartnersByType: []v1alpha1.Count{{Name: "GSI", Count: 4}},
+				OutcomeTotals: []v1alpha1.MetricTotal{
+					{Metric: "csat", Unit: "score", Aggregation: avg, Total: "4.5", Partners: 3}, // (4 + 4.5 + 5) / 3; summed it would be 13.5
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "300", Partners: 2}},
+			},
+		},
+		"the mean is exact": {
+			program: program(), tiers: tiers(),
+			fixture: fixture{partners: []v1alpha1.Partner{
+				partner("p", "a", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "123456789012345678.123456789", "user:survey", day)),
+				partner("p", "b", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "0.000000002", "user:survey", day)),
+				partner("p", "c", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("csat", "1", "user:survey", day)),
+			}},
+			want: v1alpha1.Scorecard{
+				PartnersByTier: []v1alpha1.Count{{Name: "None", Count: 3}},
+				PartnersByType: []v1alpha1.Count{{Name: "GSI", Count: 3}},
+				OutcomeTotals: []v1alpha1.MetricTotal{
+					// 123456789012345679.123456791 / 3, exactly; a float64 mean gives 41152263004115224
+					{Metric: "csat", Unit: "score", Aggregation: avg, Total: "41152263004115226.374485597", Partners: 3},
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "0"}},
+			},
+		},
+		"declared aggregations: Max, Latest, a percentage averaged, a score declared Sum": {
+			program: aggregating(), tiers: tiers(),
+			fixture: fixture{partners: []v1alpha1.Partner{
+				partner("p", "a", "global", v1alpha1.PartnerTypeGSI, "", 0,
+					ev("deals", "7", "user:crm", day), ev("pipeline", "5000", "user:crm", 3*day),
+					ev("nps", "40", "user:survey", day), ev("csat", "4", "user:survey", day)),
+				partner("p", "b", "global", v1alpha1.PartnerTypeGSI, "", 0,
+					ev("deals", "12", "user:crm", 5*day), ev("pipeline", "800", "user:crm", day), // newest pipeline
+					ev("nps", "45", "user:survey", day), ev("csat", "3", "user:survey", day)),
+				partner("p", "c", "global", v1alpha1.PartnerTypeGSI, "", 0,
+					ev("deals", "9", "user:crm", day), ev("pipeline", "9000", "user:crm", 2*day),
+					ev("pipeline", "100", "user:crm", 10*day)), // an older entry of c: CurrentEvidence keeps the newest
+			}},
+			want: v1alpha1.Scorecard{
+				PartnersByTier: []v1alpha1.Count{{Name: "None", Count: 3}},
+				PartnersByType: []v1alpha1.Count{{Name: "GSI", Count: 3}},
+				OutcomeTotals: []v1alpha1.MetricTotal{
+					{Metric: "csat", Unit: "score", Aggregation: sum, Total: "7", Partners: 2},
+					{Metric: "deals", Unit: "count", Aggregation: maxAgg, Total: "12", Partners: 3},
+					{Metric: "nps", Unit: "percent", Aggregation: avg, Total: "42.5", Partners: 2},
+					{Metric: "pipeline", Unit: "USD", Aggregation: latest, Total: "800", Partners: 3},
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "0"}},
+			},
+		},
+		"Latest of values observed at the same instant is the largest, whatever the order": {
+			program: aggregating(), tiers: tiers(),
+			fixture: fixture{partners: []v1alpha1.Partner{
+				partner("p", "a", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("pipeline", "300", "user:crm", day)),
+				partner("p", "b", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("pipeline", "700", "user:crm", day)),
+				partner("p", "c", "global", v1alpha1.PartnerTypeGSI, "", 0, ev("pipeline", "500", "user:crm", day)),
+			}},
+			want: v1alpha1.Scorecard{
+				PartnersByTier: []v1alpha1.Count{{Name: "None", Count: 3}},
+				PartnersByType: []v1alpha1.Count{{Name: "GSI", Count: 3}},
+				OutcomeTotals: []v1alpha1.MetricTotal{
+					{Metric: "csat", Unit: "score", Aggregation: sum, Total: "0"},
+					{Metric: "deals", Unit: "count", Aggregation: maxAgg, Total: "0"},
+					{Metric: "nps", Unit: "percent", Aggregation: avg, Total: "0"},
+					{Metric: "pipeline", Unit: "USD", Aggregation: latest, Total: "700", Partners: 3},
+					{Metric: "revenue", Unit: "USD", Aggregation: sum, Total: "0"}},
 			},
 		},
 	} {

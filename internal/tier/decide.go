@@ -28,6 +28,8 @@ type outcome struct {
 	reason, request string
 	// demotedAt is the deadline that passed, for a Demoted decision.
 	demotedAt *metav1.Time
+	// promotion is what the promotion to pending waits on.
+	promotion promotionState
 }
 
 // moveTo records that the partner moves to tier t (nil for none) for reason.
@@ -42,14 +44,24 @@ func (e *evaluation) decide() outcome {
 	stored := e.partner.Status.Tier
 	current := e.ladder.byName[stored]
 	o := outcome{held: current, qualified: e.ladder.highestQualified()}
+	if e.programMissing {
+		// Without a catalog no evidence can be judged: the last evaluated
+		// qualification stands, and only deadlines already running still fire.
+		o.qualified = e.ladder.byName[e.partner.Status.QualifiedTier]
+	}
 	o.floor, o.floorGrant = e.grants.floor(e.ladder)
 	grantable, approval := e.grantable()
+	lapsed, exceptionLapsed := e.grants.lapsedException(e.partner.Status.Grants, stored)
 
 	switch {
 	case stored != "" && current == nil:
 		o.moveTo(grantable, v1alpha1.ReasonTierRemoved, approval.Request)
 	case grantable != nil && rank(grantable) > rank(current):
 		o.moveTo(grantable, v1alpha1.ReasonPromoted, approval.Request)
+	case exceptionLapsed && rank(o.qualified) < rank(current) && rank(o.floor) < rank(current):
+		// A lapsed exception gets no grace: the grace period is for evidence that
+		// stops qualifying, and this tier never rested on evidence.
+		o.moveTo(o.qualified, v1alpha1.ReasonExceptionExpired, lapsed)
 	case rank(o.qualified) < rank(current) && rank(o.floor) < rank(current):
 		e.demote(&o, current)
 	}
@@ -57,21 +69,31 @@ func (e *evaluation) decide() outcome {
 		o.moveTo(o.floor, v1alpha1.ReasonTierException, o.floorGrant.Request)
 	}
 	o.pending = e.pendingAbove(rank(o.held))
+	if o.pending != nil && !e.programMissing {
+		o.promotion = e.promotionFor(o.pending)
+	}
 	return o
 }
 
 // demote applies rule 6 to a partner that no longer qualifies for current: the
-// deadline starts at the first evaluation that notices, and once it has passed the
-// partner drops to the tier it qualifies for. A zero grace period demotes at once.
+// grace period counts from the instant the evidence stopped qualifying (failedAt),
+// never from when a controller noticed, and a stored deadline is never extended.
+// Once the deadline has passed the partner drops to the tier it qualifies for. A
+// zero grace period demotes at once.
 func (e *evaluation) demote(o *outcome, current *v1alpha1.PartnerTier) {
 	deadline := e.partner.Status.DemotionDeadline.DeepCopy()
-	if deadline == nil {
+	if !e.programMissing {
 		grace := defaultGracePeriod
 		if current.Spec.DemotionGracePeriod != nil {
 			grace = current.Spec.DemotionGracePeriod.Duration
 		}
-		d := metav1.NewTime(e.now.Add(grace))
-		deadline = &d
+		d := metav1.NewTime(e.failedAt(current).Add(grace))
+		if deadline == nil || d.Before(deadline) {
+			deadline = &d
+		}
+	}
+	if deadline == nil {
+		return // no catalog and no deadline running: nothing can start one
 	}
 	if e.now.Before(deadline.Time) {
 		o.deadline = deadline
@@ -79,6 +101,56 @@ func (e *evaluation) demote(o *outcome, current *v1alpha1.PartnerTier) {
 	}
 	o.demotedAt = deadline
 	o.moveTo(o.qualified, v1alpha1.ReasonDemoted, "")
+}
+
+// failedAt is when the partner's evidence stopped meeting tier t: the earliest
+// instant among the requirements failing now, each failing since its stale time
+// (stale evidence), its observedAt (a failing value) or now (missing or ignored
+// evidence, or a retired tier). It is never before the tier was granted.
+func (e *evaluation) failedAt(t *v1alpha1.PartnerTier) time.Time {
+	since := e.now
+	if !t.Spec.Retired {
+		for _, req := range t.Spec.Requirements {
+			at := e.now
+			if c, found := e.evidence.counted[req.Metric]; found {
+				if Satisfies(req.Operator, c.Value, req.Threshold) {
+					continue
+				}
+				at = c.ObservedAt.Time
+			} else if s, stale := e.evidence.staleSince(req.Metric); stale {
+				at = s
+			}
+			if at.Before(since) {
+				since = at
+			}
+		}
+	}
+	for _, floor := range []*metav1.Time{e.partner.Status.TierSince, e.policySince(t)} {
+		if floor != nil && since.Before(floor.Time) {
+			since = floor.Time
+		}
+	}
+	return since
+}
+
+// policySince is when the rules t is judged by took effect: the later of when the
+// controller first saw the tier's and the catalog's current generations. Rules
+// whose change the controller has not recorded yet took effect now, so a
+// threshold raised a moment ago gives a full grace period.
+func (e *evaluation) policySince(t *v1alpha1.PartnerTier) *metav1.Time {
+	now := metav1.NewTime(e.now)
+	since := t.Status.RequirementsSince
+	if t.Status.ObservedGeneration != t.Generation || since == nil {
+		return &now
+	}
+	p := e.program
+	if p.Status.ObservedGeneration != p.Generation || p.Status.CatalogSince == nil {
+		return &now
+	}
+	if p.Status.CatalogSince.After(since.Time) {
+		since = p.Status.CatalogSince
+	}
+	return since
 }
 
 // grantable is the highest qualified tier a promotion may move to now: one without a

@@ -92,6 +92,18 @@ func (ev *evidence) consider(e v1alpha1.EvidenceEntry, staleAt, now time.Time) {
 	ev.counted[e.Metric] = countedEntry{EvidenceEntry: e, staleAt: staleAt}
 }
 
+// staleSince is when metric's newest stale entry went stale, if it has one.
+func (ev evidence) staleSince(metric string) (time.Time, bool) {
+	var at time.Time
+	found := false
+	for _, s := range ev.stale {
+		if s.metric == metric && (!found || s.at.After(at)) {
+			at, found = s.at, true
+		}
+	}
+	return at, found
+}
+
 // valuesFor returns the counted values of the metrics that reqs name, sorted by
 // metric, as a decision record keeps them. Metrics without counted evidence are left out.
 func (ev evidence) valuesFor(reqs []v1alpha1.TierRequirement) []v1alpha1.EvidenceValue {

@@ -45,6 +45,7 @@ func metric(name string, class v1alpha1.MetricClass, window time.Duration, who v
 func program() *v1alpha1.PartnerProgram {
 	return &v1alpha1.PartnerProgram{
 		ObjectMeta: metav1.ObjectMeta{Name: "partners", Generation: programGeneration},
+		Status:     v1alpha1.PartnerProgramStatus{ObservedGeneration: programGeneration, CatalogSince: &policySince},
 		Spec: v1alpha1.PartnerProgramSpec{
 			Owner: "alliances@example.com",
 			Metrics: []v1alpha1.MetricDefinition{
@@ -67,10 +68,15 @@ func req(metric string, op v1alpha1.ComparisonOperator, threshold v1alpha1.Decim
 	return v1alpha1.TierRequirement{Metric: metric, Operator: op, Threshold: threshold}
 }
 
+// policySince is when the fixture's tiers and catalog took effect, as their
+// controllers recorded: long before any scenario's evidence.
+var policySince = metav1.NewTime(now.Add(-365 * day))
+
 func tierNamed(name string, rank int32, generation int64, reqs ...v1alpha1.TierRequirement) v1alpha1.PartnerTier {
 	return v1alpha1.PartnerTier{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: generation},
 		Spec:       v1alpha1.PartnerTierSpec{Program: "partners", Rank: rank, Requirements: reqs},
+		Status:     v1alpha1.PartnerTierStatus{ObservedGeneration: generation, RequirementsSince: &policySince},
 	}
 }
 

@@ -10,9 +10,17 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
+// activeGrant is a grant in force with what the stored status remembers of it.
+type activeGrant struct {
+	Grant
+	// appliedAt and spentAt come from the stored status (TierPromotion only): when
+	// the promotion took effect, and when the partner dropped below its tier again.
+	appliedAt, spentAt *metav1.Time
+}
+
 // grants are the unexpired grants of the types this package handles, sorted by
 // request name with one grant per request.
-type grants []Grant
+type grants []activeGrant
 
 // handledTypes are the request types whose grants affect tiers and entitlements.
 var handledTypes = []v1alpha1.RequestType{
@@ -22,17 +30,21 @@ var handledTypes = []v1alpha1.RequestType{
 }
 
 // activeGrants keeps the grants of handled types that have not expired at now
-// (a grant expires when Expires <= now).
-func activeGrants(in []Grant, now time.Time) grants {
+// (a grant expires when Expires <= now), with what stored remembers of each.
+func activeGrants(in []Grant, stored []v1alpha1.ActiveGrant, now time.Time) grants {
 	var out grants
 	for _, g := range in {
 		if !slices.Contains(handledTypes, g.Type) || (g.Expires != nil && !now.Before(*g.Expires)) {
 			continue
 		}
-		out = append(out, g)
+		a := activeGrant{Grant: g}
+		if i := slices.IndexFunc(stored, func(s v1alpha1.ActiveGrant) bool { return s.Request == g.Request }); i >= 0 && g.Type == v1alpha1.RequestTierPromotion {
+			a.appliedAt, a.spentAt = stored[i].AppliedAt.DeepCopy(), stored[i].SpentAt.DeepCopy()
+		}
+		out = append(out, a)
 	}
-	slices.SortStableFunc(out, func(a, b Grant) int { return cmp.Compare(a.Request, b.Request) })
-	return slices.CompactFunc(out, func(a, b Grant) bool { return a.Request == b.Request })
+	slices.SortStableFunc(out, func(a, b activeGrant) int { return cmp.Compare(a.Request, b.Request) })
+	return slices.CompactFunc(out, func(a, b activeGrant) bool { return a.Request == b.Request })
 }
 
 // ofType returns the grants of one type, in request order.
@@ -40,17 +52,19 @@ func (gs grants) ofType(typ v1alpha1.RequestType) []Grant {
 	var out []Grant
 	for _, g := range gs {
 		if g.Type == typ {
-			out = append(out, g)
+			out = append(out, g.Grant)
 		}
 	}
 	return out
 }
 
-// promotionTo returns the approved TierPromotion grant for tier, if there is one.
+// promotionTo returns the approved TierPromotion grant for tier that is not yet
+// spent, if there is one: an approval authorizes the promotion it was opened for
+// once; after the partner dropped below the tier, a new review is needed.
 func (gs grants) promotionTo(tier string) (Grant, bool) {
-	for _, g := range gs.ofType(v1alpha1.RequestTierPromotion) {
-		if g.Tier == tier {
-			return g, true
+	for _, g := range gs {
+		if g.Type == v1alpha1.RequestTierPromotion && g.Tier == tier && g.spentAt == nil {
+			return g.Grant, true
 		}
 	}
 	return Grant{}, false
@@ -69,16 +83,42 @@ func (gs grants) floor(l ladder) (*v1alpha1.PartnerTier, Grant) {
 	return best, bestGrant
 }
 
-// status lists the grants as PartnerStatus.Grants does.
-func (gs grants) status() []v1alpha1.ActiveGrant {
+// status lists the grants as PartnerStatus.Grants does. A TierPromotion grant is
+// marked applied when o promoted the partner with it, and spent once the partner,
+// having been promoted with it, holds a lower tier than it authorized.
+func (gs grants) status(o outcome, l ladder, now metav1.Time) []v1alpha1.ActiveGrant {
 	if len(gs) == 0 {
 		return nil
 	}
 	out := make([]v1alpha1.ActiveGrant, 0, len(gs))
 	for _, g := range gs {
-		out = append(out, v1alpha1.ActiveGrant{Request: g.Request, Type: g.Type, Expires: metaTime(g.Expires)})
+		a := v1alpha1.ActiveGrant{Request: g.Request, Type: g.Type, Expires: metaTime(g.Expires), Tier: g.Tier,
+			AppliedAt: g.appliedAt.DeepCopy(), SpentAt: g.spentAt.DeepCopy()}
+		if g.Type == v1alpha1.RequestTierPromotion {
+			if a.AppliedAt == nil && o.request == g.Request && o.reason == v1alpha1.ReasonPromoted {
+				a.AppliedAt = now.DeepCopy()
+			}
+			if t := l.byName[g.Tier]; a.AppliedAt != nil && a.SpentAt == nil && t != nil && rank(o.held) < rank(t) {
+				a.SpentAt = now.DeepCopy()
+			}
+		}
+		out = append(out, a)
 	}
 	return out
+}
+
+// lapsedException returns the TierException request that held the partner at its
+// stored tier and is no longer in force (expired, or its request gone), if any.
+func (gs grants) lapsedException(stored []v1alpha1.ActiveGrant, tier string) (string, bool) {
+	for _, s := range stored {
+		if s.Type != v1alpha1.RequestTierException || s.Tier == "" || s.Tier != tier {
+			continue
+		}
+		if !slices.ContainsFunc(gs, func(g activeGrant) bool { return g.Request == s.Request }) {
+			return s.Request, true
+		}
+	}
+	return "", false
 }
 
 // metaTime converts an optional instant to the API's representation.

@@ -11,7 +11,8 @@ import (
 
 // ValidateTier reports whether tier t can ever be earned under program p: p must
 // exist, every requirement must name a metric of p's catalog, and a tier above rank 0
-// must require at least one Outcome metric (enablement alone never earns a tier).
+// must require at least one Outcome metric with a threshold that a value of zero
+// does not meet (enablement alone, or a zero outcome, never earns a tier).
 // On failure reason is v1alpha1.ReasonProgramNotFound, ReasonUnknownMetric or
 // ReasonNoOutcomeRequirement; on success it is v1alpha1.ReasonCatalogResolved. The message
 // explains the result for people.
@@ -26,7 +27,7 @@ func ValidateTier(t v1alpha1.PartnerTier, p *v1alpha1.PartnerProgram) (reason, m
 // validate is ValidateTier against an already indexed catalog.
 func validate(t v1alpha1.PartnerTier, program string, catalog map[string]v1alpha1.MetricDefinition) (reason, message string, ok bool) {
 	var unknown []string
-	hasOutcome := false
+	hasOutcome, hasZeroOutcome := false, false
 	for _, req := range t.Spec.Requirements {
 		def, found := catalog[req.Metric]
 		if !found {
@@ -36,7 +37,13 @@ func validate(t v1alpha1.PartnerTier, program string, catalog map[string]v1alpha
 			continue
 		}
 		if def.Class == v1alpha1.MetricClassOutcome {
-			hasOutcome = true
+			// An Outcome requirement a value of zero meets (">= 0", "<= x") asks
+			// for no outcome at all.
+			if Satisfies(req.Operator, "0", req.Threshold) {
+				hasZeroOutcome = true
+			} else {
+				hasOutcome = true
+			}
 		}
 	}
 	if len(unknown) > 0 {
@@ -44,6 +51,11 @@ func validate(t v1alpha1.PartnerTier, program string, catalog map[string]v1alpha
 		return v1alpha1.ReasonUnknownMetric,
 			fmt.Sprintf("requirements name metrics that are not in the catalog of program %q: %s",
 				program, strings.Join(unknown, ", ")), false
+	}
+	if t.Spec.Rank > 0 && !hasOutcome && hasZeroOutcome {
+		return v1alpha1.ReasonNoOutcomeRequirement,
+			fmt.Sprintf("tier %q has rank %d but every Outcome requirement is met by a value of zero (such as GreaterThanOrEqual 0 or LessThanOrEqual alone); tiers above rank 0 need an Outcome threshold that excludes zero, such as GreaterThan 0 or GreaterThanOrEqual 100000",
+				t.Name, t.Spec.Rank), false
 	}
 	if t.Spec.Rank > 0 && !hasOutcome {
 		return v1alpha1.ReasonNoOutcomeRequirement,
@@ -111,7 +123,9 @@ func newLadder(tiers []v1alpha1.PartnerTier, program string, catalog map[string]
 		l.tiers = append(l.tiers, t)
 		l.byName[t.Name] = t
 		_, _, eligible := validate(*t, program, catalog)
-		l.qualifies[t.Name] = eligible && meetsAll(t.Spec.Requirements, ev)
+		// A retired tier is being drained: nobody new qualifies, and holders lose
+		// it after its grace period.
+		l.qualifies[t.Name] = eligible && !t.Spec.Retired && meetsAll(t.Spec.Requirements, ev)
 	}
 	slices.SortFunc(l.tiers, func(a, b *v1alpha1.PartnerTier) int {
 		if a.Spec.Rank != b.Spec.Rank {

@@ -25,16 +25,23 @@ type verdict struct {
 // the transition time of every condition whose status does not change.
 func (e *evaluation) setConditions(conds *[]metav1.Condition, o outcome) {
 	now := metav1.NewTime(e.now)
-	for _, c := range []struct {
+	type cond struct {
 		typ string
 		v   verdict
-	}{
+	}
+	all := []cond{
 		{v1alpha1.ConditionEvidenceCurrent, e.evidenceCurrent()},
 		{v1alpha1.ConditionEvidenceTrusted, e.evidenceTrusted()},
 		{v1alpha1.ConditionTierAtRisk, tierAtRisk(o)},
 		{v1alpha1.ConditionPromotionPending, promotionPending(o)},
 		{v1alpha1.ConditionReady, e.ready(o)},
-	} {
+	}
+	if e.programMissing {
+		// Evidence cannot be judged without the catalog: those conditions keep
+		// what the last evaluation with the program said.
+		all = all[2:]
+	}
+	for _, c := range all {
 		conditions.Set(conds, e.partner.Generation, now, c.typ, conditions.Status(c.v.ok), c.v.reason, c.v.message)
 	}
 }
@@ -80,6 +87,21 @@ func tierAtRisk(o outcome) verdict {
 
 func promotionPending(o outcome) verdict {
 	if o.pending != nil {
+		p := o.promotion
+		switch {
+		case p.denied != "":
+			return verdict{true, v1alpha1.ReasonPromotionDenied, fmt.Sprintf(
+				"the partner qualifies for tier %s, but TierPromotion request %s was denied; a new request opens at %s, or sooner if the qualifying evidence changes",
+				o.pending.Name, p.denied, stamp(*p.retryAt))}
+		case p.open != "":
+			return verdict{true, v1alpha1.ReasonAwaitingReview, fmt.Sprintf(
+				"the partner qualifies for tier %s; the promotion waits for TierPromotion request %s under review path %s",
+				o.pending.Name, p.open, o.pending.Spec.PromotionReviewPath)}
+		case p.toOpen != nil:
+			return verdict{true, v1alpha1.ReasonAwaitingReview, fmt.Sprintf(
+				"the partner qualifies for tier %s; the promotion waits for TierPromotion request %s under review path %s",
+				o.pending.Name, p.toOpen.Name, o.pending.Spec.PromotionReviewPath)}
+		}
 		return verdict{true, v1alpha1.ReasonAwaitingReview, fmt.Sprintf(
 			"the partner qualifies for tier %s; the promotion waits for an approved TierPromotion request under review path %s",
 			o.pending.Name, o.pending.Spec.PromotionReviewPath)}
@@ -92,6 +114,11 @@ func promotionPending(o outcome) verdict {
 }
 
 func (e *evaluation) ready(o outcome) verdict {
+	if e.programMissing {
+		return verdict{false, v1alpha1.ReasonProgramNotFound, fmt.Sprintf(
+			"program %q does not exist: no evidence can be judged, so nothing new is decided; grants still expire and running demotion deadlines still apply; the partner holds %s",
+			e.partner.Spec.Program, describe(nameOf(o.held)))}
+	}
 	if e.partner.Spec.Suspended {
 		return verdict{true, v1alpha1.ReasonPartnerSuspended, fmt.Sprintf(
 			"the partner is suspended: every entitlement is withdrawn while it holds %s", describe(nameOf(o.held)))}
@@ -114,7 +141,7 @@ func (e *evaluation) decision(from string, o outcome) v1alpha1.TierDecision {
 		To:                nameOf(o.held),
 		Reason:            o.reason,
 		Message:           truncate(e.decisionMessage(from, o), maxDecisionMessage),
-		ProgramGeneration: e.program.Generation,
+		ProgramGeneration: e.programGeneration(),
 		Request:           o.request,
 	}
 	if decider != nil {
@@ -122,6 +149,14 @@ func (e *evaluation) decision(from string, o outcome) v1alpha1.TierDecision {
 		d.TierGeneration = decider.Generation
 	}
 	return d
+}
+
+// programGeneration is the applied catalog's generation; 0 without a program.
+func (e *evaluation) programGeneration() int64 {
+	if e.program == nil {
+		return 0
+	}
+	return e.program.Generation
 }
 
 // decisionMessage explains a move for people.
@@ -140,7 +175,10 @@ func (e *evaluation) decisionMessage(from string, o outcome) string {
 			describe(from), describe(to), from, stamp(o.demotedAt.Time))
 	case v1alpha1.ReasonTierRemoved:
 		return fmt.Sprintf("Tier %s no longer exists in program %s; moved to %s, as current evidence allows.",
-			from, e.program.Name, describe(to))
+			from, e.partner.Spec.Program, describe(to))
+	case v1alpha1.ReasonExceptionExpired:
+		return fmt.Sprintf("Moved from %s to %s: exception request %s, which held tier %s, is no longer in force; the partner drops at once to what its current evidence gives.",
+			describe(from), describe(to), o.request, from)
 	case v1alpha1.ReasonTierException:
 		return fmt.Sprintf("Moved from %s to %s: exception request %s grants tier %s%s, above what current evidence supports.",
 			describe(from), describe(to), o.request, to, until(o.floorGrant.Expires))

@@ -5,13 +5,11 @@
 package tier
 
 import (
-	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
-	"github.com/partnergov/partnergov/internal/conditions"
 )
 
 // Grant is an approved exception request in force for the partner; the controller
@@ -41,6 +39,10 @@ type Input struct {
 	Partner *v1alpha1.Partner
 	// Grants are the approved exceptions for the partner.
 	Grants []Grant
+	// Promotions are the partner's TierPromotion requests in every phase
+	// (PromotionsFrom), so a denial is not asked again at once and a new request
+	// never reuses an old name.
+	Promotions []Promotion
 }
 
 // Result is the outcome of one evaluation.
@@ -59,16 +61,24 @@ type Result struct {
 	// opened: the partner qualifies for it, it has a promotion review path and no
 	// approved TierPromotion grant. Empty otherwise.
 	PromotionRequest string
+	// Promotion is the TierPromotion request to create now: none is under review
+	// for PromotionRequest, and no recent denial on the same evidence holds one
+	// back. Nil otherwise.
+	Promotion *PromotionToOpen
 }
 
 // evaluation holds what one Evaluate call derives from its Input.
 type evaluation struct {
-	now      time.Time
-	program  *v1alpha1.PartnerProgram
-	partner  *v1alpha1.Partner
-	evidence evidence
-	ladder   ladder
-	grants   grants
+	now        time.Time
+	program    *v1alpha1.PartnerProgram
+	partner    *v1alpha1.Partner
+	evidence   evidence
+	ladder     ladder
+	grants     grants
+	promotions []Promotion
+	// programMissing: the partner's program does not exist. Nothing new is
+	// decided from evidence, but grants still expire and running deadlines fire.
+	programMissing bool
 }
 
 // Evaluate computes the partner's desired status from in. It does not modify in:
@@ -81,12 +91,6 @@ func Evaluate(in Input) Result {
 	now := in.Now.Round(0) // drop the monotonic reading: status times must compare as stored
 	status := in.Partner.Status.DeepCopy()
 	status.ObservedGeneration = in.Partner.Generation
-	if in.Program == nil {
-		conditions.Set(&status.Conditions, in.Partner.Generation, metav1.NewTime(now),
-			v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
-			"program "+strconv.Quote(in.Partner.Spec.Program)+" does not exist; the tier and entitlements are left as they were")
-		return Result{Status: *status}
-	}
 
 	e := newEvaluation(in, now)
 	o := e.decide()
@@ -94,7 +98,7 @@ func Evaluate(in Input) Result {
 	status.QualifiedTier = nameOf(o.qualified)
 	status.DemotionDeadline = o.deadline
 	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
-	status.Grants = e.grants.status()
+	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now))
 	e.setConditions(&status.Conditions, o)
 
 	return Result{
@@ -102,20 +106,28 @@ func Evaluate(in Input) Result {
 		NextDeadline:     e.nextDeadline(o),
 		Decision:         decision,
 		PromotionRequest: nameOf(o.pending),
+		Promotion:        o.promotion.toOpen,
 	}
 }
 
-// newEvaluation sorts the evidence, orders the tiers and filters the grants.
+// newEvaluation sorts the evidence, orders the tiers and filters the grants. A
+// missing program leaves an empty catalog: no evidence counts.
 func newEvaluation(in Input, now time.Time) *evaluation {
-	catalog := catalogOf(in.Program)
+	var catalog map[string]v1alpha1.MetricDefinition
+	program := in.Partner.Spec.Program
+	if in.Program != nil {
+		catalog, program = catalogOf(in.Program), in.Program.Name
+	}
 	ev := sortEvidence(in.Partner.Status.Evidence, catalog, now)
 	return &evaluation{
-		now:      now,
-		program:  in.Program,
-		partner:  in.Partner,
-		evidence: ev,
-		ladder:   newLadder(in.Tiers, in.Program.Name, catalog, ev),
-		grants:   activeGrants(in.Grants, now),
+		now:            now,
+		program:        in.Program,
+		partner:        in.Partner,
+		evidence:       ev,
+		ladder:         newLadder(in.Tiers, program, catalog, ev),
+		grants:         activeGrants(in.Grants, in.Partner.Status.Grants, now),
+		promotions:     in.Promotions,
+		programMissing: in.Program == nil,
 	}
 }
 
@@ -167,6 +179,9 @@ func (e *evaluation) nextDeadline(o outcome) *time.Time {
 		if g.Expires != nil {
 			consider(*g.Expires)
 		}
+	}
+	if o.promotion.retryAt != nil {
+		consider(*o.promotion.retryAt)
 	}
 	return next
 }

@@ -75,3 +75,29 @@ func serviceAccount(username string) (namespace, name string, ok bool) {
 	}
 	return namespace, name, true
 }
+
+// Groups the API server gives every ServiceAccount, whatever its namespace.
+var everyServiceAccount = []string{"system:serviceaccounts", "system:authenticated"}
+
+// SelfReporting lists the Outcome metrics of p that a partner's own integration
+// identity could report, each with the catalog rule that would admit it: a partner
+// must never self-report the outcomes that earn its tier. With partner empty it
+// checks only the rules that admit every ServiceAccount (system:serviceaccounts,
+// system:authenticated), which would admit any partner's integration.
+func SelfReporting(p *v1alpha1.PartnerProgram, namespace, partner string) []string {
+	user, groups := "", everyServiceAccount
+	if partner != "" {
+		user = serviceAccountUserPrefix + namespace + ":" + v1alpha1.IntegrationName(partner)
+		groups = append([]string{"system:serviceaccounts:" + namespace}, everyServiceAccount...)
+	}
+	var out []string
+	for _, def := range p.Spec.Metrics {
+		if def.Class != v1alpha1.MetricClassOutcome {
+			continue
+		}
+		if via, ok := Trusted(def, user, groups); ok {
+			out = append(out, "Outcome metric "+def.Name+" trusts "+via)
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package tier
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,6 +115,18 @@ func TestValidateTier(t *testing.T) {
 			tier:    tierNamed("vague", 2, 1, req("nps", v1alpha1.OperatorGreaterThan, "50")),
 			program: program(), wantReason: v1alpha1.ReasonUnknownMetric,
 		},
+		"an Outcome requirement of at least zero is not an outcome": {
+			tier:    tierNamed("zero", 1, 1, req(revenue, v1alpha1.OperatorGreaterThanOrEqual, "0"), req(engineers, v1alpha1.OperatorGreaterThanOrEqual, "5")),
+			program: program(), wantReason: v1alpha1.ReasonNoOutcomeRequirement, wantInMsg: "met by a value of zero",
+		},
+		"an Outcome requirement with only an upper bound is not an outcome": {
+			tier:    tierNamed("capped", 1, 1, req(revenue, v1alpha1.OperatorLessThanOrEqual, "1000000")),
+			program: program(), wantReason: v1alpha1.ReasonNoOutcomeRequirement, wantInMsg: "met by a value of zero",
+		},
+		"an Outcome requirement greater than zero is an outcome": {
+			tier:    tierNamed("some", 1, 1, req(revenue, v1alpha1.OperatorGreaterThan, "0"), req(revenue, v1alpha1.OperatorLessThanOrEqual, "1000000")),
+			program: program(), wantReason: v1alpha1.ReasonCatalogResolved, wantOK: true,
+		},
 		"a missing program": {
 			tier: gold(), program: nil, wantReason: v1alpha1.ReasonProgramNotFound, wantInMsg: `"partners" does not exist`,
 		},
@@ -126,6 +139,44 @@ func TestValidateTier(t *testing.T) {
 			}
 			if msg == "" || !strings.Contains(msg, tc.wantInMsg) {
 				t.Errorf("message %q, want it to contain %q", msg, tc.wantInMsg)
+			}
+		})
+	}
+}
+
+func TestSelfReporting(t *testing.T) {
+	outcome := func(who v1alpha1.Identities) *v1alpha1.PartnerProgram {
+		p := program()
+		p.Spec.Metrics = append(p.Spec.Metrics, metric("bookings", v1alpha1.MetricClassOutcome, 90*day, who))
+		return p
+	}
+	enablement := program()
+	enablement.Spec.Metrics = append(enablement.Spec.Metrics, metric("courses", v1alpha1.MetricClassEnablement, 90*day,
+		v1alpha1.Identities{Groups: []string{"system:serviceaccounts:partners"}}))
+	tests := map[string]struct {
+		program   *v1alpha1.PartnerProgram
+		partner   string
+		wantRules []string
+	}{
+		"the CRM's own identities are not the partner's": {program: program(), partner: "acme"},
+		"an Outcome metric trusting the partners' namespace group": {
+			program: outcome(v1alpha1.Identities{Groups: []string{"system:serviceaccounts:partners"}}), partner: "acme",
+			wantRules: []string{"Outcome metric bookings trusts group:system:serviceaccounts:partners"},
+		},
+		"an Outcome metric trusting the partner's integration account": {
+			program: outcome(v1alpha1.Identities{ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "partners", Name: "acme-integration"}}}), partner: "acme",
+			wantRules: []string{"Outcome metric bookings trusts serviceaccount:partners/acme-integration"},
+		},
+		"an Outcome metric trusting every ServiceAccount, checked without a partner": {
+			program:   outcome(v1alpha1.Identities{Groups: []string{"system:serviceaccounts"}}),
+			wantRules: []string{"Outcome metric bookings trusts group:system:serviceaccounts"},
+		},
+		"an Enablement metric may trust the partners' namespace": {program: enablement, partner: "acme"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := SelfReporting(tc.program, "partners", tc.partner); !slices.Equal(got, tc.wantRules) {
+				t.Errorf("SelfReporting = %q, want %q", got, tc.wantRules)
 			}
 		})
 	}

@@ -3,12 +3,15 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-partner,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partners,verbs=create;update,versions=v1alpha1,name=mpartner.governance.partnergov.io,admissionReviewVersions=v1
@@ -25,26 +28,58 @@ func (PartnerDefaulter) Default(_ context.Context, p *v1alpha1.Partner) error {
 	return nil
 }
 
-// PartnerValidator warns when a partner names a program that does not exist.
+// PartnerValidator refuses a new partner whose program does not exist (it could
+// get no tier, and nothing would say why), and one whose own integration identity
+// the program trusts to report an Outcome metric: a partner never self-reports the
+// outcomes that earn its tier.
 type PartnerValidator struct {
+	// Reader is the cache, read first: partner writes are frequent.
 	Reader client.Reader
+	// APIReader confirms a program the cache does not have yet (created a moment ago).
+	APIReader client.Reader
 	noDelete[*v1alpha1.Partner]
 }
 
 // ValidateCreate validates a new partner.
 func (v *PartnerValidator) ValidateCreate(ctx context.Context, p *v1alpha1.Partner) (admission.Warnings, error) {
-	return v.validate(ctx, p)
-}
-
-// ValidateUpdate validates a changed partner.
-func (v *PartnerValidator) ValidateUpdate(ctx context.Context, _, p *v1alpha1.Partner) (admission.Warnings, error) {
-	return v.validate(ctx, p)
-}
-
-func (v *PartnerValidator) validate(ctx context.Context, p *v1alpha1.Partner) (admission.Warnings, error) {
-	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: p.Spec.Program}, &v1alpha1.PartnerProgram{})
-	if err != nil || found {
+	program, err := v.program(ctx, p.Spec.Program)
+	if err != nil {
 		return nil, err
 	}
-	return admission.Warnings{fmt.Sprintf("PartnerProgram %q does not exist yet; the partner gets no tier until it does", p.Spec.Program)}, nil
+	var errs field.ErrorList
+	if program == nil {
+		errs = append(errs, field.NotFound(field.NewPath("spec", "program"), p.Spec.Program))
+	} else if rules := tier.SelfReporting(program, p.Namespace, p.Name); len(rules) > 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "program"), fmt.Sprintf(
+			"PartnerProgram %q would let this partner's own integration identity report the outcomes that earn its tier (%s); trust the CRM or finance integration for Outcome metrics, never a partner's namespace or ServiceAccount",
+			program.Name, strings.Join(rules, "; "))))
+	}
+	return nil, invalid("Partner", p.Name, errs)
+}
+
+// ValidateUpdate warns when the partner moves to a program that does not exist.
+func (v *PartnerValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.Partner) (admission.Warnings, error) {
+	if old.Spec.Program == p.Spec.Program {
+		return nil, nil
+	}
+	program, err := v.program(ctx, p.Spec.Program)
+	if err != nil || program != nil {
+		return nil, err
+	}
+	return admission.Warnings{fmt.Sprintf("PartnerProgram %q does not exist; the partner shows Ready=False until it does", p.Spec.Program)}, nil
+}
+
+// program reads a program from the cache, then from the API server; nil when it
+// does not exist.
+func (v *PartnerValidator) program(ctx context.Context, name string) (*v1alpha1.PartnerProgram, error) {
+	var program v1alpha1.PartnerProgram
+	for _, r := range []client.Reader{v.Reader, v.APIReader} {
+		if found, err := getOptional(ctx, r, types.NamespacedName{Name: name}, &program); err != nil || found {
+			if err != nil {
+				return nil, err
+			}
+			return &program, nil
+		}
+	}
+	return nil, nil
 }

@@ -3,26 +3,34 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/review"
 )
 
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create,versions=v1alpha1,name=mexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create;update,versions=v1alpha1,name=vexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
 
-// RequestDefaulter records who created a request. The requester comes from the
-// API server's authentication, never from what the user wrote.
-type RequestDefaulter struct{}
+// RequestDefaulter records who created a request, and gives a ReadinessClaim or
+// TierPromotion without an expiry the longest its program allows. The requester
+// comes from the API server's authentication, never from what the user wrote.
+type RequestDefaulter struct {
+	Reader client.Reader
+	Clock  clock.PassiveClock
+}
 
 // Default overwrites spec.requester with the authenticated identity on create.
-func (RequestDefaulter) Default(ctx context.Context, r *v1alpha1.ExceptionRequest) error {
+func (d RequestDefaulter) Default(ctx context.Context, r *v1alpha1.ExceptionRequest) error {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return err
@@ -35,7 +43,29 @@ func (RequestDefaulter) Default(ctx context.Context, r *v1alpha1.ExceptionReques
 		UID:      req.UserInfo.UID,
 		Groups:   append([]string(nil), req.UserInfo.Groups...),
 	}
+	if r.Spec.Expires == nil && (r.Spec.Type == v1alpha1.RequestReadinessClaim || r.Spec.Type == v1alpha1.RequestTierPromotion) {
+		program, err := programOfPartner(ctx, d.Reader, r.Namespace, r.Spec.Partner)
+		if err != nil {
+			return err
+		}
+		expires := metav1.NewTime(d.Clock.Now().Add(v1alpha1.MaxExceptionDuration(program)).Truncate(time.Second))
+		r.Spec.Expires = &expires
+	}
 	return nil
+}
+
+// programOfPartner reads the program of a partner; nil (and no error) when the
+// partner or its program does not exist.
+func programOfPartner(ctx context.Context, r client.Reader, namespace, partner string) (*v1alpha1.PartnerProgram, error) {
+	var p v1alpha1.Partner
+	if found, err := getOptional(ctx, r, types.NamespacedName{Namespace: namespace, Name: partner}, &p); err != nil || !found {
+		return nil, err
+	}
+	var program v1alpha1.PartnerProgram
+	if found, err := getOptional(ctx, r, types.NamespacedName{Name: p.Spec.Program}, &program); err != nil || !found {
+		return nil, err
+	}
+	return &program, nil
 }
 
 // RequestValidator refuses a request for a partner that does not exist, a named
@@ -45,6 +75,7 @@ func (RequestDefaulter) Default(ctx context.Context, r *v1alpha1.ExceptionReques
 type RequestValidator struct {
 	Reader             client.Reader
 	ControllerUsername string
+	Clock              clock.PassiveClock
 	noDelete[*v1alpha1.ExceptionRequest]
 }
 
@@ -59,12 +90,19 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "type"),
 			"TierPromotion requests are opened by the partnergov controller when a partner qualifies for a tier that needs review"))
 	}
-	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &v1alpha1.Partner{})
+	var partner v1alpha1.Partner
+	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		errs = append(errs, field.NotFound(field.NewPath("spec", "partner"), r.Spec.Partner))
+	} else {
+		grantErrs, err := v.validateGrant(ctx, r, &partner)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, grantErrs...)
 	}
 	if r.Spec.ReviewPath != "" {
 		var path v1alpha1.ReviewPath
@@ -80,6 +118,34 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 		}
 	}
 	return nil, invalid("ExceptionRequest", r.Name, errs)
+}
+
+// validateGrant checks what a request may ask of its partner's program: a Funds
+// amount in the currency of the partner's cap (amounts in two currencies are never
+// added), and an expiry no further than the program's maxExceptionDuration.
+func (v *RequestValidator) validateGrant(ctx context.Context, r *v1alpha1.ExceptionRequest, partner *v1alpha1.Partner) (field.ErrorList, error) {
+	var errs field.ErrorList
+	if cap := effects.FundsCap(partner.Status.Entitlements); r.Spec.Type == v1alpha1.RequestFunds && cap != nil &&
+		r.Spec.Amount != nil && r.Spec.Amount.Currency != cap.Currency {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "amount", "currency"), r.Spec.Amount.Currency, fmt.Sprintf(
+			"partner %s's funds cap is in %s; a Funds request in %s cannot be counted against it (amounts in different currencies are never added): ask in %s",
+			partner.Name, cap.Currency, r.Spec.Amount.Currency, cap.Currency)))
+	}
+	if r.Spec.Expires == nil {
+		return errs, nil
+	}
+	var program v1alpha1.PartnerProgram
+	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: partner.Spec.Program}, &program)
+	if err != nil || !found {
+		return errs, err
+	}
+	max := v1alpha1.MaxExceptionDuration(&program)
+	if latest := v.Clock.Now().Add(max); r.Spec.Expires.After(latest) {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "expires"), r.Spec.Expires.UTC().Format(time.RFC3339), fmt.Sprintf(
+			"program %s allows exceptions of at most %s (spec.maxExceptionDuration): expires must be no later than %s; ask again when it lapses",
+			program.Name, max, latest.UTC().Format(time.RFC3339))))
+	}
+	return errs, nil
 }
 
 // ValidateUpdate has nothing to add: the schema keeps the spec immutable.

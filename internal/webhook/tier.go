@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,27 +15,39 @@ import (
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
-// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-partnertier,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partnertiers,verbs=create;update,versions=v1alpha1,name=vpartnertier.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-partnertier,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partnertiers,verbs=create;update;delete,versions=v1alpha1,name=vpartnertier.governance.partnergov.io,admissionReviewVersions=v1
 
 // TierValidator checks a tier against its program's catalog: every requirement names
 // a catalog metric, every tier above the entry rank requires an Outcome metric, and
 // no two tiers of a program share a rank.
 type TierValidator struct {
 	Reader client.Reader
-	noDelete[*v1alpha1.PartnerTier]
 }
 
-// ValidateCreate validates a new tier.
+// ValidateCreate validates a new tier; its program must exist.
 func (v *TierValidator) ValidateCreate(ctx context.Context, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
-	return v.validate(ctx, t)
+	return v.validate(ctx, t, true)
 }
 
 // ValidateUpdate validates a changed tier.
 func (v *TierValidator) ValidateUpdate(ctx context.Context, _, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
-	return v.validate(ctx, t)
+	return v.validate(ctx, t, false)
 }
 
-func (v *TierValidator) validate(ctx context.Context, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
+// ValidateDelete refuses deleting a tier that partners hold: retire it first
+// (spec.retired), so holders get its grace period instead of losing it at once.
+func (v *TierValidator) ValidateDelete(ctx context.Context, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
+	partners, err := partnersOf(ctx, v.Reader, t.Spec.Program)
+	if err != nil {
+		return nil, err
+	}
+	if why := tier.TierDeletionRefusal(*t, partners); why != "" {
+		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("partnertiers").GroupResource(), t.Name, errors.New(why))
+	}
+	return nil, nil
+}
+
+func (v *TierValidator) validate(ctx context.Context, t *v1alpha1.PartnerTier, create bool) (admission.Warnings, error) {
 	var warnings admission.Warnings
 	var errs field.ErrorList
 	var program v1alpha1.PartnerProgram
@@ -45,10 +59,12 @@ func (v *TierValidator) validate(ctx context.Context, t *v1alpha1.PartnerTier) (
 		if _, msg, ok := tier.ValidateTier(*t, &program); !ok {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "requirements"), len(t.Spec.Requirements), msg))
 		}
+	} else if create {
+		// A tier for no program could never be checked against a catalog: apply
+		// the program first (GitOps tools retry until it exists).
+		errs = append(errs, field.NotFound(field.NewPath("spec", "program"), t.Spec.Program))
 	} else {
-		// GitOps tools may apply the tier before its program: admit it, say so,
-		// and let the tier's CatalogResolved condition report until the program exists.
-		warnings = append(warnings, fmt.Sprintf("PartnerProgram %q does not exist yet; the tier's requirements are checked when it does", t.Spec.Program))
+		warnings = append(warnings, fmt.Sprintf("PartnerProgram %q does not exist; the tier's requirements are checked when it does", t.Spec.Program))
 	}
 
 	var tiers v1alpha1.PartnerTierList

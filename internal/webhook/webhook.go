@@ -63,7 +63,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		WithDefaulter(&PartnerDefaulter{}).
 		// The program check only warns, so the cache will do: a live read per
 		// partner write would put the webhook behind the manager's QPS limit.
-		WithValidator(&PartnerValidator{Reader: mgr.GetClient()}).Complete(); err != nil {
+		WithValidator(&PartnerValidator{Reader: mgr.GetClient(), APIReader: reader}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Listing{}).
@@ -75,8 +75,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ExceptionRequest{}).
-		WithDefaulter(&RequestDefaulter{}).
-		WithValidator(&RequestValidator{Reader: reader, ControllerUsername: o.ControllerUsername}).Complete()
+		WithDefaulter(&RequestDefaulter{Reader: reader, Clock: o.Clock}).
+		WithValidator(&RequestValidator{Reader: reader, ControllerUsername: o.ControllerUsername, Clock: o.Clock}).Complete()
 }
 
 // invalid wraps field errors in the API's Invalid status, so kubectl prints each

@@ -274,7 +274,19 @@ func TestRenderedManagerLeadsAndServesWebhooksWithARotatedCertificate(t *testing
 		}
 		t.Cleanup(func() { _ = admin.Delete(context.Background(), slice) })
 		p := partner()
+		// A partner's program must exist (the program's own webhook answers first).
+		program := &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: "global"}, Spec: v1alpha1.PartnerProgramSpec{
+			Owner: "owner@example.com", Metrics: []v1alpha1.MetricDefinition{{Name: "revenue", Class: v1alpha1.MetricClassOutcome, Unit: "USD",
+				FreshnessWindow:  metav1.Duration{Duration: time.Hour},
+				TrustedReporters: v1alpha1.Identities{Users: []string{"crm@example.com"}}}},
+		}}
 		eventually(t, 30*time.Second, "the API server to reach the webhooks through the Service", func() error {
+			if err := admin.Create(ctx, program.DeepCopy(), client.DryRunAll); err != nil {
+				return err
+			}
+			if err := admin.Create(ctx, program.DeepCopy()); client.IgnoreAlreadyExists(err) != nil {
+				return err
+			}
 			p = partner()
 			return admin.Create(ctx, p, client.DryRunAll)
 		})
