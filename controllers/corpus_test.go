@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/testenv"
 )
 
@@ -56,6 +57,13 @@ func TestCorpus(t *testing.T) {
 			_ = admin.Delete(ctx, bases[filepath.Base(valid[i])])
 		}
 	})
+
+	// Some refusals depend on what the controller computed (the partner's funds cap).
+	eventually(g, func(g Gomega) {
+		var p v1alpha1.Partner
+		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: corpusNamespace, Name: "corpus-partner"}, &p)).To(Succeed())
+		g.Expect(p.Status.Entitlements).To(ContainElement(HaveField("Name", v1alpha1.EntitlementFunds)))
+	}).Should(Succeed())
 
 	invalid := corpusFiles(t, filepath.Join(root, "invalid"))
 	if len(invalid) < minCorpusSize {

@@ -21,14 +21,11 @@ func effectsFixture(t *testing.T, g Gomega, promotionPath bool, stages ...v1alph
 	var entry, selectTier string
 	f.program, entry, selectTier = ladder(t, time.Hour, time.Second)
 
-	var tier v1alpha1.PartnerTier
-	g.Expect(admin.Get(ctx, client.ObjectKey{Name: entry}, &tier)).To(Succeed())
-	tier.Spec.Entitlements.FundsCapPerQuarter = &v1alpha1.Money{Amount: "10000", Currency: "USD"}
-	g.Expect(admin.Update(ctx, &tier)).To(Succeed())
+	updateTier(g, entry, func(t *v1alpha1.PartnerTier) {
+		t.Spec.Entitlements.FundsCapPerQuarter = &v1alpha1.Money{Amount: "10000", Currency: "USD"}
+	})
 	if promotionPath {
-		g.Expect(admin.Get(ctx, client.ObjectKey{Name: selectTier}, &tier)).To(Succeed())
-		tier.Spec.PromotionReviewPath = f.path.Name
-		g.Expect(admin.Update(ctx, &tier)).To(Succeed())
+		updateTier(g, selectTier, func(t *v1alpha1.PartnerTier) { t.Spec.PromotionReviewPath = f.path.Name })
 	}
 	f.partner = settledPartner(t, g, f.ns, f.program.Name)
 	g.Expect(f.partner.Status.Tier).To(Equal(entry))

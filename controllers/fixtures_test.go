@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -107,4 +108,29 @@ func qualifyForSelect(t *testing.T, g Gomega, p *v1alpha1.Partner) client.Client
 	g.Expect(reportEvidence(lms, "lms", p, "training", "7", time.Now())).To(Succeed())
 	g.Expect(reportEvidence(crm, "crm", p, "revenue", "150", time.Now())).To(Succeed())
 	return crm
+}
+
+// updateTier changes a tier's spec, retrying on conflicts with the controller's
+// status writes.
+func updateTier(g Gomega, name string, change func(*v1alpha1.PartnerTier)) {
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var t v1alpha1.PartnerTier
+		if err := admin.Get(ctx, client.ObjectKey{Name: name}, &t); err != nil {
+			return err
+		}
+		change(&t)
+		return admin.Update(ctx, &t)
+	})).To(Succeed())
+}
+
+// updateProgram changes a program's spec, retrying on conflicts.
+func updateProgram(g Gomega, name string, change func(*v1alpha1.PartnerProgram)) {
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var p v1alpha1.PartnerProgram
+		if err := admin.Get(ctx, client.ObjectKey{Name: name}, &p); err != nil {
+			return err
+		}
+		change(&p)
+		return admin.Update(ctx, &p)
+	})).To(Succeed())
 }

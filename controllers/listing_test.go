@@ -76,10 +76,7 @@ func TestAListingIsPublishedOnlyWhileThePartnerIsEntitled(t *testing.T) {
 func TestEachClaimIsShownOnlyWithItsApprovedEvidence(t *testing.T) {
 	g := NewWithT(t)
 	f, _, selectTier := effectsFixture(t, g, false, stage("office", 1, time.Hour, v1alpha1.TimeoutEscalate))
-	var tier v1alpha1.PartnerTier
-	g.Expect(admin.Get(ctx, client.ObjectKey{Name: selectTier}, &tier)).To(Succeed())
-	tier.Spec.Entitlements.ClaimCertification = true
-	g.Expect(admin.Update(ctx, &tier)).To(Succeed())
+	updateTier(g, selectTier, func(t *v1alpha1.PartnerTier) { t.Spec.Entitlements.ClaimCertification = true })
 	qualifyForSelect(t, g, f.partner)
 
 	l := newListing(f.ns, f.partner.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})

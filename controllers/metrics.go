@@ -47,7 +47,23 @@ var partnersDesc = prometheus.NewDesc("partnergov_partners",
 
 // partnerCollector counts partners by tier from the informer cache at scrape
 // time, so no per-event bookkeeping can drift from what is stored.
-type partnerCollector struct{ reader client.Reader }
+// Only the leader reports them: a follower's warm cache holds the same objects,
+// and two replicas reporting would double every sum across replicas.
+type partnerCollector struct {
+	reader client.Reader
+	// elected is closed once this manager leads (at once without leader election).
+	elected <-chan struct{}
+}
+
+// leading reports whether this manager is the leader.
+func (c *partnerCollector) leading() bool {
+	select {
+	case <-c.elected:
+		return true
+	default:
+		return false
+	}
+}
 
 func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- partnersDesc
@@ -59,6 +75,9 @@ func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
+	if !c.leading() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var partners v1alpha1.PartnerList
@@ -105,8 +124,8 @@ var (
 		"Share of a program's tiered partners whose tier rests on current Outcome evidence, in percent (status.scorecard).",
 		[]string{"program"}, nil)
 	outcomeTotalDesc = prometheus.NewDesc("partnergov_program_outcome_total",
-		"Sum of the current values of an Outcome metric over a program's partners, in the metric's unit (status.scorecard).",
-		[]string{"program", "metric", "unit"}, nil)
+		"The current values of an Outcome metric aggregated over a program's partners as the catalog says (label aggregation: Sum, Average, Max or Latest), in the metric's unit (status.scorecard).",
+		[]string{"program", "metric", "unit", "aggregation"}, nil)
 	listingsDesc = prometheus.NewDesc("partnergov_listings",
 		"Listings of a program's partners by state: published, unpublished, low-adoption (status.scorecard).",
 		[]string{"program", "state"}, nil)
@@ -133,7 +152,11 @@ func (c *partnerCollector) collectScorecards(ctx context.Context, ch chan<- prom
 		for _, t := range sc.OutcomeTotals {
 			if v, err := decimal.Parse(t.Total); err == nil {
 				f, _ := v.Float64()
-				ch <- prometheus.MustNewConstMetric(outcomeTotalDesc, prometheus.GaugeValue, f, p.Name, t.Metric, t.Unit)
+				agg := string(t.Aggregation)
+				if agg == "" {
+					agg = string(v1alpha1.MetricAggregationSum) // written by a controller that always summed
+				}
+				ch <- prometheus.MustNewConstMetric(outcomeTotalDesc, prometheus.GaugeValue, f, p.Name, t.Metric, t.Unit, agg)
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(listingsDesc, prometheus.GaugeValue, float64(sc.ListingsPublished), p.Name, "published")
@@ -149,12 +172,12 @@ var registered *partnerCollector
 // RegisterMetrics adds partnergov's metrics to the manager's registry. A later call
 // (a restarted manager in the same process) replaces the collector, so scrapes read
 // the live manager's cache.
-func RegisterMetrics(reader client.Reader) {
+func RegisterMetrics(reader client.Reader, elected <-chan struct{}) {
 	_ = metrics.Registry.Register(tierTransitions)
 	_ = metrics.Registry.Register(slaBreaches)
 	if registered != nil {
 		metrics.Registry.Unregister(registered)
 	}
-	registered = &partnerCollector{reader: reader}
+	registered = &partnerCollector{reader: reader, elected: elected}
 	_ = metrics.Registry.Register(registered)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/conditions"
 	"github.com/partnergov/partnergov/internal/scorecard"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // DefaultScorecardInterval is the least time between two scorecard writes of one
@@ -84,8 +85,9 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		status.CatalogSince = &since
 	}
 	status.ObservedGeneration = program.Generation
+	ok, reason, message := tier.ProgramReadiness(&program, tiers)
 	conditions.Set(&status.Conditions, program.Generation, metav1.NewTime(stamp),
-		v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the metric catalog is in force")
+		v1alpha1.ConditionReady, conditions.Status(ok), reason, message)
 	status.Scorecard = &sc
 	before, after := withoutUpdatedAt(program.Status), withoutUpdatedAt(*status)
 	if equality.Semantic.DeepEqual(before, after) {

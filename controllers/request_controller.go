@@ -93,6 +93,7 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 		return in, err
 	}
 	in.PartnerSuspended = partner.Spec.Suspended
+	in.PartnerOwner = partner.Spec.Owner
 	if request.Spec.Type == v1alpha1.RequestTierPromotion && request.Spec.Grant != nil {
 		if err := r.promotionInputs(ctx, request, &partner, &in); err != nil {
 			return in, err

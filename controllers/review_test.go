@@ -67,12 +67,16 @@ func reviewer(t *testing.T, name string, path *v1alpha1.ReviewPath, stages ...st
 // requesterClient may create requests (and, to prove it does not help, approve every stage).
 func requesterClient(t *testing.T, path *v1alpha1.ReviewPath) client.Client {
 	t.Helper()
-	rules := []rbacv1.PolicyRule{{
+	return userClient(t, requester, []string{"sales"}, requesterRules()...)
+}
+
+// requesterRules let a user create and read requests and approve every stage.
+func requesterRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{
 		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"exceptionrequests", "exceptionrequests/status"}, Verbs: []string{"create", "get", "patch"},
 	}, {
 		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"reviewpaths"}, Verbs: []string{"approve"},
 	}}
-	return userClient(t, requester, []string{"sales"}, rules...)
 }
 
 type reviewFixture struct {

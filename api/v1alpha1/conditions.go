@@ -114,6 +114,13 @@ const (
 	// ReasonExceptionExpired is the decision reason when the TierException holding
 	// a partner at its tier lapsed: it drops at once to what its evidence gives.
 	ReasonExceptionExpired = "ExceptionExpired"
+	// ReasonEscalationExpired denies a request whose escalation owner did not
+	// decide within the path's escalationSLA.
+	ReasonEscalationExpired = "EscalationExpired"
+	// ReasonNoTiers: a program without tiers, whose partners can hold none.
+	ReasonNoTiers = "NoTiers"
+	// ReasonTiersNotResolved: some of a program's tiers do not fit its catalog.
+	ReasonTiersNotResolved = "TiersNotResolved"
 	// ReasonTierRetired: the tier is retired; holders keep it for its grace period,
 	// nobody new qualifies.
 	ReasonTierRetired = "TierRetired"

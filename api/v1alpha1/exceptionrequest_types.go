@@ -95,6 +95,15 @@ type ExceptionRequestSpec struct {
 	// authenticated identity; a value written by the user is replaced.
 	// +optional
 	Requester *UserInfo `json:"requester,omitempty"`
+
+	// onBehalfOf is the person a request is filed for, required when the creating
+	// identity is automation the program lists (spec.automation, such as a GitOps
+	// ServiceAccount) and refused otherwise. That person is treated as the requester
+	// by every separation-of-duties rule; spec.requester still records the creator.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	OnBehalfOf string `json:"onBehalfOf,omitempty"`
 }
 
 // DecisionVerdict is a reviewer's decision.
@@ -172,6 +181,12 @@ type ResolvedReviewPath struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	EscalationOwner string `json:"escalationOwner,omitempty"`
+	// escalationSLA as it was when the request was resolved.
+	// +optional
+	EscalationSLA *metav1.Duration `json:"escalationSLA,omitempty"`
+	// allowSameReviewerAcrossStages as it was when the request was resolved.
+	// +optional
+	AllowSameReviewerAcrossStages bool `json:"allowSameReviewerAcrossStages,omitempty"`
 }
 
 // RequestEvent is one transition in a request's life.
@@ -235,6 +250,14 @@ type ExceptionRequestStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	History []RequestEvent `json:"history,omitempty"`
+
+	// recordedDecisions is how many of the decisions have a DecisionRecord.
+	// +optional
+	RecordedDecisions int32 `json:"recordedDecisions,omitempty"`
+
+	// recordedPhase is the last final phase that has a DecisionRecord.
+	// +optional
+	RecordedPhase RequestPhase `json:"recordedPhase,omitempty"`
 }
 
 // ExceptionRequest asks for funds, an incentive exception, a readiness claim, a tier
@@ -251,6 +274,7 @@ type ExceptionRequestStatus struct {
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.currentStage`
 // +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.status.stageDeadline`
 // +kubebuilder:printcolumn:name="Requester",type=string,JSONPath=`.spec.requester.username`,priority=1
+// +kubebuilder:printcolumn:name="On Behalf Of",type=string,JSONPath=`.spec.onBehalfOf`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ExceptionRequest struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -198,6 +198,11 @@ type ListingStatus struct {
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// recordedPublication is the transition time of the Published condition that
+	// has a DecisionRecord.
+	// +optional
+	RecordedPublication *metav1.Time `json:"recordedPublication,omitempty"`
 }
 
 // Listing is a partner's marketplace listing or integration. It is published only

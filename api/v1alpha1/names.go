@@ -43,3 +43,14 @@ func MaxExceptionDuration(p *PartnerProgram) time.Duration {
 	}
 	return p.Spec.MaxExceptionDuration.Duration
 }
+
+// DefaultRecordRetention is PartnerProgramSpec.RecordRetention's default: 7 years.
+const DefaultRecordRetention = 7 * 365 * 24 * time.Hour
+
+// RecordRetention is how long decision records of program p are kept.
+func RecordRetention(p *PartnerProgram) time.Duration {
+	if p == nil || p.Spec.RecordRetention == nil || p.Spec.RecordRetention.Duration <= 0 {
+		return DefaultRecordRetention
+	}
+	return p.Spec.RecordRetention.Duration
+}

@@ -159,12 +159,17 @@ type FundsStatus struct {
 	// committed is the sum of this quarter's commitments.
 	// +required
 	Committed Decimal `json:"committed"`
-	// commitments are this quarter's approved funds requests.
+	// commitments are this quarter's approved funds requests, the newest 256;
+	// older ones are folded into foldedCommitments (committed counts them all).
 	// +optional
 	// +listType=map
 	// +listMapKey=request
 	// +kubebuilder:validation:MaxItems=256
 	Commitments []FundsCommitment `json:"commitments,omitempty"`
+	// foldedCommitments is how many of this quarter's commitments are counted in
+	// committed but no longer listed, so the list stays within its bound.
+	// +optional
+	FoldedCommitments int32 `json:"foldedCommitments,omitempty"`
 }
 
 // ReadinessClaimKind is the kind of readiness a claim asserts.
@@ -322,7 +327,8 @@ type PartnerStatus struct {
 	// +optional
 	Funds *FundsStatus `json:"funds,omitempty"`
 
-	// readinessClaims are the partner's approved readiness claims.
+	// readinessClaims are the partner's approved readiness claims, one per kind and
+	// product (the one in force longest), at most 64.
 	// +optional
 	// +listType=map
 	// +listMapKey=request

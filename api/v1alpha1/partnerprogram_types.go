@@ -117,6 +117,21 @@ type PartnerProgramSpec struct {
 	// +kubebuilder:default="2160h"
 	ListingDeprecationNotice *metav1.Duration `json:"listingDeprecationNotice,omitempty"`
 
+	// recordRetention is how long DecisionRecords of this program's partners, and
+	// its approved and denied ExceptionRequests, are kept: deleting them earlier is
+	// refused, and the controller prunes records once it has passed, for example
+	// "61320h" (7 years).
+	// +optional
+	// +kubebuilder:default="61320h"
+	RecordRetention *metav1.Duration `json:"recordRetention,omitempty"`
+
+	// automation are the identities (GitOps ServiceAccounts, pipelines) that file
+	// ExceptionRequests on behalf of people: their requests must name
+	// spec.onBehalfOf, and that person counts as the requester for every
+	// separation-of-duties rule.
+	// +optional
+	Automation Identities `json:"automation,omitempty"`
+
 	// maxExceptionDuration is the longest any grant may last: an ExceptionRequest's
 	// expires may be at most this far after its creation, for every request type
 	// that expires, ReadinessClaim and TierPromotion included, for example "8760h"
@@ -183,7 +198,8 @@ type Scorecard struct {
 	// Outcome evidence, in percent.
 	// +optional
 	OutcomeBackedPercent *int32 `json:"outcomeBackedPercent,omitempty"`
-	// outcomeTotals sums the current values of every Outcome metric.
+	// outcomeTotals aggregates the current values of every Outcome metric across
+	// partners, each as its catalog entry's aggregation says (never summing averages).
 	// +optional
 	// +listType=map
 	// +listMapKey=metric

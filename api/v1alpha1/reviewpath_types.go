@@ -58,6 +58,7 @@ type AppliesTo struct {
 
 // ReviewStage is one step of a review path. Its approvers are the identities with
 // RBAC verb "approve" on resource "reviewpaths" with resourceName "<path>.<stage>".
+// +kubebuilder:validation:XValidation:rule="duration(self.sla) > duration('0s')",message="sla must be a positive duration such as 72h: every stage's wait ends",fieldPath=.sla
 type ReviewStage struct {
 	// name of the stage, unique in the path, such as "partner-manager".
 	// +required
@@ -73,7 +74,8 @@ type ReviewStage struct {
 	// +kubebuilder:validation:Maximum=10
 	Quorum int32 `json:"quorum,omitempty"`
 
-	// sla is how long the stage may wait for quorum, for example "72h".
+	// sla is how long the stage may wait for quorum, for example "72h". It must be
+	// positive: every wait ends.
 	// +required
 	SLA metav1.Duration `json:"sla"`
 
@@ -95,6 +97,7 @@ type ReviewStage struct {
 
 // ReviewPathSpec is a named path of review stages.
 // +kubebuilder:validation:XValidation:rule="self.stages.exists(s, !has(s.escalation) || !s.escalation)",message="a review path needs at least one stage that is not an escalation stage"
+// +kubebuilder:validation:XValidation:rule="!has(self.escalationSLA) || duration(self.escalationSLA) > duration('0s')",message="escalationSLA must be a positive duration such as 72h: an escalated request's wait ends too",fieldPath=.escalationSLA
 type ReviewPathSpec struct {
 	// description of the path, for people.
 	// +optional
@@ -113,6 +116,7 @@ type ReviewPathSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
 	// +kubebuilder:validation:XValidation:rule="self.all(s, s.name != 'escalation')",message="stage name 'escalation' is reserved for the escalation owner"
+	// +kubebuilder:validation:XValidation:rule="self.map(s, has(s.quorum) ? s.quorum : 1).sum() <= 62",message="the stages' quorums add up to more than 62: a request's status.decisions holds at most 64 decisions, which must fit every approval the stages need, one Deny and the escalation owner's decision"
 	Stages []ReviewStage `json:"stages"`
 
 	// escalationOwner decides requests that escalate past the last stage (a user
@@ -121,6 +125,19 @@ type ReviewPathSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	EscalationOwner string `json:"escalationOwner"`
+
+	// escalationSLA is how long a request escalated to the escalation owner may
+	// wait for the owner's decision, for example "72h"; then it is Denied with
+	// reason EscalationExpired. It must be positive: every wait ends.
+	// +optional
+	// +kubebuilder:default="72h"
+	EscalationSLA *metav1.Duration `json:"escalationSLA,omitempty"`
+
+	// allowSameReviewerAcrossStages lets one reviewer decide more than one stage of
+	// the same request. By default a reviewer who decided one stage cannot decide
+	// another: each stage is a separate pair of eyes.
+	// +optional
+	AllowSameReviewerAcrossStages bool `json:"allowSameReviewerAcrossStages,omitempty"`
 }
 
 // ReviewPathStatus is the observed state of a ReviewPath.

@@ -157,7 +157,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 
 func setup(mgr ctrl.Manager, o Options, username string) error {
 	c := mgr.GetClient()
-	controllers.RegisterMetrics(c)
+	controllers.RegisterMetrics(c, mgr.Elected())
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{

@@ -10,6 +10,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -48,7 +49,18 @@ type plannedRequest struct {
 	funds         bool
 	amount        string
 	approve       bool
+	// notEntitled: a Funds request for a partner without the Funds entitlement
+	// (suspended, or its tier has no cap); it must be denied NotEntitled and
+	// never committed, whatever the reviewers would do.
+	notEntitled bool
 }
+
+// The partners CrashReviews files Funds requests for that must never be funded.
+const (
+	suspendedPartner  = "suspended"
+	unentitledPartner = "unentitled"
+	noFundsProgram    = "chaos-no-funds"
+)
 
 // CrashReviews files funds requests and incentive exceptions that three reviewers
 // decide (a manager stage, then a finance stage with quorum 2; one request in
@@ -128,6 +140,10 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 		return err
 	}
 
+	if err := e.createUnentitled(ctx, ns); err != nil {
+		return err
+	}
+
 	var plan []plannedRequest
 	for i := range c.Partners {
 		for j := range c.Requests {
@@ -136,6 +152,12 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 				name: fmt.Sprintf("req-%05d-%02d", i, j), partner: harness.PartnerName(i),
 				funds: j%2 == 0, amount: strconv.Itoa(1000 + n), approve: n%5 != 4,
 			})
+		}
+	}
+	for _, partner := range []string{suspendedPartner, unentitledPartner} {
+		for j := range max(1, c.Requests/2) {
+			plan = append(plan, plannedRequest{name: fmt.Sprintf("req-%s-%02d", partner, j), partner: partner,
+				funds: true, amount: "100", approve: true, notEntitled: true})
 		}
 	}
 
@@ -196,8 +218,12 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 	if err := eventually(ctx, c.Timeout, check); err != nil && r.DecisionsLost == 0 && r.Duplicated == 0 {
 		return last
 	}
-	approved, committed := 0, 0
+	approved, committed, refused := 0, 0, 0
 	for _, p := range plan {
+		if p.notEntitled {
+			refused++
+			continue
+		}
 		if p.approve {
 			approved++
 			if p.funds {
@@ -205,7 +231,35 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 			}
 		}
 	}
-	r.figure("%d approved (%d funds commitments), %d denied", approved, committed, len(plan)-approved)
+	r.figure("%d approved (%d funds commitments), %d denied; %d funds requests for suspended or unentitled partners denied NotEntitled, none committed",
+		approved, committed, len(plan)-approved-refused, refused)
+	return nil
+}
+
+// createUnentitled creates a suspended partner of the load's program (whose tiers
+// grant a funds cap) and a partner of a program whose only tier grants none.
+func (e *Env) createUnentitled(ctx context.Context, ns string) error {
+	cl := e.Cluster
+	objs := []client.Object{
+		&v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: noFundsProgram}, Spec: v1alpha1.PartnerProgramSpec{
+			Owner: "chaos@example.com",
+			Metrics: []v1alpha1.MetricDefinition{{Name: "revenue", Class: v1alpha1.MetricClassOutcome, Unit: "USD",
+				FreshnessWindow: metav1.Duration{Duration: 90 * 24 * time.Hour}, TrustedReporters: v1alpha1.Identities{Groups: []string{harness.ReporterGroup}}}},
+		}},
+		&v1alpha1.PartnerTier{ObjectMeta: metav1.ObjectMeta{Name: noFundsProgram + "-entry"}, Spec: v1alpha1.PartnerTierSpec{
+			Program: noFundsProgram, Entitlements: v1alpha1.Entitlements{Resell: true}}},
+		&v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: suspendedPartner},
+			Spec: v1alpha1.PartnerSpec{Program: harness.Program, Type: v1alpha1.PartnerTypeGSI, Owner: "owner@example.com", Suspended: true}},
+		&v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: unentitledPartner},
+			Spec: v1alpha1.PartnerSpec{Program: noFundsProgram, Type: v1alpha1.PartnerTypeGSI, Owner: "owner@example.com"}},
+	}
+	for _, o := range objs {
+		if err := retry(ctx, time.Minute, func() error {
+			return client.IgnoreAlreadyExists(cl.Admin.Create(ctx, o.DeepCopyObject().(client.Object)))
+		}); err != nil {
+			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+		}
+	}
 	return nil
 }
 
@@ -229,6 +283,9 @@ func (e *Env) fileAndDecide(ctx context.Context, ns string, p plannedRequest, as
 		return client.IgnoreAlreadyExists(asker.Create(ctx, req.DeepCopy()))
 	}); err != nil {
 		return fmt.Errorf("filing %s: %w", p.name, err)
+	}
+	if p.notEntitled {
+		return nil // denied before any stage: there is nothing to decide
 	}
 	key := client.ObjectKeyFromObject(req)
 	verdict := v1alpha1.DecisionApprove
@@ -298,6 +355,20 @@ func (e *Env) verifyReviews(ctx context.Context, ns string, plan []plannedReques
 		req, ok := reqs[p.name]
 		if !ok {
 			lost++
+			continue
+		}
+		if p.notEntitled {
+			denied := meta.FindStatusCondition(req.Status.Conditions, v1alpha1.ConditionDenied)
+			switch {
+			case req.Status.Phase == v1alpha1.PhaseApproved:
+				dups++ // funds approved for a partner no decision entitled to them
+			case req.Status.Phase != v1alpha1.PhaseDenied || denied == nil || denied.Reason != v1alpha1.ReasonNotEntitled:
+				pending = fmt.Errorf("request %s is %q, want Denied NotEntitled", p.name, req.Status.Phase)
+				lost++
+			}
+			if partner := partners[p.partner]; partner != nil && partner.Status.Funds != nil {
+				dups += len(partner.Status.Funds.Commitments) // any commitment is an effect no decision gave
+			}
 			continue
 		}
 		phase := v1alpha1.PhaseApproved

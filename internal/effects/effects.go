@@ -87,7 +87,27 @@ func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.T
 	} else {
 		currency = commitments[0].Amount.Currency
 	}
-	return &v1alpha1.FundsStatus{Quarter: quarter, Cap: cap, Committed: decimal.Format(sumIn(commitments, currency, "")), Commitments: commitments}
+	f := &v1alpha1.FundsStatus{Quarter: quarter, Cap: cap, Committed: decimal.Format(sumIn(commitments, currency, ""))}
+	f.Commitments, f.FoldedCommitments = fold(commitments)
+	return f
+}
+
+// MaxCommitments is the API's bound on FundsStatus.Commitments.
+const MaxCommitments = 256
+
+// fold keeps the newest MaxCommitments commitments (sorted by request) and counts
+// the rest, so the controller's write is never refused for a busy quarter.
+func fold(commitments []v1alpha1.FundsCommitment) ([]v1alpha1.FundsCommitment, int32) {
+	n := len(commitments)
+	if n <= MaxCommitments {
+		return commitments, 0
+	}
+	slices.SortStableFunc(commitments, func(a, b v1alpha1.FundsCommitment) int {
+		return cmp.Or(b.CommittedAt.Compare(a.CommittedAt.Time), cmp.Compare(a.Request, b.Request))
+	})
+	kept := slices.Clone(commitments[:MaxCommitments])
+	slices.SortFunc(kept, func(a, b v1alpha1.FundsCommitment) int { return cmp.Compare(a.Request, b.Request) })
+	return kept, int32(n - MaxCommitments)
 }
 
 // sumIn adds the commitments in currency, leaving out the request named exclude.
@@ -114,7 +134,18 @@ func Remaining(f *v1alpha1.FundsStatus, exclude string) *v1alpha1.Money {
 	if err != nil {
 		return nil
 	}
-	left.Sub(left, sumIn(f.Commitments, f.Cap.Currency, exclude))
+	// committed counts every commitment in the cap's currency, folded ones too;
+	// the excluded request's own amount is given back.
+	committed, err := decimal.Parse(f.Committed)
+	if err != nil {
+		return nil
+	}
+	left.Sub(left, committed)
+	for _, c := range f.Commitments {
+		if c.Request == exclude {
+			left.Add(left, sumIn([]v1alpha1.FundsCommitment{c}, f.Cap.Currency, ""))
+		}
+	}
 	if left.Sign() < 0 {
 		left.SetInt64(0)
 	}
@@ -135,6 +166,38 @@ func Claims(requests []v1alpha1.ExceptionRequest, now time.Time) []v1alpha1.Appr
 		out = append(out, v1alpha1.ApprovedClaim{
 			Kind: r.Spec.Grant.Claim.Kind, Product: r.Spec.Grant.Claim.Product, Request: r.Name, Expires: r.Spec.Expires.DeepCopy(),
 		})
+	}
+	return boundClaims(out)
+}
+
+// MaxClaims is the API's bound on PartnerStatus.ReadinessClaims.
+const MaxClaims = 64
+
+// boundClaims keeps one claim per kind and product, the one in force longest
+// (no expiry first, then the latest, then the first request), and at most
+// MaxClaims of them, sorted by request.
+func boundClaims(claims []v1alpha1.ApprovedClaim) []v1alpha1.ApprovedClaim {
+	longest := func(a, b v1alpha1.ApprovedClaim) int {
+		switch {
+		case a.Expires == nil && b.Expires != nil:
+			return -1
+		case a.Expires != nil && b.Expires == nil:
+			return 1
+		case a.Expires != nil && !a.Expires.Equal(b.Expires):
+			return b.Expires.Compare(a.Expires.Time)
+		}
+		return cmp.Compare(a.Request, b.Request)
+	}
+	slices.SortStableFunc(claims, longest)
+	var out []v1alpha1.ApprovedClaim
+	seen := map[[2]string]bool{}
+	for _, c := range claims {
+		key := [2]string{string(c.Kind), c.Product}
+		if seen[key] || len(out) == MaxClaims {
+			continue
+		}
+		seen[key] = true
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b v1alpha1.ApprovedClaim) int { return cmp.Compare(a.Request, b.Request) })
 	return out

@@ -1,6 +1,7 @@
 package effects
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,11 +128,61 @@ func TestClaims(t *testing.T) {
 	past, future := now.Add(-time.Minute), now.Add(time.Hour)
 	pending := claim("pending", nil)
 	pending.Status.Phase = v1alpha1.PhasePending
-	got := Claims([]v1alpha1.ExceptionRequest{claim("z-open", nil), claim("expired", &past), claim("a-until", &future), pending}, now)
+	until := claim("a-until", &future)
+	until.Spec.Grant.Claim.Product = "relay"
+	got := Claims([]v1alpha1.ExceptionRequest{claim("z-open", nil), claim("expired", &past), until, pending}, now)
 	if len(got) != 2 || got[0].Request != "a-until" || got[1].Request != "z-open" {
 		t.Fatalf("Claims = %+v", got)
 	}
 	if next := NextChange(nil, got, now); next == nil || !next.Equal(future) {
 		t.Fatalf("NextChange = %v, want %v", next, future)
 	}
+}
+
+// The lists the controller writes stay within the API's bounds whatever the number
+// of approved requests, so the partner's status write is never refused.
+func TestBoundedLists(t *testing.T) {
+	cap := &v1alpha1.Money{Amount: "1000000", Currency: "USD"}
+	t.Run("a busy quarter folds its oldest commitments into the total", func(t *testing.T) {
+		var requests []v1alpha1.ExceptionRequest
+		for i := range MaxCommitments + 10 {
+			requests = append(requests, funds(fmt.Sprintf("r%03d", i), "10", now.Add(-time.Duration(MaxCommitments+10-i)*time.Minute), v1alpha1.PhaseApproved))
+		}
+		got := Funds(requests, cap, now)
+		if len(got.Commitments) != MaxCommitments || got.FoldedCommitments != 10 {
+			t.Fatalf("%d commitments listed, %d folded; want %d and 10", len(got.Commitments), got.FoldedCommitments, MaxCommitments)
+		}
+		if got.Committed != "2660" {
+			t.Errorf("committed = %s, want 2660: folded commitments still count", got.Committed)
+		}
+		if got.Commitments[0].Request != "r010" {
+			t.Errorf("first listed = %s, want r010 (the ten oldest folded)", got.Commitments[0].Request)
+		}
+		if r := Remaining(got, "r265"); r.Amount != "997350" {
+			t.Errorf("Remaining excluding r265 = %s, want 997350", r.Amount)
+		}
+	})
+	t.Run("claims keep one per kind and product and at most MaxClaims", func(t *testing.T) {
+		var requests []v1alpha1.ExceptionRequest
+		for i := range MaxClaims + 5 {
+			r := claim(fmt.Sprintf("c%03d", i), nil)
+			r.Spec.Grant.Claim.Product = fmt.Sprintf("p%03d", i)
+			requests = append(requests, r, claim(fmt.Sprintf("dup%03d", i), nil)) // the dups share product "sync"
+		}
+		got := Claims(requests, now)
+		if len(got) != MaxClaims {
+			t.Fatalf("%d claims, want %d", len(got), MaxClaims)
+		}
+		seen := map[string]bool{}
+		for _, c := range got {
+			if seen[c.Product] {
+				t.Errorf("two claims for product %s", c.Product)
+			}
+			seen[c.Product] = true
+		}
+		few := Claims(requests[:4], now) // c000 (p000), dup000 (sync), c001 (p001), dup001 (sync)
+		if len(few) != 3 {
+			t.Errorf("Claims of two products and two duplicates = %+v, want 3 claims", few)
+		}
+	})
 }

@@ -15,9 +15,10 @@ import (
 // updated is read, the rest comes from old, the stored object. Reviewers may only
 // append decisions (the rules of review.ValidateDecisions); the controller may
 // only change the fields it computes. Appended decisions are stamped with the
-// reviewer, the time and the request's generation. It returns the status to
+// reviewer, the time and the request's generation. partnerOwner is the partner's
+// relationship owner, who may not decide. It returns the status to
 // store and the decisions added, for the caller's permission check.
-func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, now time.Time) (*v1alpha1.ExceptionRequestStatus, []v1alpha1.ReviewDecision, *Refusal) {
+func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, partnerOwner string, now time.Time) (*v1alpha1.ExceptionRequestStatus, []v1alpha1.ReviewDecision, *Refusal) {
 	if w.Controller {
 		if !equality.Semantic.DeepEqual(old.Status.Decisions, updated.Status.Decisions) {
 			return nil, nil, refuse("the controller does not write review decisions")
@@ -28,7 +29,7 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, now time.T
 		return nil, nil, refuse("%s may not change %s of ExceptionRequest %s/%s: reviewers only append to status.decisions; the controller computes the rest",
 			w.Username, strings.Join(fields, ", "), old.Namespace, old.Name)
 	}
-	if errs := review.ValidateDecisions(old, updated, w.Username); len(errs) > 0 {
+	if errs := review.ValidateDecisions(old, updated, w.Username, partnerOwner); len(errs) > 0 {
 		return nil, nil, refuse("%s", errs.ToAggregate().Error())
 	}
 	out := updated.Status.DeepCopy()

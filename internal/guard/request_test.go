@@ -63,7 +63,7 @@ func TestRequestStatus(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, added, refusal := RequestStatus(tc.old, tc.new, tc.writer, now)
+			got, added, refusal := RequestStatus(tc.old, tc.new, tc.writer, "", now)
 			if tc.wantRefuse != "" {
 				if refusal == nil || !strings.Contains(refusal.Message, tc.wantRefuse) {
 					t.Fatalf("refusal = %v, want one containing %q", refusal, tc.wantRefuse)

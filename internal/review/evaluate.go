@@ -37,9 +37,10 @@ type evaluator struct {
 	stamp metav1.Time // now at the API's one-second precision, for stored times
 	req   *v1alpha1.ExceptionRequest
 	st    *v1alpha1.ExceptionRequestStatus
-	// requester is the requester's user name; their own decisions never count.
-	requester string
-	events    []Event
+	// excluded are the identities whose decisions never count: the requester (and
+	// the person a request was filed for) and the partner's relationship owner.
+	excluded map[string]bool
+	events   []Event
 }
 
 func newEvaluator(in Input) *evaluator {
@@ -51,9 +52,7 @@ func newEvaluator(in Input) *evaluator {
 		req:   req,
 		st:    &req.Status,
 	}
-	if req.Spec.Requester != nil {
-		e.requester = req.Spec.Requester.Username
-	}
+	e.excluded = Excluded(req, in.PartnerOwner)
 	return e
 }
 
@@ -188,7 +187,7 @@ func (e *evaluator) step() bool {
 		return e.enterNext(-1)
 	}
 	stage := e.stages()[idx]
-	b := tally(e.st.Decisions, cur, e.requester)
+	b := e.tally(cur)
 	switch {
 	case b.denial != nil:
 		e.deny(v1alpha1.ReasonDeniedByReviewer, denialMessage(b.denial), false)
@@ -209,17 +208,33 @@ func (e *evaluator) step() bool {
 
 // stepOwner decides the escalation owner's stage: one Approve approves, a Deny denies.
 func (e *evaluator) stepOwner() bool {
-	b := tally(e.st.Decisions, EscalationStage, e.requester)
+	b := e.tally(EscalationStage)
 	switch {
 	case b.denial != nil:
 		e.deny(v1alpha1.ReasonDeniedByReviewer, denialMessage(b.denial), false)
 	case len(b.approvers) > 0:
 		e.record(ReasonStageApproved, EscalationStage, approvalMessage(EscalationStage, b.approvers[:1]), false)
 		e.approve(fmt.Sprintf("approved on escalation by %s", b.approvers[0]))
+	case e.deadlinePassed():
+		e.deny(v1alpha1.ReasonEscalationExpired, fmt.Sprintf("%s did not decide by the escalation deadline %s; a request never waits forever",
+			e.ownerName(), formatTime(e.st.StageDeadline.Time)), true)
 	default:
 		return false
 	}
 	return true
+}
+
+// tally counts the decisions for stage that may count.
+func (e *evaluator) tally(stage string) ballot {
+	return tally(e.st.Decisions, stage, e.excluded, e.st.ReviewPath.AllowSameReviewerAcrossStages)
+}
+
+// escalationSLA is how long the escalation owner may take.
+func (e *evaluator) escalationSLA() time.Duration {
+	if d := e.st.ReviewPath.EscalationSLA; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return DefaultEscalationSLA
 }
 
 // enterNext enters the first normal stage after stages[from] (from -1: the
@@ -292,7 +307,8 @@ func (e *evaluator) escalate(next int, condReason, historyReason, msg string) {
 		e.setStage(e.stages()[next])
 	} else {
 		e.st.CurrentStage = EscalationStage
-		e.st.StageDeadline = nil
+		d := metav1.NewTime(e.stamp.Add(e.escalationSLA()))
+		e.st.StageDeadline = &d
 	}
 	e.setCondition(v1alpha1.ConditionEscalated, true, condReason, msg)
 	e.record(historyReason, e.st.CurrentStage, msg, true)
@@ -466,14 +482,14 @@ func (e *evaluator) escalated() bool {
 func (e *evaluator) waitingMessage() string {
 	cur := e.st.CurrentStage
 	if cur == EscalationStage {
-		return fmt.Sprintf("waiting for %s to decide as stage %q", e.ownerName(), EscalationStage)
+		return fmt.Sprintf("waiting for %s to decide as stage %q, %s", e.ownerName(), EscalationStage, e.deadlineText())
 	}
 	i := stageIndex(e.stages(), cur)
 	if i < 0 {
 		return "waiting for the review to start"
 	}
 	s := e.stages()[i]
-	got := len(tally(e.st.Decisions, cur, e.requester).approvers)
+	got := len(e.tally(cur).approvers)
 	kind := "stage"
 	if s.Escalation {
 		kind = "escalation stage"

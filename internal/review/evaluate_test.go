@@ -113,7 +113,7 @@ func TestEvaluate(t *testing.T) {
 			world: world{paths: []v1alpha1.ReviewPath{standard, tierPath}, owner: owner},
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage, next: 90 * day, unresolved: true,
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 72 * time.Hour, next: 72 * time.Hour, unresolved: true,
 				conds:    map[string]string{"ReviewPathResolved": "False/PathNotApplicable", "Escalated": "True/PathNotApplicable"},
 				messages: map[string]string{"ReviewPathResolved": `whose appliesTo does not govern TierException requests`},
 				history:  []string{"PathNotApplicable/escalation"},
@@ -126,7 +126,7 @@ func TestEvaluate(t *testing.T) {
 			world: world{paths: []v1alpha1.ReviewPath{tierPath}, owner: owner},
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage, next: 90 * day, unresolved: true,
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 72 * time.Hour, next: 72 * time.Hour, unresolved: true,
 				conds: map[string]string{
 					"ReviewPathResolved": "False/PathNotFound", "Escalated": "True/PathNotFound", "Ready": "False/UnderReview",
 				},
@@ -145,7 +145,7 @@ func TestEvaluate(t *testing.T) {
 			world: world{paths: []v1alpha1.ReviewPath{tierPath}, owner: owner, remaining: usd("1000")},
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage,
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 72 * time.Hour, next: 72 * time.Hour,
 				conds:    map[string]string{"ReviewPathResolved": "False/NoMatchingPath", "Escalated": "True/NoMatchingPath"},
 				messages: map[string]string{"ReviewPathResolved": "no review path governs Funds requests of 500 USD"},
 				history:  []string{"NoMatchingPath/escalation"},
@@ -158,7 +158,7 @@ func TestEvaluate(t *testing.T) {
 			world: world{paths: []v1alpha1.ReviewPath{standard, strict, small}, owner: owner, remaining: usd("1000")},
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage,
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 72 * time.Hour, next: 72 * time.Hour,
 				conds:    map[string]string{"ReviewPathResolved": "False/AmbiguousPath", "Escalated": "True/AmbiguousPath"},
 				messages: map[string]string{"ReviewPathResolved": "3 review paths govern Funds requests of 500 USD: small-funds, standard, strict"},
 				history:  []string{"AmbiguousPath/escalation"},
@@ -171,7 +171,7 @@ func TestEvaluate(t *testing.T) {
 			world: world{remaining: usd("1000")},
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage,
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 72 * time.Hour, next: 72 * time.Hour,
 				messages: map[string]string{"Ready": "the escalation owner (unknown: the partner's program names no owner)"},
 				history:  []string{"NoMatchingPath/escalation"},
 				events:   []string{"NoMatchingPath"},
@@ -437,7 +437,7 @@ func TestEvaluate(t *testing.T) {
 			world: world{paths: []v1alpha1.ReviewPath{escalating}, owner: owner, remaining: usd("1000")},
 			steps: []step{{at: 0}, {at: 72 * time.Hour}, {at: 96 * time.Hour}, {at: 120 * time.Hour}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage, path: "escalating",
+				phase: v1alpha1.PhasePending, stage: EscalationStage, path: "escalating", deadline: 192 * time.Hour, next: 192 * time.Hour,
 				conds:    map[string]string{"Escalated": "True/SLABreached"},
 				messages: map[string]string{"Ready": "waiting for the escalation owner vp-partners@example.com"},
 				history: []string{"PathResolved", "StageEntered/manager", "Escalated/vp", "Escalated/cfo",
@@ -446,12 +446,55 @@ func TestEvaluate(t *testing.T) {
 				warnings: 1,
 			},
 		},
+		"every wait ends: an escalation owner who does not decide within escalationSLA denies with EscalationExpired": {
+			req:   withExpiry(request(v1alpha1.RequestTierException, ""), 90*day),
+			world: world{paths: []v1alpha1.ReviewPath{tierPath}, owner: owner},
+			steps: []step{{at: 0}, {at: 100 * time.Hour}, {at: 172 * time.Hour}},
+			want: outcome{
+				phase: v1alpha1.PhaseDenied, path: "tier",
+				conds:    map[string]string{"Denied": "True/EscalationExpired"},
+				messages: map[string]string{"Denied": "did not decide by the escalation deadline 2026-"},
+				history:  []string{"PathResolved", "StageEntered/manager", "Escalated/escalation", "Denied/escalation"},
+				events:   []string{"PathResolved", "StageEntered", "Escalated", "Denied"},
+				warnings: 1,
+			},
+		},
+		"a path's escalationSLA sets the escalation owner's deadline": {
+			req:   withExpiry(request(v1alpha1.RequestTierException, ""), 90*day),
+			world: world{paths: []v1alpha1.ReviewPath{withEscalationSLA(tierPath, 8*time.Hour)}, owner: owner},
+			steps: []step{{at: 0}, {at: 100 * time.Hour}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 108 * time.Hour, next: 108 * time.Hour, path: "tier",
+				history: []string{"PathResolved", "StageEntered/manager", "Escalated/escalation"},
+				events:  []string{"PathResolved", "StageEntered", "Escalated"}, warnings: 1,
+			},
+		},
+		"one reviewer, one stage: a manager's approval does not count at finance": {
+			req:   request(v1alpha1.RequestFunds, "500"),
+			world: world{paths: []v1alpha1.ReviewPath{standard}, remaining: usd("1000")},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("manager", "alice"), approve("finance", "alice")}}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: "finance", path: "standard", deadline: time.Hour + 48*time.Hour, next: time.Hour + 48*time.Hour,
+				history: []string{"PathResolved", "StageEntered/manager", "StageApproved/manager", "StageEntered/finance"},
+				events:  []string{"PathResolved", "StageEntered", "StageApproved", "StageEntered"},
+			},
+		},
+		"the partner's owner's approval never counts": {
+			req:   request(v1alpha1.RequestFunds, "500"),
+			world: world{paths: []v1alpha1.ReviewPath{standard}, remaining: usd("1000"), partnerOwner: "pam@example.com"},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("manager", "pam@example.com")}}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: "manager", path: "standard", deadline: 72 * time.Hour, next: 72 * time.Hour,
+				history: []string{"PathResolved", "StageEntered/manager"},
+				events:  []string{"PathResolved", "StageEntered"},
+			},
+		},
 		"a timeout without an escalation stage goes to the path's escalation owner": {
 			req:   withExpiry(request(v1alpha1.RequestTierException, ""), 90*day),
 			world: world{paths: []v1alpha1.ReviewPath{tierPath}, owner: owner},
 			steps: []step{{at: 0}, {at: 100 * time.Hour}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage, next: 90 * day, path: "tier",
+				phase: v1alpha1.PhasePending, stage: EscalationStage, deadline: 172 * time.Hour, next: 172 * time.Hour, path: "tier",
 				conds:    map[string]string{"Escalated": "True/SLABreached"},
 				messages: map[string]string{"Escalated": "escalated to the escalation owner vp-partners@example.com"},
 				history:  []string{"PathResolved", "StageEntered/manager", "Escalated/escalation"},
@@ -738,7 +781,7 @@ func TestEvaluate(t *testing.T) {
 			world: fundsWorld,
 			steps: []step{{at: 0}},
 			want: outcome{
-				phase: v1alpha1.PhasePending, stage: EscalationStage, path: "odd",
+				phase: v1alpha1.PhasePending, stage: EscalationStage, path: "odd", deadline: 72 * time.Hour, next: 72 * time.Hour,
 				conds:    map[string]string{"Escalated": "True/NoReviewStage"},
 				history:  []string{"Escalated/escalation"},
 				events:   []string{"Escalated"},
@@ -795,7 +838,8 @@ func TestEvaluate(t *testing.T) {
 			last := at(tc.steps[len(tc.steps)-1].at)
 			stored := tc.req.DeepCopy()
 			stored.Status = *res.Status.DeepCopy()
-			checkSettles(t, Input{Now: last, Request: stored, Paths: tc.world.paths, ProgramOwner: tc.world.owner, FundsRemaining: tc.world.remaining})
+			checkSettles(t, Input{Now: last, Request: stored, Paths: tc.world.paths, ProgramOwner: tc.world.owner, FundsRemaining: tc.world.remaining,
+				PartnerOwner: tc.world.partnerOwner})
 		})
 	}
 }

@@ -106,12 +106,13 @@ type step struct {
 
 // world is the cluster around a request.
 type world struct {
-	paths     []v1alpha1.ReviewPath
-	owner     string
-	remaining *v1alpha1.Money
-	suspended bool
-	withdraw  string
-	used      string
+	paths        []v1alpha1.ReviewPath
+	owner        string
+	remaining    *v1alpha1.Money
+	suspended    bool
+	withdraw     string
+	used         string
+	partnerOwner string
 }
 
 // simulate evaluates req step by step, storing each result as the next status.
@@ -139,7 +140,7 @@ func simulate(t testing.TB, req *v1alpha1.ExceptionRequest, w world, steps []ste
 			w.used = s.used
 		}
 		res = Evaluate(Input{Now: at(s.at), Request: req, Paths: w.paths, ProgramOwner: w.owner, FundsRemaining: w.remaining,
-			PartnerSuspended: w.suspended, Withdraw: w.withdraw, Used: w.used})
+			PartnerSuspended: w.suspended, Withdraw: w.withdraw, Used: w.used, PartnerOwner: w.partnerOwner})
 		for _, e := range res.Events {
 			events = append(events, e.Reason)
 		}
@@ -181,4 +182,10 @@ func condMessage(conds []metav1.Condition, typ string) string {
 		}
 	}
 	return ""
+}
+
+func withEscalationSLA(p v1alpha1.ReviewPath, d time.Duration) v1alpha1.ReviewPath {
+	p = *p.DeepCopy()
+	p.Spec.EscalationSLA = &metav1.Duration{Duration: d}
+	return p
 }

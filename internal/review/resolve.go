@@ -111,9 +111,11 @@ func resolvedCopy(p *v1alpha1.ReviewPath) *v1alpha1.ResolvedReviewPath {
 	stages := make([]v1alpha1.ReviewStage, len(p.Spec.Stages))
 	copy(stages, p.Spec.Stages)
 	return &v1alpha1.ResolvedReviewPath{
-		Name:            p.Name,
-		Generation:      p.Generation,
-		Stages:          stages,
-		EscalationOwner: p.Spec.EscalationOwner,
+		Name:                          p.Name,
+		Generation:                    p.Generation,
+		Stages:                        stages,
+		EscalationOwner:               p.Spec.EscalationOwner,
+		EscalationSLA:                 p.Spec.EscalationSLA.DeepCopy(),
+		AllowSameReviewerAcrossStages: p.Spec.AllowSameReviewerAcrossStages,
 	}
 }

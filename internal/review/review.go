@@ -23,6 +23,10 @@ const EscalationStage = "escalation"
 // MaxHistory is how many transitions status.history keeps; older ones are dropped.
 const MaxHistory = 64
 
+// DefaultEscalationSLA is how long the escalation owner may take when the path
+// sets no escalationSLA (the API default), or when no path governs the request.
+const DefaultEscalationSLA = 72 * time.Hour
+
 // History and event reasons for transitions that are not also condition reasons.
 // Resolution transitions use the condition reasons (v1alpha1.ReasonPathResolved,
 // ReasonNoMatchingPath, ReasonAmbiguousPath, ReasonPathNotFound).
@@ -50,6 +54,9 @@ type Input struct {
 	// ProgramOwner is the owner of the partner's PartnerProgram ("" if unknown); it
 	// decides requests that no path governs.
 	ProgramOwner string
+	// PartnerOwner is the partner's relationship owner (Partner.spec.owner): the
+	// person closest to the partner, whose decisions on its requests never count.
+	PartnerOwner string
 	// FundsRemaining, for Funds requests only, is the partner's remaining cap this
 	// quarter, not counting this request itself; nil means the partner has no Funds
 	// entitlement. It is checked when the path is resolved and again when the

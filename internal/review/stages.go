@@ -53,14 +53,23 @@ type ballot struct {
 }
 
 // tally counts the decisions for stage. Decisions without a reviewer (the webhook
-// always stamps one) and decisions by the requester (the webhook refuses them) do
-// not count.
-func tally(decisions []v1alpha1.ReviewDecision, stage, requester string) ballot {
+// always stamps one), by an excluded identity (the requester, the person filed for,
+// the partner's owner) and, unless sameReviewer allows it, by a reviewer whose
+// first decision on the request was for another stage do not count: the webhook
+// refuses all of these, and state written past it does not count either.
+func tally(decisions []v1alpha1.ReviewDecision, stage string, excluded map[string]bool, sameReviewer bool) ballot {
 	var b ballot
 	seen := map[string]bool{}
+	firstStage := map[string]string{}
 	for i := range decisions {
 		d := &decisions[i]
-		if d.Stage != stage || d.Reviewer == "" || d.Reviewer == requester {
+		if d.Reviewer == "" || excluded[d.Reviewer] {
+			continue
+		}
+		if _, ok := firstStage[d.Reviewer]; !ok {
+			firstStage[d.Reviewer] = d.Stage
+		}
+		if d.Stage != stage || (!sameReviewer && firstStage[d.Reviewer] != stage) {
 			continue
 		}
 		switch d.Decision {
@@ -76,4 +85,20 @@ func tally(decisions []v1alpha1.ReviewDecision, stage, requester string) ballot 
 		}
 	}
 	return b
+}
+
+// Excluded are the identities whose decisions on req never count: whoever created
+// it, the person it was filed for, and the partner's relationship owner.
+func Excluded(req *v1alpha1.ExceptionRequest, partnerOwner string) map[string]bool {
+	out := map[string]bool{}
+	if r := req.Spec.Requester; r != nil && r.Username != "" {
+		out[r.Username] = true
+	}
+	if req.Spec.OnBehalfOf != "" {
+		out[req.Spec.OnBehalfOf] = true
+	}
+	if partnerOwner != "" {
+		out[partnerOwner] = true
+	}
+	return out
 }

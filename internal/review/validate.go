@@ -13,13 +13,16 @@ import (
 var decisionsPath = field.NewPath("status", "decisions")
 
 // ValidateDecisions checks a status update by reviewer that appends decisions,
-// for the admission webhook. old and new are the stored and proposed objects.
+// for the admission webhook. old and new are the stored and proposed objects;
+// partnerOwner is the partner's relationship owner (Partner.spec.owner).
 // It enforces that decisions are append-only and that every added decision is
 // made while the request is open, for its current stage, by someone other than
-// the requester, and at most once per reviewer and stage. It checks nothing but
-// the decisions; the webhook stamps the added decisions' reviewer, time and
-// generation and checks the reviewer's authority.
-func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer string) field.ErrorList {
+// the requester, the person it was filed for and the partner's owner, at most
+// once per reviewer and stage, and (unless the path allows it) by a reviewer who
+// decided no other stage of the request. It checks nothing but the decisions; the
+// webhook stamps the added decisions' reviewer, time and generation and checks
+// the reviewer's authority.
+func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer, partnerOwner string) field.ErrorList {
 	errs := appendOnly(old.Status.Decisions, new.Status.Decisions)
 	added := Added(old, new)
 	if len(added) == 0 {
@@ -34,8 +37,18 @@ func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer string) fie
 		return append(errs, field.Forbidden(first,
 			fmt.Sprintf("the requester cannot decide their own request (%s filed it)", reviewer)))
 	}
+	if old.Spec.OnBehalfOf != "" && old.Spec.OnBehalfOf == reviewer {
+		return append(errs, field.Forbidden(first,
+			fmt.Sprintf("the requester cannot decide their own request (it was filed on behalf of %s)", reviewer)))
+	}
+	if partnerOwner != "" && partnerOwner == reviewer {
+		return append(errs, field.Forbidden(first, fmt.Sprintf(
+			"the partner's relationship owner cannot decide its requests: %s owns partner %s (spec.owner), and the person closest to a partner is exactly who must not decide its exceptions",
+			reviewer, old.Spec.Partner)))
+	}
 	current := old.Status.CurrentStage
 	decided := decidedStages(old.Status.Decisions, reviewer)
+	sameReviewer := old.Status.ReviewPath != nil && old.Status.ReviewPath.AllowSameReviewerAcrossStages
 	for i, d := range added {
 		p := decisionsPath.Index(len(old.Status.Decisions) + i)
 		if err := checkStage(p.Child("stage"), d.Stage, current); err != nil {
@@ -47,9 +60,25 @@ func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer string) fie
 				"one decision per reviewer and stage: %s already decided stage %q", reviewer, d.Stage)))
 			continue
 		}
+		if other := otherStage(decided, d.Stage); other != "" && !sameReviewer {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf(
+				"one reviewer, one stage: %s already decided stage %q of this request, so stage %q needs another reviewer (the review path does not set allowSameReviewerAcrossStages)",
+				reviewer, other, d.Stage)))
+			continue
+		}
 		decided[d.Stage] = true
 	}
 	return errs
+}
+
+// otherStage returns a stage other than stage that decided holds, or "".
+func otherStage(decided map[string]bool, stage string) string {
+	for s := range decided {
+		if s != stage {
+			return s
+		}
+	}
+	return ""
 }
 
 // Added returns the decisions new appends to old (meaningful once

@@ -20,6 +20,18 @@ func under(phase v1alpha1.RequestPhase, current string, decisions ...v1alpha1.Re
 	return r
 }
 
+func sameReviewerAllowed(r *v1alpha1.ExceptionRequest) *v1alpha1.ExceptionRequest {
+	r = r.DeepCopy()
+	r.Status.ReviewPath.AllowSameReviewerAcrossStages = true
+	return r
+}
+
+func onBehalfOf(r *v1alpha1.ExceptionRequest, person string) *v1alpha1.ExceptionRequest {
+	r = r.DeepCopy()
+	r.Spec.OnBehalfOf = person
+	return r
+}
+
 // appending returns old with decisions appended (as the reviewer proposes it).
 func appending(old *v1alpha1.ExceptionRequest, decisions ...v1alpha1.ReviewDecision) *v1alpha1.ExceptionRequest {
 	n := old.DeepCopy()
@@ -50,9 +62,10 @@ func TestValidateDecisions(t *testing.T) {
 	otherChanges.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}}
 
 	tests := map[string]struct {
-		old, new *v1alpha1.ExceptionRequest
-		reviewer string
-		want     []string // "field: message substring"
+		old, new     *v1alpha1.ExceptionRequest
+		reviewer     string
+		partnerOwner string
+		want         []string // "field: message substring"
 	}{
 		"an approval for the current stage is accepted": {
 			old: pending, new: appending(pending, unstamped("finance", v1alpha1.DecisionApprove)), reviewer: "bob",
@@ -67,8 +80,21 @@ func TestValidateDecisions(t *testing.T) {
 			old: under(v1alpha1.PhasePending, EscalationStage), reviewer: owner,
 			new: appending(under(v1alpha1.PhasePending, EscalationStage), unstamped(EscalationStage, v1alpha1.DecisionApprove)),
 		},
-		"a reviewer of an earlier stage may decide a later stage": {
+		"one reviewer, one stage: a reviewer of an earlier stage cannot decide a later one": {
 			old: pending, new: appending(pending, unstamped("finance", v1alpha1.DecisionApprove)), reviewer: "alice",
+			want: []string{`status.decisions[1]: one reviewer, one stage: alice already decided stage "manager" of this request`},
+		},
+		"a path that allows it lets a reviewer decide several stages": {
+			old: sameReviewerAllowed(pending), new: appending(sameReviewerAllowed(pending), unstamped("finance", v1alpha1.DecisionApprove)), reviewer: "alice",
+		},
+		"the partner's relationship owner cannot decide": {
+			old: pending, new: appending(pending, unstamped("finance", v1alpha1.DecisionApprove)), reviewer: "pam@example.com", partnerOwner: "pam@example.com",
+			want: []string{"status.decisions[1]: the partner's relationship owner cannot decide its requests: pam@example.com owns partner acme"},
+		},
+		"the person a request was filed for cannot decide it": {
+			old: onBehalfOf(pending, "dana@example.com"), new: appending(onBehalfOf(pending, "dana@example.com"), unstamped("finance", v1alpha1.DecisionApprove)),
+			reviewer: "dana@example.com",
+			want:     []string{"status.decisions[1]: the requester cannot decide their own request (it was filed on behalf of dana@example.com)"},
 		},
 		"an update that adds nothing is not refused": {
 			old: pending, new: pending.DeepCopy(), reviewer: "bob",
@@ -149,7 +175,7 @@ func TestValidateDecisions(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			errs := ValidateDecisions(tc.old, tc.new, tc.reviewer)
+			errs := ValidateDecisions(tc.old, tc.new, tc.reviewer, tc.partnerOwner)
 			if len(errs) != len(tc.want) {
 				t.Fatalf("errors = %v, want %d: %q", errs, len(tc.want), tc.want)
 			}

@@ -83,6 +83,9 @@ func (gs grants) floor(l ladder) (*v1alpha1.PartnerTier, Grant) {
 	return best, bestGrant
 }
 
+// maxGrants is the API's bound on PartnerStatus.Grants.
+const maxGrants = 64
+
 // status lists the grants as PartnerStatus.Grants does. A TierPromotion grant is
 // marked applied when o promoted the partner with it, and spent once the partner,
 // having been promoted with it, holds a lower tier than it authorized.
@@ -104,6 +107,28 @@ func (gs grants) status(o outcome, l ladder, now metav1.Time) []v1alpha1.ActiveG
 		}
 		out = append(out, a)
 	}
+	return boundGrants(out)
+}
+
+// boundGrants keeps status.grants within the API's bound, so the controller's
+// write is never refused: the entries that carry state the engine reads back
+// (TierPromotion's applied and spent marks, the TierException that holds a tier)
+// come first, then IncentiveExceptions, each by request name. A grant left off the
+// list still grants: entitlements are computed from the approved requests.
+func boundGrants(out []v1alpha1.ActiveGrant) []v1alpha1.ActiveGrant {
+	if len(out) <= maxGrants {
+		return out
+	}
+	order := map[v1alpha1.RequestType]int{v1alpha1.RequestTierPromotion: 0, v1alpha1.RequestTierException: 1}
+	priority := func(t v1alpha1.RequestType) int {
+		if p, ok := order[t]; ok {
+			return p
+		}
+		return 2
+	}
+	slices.SortStableFunc(out, func(a, b v1alpha1.ActiveGrant) int { return cmp.Compare(priority(a.Type), priority(b.Type)) })
+	out = out[:maxGrants]
+	slices.SortStableFunc(out, func(a, b v1alpha1.ActiveGrant) int { return cmp.Compare(a.Request, b.Request) })
 	return out
 }
 

@@ -1,6 +1,8 @@
 package tier
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -278,5 +280,39 @@ func TestDecisionIntegrity(t *testing.T) {
 				t.Errorf("evaluating the result again decided %s", describeDecision(r2.Decision))
 			}
 		})
+	}
+}
+
+// Item 10: no status list grows past its bound, whatever the number of grants.
+func TestStatusListsStayWithinTheirBounds(t *testing.T) {
+	all := []v1alpha1.EntitlementName{v1alpha1.EntitlementResell, v1alpha1.EntitlementImplement, v1alpha1.EntitlementList, v1alpha1.EntitlementClaimCertification}
+	opts := []option{holding("gold"), withEvidence(goldEvidence()...),
+		withGrant(tierPromotion("zz-promote", "platinum", at(300*day))),
+		withGrant(tierException("zz-hold", "silver", at(300*day)))}
+	for i := range maxGrants + 6 {
+		opts = append(opts, withGrant(incentive(fmt.Sprintf("inc-%03d", i), at(time.Duration(i+1)*day), all...)))
+	}
+	r := Evaluate(input(opts...))
+	if n := len(r.Status.Grants); n != maxGrants {
+		t.Errorf("%d grants listed, want the bound %d", n, maxGrants)
+	}
+	for _, keep := range []string{"zz-promote", "zz-hold"} {
+		if !slices.ContainsFunc(r.Status.Grants, func(g v1alpha1.ActiveGrant) bool { return g.Request == keep }) {
+			t.Errorf("grant %s, which carries state, was left off the bounded list", keep)
+		}
+	}
+	seen := map[v1alpha1.EntitlementName]v1alpha1.EffectiveEntitlement{}
+	for _, e := range r.Status.Entitlements {
+		if _, dup := seen[e.Name]; dup {
+			t.Errorf("entitlement %s listed twice", e.Name)
+		}
+		seen[e.Name] = e
+	}
+	// ClaimCertification is not gold's: the grant in force longest gives it.
+	if c := seen[v1alpha1.EntitlementClaimCertification]; c.Source.Name != fmt.Sprintf("inc-%03d", maxGrants+5) {
+		t.Errorf("ClaimCertification from %s, want the longest-lasting grant inc-%03d", c.Source.Name, maxGrants+5)
+	}
+	if c := seen[v1alpha1.EntitlementResell]; c.Source.Kind != v1alpha1.EntitlementSourceTier {
+		t.Errorf("Resell from %+v, want the tier's (it does not lapse)", c.Source)
 	}
 }

@@ -178,3 +178,31 @@ func nameOf(t *v1alpha1.PartnerTier) string {
 func needsReview(t *v1alpha1.PartnerTier) bool {
 	return t.Spec.PromotionReviewPath != ""
 }
+
+// ProgramReadiness says whether program p can decide tiers: it has at least one
+// tier, and every one of its tiers fits its catalog (ValidateTier). On failure
+// reason is v1alpha1.ReasonNoTiers or ReasonTiersNotResolved, and the message
+// names what is wrong.
+func ProgramReadiness(p *v1alpha1.PartnerProgram, tiers []v1alpha1.PartnerTier) (ok bool, reason, message string) {
+	catalog := catalogOf(p)
+	n := 0
+	var broken []string
+	for _, t := range tiers {
+		if t.Spec.Program != p.Name {
+			continue
+		}
+		n++
+		if _, msg, fits := validate(t, p.Name, catalog); !fits {
+			broken = append(broken, fmt.Sprintf("%s (%s)", t.Name, msg))
+		}
+	}
+	switch {
+	case n == 0:
+		return false, v1alpha1.ReasonNoTiers, fmt.Sprintf("program %q has no PartnerTier: its partners can hold no tier", p.Name)
+	case len(broken) > 0:
+		slices.Sort(broken)
+		return false, v1alpha1.ReasonTiersNotResolved, fmt.Sprintf("%d of the program's %d tiers do not fit its catalog, so nobody can earn them: %s",
+			len(broken), n, strings.Join(broken, "; "))
+	}
+	return true, v1alpha1.ReasonReconciled, fmt.Sprintf("the metric catalog is in force for the program's %d tiers", n)
+}

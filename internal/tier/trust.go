@@ -23,7 +23,12 @@ const (
 // "group:<name>". Rules are tried in that order (the most specific first) and groups
 // in catalog order, so the answer does not depend on the order of groups.
 func Trusted(def v1alpha1.MetricDefinition, username string, groups []string) (via string, ok bool) {
-	reporters := def.TrustedReporters
+	return Matches(def.TrustedReporters, username, groups)
+}
+
+// Matches reports whether an authenticated identity is one of ids, and by which
+// rule, as Trusted does for a metric's reporters.
+func Matches(reporters v1alpha1.Identities, username string, groups []string) (via string, ok bool) {
 	if username != "" && slices.Contains(reporters.Users, username) {
 		return viaUser + username, true
 	}

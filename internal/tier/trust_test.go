@@ -181,3 +181,27 @@ func TestSelfReporting(t *testing.T) {
 		})
 	}
 }
+
+func TestProgramReadiness(t *testing.T) {
+	broken := tierNamed("broken", 5, 1, req("nps", v1alpha1.OperatorGreaterThan, "1"))
+	other := gold()
+	other.Spec.Program = "other"
+	tests := map[string]struct {
+		tiers      []v1alpha1.PartnerTier
+		wantOK     bool
+		wantReason string
+		wantInMsg  string
+	}{
+		"a program whose tiers all fit its catalog": {tiers: ladderTiers(), wantOK: true, wantReason: v1alpha1.ReasonReconciled, wantInMsg: "4 tiers"},
+		"a program without tiers":                   {tiers: []v1alpha1.PartnerTier{other}, wantReason: v1alpha1.ReasonNoTiers, wantInMsg: "can hold no tier"},
+		"a program with a tier that does not fit":   {tiers: append(ladderTiers(), broken), wantReason: v1alpha1.ReasonTiersNotResolved, wantInMsg: "1 of the program's 5 tiers"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ok, reason, msg := ProgramReadiness(program(), tc.tiers)
+			if ok != tc.wantOK || reason != tc.wantReason || !strings.Contains(msg, tc.wantInMsg) {
+				t.Errorf("ProgramReadiness = %v, %s, %q; want %v, %s, containing %q", ok, reason, msg, tc.wantOK, tc.wantReason, tc.wantInMsg)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create,versions=v1alpha1,name=mexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
@@ -86,6 +88,13 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 		return nil, err
 	}
 	var errs field.ErrorList
+	if err := v.checkOnBehalfOf(ctx, r, req.UserInfo.Username, req.UserInfo.Groups); err != nil {
+		var fe *field.Error
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		errs = append(errs, fe)
+	}
 	if r.Spec.Type == v1alpha1.RequestTierPromotion && req.UserInfo.Username != v.ControllerUsername {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "type"),
 			"TierPromotion requests are opened by the partnergov controller when a partner qualifies for a tier that needs review"))
@@ -118,6 +127,38 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 		}
 	}
 	return nil, invalid("ExceptionRequest", r.Name, errs)
+}
+
+// checkOnBehalfOf enforces who files for whom: automation the program lists
+// (spec.automation) must name the person in spec.onBehalfOf, and nobody else may
+// file on someone else's behalf (it would move the separation-of-duties rules onto
+// another person). It returns a *field.Error for a refusal.
+func (v *RequestValidator) checkOnBehalfOf(ctx context.Context, r *v1alpha1.ExceptionRequest, username string, groups []string) error {
+	if username == v.ControllerUsername {
+		return nil // the controller opens promotions for nobody in particular
+	}
+	program, err := programOfPartner(ctx, v.Reader, r.Namespace, r.Spec.Partner)
+	if err != nil {
+		return err
+	}
+	automation := false
+	via := ""
+	if program != nil {
+		via, automation = tier.Matches(program.Spec.Automation, username, groups)
+	}
+	p := field.NewPath("spec", "onBehalfOf")
+	switch {
+	case automation && r.Spec.OnBehalfOf == "":
+		return field.Required(p, fmt.Sprintf(
+			"%s is automation of program %s (%s in spec.automation): name the person the request is filed for, who counts as the requester for separation of duties",
+			username, program.Name, via))
+	case automation && r.Spec.OnBehalfOf == username:
+		return field.Invalid(p, r.Spec.OnBehalfOf, "automation cannot file on its own behalf: name the person the request is for")
+	case !automation && r.Spec.OnBehalfOf != "" && r.Spec.OnBehalfOf != username:
+		return field.Forbidden(p, fmt.Sprintf(
+			"only identities a program lists in spec.automation may file on behalf of someone else; %s files as itself", username))
+	}
+	return nil
 }
 
 // validateGrant checks what a request may ask of its partner's program: a Funds

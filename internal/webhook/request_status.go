@@ -8,6 +8,7 @@ import (
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -41,7 +42,13 @@ func (h *RequestStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if resp := decodeStatusWrite(h.Decoder, req, &old, &updated); resp != nil {
 		return *resp
 	}
-	status, added, refusal := guard.RequestStatus(&old, &updated, writerOf(req, h.ControllerUsername), h.Clock.Now())
+	// The partner's relationship owner may not decide: read it from the cache (a
+	// partner deleted meanwhile has no owner to exclude).
+	var partner v1alpha1.Partner
+	if _, err := getOptional(ctx, h.Client, types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Partner}, &partner); err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	status, added, refusal := guard.RequestStatus(&old, &updated, writerOf(req, h.ControllerUsername), partner.Spec.Owner, h.Clock.Now())
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}

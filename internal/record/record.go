@@ -1,0 +1,200 @@
+// Package record builds the DecisionRecords that keep partnergov's decisions:
+// tier changes, reviewers' stage decisions, request outcomes, grant expiries and
+// listing publication changes. It is pure: the controllers create what it builds.
+//
+// Every record's name is derived from the decision itself (the subject's UID and
+// what identifies the decision within it), so creating a record again after a
+// retry or a crash finds it already there instead of recording twice.
+package record
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// maxMessage is the API's limit on DecisionRecordSpec.Message.
+const maxMessage = 2048
+
+// name derives a record's name: a readable prefix and a hash of what identifies
+// the decision. Names stay within 63 characters.
+func name(prefix string, key ...string) string {
+	h := sha256.New()
+	for _, k := range key {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+	}
+	sum := hex.EncodeToString(h.Sum(nil))[:16]
+	if len(prefix) > 63-17 {
+		prefix = prefix[:63-17]
+	}
+	return prefix + "-" + sum
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func clip(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	return s[:maxMessage-3] + "..."
+}
+
+// base fills what every record of partner p's program has.
+func base(namespace, recordName string, typ v1alpha1.DecisionType, subject v1alpha1.DecisionSubject, partner, program string,
+	at time.Time, retention time.Duration) *v1alpha1.DecisionRecord {
+	return &v1alpha1.DecisionRecord{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: recordName, Labels: map[string]string{
+			LabelPartner: partner, LabelType: string(typ),
+		}},
+		Spec: v1alpha1.DecisionRecordSpec{
+			Type: typ, Subject: subject, Partner: partner, Program: program,
+			Time: metav1.NewTime(at), RetainUntil: metav1.NewTime(at.Add(retention)),
+		},
+	}
+}
+
+// Labels on every record, so they can be listed by partner and type.
+const (
+	LabelPartner = "governance.partnergov.io/partner"
+	LabelType    = "governance.partnergov.io/decision-type"
+)
+
+// TierChangeName is the name of the record of tier decision d of partner p.
+func TierChangeName(p *v1alpha1.Partner, d v1alpha1.TierDecision) string {
+	return name(p.Name+"-tier", string(p.UID), stamp(d.Time.Time), d.From, d.To, d.Reason)
+}
+
+// TierChange records decision d of partner p, made by the controller actor.
+func TierChange(p *v1alpha1.Partner, d v1alpha1.TierDecision, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
+	r := base(p.Namespace, TierChangeName(p, d), v1alpha1.DecisionTierChange,
+		v1alpha1.DecisionSubject{Kind: "Partner", Name: p.Name, UID: string(p.UID)}, p.Name, p.Spec.Program, d.Time.Time, retention)
+	r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, d.Reason, clip(d.Message)
+	r.Spec.From, r.Spec.To, r.Spec.Request = d.From, d.To, d.Request
+	r.Spec.Evidence = append([]v1alpha1.EvidenceValue(nil), d.Evidence...)
+	r.Spec.PolicyGenerations = v1alpha1.PolicyGenerations{Tier: d.TierGeneration, Program: d.ProgramGeneration}
+	return r
+}
+
+// StageDecisions records the decisions of request q from index from on; each
+// decision is stamped by the webhook with its reviewer and time.
+func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, retention time.Duration) []*v1alpha1.DecisionRecord {
+	var out []*v1alpha1.DecisionRecord
+	for i := from; i < len(q.Status.Decisions); i++ {
+		d := q.Status.Decisions[i]
+		at := q.CreationTimestamp.Time
+		if d.Time != nil {
+			at = d.Time.Time
+		}
+		r := base(q.Namespace, name(q.Name+"-decision", string(q.UID), strconv.Itoa(i)), v1alpha1.DecisionStageDecision,
+			requestSubject(q), q.Spec.Partner, program, at, retention)
+		r.Spec.Actor, r.Spec.Reason, r.Spec.Message = orUnknown(d.Reviewer), string(d.Decision), clip(d.Rationale)
+		r.Spec.Request, r.Spec.Stage = q.Name, d.Stage
+		r.Spec.PolicyGenerations.ReviewPath = pathGeneration(q)
+		out = append(out, r)
+	}
+	return out
+}
+
+// Outcome records that request q reached its final phase (Approved, Denied or
+// Withdrawn: a RequestOutcome; Expired: a GrantExpiry), decided by the controller
+// actor at the transition time of the phase's condition. Nil for other phases.
+func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
+	typ := v1alpha1.DecisionRequestOutcome
+	cond := ""
+	switch q.Status.Phase {
+	case v1alpha1.PhaseApproved:
+		cond = v1alpha1.ConditionApproved
+	case v1alpha1.PhaseDenied:
+		cond = v1alpha1.ConditionDenied
+	case v1alpha1.PhaseWithdrawn:
+		cond = v1alpha1.ConditionWithdrawn
+	case v1alpha1.PhaseExpired:
+		cond, typ = v1alpha1.ConditionExpired, v1alpha1.DecisionGrantExpiry
+	default:
+		return nil
+	}
+	at, reason, message := q.CreationTimestamp.Time, string(q.Status.Phase), ""
+	for _, c := range q.Status.Conditions {
+		if c.Type == cond {
+			at, reason, message = c.LastTransitionTime.Time, c.Reason, c.Message
+		}
+	}
+	r := base(q.Namespace, name(q.Name+"-"+lower(q.Status.Phase), string(q.UID), string(q.Status.Phase)), typ,
+		requestSubject(q), q.Spec.Partner, program, at, retention)
+	r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, reason, clip(message)
+	r.Spec.To, r.Spec.Request = string(q.Status.Phase), q.Name
+	r.Spec.PolicyGenerations.ReviewPath = pathGeneration(q)
+	return r
+}
+
+// Publication records listing l's change to published (or unpublished), as its
+// Published condition c says.
+func Publication(l *v1alpha1.Listing, c metav1.Condition, program, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
+	to, from := "Unpublished", "Published"
+	if c.Status == metav1.ConditionTrue {
+		to, from = from, to
+	}
+	r := base(l.Namespace, name(l.Name+"-publication", string(l.UID), stamp(c.LastTransitionTime.Time), string(c.Status)),
+		v1alpha1.DecisionListingPublication, v1alpha1.DecisionSubject{Kind: "Listing", Name: l.Name, UID: string(l.UID)},
+		l.Spec.Partner, program, c.LastTransitionTime.Time, retention)
+	r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, c.Reason, clip(c.Message)
+	r.Spec.From, r.Spec.To = from, to
+	return r
+}
+
+func requestSubject(q *v1alpha1.ExceptionRequest) v1alpha1.DecisionSubject {
+	return v1alpha1.DecisionSubject{Kind: "ExceptionRequest", Name: q.Name, UID: string(q.UID)}
+}
+
+func pathGeneration(q *v1alpha1.ExceptionRequest) int64 {
+	if q.Status.ReviewPath == nil {
+		return 0
+	}
+	return q.Status.ReviewPath.Generation
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func lower(p v1alpha1.RequestPhase) string {
+	b := []byte(p)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Describe is a one-line summary of a record, for `kubectl partnergov history`.
+func Describe(r *v1alpha1.DecisionRecord) string {
+	s := r.Spec
+	switch s.Type {
+	case v1alpha1.DecisionTierChange:
+		return fmt.Sprintf("tier %s -> %s (%s)", dash(s.From), dash(s.To), s.Reason)
+	case v1alpha1.DecisionStageDecision:
+		return fmt.Sprintf("%s stage %s of %s", s.Reason, s.Stage, s.Request)
+	case v1alpha1.DecisionListingPublication:
+		return fmt.Sprintf("listing %s %s (%s)", s.Subject.Name, s.To, s.Reason)
+	default:
+		return fmt.Sprintf("request %s %s (%s)", s.Request, s.To, s.Reason)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
