@@ -6,6 +6,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -402,5 +403,63 @@ func TestAPartnerWithMoreGrantsThanItsStatusListsHoldStillEvaluates(t *testing.T
 		got := getPartner(g, f.partner)
 		g.Expect(got.Status.Tier).To(Equal(selectTier))
 		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	}).Should(Succeed())
+}
+
+// withoutProgramDeleteCheck removes DELETE from the program webhook's rules, as
+// an uninstall or an edited webhook configuration would, for the rest of the test.
+func withoutProgramDeleteCheck(t *testing.T, g Gomega) {
+	var list admissionregistrationv1.ValidatingWebhookConfigurationList
+	g.Expect(admin.List(ctx, &list)).To(Succeed())
+	for i := range list.Items {
+		vwc := &list.Items[i]
+		before := vwc.DeepCopy()
+		changed := false
+		for j := range vwc.Webhooks {
+			if vwc.Webhooks[j].Name != "vpartnerprogram.governance.partnergov.io" {
+				continue
+			}
+			for k := range vwc.Webhooks[j].Rules {
+				vwc.Webhooks[j].Rules[k].Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+			}
+			changed = true
+		}
+		if !changed {
+			continue
+		}
+		g.Expect(admin.Update(ctx, vwc)).To(Succeed())
+		t.Cleanup(func() {
+			var now admissionregistrationv1.ValidatingWebhookConfiguration
+			if err := admin.Get(ctx, client.ObjectKeyFromObject(before), &now); err == nil {
+				now.Webhooks = before.Webhooks
+				_ = admin.Update(ctx, &now)
+			}
+		})
+	}
+}
+
+func TestAMissingProgramFreezesNobody(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	manager := reviewer(t, "alice@example.com", f.path, "manager")
+	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestIncentiveException,
+		Grant: &v1alpha1.Grant{Entitlements: []v1alpha1.EntitlementName{v1alpha1.EntitlementImplement}}, Expires: in(8 * time.Second)})
+	g.Expect(decide(manager, r, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(getPartner(g, f.partner).Status.Entitlements).To(ContainElement(HaveField("Name", v1alpha1.EntitlementImplement)))
+	}).Should(Succeed())
+
+	// The program goes while the webhook that refuses it is off.
+	withoutProgramDeleteCheck(t, g)
+	eventually(g, func() error { return admin.Delete(ctx, &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: f.program.Name}}) }).Should(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionReady)).To(And(
+			HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonProgramNotFound)))
+		g.Expect(got.Status.Tier).To(Equal(entry), "nothing new is decided from evidence")
+	}).Should(Succeed())
+	// The grant still lapses on time.
+	eventually(g, func(g Gomega) {
+		g.Expect(getPartner(g, f.partner).Status.Entitlements).NotTo(ContainElement(HaveField("Name", v1alpha1.EntitlementImplement)))
 	}).Should(Succeed())
 }

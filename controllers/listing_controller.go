@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/listing"
+	"github.com/partnergov/partnergov/internal/record"
 )
 
 // ListingReconciler publishes listings while their partner is entitled and shows
@@ -25,6 +28,7 @@ type ListingReconciler struct {
 	Recorder events.EventRecorder
 }
 
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=listings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=listings/status,verbs=get;update;patch
 
@@ -52,6 +56,9 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	in.Grants = listing.GrantsFor(requests.Items, l.Name)
 
 	res := listing.Evaluate(in)
+	if err := r.recordPublication(ctx, &l, &res.Status, in.Partner); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording the publication change: %w", err)
+	}
 	written, err := applyStatus(ctx, r.Client, &l, "Listing", &l.Status, &res.Status, "usage")
 	if err != nil || !written {
 		return retryStale(requeueAt(in.Now, res.NextDeadline), err)
@@ -63,6 +70,31 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
+}
+
+// recordPublication records the stored Published condition's last change unless
+// status.recordedPublication already names it; the marker goes into the status
+// written next. A listing's first publication decision is recorded too.
+func (r *ListingReconciler) recordPublication(ctx context.Context, l *v1alpha1.Listing, next *v1alpha1.ListingStatus, partner *v1alpha1.Partner) error {
+	c := meta.FindStatusCondition(l.Status.Conditions, v1alpha1.ConditionPublished)
+	if c == nil || (l.Status.RecordedPublication != nil && l.Status.RecordedPublication.Equal(&c.LastTransitionTime)) {
+		return nil
+	}
+	var program *v1alpha1.PartnerProgram
+	name := ""
+	if partner != nil {
+		var p v1alpha1.PartnerProgram
+		if err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &p); err == nil {
+			program, name = &p, p.Name
+		} else if !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := r.Create(ctx, record.Publication(l, *c, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	next.RecordedPublication = c.LastTransitionTime.DeepCopy()
+	return nil
 }
 
 // SetupWithManager registers the reconciler: listings follow their partner's

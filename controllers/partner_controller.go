@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -45,8 +47,13 @@ type PartnerReconciler struct {
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
+
+	// recorded holds, by partner UID, the name of the newest DecisionRecord this
+	// manager created or found, so each is created once per manager.
+	recorded sync.Map
 }
 
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch;create
@@ -81,6 +88,10 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if d := res.Decision; d != nil && written {
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
+	}
+	// The decision is stored: record it durably (again after a crash, see recordTierChange).
+	if err := r.recordTierChange(ctx, &partner, res.Status.History, in.Program, in.Now); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
 	}
 	// Side effects come after the decision is stored, so a problem with them
 	// (reported as an error and retried) never holds back a tier decision.
@@ -118,6 +129,37 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 	in.Grants = tier.GrantsFrom(requests.Items)
 	in.Promotions = tier.PromotionsFrom(requests.Items)
 	return in, requests.Items, nil
+}
+
+// recordVerifyWindow is how far back a restarted manager checks that the newest
+// tier decision of each partner has its DecisionRecord: a manager that crashed
+// between storing a decision and recording it left it unrecorded.
+const recordVerifyWindow = time.Hour
+
+// recordTierChange creates the DecisionRecord of the partner's newest tier
+// decision unless this manager already knows it exists. Its name is derived from
+// the decision, so creating it again finds it there (AlreadyExists) and never
+// records twice. Decisions older than recordVerifyWindow were recorded by the
+// manager that made them, or by one that restarted within the window.
+func (r *PartnerReconciler) recordTierChange(ctx context.Context, p *v1alpha1.Partner, history []v1alpha1.TierDecision,
+	program *v1alpha1.PartnerProgram, now time.Time) error {
+	if len(history) == 0 {
+		return nil
+	}
+	d := history[len(history)-1]
+	if now.Sub(d.Time.Time) > recordVerifyWindow {
+		return nil
+	}
+	name := record.TierChangeName(p, d)
+	if last, ok := r.recorded.Load(p.UID); ok && last == name {
+		return nil
+	}
+	rec := record.TierChange(p, d, FieldOwner, v1alpha1.RecordRetention(program))
+	if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	r.recorded.Store(p.UID, name)
+	return nil
 }
 
 // earliest returns the earlier of two optional instants.
@@ -158,9 +200,7 @@ func (r *PartnerReconciler) openPromotionRequest(ctx context.Context, partner *v
 			Expires:       &expires,
 		},
 	}
-	if err := ctrl.SetControllerReference(partner, req, r.Scheme()); err != nil {
-		return err
-	}
+	// No owner reference: a decided request is a record that outlives its partner.
 	if err := r.Create(ctx, req); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/review"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -37,6 +38,7 @@ type RequestReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=reviewpaths,verbs=get;list;watch
 
@@ -53,11 +55,14 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		unlock := r.lockFunds(request.Namespace, request.Spec.Partner)
 		defer unlock()
 	}
-	in, err := r.inputs(ctx, &request)
+	in, program, err := r.inputs(ctx, &request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	res := review.Evaluate(in)
+	if err := r.record(ctx, &request, &res.Status, program); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording decisions: %w", err)
+	}
 	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &request.Status, &res.Status, "decisions")
 	if err != nil || !written {
 		return retryStale(requeueAt(in.Now, res.NextDeadline), err)
@@ -72,41 +77,78 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 }
 
 // inputs gathers the paths, the program owner and, for Funds, the remaining cap.
-func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.ExceptionRequest) (review.Input, error) {
+func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.ExceptionRequest) (review.Input, *v1alpha1.PartnerProgram, error) {
 	in := review.Input{Now: r.Clock.Now().Truncate(time.Second), Request: request}
 	var paths v1alpha1.ReviewPathList
 	if err := r.List(ctx, &paths); err != nil {
-		return in, err
+		return in, nil, err
 	}
 	in.Paths = paths.Items
 	var partner v1alpha1.Partner
 	switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Partner}, &partner); {
 	case apierrors.IsNotFound(err):
-		return in, nil
+		return in, nil, nil
 	case err != nil:
-		return in, err
+		return in, nil, err
 	}
-	var program v1alpha1.PartnerProgram
-	if err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &program); err == nil {
-		in.ProgramOwner = program.Spec.Owner
+	var program *v1alpha1.PartnerProgram
+	var p v1alpha1.PartnerProgram
+	if err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &p); err == nil {
+		in.ProgramOwner, program = p.Spec.Owner, &p
 	} else if !apierrors.IsNotFound(err) {
-		return in, err
+		return in, nil, err
 	}
 	in.PartnerSuspended = partner.Spec.Suspended
 	in.PartnerOwner = partner.Spec.Owner
 	if request.Spec.Type == v1alpha1.RequestTierPromotion && request.Spec.Grant != nil {
 		if err := r.promotionInputs(ctx, request, &partner, &in); err != nil {
-			return in, err
+			return in, nil, err
 		}
 	}
 	if request.Spec.Type == v1alpha1.RequestFunds {
 		remaining, err := r.fundsRemaining(ctx, &partner, request.Name, in.Now)
 		if err != nil {
-			return in, err
+			return in, nil, err
 		}
 		in.FundsRemaining = remaining
 	}
-	return in, nil
+	return in, program, nil
+}
+
+// record creates the DecisionRecords of what is stored and not yet recorded: the
+// reviewers' decisions after status.recordedDecisions, and the stored final phase
+// unless status.recordedPhase has it. Records come after the fact they record is
+// stored and before the marker that says so, so a crash in between creates the
+// same record again (same name: AlreadyExists), never a second one, and never one
+// of a decision that did not happen. The markers go into the status written next.
+func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionRequest, next *v1alpha1.ExceptionRequestStatus, program *v1alpha1.PartnerProgram) error {
+	retention := v1alpha1.RecordRetention(program)
+	programName := ""
+	if program != nil {
+		programName = program.Name
+	}
+	recs := record.StageDecisions(q, programName, int(q.Status.RecordedDecisions), retention)
+	if final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
+		if o := record.Outcome(q, programName, FieldOwner, retention); o != nil {
+			recs = append(recs, o)
+		}
+	}
+	for _, rec := range recs {
+		if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	next.RecordedDecisions = int32(len(q.Status.Decisions))
+	if final(q.Status.Phase) {
+		next.RecordedPhase = q.Status.Phase
+	}
+	return nil
+}
+
+// final reports whether a stored phase is one a request ends in (Approved may
+// still expire).
+func final(p v1alpha1.RequestPhase) bool {
+	return p == v1alpha1.PhaseApproved || p == v1alpha1.PhaseDenied || p == v1alpha1.PhaseExpired || p == v1alpha1.PhaseWithdrawn
 }
 
 // promotionInputs withdraws a pending TierPromotion whose partner no longer

@@ -33,6 +33,7 @@ func main() {
 		partners      = flag.Int("partners", 5000, "partners of the crash-during-convergence scenario")
 		convergeKills = flag.Int("converge-kills", 20, "SIGKILLs during convergence")
 		reviewKills   = flag.Int("review-kills", 20, "SIGKILLs during reviews")
+		recordKills   = flag.Int("record-kills", 20, "SIGKILLs while decisions are recorded")
 		reviewers     = flag.Int("review-partners", 40, "partners with requests in the reviews scenario")
 		requests      = flag.Int("requests", 5, "requests per partner in the reviews scenario")
 		failoverN     = flag.Int("failover-partners", 1000, "partners converging while the leader is killed")
@@ -68,6 +69,10 @@ func main() {
 		},
 		func() chaos.Result {
 			return env.CrashReviews(ctx, chaos.ReviewsConfig{Partners: *reviewers, Requests: *requests, Kills: *reviewKills,
+				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
+		},
+		func() chaos.Result {
+			return env.CrashRecords(ctx, chaos.ReviewsConfig{Partners: *reviewers / 2, Requests: *requests, Kills: *recordKills,
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
 		},
 		func() chaos.Result {

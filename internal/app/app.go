@@ -178,6 +178,9 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			return fmt.Errorf("setting up the %s controller: %w", name, err)
 		}
 	}
+	if err := mgr.Add(&controllers.RecordPruner{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Interval: time.Hour}); err != nil {
+		return err
+	}
 	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock}); err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)
 	}

@@ -82,6 +82,16 @@ func TestTheManagerKilledDuringReviewsCommitsFundsOnceAndKeepsEveryGrant(t *test
 	}
 }
 
+func TestTheManagerKilledWhileRecordingLosesNoRecordAndRecordsNothingTwice(t *testing.T) {
+	env.Logf = logf(t)
+	r := env.CrashRecords(ctx, chaos.ReviewsConfig{Partners: 3, Requests: 4, Kills: 3,
+		KillMin: 500 * time.Millisecond, KillMax: 2 * time.Second, Timeout: 2 * time.Minute})
+	check(t, r)
+	if r.Kills != 3 {
+		t.Fatalf("%d kills, want 3", r.Kills)
+	}
+}
+
 func TestAFollowerTakesOverWithinTheLeaseAndRepeatsNoDecision(t *testing.T) {
 	env.Logf = logf(t)
 	check(t, env.Failover(ctx, chaos.FailoverConfig{Partners: 120, Timeout: 2 * time.Minute}))

@@ -71,11 +71,107 @@ const (
 // exception's grant is on its partner.
 func (e *Env) CrashReviews(ctx context.Context, c ReviewsConfig) Result {
 	return runScenario(Result{Scenario: "crash: SIGKILL during reviews with funds effects",
-		Size: fmt.Sprintf("%d requests, %d partners", c.Partners*c.Requests, c.Partners)}, func(r *Result) error { return e.crashReviews(ctx, c, r) })
+		Size: fmt.Sprintf("%d requests, %d partners", c.Partners*c.Requests, c.Partners)}, func(r *Result) error {
+		_, err := e.crashReviews(ctx, "chaos-reviews", c, r)
+		return err
+	})
 }
 
-func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) error {
-	const ns = "chaos-reviews"
+// CrashRecords runs the reviews of CrashReviews in a namespace of its own, with
+// their K SIGKILLs, and then counts the DecisionRecords: every reviewer decision
+// and every request outcome must have exactly one record (none lost, none
+// recorded twice), and every tier decision in a partner's history its record.
+func (e *Env) CrashRecords(ctx context.Context, c ReviewsConfig) Result {
+	return runScenario(Result{Scenario: "crash: SIGKILL while decisions are recorded",
+		Size: fmt.Sprintf("%d requests, %d partners", c.Partners*c.Requests, c.Partners)}, func(r *Result) error {
+		const ns = "chaos-records"
+		var reviewRow Result
+		plan, err := e.crashReviews(ctx, ns, c, &reviewRow)
+		r.Kills = reviewRow.Kills
+		if err != nil {
+			return err
+		}
+		if reviewRow.DecisionsLost > 0 || reviewRow.Duplicated > 0 {
+			return fmt.Errorf("the reviews themselves lost %d and duplicated %d decisions", reviewRow.DecisionsLost, reviewRow.Duplicated)
+		}
+		var last error
+		check := func() error {
+			lost, dups, n, err := e.verifyRecords(ctx, ns, plan)
+			r.DecisionsLost, r.Duplicated = lost, dups
+			if err == nil && lost > 0 {
+				err = fmt.Errorf("%d decisions without a record", lost)
+			}
+			if err == nil {
+				r.figure("%d records checked", n)
+			}
+			last = err
+			return err
+		}
+		if err := eventually(ctx, c.Timeout, check); err != nil && r.DecisionsLost == 0 && r.Duplicated == 0 {
+			return last
+		}
+		return nil
+	})
+}
+
+// verifyRecords counts decisions without a record and decisions recorded more
+// than once in namespace: reviewer decisions by (request, stage, reviewer),
+// outcomes by (request, phase), tier decisions by (partner, time, from, to).
+func (e *Env) verifyRecords(ctx context.Context, ns string, plan []plannedRequest) (lost, dups, checked int, err error) {
+	var recs v1alpha1.DecisionRecordList
+	if err := e.Cluster.Admin.List(ctx, &recs, client.InNamespace(ns)); err != nil {
+		return 0, 0, 0, err
+	}
+	count := map[string]int{}
+	for _, rec := range recs.Items {
+		s := rec.Spec
+		switch s.Type {
+		case v1alpha1.DecisionStageDecision:
+			count["decision/"+s.Request+"/"+s.Stage+"/"+s.Actor]++
+		case v1alpha1.DecisionRequestOutcome, v1alpha1.DecisionGrantExpiry:
+			count["outcome/"+s.Request+"/"+s.To]++
+		case v1alpha1.DecisionTierChange:
+			count["tier/"+s.Partner+"/"+s.Time.UTC().Format(time.RFC3339)+"/"+s.From+"/"+s.To]++
+		}
+	}
+	want := map[string]bool{}
+	var list v1alpha1.ExceptionRequestList
+	if err := e.Cluster.Admin.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return 0, 0, 0, err
+	}
+	for _, q := range list.Items {
+		for _, d := range q.Status.Decisions {
+			want["decision/"+q.Name+"/"+d.Stage+"/"+d.Reviewer] = true
+		}
+		if q.Status.Phase == v1alpha1.PhaseApproved || q.Status.Phase == v1alpha1.PhaseDenied {
+			want["outcome/"+q.Name+"/"+string(q.Status.Phase)] = true
+		}
+	}
+	partners, err := partnerList(ctx, e.Cluster.Admin, ns)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, p := range partners {
+		for _, d := range p.Status.History {
+			want["tier/"+p.Name+"/"+d.Time.UTC().Format(time.RFC3339)+"/"+d.From+"/"+d.To] = true
+		}
+	}
+	for k := range want {
+		if count[k] == 0 {
+			lost++
+		}
+	}
+	for _, n := range count {
+		dups += max(n-1, 0)
+	}
+	if len(plan) > 0 && len(list.Items) < len(plan) {
+		return lost, dups, len(want), fmt.Errorf("%d of %d requests filed", len(list.Items), len(plan))
+	}
+	return lost, dups, len(want), nil
+}
+
+func (e *Env) crashReviews(ctx context.Context, ns string, c ReviewsConfig, r *Result) ([]plannedRequest, error) {
+	var plan []plannedRequest
 	cl := e.Cluster
 	g := v1alpha1.GroupVersion.Group
 	requests := rbacv1.PolicyRule{APIGroups: []string{g}, Resources: []string{"exceptionrequests", "exceptionrequests/status"}, Verbs: []string{"get", "patch"}}
@@ -84,17 +180,17 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 	}
 	asker, err := e.user(ctx, requester, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: []string{"exceptionrequests"}, Verbs: []string{"create", "get"}})
 	if err != nil {
-		return err
+		return plan, err
 	}
 	alice, err := e.user(ctx, managerReviewer, requests, approve("manager"))
 	if err != nil {
-		return err
+		return plan, err
 	}
 	var finance []client.Client
 	for _, name := range financeReviewers {
 		f, err := e.user(ctx, name, requests, approve("finance"))
 		if err != nil {
-			return err
+			return plan, err
 		}
 		finance = append(finance, f)
 	}
@@ -109,21 +205,21 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 
 	m, err := e.startManager(ctx, "reviews")
 	if err != nil {
-		return err
+		return plan, err
 	}
 	defer m.Stop()
 	if err := waitLeading(ctx, m, time.Minute); err != nil {
-		return err
+		return plan, err
 	}
 	if err := client.IgnoreAlreadyExists(cl.Admin.Create(ctx, path)); err != nil {
-		return err
+		return plan, err
 	}
 	// Partners at the entry tier (no evidence), which grants the funds cap.
 	if err := cl.Namespace(ctx, ns); err != nil {
-		return err
+		return plan, err
 	}
 	if err := cl.CreatePartners(ctx, ns, c.Partners, 8); err != nil {
-		return err
+		return plan, err
 	}
 	if err := eventually(ctx, 2*time.Minute, func() error {
 		ps, err := partnerList(ctx, cl.Admin, ns)
@@ -137,14 +233,13 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 		}
 		return nil
 	}); err != nil {
-		return err
+		return plan, err
 	}
 
 	if err := e.createUnentitled(ctx, ns); err != nil {
-		return err
+		return plan, err
 	}
 
-	var plan []plannedRequest
 	for i := range c.Partners {
 		for j := range c.Requests {
 			n := len(plan)
@@ -192,10 +287,10 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 	}()
 	reviewing.Wait()
 	if err := <-killed; err != nil {
-		return err
+		return plan, err
 	}
 	if reviewErr != nil {
-		return reviewErr
+		return plan, reviewErr
 	}
 	kills, during := k.Kills()
 	r.Kills = kills
@@ -216,7 +311,7 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 		return err
 	}
 	if err := eventually(ctx, c.Timeout, check); err != nil && r.DecisionsLost == 0 && r.Duplicated == 0 {
-		return last
+		return plan, last
 	}
 	approved, committed, refused := 0, 0, 0
 	for _, p := range plan {
@@ -233,7 +328,7 @@ func (e *Env) crashReviews(ctx context.Context, c ReviewsConfig, r *Result) erro
 	}
 	r.figure("%d approved (%d funds commitments), %d denied; %d funds requests for suspended or unentitled partners denied NotEntitled, none committed",
 		approved, committed, len(plan)-approved-refused, refused)
-	return nil
+	return plan, nil
 }
 
 // createUnentitled creates a suspended partner of the load's program (whose tiers

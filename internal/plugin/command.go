@@ -34,6 +34,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		explainCommand(flags, streams),
 		scorecardCommand(flags, streams),
 		pendingCommand(flags, streams),
+		historyCommand(flags, streams),
 	)
 	root.AddCommand(reportCommand(flags, streams))
 	root.AddCommand(simulateCommand(flags, streams))

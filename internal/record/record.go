@@ -15,6 +15,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
@@ -49,10 +50,12 @@ func clip(s string) string {
 // base fills what every record of partner p's program has.
 func base(namespace, recordName string, typ v1alpha1.DecisionType, subject v1alpha1.DecisionSubject, partner, program string,
 	at time.Time, retention time.Duration) *v1alpha1.DecisionRecord {
+	labels := map[string]string{LabelType: string(typ)}
+	if len(validation.IsValidLabelValue(partner)) == 0 {
+		labels[LabelPartner] = partner // a longer name is found by spec.partner alone
+	}
 	return &v1alpha1.DecisionRecord{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: recordName, Labels: map[string]string{
-			LabelPartner: partner, LabelType: string(typ),
-		}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: recordName, Labels: labels},
 		Spec: v1alpha1.DecisionRecordSpec{
 			Type: typ, Subject: subject, Partner: partner, Program: program,
 			Time: metav1.NewTime(at), RetainUntil: metav1.NewTime(at.Add(retention)),
@@ -197,4 +200,16 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// Expired returns the records whose retention has passed at now: the controller
+// prunes them.
+func Expired(records []v1alpha1.DecisionRecord, now time.Time) []*v1alpha1.DecisionRecord {
+	var out []*v1alpha1.DecisionRecord
+	for i := range records {
+		if !now.Before(records[i].Spec.RetainUntil.Time) {
+			out = append(out, &records[i])
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -21,7 +22,7 @@ import (
 )
 
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create,versions=v1alpha1,name=mexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create;update,versions=v1alpha1,name=vexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create;update;delete,versions=v1alpha1,name=vexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
 
 // RequestDefaulter records who created a request, and gives a ReadinessClaim or
 // TierPromotion without an expiry the longest its program allows. The requester
@@ -78,7 +79,6 @@ type RequestValidator struct {
 	Reader             client.Reader
 	ControllerUsername string
 	Clock              clock.PassiveClock
-	noDelete[*v1alpha1.ExceptionRequest]
 }
 
 // ValidateCreate checks the partner, the named path and who opens a promotion.
@@ -187,6 +187,36 @@ func (v *RequestValidator) validateGrant(ctx context.Context, r *v1alpha1.Except
 			program.Name, max, latest.UTC().Format(time.RFC3339))))
 	}
 	return errs, nil
+}
+
+// ValidateDelete keeps decided requests for their program's recordRetention: an
+// approved, denied or expired request is a decision record (deleting an approved
+// Funds request would also free its cap). Pending and withdrawn ones may go.
+func (v *RequestValidator) ValidateDelete(ctx context.Context, r *v1alpha1.ExceptionRequest) (admission.Warnings, error) {
+	decided := map[v1alpha1.RequestPhase]string{
+		v1alpha1.PhaseApproved: v1alpha1.ConditionApproved, v1alpha1.PhaseDenied: v1alpha1.ConditionDenied, v1alpha1.PhaseExpired: v1alpha1.ConditionExpired,
+	}
+	cond, ok := decided[r.Status.Phase]
+	if !ok {
+		return nil, nil
+	}
+	at := r.CreationTimestamp.Time
+	for _, c := range r.Status.Conditions {
+		if c.Type == cond && c.LastTransitionTime.After(at) {
+			at = c.LastTransitionTime.Time
+		}
+	}
+	program, err := programOfPartner(ctx, v.Reader, r.Namespace, r.Spec.Partner)
+	if err != nil {
+		return nil, err
+	}
+	until := at.Add(v1alpha1.RecordRetention(program))
+	if v.Clock.Now().Before(until) {
+		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("exceptionrequests").GroupResource(), r.Name, fmt.Errorf(
+			"ExceptionRequest %s/%s is %s: a decided request is kept until %s (the program's spec.recordRetention); file a new request that supersedes it instead",
+			r.Namespace, r.Name, r.Status.Phase, until.UTC().Format(time.RFC3339)))
+	}
+	return nil, nil
 }
 
 // ValidateUpdate has nothing to add: the schema keeps the spec immutable.

@@ -1,0 +1,68 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/record"
+)
+
+// RecordPruner deletes DecisionRecords whose retention has passed, every
+// Interval, on the leader. Records are not cached (they accumulate for years):
+// it pages through them with the API reader.
+type RecordPruner struct {
+	Client    client.Client
+	APIReader client.Reader
+	Clock     clock.PassiveClock
+	Interval  time.Duration
+}
+
+// pruneBatch is the page size of a pruning pass.
+const pruneBatch = 500
+
+// NeedLeaderElection makes the pruner run on the leader only.
+func (p *RecordPruner) NeedLeaderElection() bool { return true }
+
+// Start prunes at once and then every Interval until ctx ends.
+func (p *RecordPruner) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("record-pruner")
+	for {
+		if n, err := p.Prune(ctx); err != nil {
+			log.Error(err, "pruning decision records", "pruned", n)
+		} else if n > 0 {
+			log.Info("pruned decision records past their retention", "pruned", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.Interval):
+		}
+	}
+}
+
+// Prune deletes every record past its retention and returns how many it deleted.
+func (p *RecordPruner) Prune(ctx context.Context) (int, error) {
+	pruned := 0
+	cont := ""
+	for {
+		var list v1alpha1.DecisionRecordList
+		if err := p.APIReader.List(ctx, &list, client.Limit(pruneBatch), client.Continue(cont)); err != nil {
+			return pruned, err
+		}
+		for _, r := range record.Expired(list.Items, p.Clock.Now()) {
+			if err := p.Client.Delete(ctx, r); err != nil && !apierrors.IsNotFound(err) {
+				return pruned, err
+			}
+			pruned++
+		}
+		if cont = list.Continue; cont == "" {
+			return pruned, nil
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package controllers_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/controllers"
+	"github.com/partnergov/partnergov/internal/record"
+)
+
+// Decision integrity II: records that cannot be lost or forged.
+
+// recordsOf lists a partner's DecisionRecords.
+func recordsOf(g Gomega, p *v1alpha1.Partner) []v1alpha1.DecisionRecord {
+	var list v1alpha1.DecisionRecordList
+	g.Expect(admin.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingLabels{record.LabelPartner: p.Name})).To(Succeed())
+	return list.Items
+}
+
+// countBy counts records by type.
+func countBy(records []v1alpha1.DecisionRecord) map[v1alpha1.DecisionType]int {
+	out := map[v1alpha1.DecisionType]int{}
+	for _, r := range records {
+		out[r.Spec.Type]++
+	}
+	return out
+}
+
+func TestEveryDecisionIsRecordedOnceEvenAcrossARestart(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, selectTier := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate), stage("finance", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	alice := reviewer(t, "alice@example.com", f.path, "manager")
+	bob := reviewer(t, "bob@example.com", f.path, "finance")
+	qualifyForSelect(t, g, f.partner)
+	r := f.ask(g, claimSpec())
+	g.Expect(decide(alice, r, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.CurrentStage).To(Equal("finance")) }).Should(Succeed())
+	g.Expect(decide(bob, r, "", v1alpha1.DecisionApprove)).To(Succeed())
+
+	want := map[v1alpha1.DecisionType]int{
+		v1alpha1.DecisionTierChange:     2, // none -> entry, entry -> select
+		v1alpha1.DecisionStageDecision:  2, // alice at manager, bob at finance
+		v1alpha1.DecisionRequestOutcome: 1, // approved
+	}
+	eventually(g, func(g Gomega) {
+		g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(selectTier))
+		g.Expect(countBy(recordsOf(g, f.partner))).To(Equal(want))
+	}).Should(Succeed())
+
+	recs := recordsOf(g, f.partner)
+	for _, rec := range recs {
+		switch rec.Spec.Type {
+		case v1alpha1.DecisionTierChange:
+			g.Expect(rec.Spec.Actor).To(Equal(controllers.FieldOwner))
+			if rec.Spec.To == selectTier {
+				g.Expect(rec.Spec.From).To(Equal(entry))
+				g.Expect(rec.Spec.Evidence).To(ContainElement(HaveField("Metric", "revenue")))
+				g.Expect(rec.Spec.PolicyGenerations.Tier).NotTo(BeZero())
+			}
+		case v1alpha1.DecisionStageDecision:
+			g.Expect(rec.Spec.Actor).To(BeElementOf("alice@example.com", "bob@example.com"))
+			g.Expect(rec.Spec.Request).To(Equal(r.Name))
+		}
+		g.Expect(rec.Spec.RetainUntil.Time).To(BeTemporally("~", rec.Spec.Time.Add(v1alpha1.DefaultRecordRetention), time.Second))
+	}
+
+	// A new manager starts from what is stored: it records nothing twice.
+	restartManager(t)
+	g.Consistently(func(g Gomega) {
+		g.Expect(countBy(recordsOf(g, f.partner))).To(Equal(want))
+	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+}
+
+func TestRecordsCannotBeForgedChangedOrDeletedBeforeTheirRetention(t *testing.T) {
+	g := NewWithT(t)
+	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	alice := reviewer(t, "alice@example.com", f.path, "manager")
+	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, Amount: usd("100")})
+	g.Expect(decide(alice, r, "", v1alpha1.DecisionApprove)).To(Succeed())
+	var rec v1alpha1.DecisionRecord
+	eventually(g, func(g Gomega) {
+		recs := recordsOf(g, f.partner)
+		g.Expect(recs).To(ContainElement(HaveField("Spec.Type", v1alpha1.DecisionRequestOutcome), &rec))
+	}).Should(Succeed())
+
+	forged := &v1alpha1.DecisionRecord{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "forged"}, Spec: *rec.Spec.DeepCopy()}
+	err := admin.Create(ctx, forged)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("only the partnergov controller records decisions"))
+
+	changed := rec.DeepCopy()
+	changed.Spec.Actor = "someone-else@example.com"
+	err = admin.Update(ctx, changed)
+	g.Expect(apierrors.IsInvalid(err) || apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("records are immutable"))
+
+	err = admin.Delete(ctx, &rec)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("is retained until"))
+
+	// The approved request is a record too: deleting it would also free its cap.
+	err = admin.Delete(ctx, getRequest(g, r))
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("a decided request is kept until"))
+
+	// Deleting the partner keeps its records.
+	g.Expect(admin.Delete(ctx, getPartner(g, f.partner))).To(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(&rec), &v1alpha1.DecisionRecord{})).To(Succeed())
+	}).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+}
+
+func TestRecordsPastTheirRetentionArePruned(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, _, _ := ladder(t, time.Hour, time.Hour)
+	g.Expect(admin.Patch(ctx, program.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"recordRetention":"2s"}}`)))).To(Succeed())
+	eventually(g, func(g Gomega) { // the manager's cache has the new retention
+		var got v1alpha1.PartnerProgram
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(program), &got)).To(Succeed())
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	}).Should(Succeed())
+	p := settledPartner(t, g, ns, program.Name)
+	var kept []v1alpha1.DecisionRecord
+	eventually(g, func(g Gomega) {
+		kept = recordsOf(g, p)
+		g.Expect(kept).NotTo(BeEmpty())
+	}).Should(Succeed())
+	g.Expect(kept[0].Spec.RetainUntil.Time).To(BeTemporally("~", kept[0].Spec.Time.Add(2*time.Second), time.Second))
+
+	pruner := &controllers.RecordPruner{Client: admin, APIReader: admin, Clock: clock.RealClock{}}
+	time.Sleep(time.Until(kept[0].Spec.RetainUntil.Time.Add(time.Second)))
+	n, err := pruner.Prune(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(BeNumerically(">=", 1))
+	g.Expect(recordsOf(g, p)).To(BeEmpty())
+}

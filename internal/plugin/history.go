@@ -1,0 +1,230 @@
+package plugin
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/record"
+)
+
+// outputWide is the table with the WHY column uncut.
+const outputWide = "wide"
+
+// whyWidth is about how many characters of a record's message the table shows
+// unless it is wide.
+const whyWidth = 80
+
+func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	var opts HistoryOptions
+	cmd := &cobra.Command{
+		Use:   "history PARTNER [-n NAMESPACE] [--limit N] [-o table|wide|json|yaml]",
+		Short: "List a partner's decision records, newest first (also after the partner was deleted)",
+		Example: `  kubectl partnergov history acme-consulting -n partners
+  kubectl partnergov history acme-consulting -n partners --limit 10 --wide
+  kubectl partnergov history acme-consulting -n partners -o yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			c, ns, err := newClient(flags)
+			if err != nil {
+				return err
+			}
+			key := types.NamespacedName{Namespace: ns, Name: args[0]}
+			records, err := History(cmd.Context(), c, key)
+			if err != nil {
+				return err
+			}
+			return writeHistory(streams.Out, key, records, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", outputTable, "output format: table, wide, json or yaml")
+	cmd.Flags().BoolVar(&opts.Wide, "wide", false, "show each record's whole message (same as -o wide)")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "show only the N newest records (0: all)")
+	return cmd
+}
+
+// HistoryOptions say how writeHistory renders a partner's records.
+type HistoryOptions struct {
+	// Output is table, wide, json or yaml.
+	Output string
+	// Wide shows each record's whole message in the table (as Output wide does).
+	Wide bool
+	// Limit keeps only the Limit newest records; 0 keeps all.
+	Limit int
+}
+
+func (o HistoryOptions) validate() error {
+	switch o.Output {
+	case outputTable, outputWide, outputJSON, outputYAML:
+	default:
+		return fmt.Errorf("unknown output format %q: use table, wide, json or yaml", o.Output)
+	}
+	if o.Limit < 0 {
+		return fmt.Errorf("--limit must be 0 (all) or more, not %d", o.Limit)
+	}
+	return nil
+}
+
+// History lists the DecisionRecords of partner key.Name in namespace
+// key.Namespace, newest first. It never reads the Partner: records outlive it.
+//
+// It selects by the record.LabelPartner label (which every record carries) and
+// keeps the records whose spec.partner is the partner. It does not use a field
+// selector on spec.partner, although the CRD declares it selectable, so that it
+// works on any client, the controller-runtime fake included. A name that cannot
+// be a label value (longer than 63 characters) is looked up by spec.partner alone.
+func History(ctx context.Context, c client.Client, key types.NamespacedName) ([]v1alpha1.DecisionRecord, error) {
+	opts := []client.ListOption{client.InNamespace(key.Namespace)}
+	if len(validation.IsValidLabelValue(key.Name)) == 0 {
+		opts = append(opts, client.MatchingLabels{record.LabelPartner: key.Name})
+	}
+	var list v1alpha1.DecisionRecordList
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return nil, fmt.Errorf("listing the decision records of partner %s: %w", key, err)
+	}
+	var out []v1alpha1.DecisionRecord
+	for _, r := range list.Items {
+		if r.Spec.Partner == key.Name {
+			out = append(out, r)
+		}
+	}
+	return newestFirst(out, 0), nil
+}
+
+// newestFirst returns a copy of records sorted by spec.time, newest first, then
+// by name, keeping only the limit newest when limit is above 0.
+func newestFirst(records []v1alpha1.DecisionRecord, limit int) []v1alpha1.DecisionRecord {
+	out := slices.Clone(records)
+	slices.SortStableFunc(out, func(a, b v1alpha1.DecisionRecord) int {
+		return cmp.Or(b.Spec.Time.Compare(a.Spec.Time.Time), cmp.Compare(a.Name, b.Name))
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// historyHeader are the columns of the history table.
+var historyHeader = []string{"TIME", "TYPE", "WHO", "WHAT", "WHY", "EVIDENCE", "POLICY"}
+
+// historyRow is one record's cells under historyHeader; the message is cut to
+// about whyWidth characters unless wide.
+func historyRow(r *v1alpha1.DecisionRecord, wide bool) []string {
+	s := r.Spec
+	when := none
+	if !s.Time.IsZero() {
+		when = s.Time.UTC().Format(time.RFC3339)
+	}
+	why := singleLine(s.Message)
+	if !wide {
+		why = cutMessage(why, whyWidth)
+	}
+	return []string{when, orNone(string(s.Type)), orNone(singleLine(s.Actor)), singleLine(record.Describe(r)),
+		orNone(why), evidenceText(s.Evidence), policyText(s.PolicyGenerations)}
+}
+
+// evidenceText prints the metrics and values of a decision, such as
+// "sourced-revenue=250000, csat=4.6", or "-".
+func evidenceText(evidence []v1alpha1.EvidenceValue) string {
+	parts := make([]string, 0, len(evidence))
+	for _, e := range evidence {
+		parts = append(parts, e.Metric+"="+string(e.Value))
+	}
+	return orNone(strings.Join(parts, ", "))
+}
+
+// policyText prints the policy generations a decision applied, such as
+// "tier gen 3, program gen 7" or "path gen 2", or "-".
+func policyText(g v1alpha1.PolicyGenerations) string {
+	var parts []string
+	for _, p := range []struct {
+		what string
+		gen  int64
+	}{{"tier", g.Tier}, {"program", g.Program}, {"path", g.ReviewPath}} {
+		if p.gen != 0 {
+			parts = append(parts, fmt.Sprintf("%s gen %d", p.what, p.gen))
+		}
+	}
+	return orNone(strings.Join(parts, ", "))
+}
+
+// singleLine folds tabs, newlines and runs of spaces into single spaces, so a
+// multi-line message stays in its table cell.
+func singleLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cutMessage shortens s to at most width characters, ending it with "..." when cut.
+func cutMessage(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return strings.TrimRight(string(r[:width-3]), " ") + "..."
+}
+
+// writeHistory prints partner key's records, newest first and at most
+// opts.Limit of them: as a table (says so when there are none), or as the list
+// of records as stored in JSON or YAML (an empty list when there are none, so
+// the output stays parseable). Server-side managedFields are left out, as
+// kubectl get leaves them out.
+func writeHistory(w io.Writer, key types.NamespacedName, records []v1alpha1.DecisionRecord, opts HistoryOptions) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	records = newestFirst(records, opts.Limit)
+	switch opts.Output {
+	case outputJSON, outputYAML:
+		list := v1alpha1.DecisionRecordList{
+			TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "DecisionRecordList"},
+			Items:    make([]v1alpha1.DecisionRecord, 0, len(records)),
+		}
+		for _, r := range records {
+			r.TypeMeta = metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "DecisionRecord"}
+			r.ManagedFields = nil
+			list.Items = append(list.Items, r)
+		}
+		var b []byte
+		var err error
+		if opts.Output == outputJSON {
+			b, err = json.MarshalIndent(list, "", "  ")
+			b = append(b, '\n')
+		} else {
+			b, err = yaml.Marshal(list)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	if len(records) == 0 {
+		_, err := fmt.Fprintf(w, "no decision records for partner %s/%s\n", key.Namespace, key.Name)
+		return err
+	}
+	wide := opts.Wide || opts.Output == outputWide
+	tw := newTable(w)
+	fmt.Fprintln(tw, strings.Join(historyHeader, "\t"))
+	for i := range records {
+		fmt.Fprintln(tw, strings.Join(historyRow(&records[i], wide), "\t"))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,122 @@
+package record
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func partner() *v1alpha1.Partner {
+	return &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: "acme", UID: "uid-acme"},
+		Spec: v1alpha1.PartnerSpec{Program: "global"}}
+}
+
+func request(phase v1alpha1.RequestPhase, decisions ...v1alpha1.ReviewDecision) *v1alpha1.ExceptionRequest {
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: "acme-funds", UID: "uid-q"},
+		Spec:   v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, Partner: "acme"},
+		Status: v1alpha1.ExceptionRequestStatus{Phase: phase, Decisions: decisions, ReviewPath: &v1alpha1.ResolvedReviewPath{Name: "funds", Generation: 4}}}
+	for _, c := range []string{v1alpha1.ConditionApproved, v1alpha1.ConditionDenied, v1alpha1.ConditionExpired, v1alpha1.ConditionWithdrawn} {
+		q.Status.Conditions = append(q.Status.Conditions, metav1.Condition{Type: c, Status: metav1.ConditionTrue, Reason: c + "Reason",
+			LastTransitionTime: metav1.NewTime(t0.Add(time.Hour))})
+	}
+	return q
+}
+
+func decision(stage, reviewer string, at time.Time) v1alpha1.ReviewDecision {
+	t := metav1.NewTime(at)
+	return v1alpha1.ReviewDecision{Stage: stage, Decision: v1alpha1.DecisionApprove, Rationale: "checked", Reviewer: reviewer, Time: &t}
+}
+
+func TestRecordsAreNamedByTheDecision(t *testing.T) {
+	d := v1alpha1.TierDecision{Time: metav1.NewTime(t0), From: "select", To: "advanced", Reason: "Promoted",
+		Evidence: []v1alpha1.EvidenceValue{{Metric: "revenue", Value: "600000"}}, TierGeneration: 3, ProgramGeneration: 7}
+	other := d
+	other.To = "premier"
+	renamed := partner()
+	renamed.UID = "uid-other"
+	tests := map[string]struct {
+		a, b     string
+		wantSame bool
+	}{
+		"the same tier decision built twice has one name":    {TierChangeName(partner(), d), TierChangeName(partner(), d), true},
+		"another decision has another name":                  {TierChangeName(partner(), d), TierChangeName(partner(), other), false},
+		"a new partner of the same name has its own records": {TierChangeName(partner(), d), TierChangeName(renamed, d), false},
+		"each reviewer decision has its own record": {
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour)[0].Name,
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour)[1].Name, false,
+		},
+		"a decision recorded again after a crash keeps its name": {
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 1, time.Hour)[0].Name,
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour)[1].Name, true,
+		},
+		"approval and expiry of one request are two records": {
+			Outcome(request(v1alpha1.PhaseApproved), "global", "ctrl", time.Hour).Name, Outcome(request(v1alpha1.PhaseExpired), "global", "ctrl", time.Hour).Name, false,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if (tc.a == tc.b) != tc.wantSame {
+				t.Errorf("names %q and %q: same = %v, want %v", tc.a, tc.b, tc.a == tc.b, tc.wantSame)
+			}
+			if len(tc.a) > 63 {
+				t.Errorf("name %q is longer than 63 characters", tc.a)
+			}
+		})
+	}
+}
+
+func TestRecordContents(t *testing.T) {
+	d := v1alpha1.TierDecision{Time: metav1.NewTime(t0), From: "select", To: "advanced", Reason: "Promoted", Message: "m",
+		Evidence: []v1alpha1.EvidenceValue{{Metric: "revenue", Value: "600000"}}, TierGeneration: 3, ProgramGeneration: 7, Request: "acme-promote"}
+	tier := TierChange(partner(), d, "partnergov-controller", 24*time.Hour)
+	if s := tier.Spec; s.Type != v1alpha1.DecisionTierChange || s.From != "select" || s.To != "advanced" || s.Actor != "partnergov-controller" ||
+		s.PolicyGenerations.Tier != 3 || s.PolicyGenerations.Program != 7 || len(s.Evidence) != 1 || s.Request != "acme-promote" ||
+		!s.RetainUntil.Equal(&metav1.Time{Time: t0.Add(24 * time.Hour)}) || tier.Labels[LabelPartner] != "acme" {
+		t.Errorf("tier change record = %+v", tier)
+	}
+	stage := StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0)), "global", 0, time.Hour)
+	if len(stage) != 1 || stage[0].Spec.Actor != "alice" || stage[0].Spec.Stage != "manager" || stage[0].Spec.Reason != "Approve" ||
+		stage[0].Spec.PolicyGenerations.ReviewPath != 4 {
+		t.Errorf("stage decision records = %+v", stage)
+	}
+	expired := Outcome(request(v1alpha1.PhaseExpired), "global", "ctrl", time.Hour)
+	if expired.Spec.Type != v1alpha1.DecisionGrantExpiry || !expired.Spec.Time.Equal(&metav1.Time{Time: t0.Add(time.Hour)}) {
+		t.Errorf("expiry record = %+v", expired.Spec)
+	}
+	if Outcome(request(v1alpha1.PhasePending), "global", "ctrl", time.Hour) != nil {
+		t.Error("a pending request has no outcome to record")
+	}
+	long := d
+	long.Message = strings.Repeat("x", 5000)
+	if n := len(TierChange(partner(), long, "c", time.Hour).Spec.Message); n > 2048 {
+		t.Errorf("message of %d bytes exceeds the API's 2048", n)
+	}
+}
+
+func TestExpired(t *testing.T) {
+	rec := func(until time.Time) v1alpha1.DecisionRecord {
+		return v1alpha1.DecisionRecord{Spec: v1alpha1.DecisionRecordSpec{RetainUntil: metav1.NewTime(until)}}
+	}
+	got := Expired([]v1alpha1.DecisionRecord{rec(t0.Add(-time.Second)), rec(t0), rec(t0.Add(time.Second))}, t0)
+	if len(got) != 2 {
+		t.Errorf("%d records expired at their retainUntil, want 2 (past and now)", len(got))
+	}
+}
+
+func TestAPartnerNameTooLongForALabelStillGetsItsRecord(t *testing.T) {
+	p := partner()
+	p.Name = strings.Repeat("a", 70)
+	r := TierChange(p, v1alpha1.TierDecision{Time: metav1.NewTime(t0), To: "select", Reason: "Promoted"}, "c", time.Hour)
+	if _, labelled := r.Labels[LabelPartner]; labelled {
+		t.Errorf("a %d-character partner name was put in a label, which the API server refuses", len(p.Name))
+	}
+	if r.Spec.Partner != p.Name || len(r.Name) > 63 {
+		t.Errorf("record %q for partner %q", r.Name, r.Spec.Partner)
+	}
+}

@@ -1,0 +1,55 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-decisionrecord,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=decisionrecords,verbs=create;update;delete,versions=v1alpha1,name=vdecisionrecord.governance.partnergov.io,admissionReviewVersions=v1
+
+// DecisionRecordValidator keeps decision records trustworthy: only the
+// controller creates them, nobody changes them (CEL keeps the spec immutable;
+// this refuses metadata edits too), and nobody deletes one before its
+// spec.retainUntil.
+type DecisionRecordValidator struct {
+	ControllerUsername string
+	Clock              clock.PassiveClock
+}
+
+var recordsResource = v1alpha1.GroupVersion.WithResource("decisionrecords").GroupResource()
+
+// ValidateCreate admits records from the controller only.
+func (v *DecisionRecordValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.UserInfo.Username != v.ControllerUsername {
+		return nil, apierrors.NewForbidden(recordsResource, r.Name, fmt.Errorf(
+			"only the partnergov controller records decisions; %s may read records, not write them", req.UserInfo.Username))
+	}
+	return nil, nil
+}
+
+// ValidateUpdate refuses every change: a record is kept as it was made.
+func (v *DecisionRecordValidator) ValidateUpdate(_ context.Context, _, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+	return nil, apierrors.NewForbidden(recordsResource, r.Name, errors.New("a DecisionRecord never changes: records are immutable"))
+}
+
+// ValidateDelete refuses deleting a record before its retention has passed.
+func (v *DecisionRecordValidator) ValidateDelete(_ context.Context, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+	if now := v.Clock.Now(); now.Before(r.Spec.RetainUntil.Time) {
+		return nil, apierrors.NewForbidden(recordsResource, r.Name, fmt.Errorf(
+			"DecisionRecord %s/%s is retained until %s (its program's spec.recordRetention); the controller prunes it then",
+			r.Namespace, r.Name, r.Spec.RetainUntil.UTC().Format(time.RFC3339)))
+	}
+	return nil, nil
+}
