@@ -451,7 +451,9 @@ func TestAMissingProgramFreezesNobody(t *testing.T) {
 
 	// The program goes while the webhook that refuses it is off.
 	withoutProgramDeleteCheck(t, g)
-	eventually(g, func() error { return admin.Delete(ctx, &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: f.program.Name}}) }).Should(Succeed())
+	eventually(g, func() error {
+		return admin.Delete(ctx, &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: f.program.Name}})
+	}).Should(Succeed())
 	eventually(g, func(g Gomega) {
 		got := getPartner(g, f.partner)
 		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionReady)).To(And(
