@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // Decision integrity I: no partner gets or keeps access that no decision gave it.
@@ -118,7 +119,7 @@ func TestAPromotionApprovalIsUsedOnce(t *testing.T) {
 
 	// It recovers: the old approval does not promote it again; a new request is opened.
 	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "150", time.Now())).To(Succeed())
-	second := v1alpha1.PromotionRequestName(f.partner.Name, selectTier+"-2")
+	second := tier.PromotionName(f.partner.Name, selectTier, 2)
 	eventually(g, func(g Gomega) {
 		got := getPartner(g, f.partner)
 		g.Expect(got.Status.QualifiedTier).To(Equal(selectTier))
@@ -153,7 +154,7 @@ func TestADeniedPromotionIsNotAskedAgainUntilTheEvidenceChanges(t *testing.T) {
 	// New qualifying evidence is a new case: a new request, under a new name.
 	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "175", time.Now())).To(Succeed())
 	eventually(g, func(g Gomega) {
-		g.Expect(promotionRequests(g, f.partner)).To(HaveKey(v1alpha1.PromotionRequestName(f.partner.Name, selectTier+"-2")))
+		g.Expect(promotionRequests(g, f.partner)).To(HaveKey(tier.PromotionName(f.partner.Name, selectTier, 2)))
 	}).Should(Succeed())
 }
 

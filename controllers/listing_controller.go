@@ -18,6 +18,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/listing"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // ListingReconciler publishes listings while their partner is entitled and shows
@@ -53,7 +54,11 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.List(ctx, &requests, client.InNamespace(l.Namespace), client.MatchingFields{indexPartner: l.Spec.Partner}); err != nil {
 		return ctrl.Result{}, err
 	}
-	in.Grants = listing.GrantsFor(requests.Items, l.Name)
+	mine := requests.Items
+	if in.Partner != nil {
+		mine = tier.RequestsOf(mine, in.Partner) // a new partner of an old name inherits no exception
+	}
+	in.Grants = listing.GrantsFor(mine, l.Name)
 
 	res := listing.Evaluate(in)
 	if err := r.recordPublication(ctx, &l, &res.Status, in.Partner); err != nil {
@@ -90,7 +95,7 @@ func (r *ListingReconciler) recordPublication(ctx context.Context, l *v1alpha1.L
 			return err
 		}
 	}
-	if err := r.Create(ctx, record.Publication(l, *c, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.Create(ctx, record.Publication(l, *c, l.Status.RecordedPublication == nil, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	next.RecordedPublication = c.LastTransitionTime.DeepCopy()

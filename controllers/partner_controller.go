@@ -75,11 +75,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	res := tier.Evaluate(in)
-	if in.Program != nil {
-		res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
-		res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
-		res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
-	}
+	// Funds and claims follow the approved requests, program or not: a claim
+	// still lapses and a quarter still ends while a program is missing.
+	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
+	res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
+	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
 	if err != nil {
@@ -90,7 +90,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
 	}
 	// The decision is stored: record it durably (again after a crash, see recordTierChange).
-	if err := r.recordTierChange(ctx, &partner, res.Status.History, in.Program, in.Now); err != nil {
+	stored := partner.Status.History // what is stored: the new decision only if it was written
+	if written {
+		stored = res.Status.History
+	}
+	if err := r.recordTierChange(ctx, &partner, stored, in.Program, in.Now); err != nil {
 		return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
 	}
 	// Side effects come after the decision is stored, so a problem with them
@@ -126,9 +130,10 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 	if err := r.List(ctx, &requests, client.InNamespace(partner.Namespace), client.MatchingFields{indexPartner: partner.Name}); err != nil {
 		return in, nil, err
 	}
-	in.Grants = tier.GrantsFrom(requests.Items)
-	in.Promotions = tier.PromotionsFrom(requests.Items)
-	return in, requests.Items, nil
+	mine := tier.RequestsOf(requests.Items, partner)
+	in.Grants = tier.GrantsFrom(mine)
+	in.Promotions = tier.PromotionsFrom(mine)
+	return in, mine, nil
 }
 
 // recordVerifyWindow is how far back a restarted manager checks that the newest

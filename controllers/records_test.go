@@ -5,6 +5,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -142,4 +143,50 @@ func TestRecordsPastTheirRetentionArePruned(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeNumerically(">=", 1))
 	g.Expect(recordsOf(g, p)).To(BeEmpty())
+}
+
+func TestANewPartnerOfAnOldNameInheritsNothing(t *testing.T) {
+	g := NewWithT(t)
+	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	manager := reviewer(t, "alice@example.com", f.path, "manager")
+	granted := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestIncentiveException,
+		Grant: &v1alpha1.Grant{Entitlements: []v1alpha1.EntitlementName{v1alpha1.EntitlementImplement}}, Expires: in(time.Hour)})
+	g.Expect(getRequest(g, granted).Spec.PartnerUID).To(Equal(string(f.partner.UID)), "the server records whom the request is for")
+	g.Expect(decide(manager, granted, "", v1alpha1.DecisionApprove)).To(Succeed())
+	pending := f.ask(g, claimSpec())
+	eventually(g, func(g Gomega) {
+		g.Expect(getPartner(g, f.partner).Status.Entitlements).To(ContainElement(HaveField("Name", v1alpha1.EntitlementImplement)))
+	}).Should(Succeed())
+
+	g.Expect(admin.Delete(ctx, getPartner(g, f.partner))).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, pending)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseWithdrawn), "a pending request whose partner is gone waits for nobody")
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionWithdrawn).Reason).To(Equal(v1alpha1.ReasonPartnerNotFound))
+	}).Should(Succeed())
+
+	again := newPartner(f.ns, f.program.Name)
+	again.Name = f.partner.Name
+	g.Expect(admin.Create(ctx, again)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, again)
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		g.Expect(got.Status.Tier).NotTo(BeEmpty())
+		g.Expect(got.Status.Entitlements).NotTo(ContainElement(HaveField("Name", v1alpha1.EntitlementImplement)))
+		g.Expect(got.Status.Grants).To(BeEmpty())
+	}).Should(Succeed())
+}
+
+func TestDeletingANamespaceDeletesItsRecords(t *testing.T) {
+	g := NewWithT(t)
+	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	var rec v1alpha1.DecisionRecord
+	eventually(g, func(g Gomega) {
+		g.Expect(recordsOf(g, f.partner)).To(ContainElement(HaveField("Spec.Type", v1alpha1.DecisionTierChange), &rec))
+	}).Should(Succeed())
+	// The namespace controller empties a namespace being deleted; it is let through.
+	nsController := userClient(t, "system:serviceaccount:kube-system:namespace-controller", nil, rbacv1.PolicyRule{
+		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"decisionrecords"}, Verbs: []string{"delete"},
+	})
+	eventually(g, func() error { return nsController.Delete(ctx, &rec) }).Should(Succeed())
 }

@@ -85,11 +85,15 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 	}
 	in.Paths = paths.Items
 	var partner v1alpha1.Partner
-	switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Partner}, &partner); {
-	case apierrors.IsNotFound(err):
-		return in, nil, nil
-	case err != nil:
+	err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Partner}, &partner)
+	if err != nil && !apierrors.IsNotFound(err) {
 		return in, nil, err
+	}
+	if apierrors.IsNotFound(err) || !tier.SamePartner(request, &partner) {
+		// The partner is gone (or replaced by a new one of the same name): a
+		// pending request has no subject any more.
+		in.Withdraw, in.WithdrawReason = fmt.Sprintf("partner %s, whom the request is for, no longer exists", request.Spec.Partner), v1alpha1.ReasonPartnerNotFound
+		return in, nil, nil
 	}
 	var program *v1alpha1.PartnerProgram
 	var p v1alpha1.PartnerProgram
@@ -192,7 +196,7 @@ func (r *RequestReconciler) fundsRemaining(ctx context.Context, partner *v1alpha
 		client.MatchingFields{"spec.partner": partner.Name, "spec.type": string(v1alpha1.RequestFunds)}); err != nil {
 		return nil, fmt.Errorf("listing the partner's funds requests: %w", err)
 	}
-	return effects.Remaining(effects.Funds(requests.Items, effects.FundsCap(partner.Status.Entitlements), now), exclude), nil
+	return effects.Remaining(effects.Funds(tier.RequestsOf(requests.Items, partner), effects.FundsCap(partner.Status.Entitlements), now), exclude), nil
 }
 
 func (r *RequestReconciler) lockFunds(namespace, partner string) (unlock func()) {

@@ -96,6 +96,13 @@ type ExceptionRequestSpec struct {
 	// +optional
 	Requester *UserInfo `json:"requester,omitempty"`
 
+	// partnerUID is the UID of the Partner when the request was created (set by the
+	// server). A request applies only to that partner: a new partner of the same
+	// name inherits no grant, commitment or denial.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	PartnerUID string `json:"partnerUID,omitempty"`
+
 	// onBehalfOf is the person a request is filed for, required when the creating
 	// identity is automation the program lists (spec.automation, such as a GitOps
 	// ServiceAccount) and refused otherwise. That person is treated as the requester

@@ -139,10 +139,14 @@ func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time
 
 // Publication records listing l's change to published (or unpublished), as its
 // Published condition c says.
-func Publication(l *v1alpha1.Listing, c metav1.Condition, program, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
+// first says it is the listing's first publication decision (it had no state before).
+func Publication(l *v1alpha1.Listing, c metav1.Condition, first bool, program, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
 	to, from := "Unpublished", "Published"
 	if c.Status == metav1.ConditionTrue {
 		to, from = from, to
+	}
+	if first {
+		from = "" // the listing's first publication decision
 	}
 	r := base(l.Namespace, name(l.Name+"-publication", string(l.UID), stamp(c.LastTransitionTime.Time), string(c.Status)),
 		v1alpha1.DecisionListingPublication, v1alpha1.DecisionSubject{Kind: "Listing", Name: l.Name, UID: string(l.UID)},

@@ -208,6 +208,11 @@ func (e *evaluator) step() bool {
 
 // stepOwner decides the escalation owner's stage: one Approve approves, a Deny denies.
 func (e *evaluator) stepOwner() bool {
+	if e.st.StageDeadline == nil {
+		// Escalated before escalation deadlines existed: the wait ends too.
+		d := metav1.NewTime(e.stamp.Add(e.escalationSLA()))
+		e.st.StageDeadline = &d
+	}
 	b := e.tally(EscalationStage)
 	switch {
 	case b.denial != nil:
@@ -395,6 +400,9 @@ func (e *evaluator) withdraw() {
 	stage := e.st.CurrentStage
 	e.settle(v1alpha1.PhaseWithdrawn)
 	reason, msg := v1alpha1.ReasonNoLongerQualifies, e.in.Withdraw
+	if e.in.WithdrawReason != "" {
+		reason = e.in.WithdrawReason
+	}
 	e.record(ReasonWithdrawn, stage, msg, false)
 	e.setCondition(v1alpha1.ConditionWithdrawn, true, reason, msg)
 	e.setCondition(v1alpha1.ConditionApproved, false, reason, "the request was withdrawn before it was approved")

@@ -459,6 +459,18 @@ func TestEvaluate(t *testing.T) {
 				warnings: 1,
 			},
 		},
+		"a request escalated before escalation deadlines existed gets one": {
+			req: withStatus(withExpiry(request(v1alpha1.RequestTierException, ""), 90*day), v1alpha1.ExceptionRequestStatus{
+				Phase: v1alpha1.PhasePending, CurrentStage: EscalationStage,
+				ReviewPath: &v1alpha1.ResolvedReviewPath{Name: "tier", Stages: tierPath.Spec.Stages, EscalationOwner: owner},
+			}),
+			world: world{paths: []v1alpha1.ReviewPath{tierPath}, owner: owner},
+			steps: []step{{at: 0}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: EscalationStage, path: "tier", deadline: 72 * time.Hour, next: 72 * time.Hour,
+				history: []string{},
+			},
+		},
 		"a path's escalationSLA sets the escalation owner's deadline": {
 			req:   withExpiry(request(v1alpha1.RequestTierException, ""), 90*day),
 			world: world{paths: []v1alpha1.ReviewPath{withEscalationSLA(tierPath, 8*time.Hour)}, owner: owner},

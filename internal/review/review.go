@@ -66,8 +66,10 @@ type Input struct {
 	// NotEntitled whatever the cap or allowOverCap say.
 	PartnerSuspended bool
 	// Withdraw, when not empty, withdraws a pending request with this message: its
-	// subject is gone (a TierPromotion whose partner no longer qualifies).
-	Withdraw string
+	// subject is gone (a TierPromotion whose partner no longer qualifies, a request
+	// whose partner no longer exists). WithdrawReason is the condition reason
+	// (default NoLongerQualifies).
+	Withdraw, WithdrawReason string
 	// Used, when not empty, ends an Approved grant that has been used up (a
 	// TierPromotion whose partner dropped below the tier again) with this message.
 	Used string

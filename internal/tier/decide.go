@@ -52,6 +52,7 @@ func (e *evaluation) decide() outcome {
 	o.floor, o.floorGrant = e.grants.floor(e.ladder)
 	grantable, approval := e.grantable()
 	lapsed, exceptionLapsed := e.grants.lapsedException(e.partner.Status.Grants, stored)
+	exceptionLapsed = exceptionLapsed && e.enteredByException(stored)
 
 	switch {
 	case stored != "" && current == nil:
@@ -73,6 +74,14 @@ func (e *evaluation) decide() outcome {
 		o.promotion = e.promotionFor(o.pending)
 	}
 	return o
+}
+
+// enteredByException reports whether the partner got its stored tier through a
+// TierException (the decision that gave it says so). A tier earned by evidence
+// keeps its grace period when an exception held over it lapses.
+func (e *evaluation) enteredByException(stored string) bool {
+	h := e.partner.Status.History
+	return len(h) > 0 && h[len(h)-1].To == stored && h[len(h)-1].Reason == v1alpha1.ReasonTierException
 }
 
 // demote applies rule 6 to a partner that no longer qualifies for current: the

@@ -17,6 +17,14 @@ func storedGrant(g v1alpha1.ActiveGrant) option {
 	return func(in *Input) { in.Partner.Status.Grants = append(in.Partner.Status.Grants, g) }
 }
 
+// enteredBy records that the partner got tier with a decision of reason.
+func enteredBy(tier, reason string) option {
+	return func(in *Input) {
+		in.Partner.Status.History = append(in.Partner.Status.History, v1alpha1.TierDecision{
+			Time: metav1.NewTime(now.Add(-100 * day)), To: tier, Reason: reason})
+	}
+}
+
 func withPromotion(p Promotion) option {
 	return func(in *Input) { in.Promotions = append(in.Promotions, p) }
 }
@@ -92,9 +100,9 @@ func integrityScenarios(t *testing.T) map[string]scenario {
 			want: want{
 				tier: "gold", qualified: "platinum", next: at(29 * day), promotionRequest: "platinum",
 				conditions: settled(map[string]string{v1alpha1.ConditionPromotionPending: "True/AwaitingReview"}),
-				messages:   map[string][]string{v1alpha1.ConditionPromotionPending: {"acme-promote-platinum-2"}},
+				messages:   map[string][]string{v1alpha1.ConditionPromotionPending: {PromotionName("acme", "platinum", 2)}},
 				check: func(t *testing.T, _ Input, r Result) {
-					if r.Promotion == nil || r.Promotion.Name != "acme-promote-platinum-2" {
+					if r.Promotion == nil || r.Promotion.Name != PromotionName("acme", "platinum", 2) {
 						t.Errorf("promotion to open = %+v, want acme-promote-platinum-2", r.Promotion)
 					}
 				},
@@ -141,7 +149,7 @@ func integrityScenarios(t *testing.T) map[string]scenario {
 			want: want{
 				tier: "gold", qualified: "platinum", next: at(29 * day), promotionRequest: "platinum",
 				check: func(t *testing.T, _ Input, r Result) {
-					if r.Promotion == nil || r.Promotion.Name != "acme-promote-platinum-2" || r.Promotion.Evidence != digest {
+					if r.Promotion == nil || r.Promotion.Name != PromotionName("acme", "platinum", 2) || r.Promotion.Evidence != digest {
 						t.Errorf("promotion to open = %+v, want acme-promote-platinum-2 on the new evidence", r.Promotion)
 					}
 				},
@@ -153,7 +161,7 @@ func integrityScenarios(t *testing.T) map[string]scenario {
 			want: want{
 				tier: "gold", qualified: "platinum", next: at(29 * day), promotionRequest: "platinum",
 				check: func(t *testing.T, _ Input, r Result) {
-					if r.Promotion == nil || r.Promotion.Name != "acme-promote-platinum-2" {
+					if r.Promotion == nil || r.Promotion.Name != PromotionName("acme", "platinum", 2) {
 						t.Errorf("promotion to open = %+v, want acme-promote-platinum-2", r.Promotion)
 					}
 				},
@@ -162,7 +170,7 @@ func integrityScenarios(t *testing.T) map[string]scenario {
 
 		// Item 5: a TierException ends at its expiry.
 		"a lapsed tier exception drops the partner at once to what its evidence gives": {
-			in: input(holding("gold"), withEvidence(silverEvidence()...), withGrant(tierException("acme-gold", "gold", at(0))),
+			in: input(holding("gold"), withEvidence(silverEvidence()...), withGrant(tierException("acme-gold", "gold", at(0))), enteredBy("gold", v1alpha1.ReasonTierException),
 				storedGrant(v1alpha1.ActiveGrant{Request: "acme-gold", Type: v1alpha1.RequestTierException, Tier: "gold", Expires: mt(0)})),
 			want: want{
 				tier: "silver", qualified: "silver", decision: "gold -> silver: ExceptionExpired (acme-gold)", next: at(89 * day),
@@ -170,9 +178,14 @@ func integrityScenarios(t *testing.T) map[string]scenario {
 			},
 		},
 		"a tier exception whose request is gone drops the partner at once": {
-			in: input(holding("gold"), withEvidence(silverEvidence()...),
+			in: input(holding("gold"), withEvidence(silverEvidence()...), enteredBy("gold", v1alpha1.ReasonTierException),
 				storedGrant(v1alpha1.ActiveGrant{Request: "acme-gold", Type: v1alpha1.RequestTierException, Tier: "gold", Expires: mt(time.Hour)})),
 			want: want{tier: "silver", qualified: "silver", decision: "gold -> silver: ExceptionExpired (acme-gold)", next: at(89 * day)},
+		},
+		"an exception held over a tier earned by evidence leaves its grace period when it lapses": {
+			in: input(holding("gold"), withEvidence(silverEvidence()...), enteredBy("gold", v1alpha1.ReasonPromoted),
+				storedGrant(v1alpha1.ActiveGrant{Request: "acme-gold", Type: v1alpha1.RequestTierException, Tier: "gold", Expires: mt(0)})),
+			want: want{tier: "gold", qualified: "silver", deadline: at(9 * day), next: at(9 * day)},
 		},
 		"a lapsed exception for a tier the evidence supports changes nothing": {
 			in: input(holding("gold"), withEvidence(goldEvidence()...),
@@ -314,5 +327,18 @@ func TestStatusListsStayWithinTheirBounds(t *testing.T) {
 	}
 	if c := seen[v1alpha1.EntitlementResell]; c.Source.Kind != v1alpha1.EntitlementSourceTier {
 		t.Errorf("Resell from %+v, want the tier's (it does not lapse)", c.Source)
+	}
+}
+
+func TestPromotionRequestNamesNeverCollide(t *testing.T) {
+	names := map[string]string{}
+	for _, tier := range []string{"gold", "gold-2", "gold-2-x", "platinum"} {
+		for n := 1; n <= 3; n++ {
+			name := PromotionName("acme", tier, n)
+			if other, dup := names[name]; dup {
+				t.Errorf("%s (request %d to %s) is also %s", name, n, tier, other)
+			}
+			names[name] = fmt.Sprintf("request %d to %s", n, tier)
+		}
 	}
 }

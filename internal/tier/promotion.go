@@ -107,7 +107,8 @@ func (e *evaluation) promotionFor(t *v1alpha1.PartnerTier) promotionState {
 	}
 	if n := len(mine); n > 0 {
 		last := mine[n-1]
-		if last.Phase == v1alpha1.PhaseDenied && last.DeniedAt != nil && last.Evidence == digest {
+		// A request opened before the digest was kept counts as the same evidence.
+		if last.Phase == v1alpha1.PhaseDenied && last.DeniedAt != nil && (last.Evidence == "" || last.Evidence == digest) {
 			retry := defaultPromotionRetry
 			if t.Spec.PromotionRetryAfter != nil {
 				retry = t.Spec.PromotionRetryAfter.Duration
@@ -124,13 +125,20 @@ func (e *evaluation) promotionFor(t *v1alpha1.PartnerTier) promotionState {
 	return promotionState{toOpen: &PromotionToOpen{Tier: t.Name, Name: promotionName(e.partner.Name, t.Name, next), Evidence: digest}}
 }
 
-// promotionName is the n-th promotion request's name (n from 1).
+// promotionName is the n-th promotion request's name (n from 1): the first keeps
+// PromotionRequestName; later ones add "-<n>-<hash of tier and n>", so the n-th
+// request to one tier never takes the name of the first request to a tier whose
+// name ends in "-<n>".
 func promotionName(partner, tier string, n int) string {
 	if n <= 1 {
 		return v1alpha1.PromotionRequestName(partner, tier)
 	}
-	return v1alpha1.PromotionRequestName(partner, tier+"-"+strconv.Itoa(n))
+	sum := sha256.Sum256([]byte(tier + "/" + strconv.Itoa(n)))
+	return v1alpha1.PromotionRequestName(partner, tier+"-"+strconv.Itoa(n)+"-"+hex.EncodeToString(sum[:2]))
 }
+
+// PromotionName is the name of partner's n-th TierPromotion request to tier.
+func PromotionName(partner, tier string, n int) string { return promotionName(partner, tier, n) }
 
 // maxPromotions bounds how many promotion requests per partner and tier the
 // controller numbers; far more than a partner could be denied in the retention.

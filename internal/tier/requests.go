@@ -23,3 +23,21 @@ func GrantsFrom(requests []v1alpha1.ExceptionRequest) []Grant {
 	}
 	return out
 }
+
+// SamePartner reports whether request q was filed for partner p: the same name,
+// and the same UID when the server recorded one. A new partner of an old name
+// inherits nothing.
+func SamePartner(q *v1alpha1.ExceptionRequest, p *v1alpha1.Partner) bool {
+	return q.Spec.Partner == p.Name && (q.Spec.PartnerUID == "" || q.Spec.PartnerUID == string(p.UID))
+}
+
+// RequestsOf keeps the requests filed for partner p (SamePartner).
+func RequestsOf(requests []v1alpha1.ExceptionRequest, p *v1alpha1.Partner) []v1alpha1.ExceptionRequest {
+	out := requests[:0:0]
+	for _, q := range requests {
+		if SamePartner(&q, p) {
+			out = append(out, q)
+		}
+	}
+	return out
+}

@@ -44,8 +44,23 @@ func (v *DecisionRecordValidator) ValidateUpdate(_ context.Context, _, r *v1alph
 	return nil, apierrors.NewForbidden(recordsResource, r.Name, errors.New("a DecisionRecord never changes: records are immutable"))
 }
 
+// namespaceController is the identity that empties a namespace being deleted.
+// Deleting a namespace is the one way to delete records early: it is let
+// through, or the namespace would stay Terminating for years.
+const namespaceController = "system:serviceaccount:kube-system:namespace-controller"
+
+// deletingNamespace reports whether the admission request comes from the
+// namespace controller tearing a namespace down.
+func deletingNamespace(ctx context.Context) bool {
+	req, err := admission.RequestFromContext(ctx)
+	return err == nil && req.UserInfo.Username == namespaceController
+}
+
 // ValidateDelete refuses deleting a record before its retention has passed.
-func (v *DecisionRecordValidator) ValidateDelete(_ context.Context, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+func (v *DecisionRecordValidator) ValidateDelete(ctx context.Context, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+	if deletingNamespace(ctx) {
+		return nil, nil
+	}
 	if now := v.Clock.Now(); now.Before(r.Spec.RetainUntil.Time) {
 		return nil, apierrors.NewForbidden(recordsResource, r.Name, fmt.Errorf(
 			"DecisionRecord %s/%s is retained until %s (its program's spec.recordRetention); the controller prunes it then",

@@ -49,12 +49,23 @@ func (v *PartnerValidator) ValidateCreate(ctx context.Context, p *v1alpha1.Partn
 	var errs field.ErrorList
 	if program == nil {
 		errs = append(errs, field.NotFound(field.NewPath("spec", "program"), p.Spec.Program))
-	} else if rules := tier.SelfReporting(program, p.Namespace, p.Name); len(rules) > 0 {
+	}
+	return nil, invalid("Partner", p.Name, append(errs, selfReports(program, p)...))
+}
+
+// selfReports refuses a partner whose program would trust its own integration
+// identity to report an Outcome metric.
+func selfReports(program *v1alpha1.PartnerProgram, p *v1alpha1.Partner) field.ErrorList {
+	var errs field.ErrorList
+	if program == nil {
+		return nil
+	}
+	if rules := tier.SelfReporting(program, p.Namespace, p.Name); len(rules) > 0 {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "program"), fmt.Sprintf(
 			"PartnerProgram %q would let this partner's own integration identity report the outcomes that earn its tier (%s); trust the CRM or finance integration for Outcome metrics, never a partner's namespace or ServiceAccount",
 			program.Name, strings.Join(rules, "; "))))
 	}
-	return nil, invalid("Partner", p.Name, errs)
+	return errs
 }
 
 // ValidateUpdate warns when the partner moves to a program that does not exist.
@@ -63,8 +74,11 @@ func (v *PartnerValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.
 		return nil, nil
 	}
 	program, err := v.program(ctx, p.Spec.Program)
-	if err != nil || program != nil {
+	if err != nil {
 		return nil, err
+	}
+	if program != nil {
+		return nil, invalid("Partner", p.Name, selfReports(program, p))
 	}
 	return admission.Warnings{fmt.Sprintf("PartnerProgram %q does not exist; the partner shows Ready=False until it does", p.Spec.Program)}, nil
 }

@@ -24,7 +24,8 @@ import (
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create,versions=v1alpha1,name=mexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-exceptionrequest,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=exceptionrequests,verbs=create;update;delete,versions=v1alpha1,name=vexceptionrequest.governance.partnergov.io,admissionReviewVersions=v1
 
-// RequestDefaulter records who created a request, and gives a ReadinessClaim or
+// RequestDefaulter records who created a request and for which partner (its UID),
+// and gives a ReadinessClaim or
 // TierPromotion without an expiry the longest its program allows. The requester
 // comes from the API server's authentication, never from what the user wrote.
 type RequestDefaulter struct {
@@ -45,6 +46,13 @@ func (d RequestDefaulter) Default(ctx context.Context, r *v1alpha1.ExceptionRequ
 		Username: req.UserInfo.Username,
 		UID:      req.UserInfo.UID,
 		Groups:   append([]string(nil), req.UserInfo.Groups...),
+	}
+	r.Spec.PartnerUID = ""
+	var partner v1alpha1.Partner
+	if found, err := getOptional(ctx, d.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner); err != nil {
+		return err
+	} else if found {
+		r.Spec.PartnerUID = string(partner.UID)
 	}
 	if r.Spec.Expires == nil && (r.Spec.Type == v1alpha1.RequestReadinessClaim || r.Spec.Type == v1alpha1.RequestTierPromotion) {
 		program, err := programOfPartner(ctx, d.Reader, r.Namespace, r.Spec.Partner)
@@ -197,7 +205,7 @@ func (v *RequestValidator) ValidateDelete(ctx context.Context, r *v1alpha1.Excep
 		v1alpha1.PhaseApproved: v1alpha1.ConditionApproved, v1alpha1.PhaseDenied: v1alpha1.ConditionDenied, v1alpha1.PhaseExpired: v1alpha1.ConditionExpired,
 	}
 	cond, ok := decided[r.Status.Phase]
-	if !ok {
+	if !ok || deletingNamespace(ctx) {
 		return nil, nil
 	}
 	at := r.CreationTimestamp.Time
