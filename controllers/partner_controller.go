@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -26,6 +28,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -47,6 +50,8 @@ type PartnerReconciler struct {
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
+	// Seals verify evidence and seal tier decisions; nil when sealing is off.
+	Seals *seal.Keys
 
 	// recorded holds, by partner UID, the name of the newest DecisionRecord this
 	// manager created or found, so each is created once per manager.
@@ -85,6 +90,10 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}
+	if c := meta.FindStatusCondition(res.Status.Conditions, v1alpha1.ConditionEvidenceTrusted); written && c != nil &&
+		strings.Contains(c.Message, "not sealed") {
+		r.Recorder.Eventf(&partner, nil, corev1.EventTypeWarning, "UnsealedEvidence", "Evaluate", "%s", c.Message)
+	}
 	if d := res.Decision; d != nil && written {
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
@@ -113,7 +122,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // inputs reads what the evaluation needs: the program, its tiers and the
 // partner's exception requests (the approved ones are its grants).
 func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partner) (tier.Input, []v1alpha1.ExceptionRequest, error) {
-	in := tier.Input{Now: r.Clock.Now().Truncate(time.Second), Partner: partner}
+	in := tier.Input{Now: r.Clock.Now().Truncate(time.Second), Partner: partner, Seals: r.Seals}
 	var program v1alpha1.PartnerProgram
 	switch err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &program); {
 	case err == nil:
@@ -240,7 +249,7 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Partner{}, builder.WithPredicates(inputsChanged())).
+		For(&v1alpha1.Partner{}, builder.WithPredicates(inputsChanged(r.Seals))).
 		// The integration objects are watched to repair changes and deletions;
 		// their creation is partnergov's own doing and needs no second look.
 		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(notCreated)).
@@ -268,15 +277,22 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 // inputsChanged passes the partner updates a decision may depend on: spec,
 // evidence, metadata, deletion, and resyncs. It drops the update that the
 // controller's own status write causes, which would only confirm the decision.
-func inputsChanged() predicate.Funcs {
+func inputsChanged(seals *seal.Keys) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*v1alpha1.Partner), e.ObjectNew.(*v1alpha1.Partner)
-		return o.ResourceVersion == n.ResourceVersion || o.Generation != n.Generation ||
+		return o.ResourceVersion == n.ResourceVersion || o.Generation != n.Generation || unexplainedTier(seals, n) ||
 			!equality.Semantic.DeepEqual(o.Status.Evidence, n.Status.Evidence) ||
 			!equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
 			!equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) || !equality.Semantic.DeepEqual(o.Finalizers, n.Finalizers) ||
 			!o.DeletionTimestamp.Equal(n.DeletionTimestamp)
 	}}
+}
+
+// unexplainedTier reports whether p holds a tier no sealed decision gave it: a
+// status written past the webhooks, which the controller recomputes at once.
+// The controller's own writes are always explained.
+func unexplainedTier(seals *seal.Keys, p *v1alpha1.Partner) bool {
+	return !tier.TierExplained(seals, p.UID, p.Status.Tier, p.Status.History)
 }
 
 // notCreated drops create events.

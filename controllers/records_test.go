@@ -1,14 +1,17 @@
 package controllers_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -189,4 +192,90 @@ func TestDeletingANamespaceDeletesItsRecords(t *testing.T) {
 		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"decisionrecords"}, Verbs: []string{"delete"},
 	})
 	eventually(g, func() error { return nsController.Delete(ctx, &rec) }).Should(Succeed())
+}
+
+// withoutStatusGuards removes the partners/status and exceptionrequests/status
+// guards from the webhook configuration, as an uninstall or a changed failure
+// policy would, until restore is called (or the test ends).
+func withoutStatusGuards(t *testing.T, g Gomega) (restore func()) {
+	var list admissionregistrationv1.MutatingWebhookConfigurationList
+	g.Expect(admin.List(ctx, &list)).To(Succeed())
+	var saved []*admissionregistrationv1.MutatingWebhookConfiguration
+	for i := range list.Items {
+		mwc := &list.Items[i]
+		before := mwc.DeepCopy()
+		kept := mwc.Webhooks[:0:0]
+		for _, w := range mwc.Webhooks {
+			if w.Name != "mpartnerstatus.governance.partnergov.io" && w.Name != "mexceptionrequeststatus.governance.partnergov.io" {
+				kept = append(kept, w)
+			}
+		}
+		if len(kept) == len(mwc.Webhooks) {
+			continue
+		}
+		mwc.Webhooks = kept
+		g.Expect(admin.Update(ctx, mwc)).To(Succeed())
+		saved = append(saved, before)
+	}
+	done := false
+	restore = func() {
+		if done {
+			return
+		}
+		done = true
+		for _, before := range saved {
+			var now admissionregistrationv1.MutatingWebhookConfiguration
+			if err := admin.Get(ctx, client.ObjectKeyFromObject(before), &now); err == nil {
+				now.Webhooks = before.Webhooks
+				_ = admin.Update(ctx, &now)
+			}
+		}
+		time.Sleep(time.Second) // the API server's webhook configuration follows after a moment
+	}
+	t.Cleanup(restore)
+	time.Sleep(time.Second)
+	return restore
+}
+
+func TestForgedDecisionsEvidenceAndTiersDoNotSurvive(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, selectTier := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	r := f.ask(g, claimSpec())
+	crm := userClient(t, crmUser, nil, integrationRules...)
+	lms := userClient(t, lmsUser, nil, integrationRules...)
+	g.Expect(reportEvidence(lms, "lms", f.partner, "training", "7", time.Now())).To(Succeed())
+
+	restore := withoutStatusGuards(t, g)
+	// Each forger holds the RBAC for its write; only the webhooks are missing.
+	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "150", time.Now())).To(Succeed())
+	// A decision as the guard would have stamped it, reviewer and all, but unsealed.
+	at := metav1.Now()
+	patch, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status/decisions", "value": []v1alpha1.ReviewDecision{{
+		Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "looks fine", Reviewer: "alice@example.com", Time: &at, Generation: 1,
+	}}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Status().Patch(ctx, getRequest(g, r), client.RawPatch(types.JSONPatchType, patch))).To(Succeed())
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getPartner(g, f.partner)
+		forged.Status.Tier = selectTier
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+	g.Expect(getRequest(g, r).Status.Decisions).To(HaveLen(1), "the forged decision is stored")
+
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry), "forged revenue earns nothing and a forged tier is recomputed")
+		trusted := condition(got.Status.Conditions, v1alpha1.ConditionEvidenceTrusted)
+		g.Expect(trusted.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(trusted.Message).To(ContainSubstring("not sealed"))
+	}).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(getRequest(g, r).Status.Phase).To(Equal(v1alpha1.PhasePending), "a forged approval never counts")
+	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+	g.Expect(countBy(recordsOf(g, f.partner))[v1alpha1.DecisionStageDecision]).To(BeZero(), "a forged decision is not recorded")
+
+	// Reported again through the webhook, the same revenue counts.
+	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "151", time.Now())).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -31,6 +33,9 @@ type RequestReconciler struct {
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
+
+	// Seals verify review decisions; nil when sealing is off.
+	Seals *seal.Keys
 
 	// fundsLocks serialises Funds evaluations per partner, so two requests
 	// cannot both be approved against the same remaining cap.
@@ -70,6 +75,10 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	for _, e := range res.Events {
 		r.Recorder.Eventf(&request, nil, eventType(e.Warning), e.Reason, "Review", "%s", e.Message)
 	}
+	if n := unsealed(&request, r.Seals); n > 0 {
+		r.Recorder.Eventf(&request, nil, corev1.EventTypeWarning, "UnsealedDecision", "Review",
+			"%d decision(s) were written past the admission webhook (no valid seal) and do not count", n)
+	}
 	if slaBreached(request.Status, res.Status) {
 		slaBreaches.WithLabelValues(string(request.Spec.Type), pathName(&request.Status)).Inc()
 	}
@@ -78,7 +87,7 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 // inputs gathers the paths, the program owner and, for Funds, the remaining cap.
 func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.ExceptionRequest) (review.Input, *v1alpha1.PartnerProgram, error) {
-	in := review.Input{Now: r.Clock.Now().Truncate(time.Second), Request: request}
+	in := review.Input{Now: r.Clock.Now().Truncate(time.Second), Request: request, Seals: r.Seals}
 	var paths v1alpha1.ReviewPathList
 	if err := r.List(ctx, &paths); err != nil {
 		return in, nil, err
@@ -131,7 +140,11 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 	if program != nil {
 		programName = program.Name
 	}
-	recs := record.StageDecisions(q, programName, int(q.Status.RecordedDecisions), retention)
+	uid := string(q.UID)
+	sealed := func(i int, d v1alpha1.ReviewDecision) bool {
+		return r.Seals.Verify(d.Seal, seal.Decision(uid, i, d)...)
+	}
+	recs := record.StageDecisions(q, programName, int(q.Status.RecordedDecisions), retention, sealed)
 	if final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
 		if o := record.Outcome(q, programName, FieldOwner, retention); o != nil {
 			recs = append(recs, o)
@@ -147,6 +160,17 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		next.RecordedPhase = q.Status.Phase
 	}
 	return nil
+}
+
+// unsealed counts the decisions of q whose seal does not verify.
+func unsealed(q *v1alpha1.ExceptionRequest, seals *seal.Keys) int {
+	n := 0
+	for i, d := range q.Status.Decisions {
+		if !seals.Verify(d.Seal, seal.Decision(string(q.UID), i, d)...) {
+			n++
+		}
+	}
+	return n
 }
 
 // final reports whether a stored phase is one a request ends in (Approved may

@@ -117,6 +117,9 @@ const (
 	// ReasonEscalationExpired denies a request whose escalation owner did not
 	// decide within the path's escalationSLA.
 	ReasonEscalationExpired = "EscalationExpired"
+	// ReasonUnexplainedTier: a stored tier that no sealed decision gave (written
+	// past the webhooks) was recomputed from evidence without grace.
+	ReasonUnexplainedTier = "UnexplainedTier"
 	// ReasonNoTiers: a program without tiers, whose partners can hold none.
 	ReasonNoTiers = "NoTiers"
 	// ReasonTiersNotResolved: some of a program's tiers do not fit its catalog.

@@ -152,6 +152,13 @@ type ReviewDecision struct {
 	// generation of the request the decision was made on (set by the server).
 	// +optional
 	Generation int64 `json:"generation,omitempty"`
+
+	// seal is the server's keyed MAC over the decision and its reviewer (set by
+	// the server when sealing is on). A decision whose seal does not verify was
+	// written past the admission webhook and never counts.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // RequestPhase summarises where a request is.

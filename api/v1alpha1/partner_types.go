@@ -90,6 +90,13 @@ type EvidenceEntry struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=300
 	TrustedVia string `json:"trustedVia,omitempty"`
+
+	// seal is the server's keyed MAC over the entry and its provenance (set by the
+	// server when sealing is on). The controller ignores an entry whose seal does
+	// not verify: it was written past the admission webhook.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // EntitlementSourceKind says where an effective entitlement comes from.
@@ -275,6 +282,11 @@ type TierDecision struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Request string `json:"request,omitempty"`
+	// seal is the controller's keyed MAC over the decision (when sealing is on). A
+	// stored tier that no sealed decision explains is recomputed from evidence.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // MaxHistory is how many tier decisions a Partner keeps; older ones are dropped.

@@ -5,6 +5,7 @@ package app
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/controllers"
+	"github.com/partnergov/partnergov/internal/seal"
 	pgwebhook "github.com/partnergov/partnergov/internal/webhook"
 )
 
@@ -68,6 +70,13 @@ type Options struct {
 	Clock clock.PassiveClock
 	// SkipNameValidation lets tests start several managers in one process.
 	SkipNameValidation bool
+	// SealKeyFile names a file of seal keys (seal.Parse: one per line, the current
+	// first), usually a mounted Secret. With sealing on, the webhooks seal evidence
+	// provenance and review decisions and the controller seals tier decisions and
+	// honours nothing unsealed. Empty (and Seals nil): sealing is off.
+	SealKeyFile string
+	// Seals, when set, are used instead of SealKeyFile (tests, make run).
+	Seals *seal.Keys
 }
 
 // Defaults are the settings `make run` and config/manager use.
@@ -106,6 +115,15 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
+	}
+	if o.Seals == nil && o.SealKeyFile != "" {
+		data, err := os.ReadFile(o.SealKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --seal-key-file: %w", err)
+		}
+		if o.Seals, err = seal.Parse(data); err != nil {
+			return nil, fmt.Errorf("--seal-key-file %s: %w", o.SealKeyFile, err)
+		}
 	}
 	cfg.Wrap(countWrites)
 	skip := o.SkipNameValidation
@@ -165,13 +183,13 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
 		"reviewpath":     controllers.NewReviewPathReconciler(c, o.Clock),
 		"exceptionrequest": &controllers.RequestReconciler{
-			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
 		"listing": &controllers.ListingReconciler{
 			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
 		"partner": &controllers.PartnerReconciler{
-			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
 	} {
 		if err := r.SetupWithManager(mgr, o.Controllers); err != nil {
@@ -181,7 +199,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 	if err := mgr.Add(&controllers.RecordPruner{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Interval: time.Hour}); err != nil {
 		return err
 	}
-	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock}); err != nil {
+	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock, Seals: o.Seals}); err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -94,6 +94,17 @@ func (e *Env) CrashRecords(ctx context.Context, c ReviewsConfig) Result {
 		if reviewRow.DecisionsLost > 0 || reviewRow.Duplicated > 0 {
 			return fmt.Errorf("the reviews themselves lost %d and duplicated %d decisions", reviewRow.DecisionsLost, reviewRow.Duplicated)
 		}
+		// The reviews' manager stopped as soon as every effect was applied, maybe
+		// before the last outcomes were recorded: a new one starts from what is
+		// stored and must record what is missing, once.
+		m, err := e.startManager(ctx, "records")
+		if err != nil {
+			return err
+		}
+		defer m.Stop()
+		if err := waitLeading(ctx, m, time.Minute); err != nil {
+			return err
+		}
 		var last error
 		check := func() error {
 			lost, dups, n, err := e.verifyRecords(ctx, ns, plan)

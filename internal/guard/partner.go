@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -23,6 +24,8 @@ type Writer struct {
 	Groups   []string
 	// Controller is true when the writer is partnergov's own controller.
 	Controller bool
+	// Seals seal what the guard stamps; nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // Refusal explains why a write is refused; it is returned as 403 Forbidden.
@@ -60,12 +63,13 @@ func PartnerStatus(old, updated *v1alpha1.Partner, program *v1alpha1.PartnerProg
 		delete(oldEntries, e.Metric)
 		if existed && prev.Value == e.Value && prev.ObservedAt.Equal(&e.ObservedAt) {
 			// Unchanged report: keep who reported it, whatever the write says.
-			e.Source, e.TrustedVia = prev.Source, prev.TrustedVia
+			e.Source, e.TrustedVia, e.Seal = prev.Source, prev.TrustedVia, prev.Seal
 			continue
 		}
 		if r := checkReport(e, prev, existed, program, catalog, w, now); r != nil {
 			return nil, r
 		}
+		e.Seal = w.Seals.Sign(seal.Evidence(string(old.UID), *e)...)
 	}
 	for metric, prev := range oldEntries { // entries the write removes
 		if !mayReplace(prev, program, catalog, w) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // RequestStatus checks a write to exceptionrequests/status; only the status of
@@ -37,6 +38,8 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, partnerOwn
 	for i := len(old.Status.Decisions); i < len(out.Decisions); i++ {
 		d := &out.Decisions[i]
 		d.Reviewer, d.Time, d.Generation = w.Username, stamp.DeepCopy(), old.Generation // a status write cannot change the spec
+		d.Seal = ""
+		d.Seal = w.Seals.Sign(seal.Decision(string(old.UID), i, *d)...)
 	}
 	return out, out.Decisions[len(old.Status.Decisions):], nil
 }

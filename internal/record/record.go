@@ -86,11 +86,16 @@ func TierChange(p *v1alpha1.Partner, d v1alpha1.TierDecision, actor string, rete
 }
 
 // StageDecisions records the decisions of request q from index from on; each
-// decision is stamped by the webhook with its reviewer and time.
-func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, retention time.Duration) []*v1alpha1.DecisionRecord {
+// decision is stamped by the webhook with its reviewer and time. Decisions that
+// sealed rejects (written past the webhook) are not recorded: they never count.
+func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, retention time.Duration,
+	sealed func(int, v1alpha1.ReviewDecision) bool) []*v1alpha1.DecisionRecord {
 	var out []*v1alpha1.DecisionRecord
 	for i := from; i < len(q.Status.Decisions); i++ {
 		d := q.Status.Decisions[i]
+		if sealed != nil && !sealed(i, d) {
+			continue
+		}
 		at := q.CreationTimestamp.Time
 		if d.Time != nil {
 			at = d.Time.Time

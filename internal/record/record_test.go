@@ -48,12 +48,12 @@ func TestRecordsAreNamedByTheDecision(t *testing.T) {
 		"another decision has another name":                  {TierChangeName(partner(), d), TierChangeName(partner(), other), false},
 		"a new partner of the same name has its own records": {TierChangeName(partner(), d), TierChangeName(renamed, d), false},
 		"each reviewer decision has its own record": {
-			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour)[0].Name,
-			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour)[1].Name, false,
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour, nil)[0].Name,
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour, nil)[1].Name, false,
 		},
 		"a decision recorded again after a crash keeps its name": {
-			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 1, time.Hour)[0].Name,
-			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour)[1].Name, true,
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 1, time.Hour, nil)[0].Name,
+			StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0), decision("finance", "bob", t0)), "global", 0, time.Hour, nil)[1].Name, true,
 		},
 		"approval and expiry of one request are two records": {
 			Outcome(request(v1alpha1.PhaseApproved), "global", "ctrl", time.Hour).Name, Outcome(request(v1alpha1.PhaseExpired), "global", "ctrl", time.Hour).Name, false,
@@ -80,7 +80,7 @@ func TestRecordContents(t *testing.T) {
 		!s.RetainUntil.Equal(&metav1.Time{Time: t0.Add(24 * time.Hour)}) || tier.Labels[LabelPartner] != "acme" {
 		t.Errorf("tier change record = %+v", tier)
 	}
-	stage := StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0)), "global", 0, time.Hour)
+	stage := StageDecisions(request(v1alpha1.PhasePending, decision("manager", "alice", t0)), "global", 0, time.Hour, nil)
 	if len(stage) != 1 || stage[0].Spec.Actor != "alice" || stage[0].Spec.Stage != "manager" || stage[0].Spec.Reason != "Approve" ||
 		stage[0].Spec.PolicyGenerations.ReviewPath != 4 {
 		t.Errorf("stage decision records = %+v", stage)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/conditions"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // maxHistoryMessage is the API's limit on a history message.
@@ -231,7 +232,11 @@ func (e *evaluator) stepOwner() bool {
 
 // tally counts the decisions for stage that may count.
 func (e *evaluator) tally(stage string) ballot {
-	return tally(e.st.Decisions, stage, e.excluded, e.st.ReviewPath.AllowSameReviewerAcrossStages)
+	uid := string(e.req.UID)
+	sealed := func(i int, d v1alpha1.ReviewDecision) bool {
+		return e.in.Seals.Verify(d.Seal, seal.Decision(uid, i, d)...)
+	}
+	return tally(e.st.Decisions, stage, e.excluded, e.st.ReviewPath.AllowSameReviewerAcrossStages, sealed)
 }
 
 // escalationSLA is how long the escalation owner may take.

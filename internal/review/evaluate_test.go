@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 const (
@@ -1126,5 +1127,29 @@ func BenchmarkEvaluate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Decision integrity II, item 6: a decision written past the webhook never counts.
+func TestAnUnsealedDecisionNeverCounts(t *testing.T) {
+	keys, err := seal.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(v1alpha1.RequestFunds, "500")
+	req.UID = "uid-q"
+	in := Input{Now: at(0), Request: req, Paths: []v1alpha1.ReviewPath{small}, FundsRemaining: usd("1000"), Seals: keys}
+	res := Evaluate(in)
+	req.Status = res.Status
+	forged := approve("manager", "alice")
+	req.Status.Decisions = []v1alpha1.ReviewDecision{forged}
+	if got := Evaluate(Input{Now: at(time.Hour), Request: req, Paths: in.Paths, FundsRemaining: in.FundsRemaining, Seals: keys}); got.Status.Phase != v1alpha1.PhasePending {
+		t.Errorf("an unsealed approval moved the request to %s", got.Status.Phase)
+	}
+	sealedDecision := forged
+	sealedDecision.Seal = keys.Sign(seal.Decision("uid-q", 0, forged)...)
+	req.Status.Decisions = []v1alpha1.ReviewDecision{sealedDecision}
+	if got := Evaluate(Input{Now: at(time.Hour), Request: req, Paths: in.Paths, FundsRemaining: in.FundsRemaining, Seals: keys}); got.Status.Phase != v1alpha1.PhaseApproved {
+		t.Errorf("a sealed approval left the request %s", got.Status.Phase)
 	}
 }

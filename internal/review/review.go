@@ -12,6 +12,8 @@ package review
 import (
 	"time"
 
+	"github.com/partnergov/partnergov/internal/seal"
+
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -70,6 +72,9 @@ type Input struct {
 	// whose partner no longer exists). WithdrawReason is the condition reason
 	// (default NoLongerQualifies).
 	Withdraw, WithdrawReason string
+	// Seals verify decision seals; nil when sealing is off. A decision whose seal
+	// does not verify was written past the webhook and never counts.
+	Seals *seal.Keys
 	// Used, when not empty, ends an Approved grant that has been used up (a
 	// TierPromotion whose partner dropped below the tier again) with this message.
 	Used string

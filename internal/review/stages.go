@@ -53,17 +53,18 @@ type ballot struct {
 }
 
 // tally counts the decisions for stage. Decisions without a reviewer (the webhook
-// always stamps one), by an excluded identity (the requester, the person filed for,
+// always stamps one), without a valid seal (sealed), by an excluded identity (the requester, the person filed for,
 // the partner's owner) and, unless sameReviewer allows it, by a reviewer whose
 // first decision on the request was for another stage do not count: the webhook
 // refuses all of these, and state written past it does not count either.
-func tally(decisions []v1alpha1.ReviewDecision, stage string, excluded map[string]bool, sameReviewer bool) ballot {
+func tally(decisions []v1alpha1.ReviewDecision, stage string, excluded map[string]bool, sameReviewer bool,
+	sealed func(int, v1alpha1.ReviewDecision) bool) ballot {
 	var b ballot
 	seen := map[string]bool{}
 	firstStage := map[string]string{}
 	for i := range decisions {
 		d := &decisions[i]
-		if d.Reviewer == "" || excluded[d.Reviewer] {
+		if d.Reviewer == "" || excluded[d.Reviewer] || !sealed(i, *d) {
 			continue
 		}
 		if _, ok := firstStage[d.Reviewer]; !ok {

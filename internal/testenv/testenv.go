@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/partnergov/partnergov/internal/app"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // Env is a running control plane.
@@ -137,8 +138,19 @@ func (e *Env) ManagerOptions() app.Options {
 	o.WebhookHost, o.WebhookPort, o.WebhookCertDir = w.LocalServingHost, w.LocalServingPort, w.LocalServingCertDir
 	o.MetricsBindAddress = "0"
 	o.HealthProbeBindAddress = "0"
+	o.Seals = TestSeals
 	return o
 }
+
+// TestSeals are the seal keys of every manager the test environment starts: the
+// same across restarts, as a mounted Secret would be.
+var TestSeals = func() *seal.Keys {
+	k, err := seal.New([]byte("partnergov-test-seal-key-0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // UserKubeconfig returns a kubeconfig file's contents authenticating as the named
 // user in the given groups, for programs started against this control plane.

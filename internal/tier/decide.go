@@ -4,8 +4,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // defaultGracePeriod applies when a tier sets no demotionGracePeriod (the API default).
@@ -55,6 +57,9 @@ func (e *evaluation) decide() outcome {
 	exceptionLapsed = exceptionLapsed && e.enteredByException(stored)
 
 	switch {
+	case stored != "" && !e.tierExplained(stored):
+		// Written past the webhooks: no decision gave it, so it gets no grace.
+		o.moveTo(grantable, v1alpha1.ReasonUnexplainedTier, approval.Request)
 	case stored != "" && current == nil:
 		o.moveTo(grantable, v1alpha1.ReasonTierRemoved, approval.Request)
 	case grantable != nil && rank(grantable) > rank(current):
@@ -74,6 +79,27 @@ func (e *evaluation) decide() outcome {
 		o.promotion = e.promotionFor(o.pending)
 	}
 	return o
+}
+
+// tierExplained reports whether a sealed decision explains the stored tier: the
+// newest history entry moved the partner to it and its seal verifies. Always true
+// with sealing off.
+func (e *evaluation) tierExplained(stored string) bool {
+	return TierExplained(e.seals, e.partner.UID, stored, e.partner.Status.History)
+}
+
+// TierExplained reports whether a sealed decision explains tier: the newest entry
+// of history moved the partner (uid) to it and its seal verifies. Always true with
+// sealing off, and for no tier.
+func TierExplained(seals *seal.Keys, uid types.UID, tier string, history []v1alpha1.TierDecision) bool {
+	if !seals.On() || tier == "" {
+		return true
+	}
+	if len(history) == 0 {
+		return false
+	}
+	last := history[len(history)-1]
+	return last.To == tier && seals.Verify(last.Seal, seal.Tier(string(uid), last)...)
 }
 
 // enteredByException reports whether the partner got its stored tier through a

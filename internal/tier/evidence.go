@@ -43,11 +43,13 @@ type ignoredEntry struct {
 // sortEvidence applies rule 1: an entry counts when its metric is in the catalog, the
 // rule that admitted it is still trusted, its value is a decimal number and
 // now < observedAt + freshnessWindow.
-func sortEvidence(entries []v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.MetricDefinition, now time.Time) evidence {
+func sortEvidence(entries []v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.MetricDefinition, now time.Time, sealed func(v1alpha1.EvidenceEntry) bool) evidence {
 	ev := evidence{counted: make(map[string]countedEntry, len(entries))}
 	for _, e := range entries {
 		def, inCatalog := catalog[e.Metric]
 		switch {
+		case !sealed(e):
+			ev.ignore(e, "is not sealed by the admission webhook (it was written past it)")
 		case !inCatalog:
 			ev.ignore(e, "is not in the catalog")
 		case !StillTrusted(def, e.TrustedVia):

@@ -173,6 +173,9 @@ func (e *evaluation) decisionMessage(from string, o outcome) string {
 	case v1alpha1.ReasonDemoted:
 		return fmt.Sprintf("Demoted from %s to %s: evidence stopped meeting the requirements of tier %s and did not recover by the demotion deadline %s.",
 			describe(from), describe(to), from, stamp(o.demotedAt.Time))
+	case v1alpha1.ReasonUnexplainedTier:
+		return fmt.Sprintf("Tier %s was stored without a sealed decision that gave it (written past the admission webhooks); recomputed from current evidence without a grace period: %s.",
+			describe(from), describe(to))
 	case v1alpha1.ReasonTierRemoved:
 		return fmt.Sprintf("Tier %s no longer exists in program %s; moved to %s, as current evidence allows.",
 			from, e.partner.Spec.Program, describe(to))

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // Grant is an approved exception request in force for the partner; the controller
@@ -43,6 +44,10 @@ type Input struct {
 	// (PromotionsFrom), so a denial is not asked again at once and a new request
 	// never reuses an old name.
 	Promotions []Promotion
+	// Seals verify evidence seals and seal tier decisions; nil when sealing is off.
+	// With sealing on, unsealed evidence does not count, and a stored tier that no
+	// sealed decision explains is recomputed from evidence at once.
+	Seals *seal.Keys
 }
 
 // Result is the outcome of one evaluation.
@@ -79,6 +84,7 @@ type evaluation struct {
 	// programMissing: the partner's program does not exist. Nothing new is
 	// decided from evidence, but grants still expire and running deadlines fire.
 	programMissing bool
+	seals          *seal.Keys
 }
 
 // Evaluate computes the partner's desired status from in. It does not modify in:
@@ -118,7 +124,10 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 	if in.Program != nil {
 		catalog, program = catalogOf(in.Program), in.Program.Name
 	}
-	ev := sortEvidence(in.Partner.Status.Evidence, catalog, now)
+	uid := string(in.Partner.UID)
+	ev := sortEvidence(in.Partner.Status.Evidence, catalog, now, func(e v1alpha1.EvidenceEntry) bool {
+		return in.Seals.Verify(e.Seal, seal.Evidence(uid, e)...)
+	})
 	return &evaluation{
 		now:            now,
 		program:        in.Program,
@@ -128,6 +137,7 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 		grants:         activeGrants(in.Grants, in.Partner.Status.Grants, now),
 		promotions:     in.Promotions,
 		programMissing: in.Program == nil,
+		seals:          in.Seals,
 	}
 }
 
@@ -140,10 +150,11 @@ func (e *evaluation) applyTier(status *v1alpha1.PartnerStatus, o outcome) *v1alp
 		r := o.held.Spec.Rank
 		status.TierRank = &r
 	}
-	if nameOf(o.held) == from {
+	if nameOf(o.held) == from && o.reason != v1alpha1.ReasonUnexplainedTier {
 		return nil
 	}
 	d := e.decision(from, o)
+	d.Seal = e.seals.Sign(seal.Tier(string(e.partner.UID), d)...)
 	status.Tier = nameOf(o.held)
 	since := metav1.NewTime(e.now)
 	status.TierSince = &since

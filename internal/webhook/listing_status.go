@@ -10,6 +10,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // ListingStatusPath serves the listings/status guard.
@@ -21,6 +22,8 @@ const ListingStatusPath = "/mutate-governance-partnergov-io-v1alpha1-listing-sta
 // partner's own integration or the program's marketplace reporters only, and
 // changes of everything else from the controller only.
 type ListingStatusGuard struct {
+	// Seals seal what the guard stamps; nil when sealing is off.
+	Seals *seal.Keys
 	// Reader reads the partner and its program, from the cache.
 	Reader             client.Reader
 	Decoder            admission.Decoder
@@ -37,7 +40,7 @@ func (h *ListingStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	status, refusal := guard.ListingStatus(&old, &updated, program, writerOf(req, h.ControllerUsername))
+	status, refusal := guard.ListingStatus(&old, &updated, program, writerOf(req, h.ControllerUsername, h.Seals))
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}

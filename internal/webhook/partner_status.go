@@ -11,6 +11,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // PartnerStatusPath serves the partners/status guard.
@@ -22,6 +23,8 @@ const PartnerStatusPath = "/mutate-governance-partnergov-io-v1alpha1-partner-sta
 // evidence entry with the authenticated reporter, refuses reporters the catalog does
 // not trust, and refuses anyone but the controller who changes the computed fields.
 type PartnerStatusGuard struct {
+	// Seals seal what the guard stamps; nil when sealing is off.
+	Seals *seal.Keys
 	// Reader reads the partner's program, from the cache.
 	Reader  client.Reader
 	Decoder admission.Decoder
@@ -45,7 +48,7 @@ func (h *PartnerStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if found {
 		program = &p
 	}
-	status, refusal := guard.PartnerStatus(&old, &updated, program, writerOf(req, h.ControllerUsername), h.Clock.Now())
+	status, refusal := guard.PartnerStatus(&old, &updated, program, writerOf(req, h.ControllerUsername, h.Seals), h.Clock.Now())
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/guard"
 	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // RequestStatusPath serves the exceptionrequests/status guard.
@@ -29,6 +30,8 @@ const RequestStatusPath = "/mutate-governance-partnergov-io-v1alpha1-exceptionre
 // the decisions without touching earlier ones. The reviewer's identity, the time
 // and the request's generation are stamped by the server.
 type RequestStatusGuard struct {
+	// Seals seal what the guard stamps; nil when sealing is off.
+	Seals *seal.Keys
 	// Client creates SubjectAccessReviews.
 	Client             client.Client
 	Decoder            admission.Decoder
@@ -48,7 +51,7 @@ func (h *RequestStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if _, err := getOptional(ctx, h.Client, types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Partner}, &partner); err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	status, added, refusal := guard.RequestStatus(&old, &updated, writerOf(req, h.ControllerUsername), partner.Spec.Owner, h.Clock.Now())
+	status, added, refusal := guard.RequestStatus(&old, &updated, writerOf(req, h.ControllerUsername, h.Seals), partner.Spec.Owner, h.Clock.Now())
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // decodeStatusWrite decodes the stored and the proposed object of a status
@@ -28,11 +29,12 @@ func decodeStatusWrite(d admission.Decoder, req admission.Request, old, updated 
 }
 
 // writerOf is the authenticated identity of the request.
-func writerOf(req admission.Request, controllerUsername string) guard.Writer {
+func writerOf(req admission.Request, controllerUsername string, seals *seal.Keys) guard.Writer {
 	return guard.Writer{
 		Username:   req.UserInfo.Username,
 		Groups:     req.UserInfo.Groups,
 		Controller: req.UserInfo.Username == controllerUsername,
+		Seals:      seals,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // The webhooks read these objects from the API server to decide admissions.
@@ -26,6 +27,8 @@ type Options struct {
 	// it may change the status fields the controller computes.
 	ControllerUsername string
 	Clock              clock.PassiveClock
+	// Seals seal evidence provenance and review decisions; nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // Setup registers every webhook with the manager. Reads that decide an admission of
@@ -34,12 +37,14 @@ type Options struct {
 // guard reads the cache.
 func Setup(mgr ctrl.Manager, o Options) error {
 	mgr.GetWebhookServer().Register(PartnerStatusPath, &admission.Webhook{Handler: &PartnerStatusGuard{
+		Seals:              o.Seals,
 		Reader:             mgr.GetClient(),
 		Decoder:            admission.NewDecoder(mgr.GetScheme()),
 		ControllerUsername: o.ControllerUsername,
 		Clock:              o.Clock,
 	}})
 	mgr.GetWebhookServer().Register(RequestStatusPath, &admission.Webhook{Handler: &RequestStatusGuard{
+		Seals:              o.Seals,
 		Client:             mgr.GetClient(),
 		Decoder:            admission.NewDecoder(mgr.GetScheme()),
 		ControllerUsername: o.ControllerUsername,

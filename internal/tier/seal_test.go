@@ -1,0 +1,106 @@
+package tier
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
+)
+
+var testSeals = func() *seal.Keys {
+	k, err := seal.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// sealed seals every evidence entry and history entry of the input, as the
+// webhook and the controller would have.
+func sealedInput(opts ...option) Input {
+	in := input(opts...)
+	in.Partner.UID = "uid-acme"
+	in.Seals = testSeals
+	for i := range in.Partner.Status.Evidence {
+		e := &in.Partner.Status.Evidence[i]
+		e.Seal = testSeals.Sign(seal.Evidence("uid-acme", *e)...)
+	}
+	for i := range in.Partner.Status.History {
+		h := &in.Partner.Status.History[i]
+		h.Seal = testSeals.Sign(seal.Tier("uid-acme", *h)...)
+	}
+	return in
+}
+
+// Decision integrity II, item 6: forged state does not survive.
+func TestForgedStateDoesNotCount(t *testing.T) {
+	unsealed := func(metric string) option {
+		return func(in *Input) {
+			for i := range in.Partner.Status.Evidence {
+				if in.Partner.Status.Evidence[i].Metric == metric {
+					in.Partner.Status.Evidence[i].Seal = "v1.forged"
+				}
+			}
+		}
+	}
+	tests := map[string]struct {
+		in   Input
+		want want
+	}{
+		"sealed evidence counts and the decision is sealed": {
+			in: sealedInput(withEvidence(goldEvidence()...)),
+			want: want{tier: "gold", qualified: "gold", decision: "- -> gold: Promoted", next: at(29 * day),
+				check: func(t *testing.T, _ Input, r Result) {
+					if !testSeals.Verify(r.Decision.Seal, seal.Tier("uid-acme", *r.Decision)...) {
+						t.Errorf("the decision's seal %q does not verify", r.Decision.Seal)
+					}
+				}},
+		},
+		"evidence written past the webhook does not count": {
+			in: func() Input {
+				in := sealedInput(withEvidence(goldEvidence()...))
+				unsealed(revenue)(&in)
+				return in
+			}(),
+			want: want{tier: "registered", qualified: "registered", decision: "- -> registered: Promoted", next: at(29 * day),
+				conditions: map[string]string{v1alpha1.ConditionEvidenceTrusted: "False/UntrustedEvidence"},
+				messages:   map[string][]string{v1alpha1.ConditionEvidenceTrusted: {"metric sourced-revenue", "not sealed"}}},
+		},
+		"a tier no sealed decision gave is recomputed at once, without grace": {
+			in: func() Input {
+				in := sealedInput(withEvidence(silverEvidence()...))
+				holding("platinum")(&in) // written past the webhooks, no history
+				return in
+			}(),
+			want: want{tier: "silver", qualified: "silver", decision: "platinum -> silver: UnexplainedTier", next: at(89 * day)},
+		},
+		"a forged tier the evidence supports is re-sealed, not changed": {
+			in: func() Input {
+				in := sealedInput(withEvidence(goldEvidence()...))
+				holding("gold")(&in)
+				return in
+			}(),
+			want: want{tier: "gold", qualified: "gold", decision: "gold -> gold: UnexplainedTier", next: at(29 * day)},
+		},
+		"a tier a sealed decision gave stands": {
+			in:   sealedInput(holding("gold"), withEvidence(goldEvidence()...), enteredBy("gold", v1alpha1.ReasonPromoted)),
+			want: want{tier: "gold", qualified: "gold", next: at(29 * day)},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(tc.in)
+			assertResult(t, tc.in, tc.want, r)
+			if tc.want.check != nil {
+				tc.want.check(t, tc.in, r)
+			}
+			again := tc.in
+			again.Partner = tc.in.Partner.DeepCopy()
+			again.Partner.Status = r.Status
+			if r2 := Evaluate(again); r2.Decision != nil {
+				t.Errorf("evaluating the result again decided %s", describeDecision(r2.Decision))
+			}
+		})
+	}
+}
