@@ -75,6 +75,7 @@ func main() {
 			return env.CrashRecords(ctx, chaos.ReviewsConfig{Partners: *reviewers / 2, Requests: *requests, Kills: *recordKills,
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
 		},
+		func() chaos.Result { return env.Forged(ctx, *timeout) },
 		func() chaos.Result {
 			return env.Failover(ctx, chaos.FailoverConfig{Partners: *failoverN, KillAfter: time.Second, Timeout: *timeout})
 		},

@@ -112,6 +112,13 @@ func Setup(ctx context.Context, root, dir string) (*Env, error) {
 	}
 	cl.SetManagerBinary(bin)
 	e := &Env{Cluster: cl}
+	// Every manager seals with the same key, as a mounted Secret gives them.
+	keys, err := writeSealKey(dir)
+	if err != nil {
+		cl.Stop()
+		return nil, err
+	}
+	e.Options.Args = append(e.Options.Args, "--seal-key-file", keys)
 	// The webhooks fail closed without a manager: one serves them (as a
 	// follower, the harness holding the lease) while the program is installed.
 	if err := e.install(ctx); err != nil {

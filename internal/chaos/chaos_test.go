@@ -92,6 +92,11 @@ func TestTheManagerKilledWhileRecordingLosesNoRecordAndRecordsNothingTwice(t *te
 	}
 }
 
+func TestStateForgedWhileTheWebhooksWereAbsentDoesNotCount(t *testing.T) {
+	env.Logf = logf(t)
+	check(t, env.Forged(ctx, 2*time.Minute))
+}
+
 func TestAFollowerTakesOverWithinTheLeaseAndRepeatsNoDecision(t *testing.T) {
 	env.Logf = logf(t)
 	check(t, env.Failover(ctx, chaos.FailoverConfig{Partners: 120, Timeout: 2 * time.Minute}))
