@@ -3,7 +3,9 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,7 +220,7 @@ func (e *Env) conflicts(ctx context.Context, c ConflictsConfig, r *Result) error
 	w := after.Writes().Sub(before.Writes())
 	n := writes.Load()
 	r.figure("%d evidence writes acknowledged (%.0f/s), %d refused and retried", n, float64(n)/c.Duration.Seconds(), refused.Load())
-	r.figure("%.0f controller status writes meanwhile", w.Objects)
+	r.figure("%.0f controller object writes meanwhile (%s)", w.Objects, byResource(w.ByResource))
 	if w.Objects == 0 {
 		r.fail("the controller wrote no status during the storm")
 	}
@@ -235,4 +237,16 @@ func applyEvidence(ctx context.Context, c client.Client, in integration, ns, par
 		}}},
 	}}
 	return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(in.fieldManager), client.ForceOwnership)
+}
+
+// byResource lists write counts as "verb resource=n", sorted, skipping zeros.
+func byResource(m map[string]float64) string {
+	var parts []string
+	for k, v := range m {
+		if v > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%.0f", k, v))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
