@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,9 +52,6 @@ type PartnerReconciler struct {
 	// Seals verify evidence and seal tier decisions; nil when sealing is off.
 	Seals *seal.Keys
 
-	// recorded holds, by partner UID, the name of the newest DecisionRecord this
-	// manager created or found, so each is created once per manager.
-	recorded sync.Map
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -86,6 +82,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
+	// The newest stored decision is recorded before this write, which carries
+	// the marker that says so.
+	if err := r.recordStoredDecision(ctx, &partner, &res.Status, in.Program); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
+	}
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
@@ -98,14 +99,6 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
 	}
-	// The decision is stored: record it durably (again after a crash, see recordTierChange).
-	stored := partner.Status.History // what is stored: the new decision only if it was written
-	if written {
-		stored = res.Status.History
-	}
-	if err := r.recordTierChange(ctx, &partner, stored, in.Program, in.Now); err != nil {
-		return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
-	}
 	// Side effects come after the decision is stored, so a problem with them
 	// (reported as an error and retried) never holds back a tier decision.
 	if err := ensureIntegrationAccess(ctx, r.Client, r.APIReader, &partner); err != nil {
@@ -115,6 +108,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if err := r.openPromotionRequest(ctx, &partner, in, requests, res.Promotion); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
 		}
+	}
+	if res.Decision != nil && written {
+		// The decision is stored: come back to record it (the controller's own
+		// status update is not an event it reconciles on).
+		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
 }
@@ -145,34 +143,27 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 	return in, mine, nil
 }
 
-// recordVerifyWindow is how far back a restarted manager checks that the newest
-// tier decision of each partner has its DecisionRecord: a manager that crashed
-// between storing a decision and recording it left it unrecorded.
-const recordVerifyWindow = time.Hour
-
-// recordTierChange creates the DecisionRecord of the partner's newest tier
-// decision unless this manager already knows it exists. Its name is derived from
-// the decision, so creating it again finds it there (AlreadyExists) and never
-// records twice. Decisions older than recordVerifyWindow were recorded by the
-// manager that made them, or by one that restarted within the window.
-func (r *PartnerReconciler) recordTierChange(ctx context.Context, p *v1alpha1.Partner, history []v1alpha1.TierDecision,
-	program *v1alpha1.PartnerProgram, now time.Time) error {
-	if len(history) == 0 {
+// recordStoredDecision creates the DecisionRecord of the newest tier decision
+// stored in p's history unless status.recordedDecision already names it, and sets
+// that marker in next. Only what is stored is recorded, and the record's name is
+// derived from the decision, so a crash anywhere records it later, once. A
+// decision without a valid seal (written past the webhooks) is not recorded: the
+// engine replaces it.
+func (r *PartnerReconciler) recordStoredDecision(ctx context.Context, p *v1alpha1.Partner, next *v1alpha1.PartnerStatus,
+	program *v1alpha1.PartnerProgram) error {
+	h := p.Status.History
+	if len(h) == 0 {
 		return nil
 	}
-	d := history[len(history)-1]
-	if now.Sub(d.Time.Time) > recordVerifyWindow {
-		return nil
-	}
+	d := h[len(h)-1]
 	name := record.TierChangeName(p, d)
-	if last, ok := r.recorded.Load(p.UID); ok && last == name {
+	if p.Status.RecordedDecision == name || !r.Seals.Verify(d.Seal, seal.Tier(string(p.UID), d)...) {
 		return nil
 	}
-	rec := record.TierChange(p, d, FieldOwner, v1alpha1.RecordRetention(program))
-	if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.Create(ctx, record.TierChange(p, d, FieldOwner, v1alpha1.RecordRetention(program))); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	r.recorded.Store(p.UID, name)
+	next.RecordedDecision = name
 	return nil
 }
 
