@@ -51,7 +51,6 @@ type PartnerReconciler struct {
 	Recorder  events.EventRecorder
 	// Seals verify evidence and seal tier decisions; nil when sealing is off.
 	Seals *seal.Keys
-
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
