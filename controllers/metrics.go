@@ -169,6 +169,13 @@ func (c *partnerCollector) collectScorecards(ctx context.Context, ch chan<- prom
 // registered is the collector of the most recently built manager.
 var registered *partnerCollector
 
+// NewGovernanceCollector returns the collector of the governance gauges
+// (partners by tier, pending requests, scorecards), reading from reader and
+// reporting only once elected is closed.
+func NewGovernanceCollector(reader client.Reader, elected <-chan struct{}) prometheus.Collector {
+	return &partnerCollector{reader: reader, elected: elected}
+}
+
 // RegisterMetrics adds partnergov's metrics to the manager's registry. A later call
 // (a restarted manager in the same process) replaces the collector, so scrapes read
 // the live manager's cache.

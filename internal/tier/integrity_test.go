@@ -278,7 +278,13 @@ func integrityScenarios(t *testing.T) map[string]scenario {
 }
 
 func TestDecisionIntegrity(t *testing.T) {
-	for name, tc := range integrityScenarios(t) {
+	runSettling(t, integrityScenarios(t))
+}
+
+// runSettling evaluates each scenario, checks its result, and checks that the
+// result, stored and evaluated again, decides nothing more.
+func runSettling(t *testing.T, scenarios map[string]scenario) {
+	for name, tc := range scenarios {
 		t.Run(name, func(t *testing.T) {
 			r := Evaluate(tc.in)
 			assertResult(t, tc.in, tc.want, r)

@@ -44,10 +44,7 @@ func TestForgedStateDoesNotCount(t *testing.T) {
 			}
 		}
 	}
-	tests := map[string]struct {
-		in   Input
-		want want
-	}{
+	runSettling(t, map[string]scenario{
 		"sealed evidence counts and the decision is sealed": {
 			in: sealedInput(withEvidence(goldEvidence()...)),
 			want: want{tier: "gold", qualified: "gold", decision: "- -> gold: Promoted", next: at(29 * day),
@@ -87,20 +84,5 @@ func TestForgedStateDoesNotCount(t *testing.T) {
 			in:   sealedInput(holding("gold"), withEvidence(goldEvidence()...), enteredBy("gold", v1alpha1.ReasonPromoted)),
 			want: want{tier: "gold", qualified: "gold", next: at(29 * day)},
 		},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			r := Evaluate(tc.in)
-			assertResult(t, tc.in, tc.want, r)
-			if tc.want.check != nil {
-				tc.want.check(t, tc.in, r)
-			}
-			again := tc.in
-			again.Partner = tc.in.Partner.DeepCopy()
-			again.Partner.Status = r.Status
-			if r2 := Evaluate(again); r2.Decision != nil {
-				t.Errorf("evaluating the result again decided %s", describeDecision(r2.Decision))
-			}
-		})
-	}
+	})
 }
