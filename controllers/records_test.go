@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/controllers"
+	"github.com/partnergov/partnergov/internal/plugin"
 	"github.com/partnergov/partnergov/internal/record"
 )
 
@@ -74,6 +75,14 @@ func TestEveryDecisionIsRecordedOnceEvenAcrossARestart(t *testing.T) {
 			g.Expect(rec.Spec.Request).To(Equal(r.Name))
 		}
 		g.Expect(rec.Spec.RetainUntil.Time).To(BeTemporally("~", rec.Spec.Time.Add(v1alpha1.DefaultRecordRetention), time.Second))
+	}
+
+	// kubectl partnergov history lists them, newest first.
+	listed, err := plugin.History(ctx, admin, client.ObjectKeyFromObject(f.partner))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(listed).To(HaveLen(len(recs)))
+	for i := 1; i < len(listed); i++ {
+		g.Expect(listed[i].Spec.Time.After(listed[i-1].Spec.Time.Time)).To(BeFalse(), "history is newest first")
 	}
 
 	// A new manager starts from what is stored: it records nothing twice.
