@@ -7,8 +7,10 @@ import (
 
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -287,4 +289,37 @@ func TestForgedDecisionsEvidenceAndTiersDoNotSurvive(t *testing.T) {
 	// Reported again through the webhook, the same revenue counts.
 	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "151", time.Now())).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
+}
+
+// TestARequestIsNotDeletedBeforeItsDecisionsAreRecorded: a pending request may be
+// deleted, but not while it stores a reviewer's decision that has no
+// DecisionRecord yet, or the decision would be lost. A ResourceQuota of zero
+// DecisionRecords holds the controller's record back, as a slow or crashed
+// controller would.
+func TestARequestIsNotDeletedBeforeItsDecisionsAreRecorded(t *testing.T) {
+	g := NewWithT(t)
+	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate), stage("finance", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	alice := reviewer(t, "alice@example.com", f.path, "manager")
+	r := f.ask(g, claimSpec())
+	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.CurrentStage).To(Equal("manager")) }).Should(Succeed())
+
+	none := corev1.ResourceList{"count/decisionrecords.governance.partnergov.io": resource.MustParse("0")}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "no-records"}, Spec: corev1.ResourceQuotaSpec{Hard: none}}
+	g.Expect(admin.Create(ctx, quota)).To(Succeed())
+	quota.Status = corev1.ResourceQuotaStatus{Hard: none, Used: none} // what the quota controller (absent here) would write
+	g.Expect(admin.Status().Update(ctx, quota)).To(Succeed())
+
+	g.Expect(decide(alice, r, "", v1alpha1.DecisionApprove)).To(Succeed())
+	stored := getRequest(g, r)
+	g.Expect(stored.Status.Decisions).To(HaveLen(1))
+	g.Expect(stored.Status.RecordedDecisions).To(BeZero())
+	err := admin.Delete(ctx, stored)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("stores 1 review decision(s) that the controller has not recorded yet"))
+
+	// Once the controller may record again, the decision is recorded and the
+	// pending request may go; its record stays.
+	g.Expect(admin.Delete(ctx, quota)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(admin.Delete(ctx, getRequest(g, r))).To(Succeed()) }).Should(Succeed())
+	g.Expect(countBy(recordsOf(g, f.partner))).To(HaveKeyWithValue(v1alpha1.DecisionStageDecision, 1))
 }

@@ -145,7 +145,7 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		return r.Seals.Verify(d.Seal, seal.Decision(uid, i, d)...)
 	}
 	recs := record.StageDecisions(q, programName, int(q.Status.RecordedDecisions), retention, sealed)
-	if final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
+	if record.Final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
 		if o := record.Outcome(q, programName, FieldOwner, retention); o != nil {
 			recs = append(recs, o)
 		}
@@ -156,7 +156,7 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		}
 	}
 	next.RecordedDecisions = int32(len(q.Status.Decisions))
-	if final(q.Status.Phase) {
+	if record.Final(q.Status.Phase) {
 		next.RecordedPhase = q.Status.Phase
 	}
 	return nil
@@ -171,12 +171,6 @@ func unsealed(q *v1alpha1.ExceptionRequest, seals *seal.Keys) int {
 		}
 	}
 	return n
-}
-
-// final reports whether a stored phase is one a request ends in (Approved may
-// still expire).
-func final(p v1alpha1.RequestPhase) bool {
-	return p == v1alpha1.PhaseApproved || p == v1alpha1.PhaseDenied || p == v1alpha1.PhaseExpired || p == v1alpha1.PhaseWithdrawn
 }
 
 // promotionInputs withdraws a pending TierPromotion whose partner no longer

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -221,4 +222,25 @@ func Expired(records []v1alpha1.DecisionRecord, now time.Time) []*v1alpha1.Decis
 		}
 	}
 	return out
+}
+
+// Final reports whether a request phase is one a request ends in (an Approved
+// request may still expire): reaching it is recorded as an outcome.
+func Final(p v1alpha1.RequestPhase) bool {
+	return p == v1alpha1.PhaseApproved || p == v1alpha1.PhaseDenied || p == v1alpha1.PhaseExpired || p == v1alpha1.PhaseWithdrawn
+}
+
+// Unrecorded says what request q stores that has no DecisionRecord yet: reviewer
+// decisions past status.recordedDecisions, or a final phase that is not
+// status.recordedPhase. It is "" when everything is recorded. Deleting a request
+// before then would lose those decisions, so the webhook refuses it.
+func Unrecorded(q *v1alpha1.ExceptionRequest) string {
+	var parts []string
+	if n := len(q.Status.Decisions) - int(q.Status.RecordedDecisions); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d review decision(s)", n))
+	}
+	if Final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
+		parts = append(parts, "its outcome ("+string(q.Status.Phase)+")")
+	}
+	return strings.Join(parts, " and ")
 }

@@ -120,3 +120,29 @@ func TestAPartnerNameTooLongForALabelStillGetsItsRecord(t *testing.T) {
 		t.Errorf("record %q for partner %q", r.Name, r.Spec.Partner)
 	}
 }
+
+func TestUnrecorded(t *testing.T) {
+	d := decision("manager", "alice@example.com", t0)
+	recorded := func(q *v1alpha1.ExceptionRequest, decisions int32, phase v1alpha1.RequestPhase) *v1alpha1.ExceptionRequest {
+		q.Status.RecordedDecisions, q.Status.RecordedPhase = decisions, phase
+		return q
+	}
+	for name, tc := range map[string]struct {
+		q    *v1alpha1.ExceptionRequest
+		want string
+	}{
+		"a new request stores nothing to record":            {request(v1alpha1.PhasePending), ""},
+		"a decision not yet recorded":                       {request(v1alpha1.PhasePending, d), "1 review decision(s)"},
+		"every decision recorded":                           {recorded(request(v1alpha1.PhasePending, d, d), 2, ""), ""},
+		"an outcome not yet recorded":                       {recorded(request(v1alpha1.PhaseWithdrawn, d), 1, ""), "its outcome (Withdrawn)"},
+		"an outcome recorded":                               {recorded(request(v1alpha1.PhaseWithdrawn, d), 1, v1alpha1.PhaseWithdrawn), ""},
+		"an expiry after a recorded approval is unrecorded": {recorded(request(v1alpha1.PhaseExpired, d), 1, v1alpha1.PhaseApproved), "its outcome (Expired)"},
+		"both": {request(v1alpha1.PhaseDenied, d), "1 review decision(s) and its outcome (Denied)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := Unrecorded(tc.q); got != tc.want {
+				t.Errorf("Unrecorded = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

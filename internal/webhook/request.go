@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/review"
 	"github.com/partnergov/partnergov/internal/tier"
@@ -199,13 +200,24 @@ func (v *RequestValidator) validateGrant(ctx context.Context, r *v1alpha1.Except
 
 // ValidateDelete keeps decided requests for their program's recordRetention: an
 // approved, denied or expired request is a decision record (deleting an approved
-// Funds request would also free its cap). Pending and withdrawn ones may go.
+// Funds request would also free its cap). Pending and withdrawn ones may go once
+// the controller has recorded what they store (record.Unrecorded), so deleting a
+// request just decided never loses the decision.
 func (v *RequestValidator) ValidateDelete(ctx context.Context, r *v1alpha1.ExceptionRequest) (admission.Warnings, error) {
+	if deletingNamespace(ctx) {
+		return nil, nil
+	}
+	if what := record.Unrecorded(r); what != "" {
+		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("exceptionrequests").GroupResource(), r.Name, fmt.Errorf(
+			"ExceptionRequest %s/%s stores %s that the controller has not recorded yet (status.recordedDecisions, status.recordedPhase); "+
+				"deleting it now would lose them: try again once the controller has written their DecisionRecords",
+			r.Namespace, r.Name, what))
+	}
 	decided := map[v1alpha1.RequestPhase]string{
 		v1alpha1.PhaseApproved: v1alpha1.ConditionApproved, v1alpha1.PhaseDenied: v1alpha1.ConditionDenied, v1alpha1.PhaseExpired: v1alpha1.ConditionExpired,
 	}
 	cond, ok := decided[r.Status.Phase]
-	if !ok || deletingNamespace(ctx) {
+	if !ok {
 		return nil, nil
 	}
 	at := r.CreationTimestamp.Time
