@@ -72,13 +72,19 @@ var stopManager = func() {}
 
 // startManager starts a manager as the controller's own identity, holding only
 // the generated RBAC role.
-func startManager() error {
+func startManager() error { return startManagerWith(nil) }
+
+// startManagerWith starts a manager whose options adjust changes first.
+func startManagerWith(adjust func(*app.Options)) error {
 	cfg, err := env.ManagerConfig(ctx)
 	if err != nil {
 		return err
 	}
 	opts := env.ManagerOptions()
 	opts.SkipNameValidation = true
+	if adjust != nil {
+		adjust(&opts)
+	}
 	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
 		return err
@@ -97,10 +103,13 @@ func startManager() error {
 
 // restartManager stops the manager, as a crash or a rollout would, and starts a
 // new one that begins from what the API server stores.
-func restartManager(t *testing.T) {
+func restartManager(t *testing.T) { t.Helper(); restartManagerWith(t, nil) }
+
+// restartManagerWith restarts the manager with options adjust changes.
+func restartManagerWith(t *testing.T, adjust func(*app.Options)) {
 	t.Helper()
 	stopManager()
-	if err := startManager(); err != nil {
+	if err := startManagerWith(adjust); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitForWebhooks(); err != nil {

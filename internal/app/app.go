@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -75,7 +76,13 @@ type Options struct {
 	// provenance and review decisions and the controller seals tier decisions and
 	// honours nothing unsealed. Empty (and Seals nil): sealing is off.
 	SealKeyFile string
-	// Seals, when set, are used instead of SealKeyFile (tests, make run).
+	// SealKeySecret names a Secret of seal keys (in SealKeySecretNamespace, or
+	// POD_NAMESPACE) that the manager owns: shipped empty, it gets a new random
+	// key from the first manager that starts, and the state stored before is
+	// adopted (sealed once). Used when SealKeyFile is empty.
+	SealKeySecret          string
+	SealKeySecretNamespace string
+	// Seals, when set, are used instead of SealKeyFile and SealKeySecret (tests, make run).
 	Seals *seal.Keys
 }
 
@@ -124,6 +131,15 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		if o.Seals, err = seal.Parse(data); err != nil {
 			return nil, fmt.Errorf("--seal-key-file %s: %w", o.SealKeyFile, err)
 		}
+	}
+	if o.Seals == nil && o.SealKeyFile == "" && o.SealKeySecret != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		keys, err := loadSealSecret(ctx, cfg, o.sealSecret())
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		o.Seals = keys
 	}
 	cfg.Wrap(countWrites)
 	skip := o.SkipNameValidation
@@ -198,6 +214,15 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 	}
 	if err := mgr.Add(&controllers.RecordPruner{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Interval: time.Hour}); err != nil {
 		return err
+	}
+	if o.Seals.Adopting() { // loaded from the seal Secret, before its adoption ended
+		secret := o.sealSecret()
+		if err := mgr.Add(&controllers.SealAdopter{Client: c, APIReader: mgr.GetAPIReader(), Seals: o.Seals, Secret: secret, Interval: 10 * time.Second}); err != nil {
+			return err
+		}
+		if err := mgr.Add(&controllers.SealAdoptionWatch{APIReader: mgr.GetAPIReader(), Seals: o.Seals, Secret: secret, Interval: 10 * time.Second}); err != nil {
+			return err
+		}
 	}
 	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock, Seals: o.Seals}); err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)

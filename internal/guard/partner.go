@@ -63,7 +63,12 @@ func PartnerStatus(old, updated *v1alpha1.Partner, program *v1alpha1.PartnerProg
 		delete(oldEntries, e.Metric)
 		if existed && prev.Value == e.Value && prev.ObservedAt.Equal(&e.ObservedAt) {
 			// Unchanged report: keep who reported it, whatever the write says.
-			e.Source, e.TrustedVia, e.Seal = prev.Source, prev.TrustedVia, prev.Seal
+			// Only the controller adopting state stored before sealing was on
+			// may add a seal, and only one that verifies.
+			e.Source, e.TrustedVia = prev.Source, prev.TrustedVia
+			if !(w.Controller && w.Seals.On() && prev.Seal == "" && e.Seal != "" && w.Seals.Verify(e.Seal, seal.Evidence(string(old.UID), *e)...)) {
+				e.Seal = prev.Seal
+			}
 			continue
 		}
 		if r := checkReport(e, prev, existed, program, catalog, w, now); r != nil {

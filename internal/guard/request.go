@@ -21,8 +21,8 @@ import (
 // store and the decisions added, for the caller's permission check.
 func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, partnerOwner string, now time.Time) (*v1alpha1.ExceptionRequestStatus, []v1alpha1.ReviewDecision, *Refusal) {
 	if w.Controller {
-		if !equality.Semantic.DeepEqual(old.Status.Decisions, updated.Status.Decisions) {
-			return nil, nil, refuse("the controller does not write review decisions")
+		if !onlyAdopted(old, updated.Status.Decisions, w.Seals) {
+			return nil, nil, refuse("the controller does not write review decisions; it only seals, once, those stored before sealing was on")
 		}
 		return updated.Status.DeepCopy(), nil, nil
 	}
@@ -42,6 +42,26 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, partnerOwn
 		d.Seal = w.Seals.Sign(seal.Decision(string(old.UID), i, *d)...)
 	}
 	return out, out.Decisions[len(old.Status.Decisions):], nil
+}
+
+// onlyAdopted reports whether decisions are old's decisions, except that some
+// stored with no seal (before sealing was on) now carry one that verifies.
+func onlyAdopted(old *v1alpha1.ExceptionRequest, decisions []v1alpha1.ReviewDecision, seals *seal.Keys) bool {
+	if len(decisions) != len(old.Status.Decisions) {
+		return false
+	}
+	for i, d := range decisions {
+		prev := old.Status.Decisions[i]
+		if equality.Semantic.DeepEqual(prev, d) {
+			continue
+		}
+		bare := d
+		bare.Seal = ""
+		if !seals.On() || prev.Seal != "" || d.Seal == "" || !equality.Semantic.DeepEqual(prev, bare) || !seals.Verify(d.Seal, seal.Decision(string(old.UID), i, d)...) {
+			return false
+		}
+	}
+	return true
 }
 
 // ApproverResource is the RBAC resourceName whose verb "approve" on resource

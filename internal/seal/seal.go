@@ -7,11 +7,13 @@ package seal
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -27,6 +29,9 @@ const prefix = "v1."
 type Keys struct {
 	current  []byte
 	previous [][]byte
+	// adopting is on while the state stored before sealing was turned on is
+	// being sealed (SetAdopting).
+	adopting atomic.Bool
 }
 
 // New returns Keys signing with current. Every key must have at least 32 bytes.
@@ -61,6 +66,15 @@ func Parse(data []byte) (*Keys, error) {
 	return New(keys[0], keys[1:]...)
 }
 
+// Generate returns a new random key, base64-encoded as Parse reads it.
+func Generate() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
 // On reports whether sealing is on.
 func (k *Keys) On() bool { return k != nil }
 
@@ -82,13 +96,21 @@ func (k *Keys) Sign(parts ...string) string {
 	return mac(k.current, parts)
 }
 
+// SetAdopting turns adoption on or off. While it is on, Verify accepts what has
+// no seal at all (state stored before sealing was turned on, which the
+// manager is sealing once); a seal that is present must still verify.
+func (k *Keys) SetAdopting(on bool) { k.adopting.Store(on) }
+
+// Adopting reports whether adoption is on.
+func (k *Keys) Adopting() bool { return k != nil && k.adopting.Load() }
+
 // Verify reports whether seal seals parts under one of the keys.
 func (k *Keys) Verify(seal string, parts ...string) bool {
 	if k == nil {
 		return true
 	}
 	if seal == "" {
-		return false
+		return k.adopting.Load()
 	}
 	for _, key := range append([][]byte{k.current}, k.previous...) {
 		if hmac.Equal([]byte(seal), []byte(mac(key, parts))) {
@@ -118,4 +140,52 @@ func Decision(requestUID string, i int, d v1alpha1.ReviewDecision) []string {
 // Tier is what a tier decision's seal covers.
 func Tier(partnerUID string, d v1alpha1.TierDecision) []string {
 	return []string{"tier", partnerUID, stamp(d.Time.Time), d.From, d.To, d.Reason, d.Request}
+}
+
+// SecretKey is the key of the manager's seal Secret that holds the keys, one per
+// line, the current first (the format Parse reads).
+const SecretKey = "keys"
+
+// AnnotationAdoption on the seal Secret says the state stored before sealing was
+// turned on is still being sealed (value AdoptionPending); the manager removes
+// it once everything stored is sealed.
+const (
+	AnnotationAdoption = "governance.partnergov.io/seal-adoption"
+	AdoptionPending    = "pending"
+)
+
+// AdoptPartner seals, in place, the evidence entries and tier decisions of p that
+// have no seal (stored before sealing was on), and reports whether it sealed any.
+// Entries with a seal, good or bad, are left as they are.
+func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
+	if k == nil {
+		return false
+	}
+	changed := false
+	for i := range p.Status.Evidence {
+		if e := &p.Status.Evidence[i]; e.Seal == "" {
+			e.Seal, changed = k.Sign(Evidence(string(p.UID), *e)...), true
+		}
+	}
+	for i := range p.Status.History {
+		if d := &p.Status.History[i]; d.Seal == "" {
+			d.Seal, changed = k.Sign(Tier(string(p.UID), *d)...), true
+		}
+	}
+	return changed
+}
+
+// AdoptRequest seals, in place, the review decisions of q that have no seal, and
+// reports whether it sealed any.
+func (k *Keys) AdoptRequest(q *v1alpha1.ExceptionRequest) bool {
+	if k == nil {
+		return false
+	}
+	changed := false
+	for i := range q.Status.Decisions {
+		if d := &q.Status.Decisions[i]; d.Seal == "" {
+			d.Seal, changed = k.Sign(Decision(string(q.UID), i, *d)...), true
+		}
+	}
+	return changed
 }

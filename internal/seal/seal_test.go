@@ -52,6 +52,41 @@ func TestSeals(t *testing.T) {
 	}
 }
 
+func TestAdoptionAcceptsOnlyWhatHasNoSeal(t *testing.T) {
+	a, _ := New(keyA)
+	b, _ := New(keyB)
+	parts := Evidence("uid-1", entry())
+	a.SetAdopting(true)
+	if !a.Verify("", parts...) {
+		t.Error("while adopting, an entry with no seal is not accepted")
+	}
+	if a.Verify(b.Sign(parts...), parts...) {
+		t.Error("while adopting, a seal under another key is accepted")
+	}
+	a.SetAdopting(false)
+	if a.Verify("", parts...) {
+		t.Error("once adopted, an entry with no seal is still accepted")
+	}
+}
+
+func TestGeneratedKeysParse(t *testing.T) {
+	k1, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := Generate()
+	if k1 == k2 {
+		t.Fatal("two generated keys are equal")
+	}
+	keys, err := Parse([]byte(k1 + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys.current) != 32 {
+		t.Errorf("a generated key parses to %d bytes, want 32", len(keys.current))
+	}
+}
+
 func TestParse(t *testing.T) {
 	k, err := Parse([]byte("# current first\n" + string(keyB) + "\n\n" + string(keyA) + "\n"))
 	if err != nil {
@@ -66,5 +101,45 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse([]byte("# nothing\n")); err == nil {
 		t.Error("a file without a key was accepted")
+	}
+}
+
+func TestAdoptionSealsWhatHasNoSealAndLeavesTheRest(t *testing.T) {
+	k, _ := New(keyA)
+	other, _ := New(keyB)
+	forged := entry()
+	forged.Metric, forged.Seal = "pipeline", "v1.forged"
+	p := &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{UID: "uid-p"}, Status: v1alpha1.PartnerStatus{
+		Evidence: []v1alpha1.EvidenceEntry{entry(), forged},
+		History:  []v1alpha1.TierDecision{{Time: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), To: "select"}},
+	}}
+	if !k.AdoptPartner(p) {
+		t.Fatal("AdoptPartner sealed nothing")
+	}
+	if !k.Verify(p.Status.Evidence[0].Seal, Evidence("uid-p", p.Status.Evidence[0])...) {
+		t.Error("the unsealed evidence entry is not sealed")
+	}
+	if p.Status.Evidence[1].Seal != "v1.forged" {
+		t.Error("an entry with a bad seal was resealed: adoption must not launder it")
+	}
+	if !k.Verify(p.Status.History[0].Seal, Tier("uid-p", p.Status.History[0])...) {
+		t.Error("the unsealed tier decision is not sealed")
+	}
+	if k.AdoptPartner(p) {
+		t.Error("a second adoption sealed something again")
+	}
+	if other.Verify(p.Status.Evidence[0].Seal, Evidence("uid-p", p.Status.Evidence[0])...) {
+		t.Error("adoption sealed with a key it was not given")
+	}
+
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{UID: "uid-q"}, Status: v1alpha1.ExceptionRequestStatus{
+		Decisions: []v1alpha1.ReviewDecision{{Stage: "manager", Decision: v1alpha1.DecisionApprove, Reviewer: "alice"}, {Stage: "finance", Seal: "v1.forged"}},
+	}}
+	if !k.AdoptRequest(q) || !k.Verify(q.Status.Decisions[0].Seal, Decision("uid-q", 0, q.Status.Decisions[0])...) || q.Status.Decisions[1].Seal != "v1.forged" {
+		t.Errorf("AdoptRequest sealed %+v", q.Status.Decisions)
+	}
+	var off *Keys
+	if off.AdoptPartner(p) || off.AdoptRequest(q) {
+		t.Error("with sealing off adoption changed something")
 	}
 }

@@ -1,0 +1,193 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
+)
+
+// SealAdopter seals, once, the state stored before sealing was turned on: the
+// evidence, tier decisions and review decisions that have no seal. Until it is
+// done the manager's Seals accept what has no seal (seal.Keys.SetAdopting), so
+// turning sealing on demotes nobody; a seal that is present must verify
+// throughout. When every stored object is sealed it removes the seal Secret's
+// adoption annotation and ends adoption. It runs on the leader; SealAdoptionWatch
+// ends adoption on the other replicas.
+type SealAdopter struct {
+	Client    client.Client
+	APIReader client.Reader
+	Seals     *seal.Keys
+	// Secret is the seal key Secret that carries the adoption annotation.
+	Secret types.NamespacedName
+	// Interval is how long a failed attempt waits before the next.
+	Interval time.Duration
+}
+
+// adoptionPasses bounds the passes over stored objects: a pass that seals
+// something (or loses a race with another write) is followed by another, until
+// one finds nothing left to seal.
+const adoptionPasses = 10
+
+// adoptionBatch is the page size of an adoption pass.
+const adoptionBatch = 500
+
+// NeedLeaderElection makes the adopter run on the leader only.
+func (a *SealAdopter) NeedLeaderElection() bool { return true }
+
+// Start adopts until it has succeeded once, or ctx ends.
+func (a *SealAdopter) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("seal-adoption")
+	for a.Seals.Adopting() {
+		sealed, err := a.Adopt(ctx)
+		if err == nil {
+			log.Info("sealed the state stored before sealing was turned on", "objects", sealed)
+			return nil
+		}
+		log.Error(err, "sealing the state stored before sealing was turned on; retrying", "objects", sealed)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(a.Interval):
+		}
+	}
+	return nil
+}
+
+// Adopt seals every stored object that has unsealed entries, pass after pass
+// until a pass finds none, then ends adoption; it returns how many objects it
+// sealed. If another leader already ended adoption it only ends it here.
+func (a *SealAdopter) Adopt(ctx context.Context) (int, error) {
+	pending, err := adoptionPending(ctx, a.APIReader, a.Secret)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for pass := 0; pending; pass++ {
+		if pass == adoptionPasses {
+			return total, fmt.Errorf("objects without seals still appear after %d passes", adoptionPasses)
+		}
+		n, err := a.pass(ctx)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if pending {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var s corev1.Secret
+			if err := a.APIReader.Get(ctx, a.Secret, &s); err != nil {
+				return err
+			}
+			delete(s.Annotations, seal.AnnotationAdoption)
+			return a.Client.Update(ctx, &s)
+		})
+		if err != nil {
+			return total, fmt.Errorf("ending adoption on Secret %s: %w", a.Secret, err)
+		}
+	}
+	a.Seals.SetAdopting(false)
+	return total, nil
+}
+
+// pass seals what has no seal in every Partner and ExceptionRequest; it counts
+// the objects it wrote and those that changed under it (the next pass sees them
+// again).
+func (a *SealAdopter) pass(ctx context.Context) (int, error) {
+	n := 0
+	for cont := ""; ; {
+		var list v1alpha1.PartnerList
+		if err := a.APIReader.List(ctx, &list, client.Limit(adoptionBatch), client.Continue(cont)); err != nil {
+			return n, err
+		}
+		for i := range list.Items {
+			p := list.Items[i].DeepCopy()
+			if a.Seals.AdoptPartner(p) {
+				n++
+				if err := a.write(ctx, p, &list.Items[i]); err != nil {
+					return n, err
+				}
+			}
+		}
+		if cont = list.Continue; cont == "" {
+			break
+		}
+	}
+	for cont := ""; ; {
+		var list v1alpha1.ExceptionRequestList
+		if err := a.APIReader.List(ctx, &list, client.Limit(adoptionBatch), client.Continue(cont)); err != nil {
+			return n, err
+		}
+		for i := range list.Items {
+			q := list.Items[i].DeepCopy()
+			if a.Seals.AdoptRequest(q) {
+				n++
+				if err := a.write(ctx, q, &list.Items[i]); err != nil {
+					return n, err
+				}
+			}
+		}
+		if cont = list.Continue; cont == "" {
+			return n, nil
+		}
+	}
+}
+
+// write stores obj's sealed status over stored, only if stored is still current.
+func (a *SealAdopter) write(ctx context.Context, obj, stored client.Object) error {
+	err := a.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil // changed or gone: the next pass reads it again
+	}
+	return err
+}
+
+// SealAdoptionWatch ends adoption on a replica once the seal Secret says it is
+// over (the leader's SealAdopter removed the annotation), polling every Interval
+// while adoption is on. It runs on every replica, so a replica that becomes
+// leader later does not keep accepting what has no seal.
+type SealAdoptionWatch struct {
+	APIReader client.Reader
+	Seals     *seal.Keys
+	Secret    types.NamespacedName
+	Interval  time.Duration
+}
+
+// NeedLeaderElection makes the watch run on every replica.
+func (w *SealAdoptionWatch) NeedLeaderElection() bool { return false }
+
+// Start polls until adoption is over or ctx ends.
+func (w *SealAdoptionWatch) Start(ctx context.Context) error {
+	for w.Seals.Adopting() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(w.Interval):
+		}
+		if pending, err := adoptionPending(ctx, w.APIReader, w.Secret); err == nil && !pending {
+			w.Seals.SetAdopting(false)
+		}
+	}
+	return nil
+}
+
+// adoptionPending reads the seal Secret's adoption annotation.
+func adoptionPending(ctx context.Context, r client.Reader, key types.NamespacedName) (bool, error) {
+	var s corev1.Secret
+	if err := r.Get(ctx, key, &s); err != nil {
+		return false, err
+	}
+	return s.Annotations[seal.AnnotationAdoption] == seal.AdoptionPending, nil
+}
