@@ -34,6 +34,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // TestRenderedManagerLeadsAndServesWebhooksWithARotatedCertificate installs
@@ -42,6 +43,7 @@ import (
 // holding only the rendered RBAC, and checks that:
 //
 //   - it acquires the leader Lease;
+//   - it writes a seal key into the seal key Secret the install ships empty;
 //   - the rotator writes a CA and a serving certificate into the shipped Secret,
 //     valid for the webhook Service's DNS name, and injects the CA as caBundle
 //     into every webhook of both rendered configurations;
@@ -142,6 +144,25 @@ func TestRenderedManagerLeadsAndServesWebhooksWithARotatedCertificate(t *testing
 		return nil
 	})
 	t.Logf("Lease %s/%s held by %s after %v", namespace, leaseName, *lease.Spec.HolderIdentity, time.Since(start).Round(time.Millisecond))
+
+	// The seal key Secret, shipped empty, gets a key from the manager, and the
+	// adoption of what was stored before (nothing, here) ends.
+	eventually(t, 60*time.Second, "the manager to write its seal key and end adoption", func() error {
+		if err := managerFailed(); err != nil {
+			return err
+		}
+		var s corev1.Secret
+		if err := admin.Get(ctx, types.NamespacedName{Namespace: namespace, Name: o.SealKeySecret}, &s); err != nil {
+			return err
+		}
+		if _, err := seal.Parse(s.Data[seal.SecretKey]); err != nil {
+			return fmt.Errorf("no seal key yet: %w", err)
+		}
+		if s.Annotations[seal.AnnotationAdoption] != "" {
+			return errors.New("adoption has not ended")
+		}
+		return nil
+	})
 
 	// The Secret gets a CA and a serving certificate for the Service's DNS name.
 	secret := &corev1.Secret{}

@@ -52,7 +52,8 @@ var allowed = map[string]allowance{
 	"coordination.k8s.io/leases": {verbs: []string{"create", "get", "update"}, names: []string{leaseName}, namedVerbs: []string{"get", "update"}, namespaced: true},
 	"/events":                    {verbs: []string{"create", "patch"}, namespaced: true},
 	// Certificate rotation: the one Secret and the two webhook configurations.
-	"/secrets": {verbs: []string{"get", "list", "watch", "update"}, names: []string{app.Defaults.CertRotation.SecretName}, namespaced: true},
+	// Sealing: the seal key Secret (get and update only, see config/rbac/seal_key_role.yaml).
+	"/secrets": {verbs: []string{"get", "list", "watch", "update"}, names: []string{app.Defaults.CertRotation.SecretName, sealKeySecret}, namespaced: true},
 	"admissionregistration.k8s.io/mutatingwebhookconfigurations": {
 		verbs: []string{"get", "list", "watch", "update"}, names: []string{app.Defaults.CertRotation.MutatingWebhookConfiguration},
 	},
@@ -75,6 +76,9 @@ var allowed = map[string]allowance{
 	"governance.partnergov.io/reviewpaths/status":       {verbs: statusRW},
 	"governance.partnergov.io/exceptionrequests/status": {verbs: statusRW},
 }
+
+// sealKeySecret is the seal key Secret the install ships (--seal-key-secret).
+const sealKeySecret = "partnergov-seal-key"
 
 // The one role with a non-resource URL: GET /metrics, for scrapers; the install does not bind it.
 const metricsReader = "partnergov-metrics-reader"

@@ -481,6 +481,13 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 		}
 	}
 
+	// Sealing: the manager owns its seal key Secret, shipped empty, in its namespace.
+	if o.SealKeySecret == "" || o.SealKeyFile != "" {
+		t.Errorf("the install must pass --seal-key-secret (and no --seal-key-file): sealing would be off or unmanaged")
+	} else if s := find(t, objs, "Secret", o.SealKeySecret); s.GetNamespace() != namespace || s.Object["data"] != nil || s.Object["stringData"] != nil {
+		t.Errorf("the seal key Secret must be in %s and ship without data (a sync would overwrite the key)", namespace)
+	}
+
 	// The certificate: a mounted Secret at --webhook-cert-dir, from the manager or cert-manager.
 	var certVolume string
 	for _, m := range c.VolumeMounts {
@@ -530,8 +537,10 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 	if cr.Enabled {
 		t.Error("with cert-manager the manager's own rotation must be off")
 	}
-	if len(ofKind(objs, "Secret")) > 0 {
-		t.Error("with cert-manager the install must not ship the certificate Secret (cert-manager owns it)")
+	for _, s := range ofKind(objs, "Secret") {
+		if s.GetName() != o.SealKeySecret {
+			t.Errorf("with cert-manager the install must not ship the certificate Secret (cert-manager owns it), got %s", s.GetName())
+		}
 	}
 	certs := ofKind(objs, "Certificate")
 	if len(certs) != 1 {

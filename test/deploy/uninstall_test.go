@@ -18,6 +18,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // The label that marks what an uninstall keeps (the CRDs and the namespace).
@@ -138,6 +139,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		}
 	}
 	ca := []byte("-----BEGIN CERTIFICATE-----\nstand-in for the rotator's CA\n-----END CERTIFICATE-----\n")
+	sealKey := []byte("stand-in-for-the-managers-seal-key-0123456789\n")
 	injectAsRotator := func() {
 		t.Helper()
 		rot := app.Defaults.CertRotation
@@ -166,6 +168,15 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		if err := admin.Update(ctx, s, client.FieldOwner("partnergov-cert-rotation")); err != nil {
 			t.Fatal(err)
 		}
+		// The seal key, as the manager writes it into the Secret shipped empty.
+		sk := &corev1.Secret{}
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: sealKeySecret}, sk); err != nil {
+			t.Fatal(err)
+		}
+		sk.Data = map[string][]byte{seal.SecretKey: sealKey}
+		if err := admin.Update(ctx, sk, client.FieldOwner("partnergov-manager")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	checkCertKept := func(after string) {
 		t.Helper()
@@ -176,6 +187,13 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		}
 		if !bytes.Equal(s.Data["ca.crt"], ca) || len(s.Data["tls.key"]) == 0 {
 			t.Errorf("%s dropped the certificate from Secret %s: %v", after, rot.SecretName, s.Data)
+		}
+		sk := &corev1.Secret{}
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: sealKeySecret}, sk); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(sk.Data[seal.SecretKey], sealKey) {
+			t.Errorf("%s dropped the seal key from Secret %s: every seal would stop verifying", after, sealKeySecret)
 		}
 		for kind, name := range map[string]string{"MutatingWebhookConfiguration": rot.MutatingWebhookConfiguration, "ValidatingWebhookConfiguration": rot.ValidatingWebhookConfiguration} {
 			w := &unstructured.Unstructured{}
