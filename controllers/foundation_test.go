@@ -24,8 +24,8 @@ func TestEverySampleApplies(t *testing.T) {
 		kinds[o.GetKind()]++
 	}
 	g.Expect(kinds).To(Equal(map[string]int{
-		"Namespace": 1, "PartnerProgram": 1, "PartnerTier": 4, "ReviewPath": 3,
-		"Partner": 4, "Listing": 1, "ExceptionRequest": 2, "ClusterRole": 4, "ClusterRoleBinding": 4,
+		"Namespace": 1, "PartnerProgram": 1, "PartnerTier": 4, "ReviewPath": 4,
+		"Partner": 4, "Listing": 1, "ExceptionRequest": 2, "DealRegistration": 1, "ClusterRole": 4, "ClusterRoleBinding": 4,
 	}))
 
 	g.Expect(testenv.Apply(ctx, admin, "samples-test", objs)).To(Succeed())
@@ -54,6 +54,15 @@ func TestEverySampleApplies(t *testing.T) {
 	var req v1alpha1.ExceptionRequest
 	g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: "partners", Name: "acme-q4-launch-funds"}, &req)).To(Succeed())
 	g.Expect(req.Spec.Requester).NotTo(BeNil())
+
+	// The sample deal registration holds its customer (the alias maps globex.co.uk
+	// to globex.com) while the channel manager reviews it.
+	eventually(g, func(g Gomega) {
+		var d v1alpha1.DealRegistration
+		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: "partners", Name: "acme-globex-sync"}, &d)).To(Succeed())
+		g.Expect(d.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
+		g.Expect(d.Status.ConflictKey).To(Equal("global/domain:globex.com/sync"))
+	}).Should(Succeed())
 
 	// Remove the cluster-scoped samples so that the rest of the suite does not see them.
 	t.Cleanup(func() {

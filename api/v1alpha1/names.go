@@ -54,3 +54,14 @@ func RecordRetention(p *PartnerProgram) time.Duration {
 	}
 	return p.Spec.RecordRetention.Duration
 }
+
+// DefaultDealProtection is DealRegistrationRules.Protection's default: 90 days.
+const DefaultDealProtection = 90 * 24 * time.Hour
+
+// DealProtection is how long an approved registration of program p is protected.
+func DealProtection(p *PartnerProgram) time.Duration {
+	if p == nil || p.Spec.DealRegistration == nil || p.Spec.DealRegistration.Protection == nil || p.Spec.DealRegistration.Protection.Duration <= 0 {
+		return DefaultDealProtection
+	}
+	return p.Spec.DealRegistration.Protection.Duration
+}

@@ -82,6 +82,82 @@ type MetricDefinition struct {
 	TrustedReporters Identities `json:"trustedReporters"`
 }
 
+// DomainAlias maps a customer domain to the one it is compared as, for a
+// company with several domains.
+type DomainAlias struct {
+	// domain registered, for example "acme.co.uk".
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=253
+	Domain string `json:"domain"`
+	// canonical domain it counts as, for example "acme.com".
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=253
+	Canonical string `json:"canonical"`
+}
+
+// DealAutoApproval approves a registration at submission, without review, when
+// every rule set here holds and no duplicate is suspected. Nothing is ever
+// approved because a review's SLA passed.
+type DealAutoApproval struct {
+	// minTierRank is the lowest tier rank whose partners qualify.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MinTierRank *int32 `json:"minTierRank,omitempty"`
+	// maxAmount is the largest registered amount that qualifies.
+	// +optional
+	MaxAmount *Money `json:"maxAmount,omitempty"`
+}
+
+// DealRegistrationRules are the program's rules of engagement.
+// +kubebuilder:validation:XValidation:rule="!has(self.protection) || duration(self.protection) > duration('0s')",message="protection must be a positive duration such as 2160h",fieldPath=.protection
+type DealRegistrationRules struct {
+	// protection is how long an approved registration holds its customer and
+	// product line, from approval, for example "2160h" (90 days).
+	// +optional
+	// +kubebuilder:default="2160h"
+	Protection *metav1.Duration `json:"protection,omitempty"`
+
+	// reviewPath names the ReviewPath registrations are reviewed through; when
+	// empty, the path whose appliesTo matches DealRegistration, or the program
+	// owner by escalation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ReviewPath string `json:"reviewPath,omitempty"`
+
+	// autoApprove approves registrations at submission that meet its rules.
+	// Absent: every registration is reviewed.
+	// +optional
+	AutoApprove *DealAutoApproval `json:"autoApprove,omitempty"`
+
+	// minAmount is the smallest amount that may be registered; smaller ones are
+	// Rejected as Ineligible.
+	// +optional
+	MinAmount *Money `json:"minAmount,omitempty"`
+
+	// freeMailDomains never count as a customer's domain (registrations with
+	// them are refused), in addition to the well-known ones partnergov knows
+	// (gmail.com, outlook.com, ...).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=253
+	FreeMailDomains []string `json:"freeMailDomains,omitempty"`
+
+	// domainAliases map a company's other domains to the one it is compared as.
+	// +optional
+	// +listType=map
+	// +listMapKey=domain
+	// +kubebuilder:validation:MaxItems=256
+	DomainAliases []DomainAlias `json:"domainAliases,omitempty"`
+
+	// crmReporters are the identities trusted to write the direct team's
+	// DealLocks and to report deal outcomes.
+	// +optional
+	CRMReporters Identities `json:"crmReporters,omitempty"`
+}
+
 // PartnerProgramSpec is the program's metric catalog and its owner.
 type PartnerProgramSpec struct {
 	// owner is the accountable internal owner of the program (a user name or an
@@ -139,6 +215,12 @@ type PartnerProgramSpec struct {
 	// +optional
 	// +kubebuilder:default="8760h"
 	MaxExceptionDuration *metav1.Duration `json:"maxExceptionDuration,omitempty"`
+
+	// dealRegistration are the rules of engagement for DealRegistrations of the
+	// program's partners. Absent: the defaults (90 days of protection, every
+	// registration reviewed).
+	// +optional
+	DealRegistration *DealRegistrationRules `json:"dealRegistration,omitempty"`
 }
 
 // Count is a number of objects with a given label.

@@ -5,7 +5,7 @@ import (
 )
 
 // RequestType is the kind of decision an ExceptionRequest asks for.
-// +kubebuilder:validation:Enum=Funds;IncentiveException;ReadinessClaim;TierException;ListingException;TierPromotion
+// +kubebuilder:validation:Enum=Funds;IncentiveException;ReadinessClaim;TierException;ListingException;TierPromotion;DealRegistration
 type RequestType string
 
 const (
@@ -21,6 +21,9 @@ const (
 	RequestListingException RequestType = "ListingException"
 	// RequestTierPromotion is opened by the tier engine for tiers that need review.
 	RequestTierPromotion RequestType = "TierPromotion"
+	// RequestDealRegistration is opened by the deal controller for a registration
+	// that is not approved automatically; approving it approves the registration.
+	RequestDealRegistration RequestType = "DealRegistration"
 )
 
 // TimeoutAction is what happens when a stage's SLA passes without quorum.

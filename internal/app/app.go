@@ -204,6 +204,9 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"listing": &controllers.ListingReconciler{
 			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
+		"dealregistration": &controllers.DealReconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},

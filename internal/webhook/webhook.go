@@ -55,7 +55,20 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Decoder:            admission.NewDecoder(mgr.GetScheme()),
 		ControllerUsername: o.ControllerUsername,
 	}})
+	mgr.GetWebhookServer().Register(DealStatusPath, &admission.Webhook{Handler: &DealStatusGuard{
+		Decoder:            admission.NewDecoder(mgr.GetScheme()),
+		ControllerUsername: o.ControllerUsername,
+	}})
 	reader := mgr.GetAPIReader()
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealRegistration{}).
+		WithDefaulter(&DealDefaulter{Reader: reader, Clock: o.Clock}).
+		WithValidator(&DealValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealLock{}).
+		WithValidator(&DealLockValidator{Reader: reader, ControllerUsername: o.ControllerUsername}).Complete(); err != nil {
+		return err
+	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
 		WithValidator(&ProgramValidator{Reader: reader}).Complete(); err != nil {
 		return err

@@ -68,7 +68,11 @@ var allowed = map[string]allowance{
 	"governance.partnergov.io/reviewpaths":       {verbs: readOnly},
 	"governance.partnergov.io/exceptionrequests": {verbs: []string{"create", "get", "list", "watch"}},
 	// Decision records: created once each, read back, pruned after their retention.
-	"governance.partnergov.io/decisionrecords":          {verbs: []string{"create", "delete", "get", "list"}},
+	"governance.partnergov.io/decisionrecords": {verbs: []string{"create", "delete", "get", "list"}},
+	// Deal registration: registrations are decided (status), locks taken and released.
+	"governance.partnergov.io/dealregistrations":        {verbs: readOnly},
+	"governance.partnergov.io/dealregistrations/status": {verbs: statusRW},
+	"governance.partnergov.io/deallocks":                {verbs: []string{"create", "delete", "get", "list", "update", "watch"}},
 	"governance.partnergov.io/partnerprograms/status":   {verbs: statusRW},
 	"governance.partnergov.io/partnertiers/status":      {verbs: statusRW},
 	"governance.partnergov.io/partners/status":          {verbs: statusRW},

@@ -1,0 +1,457 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DealType is how a partner takes part in a deal.
+// +kubebuilder:validation:Enum=Resale;Referral;CoSell
+type DealType string
+
+const (
+	// DealResale: the partner resells; it needs the Resell entitlement.
+	DealResale DealType = "Resale"
+	// DealReferral: the partner refers the customer to the direct team; no entitlement is needed.
+	DealReferral DealType = "Referral"
+	// DealCoSell: the partner sells together with the field; it needs CoSell for the customer's segment.
+	DealCoSell DealType = "CoSell"
+)
+
+// InfluenceRole is how an influencing partner advanced a deal.
+// +kubebuilder:validation:Enum=Introduction;TechnicalWin;Implementation;Marketplace
+type InfluenceRole string
+
+const (
+	InfluenceIntroduction   InfluenceRole = "Introduction"
+	InfluenceTechnicalWin   InfluenceRole = "TechnicalWin"
+	InfluenceImplementation InfluenceRole = "Implementation"
+	InfluenceMarketplace    InfluenceRole = "Marketplace"
+)
+
+// Customer is the end customer a deal is for.
+type Customer struct {
+	// name of the customer as the partner knows it, for example "Acme Corp".
+	// Registrations for the same name under another domain are flagged as
+	// suspected duplicates and go to review.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// domain is the customer's web or e-mail domain, for example "acme.com". It
+	// is reduced to the registrable domain (https://www.eu.acme.com/x becomes
+	// acme.com), mapped through the program's domainAliases, and is the conflict
+	// key with the product line. Free-mail domains are refused.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=253
+	Domain string `json:"domain"`
+
+	// duns is the customer's nine-digit D-U-N-S number. When present it is the
+	// conflict key instead of the domain.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]{9}$`
+	DUNS string `json:"duns,omitempty"`
+
+	// country is the ISO 3166-1 alpha-2 code of the customer's country.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Z]{2}$`
+	Country string `json:"country,omitempty"`
+
+	// segment is the customer's segment, for example "enterprise"; CoSell
+	// registrations need the CoSell entitlement for it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Segment string `json:"segment,omitempty"`
+}
+
+// Influencer is another partner that advanced a deal it did not register.
+type Influencer struct {
+	// partner is the influencing Partner's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Partner string `json:"partner"`
+
+	// namespace of the influencing Partner; the registration's namespace when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// role the partner played.
+	// +required
+	Role InfluenceRole `json:"role"`
+
+	// at is when the partner influenced the deal. Only influence within the
+	// program's influenceLookback before the win is credited.
+	// +required
+	At metav1.Time `json:"at"`
+}
+
+// ExternalID is the deal's identifier in another system, such as the CRM.
+type ExternalID struct {
+	// system is the other system, for example "salesforce".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	System string `json:"system"`
+	// id in that system.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ID string `json:"id"`
+}
+
+// DealRegistrationSpec is what a partner registers. The partner, the type, the
+// customer and the product line cannot change once created: register again instead.
+// +kubebuilder:validation:XValidation:rule="self.partner == oldSelf.partner && self.type == oldSelf.type",message="partner and type are immutable: withdraw this registration and register again",fieldPath=.partner
+// +kubebuilder:validation:XValidation:rule="self.customer == oldSelf.customer",message="customer is immutable once registered: the conflict key was taken for it; withdraw and register again",fieldPath=.customer
+// +kubebuilder:validation:XValidation:rule="self.productLine == oldSelf.productLine",message="productLine is immutable once registered: the conflict key was taken for it; withdraw and register again",fieldPath=.productLine
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.submittedAt) || (has(self.submittedAt) && self.submittedAt == oldSelf.submittedAt)",message="submittedAt is set by the server at registration and cannot change",fieldPath=.submittedAt
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.registrant) || (has(self.registrant) && self.registrant == oldSelf.registrant)",message="registrant is set by the server at registration and cannot change",fieldPath=.registrant
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.partnerUID) || (has(self.partnerUID) && self.partnerUID == oldSelf.partnerUID)",message="partnerUID is set by the server at registration and cannot change",fieldPath=.partnerUID
+type DealRegistrationSpec struct {
+	// partner is the registering Partner, in the same namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Partner string `json:"partner"`
+
+	// type is Resale (needs Resell), Referral (needs nothing) or CoSell (needs
+	// CoSell for the customer's segment).
+	// +required
+	Type DealType `json:"type"`
+
+	// customer the deal is for.
+	// +required
+	Customer Customer `json:"customer"`
+
+	// productLine the deal is for, for example "sync". One holder per customer
+	// and product line.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	ProductLine string `json:"productLine"`
+
+	// amount the partner expects the deal to be worth.
+	// +required
+	Amount Money `json:"amount"`
+
+	// expectedCloseDate is when the partner expects the deal to close.
+	// +optional
+	ExpectedCloseDate *metav1.Time `json:"expectedCloseDate,omitempty"`
+
+	// influencers are other partners that advanced the deal; a won deal credits
+	// them as influenced revenue, never as sourced.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Influencers []Influencer `json:"influencers,omitempty"`
+
+	// externalIDs are the deal's identifiers in other systems.
+	// +optional
+	// +listType=map
+	// +listMapKey=system
+	// +kubebuilder:validation:MaxItems=4
+	ExternalIDs []ExternalID `json:"externalIDs,omitempty"`
+
+	// registrant is who registered the deal. The server sets it from the
+	// authenticated identity; a value written by the user is replaced.
+	// +optional
+	Registrant *UserInfo `json:"registrant,omitempty"`
+
+	// submittedAt is when the server admitted the registration, to the
+	// microsecond: the earliest submission wins a conflict. Set by the server.
+	// +optional
+	SubmittedAt *metav1.MicroTime `json:"submittedAt,omitempty"`
+
+	// partnerUID is the UID of the Partner at registration (set by the server).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	PartnerUID string `json:"partnerUID,omitempty"`
+
+	// withdrawn, set by the partner, ends the registration and releases the
+	// customer to the next registration in line.
+	// +optional
+	Withdrawn bool `json:"withdrawn,omitempty"`
+}
+
+// DealPhase summarises where a registration is.
+// +kubebuilder:validation:Enum=Submitted;UnderReview;Approved;Queued;Rejected;Won;Lost;Expired;Withdrawn
+type DealPhase string
+
+const (
+	// DealSubmitted: admitted, not yet evaluated.
+	DealSubmitted DealPhase = "Submitted"
+	// DealUnderReview: holds the customer and waits for its review path.
+	DealUnderReview DealPhase = "UnderReview"
+	// DealApproved: holds the customer, protected until status.protectedUntil.
+	DealApproved DealPhase = "Approved"
+	// DealQueued: another registration (or the direct team) holds the customer;
+	// this one gets it, in submission order, when the holder's protection ends.
+	DealQueued DealPhase = "Queued"
+	// DealRejected: refused, with the reason in status.reason.
+	DealRejected DealPhase = "Rejected"
+	// DealWon, DealLost: the outcome the trusted CRM reported.
+	DealWon  DealPhase = "Won"
+	DealLost DealPhase = "Lost"
+	// DealExpired: protection ended without an outcome.
+	DealExpired DealPhase = "Expired"
+	// DealWithdrawn: the partner withdrew it.
+	DealWithdrawn DealPhase = "Withdrawn"
+)
+
+// Reasons a registration is Rejected or Queued.
+const (
+	ReasonDealDuplicate     = "Duplicate"
+	ReasonDealDirectEngaged = "DirectEngaged"
+	ReasonDealNotEntitled   = "NotEntitled"
+	ReasonDealIneligible    = "Ineligible"
+	ReasonDealReviewDenied  = "ReviewDenied"
+	ReasonDealHeld          = "HeldByAnother"
+	ReasonDealAutoApproved  = "AutoApproved"
+	ReasonDealReviewed      = "ReviewApproved"
+	ReasonDealProtectionEnd = "ProtectionEnded"
+	ReasonDealLostHolder    = "ProtectionLost"
+)
+
+// DealHolder names who holds a conflict key.
+type DealHolder struct {
+	// kind is Partner (a DealRegistration) or Direct (the direct sales team,
+	// through the CRM integration).
+	// +required
+	// +kubebuilder:validation:Enum=Partner;Direct
+	Kind string `json:"kind"`
+	// namespace and name of the holding DealRegistration (Partner holders).
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+	// uid of the holding DealRegistration.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid,omitempty"`
+	// partner is the holding registration's partner.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Partner string `json:"partner,omitempty"`
+	// opportunity is the direct team's CRM opportunity (Direct holders).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Opportunity string `json:"opportunity,omitempty"`
+}
+
+// DuplicateMatch is another registration this one resembles.
+type DuplicateMatch struct {
+	// namespace and name of the other DealRegistration.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// partner of the other registration.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Partner string `json:"partner,omitempty"`
+	// matchedOn says what matched: ConflictKey (same customer and product line),
+	// or CustomerName (the same name under another domain, a suspected duplicate).
+	// +required
+	// +kubebuilder:validation:Enum=ConflictKey;CustomerName
+	MatchedOn string `json:"matchedOn"`
+}
+
+// DealEvent is one transition in a registration's life.
+type DealEvent struct {
+	// time of the transition.
+	// +required
+	Time metav1.Time `json:"time"`
+	// phase entered.
+	// +required
+	Phase DealPhase `json:"phase"`
+	// reason is a CamelCase reason.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+	// message for people.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+}
+
+// MaxDealHistory is how many transitions a registration keeps in status.history.
+const MaxDealHistory = 16
+
+// DealRegistrationStatus is the registration's standing, computed by the controller.
+type DealRegistrationStatus struct {
+	// observedGeneration is the generation the controller last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is Submitted, UnderReview, Approved, Queued, Rejected, Won, Lost,
+	// Expired or Withdrawn.
+	// +optional
+	Phase DealPhase `json:"phase,omitempty"`
+
+	// reason for the phase, such as NotEntitled, Duplicate or DirectEngaged.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+
+	// message for people: what decided the phase and what the partner can do.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// canonicalDomain is the customer's domain as compared: registrable domain,
+	// lower case, after the program's aliases.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	CanonicalDomain string `json:"canonicalDomain,omitempty"`
+
+	// conflictKey is what at most one registration holds at a time: the
+	// program, the customer (DUNS, or the canonical domain) and the product line.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ConflictKey string `json:"conflictKey,omitempty"`
+
+	// lock names the DealLock of the conflict key.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Lock string `json:"lock,omitempty"`
+
+	// holder is who holds the conflict key when this registration does not.
+	// +optional
+	Holder *DealHolder `json:"holder,omitempty"`
+
+	// duplicates are other registrations this one resembles.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Duplicates []DuplicateMatch `json:"duplicates,omitempty"`
+
+	// request is the ExceptionRequest (type DealRegistration) this registration
+	// is reviewed through, when it is not approved automatically.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Request string `json:"request,omitempty"`
+
+	// approvedAt is when the registration was approved.
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+
+	// protectedUntil is when protection ends (exclusive, UTC): from then on the
+	// registration is Expired and the customer goes to the next in line.
+	// +optional
+	ProtectedUntil *metav1.Time `json:"protectedUntil,omitempty"`
+
+	// conditions: Ready, Held, DuplicateSuspected.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// history of phase changes, newest last; the oldest are dropped beyond 16.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	History []DealEvent `json:"history,omitempty"`
+}
+
+// DealRegistration is a partner's claim to a customer opportunity for a product
+// line. At most one registration (or the direct team) holds a customer and
+// product line at a time; others queue in submission order.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=deal;deals,categories=partnergov
+// +kubebuilder:printcolumn:name="Partner",type=string,JSONPath=`.spec.partner`
+// +kubebuilder:printcolumn:name="Customer",type=string,JSONPath=`.status.canonicalDomain`
+// +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.spec.productLine`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`
+// +kubebuilder:printcolumn:name="Protected-Until",type=date,JSONPath=`.status.protectedUntil`
+type DealRegistration struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the partner registers.
+	// +required
+	Spec DealRegistrationSpec `json:"spec"`
+
+	// status is the registration's standing.
+	// +optional
+	Status DealRegistrationStatus `json:"status,omitempty"`
+}
+
+// DealRegistrationList is a list of DealRegistrations.
+// +kubebuilder:object:root=true
+type DealRegistrationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DealRegistration `json:"items"`
+}
+
+// DealLockSpec says who holds one conflict key.
+// +kubebuilder:validation:XValidation:rule="self.program == oldSelf.program && self.conflictKey == oldSelf.conflictKey",message="a lock's program and conflictKey are fixed by its name"
+type DealLockSpec struct {
+	// program the conflict key belongs to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Program string `json:"program"`
+
+	// conflictKey held, as in DealRegistration status.conflictKey.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	ConflictKey string `json:"conflictKey"`
+
+	// holder of the key.
+	// +required
+	Holder DealHolder `json:"holder"`
+
+	// since is when the holder took the key.
+	// +required
+	Since metav1.MicroTime `json:"since"`
+
+	// until, for Direct holders, is when the direct team's claim ends; the
+	// CRM integration removes or extends it. Absent: until the lock is deleted.
+	// +optional
+	Until *metav1.Time `json:"until,omitempty"`
+}
+
+// DealLock is the one object per program, customer and product line that says
+// who holds it: a DealRegistration (taken by the controller) or the direct team
+// (written by the program's CRM integration). Its name is derived from the
+// conflict key, so the API server's uniqueness of names is what makes the holder
+// unique, even when registrations race or the manager crashes.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=partnergov
+// +kubebuilder:printcolumn:name="Key",type=string,JSONPath=`.spec.conflictKey`
+// +kubebuilder:printcolumn:name="Holder",type=string,JSONPath=`.spec.holder.kind`
+// +kubebuilder:printcolumn:name="Partner",type=string,JSONPath=`.spec.holder.partner`
+// +kubebuilder:printcolumn:name="Registration",type=string,JSONPath=`.spec.holder.name`
+type DealLock struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says who holds the key.
+	// +required
+	Spec DealLockSpec `json:"spec"`
+}
+
+// DealLockList is a list of DealLocks.
+// +kubebuilder:object:root=true
+type DealLockList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DealLock `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DealRegistration{}, &DealRegistrationList{}, &DealLock{}, &DealLockList{})
+}

@@ -1,0 +1,291 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
+)
+
+const (
+	indexConflictKey = "status.conflictKey" // DealRegistration by conflict key
+	indexProductLine = "spec.productLine"   // DealRegistration by product line
+)
+
+// DealReconciler decides DealRegistrations under their program's rules of
+// engagement (internal/deal). The holder of a customer and product line is
+// whoever holds its DealLock: the lock is created, or taken over from a holder
+// that no longer holds, with the API server's optimistic concurrency, and read
+// uncached, so exactly one registration holds a key however registrations race
+// and whenever the manager crashes.
+type DealReconciler struct {
+	client.Client
+	// APIReader reads locks and their holders uncached.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=dealregistrations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=dealregistrations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=deallocks,verbs=get;list;watch;create;update;delete
+
+// Reconcile evaluates one registration, takes or releases its lock, opens its
+// review, and writes its status when it changed.
+func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var d v1alpha1.DealRegistration
+	if err := r.Get(ctx, req.NamespacedName, &d); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !d.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	in := deal.Input{Now: now, Deal: &d}
+	var partner v1alpha1.Partner
+	switch err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: d.Spec.Partner}, &partner); {
+	case err == nil:
+		in.Partner = &partner
+		var program v1alpha1.PartnerProgram
+		switch err := r.Get(ctx, types.NamespacedName{Name: partner.Spec.Program}, &program); {
+		case err == nil:
+			in.Program = &program
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, err
+		}
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, err
+	}
+	var others v1alpha1.DealRegistrationList
+	if err := r.List(ctx, &others, client.MatchingFields{indexProductLine: d.Spec.ProductLine}); err != nil {
+		return ctrl.Result{}, err
+	}
+	in.Others = others.Items
+	if name := deal.ReviewName(&d); d.Status.Request != "" || d.Status.Phase == v1alpha1.DealUnderReview {
+		var q v1alpha1.ExceptionRequest
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: name}, &q); {
+		case err == nil:
+			in.Review = &q
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, err
+		}
+	}
+	var lock *v1alpha1.DealLock
+	key := d.Status.ConflictKey
+	if in.Program != nil {
+		if _, k, err := deal.Key(&d, in.Program); err == nil {
+			key = k
+		}
+	}
+	if key != "" {
+		var err error
+		if lock, in.Lock, err = r.readLock(ctx, &d, key, now); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	res := deal.Evaluate(in)
+	if res.Lock == deal.Acquire {
+		if err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now); err != nil {
+			return ctrl.Result{}, err
+		}
+		var err error
+		if lock, in.Lock, err = r.readLock(ctx, &d, res.Status.ConflictKey, now); err != nil {
+			return ctrl.Result{}, err
+		}
+		res = deal.Evaluate(in)
+	}
+	if res.OpenReview {
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey); err != nil {
+			return ctrl.Result{}, fmt.Errorf("opening the review request: %w", err)
+		}
+	}
+	written, err := applyStatus(ctx, r.Client, &d, "DealRegistration", &d.Status, &res.Status)
+	if err != nil {
+		return retryStale(ctrl.Result{}, err)
+	}
+	if res.Lock == deal.Release && in.Lock.State == deal.LockMine {
+		// After the status that ends the registration is stored: a crash in
+		// between leaves a lock whose holder has ended, which the next in line
+		// takes over (deal.Releases).
+		if err := r.Delete(ctx, lock, client.Preconditions{UID: &lock.UID, ResourceVersion: &lock.ResourceVersion}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+			return ctrl.Result{}, err
+		}
+	}
+	if written {
+		for _, e := range res.Events {
+			warning := e.Phase == v1alpha1.DealRejected || e.Phase == v1alpha1.DealExpired
+			r.Recorder.Eventf(&d, nil, eventType(warning), e.Reason, "Engage", "%s: %s", e.Phase, e.Message)
+			if in.Partner != nil && (e.Reason == v1alpha1.ReasonDealLostHolder || e.Phase == v1alpha1.DealApproved) {
+				r.Recorder.Eventf(in.Partner, &d, eventType(warning), e.Reason, "Engage", "deal registration %s: %s", d.Name, e.Message)
+			}
+		}
+	}
+	return requeueAt(now, res.Next), nil
+}
+
+// readLock reads the lock of key uncached and says what it means for d: free
+// (absent, or its holder no longer holds), d's, or someone else's.
+func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
+	var lock v1alpha1.DealLock
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: deal.LockName(key)}, &lock); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, deal.Lock{State: deal.LockFree}, nil
+		}
+		return nil, deal.Lock{}, err
+	}
+	h := lock.Spec.Holder
+	if h.Kind == deal.HolderPartner && h.UID == string(d.UID) {
+		return &lock, deal.Lock{State: deal.LockMine, Holder: h}, nil
+	}
+	var holder *v1alpha1.DealRegistration
+	if h.Kind == deal.HolderPartner {
+		var hd v1alpha1.DealRegistration
+		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &hd); {
+		case err == nil:
+			holder = &hd
+		case !apierrors.IsNotFound(err):
+			return nil, deal.Lock{}, err
+		}
+	}
+	if deal.Releases(h, lock.Spec.Until, holder, now) {
+		return &lock, deal.Lock{State: deal.LockFree, Holder: h}, nil
+	}
+	return &lock, deal.Lock{State: deal.LockTaken, Holder: h}, nil
+}
+
+// acquire creates the lock for d, or takes it over from a holder that no longer
+// holds (lock, as read) with an update carrying the resourceVersion read. Losing
+// either race is not an error: the caller reads the lock again.
+func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time) error {
+	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC())}
+	var err error
+	if lock == nil {
+		err = r.Create(ctx, &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec})
+	} else {
+		taken := lock.DeepCopy()
+		taken.Spec = spec
+		err = r.Update(ctx, taken)
+	}
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// openReview opens the registration's review request: a DealRegistration
+// ExceptionRequest filed on behalf of the registrant (so the registrant cannot
+// approve it), for the deal's amount, through the program's path.
+func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key string) error {
+	onBehalfOf := ""
+	if d.Spec.Registrant != nil {
+		onBehalfOf = d.Spec.Registrant.Username
+	}
+	path := ""
+	if program.Spec.DealRegistration != nil {
+		path = program.Spec.DealRegistration.ReviewPath
+	}
+	amount := d.Spec.Amount
+	q := &v1alpha1.ExceptionRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: deal.ReviewName(d)},
+		Spec: v1alpha1.ExceptionRequestSpec{
+			Type:    v1alpha1.RequestDealRegistration,
+			Partner: partner.Name,
+			Justification: fmt.Sprintf("Deal registration %s: partner %s registers %s (%s) for %s, %s %s (%s).",
+				d.Name, partner.Name, d.Spec.Customer.Name, strings.TrimPrefix(key, program.Name+"/"), d.Spec.ProductLine, amount.Amount, amount.Currency, d.Spec.Type),
+			Amount:     &amount,
+			Grant:      &v1alpha1.Grant{Deal: d.Name},
+			ReviewPath: path,
+			OnBehalfOf: onBehalfOf,
+		},
+	}
+	if err := r.Create(ctx, q); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler, its indexes and its watches: a
+// registration follows its lock (and every registration waiting for the same
+// key follows it too), its partner, its program and its review request.
+func (r *DealReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexConflictKey, func(o client.Object) []string {
+		if k := o.(*v1alpha1.DealRegistration).Status.ConflictKey; k != "" {
+			return []string{k}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexProductLine, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.DealRegistration).Spec.ProductLine}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexPartner, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.DealRegistration).Spec.Partner}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.DealRegistration{}).
+		// Every registration of the same key follows the others' changes:
+		// when one ends, the next in line takes the key.
+		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.byKey(ctx, o.(*v1alpha1.DealRegistration).Status.ConflictKey)
+		})).
+		Watches(&v1alpha1.DealLock{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.byKey(ctx, o.(*v1alpha1.DealLock).Spec.ConflictKey)
+		})).
+		Watches(&v1alpha1.Partner{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.list(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexPartner: o.GetName()})
+		})).
+		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return r.list(ctx)
+		})).
+		Watches(&v1alpha1.ExceptionRequest{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			q := o.(*v1alpha1.ExceptionRequest)
+			if q.Spec.Type != v1alpha1.RequestDealRegistration || q.Spec.Grant == nil || q.Spec.Grant.Deal == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: q.Namespace, Name: q.Spec.Grant.Deal}}}
+		})).
+		WithOptions(opts.controller()).
+		Named("dealregistration").
+		Complete(r)
+}
+
+// byKey lists the registrations waiting for or holding a conflict key.
+func (r *DealReconciler) byKey(ctx context.Context, key string) []reconcile.Request {
+	if key == "" {
+		return nil
+	}
+	return r.list(ctx, client.MatchingFields{indexConflictKey: key})
+}
+
+func (r *DealReconciler) list(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var list v1alpha1.DealRegistrationList
+	if err := r.List(ctx, &list, opts...); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}

@@ -1,0 +1,307 @@
+package controllers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
+)
+
+// Deal registration: rules of engagement as code.
+
+const crmDirect = "crm-direct@example.com"
+
+type dealFixture struct {
+	ns        string
+	program   *v1alpha1.PartnerProgram
+	partners  []*v1alpha1.Partner
+	registrar client.Client
+}
+
+// registrarRules let a partner's seller register deals and withdraw them.
+var registrarRules = []rbacv1.PolicyRule{{
+	APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations"}, Verbs: []string{"create", "get", "update", "patch"},
+}}
+
+// newDealFixture creates a program with rules of engagement, and partners at
+// its entry tier, which grants Resell.
+func newDealFixture(t *testing.T, g Gomega, rules v1alpha1.DealRegistrationRules, partners int) *dealFixture {
+	f := &dealFixture{ns: newNamespace(t)}
+	f.program, _, _ = ladder(t, time.Hour, time.Hour)
+	rules.CRMReporters = v1alpha1.Identities{Users: []string{crmDirect}}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"dealRegistration": rules}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Patch(ctx, f.program, client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	for range partners {
+		f.partners = append(f.partners, settledPartner(t, g, f.ns, f.program.Name))
+	}
+	f.registrar = userClient(t, "seller@example.com", nil, registrarRules...)
+	return f
+}
+
+func newDeal(ns string, p *v1alpha1.Partner, t v1alpha1.DealType, domain, product string) *v1alpha1.DealRegistration {
+	return &v1alpha1.DealRegistration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: uniqueName("deal")},
+		Spec: v1alpha1.DealRegistrationSpec{Partner: p.Name, Type: t, ProductLine: product,
+			Customer: v1alpha1.Customer{Name: "Customer of " + domain, Domain: domain},
+			Amount:   v1alpha1.Money{Amount: "40000", Currency: "USD"}},
+	}
+}
+
+func (f *dealFixture) register(g Gomega, p *v1alpha1.Partner, domain string) *v1alpha1.DealRegistration {
+	d := newDeal(f.ns, p, v1alpha1.DealResale, domain, "sync")
+	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
+	return d
+}
+
+func getDeal(g Gomega, d *v1alpha1.DealRegistration) *v1alpha1.DealRegistration {
+	var got v1alpha1.DealRegistration
+	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(d), &got)).To(Succeed())
+	return &got
+}
+
+func dealPhase(g Gomega, d *v1alpha1.DealRegistration) v1alpha1.DealPhase {
+	return getDeal(g, d).Status.Phase
+}
+
+func TestOneHolderPerCustomerEvenWhenPartnersRace(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	type pair struct{ a, b *v1alpha1.DealRegistration }
+	var pairs []pair
+	for i := range 50 {
+		domain := fmt.Sprintf("race%d-%s.com", i, rand.String(4))
+		// The same customer, spelled two ways, registered at the same moment.
+		a := newDeal(f.ns, f.partners[0], v1alpha1.DealResale, "https://www."+domain+"/contact", "sync")
+		b := newDeal(f.ns, f.partners[1], v1alpha1.DealResale, "SALES."+domain, "sync")
+		var wg sync.WaitGroup
+		for _, d := range []*v1alpha1.DealRegistration{a, b} {
+			wg.Go(func() { g.Expect(f.registrar.Create(ctx, d)).To(Succeed()) })
+		}
+		wg.Wait()
+		pairs = append(pairs, pair{a, b})
+	}
+	for _, p := range pairs {
+		eventually(g, func(g Gomega) {
+			a, b := getDeal(g, p.a), getDeal(g, p.b)
+			phases := []v1alpha1.DealPhase{a.Status.Phase, b.Status.Phase}
+			g.Expect(phases).To(ConsistOf(v1alpha1.DealApproved, v1alpha1.DealQueued), "exactly one holder, the other queued")
+			g.Expect(a.Status.ConflictKey).To(Equal(b.Status.ConflictKey), "both spellings are one customer")
+			holder := a
+			if b.Status.Phase == v1alpha1.DealApproved {
+				holder = b
+			}
+			var lock v1alpha1.DealLock
+			g.Expect(admin.Get(ctx, types.NamespacedName{Name: deal.LockName(a.Status.ConflictKey)}, &lock)).To(Succeed())
+			g.Expect(lock.Spec.Holder.UID).To(Equal(string(holder.UID)), "the lock names the approved registration")
+		}).Should(Succeed())
+	}
+}
+
+func TestTheDirectTeamHoldsACustomerAgainstPartners(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 1)
+	key := f.program.Name + "/domain:direct-" + rand.String(4) + ".com/sync"
+	domain := key[len(f.program.Name)+len("/domain:") : len(key)-len("/sync")]
+	lockRules := []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"deallocks"}, Verbs: []string{"create", "update", "delete", "get"}}}
+	crm := userClient(t, crmDirect, nil, lockRules...)
+	stranger := userClient(t, "someone@example.com", nil, lockRules...)
+	direct := &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: v1alpha1.DealLockSpec{
+		Program: f.program.Name, ConflictKey: key, Since: metav1.NowMicro(),
+		Holder: v1alpha1.DealHolder{Kind: deal.HolderDirect, Opportunity: "006-direct"},
+	}}
+
+	err := stranger.Create(ctx, direct.DeepCopy())
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("crmReporters"))
+	misnamed := direct.DeepCopy()
+	misnamed.Name = "deal-by-hand"
+	err = crm.Create(ctx, misnamed)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("must be named " + deal.LockName(key)))
+	g.Expect(crm.Create(ctx, direct)).To(Succeed())
+	t.Cleanup(func() { _ = admin.Delete(ctx, direct) })
+
+	d := f.register(g, f.partners[0], "www."+domain)
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealRejected))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealDirectEngaged))
+		g.Expect(got.Status.Message).To(ContainSubstring("006-direct"))
+	}).Should(Succeed())
+
+	// The CRM writes the direct team's claims only: it cannot take a partner's key.
+	other := f.register(g, f.partners[0], "partner-held-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, other)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	var held v1alpha1.DealLock
+	g.Expect(admin.Get(ctx, types.NamespacedName{Name: getDeal(g, other).Status.Lock}, &held)).To(Succeed())
+	held.Spec.Holder = v1alpha1.DealHolder{Kind: deal.HolderDirect, Opportunity: "006-grab"}
+	err = crm.Update(ctx, &held)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("direct team's claims only"))
+}
+
+func TestExpiryReleasesTheCustomerToTheEarliestQueued(t *testing.T) {
+	g := NewWithT(t)
+	protection := 4 * time.Second
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{
+		AutoApprove: &v1alpha1.DealAutoApproval{}, Protection: &metav1.Duration{Duration: protection},
+	}, 3)
+	domain := "expiry-" + rand.String(4) + ".com"
+	first := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, first)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	second := f.register(g, f.partners[1], "www."+domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, second)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+	third := f.register(g, f.partners[2], domain+"/about")
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, third)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealQueued))
+		g.Expect(got.Status.Holder).NotTo(BeNil())
+		g.Expect(got.Status.Holder.Name).To(Equal(first.Name))
+	}).Should(Succeed())
+
+	// At protectedUntil the holder expires and the earlier queued registration
+	// (second), not the later one, gets the customer.
+	approvedAt := getDeal(g, first).Status.ApprovedAt.Time
+	g.Expect(getDeal(g, first).Status.ProtectedUntil.Time).To(Equal(approvedAt.Add(protection)))
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, first)).To(Equal(v1alpha1.DealExpired))
+		g.Expect(dealPhase(g, second)).To(Equal(v1alpha1.DealApproved))
+		got := getDeal(g, third)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealQueued))
+		g.Expect(got.Status.Holder.Name).To(Equal(second.Name))
+	}).WithTimeout(20 * time.Second).Should(Succeed())
+	g.Expect(getDeal(g, first).Status.Reason).To(Equal(v1alpha1.ReasonDealProtectionEnd))
+
+	// The partner withdraws the second: the third gets the customer at once.
+	g.Expect(admin.Patch(ctx, getDeal(g, second), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, second)).To(Equal(v1alpha1.DealWithdrawn))
+		g.Expect(dealPhase(g, third)).To(Equal(v1alpha1.DealApproved))
+	}).Should(Succeed())
+}
+
+func TestEntitlementsDecideWhoMayRegister(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 1)
+	p := f.partners[0] // at the entry tier, which grants Resell
+	resale := f.register(g, p, "entitled-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, resale)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+
+	// Suspended, the partner loses its entitlements: its approved registration
+	// loses protection at once, and new Resale registrations are refused.
+	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspended":true}}`)))).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, resale)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealLostHolder))
+	}).Should(Succeed())
+	refused := f.register(g, p, "refused-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, refused)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealRejected))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealNotEntitled))
+		g.Expect(got.Status.Message).To(ContainSubstring("Resell"))
+	}).Should(Succeed())
+	// A referral needs no entitlement.
+	referral := newDeal(f.ns, p, v1alpha1.DealReferral, "referral-"+rand.String(4)+".com", "sync")
+	g.Expect(f.registrar.Create(ctx, referral)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, referral)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+}
+
+func TestBadRegistrationsAreRefusedAtAdmission(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{}, 1)
+	p := f.partners[0]
+
+	err := f.registrar.Create(ctx, newDeal(f.ns, p, v1alpha1.DealResale, "jane.doe@gmail.com", "sync"))
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("spec.customer.domain"), ContainSubstring("gmail.com is a free-mail domain")))
+
+	err = f.registrar.Create(ctx, newDeal(f.ns, &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, v1alpha1.DealResale, "acme.com", "sync"))
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("spec.partner"))
+
+	// The server stamps the registrant and the submission time, whatever is written.
+	d := newDeal(f.ns, p, v1alpha1.DealResale, "stamped-"+rand.String(4)+".com", "sync")
+	d.Spec.Registrant = &v1alpha1.UserInfo{Username: "the-cfo"}
+	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
+	got := getDeal(g, d)
+	g.Expect(got.Spec.Registrant.Username).To(Equal("seller@example.com"))
+	g.Expect(got.Spec.SubmittedAt).NotTo(BeNil())
+	g.Expect(got.Spec.PartnerUID).To(Equal(string(p.UID)))
+
+	for field, change := range map[string]func(*v1alpha1.DealRegistration){
+		"customer is immutable":    func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "elsewhere.com" },
+		"productLine is immutable": func(d *v1alpha1.DealRegistration) { d.Spec.ProductLine = "vault" },
+		"submittedAt is set by the server": func(d *v1alpha1.DealRegistration) {
+			d.Spec.SubmittedAt = ptr(metav1.NewMicroTime(time.Now().Add(-time.Hour)))
+		},
+	} {
+		changed := getDeal(g, d)
+		change(changed)
+		err := f.registrar.Update(ctx, changed)
+		g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: got %v", field, err)
+		g.Expect(err.Error()).To(ContainSubstring(field))
+	}
+
+	// Only the controller writes a registration's standing.
+	forged := getDeal(g, d)
+	forged.Status.Phase = v1alpha1.DealApproved
+	statusWriter := userClient(t, "status-writer@example.com", nil, rbacv1.PolicyRule{
+		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "update"},
+	})
+	err = statusWriter.Status().Update(ctx, forged)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("the partnergov controller decides a registration's standing"))
+}
+
+func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("deals")},
+		Spec: v1alpha1.ReviewPathSpec{
+			AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealRegistration}},
+			Stages:          []v1alpha1.ReviewStage{stage("channel", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+			EscalationOwner: "vp-partnerships@example.com",
+		},
+	}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{ReviewPath: path.Name}, 1)
+	d := f.register(g, f.partners[0], "reviewed-"+rand.String(4)+".com")
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel"))
+	}).Should(Succeed())
+	g.Expect(q.Spec.Type).To(Equal(v1alpha1.RequestDealRegistration))
+	g.Expect(q.Spec.OnBehalfOf).To(Equal("seller@example.com"), "the registrant is the requester for separation of duties")
+
+	// The registrant cannot approve its own registration, even with the right to approve.
+	self := reviewer(t, "seller@example.com", path, "channel")
+	err := decide(self, &q, "", v1alpha1.DecisionApprove)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("requester"))
+
+	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealReviewed))
+		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(got.Status.ApprovedAt.Add(v1alpha1.DefaultDealProtection)))
+	}).Should(Succeed())
+}

@@ -1,0 +1,491 @@
+package deal
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/conditions"
+	"github.com/partnergov/partnergov/internal/decimal"
+	"github.com/partnergov/partnergov/internal/effects"
+)
+
+// Condition types of a DealRegistration.
+const (
+	// ConditionHeld is True while the registration holds its customer and product line.
+	ConditionHeld = "Held"
+	// ConditionDuplicateSuspected is True when another open registration names
+	// the same customer under another domain: the registration goes to review.
+	ConditionDuplicateSuspected = "DuplicateSuspected"
+)
+
+// Holder kinds.
+const (
+	HolderPartner = "Partner"
+	HolderDirect  = "Direct"
+)
+
+// LockState is what the controller read of the conflict key's DealLock.
+type LockState int
+
+const (
+	// LockFree: there is no lock, or its holder no longer holds (Releases).
+	LockFree LockState = iota
+	// LockMine: this registration holds the key.
+	LockMine
+	// LockTaken: someone else holds the key.
+	LockTaken
+)
+
+// Lock is the conflict key's lock as read (uncached).
+type Lock struct {
+	State LockState
+	// Holder is the current holder for LockTaken (and the last one for LockFree).
+	Holder v1alpha1.DealHolder
+}
+
+// Input is everything a registration's evaluation reads.
+type Input struct {
+	Now  time.Time
+	Deal *v1alpha1.DealRegistration
+	// Partner is the registering partner; nil when it does not exist.
+	Partner *v1alpha1.Partner
+	// Program is the partner's program; nil when it does not exist.
+	Program *v1alpha1.PartnerProgram
+	// Others are the program's other registrations, for the queue and for
+	// suspected duplicates (any namespace).
+	Others []v1alpha1.DealRegistration
+	// Review is the registration's review request, nil until it exists.
+	Review *v1alpha1.ExceptionRequest
+	// Lock is the conflict key's lock.
+	Lock Lock
+}
+
+// Action is what the controller does about the lock.
+type Action int
+
+const (
+	// Keep the lock as it is.
+	Keep Action = iota
+	// Acquire the lock (create it, or take it over from a holder that no longer
+	// holds), then evaluate again with LockMine.
+	Acquire
+	// Release the lock if this registration holds it.
+	Release
+)
+
+// Result is the evaluation of a registration.
+type Result struct {
+	Status v1alpha1.DealRegistrationStatus
+	Lock   Action
+	// OpenReview asks the controller to open the registration's review request.
+	OpenReview bool
+	// Next is when the evaluation changes by itself (protection ends).
+	Next *time.Time
+	// Events are phase changes made by this evaluation, for Events and records.
+	Events []v1alpha1.DealEvent
+}
+
+// Final reports whether a phase is one a registration ends in.
+func Final(p v1alpha1.DealPhase) bool {
+	switch p {
+	case v1alpha1.DealRejected, v1alpha1.DealWon, v1alpha1.DealLost, v1alpha1.DealExpired, v1alpha1.DealWithdrawn:
+		return true
+	}
+	return false
+}
+
+// Releases reports whether a holder no longer holds its key: a registration
+// that is gone (holderDeal nil, or another object of its name) or ended; a
+// direct claim whose until has passed.
+func Releases(h v1alpha1.DealHolder, until *metav1.Time, holderDeal *v1alpha1.DealRegistration, now time.Time) bool {
+	if h.Kind == HolderDirect {
+		return until != nil && !now.Before(until.Time)
+	}
+	return holderDeal == nil || string(holderDeal.UID) != h.UID || Final(holderDeal.Status.Phase)
+}
+
+// HolderOf is the holder a registration writes into the lock.
+func HolderOf(d *v1alpha1.DealRegistration) v1alpha1.DealHolder {
+	return v1alpha1.DealHolder{Kind: HolderPartner, Namespace: d.Namespace, Name: d.Name, UID: string(d.UID), Partner: d.Spec.Partner}
+}
+
+// Key computes a registration's canonical domain and conflict key under its
+// program's rules.
+func Key(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) (domain, key string, err error) {
+	domain, err = CanonicalDomain(d.Spec.Customer.Domain, rules(program))
+	if err != nil {
+		return "", "", err
+	}
+	return domain, ConflictKey(program.Name, d.Spec.Customer, domain, d.Spec.ProductLine), nil
+}
+
+func rules(p *v1alpha1.PartnerProgram) *v1alpha1.DealRegistrationRules {
+	if p == nil {
+		return nil
+	}
+	return p.Spec.DealRegistration
+}
+
+// MissingEntitlement names what partner p lacks to register a deal of type t
+// for segment, "" when it has it: Resale needs Resell, CoSell needs CoSell for
+// the customer's segment, Referral needs nothing. A suspended partner has none.
+func MissingEntitlement(p *v1alpha1.Partner, t v1alpha1.DealType, segment string) string {
+	var need v1alpha1.EntitlementName
+	switch t {
+	case v1alpha1.DealResale:
+		need = v1alpha1.EntitlementResell
+	case v1alpha1.DealCoSell:
+		need = v1alpha1.EntitlementCoSell
+	default:
+		return ""
+	}
+	what := string(need)
+	if need == v1alpha1.EntitlementCoSell {
+		what = fmt.Sprintf("CoSell for segment %q", segment)
+	}
+	if p.Spec.Suspended {
+		return what + " (the partner is suspended)"
+	}
+	for _, e := range p.Status.Entitlements {
+		if e.Name != need {
+			continue
+		}
+		if need != v1alpha1.EntitlementCoSell || (segment != "" && slices.Contains(e.Segments, segment)) {
+			return ""
+		}
+	}
+	return what
+}
+
+// Evaluate decides a registration's standing. It never takes the key itself:
+// when the registration is first in line for a free key it asks the controller
+// to Acquire, and the controller evaluates again with what the lock then says.
+func Evaluate(in Input) Result {
+	d := in.Deal
+	st := *d.Status.DeepCopy()
+	st.ObservedGeneration = d.Generation
+	res := &Result{}
+	now := metav1.NewTime(in.Now.UTC().Truncate(time.Second))
+	held := in.Lock.State == LockMine
+	if held {
+		st.Holder = nil
+	}
+
+	if Final(st.Phase) {
+		res.Lock = Release
+		return res.finish(st, now, false)
+	}
+	move := func(phase v1alpha1.DealPhase, reason, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if st.Phase != phase || st.Reason != reason {
+			ev := v1alpha1.DealEvent{Time: now, Phase: phase, Reason: reason, Message: clip(msg)}
+			st.History = append(st.History, ev)
+			if n := len(st.History) - v1alpha1.MaxDealHistory; n > 0 {
+				st.History = st.History[n:]
+			}
+			res.Events = append(res.Events, ev)
+		}
+		st.Phase, st.Reason, st.Message = phase, reason, clip(msg)
+	}
+	end := func(phase v1alpha1.DealPhase, reason, format string, args ...any) Result {
+		move(phase, reason, format, args...)
+		res.Lock = Release
+		return res.finish(st, now, false)
+	}
+	open := st.Phase == v1alpha1.DealApproved || st.Phase == v1alpha1.DealUnderReview
+
+	if d.Spec.Withdrawn {
+		return end(v1alpha1.DealWithdrawn, "Withdrawn", "withdrawn by the partner; the customer goes to the next registration in line")
+	}
+	if in.Partner == nil || (d.Spec.PartnerUID != "" && d.Spec.PartnerUID != string(in.Partner.UID)) {
+		return end(v1alpha1.DealWithdrawn, v1alpha1.ReasonPartnerNotFound, "partner %s no longer exists", d.Spec.Partner)
+	}
+	if in.Program == nil {
+		if st.Phase == "" {
+			move(v1alpha1.DealSubmitted, v1alpha1.ReasonProgramNotFound, "program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name)
+		}
+		conditions.Set(&st.Conditions, d.Generation, now, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
+			fmt.Sprintf("program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name))
+		return *res
+	}
+	domain, key, err := Key(d, in.Program)
+	if err != nil {
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "spec.customer.domain: %v", err)
+	}
+	st.CanonicalDomain, st.ConflictKey, st.Lock = domain, key, LockName(key)
+	if missing := MissingEntitlement(in.Partner, d.Spec.Type, d.Spec.Customer.Segment); missing != "" {
+		if open {
+			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder,
+				"partner %s no longer has the %s entitlement a %s registration needs: its protection ended at once", in.Partner.Name, missing, d.Spec.Type)
+		}
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled, "a %s registration needs the %s entitlement, which partner %s does not have", d.Spec.Type, missing, in.Partner.Name)
+	}
+	if why := ineligible(d, rules(in.Program)); why != "" && !open {
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "%s", why)
+	}
+	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) {
+		return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome; the customer goes to the next registration in line",
+			st.ProtectedUntil.UTC().Format(time.RFC3339))
+	}
+	st.Duplicates = duplicates(d, key, in.Others)
+	suspected := slices.ContainsFunc(st.Duplicates, func(m v1alpha1.DuplicateMatch) bool { return m.MatchedOn == "CustomerName" })
+	if suspected {
+		conditions.Set(&st.Conditions, d.Generation, now, ConditionDuplicateSuspected, metav1.ConditionTrue, "SameCustomerName",
+			fmt.Sprintf("another open registration names customer %q under another domain; this one is reviewed, not approved automatically", d.Spec.Customer.Name))
+	} else {
+		conditions.Set(&st.Conditions, d.Generation, now, ConditionDuplicateSuspected, metav1.ConditionFalse, "NoSuspectedDuplicate", "no other open registration names this customer under another domain")
+	}
+
+	switch in.Lock.State {
+	case LockTaken:
+		h := in.Lock.Holder
+		st.Holder = &h
+		if h.Kind == HolderDirect {
+			if open {
+				return end(v1alpha1.DealExpired, v1alpha1.ReasonDealDirectEngaged, "the direct team now holds customer %s for %s (opportunity %s)", domain, d.Spec.ProductLine, h.Opportunity)
+			}
+			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealDirectEngaged, "the direct team already works customer %s for %s (opportunity %s)", domain, d.Spec.ProductLine, dash(h.Opportunity))
+		}
+		if open { // the key was taken from us: only when we had ended, so end now
+			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s now holds customer %s for %s", h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
+		}
+		move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s holds customer %s for %s; this one is next in submission order when its protection ends",
+			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
+		return res.finish(st, now, false)
+	case LockFree:
+		if open { // it held the key and the lock went (deleted by hand): take it back
+			res.Lock = Acquire
+			return res.finish(st, now, false)
+		}
+		if ahead := aheadInLine(d, key, in.Others); ahead != nil {
+			move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s was submitted earlier for customer %s and %s and is first in line",
+				ahead.Namespace, ahead.Name, ahead.Spec.Partner, domain, d.Spec.ProductLine)
+			return res.finish(st, now, false)
+		}
+		if st.Phase == "" {
+			move(v1alpha1.DealSubmitted, "Submitted", "registered; taking customer %s for %s", domain, d.Spec.ProductLine)
+		}
+		res.Lock = Acquire
+		return res.finish(st, now, false)
+	}
+
+	// The registration holds the key.
+	protection := v1alpha1.DealProtection(in.Program)
+	approve := func(at time.Time, reason, message string) {
+		until := metav1.NewTime(at.Add(protection).UTC())
+		approvedAt := metav1.NewTime(at.UTC())
+		st.ApprovedAt, st.ProtectedUntil = &approvedAt, &until
+		move(v1alpha1.DealApproved, reason, "%s; customer %s for %s is protected until %s", message, domain, d.Spec.ProductLine, until.Format(time.RFC3339))
+	}
+	switch st.Phase {
+	case v1alpha1.DealApproved:
+	case v1alpha1.DealUnderReview:
+		switch q := in.Review; {
+		case q == nil:
+			res.OpenReview = true
+		case q.Status.Phase == v1alpha1.PhaseApproved:
+			at := in.Now
+			if t := effects.ApprovedAt(q); t != nil {
+				at = *t
+			}
+			approve(at, v1alpha1.ReasonDealReviewed, fmt.Sprintf("approved through review request %s", q.Name))
+		case q.Status.Phase == v1alpha1.PhaseDenied || q.Status.Phase == v1alpha1.PhaseExpired || q.Status.Phase == v1alpha1.PhaseWithdrawn:
+			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewDenied, "review request %s ended %s: %s", q.Name, q.Status.Phase, lastMessage(q))
+		}
+	default: // Submitted or Queued, and the key just taken
+		if why := autoApproval(in, suspected); why != "" {
+			approve(in.Now, v1alpha1.ReasonDealAutoApproved, "approved at submission: "+why)
+		} else {
+			st.Request = ReviewName(d)
+			move(v1alpha1.DealUnderReview, "Review", "holds customer %s for %s while review request %s is decided", domain, d.Spec.ProductLine, st.Request)
+			res.OpenReview = in.Review == nil
+		}
+	}
+	return res.finish(st, now, true)
+}
+
+// finish sets the conditions every evaluation ends with.
+func (r *Result) finish(st v1alpha1.DealRegistrationStatus, now metav1.Time, held bool) Result {
+	if held {
+		conditions.Set(&st.Conditions, st.ObservedGeneration, now, ConditionHeld, metav1.ConditionTrue, st.Reason, "holds "+st.ConflictKey)
+	} else {
+		conditions.Set(&st.Conditions, st.ObservedGeneration, now, ConditionHeld, metav1.ConditionFalse, orPhase(st), "does not hold "+dash(st.ConflictKey))
+	}
+	ready := metav1.ConditionTrue
+	if st.Phase == "" || st.Phase == v1alpha1.DealSubmitted {
+		ready = metav1.ConditionFalse
+	}
+	conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionReady, ready, orPhase(st), st.Message)
+	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil {
+		t := st.ProtectedUntil.Time
+		r.Next = &t
+	}
+	r.Status = st
+	return *r
+}
+
+func orPhase(st v1alpha1.DealRegistrationStatus) string {
+	if st.Reason != "" {
+		return st.Reason
+	}
+	if st.Phase != "" {
+		return string(st.Phase)
+	}
+	return "Pending"
+}
+
+// autoApproval says why a registration is approved at submission, "" when it
+// goes to review: the program must have autoApprove rules, every rule set must
+// hold, and no duplicate may be suspected.
+func autoApproval(in Input, suspected bool) string {
+	r := rules(in.Program)
+	if r == nil || r.AutoApprove == nil || suspected {
+		return ""
+	}
+	a := r.AutoApprove
+	var why []string
+	if a.MinTierRank != nil {
+		rank := in.Partner.Status.TierRank
+		if rank == nil || *rank < *a.MinTierRank {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("tier rank %d is at least %d", *rank, *a.MinTierRank))
+	}
+	if a.MaxAmount != nil {
+		amt := in.Deal.Spec.Amount
+		if amt.Currency != a.MaxAmount.Currency {
+			return ""
+		}
+		if c, err := decimal.Compare(amt.Amount, a.MaxAmount.Amount); err != nil || c > 0 {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("%s %s is at most %s %s", amt.Amount, amt.Currency, a.MaxAmount.Amount, a.MaxAmount.Currency))
+	}
+	why = append(why, "no duplicate suspected")
+	return strings.Join(why, ", ")
+}
+
+// ineligible says why the program does not accept a registration, "" when it does.
+func ineligible(d *v1alpha1.DealRegistration, r *v1alpha1.DealRegistrationRules) string {
+	if r == nil || r.MinAmount == nil {
+		return ""
+	}
+	min, amt := r.MinAmount, d.Spec.Amount
+	if amt.Currency != min.Currency {
+		return fmt.Sprintf("the program's minimum amount is in %s; register the amount in %s", min.Currency, min.Currency)
+	}
+	if c, err := decimal.Compare(amt.Amount, min.Amount); err != nil || c < 0 {
+		return fmt.Sprintf("%s %s is below the program's minimum of %s %s", amt.Amount, amt.Currency, min.Amount, min.Currency)
+	}
+	return ""
+}
+
+// inLine reports whether o waits for the same key and has not ended.
+func inLine(o *v1alpha1.DealRegistration, key string) bool {
+	return o.Status.ConflictKey == key && !Final(o.Status.Phase) && !o.Spec.Withdrawn
+}
+
+// Before reports whether registration a was submitted before b: by
+// spec.submittedAt to the microsecond, then by namespace and name.
+func Before(a, b *v1alpha1.DealRegistration) bool {
+	ta, tb := submitted(a), submitted(b)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+func submitted(d *v1alpha1.DealRegistration) time.Time {
+	if d.Spec.SubmittedAt != nil {
+		return d.Spec.SubmittedAt.Time
+	}
+	return d.CreationTimestamp.Time
+}
+
+// aheadInLine is the earliest registration waiting for the same key that was
+// submitted before d, nil when d is first in line.
+func aheadInLine(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration) *v1alpha1.DealRegistration {
+	var first *v1alpha1.DealRegistration
+	for i := range others {
+		o := &others[i]
+		if o.UID == d.UID || !inLine(o, key) || !Before(o, d) {
+			continue
+		}
+		if first == nil || Before(o, first) {
+			first = o
+		}
+	}
+	return first
+}
+
+// duplicates lists the open registrations d resembles: the same conflict key,
+// or the same customer name under another domain (suspected), at most 8.
+func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration) []v1alpha1.DuplicateMatch {
+	name := NormalName(d.Spec.Customer.Name)
+	program := key[:strings.Index(key, "/")+1] // keys start with "<program>/"
+	var out []v1alpha1.DuplicateMatch
+	for i := range others {
+		o := &others[i]
+		if o.UID == d.UID || Final(o.Status.Phase) || !strings.HasPrefix(o.Status.ConflictKey, program) {
+			continue
+		}
+		m := v1alpha1.DuplicateMatch{Namespace: o.Namespace, Name: o.Name, Partner: o.Spec.Partner}
+		switch {
+		case o.Status.ConflictKey == key:
+			m.MatchedOn = "ConflictKey"
+		case name != "" && NormalName(o.Spec.Customer.Name) == name && o.Spec.ProductLine == d.Spec.ProductLine &&
+			o.Spec.Customer.DUNS == "" && d.Spec.Customer.DUNS == "":
+			m.MatchedOn = "CustomerName"
+		default:
+			continue
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b v1alpha1.DuplicateMatch) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	if len(out) > 8 {
+		out = out[:8]
+	}
+	return out
+}
+
+// ReviewName is the name of a registration's review request.
+func ReviewName(d *v1alpha1.DealRegistration) string {
+	n := d.Name
+	if len(n) > 240 {
+		n = n[:240]
+	}
+	return n + "-review"
+}
+
+func lastMessage(q *v1alpha1.ExceptionRequest) string {
+	for _, c := range q.Status.Conditions {
+		if string(c.Type) == string(q.Status.Phase) {
+			return c.Message
+		}
+	}
+	return string(q.Status.Phase)
+}
+
+func clip(s string) string {
+	if len(s) > 1024 {
+		return s[:1021] + "..."
+	}
+	return s
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,288 @@
+package deal
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func program(r *v1alpha1.DealRegistrationRules) *v1alpha1.PartnerProgram {
+	return &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: "global"}, Spec: v1alpha1.PartnerProgramSpec{DealRegistration: r}}
+}
+
+func partner(entitlements ...v1alpha1.EffectiveEntitlement) *v1alpha1.Partner {
+	return &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: "acme-consulting", UID: "uid-p"},
+		Spec:   v1alpha1.PartnerSpec{Program: "global"},
+		Status: v1alpha1.PartnerStatus{Entitlements: entitlements, TierRank: ptr.To[int32](2)}}
+}
+
+var resell = v1alpha1.EffectiveEntitlement{Name: v1alpha1.EntitlementResell}
+
+func registration(name string, submitted time.Time, mutate ...func(*v1alpha1.DealRegistration)) *v1alpha1.DealRegistration {
+	at := metav1.NewMicroTime(submitted)
+	d := &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: name, UID: types.UID("uid-" + name), Generation: 1},
+		Spec: v1alpha1.DealRegistrationSpec{Partner: "acme-consulting", Type: v1alpha1.DealResale, PartnerUID: "uid-p",
+			Customer: v1alpha1.Customer{Name: "Globex", Domain: "www.globex.com"}, ProductLine: "sync",
+			Amount: v1alpha1.Money{Amount: "40000", Currency: "USD"}, SubmittedAt: &at}}
+	for _, m := range mutate {
+		m(d)
+	}
+	return d
+}
+
+// waiting is a registration already evaluated, in phase, for the same customer.
+func waiting(name string, submitted time.Time, phase v1alpha1.DealPhase) v1alpha1.DealRegistration {
+	d := registration(name, submitted)
+	d.Status = v1alpha1.DealRegistrationStatus{Phase: phase, ConflictKey: "global/domain:globex.com/sync"}
+	return *d
+}
+
+func inPhase(phase v1alpha1.DealPhase, mutate ...func(*v1alpha1.DealRegistrationStatus)) func(*v1alpha1.DealRegistration) {
+	return func(d *v1alpha1.DealRegistration) {
+		d.Status.Phase = phase
+		for _, m := range mutate {
+			m(&d.Status)
+		}
+	}
+}
+
+func reviewIn(phase v1alpha1.RequestPhase) *v1alpha1.ExceptionRequest {
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-review"}, Status: v1alpha1.ExceptionRequestStatus{Phase: phase}}
+	if phase == v1alpha1.PhaseApproved {
+		q.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-time.Hour))}}
+	}
+	return q
+}
+
+func TestEvaluate(t *testing.T) {
+	auto := &v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{MinTierRank: ptr.To[int32](2), MaxAmount: &v1alpha1.Money{Amount: "50000", Currency: "USD"}}}
+	direct := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}}
+	other := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", Partner: "rival"}}
+	protectedUntil := func(t time.Time) func(*v1alpha1.DealRegistrationStatus) {
+		return func(s *v1alpha1.DealRegistrationStatus) { s.ProtectedUntil = &metav1.Time{Time: t} }
+	}
+	for name, tc := range map[string]struct {
+		in         Input
+		wantPhase  v1alpha1.DealPhase
+		wantReason string
+		wantLock   Action
+		wantReview bool
+		wantMsg    string
+		check      func(t *testing.T, r Result)
+	}{
+		"a registration first in line for a free key asks to acquire it": {
+			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil)},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+			check: func(t *testing.T, r Result) {
+				if r.Status.ConflictKey != "global/domain:globex.com/sync" || r.Status.CanonicalDomain != "globex.com" {
+					t.Errorf("key %q domain %q", r.Status.ConflictKey, r.Status.CanonicalDomain)
+				}
+			},
+		},
+		"with the key and no autoApprove rules it goes to review": {
+			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
+			check: func(t *testing.T, r Result) {
+				if r.Status.Request != "d1-review" {
+					t.Errorf("request %q", r.Status.Request)
+				}
+			},
+		},
+		"with the key and the autoApprove rules met it is approved at once, protected 90 days": {
+			in:        Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(auto), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealApproved, wantReason: v1alpha1.ReasonDealAutoApproved,
+			check: func(t *testing.T, r Result) {
+				if r.Status.ProtectedUntil == nil || !r.Status.ProtectedUntil.Equal(&metav1.Time{Time: now.Add(90 * 24 * time.Hour)}) {
+					t.Errorf("protectedUntil %v", r.Status.ProtectedUntil)
+				}
+				if r.Next == nil || !r.Next.Equal(now.Add(90*24*time.Hour)) {
+					t.Errorf("the controller must come back when protection ends, got %v", r.Next)
+				}
+			},
+		},
+		"an amount above autoApprove's maxAmount goes to review": {
+			in: Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.Amount.Amount = "50001" }),
+				Partner: partner(resell), Program: program(auto), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
+		},
+		"a partner below autoApprove's tier rank goes to review": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: func() *v1alpha1.Partner { p := partner(resell); p.Status.TierRank = ptr.To[int32](1); return p }(),
+				Program: program(auto), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
+		},
+		"a suspected duplicate is never approved automatically": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(auto), Lock: Lock{State: LockMine},
+				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+					o := waiting("x", now.Add(-time.Hour), v1alpha1.DealApproved)
+					o.Spec.Customer = v1alpha1.Customer{Name: "Globex Corporation", Domain: "globex.io"}
+					o.Status.ConflictKey = "global/domain:globex.io/sync"
+					return o
+				}()}},
+			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
+			check: func(t *testing.T, r Result) {
+				if len(r.Status.Duplicates) != 1 || r.Status.Duplicates[0].MatchedOn != "CustomerName" {
+					t.Errorf("duplicates %+v", r.Status.Duplicates)
+				}
+			},
+		},
+		"the same customer name in another program is no duplicate": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(auto), Lock: Lock{State: LockMine},
+				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+					o := waiting("x", now.Add(-time.Hour), v1alpha1.DealApproved)
+					o.Spec.Customer = v1alpha1.Customer{Name: "Globex", Domain: "globex.io"}
+					o.Status.ConflictKey = "emea/domain:globex.io/sync"
+					return o
+				}()}},
+			wantPhase: v1alpha1.DealApproved,
+		},
+		"an approved review approves it, protected from the approval": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealUnderReview)), Partner: partner(resell), Program: program(nil),
+				Lock: Lock{State: LockMine}, Review: reviewIn(v1alpha1.PhaseApproved)},
+			wantPhase: v1alpha1.DealApproved, wantReason: v1alpha1.ReasonDealReviewed,
+			check: func(t *testing.T, r Result) {
+				if want := now.Add(-time.Hour).Add(90 * 24 * time.Hour); !r.Status.ProtectedUntil.Time.Equal(want) {
+					t.Errorf("protectedUntil %v, want %v", r.Status.ProtectedUntil, want)
+				}
+			},
+		},
+		"a denied review rejects it and releases the key": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealUnderReview)), Partner: partner(resell), Program: program(nil),
+				Lock: Lock{State: LockMine}, Review: reviewIn(v1alpha1.PhaseDenied)},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReviewDenied, wantLock: Release,
+		},
+		"a review still pending keeps it under review without opening another": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealUnderReview)), Partner: partner(resell), Program: program(nil),
+				Lock: Lock{State: LockMine}, Review: reviewIn(v1alpha1.PhasePending)},
+			wantPhase: v1alpha1.DealUnderReview,
+		},
+		"another partner's holder queues it, naming the holder": {
+			in:        Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil), Lock: other},
+			wantPhase: v1alpha1.DealQueued, wantReason: v1alpha1.ReasonDealHeld, wantMsg: "registration rivals/r1 of partner rival holds customer globex.com",
+		},
+		"the direct team's holder rejects it DirectEngaged": {
+			in:        Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil), Lock: direct},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealDirectEngaged, wantLock: Release, wantMsg: "opportunity 006XYZ",
+		},
+		"a free key goes to the earliest queued registration, not a later one": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+				Others: []v1alpha1.DealRegistration{waiting("early", now.Add(-time.Microsecond), v1alpha1.DealQueued), waiting("late", now.Add(time.Second), v1alpha1.DealQueued)}},
+			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early",
+		},
+		"an ended registration earlier in line does not hold the queue": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+				Others: []v1alpha1.DealRegistration{waiting("early", now.Add(-time.Hour), v1alpha1.DealExpired)}},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+		},
+		"protection ends at protectedUntil exactly": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved, protectedUntil(now))), Partner: partner(resell), Program: program(nil),
+				Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealExpired, wantReason: v1alpha1.ReasonDealProtectionEnd, wantLock: Release,
+		},
+		"protection holds the second before protectedUntil": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Second)))), Partner: partner(resell), Program: program(nil),
+				Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealApproved,
+		},
+		"Resale without Resell is rejected NotEntitled naming Resell": {
+			in:        Input{Now: now, Deal: registration("d1", now), Partner: partner(), Program: program(nil)},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealNotEntitled, wantLock: Release, wantMsg: "needs the Resell entitlement",
+		},
+		"CoSell needs CoSell for the customer's segment": {
+			in: Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) {
+				d.Spec.Type, d.Spec.Customer.Segment = v1alpha1.DealCoSell, "enterprise"
+			}),
+				Partner: partner(v1alpha1.EffectiveEntitlement{Name: v1alpha1.EntitlementCoSell, Segments: []string{"smb"}}), Program: program(nil)},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealNotEntitled, wantLock: Release, wantMsg: `CoSell for segment "enterprise"`,
+		},
+		"Referral needs no entitlement": {
+			in:        Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }), Partner: partner(), Program: program(nil)},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+		},
+		"a partner that loses the entitlement loses protection at once": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Hour)))), Partner: partner(), Program: program(nil),
+				Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealExpired, wantReason: v1alpha1.ReasonDealLostHolder, wantLock: Release,
+		},
+		"a suspended partner's approved registration loses protection": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Hour)))),
+				Partner: func() *v1alpha1.Partner { p := partner(resell); p.Spec.Suspended = true; return p }(), Program: program(nil), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealExpired, wantReason: v1alpha1.ReasonDealLostHolder, wantLock: Release, wantMsg: "suspended",
+		},
+		"below the program's minimum amount it is Ineligible": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{MinAmount: &v1alpha1.Money{Amount: "50000", Currency: "USD"}})},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealIneligible, wantLock: Release, wantMsg: "below the program's minimum",
+		},
+		"withdrawn by the partner it releases the key": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved), func(d *v1alpha1.DealRegistration) { d.Spec.Withdrawn = true }),
+				Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealWithdrawn, wantLock: Release,
+		},
+		"a new partner of the registrant's name inherits nothing": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved)),
+				Partner: func() *v1alpha1.Partner { p := partner(resell); p.UID = "uid-new"; return p }(), Program: program(nil), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealWithdrawn, wantReason: v1alpha1.ReasonPartnerNotFound, wantLock: Release,
+		},
+		"an ended registration only releases": {
+			in:        Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealExpired)), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealExpired, wantLock: Release,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if tc.in.Now.IsZero() {
+				tc.in.Now = now
+			}
+			r := Evaluate(tc.in)
+			if r.Status.Phase != tc.wantPhase || (tc.wantReason != "" && r.Status.Reason != tc.wantReason) {
+				t.Fatalf("phase %s (%s: %s), want %s (%s)", r.Status.Phase, r.Status.Reason, r.Status.Message, tc.wantPhase, tc.wantReason)
+			}
+			if r.Lock != tc.wantLock {
+				t.Errorf("lock action %d, want %d", r.Lock, tc.wantLock)
+			}
+			if r.OpenReview != tc.wantReview {
+				t.Errorf("open review %v, want %v", r.OpenReview, tc.wantReview)
+			}
+			if !strings.Contains(r.Status.Message, tc.wantMsg) {
+				t.Errorf("message %q does not contain %q", r.Status.Message, tc.wantMsg)
+			}
+			if tc.check != nil {
+				tc.check(t, r)
+			}
+		})
+	}
+}
+
+func TestReleases(t *testing.T) {
+	holder := v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "partners", Name: "d1", UID: "uid-d1"}
+	live := registration("d1", now, inPhase(v1alpha1.DealApproved))
+	ended := registration("d1", now, inPhase(v1alpha1.DealLost))
+	renamed := registration("d1", now, inPhase(v1alpha1.DealApproved), func(d *v1alpha1.DealRegistration) { d.UID = "uid-other" })
+	for name, tc := range map[string]struct {
+		h     v1alpha1.DealHolder
+		until *metav1.Time
+		deal  *v1alpha1.DealRegistration
+		want  bool
+	}{
+		"a live holder holds":                        {holder, nil, live, false},
+		"a holder that ended releases":               {holder, nil, ended, true},
+		"a deleted holder releases":                  {holder, nil, nil, true},
+		"a new object of the holder's name releases": {holder, nil, renamed, true},
+		"the direct team holds without an until":     {v1alpha1.DealHolder{Kind: HolderDirect}, nil, nil, false},
+		"the direct team holds before its until":     {v1alpha1.DealHolder{Kind: HolderDirect}, &metav1.Time{Time: now.Add(time.Second)}, nil, false},
+		"the direct team releases at its until":      {v1alpha1.DealHolder{Kind: HolderDirect}, &metav1.Time{Time: now}, nil, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := Releases(tc.h, tc.until, tc.deal, now); got != tc.want {
+				t.Errorf("Releases = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

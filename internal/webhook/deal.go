@@ -1,0 +1,198 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
+	"github.com/partnergov/partnergov/internal/tier"
+)
+
+// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create,versions=v1alpha1,name=mdealregistration.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-dealregistration,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create;update,versions=v1alpha1,name=vdealregistration.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-deallock,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=deallocks,verbs=create;update;delete,versions=v1alpha1,name=vdeallock.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration-status,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations/status,verbs=update,versions=v1alpha1,name=mdealregistrationstatus.governance.partnergov.io,admissionReviewVersions=v1
+
+// The deal webhooks read DealLocks to warn early about a held customer.
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=deallocks,verbs=get;list;watch
+
+// DealDefaulter stamps who registered a deal (from the API server's
+// authentication), when to the microsecond (the order conflicts are decided
+// in), and the UID of its partner. What the user wrote there is replaced.
+type DealDefaulter struct {
+	Reader client.Reader
+	Clock  clock.PassiveClock
+}
+
+// Default stamps spec.registrant, spec.submittedAt and spec.partnerUID on create.
+func (d DealDefaulter) Default(ctx context.Context, r *v1alpha1.DealRegistration) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if req.Operation != admissionv1.Create {
+		return nil
+	}
+	r.Spec.Registrant = &v1alpha1.UserInfo{Username: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: append([]string(nil), req.UserInfo.Groups...)}
+	at := metav1.NewMicroTime(d.Clock.Now().UTC())
+	r.Spec.SubmittedAt = &at
+	r.Spec.PartnerUID = ""
+	var partner v1alpha1.Partner
+	if found, err := getOptional(ctx, d.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner); err != nil {
+		return err
+	} else if found {
+		r.Spec.PartnerUID = string(partner.UID)
+	}
+	return nil
+}
+
+// DealValidator refuses a registration for a partner or program that does not
+// exist, and a customer domain that cannot identify a customer (a free-mail
+// domain, a public suffix, an IP address), naming the field and the rule. It
+// warns when the customer is already held; the lock, not this check, decides.
+type DealValidator struct {
+	Reader client.Reader
+}
+
+// ValidateCreate checks the partner, its program and the customer's domain.
+func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegistration) (admission.Warnings, error) {
+	var errs field.ErrorList
+	var partner v1alpha1.Partner
+	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		errs = append(errs, field.NotFound(field.NewPath("spec", "partner"), r.Spec.Partner))
+		return nil, invalid("DealRegistration", r.Name, errs)
+	}
+	var program v1alpha1.PartnerProgram
+	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: partner.Spec.Program}, &program); err != nil {
+		return nil, err
+	} else if !found {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "partner"), r.Spec.Partner,
+			fmt.Sprintf("partner %s's program %s does not exist, so it has no rules of engagement to register under", partner.Name, partner.Spec.Program)))
+		return nil, invalid("DealRegistration", r.Name, errs)
+	}
+	_, key, err := deal.Key(r, &program)
+	if err != nil {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "customer", "domain"), r.Spec.Customer.Domain, err.Error()))
+		return nil, invalid("DealRegistration", r.Name, errs)
+	}
+	var lock v1alpha1.DealLock
+	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found {
+		h := lock.Spec.Holder
+		if h.Kind == deal.HolderDirect {
+			return admission.Warnings{fmt.Sprintf("the direct team holds %s (opportunity %s): this registration will be rejected DirectEngaged unless that claim ends first", key, h.Opportunity)}, nil
+		}
+		return admission.Warnings{fmt.Sprintf("registration %s/%s of partner %s holds %s: this registration will be queued behind it", h.Namespace, h.Name, h.Partner, key)}, nil
+	}
+	return nil, nil
+}
+
+// ValidateUpdate has nothing to add: CEL keeps the customer, product line and
+// the server's stamps immutable.
+func (v *DealValidator) ValidateUpdate(context.Context, *v1alpha1.DealRegistration, *v1alpha1.DealRegistration) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// ValidateDelete allows deletes: a holder that is gone releases its key.
+func (v *DealValidator) ValidateDelete(context.Context, *v1alpha1.DealRegistration) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// DealLockValidator keeps the locks honest. The controller takes and releases
+// them for registrations. The program's CRM integration
+// (spec.dealRegistration.crmReporters) writes the direct team's claims, and
+// only those: it can neither take a partner's key nor release it. A lock must
+// carry the name its conflict key gives, or it would lock nothing.
+type DealLockValidator struct {
+	Reader             client.Reader
+	ControllerUsername string
+}
+
+var locksResource = v1alpha1.GroupVersion.WithResource("deallocks").GroupResource()
+
+// ValidateCreate checks the name and the writer.
+func (v *DealLockValidator) ValidateCreate(ctx context.Context, l *v1alpha1.DealLock) (admission.Warnings, error) {
+	if want := deal.LockName(l.Spec.ConflictKey); l.Name != want {
+		return nil, invalid("DealLock", l.Name, field.ErrorList{field.Invalid(field.NewPath("metadata", "name"), l.Name,
+			fmt.Sprintf("the lock of conflict key %q must be named %s (partnergov's hash of the key), or it locks nothing", l.Spec.ConflictKey, want))})
+	}
+	if !strings.HasPrefix(l.Spec.ConflictKey, l.Spec.Program+"/") {
+		return nil, invalid("DealLock", l.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "conflictKey"), l.Spec.ConflictKey,
+			fmt.Sprintf("a conflict key of program %s starts with %q, as in DealRegistration status.conflictKey", l.Spec.Program, l.Spec.Program+"/"))})
+	}
+	return nil, v.checkWriter(ctx, l, nil)
+}
+
+// ValidateUpdate checks the writer against both holders.
+func (v *DealLockValidator) ValidateUpdate(ctx context.Context, old, l *v1alpha1.DealLock) (admission.Warnings, error) {
+	return nil, v.checkWriter(ctx, l, old)
+}
+
+// ValidateDelete checks the writer against the holder.
+func (v *DealLockValidator) ValidateDelete(ctx context.Context, l *v1alpha1.DealLock) (admission.Warnings, error) {
+	return nil, v.checkWriter(ctx, l, l)
+}
+
+func (v *DealLockValidator) checkWriter(ctx context.Context, l, old *v1alpha1.DealLock) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if req.UserInfo.Username == v.ControllerUsername {
+		return nil
+	}
+	var program v1alpha1.PartnerProgram
+	trusted := false
+	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: l.Spec.Program}, &program); err != nil {
+		return err
+	} else if found && program.Spec.DealRegistration != nil {
+		_, trusted = tier.Matches(program.Spec.DealRegistration.CRMReporters, req.UserInfo.Username, req.UserInfo.Groups)
+	}
+	switch {
+	case !trusted:
+		return apierrors.NewForbidden(locksResource, l.Name, fmt.Errorf(
+			"%s may not write DealLocks: the partnergov controller takes them for registrations, and only program %s's spec.dealRegistration.crmReporters write the direct team's",
+			req.UserInfo.Username, l.Spec.Program))
+	case l.Spec.Holder.Kind != deal.HolderDirect || (old != nil && old.Spec.Holder.Kind != deal.HolderDirect):
+		return apierrors.NewForbidden(locksResource, l.Name, fmt.Errorf(
+			"%s writes the direct team's claims only: a key a partner's registration holds is taken and released by the controller, in submission order", req.UserInfo.Username))
+	}
+	return nil
+}
+
+// DealStatusPath serves the dealregistrations/status guard.
+const DealStatusPath = "/mutate-governance-partnergov-io-v1alpha1-dealregistration-status"
+
+// DealStatusGuard admits writes to dealregistrations/status from the
+// controller only: a registration's standing is decided, never written.
+type DealStatusGuard struct {
+	Decoder            admission.Decoder
+	ControllerUsername string
+}
+
+// Handle implements admission.Handler.
+func (h *DealStatusGuard) Handle(_ context.Context, req admission.Request) admission.Response {
+	var old, updated v1alpha1.DealRegistration
+	if resp := decodeStatusWrite(h.Decoder, req, &old, &updated); resp != nil {
+		return *resp
+	}
+	if req.UserInfo.Username != h.ControllerUsername {
+		return admission.Denied(fmt.Sprintf("%s may not write the status of DealRegistration %s/%s: the partnergov controller decides a registration's standing",
+			req.UserInfo.Username, old.Namespace, old.Name))
+	}
+	return admission.Allowed("")
+}
