@@ -18,6 +18,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
+	"github.com/partnergov/partnergov/internal/record"
 )
 
 const (
@@ -113,7 +114,11 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, fmt.Errorf("opening the review request: %w", err)
 		}
 	}
-	written, err := applyStatus(ctx, r.Client, &d, "DealRegistration", &d.Status, &res.Status)
+	if err := r.record(ctx, &d, &res.Status, in.Program); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
+	}
+	// status.outcome belongs to the CRM integration: never compared, never sent.
+	written, err := applyStatus(ctx, r.Client, &d, "DealRegistration", &d.Status, &res.Status, "outcome")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}
@@ -135,6 +140,25 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		}
 	}
 	return requeueAt(now, res.Next), nil
+}
+
+// record creates the DecisionRecords of the transitions stored and not yet
+// recorded, before the status that advances status.recordedSequence: a crash in
+// between creates the same records again (same names), never a second one.
+func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistration, next *v1alpha1.DealRegistrationStatus, program *v1alpha1.PartnerProgram) error {
+	name := ""
+	if program != nil {
+		name = program.Name
+	}
+	for _, rec := range record.DealTransitions(d, name, FieldOwner, v1alpha1.RecordRetention(program)) {
+		if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	if n := len(d.Status.History); n > 0 && d.Status.History[n-1].Sequence > next.RecordedSequence {
+		next.RecordedSequence = d.Status.History[n-1].Sequence
+	}
+	return nil
 }
 
 // readLock reads the lock of key uncached and says what it means for d: free

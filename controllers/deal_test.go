@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -250,12 +251,26 @@ func TestBadRegistrationsAreRefusedAtAdmission(t *testing.T) {
 			d.Spec.SubmittedAt = ptr(metav1.NewMicroTime(time.Now().Add(-time.Hour)))
 		},
 	} {
-		changed := getDeal(g, d)
-		change(changed)
-		err := f.registrar.Update(ctx, changed)
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes status meanwhile
+			changed := getDeal(g, d)
+			change(changed)
+			return f.registrar.Update(ctx, changed)
+		})
 		g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: got %v", field, err)
 		g.Expect(err.Error()).To(ContainSubstring(field))
 	}
+
+	// A full update from a manifest, without the server's stamps, keeps them.
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		replaced := getDeal(g, d)
+		replaced.Spec.Registrant, replaced.Spec.SubmittedAt, replaced.Spec.PartnerUID = nil, nil, ""
+		replaced.Spec.ExpectedCloseDate = &metav1.Time{Time: time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC)}
+		return f.registrar.Update(ctx, replaced)
+	})).To(Succeed())
+	kept := getDeal(g, d)
+	g.Expect(kept.Spec.Registrant).To(Equal(got.Spec.Registrant))
+	g.Expect(kept.Spec.SubmittedAt.Equal(got.Spec.SubmittedAt)).To(BeTrue())
+	g.Expect(kept.Spec.PartnerUID).To(Equal(got.Spec.PartnerUID))
 
 	// Only the controller writes a registration's standing.
 	forged := getDeal(g, d)
@@ -304,4 +319,71 @@ func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
 		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealReviewed))
 		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(got.Status.ApprovedAt.Add(v1alpha1.DefaultDealProtection)))
 	}).Should(Succeed())
+
+	// A registration withdrawn while under review withdraws its review request:
+	// nothing is left to decide.
+	other := f.register(g, f.partners[0], "withdrawn-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, other)).To(Equal(v1alpha1.DealUnderReview)) }).Should(Succeed())
+	g.Expect(admin.Patch(ctx, getDeal(g, other), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
+	eventually(g, func(g Gomega) {
+		var review v1alpha1.ExceptionRequest
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: getDeal(g, other).Status.Request}, &review)).To(Succeed())
+		g.Expect(review.Status.Phase).To(Equal(v1alpha1.PhaseWithdrawn))
+	}).Should(Succeed())
+}
+
+func TestAWonDealCreditsItsHolderOnceAndEveryTransitionIsRecorded(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	seller, helper := f.partners[0], f.partners[1]
+	d := newDeal(f.ns, seller, v1alpha1.DealResale, "won-"+rand.String(4)+".com", "sync")
+	d.Spec.Influencers = []v1alpha1.Influencer{
+		{Partner: helper.Name, Role: v1alpha1.InfluenceTechnicalWin, At: metav1.NewTime(time.Now().Add(-24 * time.Hour))},
+		{Partner: seller.Name, Role: v1alpha1.InfluenceIntroduction, At: metav1.NewTime(time.Now().Add(-24 * time.Hour))},
+	}
+	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	next := f.register(g, helper, getDeal(g, d).Status.CanonicalDomain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, next)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+
+	outcome := []byte(`{"status":{"outcome":{"result":"Won","closedAt":"` + time.Now().UTC().Format(time.RFC3339) + `","amount":{"amount":"120000","currency":"USD"},"reportedBy":"the-cfo"}}}`)
+	statusRules := rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}}
+	// Only the program's CRM integration reports outcomes.
+	err := userClient(t, "seller@example.com", nil, statusRules).Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("crmReporters"))
+	crm := userClient(t, crmDirect, nil, statusRules)
+	g.Expect(crm.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))).To(Succeed())
+
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealWon))
+		g.Expect(got.Status.Outcome.ReportedBy).To(Equal(crmDirect), "the server stamps who reported")
+		a := got.Status.Attribution
+		g.Expect(a).NotTo(BeNil())
+		g.Expect(a.Sourced).To(HaveField("Partner", seller.Name))
+		g.Expect(a.Influenced).To(ConsistOf(HaveField("Partner", helper.Name)), "the sourcing partner is never also influencing")
+		// The win releases the customer to the next in line.
+		g.Expect(dealPhase(g, next)).To(Equal(v1alpha1.DealApproved))
+	}).Should(Succeed())
+
+	// Every transition is recorded once: approved at submission, then won.
+	eventually(g, func(g Gomega) {
+		var recs v1alpha1.DecisionRecordList
+		g.Expect(admin.List(ctx, &recs, client.InNamespace(f.ns))).To(Succeed())
+		var to []string
+		for _, r := range recs.Items {
+			if r.Spec.Type == v1alpha1.DecisionDealTransition && r.Spec.Subject.Name == d.Name {
+				to = append(to, r.Spec.To)
+			}
+		}
+		got := getDeal(g, d)
+		last := got.Status.History[len(got.Status.History)-1]
+		g.Expect(last.Phase).To(Equal(v1alpha1.DealWon))
+		g.Expect(got.Status.RecordedSequence).To(Equal(last.Sequence))
+		g.Expect(to).To(HaveLen(int(last.Sequence)), "one record per transition")
+		g.Expect(to).To(ContainElements(string(v1alpha1.DealApproved), string(v1alpha1.DealWon)))
+	}).Should(Succeed())
+	// Once recorded, the registration may be deleted; its records stay.
+	g.Expect(admin.Delete(ctx, getDeal(g, d))).To(Succeed())
 }

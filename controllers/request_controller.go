@@ -118,6 +118,19 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			return in, nil, err
 		}
 	}
+	if request.Spec.Type == v1alpha1.RequestDealRegistration && request.Spec.Grant != nil && request.Status.Phase != v1alpha1.PhaseApproved {
+		// A registration that is gone or no longer under review (withdrawn,
+		// rejected, expired) has nothing left to decide.
+		var d v1alpha1.DealRegistration
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Grant.Deal}, &d); {
+		case apierrors.IsNotFound(err):
+			in.Withdraw = fmt.Sprintf("deal registration %s no longer exists", request.Spec.Grant.Deal)
+		case err != nil:
+			return in, nil, err
+		case d.Status.Phase != "" && d.Status.Phase != v1alpha1.DealUnderReview && d.Status.Phase != v1alpha1.DealSubmitted:
+			in.Withdraw = fmt.Sprintf("deal registration %s is %s: there is nothing left to review", d.Name, d.Status.Phase)
+		}
+	}
 	if request.Spec.Type == v1alpha1.RequestFunds {
 		remaining, err := r.fundsRemaining(ctx, &partner, request.Name, in.Now)
 		if err != nil {
@@ -248,6 +261,14 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ExceptionRequest{}).
 		Watches(&v1alpha1.Partner{}, handler.EnqueueRequestsFromMapFunc(r.pendingRequestsOf)).
+		// A registration that ends withdraws its pending review.
+		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			d := o.(*v1alpha1.DealRegistration)
+			if d.Status.Request == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Status.Request}}}
+		})).
 		WithOptions(opts.controller()).
 		Named("exceptionrequest").
 		Complete(r)

@@ -266,6 +266,10 @@ type DuplicateMatch struct {
 
 // DealEvent is one transition in a registration's life.
 type DealEvent struct {
+	// sequence numbers the registration's transitions from 1; each is recorded
+	// in a DecisionRecord once (status.recordedSequence).
+	// +optional
+	Sequence int64 `json:"sequence,omitempty"`
 	// time of the transition.
 	// +required
 	Time metav1.Time `json:"time"`
@@ -355,11 +359,93 @@ type DealRegistrationStatus struct {
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// history of phase changes, newest last; the oldest are dropped beyond 16.
+	// history of phase changes, newest last; the oldest are dropped beyond 16
+	// (each has its DecisionRecord).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	History []DealEvent `json:"history,omitempty"`
+
+	// recordedSequence is the sequence of the newest transition that has a DecisionRecord.
+	// +optional
+	RecordedSequence int64 `json:"recordedSequence,omitempty"`
+
+	// outcome is the deal's result as the program's CRM integration
+	// (spec.dealRegistration.crmReporters) reports it; nobody else may write it,
+	// and the controller never does.
+	// +optional
+	Outcome *DealOutcome `json:"outcome,omitempty"`
+
+	// attribution is the credit a won deal gives, computed once when the
+	// outcome is reported.
+	// +optional
+	Attribution *Attribution `json:"attribution,omitempty"`
+}
+
+// DealResult is a deal's result.
+// +kubebuilder:validation:Enum=Won;Lost
+type DealResult string
+
+const (
+	DealResultWon  DealResult = "Won"
+	DealResultLost DealResult = "Lost"
+)
+
+// DealOutcome is a closed deal's result, from the CRM.
+// +kubebuilder:validation:XValidation:rule="self.result != 'Won' || has(self.amount)",message="a Won outcome needs the amount the customer signed for",fieldPath=.amount
+type DealOutcome struct {
+	// result is Won or Lost.
+	// +required
+	Result DealResult `json:"result"`
+	// closedAt is when the deal closed.
+	// +required
+	ClosedAt metav1.Time `json:"closedAt"`
+	// amount the customer signed for; required for Won.
+	// +optional
+	Amount *Money `json:"amount,omitempty"`
+	// reportedBy is the identity that reported the outcome (set by the server).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ReportedBy string `json:"reportedBy,omitempty"`
+}
+
+// Credit is one partner's share of a won deal.
+type Credit struct {
+	// partner credited, and its namespace.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Partner string `json:"partner"`
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+	// role, for influenced credit.
+	// +optional
+	Role InfluenceRole `json:"role,omitempty"`
+	// amount credited: the whole won amount. Sourced and influenced amounts are
+	// reported separately and never added together.
+	// +required
+	Amount Money `json:"amount"`
+}
+
+// Attribution is who a won deal credits: the holder of the approved
+// registration as sourcing, each influencer with influence inside the
+// program's influenceLookback as influencing (never the sourcing partner).
+type Attribution struct {
+	// sourced credit, to the registration's partner.
+	// +optional
+	Sourced *Credit `json:"sourced,omitempty"`
+	// influenced credit, one per influencing partner.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Influenced []Credit `json:"influenced,omitempty"`
+	// excluded explains influencers that got no credit (outside the lookback,
+	// the sourcing partner itself, named twice).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=256
+	Excluded []string `json:"excluded,omitempty"`
 }
 
 // DealRegistration is a partner's claim to a customer opportunity for a product

@@ -5,7 +5,7 @@ import (
 )
 
 // DecisionType is the kind of decision a DecisionRecord keeps.
-// +kubebuilder:validation:Enum=TierChange;StageDecision;RequestOutcome;GrantExpiry;ListingPublication
+// +kubebuilder:validation:Enum=TierChange;StageDecision;RequestOutcome;GrantExpiry;ListingPublication;DealTransition
 type DecisionType string
 
 const (
@@ -19,13 +19,16 @@ const (
 	DecisionGrantExpiry DecisionType = "GrantExpiry"
 	// DecisionListingPublication: a listing was published or unpublished.
 	DecisionListingPublication DecisionType = "ListingPublication"
+	// DecisionDealTransition: a deal registration changed phase (held, queued,
+	// approved, rejected, expired, won, lost, withdrawn).
+	DecisionDealTransition DecisionType = "DealTransition"
 )
 
 // DecisionSubject names the object a decision was about.
 type DecisionSubject struct {
-	// kind is Partner, ExceptionRequest or Listing.
+	// kind is Partner, ExceptionRequest, Listing or DealRegistration.
 	// +required
-	// +kubebuilder:validation:Enum=Partner;ExceptionRequest;Listing
+	// +kubebuilder:validation:Enum=Partner;ExceptionRequest;Listing;DealRegistration
 	Kind string `json:"kind"`
 	// name of the object, in the record's namespace.
 	// +required

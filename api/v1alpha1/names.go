@@ -65,3 +65,14 @@ func DealProtection(p *PartnerProgram) time.Duration {
 	}
 	return p.Spec.DealRegistration.Protection.Duration
 }
+
+// DefaultInfluenceLookback is DealRegistrationRules.InfluenceLookback's default: 180 days.
+const DefaultInfluenceLookback = 180 * 24 * time.Hour
+
+// InfluenceLookback is how long before a win influence earns credit in program p.
+func InfluenceLookback(p *PartnerProgram) time.Duration {
+	if p == nil || p.Spec.DealRegistration == nil || p.Spec.DealRegistration.InfluenceLookback == nil || p.Spec.DealRegistration.InfluenceLookback.Duration <= 0 {
+		return DefaultInfluenceLookback
+	}
+	return p.Spec.DealRegistration.InfluenceLookback.Duration
+}

@@ -156,6 +156,13 @@ type DealRegistrationRules struct {
 	// DealLocks and to report deal outcomes.
 	// +optional
 	CRMReporters Identities `json:"crmReporters,omitempty"`
+
+	// influenceLookback is how long before a win an influencer's influence
+	// (spec.influencers[].at) still earns influenced credit, for example "4320h"
+	// (180 days).
+	// +optional
+	// +kubebuilder:default="4320h"
+	InfluenceLookback *metav1.Duration `json:"influenceLookback,omitempty"`
 }
 
 // PartnerProgramSpec is the program's metric catalog and its owner.

@@ -183,7 +183,11 @@ func Evaluate(in Input) Result {
 	move := func(phase v1alpha1.DealPhase, reason, format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		if st.Phase != phase || st.Reason != reason {
-			ev := v1alpha1.DealEvent{Time: now, Phase: phase, Reason: reason, Message: clip(msg)}
+			seq := st.RecordedSequence + 1
+			if n := len(st.History); n > 0 && st.History[n-1].Sequence >= seq {
+				seq = st.History[n-1].Sequence + 1
+			}
+			ev := v1alpha1.DealEvent{Sequence: seq, Time: now, Phase: phase, Reason: reason, Message: clip(msg)}
 			st.History = append(st.History, ev)
 			if n := len(st.History) - v1alpha1.MaxDealHistory; n > 0 {
 				st.History = st.History[n:]
@@ -212,6 +216,23 @@ func Evaluate(in Input) Result {
 		conditions.Set(&st.Conditions, d.Generation, now, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
 			fmt.Sprintf("program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name))
 		return *res
+	}
+	if o := d.Status.Outcome; o != nil {
+		phase := v1alpha1.DealWon
+		if o.Result == v1alpha1.DealResultLost {
+			phase = v1alpha1.DealLost
+		}
+		if st.Phase != v1alpha1.DealApproved {
+			st.Attribution = nil
+			return end(phase, "ClosedWithoutProtection", "the CRM reports the deal %s at %s while this registration was %s: it held no approved claim, so it earns no credit",
+				o.Result, o.ClosedAt.UTC().Format(time.RFC3339), orPhase(st))
+		}
+		if phase == v1alpha1.DealLost {
+			return end(phase, "Lost", "the CRM reports the deal lost at %s", o.ClosedAt.UTC().Format(time.RFC3339))
+		}
+		st.Attribution = Attribute(d, in.Program)
+		return end(phase, "Won", "the CRM reports the deal won at %s for %s %s: sourced credit to %s%s", o.ClosedAt.UTC().Format(time.RFC3339),
+			o.Amount.Amount, o.Amount.Currency, d.Spec.Partner, influencedNote(st.Attribution))
 	}
 	domain, key, err := Key(d, in.Program)
 	if err != nil {
@@ -307,6 +328,53 @@ func Evaluate(in Input) Result {
 		}
 	}
 	return res.finish(st, now, true)
+}
+
+// Attribute credits a won deal once: sourced credit to the registration's
+// partner (the holder of the approved registration), influenced credit to each
+// influencer whose influence lies within the program's influenceLookback before
+// the close, never to the sourcing partner and never twice to one partner. Both
+// carry the whole won amount: they are reported separately, never added.
+func Attribute(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *v1alpha1.Attribution {
+	o := d.Status.Outcome
+	if o == nil || o.Result != v1alpha1.DealResultWon || o.Amount == nil {
+		return nil
+	}
+	a := &v1alpha1.Attribution{Sourced: &v1alpha1.Credit{Partner: d.Spec.Partner, Namespace: d.Namespace, Amount: *o.Amount}}
+	lookback := v1alpha1.InfluenceLookback(program)
+	seen := map[string]bool{d.Namespace + "/" + d.Spec.Partner: true}
+	for _, inf := range d.Spec.Influencers {
+		ns := inf.Namespace
+		if ns == "" {
+			ns = d.Namespace
+		}
+		id := ns + "/" + inf.Partner
+		switch {
+		case id == d.Namespace+"/"+d.Spec.Partner:
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s is the sourcing partner: its credit is sourced, not also influenced", id))
+		case seen[id]:
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s is named more than once: credited once", id))
+		case inf.At.After(o.ClosedAt.Time):
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s influenced after the close (%s)", id, inf.At.UTC().Format(time.RFC3339)))
+		case o.ClosedAt.Sub(inf.At.Time) > lookback:
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s influenced at %s, more than %s before the close", id, inf.At.UTC().Format(time.RFC3339), lookback))
+		default:
+			a.Influenced = append(a.Influenced, v1alpha1.Credit{Partner: inf.Partner, Namespace: ns, Role: inf.Role, Amount: *o.Amount})
+		}
+		seen[id] = true
+	}
+	return a
+}
+
+func influencedNote(a *v1alpha1.Attribution) string {
+	if a == nil || len(a.Influenced) == 0 {
+		return ""
+	}
+	var names []string
+	for _, c := range a.Influenced {
+		names = append(names, c.Partner)
+	}
+	return "; influenced credit to " + strings.Join(names, ", ")
 }
 
 // finish sets the conditions every evaluation ends with.

@@ -286,3 +286,95 @@ func TestReleases(t *testing.T) {
 		})
 	}
 }
+
+func won(amount string, closed time.Time) func(*v1alpha1.DealRegistration) {
+	return func(d *v1alpha1.DealRegistration) {
+		d.Status.Outcome = &v1alpha1.DealOutcome{Result: v1alpha1.DealResultWon, ClosedAt: metav1.NewTime(closed), Amount: &v1alpha1.Money{Amount: v1alpha1.Decimal(amount), Currency: "USD"}}
+	}
+}
+
+func influencer(partner, ns string, at time.Time) v1alpha1.Influencer {
+	return v1alpha1.Influencer{Partner: partner, Namespace: ns, Role: v1alpha1.InfluenceTechnicalWin, At: metav1.NewTime(at)}
+}
+
+func TestOutcomesAndAttribution(t *testing.T) {
+	day := 24 * time.Hour
+	influenced := func(d *v1alpha1.DealRegistration) {
+		d.Spec.Influencers = []v1alpha1.Influencer{
+			influencer("nimbus", "", now.Add(-10*day)),               // credited
+			influencer("acme-consulting", "partners", now.Add(-day)), // the sourcing partner
+			influencer("nimbus", "partners", now.Add(-2*day)),        // named twice
+			influencer("stale", "", now.Add(-181*day)),               // outside 180 days
+			influencer("late", "", now.Add(day)),                     // after the close
+			influencer("elsewhere", "other-ns", now.Add(-day)),       // credited, in its namespace
+		}
+	}
+	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) { s.ProtectedUntil = &metav1.Time{Time: now.Add(day)} })
+
+	r := Evaluate(Input{Now: now, Deal: registration("d1", now, approved, influenced, won("120000", now)), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
+	if r.Status.Phase != v1alpha1.DealWon || r.Lock != Release {
+		t.Fatalf("a won approved registration: phase %s, lock %d", r.Status.Phase, r.Lock)
+	}
+	a := r.Status.Attribution
+	if a == nil || a.Sourced == nil || a.Sourced.Partner != "acme-consulting" || a.Sourced.Amount.Amount != "120000" {
+		t.Fatalf("sourced credit %+v, want acme-consulting for 120000", a)
+	}
+	var got []string
+	for _, c := range a.Influenced {
+		got = append(got, c.Namespace+"/"+c.Partner)
+		if c.Partner == "acme-consulting" {
+			t.Error("the sourcing partner is credited as influencing too: a dollar counted twice")
+		}
+	}
+	if strings.Join(got, ",") != "partners/nimbus,other-ns/elsewhere" {
+		t.Errorf("influenced credit to %v, want partners/nimbus and other-ns/elsewhere", got)
+	}
+	if len(a.Excluded) != 4 {
+		t.Errorf("excluded %q, want the sourcing partner, the repeat, the stale and the late influence", a.Excluded)
+	}
+
+	r = Evaluate(Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealQueued), influenced, won("120000", now)), Partner: partner(resell), Program: program(nil),
+		Lock: Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Name: "other"}}})
+	if r.Status.Phase != v1alpha1.DealWon || r.Status.Attribution != nil {
+		t.Errorf("a win reported while queued: phase %s, attribution %+v; want Won with no credit", r.Status.Phase, r.Status.Attribution)
+	}
+
+	lost := func(d *v1alpha1.DealRegistration) {
+		d.Status.Outcome = &v1alpha1.DealOutcome{Result: v1alpha1.DealResultLost, ClosedAt: metav1.NewTime(now)}
+	}
+	r = Evaluate(Input{Now: now, Deal: registration("d1", now, approved, lost), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
+	if r.Status.Phase != v1alpha1.DealLost || r.Lock != Release || r.Status.Attribution != nil {
+		t.Errorf("a lost deal: phase %s, lock %d, attribution %+v", r.Status.Phase, r.Lock, r.Status.Attribution)
+	}
+
+	// A won deal stays won: later evaluations keep the attribution.
+	d := registration("d1", now, approved, influenced, won("120000", now))
+	d.Status = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}}).Status
+	again := Evaluate(Input{Now: now.Add(day), Deal: d, Partner: partner(), Program: program(nil)})
+	if again.Status.Phase != v1alpha1.DealWon || again.Status.Attribution == nil || len(again.Status.Attribution.Influenced) != 2 {
+		t.Errorf("a won registration changed on a later evaluation: %s %+v", again.Status.Phase, again.Status.Attribution)
+	}
+}
+
+func TestTransitionsAreNumberedForTheirRecords(t *testing.T) {
+	d := registration("d1", now)
+	var seqs []int64
+	for _, lock := range []Lock{{State: LockFree}, {State: LockMine}} {
+		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: lock})
+		for _, e := range r.Events {
+			seqs = append(seqs, e.Sequence)
+		}
+		d.Status = r.Status
+	}
+	if len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 {
+		t.Errorf("sequences %v, want 1 (Submitted) and 2 (UnderReview)", seqs)
+	}
+	// Trimmed history keeps counting from the newest entry.
+	d.Status.History = d.Status.History[1:]
+	d.Status.RecordedSequence = 2
+	d.Spec.Withdrawn = true
+	r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
+	if len(r.Events) != 1 || r.Events[0].Sequence != 3 {
+		t.Errorf("events %+v, want one with sequence 3", r.Events)
+	}
+}

@@ -146,3 +146,29 @@ func TestUnrecorded(t *testing.T) {
 		})
 	}
 }
+
+func TestDealTransitionsAreRecordedOnceEach(t *testing.T) {
+	d := &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: "globex-sync", UID: "uid-d"},
+		Spec: v1alpha1.DealRegistrationSpec{Partner: "acme"},
+		Status: v1alpha1.DealRegistrationStatus{RecordedSequence: 1, Request: "globex-sync-review", History: []v1alpha1.DealEvent{
+			{Sequence: 1, Time: metav1.NewTime(t0), Phase: v1alpha1.DealSubmitted, Reason: "Submitted"},
+			{Sequence: 2, Time: metav1.NewTime(t0.Add(time.Second)), Phase: v1alpha1.DealUnderReview, Reason: "Review"},
+			{Sequence: 3, Time: metav1.NewTime(t0.Add(time.Hour)), Phase: v1alpha1.DealApproved, Reason: v1alpha1.ReasonDealReviewed, Message: "approved"},
+		}}}
+	recs := DealTransitions(d, "global", "controller", time.Hour)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want the two transitions after recordedSequence 1", len(recs))
+	}
+	if r := recs[1].Spec; r.From != string(v1alpha1.DealUnderReview) || r.To != string(v1alpha1.DealApproved) || r.Subject.Kind != "DealRegistration" ||
+		r.Partner != "acme" || r.Request != "globex-sync-review" || !r.RetainUntil.Equal(&metav1.Time{Time: t0.Add(2 * time.Hour)}) {
+		t.Errorf("record %+v", r)
+	}
+	again := DealTransitions(d, "global", "controller", time.Hour)
+	if again[0].Name != recs[0].Name || again[1].Name != recs[1].Name || recs[0].Name == recs[1].Name {
+		t.Errorf("record names must be fixed per transition and differ between them: %s %s", recs[0].Name, recs[1].Name)
+	}
+	d.Status.RecordedSequence = 3
+	if n := len(DealTransitions(d, "global", "controller", time.Hour)); n != 0 {
+		t.Errorf("%d records once everything is recorded", n)
+	}
+}

@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -16,11 +18,12 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
+	"github.com/partnergov/partnergov/internal/guard"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
-// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create,versions=v1alpha1,name=mdealregistration.governance.partnergov.io,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-dealregistration,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create;update,versions=v1alpha1,name=vdealregistration.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create;update,versions=v1alpha1,name=mdealregistration.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-dealregistration,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create;update;delete,versions=v1alpha1,name=vdealregistration.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-deallock,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=deallocks,verbs=create;update;delete,versions=v1alpha1,name=vdeallock.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration-status,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations/status,verbs=update,versions=v1alpha1,name=mdealregistrationstatus.governance.partnergov.io,admissionReviewVersions=v1
 
@@ -29,7 +32,8 @@ import (
 
 // DealDefaulter stamps who registered a deal (from the API server's
 // authentication), when to the microsecond (the order conflicts are decided
-// in), and the UID of its partner. What the user wrote there is replaced.
+// in), and the UID of its partner. What the user wrote there is replaced; an
+// update that leaves them out keeps them.
 type DealDefaulter struct {
 	Reader client.Reader
 	Clock  clock.PassiveClock
@@ -40,6 +44,24 @@ func (d DealDefaulter) Default(ctx context.Context, r *v1alpha1.DealRegistration
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return err
+	}
+	if req.Operation == admissionv1.Update {
+		// A full update from a manifest (kubectl replace, a GitOps sync) does not
+		// carry the server's stamps: keep them, as they cannot change.
+		var old v1alpha1.DealRegistration
+		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
+			return err
+		}
+		if r.Spec.Registrant == nil {
+			r.Spec.Registrant = old.Spec.Registrant
+		}
+		if r.Spec.SubmittedAt == nil {
+			r.Spec.SubmittedAt = old.Spec.SubmittedAt
+		}
+		if r.Spec.PartnerUID == "" {
+			r.Spec.PartnerUID = old.Spec.PartnerUID
+		}
+		return nil
 	}
 	if req.Operation != admissionv1.Create {
 		return nil
@@ -107,8 +129,17 @@ func (v *DealValidator) ValidateUpdate(context.Context, *v1alpha1.DealRegistrati
 	return nil, nil
 }
 
-// ValidateDelete allows deletes: a holder that is gone releases its key.
-func (v *DealValidator) ValidateDelete(context.Context, *v1alpha1.DealRegistration) (admission.Warnings, error) {
+// ValidateDelete allows deleting a registration once every transition it
+// stores has its DecisionRecord (a holder that is gone releases its key).
+func (v *DealValidator) ValidateDelete(ctx context.Context, r *v1alpha1.DealRegistration) (admission.Warnings, error) {
+	if deletingNamespace(ctx) {
+		return nil, nil
+	}
+	if n := len(r.Status.History); n > 0 && r.Status.History[n-1].Sequence > r.Status.RecordedSequence {
+		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("dealregistrations").GroupResource(), r.Name, fmt.Errorf(
+			"DealRegistration %s/%s stores transitions the controller has not recorded yet (status.recordedSequence %d of %d); deleting it now would lose them: try again once their DecisionRecords exist",
+			r.Namespace, r.Name, r.Status.RecordedSequence, r.Status.History[n-1].Sequence))
+	}
 	return nil, nil
 }
 
@@ -177,22 +208,37 @@ func (v *DealLockValidator) checkWriter(ctx context.Context, l, old *v1alpha1.De
 // DealStatusPath serves the dealregistrations/status guard.
 const DealStatusPath = "/mutate-governance-partnergov-io-v1alpha1-dealregistration-status"
 
-// DealStatusGuard admits writes to dealregistrations/status from the
-// controller only: a registration's standing is decided, never written.
+// DealStatusGuard admits writes to dealregistrations/status: the controller
+// decides a registration's standing; the program's CRM integration reports its
+// outcome (guard.DealStatus).
 type DealStatusGuard struct {
+	// Reader reads the partner and its program, from the cache.
+	Reader             client.Reader
 	Decoder            admission.Decoder
 	ControllerUsername string
 }
 
 // Handle implements admission.Handler.
-func (h *DealStatusGuard) Handle(_ context.Context, req admission.Request) admission.Response {
+func (h *DealStatusGuard) Handle(ctx context.Context, req admission.Request) admission.Response {
 	var old, updated v1alpha1.DealRegistration
 	if resp := decodeStatusWrite(h.Decoder, req, &old, &updated); resp != nil {
 		return *resp
 	}
-	if req.UserInfo.Username != h.ControllerUsername {
-		return admission.Denied(fmt.Sprintf("%s may not write the status of DealRegistration %s/%s: the partnergov controller decides a registration's standing",
-			req.UserInfo.Username, old.Namespace, old.Name))
+	var crm v1alpha1.Identities
+	program, err := programOfPartner(ctx, h.Reader, old.Namespace, old.Spec.Partner)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	return admission.Allowed("")
+	if program != nil && program.Spec.DealRegistration != nil {
+		crm = program.Spec.DealRegistration.CRMReporters
+	}
+	status, refusal := guard.DealStatus(&old, &updated, writerOf(req, h.ControllerUsername, nil), crm)
+	if refusal != nil {
+		return admission.Denied(refusal.Message)
+	}
+	updated.Status = *status
+	return patched(req, &updated)
 }
+
+// ValidateDelete (DealValidator) is below: a registration whose transitions are
+// not all recorded yet cannot be deleted.

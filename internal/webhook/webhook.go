@@ -56,6 +56,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		ControllerUsername: o.ControllerUsername,
 	}})
 	mgr.GetWebhookServer().Register(DealStatusPath, &admission.Webhook{Handler: &DealStatusGuard{
+		Reader:             mgr.GetClient(),
 		Decoder:            admission.NewDecoder(mgr.GetScheme()),
 		ControllerUsername: o.ControllerUsername,
 	}})
