@@ -387,3 +387,58 @@ func TestAWonDealCreditsItsHolderOnceAndEveryTransitionIsRecorded(t *testing.T) 
 	// Once recorded, the registration may be deleted; its records stay.
 	g.Expect(admin.Delete(ctx, getDeal(g, d))).To(Succeed())
 }
+
+func TestAWonDealMovesDealsEvidenceAndCanPromote(t *testing.T) {
+	g := NewWithT(t)
+	dealsMetric := func(name string, m v1alpha1.DealMeasure) v1alpha1.MetricDefinition {
+		return v1alpha1.MetricDefinition{Name: name, Class: v1alpha1.MetricClassOutcome, Unit: "USD", FreshnessWindow: metav1.Duration{Duration: 24 * time.Hour},
+			Source: v1alpha1.MetricSourceDeals, Deals: &v1alpha1.DealMetric{Measure: m, Currency: "USD"}}
+	}
+	program := &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("program")}, Spec: v1alpha1.PartnerProgramSpec{
+		Owner: "owner@example.com",
+		Metrics: []v1alpha1.MetricDefinition{
+			dealsMetric("deal-revenue", v1alpha1.DealMeasureSourcedAmount), dealsMetric("deal-influence", v1alpha1.DealMeasureInfluencedAmount),
+		},
+		DealRegistration: &v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, CRMReporters: v1alpha1.Identities{Users: []string{crmDirect}}},
+	}}
+	create(t, program)
+	entry, selectTier := uniqueName("registered"), uniqueName("select")
+	create(t, newTier(program.Name, entry, 0))
+	create(t, newTier(program.Name, selectTier, 1, atLeast("deal-revenue", "100000")))
+	ns := newNamespace(t)
+	seller, helper := settledPartner(t, g, ns, program.Name), settledPartner(t, g, ns, program.Name)
+	g.Expect(seller.Status.Tier).To(Equal(entry))
+
+	// A reported value of a Deals metric is refused: only won deals count.
+	crmReporter := userClient(t, crmUser, nil, integrationRules...)
+	err := reportEvidence(crmReporter, "crm", seller, "deal-revenue", "9000000", time.Now())
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("computed by partnergov from won deal registrations"))
+
+	registrar := userClient(t, "seller@example.com", nil, registrarRules...)
+	d := newDeal(ns, seller, v1alpha1.DealResale, "promoting-"+rand.String(4)+".com", "sync")
+	d.Spec.Influencers = []v1alpha1.Influencer{{Partner: helper.Name, Role: v1alpha1.InfluenceImplementation, At: metav1.NewTime(time.Now().Add(-time.Hour))}}
+	g.Expect(registrar.Create(ctx, d)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	crm := userClient(t, crmDirect, nil, rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}})
+	outcome := []byte(`{"status":{"outcome":{"result":"Won","closedAt":"` + time.Now().UTC().Format(time.RFC3339) + `","amount":{"amount":"120000","currency":"USD"}}}}`)
+	g.Expect(crm.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))).To(Succeed())
+
+	dealID := ns + "/" + d.Name
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, seller)
+		g.Expect(got.Status.Tier).To(Equal(selectTier), "the won deal's sourced revenue meets select")
+		g.Expect(got.Status.DealMetrics).To(ContainElement(And(HaveField("Metric", "deal-revenue"), HaveField("Value", v1alpha1.Decimal("120000")),
+			HaveField("Deals", ConsistOf(dealID)))))
+		g.Expect(got.Status.DealMetrics).To(ContainElement(And(HaveField("Metric", "deal-influence"), HaveField("Value", v1alpha1.Decimal("0")))),
+			"the sourcing partner's win is not also its influence")
+		last := got.Status.History[len(got.Status.History)-1]
+		g.Expect(last.Evidence).To(ContainElement(And(HaveField("Metric", "deal-revenue"), HaveField("Value", v1alpha1.Decimal("120000")))),
+			"the tier decision names the deal evidence it rested on")
+
+		h := getPartner(g, helper)
+		g.Expect(h.Status.Tier).To(Equal(entry), "influence is not sourced revenue")
+		g.Expect(h.Status.DealMetrics).To(ContainElement(And(HaveField("Metric", "deal-influence"), HaveField("Value", v1alpha1.Decimal("120000")))))
+		g.Expect(h.Status.DealMetrics).To(ContainElement(And(HaveField("Metric", "deal-revenue"), HaveField("Value", v1alpha1.Decimal("0")))))
+	}).Should(Succeed())
+}

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/seal"
@@ -35,6 +36,9 @@ import (
 const (
 	indexProgram = "spec.program" // Partner and PartnerTier by program name
 	indexPartner = "spec.partner" // ExceptionRequest by partner name
+	// indexCredited finds the won DealRegistrations that credit a partner
+	// (namespace/name), sourced or influenced.
+	indexCredited = "status.attribution"
 )
 
 // deadlineMargin is added to requeues: stored times have whole seconds, so waking
@@ -74,7 +78,13 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	dealMetrics, dealsChange, err := r.dealMetrics(ctx, &partner, &in)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	res := tier.Evaluate(in)
+	res.Status.DealMetrics = dealMetrics
+	res.NextDeadline = earliest(res.NextDeadline, dealsChange)
 	// Funds and claims follow the approved requests, program or not: a claim
 	// still lapses and a quarter still ends while a program is missing.
 	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
@@ -114,6 +124,23 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
+}
+
+// dealMetrics computes the partner's Deals metrics from the won registrations
+// that credit it (deal.Metrics) into in.Computed, and returns them for status
+// with the next instant one changes by itself.
+func (r *PartnerReconciler) dealMetrics(ctx context.Context, partner *v1alpha1.Partner, in *tier.Input) ([]v1alpha1.ComputedMetric, *time.Time, error) {
+	if in.Program == nil || !slices.ContainsFunc(in.Program.Spec.Metrics, func(m v1alpha1.MetricDefinition) bool { return m.Source == v1alpha1.MetricSourceDeals }) {
+		return nil, nil, nil
+	}
+	var won v1alpha1.DealRegistrationList
+	id := partner.Namespace + "/" + partner.Name
+	if err := r.List(ctx, &won, client.MatchingFields{indexCredited: id}); err != nil {
+		return nil, nil, err
+	}
+	entries, status, next := deal.Metrics(in.Program, id, won.Items, in.Now)
+	in.Computed = entries
+	return status, next, nil
 }
 
 // inputs reads what the evaluation needs: the program, its tiers and the
@@ -238,8 +265,22 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 	}); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexCredited, func(o client.Object) []string {
+		return deal.Credited(o.(*v1alpha1.DealRegistration))
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Partner{}, builder.WithPredicates(inputsChanged(r.Seals))).
+		// A won deal moves the Deals metrics of every partner it credits.
+		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			var out []reconcile.Request
+			for _, id := range deal.Credited(o.(*v1alpha1.DealRegistration)) {
+				ns, name, _ := strings.Cut(id, "/")
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+			}
+			return out
+		})).
 		// The integration objects are watched to repair changes and deletions;
 		// their creation is partnergov's own doing and needs no second look.
 		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(notCreated)).

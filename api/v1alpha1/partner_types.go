@@ -140,6 +140,26 @@ type EffectiveEntitlement struct {
 	Expires *metav1.Time `json:"expires,omitempty"`
 }
 
+// ComputedMetric is the value of a Deals metric, with the deals behind it.
+type ComputedMetric struct {
+	// metric is the catalog name.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Metric string `json:"metric"`
+	// value computed from the deals.
+	// +required
+	Value Decimal `json:"value"`
+	// deals counted, as namespace/name of each DealRegistration (the first 16).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=320
+	Deals []string `json:"deals,omitempty"`
+	// dealCount is how many deals were counted (deals lists at most 16).
+	// +optional
+	DealCount int32 `json:"dealCount,omitempty"`
+}
+
 // FundsCommitment is an approved funds request counted against the quarter's cap.
 type FundsCommitment struct {
 	// request is the name of the approved Funds ExceptionRequest.
@@ -334,6 +354,15 @@ type PartnerStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Entitlements []EffectiveEntitlement `json:"entitlements,omitempty"`
+
+	// dealMetrics are the partner's Deals metrics (catalog metrics with source
+	// Deals), computed from its won DealRegistrations and counted as evidence,
+	// with the deals behind each value.
+	// +optional
+	// +listType=map
+	// +listMapKey=metric
+	// +kubebuilder:validation:MaxItems=64
+	DealMetrics []ComputedMetric `json:"dealMetrics,omitempty"`
 
 	// funds is the partner's funds position for the current quarter.
 	// +optional

@@ -36,8 +36,53 @@ const (
 	MetricAggregationLatest MetricAggregation = "Latest"
 )
 
+// MetricSource says where a metric's values come from.
+// +kubebuilder:validation:Enum=Reported;Deals
+type MetricSource string
+
+const (
+	// MetricSourceReported: integrations report it into Partner status.evidence.
+	MetricSourceReported MetricSource = "Reported"
+	// MetricSourceDeals: partnergov computes it from the partner's won
+	// DealRegistrations; nobody reports it.
+	MetricSourceDeals MetricSource = "Deals"
+)
+
+// DealMeasure is what a Deals metric measures over its window.
+// +kubebuilder:validation:Enum=SourcedAmount;InfluencedAmount;WonDeals
+type DealMeasure string
+
+const (
+	// DealMeasureSourcedAmount sums the won amounts the partner sourced.
+	DealMeasureSourcedAmount DealMeasure = "SourcedAmount"
+	// DealMeasureInfluencedAmount sums the won amounts the partner influenced.
+	DealMeasureInfluencedAmount DealMeasure = "InfluencedAmount"
+	// DealMeasureWonDeals counts the deals the partner sourced and won.
+	DealMeasureWonDeals DealMeasure = "WonDeals"
+)
+
+// DealMetric is how a Deals metric is computed from won deals.
+// +kubebuilder:validation:XValidation:rule="self.measure == 'WonDeals' || has(self.currency)",message="currency is required for SourcedAmount and InfluencedAmount: amounts in different currencies are never added",fieldPath=.currency
+// +kubebuilder:validation:XValidation:rule="!has(self.window) || duration(self.window) > duration('0s')",message="window must be a positive duration such as 8760h",fieldPath=.window
+type DealMetric struct {
+	// measure is SourcedAmount, InfluencedAmount or WonDeals.
+	// +required
+	Measure DealMeasure `json:"measure"`
+	// window is the trailing period of closes that count, for example "8760h"
+	// (a year). A deal stops counting when its close leaves the window.
+	// +optional
+	// +kubebuilder:default="8760h"
+	Window *metav1.Duration `json:"window,omitempty"`
+	// currency of the amounts summed; won deals in other currencies do not count.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Z]{3}$`
+	Currency string `json:"currency,omitempty"`
+}
+
 // MetricDefinition declares one kind of evidence the program accepts.
 // +kubebuilder:validation:XValidation:rule="duration(self.freshnessWindow) > duration('0s')",message="freshnessWindow must be a positive duration such as 2160h",fieldPath=.freshnessWindow
+// +kubebuilder:validation:XValidation:rule="has(self.deals) == (has(self.source) && self.source == 'Deals')",message="deals says how a metric is computed from won deals: set it exactly when source is Deals",fieldPath=.deals
+// +kubebuilder:validation:XValidation:rule="!has(self.source) || self.source != 'Deals' || ((!has(self.trustedReporters.users) || size(self.trustedReporters.users) == 0) && (!has(self.trustedReporters.groups) || size(self.trustedReporters.groups) == 0) && (!has(self.trustedReporters.serviceAccounts) || size(self.trustedReporters.serviceAccounts) == 0))",message="a Deals metric is computed by partnergov from won deal registrations: it trusts no reporter (leave trustedReporters empty)",fieldPath=.trustedReporters
 type MetricDefinition struct {
 	// name identifies the metric in evidence and tier requirements, for example
 	// "sourced-revenue". Lower case letters, digits and dashes.
@@ -77,9 +122,20 @@ type MetricDefinition struct {
 	FreshnessWindow metav1.Duration `json:"freshnessWindow"`
 
 	// trustedReporters are the only identities whose reports of this metric are
-	// accepted. Reports from anyone else are refused at admission.
+	// accepted. Reports from anyone else are refused at admission. Empty for a
+	// Deals metric, which nobody reports.
 	// +required
 	TrustedReporters Identities `json:"trustedReporters"`
+
+	// source is Reported (the default: integrations report the metric) or Deals
+	// (partnergov computes it from the partner's won DealRegistrations, deal by
+	// deal, so a tier can require revenue no CRM total has to vouch for).
+	// +optional
+	Source MetricSource `json:"source,omitempty"`
+
+	// deals says how a Deals metric is computed; required exactly when source is Deals.
+	// +optional
+	Deals *DealMetric `json:"deals,omitempty"`
 }
 
 // DomainAlias maps a customer domain to the one it is compared as, for a

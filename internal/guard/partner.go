@@ -95,6 +95,9 @@ func checkReport(e *v1alpha1.EvidenceEntry, prev v1alpha1.EvidenceEntry, existed
 	if !known {
 		return refuse("metric %q is not in the catalog of PartnerProgram %q; only catalog metrics count as evidence", e.Metric, program.Name)
 	}
+	if def.Source == v1alpha1.MetricSourceDeals {
+		return refuse("metric %q of PartnerProgram %q is computed by partnergov from won deal registrations (source Deals): nobody reports it", e.Metric, program.Name)
+	}
 	via, ok := tier.Trusted(def, w.Username, w.Groups)
 	if !ok {
 		return refuse("%s is not trusted to report metric %q; PartnerProgram %q trusts %s", w.Username, e.Metric, program.Name, describe(def.TrustedReporters))

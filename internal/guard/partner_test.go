@@ -29,6 +29,8 @@ func program() *v1alpha1.PartnerProgram {
 			{Name: "training", Class: v1alpha1.MetricClassEnablement, TrustedReporters: v1alpha1.Identities{
 				ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "integrations", Name: "lms-sync"}},
 			}},
+			{Name: "deal-revenue", Class: v1alpha1.MetricClassOutcome, Source: v1alpha1.MetricSourceDeals,
+				Deals: &v1alpha1.DealMetric{Measure: v1alpha1.DealMeasureSourcedAmount, Currency: "USD"}},
 		}},
 	}
 }
@@ -73,6 +75,11 @@ func TestPartnerStatus(t *testing.T) {
 			old: partner(), new: partner(entry("revenue", "100", "", "")),
 			writer:     Writer{Username: "jane@example.com", Groups: []string{"staff", "partnergov:crm"}},
 			wantStamps: map[string][2]string{"revenue": {"jane@example.com", "group:partnergov:crm"}},
+		},
+		"a Deals metric is refused: partnergov computes it": {
+			old: partner(), new: partner(entry("deal-revenue", "100", "", "")),
+			writer:     Writer{Username: crm},
+			wantRefuse: `metric "deal-revenue" of PartnerProgram "global" is computed by partnergov from won deal registrations`,
 		},
 		"an untrusted identity is refused naming the metric and the identity": {
 			old: partner(), new: partner(entry("revenue", "100", "", "")),

@@ -43,11 +43,18 @@ type ignoredEntry struct {
 // sortEvidence applies rule 1: an entry counts when its metric is in the catalog, the
 // rule that admitted it is still trusted, its value is a decimal number and
 // now < observedAt + freshnessWindow.
-func sortEvidence(entries []v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.MetricDefinition, now time.Time, sealed func(v1alpha1.EvidenceEntry) bool) evidence {
-	ev := evidence{counted: make(map[string]countedEntry, len(entries))}
+func sortEvidence(entries, computed []v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.MetricDefinition, now time.Time, sealed func(v1alpha1.EvidenceEntry) bool) evidence {
+	ev := evidence{counted: make(map[string]countedEntry, len(entries)+len(computed))}
+	for _, e := range computed { // computed now from won deals: current, and never stale
+		if def, ok := catalog[e.Metric]; ok && def.Source == v1alpha1.MetricSourceDeals && parses(e.Value) {
+			ev.counted[e.Metric] = countedEntry{EvidenceEntry: e}
+		}
+	}
 	for _, e := range entries {
 		def, inCatalog := catalog[e.Metric]
 		switch {
+		case inCatalog && def.Source == v1alpha1.MetricSourceDeals:
+			ev.ignore(e, "is computed by partnergov from won deals (source Deals); a reported value does not count")
 		case !sealed(e):
 			ev.ignore(e, "is not sealed by the admission webhook (it was written past it)")
 		case !inCatalog:

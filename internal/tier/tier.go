@@ -44,6 +44,10 @@ type Input struct {
 	// (PromotionsFrom), so a denial is not asked again at once and a new request
 	// never reuses an old name.
 	Promotions []Promotion
+	// Computed are the partner's Deals metrics, computed from its won deals
+	// (deal.Metrics): they count as current evidence; stored entries of those
+	// metrics never do.
+	Computed []v1alpha1.EvidenceEntry
 	// Seals verify evidence seals and seal tier decisions; nil when sealing is off.
 	// With sealing on, unsealed evidence does not count, and a stored tier that no
 	// sealed decision explains is recomputed from evidence at once.
@@ -125,7 +129,7 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 		catalog, program = catalogOf(in.Program), in.Program.Name
 	}
 	uid := string(in.Partner.UID)
-	ev := sortEvidence(in.Partner.Status.Evidence, catalog, now, func(e v1alpha1.EvidenceEntry) bool {
+	ev := sortEvidence(in.Partner.Status.Evidence, in.Computed, catalog, now, func(e v1alpha1.EvidenceEntry) bool {
 		return in.Seals.Verify(e.Seal, seal.Evidence(uid, e)...)
 	})
 	return &evaluation{
@@ -181,7 +185,7 @@ func (e *evaluation) nextDeadline(o outcome) *time.Time {
 		}
 	}
 	for _, c := range e.evidence.counted {
-		consider(c.staleAt)
+		consider(c.staleAt) // zero for computed entries: never stale
 	}
 	if o.deadline != nil {
 		consider(o.deadline.Time)
