@@ -130,4 +130,3 @@ func Credited(d *v1alpha1.DealRegistration) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
