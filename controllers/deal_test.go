@@ -441,4 +441,42 @@ func TestAWonDealMovesDealsEvidenceAndCanPromote(t *testing.T) {
 		g.Expect(h.Status.DealMetrics).To(ContainElement(And(HaveField("Metric", "deal-influence"), HaveField("Value", v1alpha1.Decimal("120000")))))
 		g.Expect(h.Status.DealMetrics).To(ContainElement(And(HaveField("Metric", "deal-revenue"), HaveField("Value", v1alpha1.Decimal("0")))))
 	}).Should(Succeed())
+
+	// `explain partner` shows the deals behind the requirement.
+	run := pluginAs(t, g, uniqueName("analyst")+"@example.com", nil,
+		readRule([]string{"get"}, "partners", "partnerprograms"), readRule([]string{"list"}, "partnertiers"))
+	out, err := run("explain", "partner", seller.Name, "-n", ns)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`
+  deal-revenue\s+>= 100000\s+yes\s+120000\s+partnergov\s+.*computed from 1 won deal\(s\): %s
+`, dealID))
+}
+
+func TestThePluginListsDealsAndExplainsWhoHoldsACustomer(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	domain := "explained-" + rand.String(4) + ".com"
+	first := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, first)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	second := f.register(g, f.partners[1], "https://www."+domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, second)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+
+	run := pluginAs(t, g, uniqueName("channel")+"@example.com", nil, readRule([]string{"get", "list"}, "dealregistrations", "deallocks", "exceptionrequests"))
+	out, err := run("deals", "-n", f.ns)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`\n%s\s+%s\s+%s\s+%s\s+sync\s+Approved\s+AutoApproved\s+\S+Z \(in 89d\)\s+-\n`, f.ns, first.Name, f.partners[0].Name, domain))
+	g.Expect(out).To(MatchRegexp(`\n%s\s+%s\s+%s\s+%s\s+sync\s+Queued\s+HeldByAnother\s+-\s+%s \(%s/%s\)\n`, f.ns, second.Name, f.partners[1].Name, domain, f.partners[0].Name, f.ns, first.Name))
+
+	out, err = run("deals", "-n", f.ns, "--conflicts")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring(second.Name))
+	g.Expect(out).NotTo(ContainSubstring(first.Name + " "))
+
+	out, err = run("explain", "deal", second.Name, "-n", f.ns)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`Phase:\s+Queued \(HeldByAnother\)\n`))
+	g.Expect(out).To(MatchRegexp(`Held by:\s+%s \(%s/%s\)\n`, f.partners[0].Name, f.ns, first.Name))
+	g.Expect(out).To(MatchRegexp(`Customer:\s+Customer of https://www.%s, %s \(as typed: https://www.%s\)\n`, domain, domain, domain))
+	g.Expect(out).To(MatchRegexp(`\n1\s+%s/%s\s+%s\s+\S+Z\s+Approved\n2\s+%s/%s\s+%s\s+\S+Z\s+Queued  <- this one\n`,
+		f.ns, first.Name, f.partners[0].Name, f.ns, second.Name, f.partners[1].Name))
 }

@@ -35,6 +35,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		scorecardCommand(flags, streams),
 		pendingCommand(flags, streams),
 		historyCommand(flags, streams),
+		dealsCommand(flags, streams),
 	)
 	root.AddCommand(reportCommand(flags, streams))
 	root.AddCommand(simulateCommand(flags, streams))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -23,12 +24,13 @@ import (
 
 func explainCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	return &cobra.Command{
-		Use:     "explain partner NAME",
-		Short:   "Explain a partner's tier: each requirement of its tier and of the next one, with the evidence behind it",
-		Example: `  kubectl partnergov explain partner acme-consulting -n partners`,
+		Use:   "explain (partner|deal) NAME",
+		Short: "Explain a partner's tier (each requirement of its tier and the next, with the evidence behind it), or a deal registration's standing (who holds its customer, the line, protection)",
+		Example: `  kubectl partnergov explain partner acme-consulting -n partners
+  kubectl partnergov explain deal acme-globex-sync -n partners`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 || !slices.Contains([]string{"partner", "partners"}, strings.ToLower(args[0])) {
-				return fmt.Errorf("usage: explain partner NAME (only partners can be explained)")
+			if len(args) != 2 || !slices.Contains([]string{"partner", "partners", "deal", "deals", "dealregistration"}, strings.ToLower(args[0])) {
+				return fmt.Errorf("usage: explain partner NAME, or explain deal NAME")
 			}
 			return nil
 		},
@@ -36,6 +38,13 @@ func explainCommand(flags *genericclioptions.ConfigFlags, streams genericiooptio
 			c, ns, err := newClient(flags)
 			if err != nil {
 				return err
+			}
+			if strings.HasPrefix(strings.ToLower(args[0]), "deal") {
+				e, err := ExplainDeal(cmd.Context(), c, types.NamespacedName{Namespace: ns, Name: args[1]}, time.Now())
+				if err != nil {
+					return err
+				}
+				return writeDealExplanation(streams.Out, e)
 			}
 			e, err := Explain(cmd.Context(), c, types.NamespacedName{Namespace: ns, Name: args[1]}, time.Now())
 			if err != nil {
@@ -169,6 +178,19 @@ func checkTier(t *v1alpha1.PartnerTier, p *v1alpha1.Partner, program *v1alpha1.P
 	}
 	for _, req := range t.Spec.Requirements {
 		rc := RequirementCheck{TierRequirement: req}
+		if def, ok := catalog[req.Metric]; ok && def.Source == v1alpha1.MetricSourceDeals {
+			// Computed by the controller from won deals: status.dealMetrics.
+			if i := slices.IndexFunc(p.Status.DealMetrics, func(m v1alpha1.ComputedMetric) bool { return m.Metric == req.Metric }); i >= 0 {
+				m := p.Status.DealMetrics[i]
+				rc.Evidence = &v1alpha1.EvidenceEntry{Metric: m.Metric, Value: m.Value, ObservedAt: metav1.NewTime(now), Source: "partnergov", TrustedVia: "deals"}
+				rc.Counts, rc.State = true, fmt.Sprintf("computed from %d won deal(s): %s", m.DealCount, strings.Join(m.Deals, ", "))
+			} else {
+				rc.State = "no won deals computed yet"
+			}
+			rc.Met = rc.Counts && tier.Satisfies(req.Operator, rc.Evidence.Value, req.Threshold)
+			te.Requirements = append(te.Requirements, rc)
+			continue
+		}
 		if i := slices.IndexFunc(p.Status.Evidence, func(e v1alpha1.EvidenceEntry) bool { return e.Metric == req.Metric }); i >= 0 {
 			rc.Evidence = &p.Status.Evidence[i]
 		}
