@@ -1,7 +1,7 @@
 // Command chaos is `make chaos`: on a local control plane it runs the chaos
 // scenarios of internal/chaos at full size (the manager SIGKILLed at random
-// moments during a 5,000-partner convergence and during reviews with funds
-// effects, a leader failover, a kube-apiserver restart, an evidence write storm),
+// moments during a 5,000-partner convergence, during reviews with funds
+// effects and while deal registrations race for customers, a leader failover, a kube-apiserver restart, an evidence write storm),
 // then the invalid-input corpus and the permissions matrix of controllers/, and
 // prints one table. It exits non-zero when a row fails.
 package main
@@ -34,6 +34,9 @@ func main() {
 		convergeKills = flag.Int("converge-kills", 20, "SIGKILLs during convergence")
 		reviewKills   = flag.Int("review-kills", 20, "SIGKILLs during reviews")
 		recordKills   = flag.Int("record-kills", 20, "SIGKILLs while decisions are recorded")
+		dealKills     = flag.Int("deal-kills", 20, "SIGKILLs while deal registrations race")
+		dealRegs      = flag.Int("deals", 200, "deal registrations of the racing scenario")
+		dealCustomers = flag.Int("deal-customers", 40, "customers the registrations race for")
 		reviewers     = flag.Int("review-partners", 40, "partners with requests in the reviews scenario")
 		requests      = flag.Int("requests", 5, "requests per partner in the reviews scenario")
 		failoverN     = flag.Int("failover-partners", 1000, "partners converging while the leader is killed")
@@ -73,6 +76,10 @@ func main() {
 		},
 		func() chaos.Result {
 			return env.CrashRecords(ctx, chaos.ReviewsConfig{Partners: *reviewers / 2, Requests: *requests, Kills: *recordKills,
+				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
+		},
+		func() chaos.Result {
+			return env.CrashDeals(ctx, chaos.DealsConfig{Partners: 20, Customers: *dealCustomers, Registrations: *dealRegs, Kills: *dealKills,
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
 		},
 		func() chaos.Result { return env.Forged(ctx, *timeout) },

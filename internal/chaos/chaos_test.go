@@ -92,6 +92,16 @@ func TestTheManagerKilledWhileRecordingLosesNoRecordAndRecordsNothingTwice(t *te
 	}
 }
 
+func TestTheManagerKilledWhileRegistrationsRaceLeavesOneHolderPerCustomer(t *testing.T) {
+	env.Logf = logf(t)
+	r := env.CrashDeals(ctx, chaos.DealsConfig{Partners: 4, Customers: 4, Registrations: 16, Kills: 3,
+		KillMin: 500 * time.Millisecond, KillMax: 2 * time.Second, Timeout: 2 * time.Minute})
+	check(t, r)
+	if r.Kills != 3 {
+		t.Fatalf("%d kills, want 3", r.Kills)
+	}
+}
+
 func TestStateForgedWhileTheWebhooksWereAbsentDoesNotCount(t *testing.T) {
 	env.Logf = logf(t)
 	check(t, env.Forged(ctx, 2*time.Minute))
