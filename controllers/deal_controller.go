@@ -57,7 +57,13 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	now := r.Clock.Now()
 	in := deal.Input{Now: now, Deal: &d}
 	var partner v1alpha1.Partner
-	switch err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: d.Spec.Partner}, &partner); {
+	err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: d.Spec.Partner}, &partner)
+	if apierrors.IsNotFound(err) {
+		// The cache may not have a partner created with the registration yet:
+		// a registration ends for a missing partner only on what the API server stores.
+		err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: d.Spec.Partner}, &partner)
+	}
+	switch {
 	case err == nil:
 		in.Partner = &partner
 		var program v1alpha1.PartnerProgram

@@ -320,6 +320,37 @@ func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
 		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(got.Status.ApprovedAt.Add(v1alpha1.DefaultDealProtection)))
 	}).Should(Succeed())
 
+	// A registration deleted and registered again under its name inherits
+	// nothing from the old review: it is reviewed afresh.
+	eventually(g, func(g Gomega) { g.Expect(admin.Delete(ctx, getDeal(g, d))).To(Succeed()) }).Should(Succeed()) // once recorded
+	again := newDeal(f.ns, f.partners[0], v1alpha1.DealResale, "another-"+rand.String(4)+".com", "sync")
+	again.Name = d.Name
+	eventually(g, func(g Gomega) { g.Expect(f.registrar.Create(ctx, again.DeepCopy())).To(Succeed()) }).Should(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, again)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
+		g.Expect(got.Status.Request).NotTo(Equal(q.Name))
+	}).Should(Succeed())
+
+	// A queued registration that gets the customer when the holder withdraws is
+	// reviewed, not rejected by the review it opens on the way.
+	domain := "handover-" + rand.String(4) + ".com"
+	holder := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealUnderReview)) }).Should(Succeed())
+	waiting := f.register(g, f.partners[0], "www."+domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+	g.Expect(admin.Patch(ctx, getDeal(g, holder), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
+	var handed v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, waiting)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Request}, &handed)).To(Succeed())
+		g.Expect(handed.Status.CurrentStage).To(Equal("channel"))
+	}).Should(Succeed())
+	g.Consistently(func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealUnderReview)) }).WithTimeout(2 * time.Second).Should(Succeed())
+	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), &handed, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+
 	// A registration withdrawn while under review withdraws its review request:
 	// nothing is left to decide.
 	other := f.register(g, f.partners[0], "withdrawn-"+rand.String(4)+".com")

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/review"
@@ -119,15 +120,18 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 		}
 	}
 	if request.Spec.Type == v1alpha1.RequestDealRegistration && request.Spec.Grant != nil && request.Status.Phase != v1alpha1.PhaseApproved {
-		// A registration that is gone or no longer under review (withdrawn,
-		// rejected, expired) has nothing left to decide.
+		// A registration that is gone, replaced or ended (withdrawn, rejected,
+		// expired) has nothing left to decide. Only an ended one: a registration
+		// that just took its customer opens the review before its status says so.
 		var d v1alpha1.DealRegistration
 		switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Grant.Deal}, &d); {
 		case apierrors.IsNotFound(err):
 			in.Withdraw = fmt.Sprintf("deal registration %s no longer exists", request.Spec.Grant.Deal)
 		case err != nil:
 			return in, nil, err
-		case d.Status.Phase != "" && d.Status.Phase != v1alpha1.DealUnderReview && d.Status.Phase != v1alpha1.DealSubmitted:
+		case deal.ReviewName(&d) != request.Name:
+			in.Withdraw = fmt.Sprintf("deal registration %s was replaced by a new one of the same name, which is reviewed through its own request", d.Name)
+		case deal.Final(d.Status.Phase):
 			in.Withdraw = fmt.Sprintf("deal registration %s is %s: there is nothing left to review", d.Name, d.Status.Phase)
 		}
 	}

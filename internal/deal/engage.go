@@ -176,7 +176,7 @@ func Evaluate(in Input) Result {
 		st.Holder = nil
 	}
 
-	if Final(st.Phase) {
+	if Final(st.Phase) && !(st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil && ProtectedAt(st, d.Status.Outcome.ClosedAt.Time)) {
 		res.Lock = Release
 		return res.finish(st, now, false)
 	}
@@ -210,22 +210,25 @@ func Evaluate(in Input) Result {
 		return end(v1alpha1.DealWithdrawn, v1alpha1.ReasonPartnerNotFound, "partner %s no longer exists", d.Spec.Partner)
 	}
 	if in.Program == nil {
+		// Nothing is decided without the rules: the standing stays as stored.
 		if st.Phase == "" {
 			move(v1alpha1.DealSubmitted, v1alpha1.ReasonProgramNotFound, "program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name)
 		}
-		conditions.Set(&st.Conditions, d.Generation, now, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
+		out := res.finish(st, now, held)
+		conditions.Set(&out.Status.Conditions, d.Generation, now, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
 			fmt.Sprintf("program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name))
-		return *res
+		out.Next = nil
+		return out
 	}
 	if o := d.Status.Outcome; o != nil {
 		phase := v1alpha1.DealWon
 		if o.Result == v1alpha1.DealResultLost {
 			phase = v1alpha1.DealLost
 		}
-		if st.Phase != v1alpha1.DealApproved {
+		if !ProtectedAt(st, o.ClosedAt.Time) {
 			st.Attribution = nil
-			return end(phase, "ClosedWithoutProtection", "the CRM reports the deal %s at %s while this registration was %s: it held no approved claim, so it earns no credit",
-				o.Result, o.ClosedAt.UTC().Format(time.RFC3339), orPhase(st))
+			return end(phase, "ClosedWithoutProtection", "the CRM reports the deal %s at %s, outside this registration's protection (%s): it earns no credit",
+				o.Result, o.ClosedAt.UTC().Format(time.RFC3339), protectionText(st))
 		}
 		if phase == v1alpha1.DealLost {
 			return end(phase, "Lost", "the CRM reports the deal lost at %s", o.ClosedAt.UTC().Format(time.RFC3339))
@@ -240,6 +243,13 @@ func Evaluate(in Input) Result {
 	}
 	st.CanonicalDomain, st.ConflictKey, st.Lock = domain, key, LockName(key)
 	if missing := MissingEntitlement(in.Partner, d.Spec.Type, d.Spec.Customer.Segment); missing != "" {
+		if in.Partner.Status.ObservedGeneration == 0 && !in.Partner.Spec.Suspended {
+			// The partner's entitlements are not computed yet: wait for them.
+			if st.Phase == "" {
+				move(v1alpha1.DealSubmitted, "PartnerNotEvaluated", "partner %s's tier and entitlements are not computed yet", in.Partner.Name)
+			}
+			return res.finish(st, now, held)
+		}
 		if open {
 			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder,
 				"partner %s no longer has the %s entitlement a %s registration needs: its protection ended at once", in.Partner.Name, missing, d.Spec.Type)
@@ -283,7 +293,7 @@ func Evaluate(in Input) Result {
 			res.Lock = Acquire
 			return res.finish(st, now, false)
 		}
-		if ahead := aheadInLine(d, key, in.Others); ahead != nil {
+		if ahead := aheadInLine(d, key, in.Others, in.Program); ahead != nil {
 			move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s was submitted earlier for customer %s and %s and is first in line",
 				ahead.Namespace, ahead.Name, ahead.Spec.Partner, domain, d.Spec.ProductLine)
 			return res.finish(st, now, false)
@@ -479,13 +489,24 @@ func submitted(d *v1alpha1.DealRegistration) time.Time {
 }
 
 // aheadInLine is the earliest registration waiting for the same key that was
-// submitted before d, nil when d is first in line.
-func aheadInLine(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration) *v1alpha1.DealRegistration {
+// submitted before d, nil when d is first in line. A registration the
+// controller has not evaluated yet (no status.conflictKey) counts when its
+// customer and product line give the same key under d's program: d waits the
+// moment it takes to evaluate it rather than jump the line.
+func aheadInLine(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *v1alpha1.DealRegistration {
 	var first *v1alpha1.DealRegistration
 	for i := range others {
 		o := &others[i]
-		if o.UID == d.UID || !inLine(o, key) || !Before(o, d) {
+		if o.UID == d.UID || !Before(o, d) {
 			continue
+		}
+		if !inLine(o, key) {
+			if o.Status.ConflictKey != "" || o.Status.Phase != "" || o.Spec.Withdrawn {
+				continue
+			}
+			if _, k, err := Key(o, program); err != nil || k != key {
+				continue
+			}
 		}
 		if first == nil || Before(o, first) {
 			first = o
@@ -529,10 +550,29 @@ func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.Deal
 // ReviewName is the name of a registration's review request.
 func ReviewName(d *v1alpha1.DealRegistration) string {
 	n := d.Name
-	if len(n) > 240 {
-		n = n[:240]
+	if len(n) > 230 {
+		n = n[:230]
 	}
-	return n + "-review"
+	uid := string(d.UID)
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	// The UID keeps a new registration of an old name from inheriting the old
+	// one's review (an approval, or a denial).
+	return n + "-review-" + uid
+}
+
+// ProtectedAt reports whether a close at t lies within the registration's
+// protection, [approvedAt, protectedUntil): only such a close earns credit.
+func ProtectedAt(st v1alpha1.DealRegistrationStatus, t time.Time) bool {
+	return st.ApprovedAt != nil && st.ProtectedUntil != nil && !t.Before(st.ApprovedAt.Time) && t.Before(st.ProtectedUntil.Time)
+}
+
+func protectionText(st v1alpha1.DealRegistrationStatus) string {
+	if st.ApprovedAt == nil || st.ProtectedUntil == nil {
+		return "it was never approved"
+	}
+	return st.ApprovedAt.UTC().Format(time.RFC3339) + " to " + st.ProtectedUntil.UTC().Format(time.RFC3339)
 }
 
 func lastMessage(q *v1alpha1.ExceptionRequest) string {

@@ -21,7 +21,7 @@ func program(r *v1alpha1.DealRegistrationRules) *v1alpha1.PartnerProgram {
 func partner(entitlements ...v1alpha1.EffectiveEntitlement) *v1alpha1.Partner {
 	return &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: "acme-consulting", UID: "uid-p"},
 		Spec:   v1alpha1.PartnerSpec{Program: "global"},
-		Status: v1alpha1.PartnerStatus{Entitlements: entitlements, TierRank: ptr.To[int32](2)}}
+		Status: v1alpha1.PartnerStatus{ObservedGeneration: 1, Entitlements: entitlements, TierRank: ptr.To[int32](2)}}
 }
 
 var resell = v1alpha1.EffectiveEntitlement{Name: v1alpha1.EntitlementResell}
@@ -55,7 +55,7 @@ func inPhase(phase v1alpha1.DealPhase, mutate ...func(*v1alpha1.DealRegistration
 }
 
 func reviewIn(phase v1alpha1.RequestPhase) *v1alpha1.ExceptionRequest {
-	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-review"}, Status: v1alpha1.ExceptionRequestStatus{Phase: phase}}
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-review-uid-d1"}, Status: v1alpha1.ExceptionRequestStatus{Phase: phase}}
 	if phase == v1alpha1.PhaseApproved {
 		q.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-time.Hour))}}
 	}
@@ -91,7 +91,7 @@ func TestEvaluate(t *testing.T) {
 			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}},
 			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
 			check: func(t *testing.T, r Result) {
-				if r.Status.Request != "d1-review" {
+				if r.Status.Request != "d1-review-uid-d1" {
 					t.Errorf("request %q", r.Status.Request)
 				}
 			},
@@ -231,6 +231,32 @@ func TestEvaluate(t *testing.T) {
 				Partner: func() *v1alpha1.Partner { p := partner(resell); p.UID = "uid-new"; return p }(), Program: program(nil), Lock: Lock{State: LockMine}},
 			wantPhase: v1alpha1.DealWithdrawn, wantReason: v1alpha1.ReasonPartnerNotFound, wantLock: Release,
 		},
+		"a partner whose entitlements are not computed yet is waited for, not rejected": {
+			in: Input{Now: now, Deal: registration("d1", now), Program: program(nil),
+				Partner: func() *v1alpha1.Partner { p := partner(); p.Status.ObservedGeneration = 0; return p }()},
+			wantPhase: v1alpha1.DealSubmitted, wantReason: "PartnerNotEvaluated",
+		},
+		"an earlier registration not evaluated yet for the same customer is waited for": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+				Others: []v1alpha1.DealRegistration{*registration("early", now.Add(-time.Second), func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "https://globex.com" })}},
+			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early",
+		},
+		"an earlier registration not evaluated yet for another customer is not": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+				Others: []v1alpha1.DealRegistration{*registration("early", now.Add(-time.Second), func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "initech.com" })}},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+		},
+		"without its program a registration keeps its standing": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Hour)), func(s *v1alpha1.DealRegistrationStatus) {
+				s.ConflictKey = "global/domain:globex.com/sync"
+			})), Partner: partner(resell), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealApproved,
+			check: func(t *testing.T, r Result) {
+				if r.Status.ConflictKey == "" || r.Status.ProtectedUntil == nil || r.Lock != Keep {
+					t.Errorf("status %+v, lock %d: the stored standing must be kept", r.Status, r.Lock)
+				}
+			},
+		},
 		"an ended registration only releases": {
 			in:        Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealExpired)), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}},
 			wantPhase: v1alpha1.DealExpired, wantLock: Release,
@@ -309,7 +335,9 @@ func TestOutcomesAndAttribution(t *testing.T) {
 			influencer("elsewhere", "other-ns", now.Add(-day)),       // credited, in its namespace
 		}
 	}
-	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) { s.ProtectedUntil = &metav1.Time{Time: now.Add(day)} })
+	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(day)}
+	})
 
 	r := Evaluate(Input{Now: now, Deal: registration("d1", now, approved, influenced, won("120000", now)), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
 	if r.Status.Phase != v1alpha1.DealWon || r.Lock != Release {
@@ -376,5 +404,29 @@ func TestTransitionsAreNumberedForTheirRecords(t *testing.T) {
 	r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
 	if len(r.Events) != 1 || r.Events[0].Sequence != 3 {
 		t.Errorf("events %+v, want one with sequence 3", r.Events)
+	}
+}
+
+func TestCreditFollowsTheCloseNotTheReport(t *testing.T) {
+	day := 24 * time.Hour
+	protected := func(phase v1alpha1.DealPhase) func(*v1alpha1.DealRegistration) {
+		return inPhase(phase, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-90 * day)}, &metav1.Time{Time: now.Add(-day)}
+		})
+	}
+	// Closed the day before protection ended, reported after it expired: credited.
+	r := Evaluate(Input{Now: now, Deal: registration("d1", now, protected(v1alpha1.DealExpired), won("5000", now.Add(-2*day))), Partner: partner(resell), Program: program(nil)})
+	if r.Status.Phase != v1alpha1.DealWon || r.Status.Attribution == nil {
+		t.Errorf("a close inside protection reported late: phase %s, attribution %+v; want Won with credit", r.Status.Phase, r.Status.Attribution)
+	}
+	// Closed after protection ended, reported before the controller expired it: no credit.
+	r = Evaluate(Input{Now: now, Deal: registration("d1", now, protected(v1alpha1.DealApproved), won("5000", now.Add(-day/2))), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
+	if r.Status.Attribution != nil || r.Status.Reason != "ClosedWithoutProtection" {
+		t.Errorf("a close after protection ended: %s %s, attribution %+v; want no credit", r.Status.Phase, r.Status.Reason, r.Status.Attribution)
+	}
+	// An expired registration with no outcome stays expired.
+	r = Evaluate(Input{Now: now, Deal: registration("d1", now, protected(v1alpha1.DealExpired)), Partner: partner(resell), Program: program(nil)})
+	if r.Status.Phase != v1alpha1.DealExpired {
+		t.Errorf("phase %s", r.Status.Phase)
 	}
 }

@@ -26,8 +26,10 @@ const (
 // of the partner): sourced amounts, influenced amounts or the count of sourced
 // wins whose close lies within the metric's trailing window, never adding
 // amounts in different currencies. It returns them as evidence entries for the
-// tier engine, as status entries naming the deals, and the next instant a value
-// changes by itself (a counted close leaving its window).
+// tier engine (observed when the value last changed, so a demotion's grace
+// counts from then), as status entries naming the deals, and the next instant a
+// value changes by itself (a counted close leaving its window, or a close
+// reported ahead of time being reached).
 func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.DealRegistration, now time.Time) ([]v1alpha1.EvidenceEntry, []v1alpha1.ComputedMetric, *time.Time) {
 	if program == nil {
 		return nil, nil, nil
@@ -45,6 +47,8 @@ func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.De
 		}
 		var amounts []v1alpha1.Decimal
 		var names []string
+		// latest is when the value last changed: a counted deal's close, or an
+		// earlier deal leaving the window. A demotion's grace counts from it.
 		latest := time.Time{}
 		for i := range won {
 			d := &won[i]
@@ -54,7 +58,16 @@ func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.De
 			}
 			closed := d.Status.Outcome.ClosedAt.Time
 			leaves := closed.Add(window)
-			if closed.After(now) || !now.Before(leaves) {
+			if closed.After(now) {
+				if next == nil || closed.Before(*next) {
+					next = &closed // counts from its close
+				}
+				continue
+			}
+			if !now.Before(leaves) {
+				if leaves.After(latest) {
+					latest = leaves
+				}
 				continue
 			}
 			if next == nil || leaves.Before(*next) {

@@ -67,7 +67,21 @@ func TestMetricsFromWonDeals(t *testing.T) {
 			t.Errorf("won-deals names %v (%d), want partners/a and partners/b", c.Deals, c.DealCount)
 		}
 	}
-	if next == nil || !next.Equal(now.Add(-20*day).Add(DefaultMetricWindow)) {
-		t.Errorf("next = %v, want when deal b (the oldest counted) leaves the window", next)
+	if next == nil || !next.Equal(now.Add(day)) {
+		t.Errorf("next = %v, want when deal f's close (tomorrow) starts counting", next)
+	}
+	for _, e := range entries {
+		if e.Metric == "sourced-revenue" && !e.ObservedAt.Equal(&metav1.Time{Time: now.Add(-10 * day)}) {
+			t.Errorf("sourced-revenue observed %v, want deal a's close: the value last changed then", e.ObservedAt)
+		}
+	}
+	// When a deal leaves the window the value changes then: that is its observation.
+	late := now.Add(DefaultMetricWindow - 5*day)
+	entries, _, next = Metrics(p, "partners/acme", won[:1], late)
+	if len(entries) == 0 || !entries[0].ObservedAt.Equal(&metav1.Time{Time: now.Add(-10 * day).Add(DefaultMetricWindow)}) || entries[0].Value != "0" {
+		t.Errorf("after deal a left the window: %+v", entries)
+	}
+	if next != nil {
+		t.Errorf("next = %v, want none: nothing is counted any more", next)
 	}
 }
