@@ -77,6 +77,32 @@ func dealPhase(g Gomega, d *v1alpha1.DealRegistration) v1alpha1.DealPhase {
 	return getDeal(g, d).Status.Phase
 }
 
+// withdraw sets spec.withdrawn, as the partner does.
+func withdraw(g Gomega, d *v1alpha1.DealRegistration) {
+	g.Expect(admin.Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
+}
+
+// underReview waits until d is under review and its review request waits on
+// stage, and returns the request.
+func underReview(g Gomega, d *v1alpha1.DealRegistration, stage string) *v1alpha1.ExceptionRequest {
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: got.Status.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal(stage))
+	}).Should(Succeed())
+	return &q
+}
+
+// reportWon has the CRM integration report d won for amount USD, closed now
+// (with a forged reporter the server replaces).
+func reportWon(g Gomega, crm client.Client, d *v1alpha1.DealRegistration, amount string) error {
+	outcome := []byte(`{"status":{"outcome":{"result":"Won","closedAt":"` + time.Now().UTC().Format(time.RFC3339) +
+		`","amount":{"amount":"` + amount + `","currency":"USD"},"reportedBy":"the-cfo"}}}`)
+	return crm.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))
+}
+
 func TestOneHolderPerCustomerEvenWhenPartnersRace(t *testing.T) {
 	g := NewWithT(t)
 	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
@@ -187,7 +213,7 @@ func TestExpiryReleasesTheCustomerToTheEarliestQueued(t *testing.T) {
 	g.Expect(getDeal(g, first).Status.Reason).To(Equal(v1alpha1.ReasonDealProtectionEnd))
 
 	// The partner withdraws the second: the third gets the customer at once.
-	g.Expect(admin.Patch(ctx, getDeal(g, second), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
+	withdraw(g, second)
 	eventually(g, func(g Gomega) {
 		g.Expect(dealPhase(g, second)).To(Equal(v1alpha1.DealWithdrawn))
 		g.Expect(dealPhase(g, third)).To(Equal(v1alpha1.DealApproved))
@@ -296,23 +322,17 @@ func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
 	create(t, path)
 	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{ReviewPath: path.Name}, 1)
 	d := f.register(g, f.partners[0], "reviewed-"+rand.String(4)+".com")
-	var q v1alpha1.ExceptionRequest
-	eventually(g, func(g Gomega) {
-		got := getDeal(g, d)
-		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
-		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Request}, &q)).To(Succeed())
-		g.Expect(q.Status.CurrentStage).To(Equal("channel"))
-	}).Should(Succeed())
+	q := underReview(g, d, "channel")
 	g.Expect(q.Spec.Type).To(Equal(v1alpha1.RequestDealRegistration))
 	g.Expect(q.Spec.OnBehalfOf).To(Equal("seller@example.com"), "the registrant is the requester for separation of duties")
 
 	// The registrant cannot approve its own registration, even with the right to approve.
 	self := reviewer(t, "seller@example.com", path, "channel")
-	err := decide(self, &q, "", v1alpha1.DecisionApprove)
+	err := decide(self, q, "", v1alpha1.DecisionApprove)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).To(ContainSubstring("requester"))
 
-	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), q, "", v1alpha1.DecisionApprove)).To(Succeed())
 	eventually(g, func(g Gomega) {
 		got := getDeal(g, d)
 		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealApproved))
@@ -339,23 +359,17 @@ func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealUnderReview)) }).Should(Succeed())
 	waiting := f.register(g, f.partners[0], "www."+domain)
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
-	g.Expect(admin.Patch(ctx, getDeal(g, holder), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
-	var handed v1alpha1.ExceptionRequest
-	eventually(g, func(g Gomega) {
-		got := getDeal(g, waiting)
-		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview))
-		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Request}, &handed)).To(Succeed())
-		g.Expect(handed.Status.CurrentStage).To(Equal("channel"))
-	}).Should(Succeed())
+	withdraw(g, holder)
+	handed := underReview(g, waiting, "channel")
 	g.Consistently(func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealUnderReview)) }).WithTimeout(2 * time.Second).Should(Succeed())
-	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), &handed, "", v1alpha1.DecisionApprove)).To(Succeed())
+	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), handed, "", v1alpha1.DecisionApprove)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
 
 	// A registration withdrawn while under review withdraws its review request:
 	// nothing is left to decide.
 	other := f.register(g, f.partners[0], "withdrawn-"+rand.String(4)+".com")
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, other)).To(Equal(v1alpha1.DealUnderReview)) }).Should(Succeed())
-	g.Expect(admin.Patch(ctx, getDeal(g, other), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"withdrawn":true}}`)))).To(Succeed())
+	withdraw(g, other)
 	eventually(g, func(g Gomega) {
 		var review v1alpha1.ExceptionRequest
 		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: getDeal(g, other).Status.Request}, &review)).To(Succeed())
@@ -377,14 +391,13 @@ func TestAWonDealCreditsItsHolderOnceAndEveryTransitionIsRecorded(t *testing.T) 
 	next := f.register(g, helper, getDeal(g, d).Status.CanonicalDomain)
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, next)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
 
-	outcome := []byte(`{"status":{"outcome":{"result":"Won","closedAt":"` + time.Now().UTC().Format(time.RFC3339) + `","amount":{"amount":"120000","currency":"USD"},"reportedBy":"the-cfo"}}}`)
 	statusRules := rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}}
 	// Only the program's CRM integration reports outcomes.
-	err := userClient(t, "seller@example.com", nil, statusRules).Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))
+	err := reportWon(g, userClient(t, "seller@example.com", nil, statusRules), d, "120000")
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 	g.Expect(err.Error()).To(ContainSubstring("crmReporters"))
 	crm := userClient(t, crmDirect, nil, statusRules)
-	g.Expect(crm.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))).To(Succeed())
+	g.Expect(reportWon(g, crm, d, "120000")).To(Succeed())
 
 	eventually(g, func(g Gomega) {
 		got := getDeal(g, d)
@@ -452,8 +465,7 @@ func TestAWonDealMovesDealsEvidenceAndCanPromote(t *testing.T) {
 	g.Expect(registrar.Create(ctx, d)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
 	crm := userClient(t, crmDirect, nil, rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}})
-	outcome := []byte(`{"status":{"outcome":{"result":"Won","closedAt":"` + time.Now().UTC().Format(time.RFC3339) + `","amount":{"amount":"120000","currency":"USD"}}}}`)
-	g.Expect(crm.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))).To(Succeed())
+	g.Expect(reportWon(g, crm, d, "120000")).To(Succeed())
 
 	dealID := ns + "/" + d.Name
 	eventually(g, func(g Gomega) {
