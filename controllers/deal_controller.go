@@ -90,6 +90,15 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, err
 		}
 	}
+	if d.Spec.ExtensionRequested {
+		var q v1alpha1.ExceptionRequest
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: deal.ExtensionName(&d)}, &q); {
+		case err == nil:
+			in.Extension = &q
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, err
+		}
+	}
 	var lock *v1alpha1.DealLock
 	key := d.Status.ConflictKey
 	if in.Program != nil {
@@ -116,8 +125,15 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		res = deal.Evaluate(in)
 	}
 	if res.OpenReview {
-		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey); err != nil {
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ReviewName(&d), ""); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening the review request: %w", err)
+		}
+	}
+	if res.OpenExtension {
+		why := fmt.Sprintf("Extension of deal registration %s's protection, which ends at %s, by %s.",
+			d.Name, res.Status.ProtectedUntil.UTC().Format(time.RFC3339), v1alpha1.DealExtensionOf(in.Program))
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ExtensionName(&d), why); err != nil {
+			return ctrl.Result{}, fmt.Errorf("opening the extension request: %w", err)
 		}
 	}
 	if err := r.record(ctx, &d, &res.Status, in.Program); err != nil {
@@ -219,7 +235,7 @@ func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistrati
 // openReview opens the registration's review request: a DealRegistration
 // ExceptionRequest filed on behalf of the registrant (so the registrant cannot
 // approve it), for the deal's amount, through the program's path.
-func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key string) error {
+func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key, name, justification string) error {
 	onBehalfOf := ""
 	if d.Spec.Registrant != nil {
 		onBehalfOf = d.Spec.Registrant.Username
@@ -230,7 +246,7 @@ func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistr
 	}
 	amount := d.Spec.Amount
 	q := &v1alpha1.ExceptionRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: deal.ReviewName(d)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: name},
 		Spec: v1alpha1.ExceptionRequestSpec{
 			Type:    v1alpha1.RequestDealRegistration,
 			Partner: partner.Name,
@@ -241,6 +257,9 @@ func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistr
 			ReviewPath: path,
 			OnBehalfOf: onBehalfOf,
 		},
+	}
+	if justification != "" {
+		q.Spec.Justification = justification
 	}
 	if err := r.Create(ctx, q); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err

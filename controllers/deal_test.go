@@ -523,3 +523,36 @@ func TestThePluginListsDealsAndExplainsWhoHoldsACustomer(t *testing.T) {
 	g.Expect(out).To(MatchRegexp(`\n1\s+%s/%s\s+%s\s+\S+Z\s+Approved\n2\s+%s/%s\s+%s\s+\S+Z\s+Queued  <- this one\n`,
 		f.ns, first.Name, f.partners[0].Name, f.ns, second.Name, f.partners[1].Name))
 }
+
+func TestAnApprovedRegistrationGetsOneExtensionThroughReview(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("deals")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealRegistration}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ReviewPath: path.Name,
+		Protection: &metav1.Duration{Duration: time.Hour}, Extension: &metav1.Duration{Duration: 30 * time.Minute}}, 1)
+	d := f.register(g, f.partners[0], "extended-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	until := getDeal(g, d).Status.ProtectedUntil.Time
+
+	g.Expect(admin.Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"extensionRequested":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Extension).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Extension.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel"))
+	}).Should(Succeed())
+	g.Expect(q.Spec.OnBehalfOf).To(Equal("seller@example.com"))
+	g.Expect(decide(reviewer(t, "seller@example.com", path, "channel"), &q, "", v1alpha1.DecisionApprove)).NotTo(Succeed(), "the registrant cannot approve its own extension")
+	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Extension.Result).To(Equal("Approved"))
+		g.Expect(got.Status.Reason).To(Equal("Extended"))
+		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(until.Add(30 * time.Minute)), "approved before protection ended, it runs from protectedUntil")
+	}).Should(Succeed())
+}

@@ -129,7 +129,7 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			in.Withdraw = fmt.Sprintf("deal registration %s no longer exists", request.Spec.Grant.Deal)
 		case err != nil:
 			return in, nil, err
-		case deal.ReviewName(&d) != request.Name:
+		case deal.ReviewName(&d) != request.Name && deal.ExtensionName(&d) != request.Name:
 			in.Withdraw = fmt.Sprintf("deal registration %s was replaced by a new one of the same name, which is reviewed through its own request", d.Name)
 		case deal.Final(d.Status.Phase):
 			in.Withdraw = fmt.Sprintf("deal registration %s is %s: there is nothing left to review", d.Name, d.Status.Phase)
@@ -268,10 +268,14 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		// A registration that ends withdraws its pending review.
 		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			d := o.(*v1alpha1.DealRegistration)
-			if d.Status.Request == "" {
-				return nil
+			var out []reconcile.Request
+			if d.Status.Request != "" {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Status.Request}})
 			}
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Status.Request}}}
+			if d.Status.Extension != nil {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Status.Extension.Request}})
+			}
+			return out
 		})).
 		WithOptions(opts.controller()).
 		Named("exceptionrequest").

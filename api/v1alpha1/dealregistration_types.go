@@ -175,6 +175,14 @@ type DealRegistrationSpec struct {
 	// customer to the next registration in line.
 	// +optional
 	Withdrawn bool `json:"withdrawn,omitempty"`
+	// extensionRequested, set by the partner while the registration is
+	// Approved, asks once for the program's protection extension
+	// (spec.dealRegistration.extension), decided through the registration's
+	// review path. While it is under review protection holds; once approved,
+	// protection runs for the extension from the later of the approval and
+	// status.protectedUntil.
+	// +optional
+	ExtensionRequested bool `json:"extensionRequested,omitempty"`
 }
 
 // DealPhase summarises where a registration is.
@@ -264,6 +272,18 @@ type DuplicateMatch struct {
 	MatchedOn string `json:"matchedOn"`
 }
 
+// DealExtension is a registration's protection extension.
+type DealExtension struct {
+	// request is the ExceptionRequest (type DealRegistration) it is decided through.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Request string `json:"request"`
+	// result is Approved or Denied once decided; empty while under review.
+	// +optional
+	// +kubebuilder:validation:Enum=Approved;Denied
+	Result string `json:"result,omitempty"`
+}
+
 // DealEvent is one transition in a registration's life.
 type DealEvent struct {
 	// sequence numbers the registration's transitions from 1; each is recorded
@@ -342,6 +362,10 @@ type DealRegistrationStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Request string `json:"request,omitempty"`
+
+	// extension is the registration's one protection extension, once asked for.
+	// +optional
+	Extension *DealExtension `json:"extension,omitempty"`
 
 	// approvedAt is when the registration was approved.
 	// +optional

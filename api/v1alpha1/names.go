@@ -76,3 +76,14 @@ func InfluenceLookback(p *PartnerProgram) time.Duration {
 	}
 	return p.Spec.DealRegistration.InfluenceLookback.Duration
 }
+
+// DefaultDealExtension is DealRegistrationRules.Extension's default: 30 days.
+const DefaultDealExtension = 30 * 24 * time.Hour
+
+// DealExtensionOf is how much protection an approved extension adds in program p.
+func DealExtensionOf(p *PartnerProgram) time.Duration {
+	if p == nil || p.Spec.DealRegistration == nil || p.Spec.DealRegistration.Extension == nil || p.Spec.DealRegistration.Extension.Duration <= 0 {
+		return DefaultDealExtension
+	}
+	return p.Spec.DealRegistration.Extension.Duration
+}

@@ -168,12 +168,19 @@ type DealAutoApproval struct {
 
 // DealRegistrationRules are the program's rules of engagement.
 // +kubebuilder:validation:XValidation:rule="!has(self.protection) || duration(self.protection) > duration('0s')",message="protection must be a positive duration such as 2160h",fieldPath=.protection
+// +kubebuilder:validation:XValidation:rule="!has(self.extension) || duration(self.extension) > duration('0s')",message="extension must be a positive duration such as 720h",fieldPath=.extension
 type DealRegistrationRules struct {
 	// protection is how long an approved registration holds its customer and
 	// product line, from approval, for example "2160h" (90 days).
 	// +optional
 	// +kubebuilder:default="2160h"
 	Protection *metav1.Duration `json:"protection,omitempty"`
+
+	// extension is how much protection an approved extension adds (once per
+	// registration), for example "720h" (30 days).
+	// +optional
+	// +kubebuilder:default="720h"
+	Extension *metav1.Duration `json:"extension,omitempty"`
 
 	// reviewPath names the ReviewPath registrations are reviewed through; when
 	// empty, the path whose appliesTo matches DealRegistration, or the program

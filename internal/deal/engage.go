@@ -61,6 +61,8 @@ type Input struct {
 	Others []v1alpha1.DealRegistration
 	// Review is the registration's review request, nil until it exists.
 	Review *v1alpha1.ExceptionRequest
+	// Extension is the registration's extension request, nil until it exists.
+	Extension *v1alpha1.ExceptionRequest
 	// Lock is the conflict key's lock.
 	Lock Lock
 }
@@ -84,6 +86,8 @@ type Result struct {
 	Lock   Action
 	// OpenReview asks the controller to open the registration's review request.
 	OpenReview bool
+	// OpenExtension asks the controller to open its extension request.
+	OpenExtension bool
 	// Next is when the evaluation changes by itself (protection ends).
 	Next *time.Time
 	// Events are phase changes made by this evaluation, for Events and records.
@@ -259,7 +263,32 @@ func Evaluate(in Input) Result {
 	if why := ineligible(d, rules(in.Program)); why != "" && !open {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "%s", why)
 	}
-	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) {
+	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && d.Spec.ExtensionRequested && (st.Extension == nil || st.Extension.Result == "") {
+		// The one extension: asked for, then decided through its request.
+		name := ExtensionName(d)
+		st.Extension = &v1alpha1.DealExtension{Request: name}
+		switch q := in.Extension; {
+		case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending:
+			// Under review (or about to be): protection holds until it is decided.
+		case q.Status.Phase == v1alpha1.PhaseApproved:
+			at := in.Now
+			if t := effects.ApprovedAt(q); t != nil {
+				at = *t
+			}
+			from := st.ProtectedUntil.Time
+			if at.After(from) {
+				from = at
+			}
+			until := metav1.NewTime(from.Add(v1alpha1.DealExtensionOf(in.Program)).UTC())
+			st.ProtectedUntil, st.Extension.Result = &until, "Approved"
+			move(v1alpha1.DealApproved, "Extended", "extension approved through request %s: customer %s for %s is protected until %s", name, domain, d.Spec.ProductLine, until.Format(time.RFC3339))
+		default:
+			st.Extension.Result = "Denied"
+			move(v1alpha1.DealApproved, "ExtensionDenied", "extension request %s ended %s; protection ends at %s", name, q.Status.Phase, st.ProtectedUntil.UTC().Format(time.RFC3339))
+		}
+	}
+	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) &&
+		(st.Extension == nil || st.Extension.Result != "") {
 		return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome; the customer goes to the next registration in line",
 			st.ProtectedUntil.UTC().Format(time.RFC3339))
 	}
@@ -315,6 +344,9 @@ func Evaluate(in Input) Result {
 	}
 	switch st.Phase {
 	case v1alpha1.DealApproved:
+		if st.Extension != nil && st.Extension.Result == "" && in.Extension == nil {
+			res.OpenExtension = true
+		}
 	case v1alpha1.DealUnderReview:
 		switch q := in.Review; {
 		case q == nil:
@@ -548,18 +580,24 @@ func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.Deal
 }
 
 // ReviewName is the name of a registration's review request.
-func ReviewName(d *v1alpha1.DealRegistration) string {
-	n := d.Name
-	if len(n) > 230 {
-		n = n[:230]
-	}
+func ReviewName(d *v1alpha1.DealRegistration) string { return requestName(d, "review") }
+
+// ExtensionName is the name of a registration's extension request.
+func ExtensionName(d *v1alpha1.DealRegistration) string { return requestName(d, "extension") }
+
+// requestName is <registration>-<what>-<the first 8 characters of its UID>: the
+// UID keeps a new registration of an old name from inheriting the old one's
+// requests (an approval, or a denial).
+func requestName(d *v1alpha1.DealRegistration, what string) string {
 	uid := string(d.UID)
 	if len(uid) > 8 {
 		uid = uid[:8]
 	}
-	// The UID keeps a new registration of an old name from inheriting the old
-	// one's review (an approval, or a denial).
-	return n + "-review-" + uid
+	n := d.Name
+	if max := 253 - len(what) - len(uid) - 2; len(n) > max {
+		n = n[:max]
+	}
+	return n + "-" + what + "-" + uid
 }
 
 // ProtectedAt reports whether a close at t lies within the registration's

@@ -430,3 +430,53 @@ func TestCreditFollowsTheCloseNotTheReport(t *testing.T) {
 		t.Errorf("phase %s", r.Status.Phase)
 	}
 }
+
+func TestOneProtectionExtension(t *testing.T) {
+	day := 24 * time.Hour
+	approved := func(until time.Time, mutate ...func(*v1alpha1.DealRegistration)) *v1alpha1.DealRegistration {
+		return registration("d1", now, append([]func(*v1alpha1.DealRegistration){inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: until.Add(-90 * day)}, &metav1.Time{Time: until}
+		}), func(d *v1alpha1.DealRegistration) { d.Spec.ExtensionRequested = true }}, mutate...)...)
+	}
+	extension := func(phase v1alpha1.RequestPhase, at time.Time) *v1alpha1.ExceptionRequest {
+		q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-extension-uid-d1"}, Status: v1alpha1.ExceptionRequestStatus{Phase: phase}}
+		if phase == v1alpha1.PhaseApproved {
+			q.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(at)}}
+		}
+		return q
+	}
+	eval := func(d *v1alpha1.DealRegistration, q *v1alpha1.ExceptionRequest) Result {
+		return Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}, Extension: q})
+	}
+	for name, tc := range map[string]struct {
+		d          *v1alpha1.DealRegistration
+		q          *v1alpha1.ExceptionRequest
+		wantPhase  v1alpha1.DealPhase
+		wantUntil  time.Time
+		wantOpen   bool
+		wantResult string
+	}{
+		"asking opens the extension request":                             {d: approved(now.Add(day)), wantPhase: v1alpha1.DealApproved, wantUntil: now.Add(day), wantOpen: true},
+		"approved before protection ends, it runs from protectedUntil":   {d: approved(now.Add(day)), q: extension(v1alpha1.PhaseApproved, now.Add(-day)), wantPhase: v1alpha1.DealApproved, wantUntil: now.Add(31 * day), wantResult: "Approved"},
+		"under review, protection holds past protectedUntil":             {d: approved(now.Add(-day)), q: extension(v1alpha1.PhasePending, now), wantPhase: v1alpha1.DealApproved, wantUntil: now.Add(-day)},
+		"approved after protectedUntil, it runs from the approval":       {d: approved(now.Add(-2 * day)), q: extension(v1alpha1.PhaseApproved, now.Add(-day)), wantPhase: v1alpha1.DealApproved, wantUntil: now.Add(29 * day), wantResult: "Approved"},
+		"denied after protectedUntil, the registration expires":          {d: approved(now.Add(-day)), q: extension(v1alpha1.PhaseDenied, now), wantPhase: v1alpha1.DealExpired, wantUntil: now.Add(-day), wantResult: "Denied"},
+		"denied before protectedUntil, protection ends as it would have": {d: approved(now.Add(day)), q: extension(v1alpha1.PhaseDenied, now), wantPhase: v1alpha1.DealApproved, wantUntil: now.Add(day), wantResult: "Denied"},
+		"only one extension: after it, protection ends at the extended time": {d: approved(now, func(d *v1alpha1.DealRegistration) {
+			d.Status.Extension = &v1alpha1.DealExtension{Request: "x", Result: "Approved"}
+		}), wantPhase: v1alpha1.DealExpired, wantUntil: now},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := eval(tc.d, tc.q)
+			if r.Status.Phase != tc.wantPhase || !r.Status.ProtectedUntil.Time.Equal(tc.wantUntil) {
+				t.Fatalf("phase %s until %v (%s), want %s until %v", r.Status.Phase, r.Status.ProtectedUntil, r.Status.Message, tc.wantPhase, tc.wantUntil)
+			}
+			if r.OpenExtension != tc.wantOpen {
+				t.Errorf("open extension %v, want %v", r.OpenExtension, tc.wantOpen)
+			}
+			if tc.wantResult != "" && (r.Status.Extension == nil || r.Status.Extension.Result != tc.wantResult) {
+				t.Errorf("extension %+v, want result %s", r.Status.Extension, tc.wantResult)
+			}
+		})
+	}
+}
