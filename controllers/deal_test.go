@@ -553,6 +553,6 @@ func TestAnApprovedRegistrationGetsOneExtensionThroughReview(t *testing.T) {
 		got := getDeal(g, d)
 		g.Expect(got.Status.Extension.Result).To(Equal("Approved"))
 		g.Expect(got.Status.Reason).To(Equal("Extended"))
-		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(until.Add(30 * time.Minute)), "approved before protection ended, it runs from protectedUntil")
+		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(until.Add(30*time.Minute)), "approved before protection ended, it runs from protectedUntil")
 	}).Should(Succeed())
 }
