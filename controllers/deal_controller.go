@@ -73,6 +73,15 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		case !apierrors.IsNotFound(err):
 			return ctrl.Result{}, err
 		}
+		if partner.Status.Tier != "" {
+			var held v1alpha1.PartnerTier
+			switch err := r.Get(ctx, types.NamespacedName{Name: partner.Status.Tier}, &held); {
+			case err == nil:
+				in.Tier = &held
+			case !apierrors.IsNotFound(err):
+				return ctrl.Result{}, err
+			}
+		}
 	case !apierrors.IsNotFound(err):
 		return ctrl.Result{}, err
 	}

@@ -27,6 +27,7 @@ const crmDirect = "crm-direct@example.com"
 type dealFixture struct {
 	ns        string
 	program   *v1alpha1.PartnerProgram
+	entry     string // the tier the partners hold
 	partners  []*v1alpha1.Partner
 	registrar client.Client
 }
@@ -40,7 +41,7 @@ var registrarRules = []rbacv1.PolicyRule{{
 // its entry tier, which grants Resell.
 func newDealFixture(t *testing.T, g Gomega, rules v1alpha1.DealRegistrationRules, partners int) *dealFixture {
 	f := &dealFixture{ns: newNamespace(t)}
-	f.program, _, _ = ladder(t, time.Hour, time.Hour)
+	f.program, f.entry, _ = ladder(t, time.Hour, time.Hour)
 	rules.CRMReporters = v1alpha1.Identities{Users: []string{crmDirect}}
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"dealRegistration": rules}})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -554,5 +555,24 @@ func TestAnApprovedRegistrationGetsOneExtensionThroughReview(t *testing.T) {
 		g.Expect(got.Status.Extension.Result).To(Equal("Approved"))
 		g.Expect(got.Status.Reason).To(Equal("Extended"))
 		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(until.Add(30*time.Minute)), "approved before protection ended, it runs from protectedUntil")
+	}).Should(Succeed())
+}
+
+func TestTheHeldTiersDealProtectionOverridesTheProgram(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 1)
+	updateTier(g, f.entry, func(t *v1alpha1.PartnerTier) {
+		t.Spec.Entitlements.DealProtection = &metav1.Duration{Duration: 120 * 24 * time.Hour}
+	})
+	eventually(g, func(g Gomega) { // the manager's cache has the new tier
+		var tier v1alpha1.PartnerTier
+		g.Expect(admin.Get(ctx, client.ObjectKey{Name: f.entry}, &tier)).To(Succeed())
+		g.Expect(tier.Status.ObservedGeneration).To(Equal(tier.Generation))
+	}).Should(Succeed())
+	d := f.register(g, f.partners[0], "tiered-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(got.Status.ApprovedAt.Add(120 * 24 * time.Hour)))
 	}).Should(Succeed())
 }

@@ -45,6 +45,7 @@ type CoSellEntitlement struct {
 }
 
 // Entitlements are what a tier allows a partner to do.
+// +kubebuilder:validation:XValidation:rule="!has(self.dealProtection) || duration(self.dealProtection) > duration('0s')",message="dealProtection must be a positive duration such as 2880h",fieldPath=.dealProtection
 type Entitlements struct {
 	// resell allows the partner to resell the company's products.
 	// +optional
@@ -66,6 +67,11 @@ type Entitlements struct {
 	// granted in one calendar quarter. Absent means no funds.
 	// +optional
 	FundsCapPerQuarter *Money `json:"fundsCapPerQuarter,omitempty"`
+	// dealProtection, when set, is how long this tier's partners' approved deal
+	// registrations are protected, instead of the program's
+	// spec.dealRegistration.protection, for example "2880h" (120 days).
+	// +optional
+	DealProtection *metav1.Duration `json:"dealProtection,omitempty"`
 }
 
 // PartnerTierSpec is a tier's rank, its evidence requirements and what it grants.

@@ -56,6 +56,9 @@ type Input struct {
 	Partner *v1alpha1.Partner
 	// Program is the partner's program; nil when it does not exist.
 	Program *v1alpha1.PartnerProgram
+	// Tier is the partner's held tier, nil when it holds none: its
+	// entitlements may set the registration's protection.
+	Tier *v1alpha1.PartnerTier
 	// Others are the program's other registrations, for the queue and for
 	// suspected duplicates (any namespace).
 	Others []v1alpha1.DealRegistration
@@ -335,7 +338,7 @@ func Evaluate(in Input) Result {
 	}
 
 	// The registration holds the key.
-	protection := v1alpha1.DealProtection(in.Program)
+	protection := Protection(in.Program, in.Tier)
 	approve := func(at time.Time, reason, message string) {
 		until := metav1.NewTime(at.Add(protection).UTC())
 		approvedAt := metav1.NewTime(at.UTC())
@@ -581,6 +584,15 @@ func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.Deal
 
 // ReviewName is the name of a registration's review request.
 func ReviewName(d *v1alpha1.DealRegistration) string { return requestName(d, "review") }
+
+// Protection is how long an approved registration is protected: the held
+// tier's dealProtection when it sets one, else the program's protection.
+func Protection(program *v1alpha1.PartnerProgram, held *v1alpha1.PartnerTier) time.Duration {
+	if held != nil && held.Spec.Entitlements.DealProtection != nil && held.Spec.Entitlements.DealProtection.Duration > 0 {
+		return held.Spec.Entitlements.DealProtection.Duration
+	}
+	return v1alpha1.DealProtection(program)
+}
 
 // ExtensionName is the name of a registration's extension request.
 func ExtensionName(d *v1alpha1.DealRegistration) string { return requestName(d, "extension") }

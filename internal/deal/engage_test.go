@@ -480,3 +480,24 @@ func TestOneProtectionExtension(t *testing.T) {
 		})
 	}
 }
+
+func TestTheHeldTierMaySetProtection(t *testing.T) {
+	auto := &v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, Protection: &metav1.Duration{Duration: 90 * 24 * time.Hour}}
+	premier := &v1alpha1.PartnerTier{Spec: v1alpha1.PartnerTierSpec{Entitlements: v1alpha1.Entitlements{Resell: true, DealProtection: &metav1.Duration{Duration: 120 * 24 * time.Hour}}}}
+	plain := &v1alpha1.PartnerTier{Spec: v1alpha1.PartnerTierSpec{Entitlements: v1alpha1.Entitlements{Resell: true}}}
+	for name, tc := range map[string]struct {
+		tier *v1alpha1.PartnerTier
+		want time.Duration
+	}{
+		"a tier with dealProtection overrides the program": {premier, 120 * 24 * time.Hour},
+		"a tier without it keeps the program's":            {plain, 90 * 24 * time.Hour},
+		"no tier keeps the program's":                      {nil, 90 * 24 * time.Hour},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(auto), Tier: tc.tier, Lock: Lock{State: LockMine}})
+			if r.Status.Phase != v1alpha1.DealApproved || !r.Status.ProtectedUntil.Time.Equal(now.Add(tc.want)) {
+				t.Errorf("phase %s until %v, want Approved until %v", r.Status.Phase, r.Status.ProtectedUntil, now.Add(tc.want))
+			}
+		})
+	}
+}
