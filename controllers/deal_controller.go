@@ -29,12 +29,12 @@ const (
 // DealReconciler decides DealRegistrations under their program's rules of
 // engagement (internal/deal). The holder of a customer and product line is
 // whoever holds its DealLock: the lock is created, or taken over from a holder
-// that no longer holds, with the API server's optimistic concurrency, and read
-// uncached, so exactly one registration holds a key however registrations race
-// and whenever the manager crashes.
+// that no longer holds, with the API server's optimistic concurrency (read
+// uncached before it is taken), so exactly one registration holds a key however
+// registrations race and whenever the manager crashes.
 type DealReconciler struct {
 	client.Client
-	// APIReader reads locks and their holders uncached.
+	// APIReader reads locks and their holders uncached before a key is taken.
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
@@ -192,11 +192,25 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 	return nil
 }
 
-// readLock reads the lock of key uncached and says what it means for d: free
-// (absent, or its holder no longer holds), d's, or someone else's.
+// readLock reads the lock of key and says what it means for d: free (absent,
+// or its holder no longer holds), d's, or someone else's.
 func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
+	// The cache answers most reads: a lock held by this registration or by
+	// another that still holds. Whatever would lead to taking the key (no lock,
+	// or a holder that no longer holds) is read again from the API server, and
+	// only for a registration that has not ended, so a queue of registrations
+	// waiting for one customer costs no API request per event.
+	lock, state, err := r.readLockFrom(ctx, r.Client, d, key, now)
+	if err != nil || state.State != deal.LockFree || deal.Final(d.Status.Phase) {
+		return lock, state, err
+	}
+	return r.readLockFrom(ctx, r.APIReader, d, key, now)
+}
+
+// readLockFrom reads the lock of key and its holder from reader.
+func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
 	var lock v1alpha1.DealLock
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: deal.LockName(key)}, &lock); err != nil {
+	if err := reader.Get(ctx, types.NamespacedName{Name: deal.LockName(key)}, &lock); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, deal.Lock{State: deal.LockFree}, nil
 		}
@@ -209,7 +223,7 @@ func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistrat
 	var holder *v1alpha1.DealRegistration
 	if h.Kind == deal.HolderPartner {
 		var hd v1alpha1.DealRegistration
-		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &hd); {
+		switch err := reader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &hd); {
 		case err == nil:
 			holder = &hd
 		case !apierrors.IsNotFound(err):

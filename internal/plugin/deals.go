@@ -111,8 +111,8 @@ func writeDeals(w io.Writer, deals []v1alpha1.DealRegistration, now time.Time) e
 	fmt.Fprintf(tw, "NAMESPACE\tNAME\tPARTNER\tCUSTOMER\tPRODUCT\tPHASE\tREASON\tPROTECTED UNTIL\tHOLDER\n")
 	for _, d := range deals {
 		st := d.Status
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Namespace, d.Name, d.Spec.Partner, dashed(st.CanonicalDomain), d.Spec.ProductLine,
-			dashed(string(st.Phase)), dashed(st.Reason), timestamp(st.ProtectedUntil, now), holderText(st.Holder))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Namespace, d.Name, d.Spec.Partner, orNone(st.CanonicalDomain), d.Spec.ProductLine,
+			orNone(string(st.Phase)), orNone(st.Reason), timestamp(st.ProtectedUntil, now), holderText(st.Holder))
 	}
 	return tw.Flush()
 }
@@ -122,16 +122,9 @@ func holderText(h *v1alpha1.DealHolder) string {
 	case h == nil:
 		return none
 	case h.Kind == deal.HolderDirect:
-		return "direct team (" + dashed(h.Opportunity) + ")"
+		return "direct team (" + orNone(h.Opportunity) + ")"
 	}
 	return h.Partner + " (" + h.Namespace + "/" + h.Name + ")"
-}
-
-func dashed(s string) string {
-	if s == "" {
-		return none
-	}
-	return s
 }
 
 // DealExplanation is who holds a registration's customer, where the
@@ -195,15 +188,15 @@ func writeDealExplanation(w io.Writer, e *DealExplanation) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "Deal registration:\t%s/%s\n", d.Namespace, d.Name)
 	fmt.Fprintf(tw, "Partner:\t%s (%s)\n", d.Spec.Partner, d.Spec.Type)
-	fmt.Fprintf(tw, "Customer:\t%s, %s (as typed: %s)\n", d.Spec.Customer.Name, dashed(st.CanonicalDomain), d.Spec.Customer.Domain)
+	fmt.Fprintf(tw, "Customer:\t%s, %s (as typed: %s)\n", d.Spec.Customer.Name, orNone(st.CanonicalDomain), d.Spec.Customer.Domain)
 	fmt.Fprintf(tw, "Product line:\t%s\n", d.Spec.ProductLine)
 	fmt.Fprintf(tw, "Amount:\t%s %s\n", d.Spec.Amount.Amount, d.Spec.Amount.Currency)
 	if d.Spec.SubmittedAt != nil {
 		fmt.Fprintf(tw, "Submitted:\t%s by %s\n", d.Spec.SubmittedAt.UTC().Format(time.RFC3339Nano), registrant(d))
 	}
-	fmt.Fprintf(tw, "Phase:\t%s (%s)\n", dashed(string(st.Phase)), dashed(st.Reason))
-	fmt.Fprintf(tw, "Why:\t%s\n", dashed(st.Message))
-	fmt.Fprintf(tw, "Conflict key:\t%s\n", dashed(st.ConflictKey))
+	fmt.Fprintf(tw, "Phase:\t%s (%s)\n", orNone(string(st.Phase)), orNone(st.Reason))
+	fmt.Fprintf(tw, "Why:\t%s\n", orNone(st.Message))
+	fmt.Fprintf(tw, "Conflict key:\t%s\n", orNone(st.ConflictKey))
 	holder := "nobody"
 	if e.Lock != nil {
 		holder = holderText(&e.Lock.Spec.Holder)
@@ -216,7 +209,7 @@ func writeDealExplanation(w io.Writer, e *DealExplanation) error {
 		fmt.Fprintf(tw, "Protected until:\t%s (%s)\n", st.ProtectedUntil.UTC().Format(time.RFC3339), relative(st.ProtectedUntil.Time, now))
 	}
 	if e.Review != nil {
-		fmt.Fprintf(tw, "Review:\t%s, %s, stage %s\n", e.Review.Name, dashed(string(e.Review.Status.Phase)), dashed(e.Review.Status.CurrentStage))
+		fmt.Fprintf(tw, "Review:\t%s, %s, stage %s\n", e.Review.Name, orNone(string(e.Review.Status.Phase)), orNone(e.Review.Status.CurrentStage))
 	}
 	for _, m := range st.Duplicates {
 		fmt.Fprintf(tw, "Resembles:\t%s/%s of %s (%s)\n", m.Namespace, m.Name, m.Partner, m.MatchedOn)
@@ -250,7 +243,7 @@ func writeDealExplanation(w io.Writer, e *DealExplanation) error {
 		if o.Spec.SubmittedAt != nil {
 			at = o.Spec.SubmittedAt.UTC().Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(lt, "%d\t%s/%s\t%s\t%s\t%s%s\n", i+1, o.Namespace, o.Name, o.Spec.Partner, at, dashed(string(o.Status.Phase)), mark)
+		fmt.Fprintf(lt, "%d\t%s/%s\t%s\t%s\t%s%s\n", i+1, o.Namespace, o.Name, o.Spec.Partner, at, orNone(string(o.Status.Phase)), mark)
 	}
 	return lt.Flush()
 }
