@@ -108,6 +108,15 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, err
 		}
 	}
+	if d.Spec.EscalateConflict {
+		var q v1alpha1.ExceptionRequest
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: deal.ConflictName(&d)}, &q); {
+		case err == nil:
+			in.Conflict = &q
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, err
+		}
+	}
 	var lock *v1alpha1.DealLock
 	key := d.Status.ConflictKey
 	if in.Program != nil {
@@ -123,26 +132,49 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 
 	res := deal.Evaluate(in)
-	if res.Lock == deal.Acquire {
-		if err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now); err != nil {
+	if res.Lock == deal.TakeOver {
+		// An approved conflict takes the key from the holder it was escalated
+		// against, read uncached, and from no other.
+		var err error
+		if lock, _, err = r.readLockFrom(ctx, r.APIReader, &d, res.Status.ConflictKey, now); err != nil {
 			return ctrl.Result{}, err
 		}
+		if lock != nil && lock.Spec.Holder.UID == res.From {
+			if err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, d.Namespace+"/"+deal.ConflictName(&d)); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		res.Lock = deal.Acquire // evaluate again with what the lock now says
+	} else if res.Lock == deal.Acquire {
+		if err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, ""); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if res.Lock == deal.Acquire {
 		var err error
-		if lock, in.Lock, err = r.readLock(ctx, &d, res.Status.ConflictKey, now); err != nil {
+		if lock, in.Lock, err = r.readLockFrom(ctx, r.APIReader, &d, res.Status.ConflictKey, now); err != nil {
 			return ctrl.Result{}, err
 		}
 		res = deal.Evaluate(in)
 	}
 	if res.OpenReview {
-		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ReviewName(&d), ""); err != nil {
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ReviewName(&d), v1alpha1.RequestDealRegistration, ""); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening the review request: %w", err)
 		}
 	}
 	if res.OpenExtension {
 		why := fmt.Sprintf("Extension of deal registration %s's protection, which ends at %s, by %s.",
 			d.Name, res.Status.ProtectedUntil.UTC().Format(time.RFC3339), v1alpha1.DealExtensionOf(in.Program))
-		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ExtensionName(&d), why); err != nil {
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ExtensionName(&d), v1alpha1.RequestDealRegistration, why); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening the extension request: %w", err)
+		}
+	}
+	if res.OpenConflict {
+		h := res.Status.Conflict.Against
+		why := fmt.Sprintf("Conflict over customer %s for %s: partner %s (registration %s, submitted %s) asks for the customer held by partner %s (registration %s/%s). Approving gives it to %s and ends %s's protection.",
+			res.Status.CanonicalDomain, d.Spec.ProductLine, d.Spec.Partner, d.Name, submittedText(&d), h.Partner, h.Namespace, h.Name, d.Name, h.Name)
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ConflictName(&d), v1alpha1.RequestDealConflict, why); err != nil {
+			return ctrl.Result{}, fmt.Errorf("opening the conflict request: %w", err)
 		}
 	}
 	if err := r.record(ctx, &d, &res.Status, in.Program); err != nil {
@@ -218,7 +250,7 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 	}
 	h := lock.Spec.Holder
 	if h.Kind == deal.HolderPartner && h.UID == string(d.UID) {
-		return &lock, deal.Lock{State: deal.LockMine, Holder: h}, nil
+		return &lock, deal.Lock{State: deal.LockMine, Holder: h, TakenThrough: lock.Spec.TakenThrough}, nil
 	}
 	var holder *v1alpha1.DealRegistration
 	if h.Kind == deal.HolderPartner {
@@ -233,14 +265,15 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 	if deal.Releases(h, lock.Spec.Until, holder, now) {
 		return &lock, deal.Lock{State: deal.LockFree, Holder: h}, nil
 	}
-	return &lock, deal.Lock{State: deal.LockTaken, Holder: h}, nil
+	return &lock, deal.Lock{State: deal.LockTaken, Holder: h, TakenThrough: lock.Spec.TakenThrough}, nil
 }
 
 // acquire creates the lock for d, or takes it over from a holder that no longer
-// holds (lock, as read) with an update carrying the resourceVersion read. Losing
-// either race is not an error: the caller reads the lock again.
-func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time) error {
-	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC())}
+// holds, or through an approved DealConflict request (through), from the lock
+// as read, with an update carrying the resourceVersion read. Losing either race
+// is not an error: the caller reads the lock again.
+func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) error {
+	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC()), TakenThrough: through}
 	var err error
 	if lock == nil {
 		err = r.Create(ctx, &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec})
@@ -255,23 +288,27 @@ func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistrati
 	return err
 }
 
-// openReview opens the registration's review request: a DealRegistration
-// ExceptionRequest filed on behalf of the registrant (so the registrant cannot
-// approve it), for the deal's amount, through the program's path.
-func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key, name, justification string) error {
+// openReview opens one of the registration's requests: a DealRegistration
+// (review, extension) or DealConflict ExceptionRequest filed on behalf of the
+// registrant (so the registrant cannot approve it), for the deal's amount,
+// through the program's path for the type.
+func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key, name string, typ v1alpha1.RequestType, justification string) error {
 	onBehalfOf := ""
 	if d.Spec.Registrant != nil {
 		onBehalfOf = d.Spec.Registrant.Username
 	}
 	path := ""
-	if program.Spec.DealRegistration != nil {
-		path = program.Spec.DealRegistration.ReviewPath
+	if rules := program.Spec.DealRegistration; rules != nil {
+		path = rules.ReviewPath
+		if typ == v1alpha1.RequestDealConflict {
+			path = rules.ConflictReviewPath
+		}
 	}
 	amount := d.Spec.Amount
 	q := &v1alpha1.ExceptionRequest{
 		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: name},
 		Spec: v1alpha1.ExceptionRequestSpec{
-			Type:    v1alpha1.RequestDealRegistration,
+			Type:    typ,
 			Partner: partner.Name,
 			Justification: fmt.Sprintf("Deal registration %s: partner %s registers %s (%s) for %s, %s %s (%s).",
 				d.Name, partner.Name, d.Spec.Customer.Name, strings.TrimPrefix(key, program.Name+"/"), d.Spec.ProductLine, amount.Amount, amount.Currency, d.Spec.Type),
@@ -332,7 +369,7 @@ func (r *DealReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 		})).
 		Watches(&v1alpha1.ExceptionRequest{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			q := o.(*v1alpha1.ExceptionRequest)
-			if q.Spec.Type != v1alpha1.RequestDealRegistration || q.Spec.Grant == nil || q.Spec.Grant.Deal == "" {
+			if (q.Spec.Type != v1alpha1.RequestDealRegistration && q.Spec.Type != v1alpha1.RequestDealConflict) || q.Spec.Grant == nil || q.Spec.Grant.Deal == "" {
 				return nil
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: q.Namespace, Name: q.Spec.Grant.Deal}}}
@@ -360,4 +397,11 @@ func (r *DealReconciler) list(ctx context.Context, opts ...client.ListOption) []
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return out
+}
+
+func submittedText(d *v1alpha1.DealRegistration) string {
+	if d.Spec.SubmittedAt == nil {
+		return d.CreationTimestamp.UTC().Format(time.RFC3339)
+	}
+	return d.Spec.SubmittedAt.UTC().Format(time.RFC3339Nano)
 }

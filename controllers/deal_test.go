@@ -321,7 +321,7 @@ func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
 		},
 	}
 	create(t, path)
-	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{ReviewPath: path.Name}, 1)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{ReviewPath: path.Name}, 2)
 	d := f.register(g, f.partners[0], "reviewed-"+rand.String(4)+".com")
 	q := underReview(g, d, "channel")
 	g.Expect(q.Spec.Type).To(Equal(v1alpha1.RequestDealRegistration))
@@ -358,7 +358,7 @@ func TestARegistrationIsReviewedLikeARequest(t *testing.T) {
 	domain := "handover-" + rand.String(4) + ".com"
 	holder := f.register(g, f.partners[0], domain)
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealUnderReview)) }).Should(Succeed())
-	waiting := f.register(g, f.partners[0], "www."+domain)
+	waiting := f.register(g, f.partners[1], "www."+domain)
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, waiting)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
 	withdraw(g, holder)
 	handed := underReview(g, waiting, "channel")
@@ -575,4 +575,103 @@ func TestTheHeldTiersDealProtectionOverridesTheProgram(t *testing.T) {
 		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealApproved))
 		g.Expect(got.Status.ProtectedUntil.Time).To(Equal(got.Status.ApprovedAt.Add(120 * 24 * time.Hour)))
 	}).Should(Succeed())
+}
+
+func TestAConflictIsDecidedThroughTheConflictPathNotShouted(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("conflicts")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealConflict}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel-chief", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 2)
+	domain := "contested-" + rand.String(4) + ".com"
+	holder := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	challenger := f.register(g, f.partners[1], "https://www."+domain+"/about")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, challenger)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+
+	// Only a queued registration escalates, and only the controller opens DealConflict requests.
+	escalate := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"escalateConflict":true}}`))
+	err := f.registrar.Patch(ctx, getDeal(g, holder), escalate)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("spec.escalateConflict"))
+	forged := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: uniqueName("forged")}, Spec: v1alpha1.ExceptionRequestSpec{
+		Type: v1alpha1.RequestDealConflict, Partner: f.partners[1].Name, Justification: "give it to us", Grant: &v1alpha1.Grant{Deal: challenger.Name}}}
+	err = admin.Create(ctx, forged)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("opened by the partnergov controller"))
+
+	g.Expect(f.registrar.Patch(ctx, getDeal(g, challenger), escalate)).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Reason).To(Equal("ConflictEscalated"))
+		g.Expect(got.Status.Conflict).NotTo(BeNil())
+		g.Expect(got.Status.Conflict.Against.Name).To(Equal(holder.Name))
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Conflict.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel-chief"))
+	}).Should(Succeed())
+	g.Expect(q.Spec.Type).To(Equal(v1alpha1.RequestDealConflict))
+	g.Expect(q.Spec.OnBehalfOf).To(Equal("seller@example.com"))
+	g.Expect(decide(reviewer(t, "seller@example.com", path, "channel-chief"), &q, "", v1alpha1.DecisionApprove)).NotTo(Succeed(),
+		"the registrant cannot decide its own conflict")
+	g.Consistently(func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).WithTimeout(2*time.Second).Should(Succeed(),
+		"an escalation alone takes nothing from the holder")
+
+	g.Expect(decide(reviewer(t, "channel-chief@example.com", path, "channel-chief"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		won, lost := getDeal(g, challenger), getDeal(g, holder)
+		g.Expect(won.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(won.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictWon))
+		g.Expect(won.Status.Conflict.Result).To(Equal("Approved"))
+		g.Expect(lost.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(lost.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictLost))
+		var lock v1alpha1.DealLock
+		g.Expect(admin.Get(ctx, types.NamespacedName{Name: won.Status.Lock}, &lock)).To(Succeed())
+		g.Expect(lock.Spec.Holder.UID).To(Equal(string(won.UID)))
+		g.Expect(lock.Spec.TakenThrough).To(Equal(f.ns + "/" + q.Name))
+		// Both transitions are recorded.
+		g.Expect(won.Status.RecordedSequence).To(Equal(won.Status.History[len(won.Status.History)-1].Sequence))
+		g.Expect(lost.Status.RecordedSequence).To(Equal(lost.Status.History[len(lost.Status.History)-1].Sequence))
+	}).Should(Succeed())
+}
+
+func TestReservedAccountsPublicTendersAndSecondRegistrationsAreRejected(t *testing.T) {
+	g := NewWithT(t)
+	reserved := "reserved-" + rand.String(4) + ".com"
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{},
+		ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: reserved, Note: "a strategic account"}}}, 1)
+	p := f.partners[0]
+
+	d := f.register(g, p, "https://eu."+reserved)
+	tender := newDeal(f.ns, p, v1alpha1.DealResale, "tender-"+rand.String(4)+".gov", "sync")
+	tender.Spec.PublicTender = true
+	g.Expect(f.registrar.Create(ctx, tender)).To(Succeed())
+	first := f.register(g, p, "twice-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, first)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	second := f.register(g, p, "www."+first.Spec.Customer.Domain)
+	for _, tc := range []struct {
+		d      *v1alpha1.DealRegistration
+		reason string
+		says   string
+	}{
+		{d, v1alpha1.ReasonDealReserved, "a strategic account"},
+		{tender, v1alpha1.ReasonDealIneligible, "public tender"},
+		{second, v1alpha1.ReasonDealDuplicate, first.Name},
+	} {
+		eventually(g, func(g Gomega) {
+			got := getDeal(g, tc.d)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealRejected))
+			g.Expect(got.Status.Reason).To(Equal(tc.reason))
+			g.Expect(got.Status.Message).To(ContainSubstring(tc.says))
+		}).Should(Succeed())
+	}
+	g.Expect(dealPhase(g, first)).To(Equal(v1alpha1.DealApproved), "a partner's second registration takes nothing from its first")
+
+	// publicTender is immutable: it decides eligibility.
+	err := f.registrar.Patch(ctx, getDeal(g, first), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"publicTender":true}}`)))
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("publicTender is immutable"))
 }

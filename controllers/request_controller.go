@@ -119,7 +119,7 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			return in, nil, err
 		}
 	}
-	if request.Spec.Type == v1alpha1.RequestDealRegistration && request.Spec.Grant != nil && request.Status.Phase != v1alpha1.PhaseApproved {
+	if (request.Spec.Type == v1alpha1.RequestDealRegistration || request.Spec.Type == v1alpha1.RequestDealConflict) && request.Spec.Grant != nil && request.Status.Phase != v1alpha1.PhaseApproved {
 		// A registration that is gone, replaced or ended (withdrawn, rejected,
 		// expired) has nothing left to decide. Only an ended one: a registration
 		// that just took its customer opens the review before its status says so.
@@ -129,10 +129,12 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			in.Withdraw = fmt.Sprintf("deal registration %s no longer exists", request.Spec.Grant.Deal)
 		case err != nil:
 			return in, nil, err
-		case deal.ReviewName(&d) != request.Name && deal.ExtensionName(&d) != request.Name:
+		case deal.ReviewName(&d) != request.Name && deal.ExtensionName(&d) != request.Name && deal.ConflictName(&d) != request.Name:
 			in.Withdraw = fmt.Sprintf("deal registration %s was replaced by a new one of the same name, which is reviewed through its own request", d.Name)
 		case deal.Final(d.Status.Phase):
 			in.Withdraw = fmt.Sprintf("deal registration %s is %s: there is nothing left to review", d.Name, d.Status.Phase)
+		case request.Spec.Type == v1alpha1.RequestDealConflict && d.Status.Conflict != nil && d.Status.Conflict.Result == "Superseded":
+			in.Withdraw = fmt.Sprintf("the conflict of deal registration %s is superseded: the customer's holder changed, or the registration took the customer in turn", d.Name)
 		}
 	}
 	if request.Spec.Type == v1alpha1.RequestFunds {

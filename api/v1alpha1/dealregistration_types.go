@@ -110,6 +110,8 @@ type ExternalID struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.submittedAt) || (has(self.submittedAt) && self.submittedAt == oldSelf.submittedAt)",message="submittedAt is set by the server at registration and cannot change",fieldPath=.submittedAt
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.registrant) || (has(self.registrant) && self.registrant == oldSelf.registrant)",message="registrant is set by the server at registration and cannot change",fieldPath=.registrant
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.partnerUID) || (has(self.partnerUID) && self.partnerUID == oldSelf.partnerUID)",message="partnerUID is set by the server at registration and cannot change",fieldPath=.partnerUID
+// +kubebuilder:validation:XValidation:rule="(has(self.publicTender) && self.publicTender) == (has(oldSelf.publicTender) && oldSelf.publicTender)",message="publicTender is immutable once registered: it decides eligibility; withdraw and register again",fieldPath=.publicTender
+// +kubebuilder:validation:XValidation:rule="!(has(oldSelf.escalateConflict) && oldSelf.escalateConflict) || (has(self.escalateConflict) && self.escalateConflict)",message="escalateConflict cannot be taken back once set: the conflict request is decided or withdrawn with the registration",fieldPath=.escalateConflict
 type DealRegistrationSpec struct {
 	// partner is the registering Partner, in the same namespace.
 	// +required
@@ -183,6 +185,25 @@ type DealRegistrationSpec struct {
 	// status.protectedUntil.
 	// +optional
 	ExtensionRequested bool `json:"extensionRequested,omitempty"`
+
+	// escalateConflict, set by the partner while the registration is Queued
+	// behind another partner's registration, asks once for the conflict to be
+	// decided through the program's conflict review path
+	// (spec.dealRegistration.conflictReviewPath) as an ExceptionRequest of type
+	// DealConflict. If it is approved, this registration takes the customer
+	// from the registration it was escalated against, which Expires with
+	// reason ConflictLost; if it is denied, this one stays in line. A direct
+	// team's claim is not escalated here: it is released in the CRM.
+	// +optional
+	EscalateConflict bool `json:"escalateConflict,omitempty"`
+
+	// publicTender says the customer buys through a public tender or open bid.
+	// The program's publicTenders rule decides whether such registrations are
+	// Ineligible (the default: a tender is open to every bidder, so no partner
+	// can be protected on it) or reviewed, never approved automatically.
+	// Immutable once registered.
+	// +optional
+	PublicTender bool `json:"publicTender,omitempty"`
 }
 
 // DealPhase summarises where a registration is.
@@ -222,6 +243,15 @@ const (
 	ReasonDealReviewed      = "ReviewApproved"
 	ReasonDealProtectionEnd = "ProtectionEnded"
 	ReasonDealLostHolder    = "ProtectionLost"
+	// ReasonDealReserved: the customer is one of the program's reservedAccounts,
+	// which only the direct team holds (phase Rejected, like DirectEngaged).
+	ReasonDealReserved = "ReservedAccount"
+	// ReasonDealConflictWon: an approved DealConflict request gave the customer
+	// to this registration ahead of its holder.
+	ReasonDealConflictWon = "ConflictApproved"
+	// ReasonDealConflictLost: an approved DealConflict request gave this
+	// registration's customer to another registration.
+	ReasonDealConflictLost = "ConflictLost"
 )
 
 // DealHolder names who holds a conflict key.
@@ -281,6 +311,24 @@ type DealExtension struct {
 	// result is Approved or Denied once decided; empty while under review.
 	// +optional
 	// +kubebuilder:validation:Enum=Approved;Denied
+	Result string `json:"result,omitempty"`
+}
+
+// DealConflict is a queued registration's one escalation against its holder.
+type DealConflict struct {
+	// request is the ExceptionRequest (type DealConflict) it is decided through.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Request string `json:"request"`
+	// against is the holder the conflict was escalated against; an approval
+	// takes the customer from this holder only.
+	// +required
+	Against DealHolder `json:"against"`
+	// result is Approved, Denied, or Superseded (the holder changed before the
+	// request was decided, or the registration took the customer in turn);
+	// empty while under review.
+	// +optional
+	// +kubebuilder:validation:Enum=Approved;Denied;Superseded
 	Result string `json:"result,omitempty"`
 }
 
@@ -366,6 +414,11 @@ type DealRegistrationStatus struct {
 	// extension is the registration's one protection extension, once asked for.
 	// +optional
 	Extension *DealExtension `json:"extension,omitempty"`
+
+	// conflict is the registration's one conflict escalation, once asked for
+	// (spec.escalateConflict).
+	// +optional
+	Conflict *DealConflict `json:"conflict,omitempty"`
 
 	// approvedAt is when the registration was approved.
 	// +optional
@@ -532,6 +585,12 @@ type DealLockSpec struct {
 	// CRM integration removes or extends it. Absent: until the lock is deleted.
 	// +optional
 	Until *metav1.Time `json:"until,omitempty"`
+
+	// takenThrough names the DealConflict ExceptionRequest (namespace/name)
+	// whose approval gave the key to this holder ahead of the previous one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=317
+	TakenThrough string `json:"takenThrough,omitempty"`
 }
 
 // DealLock is the one object per program, customer and product line that says

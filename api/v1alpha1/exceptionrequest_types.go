@@ -38,8 +38,8 @@ type Grant struct {
 	// +optional
 	Claim *ClaimGrant `json:"claim,omitempty"`
 
-	// deal, for DealRegistration: the DealRegistration, in the same namespace,
-	// that approval approves.
+	// deal, for DealRegistration and DealConflict: the DealRegistration, in the
+	// same namespace, that approval approves (or gives the customer to).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Deal string `json:"deal,omitempty"`
@@ -52,14 +52,14 @@ type Grant struct {
 // +kubebuilder:validation:XValidation:rule="self.type != 'IncentiveException' || (has(self.grant) && has(self.grant.entitlements) && size(self.grant.entitlements) > 0)",message="grant.entitlements is required for IncentiveException requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="self.type != 'ListingException' || (has(self.grant) && has(self.grant.listing) && size(self.grant.listing) > 0)",message="grant.listing is required for ListingException requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="self.type != 'ReadinessClaim' || (has(self.grant) && has(self.grant.claim))",message="grant.claim is required for ReadinessClaim requests",fieldPath=.grant
-// +kubebuilder:validation:XValidation:rule="self.type != 'DealRegistration' || (has(self.grant) && has(self.grant.deal) && size(self.grant.deal) > 0)",message="grant.deal is required for DealRegistration requests",fieldPath=.grant
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['DealRegistration', 'DealConflict']) || (has(self.grant) && has(self.grant.deal) && size(self.grant.deal) > 0)",message="grant.deal is required for DealRegistration and DealConflict requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['TierException', 'IncentiveException', 'ListingException']) || has(self.expires)",message="expires is required for TierException, IncentiveException and ListingException grants",fieldPath=.expires
 // +kubebuilder:validation:XValidation:rule="self.type != 'Funds' || !has(self.expires)",message="expires is not allowed for Funds requests: committed funds count against the quarter's cap and do not lapse",fieldPath=.expires
 // +kubebuilder:validation:XValidation:rule="self.type != 'IncentiveException' || !has(self.grant) || !has(self.grant.entitlements) || self.grant.entitlements.all(e, e != 'Funds' && e != 'CoSell')",message="an IncentiveException cannot grant Funds or CoSell: ask for funds with a Funds request; co-sell segments come with a tier",fieldPath=.grant.entitlements
 type ExceptionRequestSpec struct {
 	// type of request: Funds, IncentiveException, ReadinessClaim, TierException,
-	// ListingException, TierPromotion or DealRegistration (the last two are
-	// opened by the controller).
+	// ListingException, TierPromotion, DealRegistration or DealConflict (the
+	// last three are opened by the controller).
 	// +required
 	Type RequestType `json:"type"`
 

@@ -226,6 +226,71 @@ type DealRegistrationRules struct {
 	// +optional
 	// +kubebuilder:default="4320h"
 	InfluenceLookback *metav1.Duration `json:"influenceLookback,omitempty"`
+
+	// conflictReviewPath names the ReviewPath a queued registration's
+	// escalated conflict (an ExceptionRequest of type DealConflict) is decided
+	// through; when empty, the path whose appliesTo matches DealConflict, or the
+	// program owner by escalation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ConflictReviewPath string `json:"conflictReviewPath,omitempty"`
+
+	// reservedAccounts are customers only the direct team holds: a partner's
+	// registration for one is Rejected with reason ReservedAccount. A
+	// registration approved before its customer was reserved keeps its
+	// protection. At most 512 entries; the CRM integration's Direct DealLocks
+	// cover accounts beyond that.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=512
+	ReservedAccounts []ReservedAccount `json:"reservedAccounts,omitempty"`
+
+	// publicTenders decides registrations marked spec.publicTender: Ineligible
+	// (the default) rejects them, Review sends them to the review path and
+	// never approves them automatically.
+	// +optional
+	// +kubebuilder:default=Ineligible
+	PublicTenders PublicTenderPolicy `json:"publicTenders,omitempty"`
+}
+
+// PublicTenderPolicy is how a program treats registrations for public tenders.
+// +kubebuilder:validation:Enum=Ineligible;Review
+type PublicTenderPolicy string
+
+const (
+	// PublicTendersIneligible rejects public-tender registrations as Ineligible.
+	PublicTendersIneligible PublicTenderPolicy = "Ineligible"
+	// PublicTendersReview reviews them, never approving them automatically.
+	PublicTendersReview PublicTenderPolicy = "Review"
+)
+
+// ReservedAccount is a customer the direct team keeps for itself.
+// +kubebuilder:validation:XValidation:rule="has(self.domain) != has(self.duns)",message="name the reserved customer by exactly one of domain or duns"
+type ReservedAccount struct {
+	// domain of the customer, compared as a registration's (registrable domain,
+	// after the program's domainAliases).
+	// +optional
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=253
+	Domain string `json:"domain,omitempty"`
+
+	// duns is the customer's nine-digit D-U-N-S number, compared with
+	// registrations that carry one.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]{9}$`
+	DUNS string `json:"duns,omitempty"`
+
+	// productLines reserved; empty reserves every product line.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=63
+	ProductLines []string `json:"productLines,omitempty"`
+
+	// note says why the account is reserved, for the partner's message.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Note string `json:"note,omitempty"`
 }
 
 // PartnerProgramSpec is the program's metric catalog and its owner.

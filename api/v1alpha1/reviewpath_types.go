@@ -5,7 +5,7 @@ import (
 )
 
 // RequestType is the kind of decision an ExceptionRequest asks for.
-// +kubebuilder:validation:Enum=Funds;IncentiveException;ReadinessClaim;TierException;ListingException;TierPromotion;DealRegistration
+// +kubebuilder:validation:Enum=Funds;IncentiveException;ReadinessClaim;TierException;ListingException;TierPromotion;DealRegistration;DealConflict
 type RequestType string
 
 const (
@@ -24,6 +24,11 @@ const (
 	// RequestDealRegistration is opened by the deal controller for a registration
 	// that is not approved automatically; approving it approves the registration.
 	RequestDealRegistration RequestType = "DealRegistration"
+	// RequestDealConflict is opened by the deal controller when a queued
+	// registration's partner escalates the conflict with the registration that
+	// holds the customer (spec.escalateConflict); approving it gives the
+	// customer to the escalating registration.
+	RequestDealConflict RequestType = "DealConflict"
 )
 
 // TimeoutAction is what happens when a stage's SLA passes without quorum.
@@ -45,7 +50,7 @@ type AppliesTo struct {
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=6
+	// +kubebuilder:validation:MaxItems=8
 	Types []RequestType `json:"types"`
 
 	// amountGreaterThan, when set, limits the path to requests whose amount is

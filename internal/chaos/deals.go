@@ -121,9 +121,13 @@ func (e *Env) crashDeals(ctx context.Context, ns string, c DealsConfig, r *Resul
 			return ctx.Err()
 		case <-time.After(time.Until(began.Add(time.Duration(i) * span / time.Duration(c.Registrations)))):
 		}
+		// The k-th registration of a customer comes from the k-th partner after
+		// the customer's own: partners race each other for every customer (a
+		// partner's second registration of a customer would be a Duplicate).
 		customer := i % c.Customers
+		partner := (customer + i/c.Customers) % c.Partners
 		d := &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("deal-%04d", i)},
-			Spec: v1alpha1.DealRegistrationSpec{Partner: harness.PartnerName(i % c.Partners), Type: v1alpha1.DealResale, ProductLine: "chaos",
+			Spec: v1alpha1.DealRegistrationSpec{Partner: harness.PartnerName(partner), Type: v1alpha1.DealResale, ProductLine: "chaos",
 				Customer: v1alpha1.Customer{Name: fmt.Sprintf("Customer %03d", customer), Domain: dealDomain(customer, i/c.Customers)},
 				Amount:   v1alpha1.Money{Amount: "10000", Currency: "USD"}}}
 		names[i] = d.Name

@@ -46,6 +46,9 @@ type Lock struct {
 	State LockState
 	// Holder is the current holder for LockTaken (and the last one for LockFree).
 	Holder v1alpha1.DealHolder
+	// TakenThrough is the DealConflict request (namespace/name) through which
+	// the holder took the key from the previous one, if it did.
+	TakenThrough string
 }
 
 // Input is everything a registration's evaluation reads.
@@ -66,6 +69,8 @@ type Input struct {
 	Review *v1alpha1.ExceptionRequest
 	// Extension is the registration's extension request, nil until it exists.
 	Extension *v1alpha1.ExceptionRequest
+	// Conflict is the registration's DealConflict request, nil until it exists.
+	Conflict *v1alpha1.ExceptionRequest
 	// Lock is the conflict key's lock.
 	Lock Lock
 }
@@ -81,6 +86,10 @@ const (
 	Acquire
 	// Release the lock if this registration holds it.
 	Release
+	// TakeOver the lock from the live holder whose UID is Result.From, and
+	// from no other: an approved DealConflict request decided the customer.
+	// Then evaluate again with what the lock says.
+	TakeOver
 )
 
 // Result is the evaluation of a registration.
@@ -91,6 +100,10 @@ type Result struct {
 	OpenReview bool
 	// OpenExtension asks the controller to open its extension request.
 	OpenExtension bool
+	// OpenConflict asks the controller to open its DealConflict request.
+	OpenConflict bool
+	// From is the holder (DealRegistration UID) a TakeOver takes the key from.
+	From string
 	// Next is when the evaluation changes by itself (protection ends).
 	Next *time.Time
 	// Events are phase changes made by this evaluation, for Events and records.
@@ -266,6 +279,18 @@ func Evaluate(in Input) Result {
 	if why := ineligible(d, rules(in.Program)); why != "" && !open {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "%s", why)
 	}
+	if a := reserved(d, domain, rules(in.Program)); a != nil && !open {
+		note := ""
+		if a.Note != "" {
+			note = ": " + a.Note
+		}
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReserved, "customer %s is a reserved account of the program for %s, which only the direct team holds%s",
+			domain, d.Spec.ProductLine, note)
+	}
+	if o := ownEarlier(d, key, in.Others); o != nil && !open {
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealDuplicate, "partner %s already registered customer %s for %s in registration %s (phase %s): one registration per partner, customer and product line",
+			d.Spec.Partner, domain, d.Spec.ProductLine, o.Name, dash(string(o.Status.Phase)))
+	}
 	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && d.Spec.ExtensionRequested && (st.Extension == nil || st.Extension.Result == "") {
 		// The one extension: asked for, then decided through its request.
 		name := ExtensionName(d)
@@ -314,18 +339,29 @@ func Evaluate(in Input) Result {
 			}
 			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealDirectEngaged, "the direct team already works customer %s for %s (opportunity %s)", domain, d.Spec.ProductLine, dash(h.Opportunity))
 		}
+		if open && in.Lock.TakenThrough != "" {
+			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealConflictLost, "conflict request %s gave customer %s for %s to registration %s/%s of partner %s: this registration's protection ended",
+				in.Lock.TakenThrough, domain, d.Spec.ProductLine, h.Namespace, h.Name, h.Partner)
+		}
 		if open { // the key was taken from us: only when we had ended, so end now
 			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s now holds customer %s for %s", h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
 		}
-		move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s holds customer %s for %s; this one is next in submission order when its protection ends",
-			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
+		if d.Spec.EscalateConflict && (st.Conflict == nil || st.Conflict.Result == "") {
+			return escalate(in, res, &st, now, move, h, domain)
+		}
+		reason, tail := v1alpha1.ReasonDealHeld, "this one is next in submission order when its protection ends"
+		if c := st.Conflict; c != nil && c.Result == "Denied" {
+			reason, tail = "ConflictDenied", fmt.Sprintf("conflict request %s was decided for the holder, and this one stays in line", c.Request)
+		}
+		move(v1alpha1.DealQueued, reason, "registration %s/%s of partner %s holds customer %s for %s; %s",
+			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, tail)
 		return res.finish(st, now, false)
 	case LockFree:
 		if open { // it held the key and the lock went (deleted by hand): take it back
 			res.Lock = Acquire
 			return res.finish(st, now, false)
 		}
-		if ahead := aheadInLine(d, key, in.Others, in.Program); ahead != nil {
+		if ahead := aheadInLine(d, key, in.Others, in.Program); ahead != nil && !conflictApproved(in, st) {
 			move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s was submitted earlier for customer %s and %s and is first in line",
 				ahead.Namespace, ahead.Name, ahead.Spec.Partner, domain, d.Spec.ProductLine)
 			return res.finish(st, now, false)
@@ -364,9 +400,23 @@ func Evaluate(in Input) Result {
 			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewDenied, "review request %s ended %s: %s", q.Name, q.Status.Phase, lastMessage(q))
 		}
 	default: // Submitted or Queued, and the key just taken
-		if why := autoApproval(in, suspected); why != "" {
+		if conflictApproved(in, st) {
+			st.Conflict.Result = "Approved"
+			at := in.Now
+			if t := effects.ApprovedAt(in.Conflict); t != nil {
+				at = *t
+			}
+			approve(at, v1alpha1.ReasonDealConflictWon, fmt.Sprintf("conflict request %s gave this registration the customer ahead of registration %s/%s",
+				in.Conflict.Name, st.Conflict.Against.Namespace, st.Conflict.Against.Name))
+		} else if why := autoApproval(in, suspected); why != "" {
+			if c := st.Conflict; c != nil && c.Result == "" {
+				c.Result = "Superseded" // it took the customer in turn
+			}
 			approve(in.Now, v1alpha1.ReasonDealAutoApproved, "approved at submission: "+why)
 		} else {
+			if c := st.Conflict; c != nil && c.Result == "" {
+				c.Result = "Superseded"
+			}
 			st.Request = ReviewName(d)
 			move(v1alpha1.DealUnderReview, "Review", "holds customer %s for %s while review request %s is decided", domain, d.Spec.ProductLine, st.Request)
 			res.OpenReview = in.Review == nil
@@ -457,7 +507,7 @@ func orPhase(st v1alpha1.DealRegistrationStatus) string {
 // hold, and no duplicate may be suspected.
 func autoApproval(in Input, suspected bool) string {
 	r := rules(in.Program)
-	if r == nil || r.AutoApprove == nil || suspected {
+	if r == nil || r.AutoApprove == nil || suspected || in.Deal.Spec.PublicTender {
 		return ""
 	}
 	a := r.AutoApprove
@@ -483,8 +533,13 @@ func autoApproval(in Input, suspected bool) string {
 	return strings.Join(why, ", ")
 }
 
-// ineligible says why the program does not accept a registration, "" when it does.
+// ineligible says why the program does not accept a registration, "" when it
+// does: a public tender under a program that does not review them (the
+// default), or an amount below the program's minimum.
 func ineligible(d *v1alpha1.DealRegistration, r *v1alpha1.DealRegistrationRules) string {
+	if d.Spec.PublicTender && (r == nil || r.PublicTenders != v1alpha1.PublicTendersReview) {
+		return "the customer buys through a public tender, open to every bidder: the program does not protect registrations for public tenders (spec.dealRegistration.publicTenders is Ineligible)"
+	}
 	if r == nil || r.MinAmount == nil {
 		return ""
 	}
@@ -581,6 +636,97 @@ func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.Deal
 	}
 	return out
 }
+
+// Refusal says why a registration of customer domain will be rejected under
+// program's rules whoever holds the customer: not eligible, or a reserved
+// account. "" when neither.
+func Refusal(d *v1alpha1.DealRegistration, domain string, program *v1alpha1.PartnerProgram) string {
+	if why := ineligible(d, rules(program)); why != "" {
+		return why
+	}
+	if a := reserved(d, domain, rules(program)); a != nil {
+		return fmt.Sprintf("customer %s is a reserved account of the program for %s, which only the direct team holds", domain, d.Spec.ProductLine)
+	}
+	return ""
+}
+
+// reserved is the program's reserved account d's customer and product line
+// fall under, nil when none: by DUNS when both carry one, else by canonical
+// domain (the reserved domain canonicalised under the same rules).
+func reserved(d *v1alpha1.DealRegistration, domain string, r *v1alpha1.DealRegistrationRules) *v1alpha1.ReservedAccount {
+	if r == nil {
+		return nil
+	}
+	for i := range r.ReservedAccounts {
+		a := &r.ReservedAccounts[i]
+		if len(a.ProductLines) > 0 && !slices.Contains(a.ProductLines, d.Spec.ProductLine) {
+			continue
+		}
+		if a.DUNS != "" {
+			if a.DUNS == d.Spec.Customer.DUNS {
+				return a
+			}
+			continue
+		}
+		if c, err := CanonicalDomain(a.Domain, r); err == nil && c == domain {
+			return a
+		}
+	}
+	return nil
+}
+
+// ownEarlier is a registration of d's partner for the same key, submitted
+// before d and not ended: d then duplicates it. Nil when there is none.
+func ownEarlier(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration) *v1alpha1.DealRegistration {
+	for i := range others {
+		o := &others[i]
+		if o.UID != d.UID && o.Namespace == d.Namespace && o.Spec.Partner == d.Spec.Partner && inLine(o, key) && Before(o, d) {
+			return o
+		}
+	}
+	return nil
+}
+
+// conflictApproved reports whether the registration's one escalation was
+// approved and not superseded: the customer is decided for it.
+func conflictApproved(in Input, st v1alpha1.DealRegistrationStatus) bool {
+	return in.Conflict != nil && in.Conflict.Status.Phase == v1alpha1.PhaseApproved &&
+		st.Conflict != nil && (st.Conflict.Result == "" || st.Conflict.Result == "Approved")
+}
+
+// escalate advances a queued registration's conflict escalation against
+// holder h: it opens the DealConflict request, waits for it, takes the key
+// over once it is approved (from h only), or records that it was denied or
+// superseded (the holder changed before the decision).
+func escalate(in Input, res *Result, st *v1alpha1.DealRegistrationStatus, now metav1.Time,
+	move func(v1alpha1.DealPhase, string, string, ...any), h v1alpha1.DealHolder, domain string) Result {
+	d := in.Deal
+	if st.Conflict == nil {
+		st.Conflict = &v1alpha1.DealConflict{Request: ConflictName(d), Against: h}
+	}
+	c := st.Conflict
+	q := in.Conflict
+	switch {
+	case c.Against.UID != h.UID:
+		c.Result = "Superseded"
+		move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s now holds customer %s for %s; the conflict escalated against %s/%s through request %s is superseded, and this one stays in line",
+			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, c.Against.Namespace, c.Against.Name, c.Request)
+	case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending:
+		res.OpenConflict = q == nil
+		move(v1alpha1.DealQueued, "ConflictEscalated", "registration %s/%s of partner %s holds customer %s for %s; the conflict is escalated through request %s",
+			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, c.Request)
+	case q.Status.Phase == v1alpha1.PhaseApproved:
+		res.Lock, res.From = TakeOver, h.UID
+	default:
+		c.Result = "Denied"
+		move(v1alpha1.DealQueued, "ConflictDenied", "conflict request %s ended %s: registration %s/%s of partner %s keeps customer %s for %s, and this one stays in line",
+			c.Request, q.Status.Phase, h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
+	}
+	return res.finish(*st, now, false)
+}
+
+// ConflictName is the name of a registration's DealConflict request.
+func ConflictName(d *v1alpha1.DealRegistration) string { return requestName(d, "conflict") }
 
 // ReviewName is the name of a registration's review request.
 func ReviewName(d *v1alpha1.DealRegistration) string { return requestName(d, "review") }

@@ -38,9 +38,10 @@ func registration(name string, submitted time.Time, mutate ...func(*v1alpha1.Dea
 	return d
 }
 
-// waiting is a registration already evaluated, in phase, for the same customer.
+// waiting is another partner's registration already evaluated, in phase, for the same customer.
 func waiting(name string, submitted time.Time, phase v1alpha1.DealPhase) v1alpha1.DealRegistration {
 	d := registration(name, submitted)
+	d.Spec.Partner = "rival"
 	d.Status = v1alpha1.DealRegistrationStatus{Phase: phase, ConflictKey: "global/domain:globex.com/sync"}
 	return *d
 }
@@ -175,6 +176,53 @@ func TestEvaluate(t *testing.T) {
 			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{waiting("early", now.Add(-time.Microsecond), v1alpha1.DealQueued), waiting("late", now.Add(time.Second), v1alpha1.DealQueued)}},
 			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early",
+		},
+		"a partner's second registration of the same customer is rejected as a duplicate": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+					o := waiting("mine", now.Add(-time.Hour), v1alpha1.DealApproved)
+					o.Spec.Partner = "acme-consulting"
+					return o
+				}()}},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealDuplicate, wantLock: Release, wantMsg: "registration mine",
+		},
+		"a partner's earlier registration that ended is no duplicate": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+					o := waiting("mine", now.Add(-time.Hour), v1alpha1.DealExpired)
+					o.Spec.Partner = "acme-consulting"
+					return o
+				}()}},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+		},
+		"a reserved account is rejected whoever holds it, matched by canonical domain": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: "https://shop.globex.com/", Note: "strategic account"}}})},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReserved, wantLock: Release, wantMsg: "strategic account",
+		},
+		"a reserved account reserves only its product lines": {
+			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: "globex.com", ProductLines: []string{"vault"}}}})},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+		},
+		"a reserved account named by DUNS matches a registration carrying that DUNS": {
+			in: Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.Customer.DUNS = "123456789" }), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{DUNS: "123456789"}}})},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReserved, wantLock: Release,
+		},
+		"an approved registration keeps its protection when its customer is reserved later": {
+			in: Input{Now: now, Deal: registration("d1", now, inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Hour)))), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: "globex.com"}}}), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealApproved,
+		},
+		"a public tender is ineligible by default": {
+			in:        Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.PublicTender = true }), Partner: partner(resell), Program: program(auto)},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealIneligible, wantLock: Release, wantMsg: "public tender",
+		},
+		"a public tender under a program that reviews them is never approved automatically": {
+			in: Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.PublicTender = true }), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{AutoApprove: auto.AutoApprove, PublicTenders: v1alpha1.PublicTendersReview}), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
 		},
 		"an ended registration earlier in line does not hold the queue": {
 			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
@@ -500,4 +548,96 @@ func TestTheHeldTierMaySetProtection(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAQueuedRegistrationEscalatesItsConflictOnce(t *testing.T) {
+	rival := v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", UID: "uid-r1", Partner: "rival"}
+	later := v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r2", UID: "uid-r2", Partner: "rival-two"}
+	escalated := func(result string) func(*v1alpha1.DealRegistration) {
+		return func(d *v1alpha1.DealRegistration) {
+			d.Spec.EscalateConflict = true
+			d.Status.Phase, d.Status.Reason = v1alpha1.DealQueued, "ConflictEscalated"
+			d.Status.Conflict = &v1alpha1.DealConflict{Request: "d1-conflict-uid-d1", Against: rival, Result: result}
+		}
+	}
+	conflict := func(phase v1alpha1.RequestPhase) *v1alpha1.ExceptionRequest {
+		q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-conflict-uid-d1"}, Status: v1alpha1.ExceptionRequestStatus{Phase: phase}}
+		if phase == v1alpha1.PhaseApproved {
+			q.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-time.Hour))}}
+		}
+		return q
+	}
+	for name, tc := range map[string]struct {
+		d          *v1alpha1.DealRegistration
+		q          *v1alpha1.ExceptionRequest
+		lock       Lock
+		others     []v1alpha1.DealRegistration
+		wantPhase  v1alpha1.DealPhase
+		wantReason string
+		wantLock   Action
+		wantOpen   bool
+		wantResult string
+	}{
+		"escalating opens the conflict request against the holder": {
+			d:    registration("d1", now, inPhase(v1alpha1.DealQueued), func(d *v1alpha1.DealRegistration) { d.Spec.EscalateConflict = true }),
+			lock: Lock{State: LockTaken, Holder: rival}, wantPhase: v1alpha1.DealQueued, wantReason: "ConflictEscalated", wantOpen: true,
+		},
+		"while the request is pending the registration stays in line": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhasePending),
+			lock: Lock{State: LockTaken, Holder: rival}, wantPhase: v1alpha1.DealQueued, wantReason: "ConflictEscalated",
+		},
+		"an approved conflict takes the key from the holder it was escalated against": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhaseApproved),
+			lock: Lock{State: LockTaken, Holder: rival}, wantPhase: v1alpha1.DealQueued, wantLock: TakeOver,
+		},
+		"with the key taken over, the approved conflict approves the registration": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhaseApproved),
+			lock: Lock{State: LockMine}, wantPhase: v1alpha1.DealApproved, wantReason: v1alpha1.ReasonDealConflictWon, wantResult: "Approved",
+		},
+		"an approved conflict does not take the key from a holder it was not escalated against": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhaseApproved),
+			lock: Lock{State: LockTaken, Holder: later}, wantPhase: v1alpha1.DealQueued, wantReason: v1alpha1.ReasonDealHeld, wantResult: "Superseded",
+		},
+		"an approved conflict whose holder ended takes the free key ahead of the line": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhaseApproved),
+			others: []v1alpha1.DealRegistration{waiting("early", now.Add(-time.Hour), v1alpha1.DealQueued)},
+			lock:   Lock{State: LockFree}, wantPhase: v1alpha1.DealQueued, wantLock: Acquire,
+		},
+		"a denied conflict leaves the registration in line, and it is not escalated again": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhaseDenied),
+			lock: Lock{State: LockTaken, Holder: rival}, wantPhase: v1alpha1.DealQueued, wantReason: "ConflictDenied", wantResult: "Denied",
+		},
+		"once denied, a new holder is waited for without a new request": {
+			d:    registration("d1", now, escalated("Denied")),
+			lock: Lock{State: LockTaken, Holder: later}, wantPhase: v1alpha1.DealQueued, wantReason: "ConflictDenied", wantResult: "Denied",
+		},
+		"taking the customer in turn supersedes a pending conflict": {
+			d: registration("d1", now, escalated("")), q: conflict(v1alpha1.PhasePending),
+			lock: Lock{State: LockMine}, wantPhase: v1alpha1.DealUnderReview, wantResult: "Superseded",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: tc.d, Partner: partner(resell), Program: program(nil), Lock: tc.lock, Conflict: tc.q, Others: tc.others})
+			if r.Status.Phase != tc.wantPhase || (tc.wantReason != "" && r.Status.Reason != tc.wantReason) {
+				t.Fatalf("phase %s (%s: %s), want %s (%s)", r.Status.Phase, r.Status.Reason, r.Status.Message, tc.wantPhase, tc.wantReason)
+			}
+			if r.Lock != tc.wantLock || (tc.wantLock == TakeOver && r.From != rival.UID) {
+				t.Errorf("lock action %d from %q, want %d", r.Lock, r.From, tc.wantLock)
+			}
+			if r.OpenConflict != tc.wantOpen {
+				t.Errorf("open conflict %v, want %v", r.OpenConflict, tc.wantOpen)
+			}
+			if c := r.Status.Conflict; c == nil || c.Against.UID != rival.UID || c.Result != tc.wantResult {
+				t.Errorf("conflict %+v, want against %s with result %q", c, rival.UID, tc.wantResult)
+			}
+		})
+	}
+	t.Run("the holder whose key a conflict took expires with reason ConflictLost", func(t *testing.T) {
+		d := registration("r1", now, inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) { s.ProtectedUntil = &metav1.Time{Time: now.Add(time.Hour)} }))
+		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil),
+			Lock: Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "partners", Name: "d1", UID: "uid-d1"}, TakenThrough: "partners/d1-conflict-uid-d1"}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealConflictLost || !strings.Contains(r.Status.Message, "partners/d1-conflict-uid-d1") {
+			t.Fatalf("phase %s (%s: %s), want Expired (ConflictLost) naming the request", r.Status.Phase, r.Status.Reason, r.Status.Message)
+		}
+	})
 }

@@ -107,10 +107,14 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 			fmt.Sprintf("partner %s's program %s does not exist, so it has no rules of engagement to register under", partner.Name, partner.Spec.Program)))
 		return nil, invalid("DealRegistration", r.Name, errs)
 	}
-	_, key, err := deal.Key(r, &program)
+	domain, key, err := deal.Key(r, &program)
 	if err != nil {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "customer", "domain"), r.Spec.Customer.Domain, err.Error()))
 		return nil, invalid("DealRegistration", r.Name, errs)
+	}
+	if why := deal.Refusal(r, domain, &program); why != "" {
+		// The controller decides and records it; the partner hears it now.
+		return admission.Warnings{"this registration will be rejected: " + why}, nil
 	}
 	var lock v1alpha1.DealLock
 	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found {
@@ -123,10 +127,26 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 	return nil, nil
 }
 
-// ValidateUpdate has nothing to add: CEL keeps the customer, product line and
-// the server's stamps immutable.
-func (v *DealValidator) ValidateUpdate(context.Context, *v1alpha1.DealRegistration, *v1alpha1.DealRegistration) (admission.Warnings, error) {
+// ValidateUpdate refuses a conflict escalation of a registration that is not
+// Queued behind another partner's registration; CEL keeps the customer,
+// product line and the server's stamps immutable.
+func (v *DealValidator) ValidateUpdate(_ context.Context, old, r *v1alpha1.DealRegistration) (admission.Warnings, error) {
+	if r.Spec.EscalateConflict && !old.Spec.EscalateConflict {
+		h := old.Status.Holder
+		if old.Status.Phase != v1alpha1.DealQueued || h == nil || h.Kind != deal.HolderPartner {
+			return nil, invalid("DealRegistration", r.Name, field.ErrorList{field.Forbidden(field.NewPath("spec", "escalateConflict"),
+				fmt.Sprintf("only a registration Queued behind another partner's registration escalates a conflict; this one is %s%s",
+					phaseText(old.Status.Phase), directNote(h)))})
+		}
+	}
 	return nil, nil
+}
+
+func directNote(h *v1alpha1.DealHolder) string {
+	if h != nil && h.Kind == deal.HolderDirect {
+		return " behind the direct team, whose claim is released in the CRM"
+	}
+	return ""
 }
 
 // ValidateDelete allows deleting a registration once every transition it
@@ -242,3 +262,10 @@ func (h *DealStatusGuard) Handle(ctx context.Context, req admission.Request) adm
 
 // ValidateDelete (DealValidator) is below: a registration whose transitions are
 // not all recorded yet cannot be deleted.
+
+func phaseText(p v1alpha1.DealPhase) string {
+	if p == "" {
+		return "not decided yet"
+	}
+	return string(p)
+}
