@@ -211,6 +211,16 @@ func writeDealExplanation(w io.Writer, e *DealExplanation) error {
 	if e.Review != nil {
 		fmt.Fprintf(tw, "Review:\t%s, %s, stage %s\n", e.Review.Name, orNone(string(e.Review.Status.Phase)), orNone(e.Review.Status.CurrentStage))
 	}
+	if c := st.Conflict; c != nil {
+		result := c.Result
+		if result == "" {
+			result = "under review"
+		}
+		fmt.Fprintf(tw, "Conflict:\tescalated against %s through request %s: %s\n", holderText(&c.Against), c.Request, result)
+	}
+	if d.Spec.PublicTender {
+		fmt.Fprintf(tw, "Public tender:\tyes\n")
+	}
 	for _, m := range st.Duplicates {
 		fmt.Fprintf(tw, "Resembles:\t%s/%s of %s (%s)\n", m.Namespace, m.Name, m.Partner, m.MatchedOn)
 	}
