@@ -90,6 +90,11 @@ type DealValidator struct {
 // ValidateCreate checks the partner, its program and the customer's domain.
 func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegistration) (admission.Warnings, error) {
 	var errs field.ErrorList
+	if r.Spec.EscalateConflict {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "escalateConflict"),
+			"a conflict is escalated once the registration is Queued behind another partner's registration, not at registration"))
+		return nil, invalid("DealRegistration", r.Name, errs)
+	}
 	var partner v1alpha1.Partner
 	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner)
 	if err != nil {
