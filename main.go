@@ -8,6 +8,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/partnergov/partnergov/internal/app"
 )
 
@@ -24,6 +26,9 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	log.Info("starting partnergov", "version", version)
+	if _, err := app.SetMemoryLimit(ctrl.Log.WithName("memlimit"), memlimit.FromCgroup); err != nil {
+		log.Error(err, "GOMEMLIMIT left as it was")
+	}
 
 	mgr, err := app.NewManager(ctrl.GetConfigOrDie(), o)
 	if err != nil {
