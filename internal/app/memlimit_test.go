@@ -19,10 +19,10 @@ func TestMemoryLimitFollowsTheContainer(t *testing.T) {
 		want     int64
 	}{
 		"a 512 MiB container limit sets GOMEMLIMIT to 90% of it": {provider: limit(512 * mib), want: 512 * mib * 9 / 10},
-		"no container limit leaves the runtime unlimited":         {provider: func() (uint64, error) { return 0, memlimit.ErrNoLimit }, want: math.MaxInt64},
-		"GOMEMLIMIT in the environment wins":                      {env: map[string]string{"GOMEMLIMIT": "100MiB"}, provider: limit(512 * mib), want: -1},
-		"AUTOMEMLIMIT changes the ratio":                          {env: map[string]string{"AUTOMEMLIMIT": "0.5"}, provider: limit(512 * mib), want: 256 * mib},
-		"AUTOMEMLIMIT=off turns it off":                           {env: map[string]string{"AUTOMEMLIMIT": "off"}, provider: limit(512 * mib), want: -1},
+		"no container limit leaves the runtime unlimited":        {provider: func() (uint64, error) { return 0, memlimit.ErrNoLimit }, want: math.MaxInt64},
+		"GOMEMLIMIT in the environment wins":                     {env: map[string]string{"GOMEMLIMIT": "100MiB"}, provider: limit(512 * mib), want: -1},
+		"AUTOMEMLIMIT changes the ratio":                         {env: map[string]string{"AUTOMEMLIMIT": "0.5"}, provider: limit(512 * mib), want: 256 * mib},
+		"AUTOMEMLIMIT=off turns it off":                          {env: map[string]string{"AUTOMEMLIMIT": "off"}, provider: limit(512 * mib), want: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := debug.SetMemoryLimit(-1)
