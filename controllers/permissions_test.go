@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/testenv"
 )
 
@@ -28,6 +31,14 @@ import (
 // RBAC 403 or an admission 403; the table says which), and the test fails on
 // every cell that differs from permissionsExpected. README.md's "Permissions"
 // section documents the same matrix.
+//
+// Deal registration: the fixture program has rules of engagement whose
+// spec.dealRegistration.crmReporters name the "crm integration" persona. Before
+// the matrix runs, that persona writes the direct team's claim on one customer
+// (a DealLock with a Direct holder), and a seller of partner A (an identity that
+// is none of the personas) registers two deals: one approved at submission,
+// which the outcome cell reports Won, and one for the direct team's customer,
+// Rejected DirectEngaged, whose standing the phase cell forges to Approved.
 //
 // Every write in the matrix is a dry run (client.DryRunAll): the API server still
 // authorizes it and still sends it to the admission webhooks (they declare
@@ -44,58 +55,76 @@ var permissionsPersonas = []string{
 	"integration",       // partner A's <partner>-integration ServiceAccount, on partner A's objects
 	"other integration", // partner B's integration ServiceAccount, on partner A's objects
 	"outsider",          // authenticated, no bindings
+	"crm integration",   // named in the program's spec.dealRegistration.crmReporters, holding crmIntegrationRules
 }
 
 // permissionsExpected is what SHOULD happen, one letter per persona in the order
 // of permissionsPersonas: A for Allowed, D for Denied.
 var permissionsExpected = map[string]string{
-	//                                   admin owner reviewer integration other outsider
-	"partnerprograms get":               "AAADDD",
-	"partnerprograms list":              "AAADDD",
-	"partnerprograms create":            "AADDDD",
-	"partnerprograms update":            "AADDDD",
-	"partnerprograms delete":            "AADDDD",
-	"partnertiers get":                  "AAADDD",
-	"partnertiers list":                 "AAADDD",
-	"partnertiers create":               "AADDDD",
-	"partnertiers update":               "AADDDD",
-	"partnertiers delete":               "AADDDD",
-	"reviewpaths get":                   "AAADDD",
-	"reviewpaths list":                  "AAADDD",
-	"reviewpaths create":                "AADDDD",
-	"reviewpaths update":                "AADDDD",
-	"reviewpaths delete":                "AADDDD",
-	"partners get":                      "AAADDD",
-	"partners list":                     "AAADDD",
-	"partners create":                   "AADDDD",
-	"partners update":                   "AADDDD",
-	"partners delete":                   "AADDDD",
-	"listings get":                      "AADDDD", // the sample reviewer role does not read listings
-	"listings list":                     "AADDDD",
-	"listings create":                   "AADDDD",
-	"listings update":                   "AADDDD",
-	"listings delete":                   "AADDDD",
-	"exceptionrequests get":             "AAADDD",
-	"exceptionrequests list":            "AAADDD",
-	"exceptionrequests create":          "ADDDDD",
-	"exceptionrequests update":          "ADDDDD",
-	"exceptionrequests delete":          "ADDDDD",
-	"partners/status patch evidence":    "DDDADD", // only reporters the catalog trusts, cluster admins included
-	"partners/status patch tier":        "DDDDDD", // computed field: only the controller
-	"listings/status patch usage":       "DDDADD", // only the partner's own integration (or marketplaceReporters)
-	"exceptionrequests/status decision": "ADADDD", // RBAC approve on <path>.<stage>; cluster-admin holds every verb
+	//                                         admin owner reviewer integration other outsider crm
+	"partnerprograms get":                    "AAADDDD",
+	"partnerprograms list":                   "AAADDDD",
+	"partnerprograms create":                 "AADDDDD",
+	"partnerprograms update":                 "AADDDDD",
+	"partnerprograms delete":                 "AADDDDD",
+	"partnertiers get":                       "AAADDDD",
+	"partnertiers list":                      "AAADDDD",
+	"partnertiers create":                    "AADDDDD",
+	"partnertiers update":                    "AADDDDD",
+	"partnertiers delete":                    "AADDDDD",
+	"reviewpaths get":                        "AAADDDD",
+	"reviewpaths list":                       "AAADDDD",
+	"reviewpaths create":                     "AADDDDD",
+	"reviewpaths update":                     "AADDDDD",
+	"reviewpaths delete":                     "AADDDDD",
+	"partners get":                           "AAADDDD",
+	"partners list":                          "AAADDDD",
+	"partners create":                        "AADDDDD",
+	"partners update":                        "AADDDDD",
+	"partners delete":                        "AADDDDD",
+	"listings get":                           "AADDDDD", // the sample reviewer role does not read listings
+	"listings list":                          "AADDDDD",
+	"listings create":                        "AADDDDD",
+	"listings update":                        "AADDDDD",
+	"listings delete":                        "AADDDDD",
+	"exceptionrequests get":                  "AAADDDD",
+	"exceptionrequests list":                 "AAADDDD",
+	"exceptionrequests create":               "ADDDDDD",
+	"exceptionrequests update":               "ADDDDDD",
+	"exceptionrequests delete":               "ADDDDDD",
+	"partners/status patch evidence":         "DDDADDD", // only reporters the catalog trusts, cluster admins included
+	"partners/status patch tier":             "DDDDDDD", // computed field: only the controller
+	"listings/status patch usage":            "DDDADDD", // only the partner's own integration (or marketplaceReporters)
+	"exceptionrequests/status decision":      "ADADDDD", // RBAC approve on <path>.<stage>; cluster-admin holds every verb
+	"dealregistrations get":                  "AAADDDA",
+	"dealregistrations list":                 "AAADDDA",
+	"dealregistrations create":               "ADDDDDD", // a partner's seller registers; no persona but the admin holds create
+	"dealregistrations update":               "ADDDDDD",
+	"dealregistrations delete":               "ADDDDDD", // once every transition is recorded
+	"deallocks get":                          "AAADDDA",
+	"deallocks list":                         "AAADDDA",
+	"deallocks create":                       "DDDDDDA", // the controller takes keys; only crmReporters write Direct claims, cluster admins included
+	"deallocks update":                       "DDDDDDA",
+	"deallocks delete":                       "DDDDDDA",
+	"dealregistrations/status patch outcome": "DDDDDDA", // only crmReporters report outcomes, cluster admins included
+	"dealregistrations/status patch phase":   "DDDDDDD", // the registration's standing: only the controller
 }
 
 // permissionsRows fixes the table's row order.
 var permissionsRows = func() []string {
 	var rows []string
-	for _, kind := range []string{"partnerprograms", "partnertiers", "reviewpaths", "partners", "listings", "exceptionrequests"} {
-		for _, verb := range []string{"get", "list", "create", "update", "delete"} {
-			rows = append(rows, kind+" "+verb)
+	kinds := func(kinds ...string) {
+		for _, kind := range kinds {
+			for _, verb := range []string{"get", "list", "create", "update", "delete"} {
+				rows = append(rows, kind+" "+verb)
+			}
 		}
 	}
-	return append(rows, "partners/status patch evidence", "partners/status patch tier",
+	kinds("partnerprograms", "partnertiers", "reviewpaths", "partners", "listings", "exceptionrequests")
+	rows = append(rows, "partners/status patch evidence", "partners/status patch tier",
 		"listings/status patch usage", "exceptionrequests/status decision")
+	kinds("dealregistrations", "deallocks")
+	return append(rows, "dealregistrations/status patch outcome", "dealregistrations/status patch phase")
 }()
 
 // outcome is one cell's result.
@@ -148,7 +177,13 @@ type permissionsFixture struct {
 	other         *v1alpha1.Partner // partner B
 	listing       *v1alpha1.Listing // partner A's
 	request       *v1alpha1.ExceptionRequest
-	personas      map[string]client.Client
+	// deal is partner A's registration, Approved at submission; rejected is
+	// partner A's registration of the customer the direct team holds (lock),
+	// Rejected DirectEngaged. lock is the direct team's claim, written by the
+	// crm integration persona.
+	deal, rejected *v1alpha1.DealRegistration
+	lock           *v1alpha1.DealLock
+	personas       map[string]client.Client
 }
 
 func TestPermissionsMatrix(t *testing.T) {
@@ -210,6 +245,12 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 		}},
 	}
 	f.program.Spec.Metrics[1].TrustedReporters.Groups = []string{"system:serviceaccounts:" + f.ns}
+	// Rules of engagement: registrations are approved at submission, and the
+	// crm integration persona writes the direct team's claims and reports outcomes.
+	crmUser := uniqueName("crm") + "@example.com"
+	f.program.Spec.DealRegistration = &v1alpha1.DealRegistrationRules{
+		AutoApprove: &v1alpha1.DealAutoApproval{}, CRMReporters: v1alpha1.Identities{Users: []string{crmUser}},
+	}
 	create(t, f.program)
 	f.tier = newTier(f.program.Name, uniqueName("registered"), 0)
 	create(t, f.tier)
@@ -247,6 +288,33 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: v1alpha1.IntegrationName(f.other.Name)}, &binding)).To(Succeed())
 	}).Should(Succeed())
 
+	// Deal registration. The CRM claims a customer for the direct team (a real
+	// write, allowed once the API server and the webhook's cache know the persona
+	// and the program); then a seller of partner A registers two customers: one
+	// free, approved at submission and holding its key, and the direct team's,
+	// rejected. Both wait until every transition is recorded, or deleting the
+	// registration would be refused for that alone.
+	crm := userClient(t, crmUser, nil, crmIntegrationRules()...)
+	direct := "direct-" + rand.String(6) + ".com"
+	f.lock = f.directLock(direct, "006-fixture")
+	eventually(g, func() error { return crm.Create(ctx, f.lock) }).Should(Succeed())
+	t.Cleanup(func() { _ = crm.Delete(context.Background(), f.lock) }) // the admin may not: cluster-scoped, it outlives the namespace
+	seller := userClient(t, uniqueName("seller")+"@example.com", nil, registrarRules...)
+	f.deal = f.newDeal("free-" + rand.String(6) + ".com")
+	f.rejected = f.newDeal("www." + direct)
+	for _, d := range []*v1alpha1.DealRegistration{f.deal, f.rejected} {
+		eventually(g, func() error { return seller.Create(ctx, d) }).Should(Succeed())
+	}
+	for d, phase := range map[*v1alpha1.DealRegistration]v1alpha1.DealPhase{f.deal: v1alpha1.DealApproved, f.rejected: v1alpha1.DealRejected} {
+		eventually(g, func(g Gomega) {
+			g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+			g.Expect(d.Status.Phase).To(Equal(phase), "%s: %s", d.Status.Reason, d.Status.Message)
+			g.Expect(d.Status.History).NotTo(BeEmpty())
+			g.Expect(d.Status.RecordedSequence).To(Equal(d.Status.History[len(d.Status.History)-1].Sequence))
+		}).Should(Succeed())
+	}
+	g.Expect(f.rejected.Status.Reason).To(Equal(v1alpha1.ReasonDealDirectEngaged))
+
 	f.personas = map[string]client.Client{
 		"platform admin":    userClient(t, uniqueName("admin")+"@example.com", []string{"system:masters"}),
 		"program owner":     userClient(t, uniqueName("owner")+"@example.com", nil, programOwnerRules()...),
@@ -254,6 +322,7 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 		"integration":       newClient(t, tokenConfig(t, g, f.ns, v1alpha1.IntegrationName(f.partner.Name))),
 		"other integration": newClient(t, tokenConfig(t, g, f.ns, v1alpha1.IntegrationName(f.other.Name))),
 		"outsider":          userClient(t, uniqueName("outsider")+"@example.com", nil),
+		"crm integration":   crm,
 	}
 
 	// The API server's RBAC cache follows new roles and bindings after a moment.
@@ -271,6 +340,9 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 	settle(t, "other integration", func() error { // on its own partner, which it may report for
 		return f.patchEvidence(f.personas["other integration"], f.other)
 	})
+	settle(t, "crm integration", func() error {
+		return f.personas["crm integration"].Get(ctx, client.ObjectKeyFromObject(f.deal), &v1alpha1.DealRegistration{})
+	})
 	return f
 }
 
@@ -287,7 +359,10 @@ func settle(t *testing.T, persona string, ready func() error) {
 }
 
 // programOwnerRules: edit PartnerPrograms, PartnerTiers, ReviewPaths, Partners and
-// Listings (their specs); read everything; write no status.
+// Listings (their specs); read everything; write no status. The owner sets the
+// rules of engagement in the program and reads DealRegistrations and DealLocks,
+// but writes neither: registrations are the partners' sellers' claims, locks are
+// the controller's and the CRM integration's.
 func programOwnerRules() []rbacv1.PolicyRule {
 	group := []string{v1alpha1.GroupVersion.Group}
 	return []rbacv1.PolicyRule{{
@@ -296,9 +371,30 @@ func programOwnerRules() []rbacv1.PolicyRule {
 		Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 	}, {
 		APIGroups: group,
-		Resources: []string{"exceptionrequests", "partnerprograms/status", "partnertiers/status", "reviewpaths/status",
-			"partners/status", "listings/status", "exceptionrequests/status"},
+		Resources: []string{"exceptionrequests", "dealregistrations", "deallocks", "partnerprograms/status", "partnertiers/status",
+			"reviewpaths/status", "partners/status", "listings/status", "exceptionrequests/status", "dealregistrations/status"},
 		Verbs: []string{"get", "list", "watch"},
+	}}
+}
+
+// crmIntegrationRules are the RBAC a program's CRM integration needs, and no
+// more. It follows registrations (get, list, watch) and reports their outcomes
+// through the status subresource (patch dealregistrations/status: DealStatusGuard
+// lets it write status.outcome only, once, stamped with its identity); it never
+// writes a registration's spec, which would let it withdraw a partner's
+// registration and so release its key. It writes the direct team's claims:
+// DealLocks with a Direct holder (create, update to move spec.until, delete to
+// release; DealLockValidator refuses it any other lock). It reads nothing else.
+// RBAC is half of it: the webhooks also require the identity to be named in the
+// program's spec.dealRegistration.crmReporters.
+func crmIntegrationRules() []rbacv1.PolicyRule {
+	group := []string{v1alpha1.GroupVersion.Group}
+	return []rbacv1.PolicyRule{{
+		APIGroups: group, Resources: []string{"dealregistrations"}, Verbs: []string{"get", "list", "watch"},
+	}, {
+		APIGroups: group, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"},
+	}, {
+		APIGroups: group, Resources: []string{"deallocks"}, Verbs: []string{"get", "list", "create", "update", "delete"},
 	}}
 }
 
@@ -335,6 +431,18 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 			client.RawPatch(types.MergePatchType, []byte(`{"status":{"tier":"premier"}}`)), client.DryRunAll)
 	case "listings/status patch usage":
 		return f.patchUsage(c)
+	case "dealregistrations/status patch outcome":
+		// A win, as the CRM integration reports it (the server stamps reportedBy).
+		patch, err := json.Marshal(map[string]any{"status": map[string]any{"outcome": map[string]any{
+			"result": v1alpha1.DealResultWon, "closedAt": time.Now().UTC().Format(time.RFC3339),
+			"amount": map[string]any{"amount": "42000", "currency": "USD"},
+		}}})
+		g.Expect(err).NotTo(HaveOccurred())
+		return c.Status().Patch(ctx, f.deal.DeepCopy(), client.RawPatch(types.MergePatchType, patch), client.DryRunAll)
+	case "dealregistrations/status patch phase":
+		// The rejected registration forged to hold the direct team's customer.
+		return c.Status().Patch(ctx, f.rejected.DeepCopy(),
+			client.RawPatch(types.MergePatchType, []byte(`{"status":{"phase":"Approved"}}`)), client.DryRunAll)
 	case "exceptionrequests/status decision":
 		// The append kubectl partnergov approve sends, on the current stage.
 		patch, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status/decisions", "value": []v1alpha1.ReviewDecision{{
@@ -380,6 +488,14 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 		fresh = func() client.Object {
 			return &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: uniqueName("req")}, Spec: f.request.Spec}
 		}
+	case "dealregistrations":
+		existing, list = f.deal, &v1alpha1.DealRegistrationList{}
+		fresh = func() client.Object { return f.newDeal("fresh-" + rand.String(6) + ".com") }
+	case "deallocks":
+		// The direct team's claim: the only locks anyone but the controller may
+		// write (the CRM's refusal on a partner's key is in deal_test.go).
+		existing, list = f.lock, &v1alpha1.DealLockList{}
+		fresh = func() client.Object { return f.directLock("fresh-"+rand.String(6)+".com", "006-fresh") }
 	default:
 		g.Expect(row).To(BeEmpty(), "unknown row")
 	}
@@ -411,6 +527,26 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 	}
 	g.Expect(row).To(BeEmpty(), "unknown verb")
 	return nil
+}
+
+// newDeal is a Resale registration of partner A for domain, product line "sync".
+func (f *permissionsFixture) newDeal(domain string) *v1alpha1.DealRegistration {
+	return &v1alpha1.DealRegistration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: uniqueName("deal")},
+		Spec: v1alpha1.DealRegistrationSpec{Partner: f.partner.Name, Type: v1alpha1.DealResale, ProductLine: "sync",
+			Customer: v1alpha1.Customer{Name: "Customer of " + domain, Domain: domain},
+			Amount:   v1alpha1.Money{Amount: "40000", Currency: "USD"}},
+	}
+}
+
+// directLock is the direct team's claim on domain's customer for product line
+// "sync" in the fixture program, named as its conflict key requires.
+func (f *permissionsFixture) directLock(domain, opportunity string) *v1alpha1.DealLock {
+	key := f.program.Name + "/domain:" + domain + "/sync"
+	return &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: v1alpha1.DealLockSpec{
+		Program: f.program.Name, ConflictKey: key, Since: metav1.NowMicro(),
+		Holder: v1alpha1.DealHolder{Kind: deal.HolderDirect, Opportunity: opportunity},
+	}}
 }
 
 // patchEvidence reports, as c, evidence the catalog trusts every ServiceAccount of
