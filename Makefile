@@ -86,7 +86,7 @@ cover: controlplane helm ## Run the tests with a coverage profile.
 	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
 
 .PHONY: bench
-bench: controlplane ## Measure convergence, write amplification, latency and memory at 1k-20k partners (BENCH_ARGS="-n 1000" for one size); not part of make test.
+bench: controlplane ## Measure convergence, write amplification, latency and memory at 1k-20k partners, and deal registrations decided per second (BENCH_ARGS="-n 1000" for one size, "-n none" for the deal phase only); not part of make test.
 	go run ./hack/bench $(BENCH_ARGS)
 
 .PHONY: chaos

@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -523,6 +525,60 @@ func TestThePluginListsDealsAndExplainsWhoHoldsACustomer(t *testing.T) {
 	g.Expect(out).To(MatchRegexp(`Customer:\s+Customer of https://www.%s, %s \(as typed: https://www.%s\)\n`, domain, domain, domain))
 	g.Expect(out).To(MatchRegexp(`\n1\s+%s/%s\s+%s\s+\S+Z\s+Approved\n2\s+%s/%s\s+%s\s+\S+Z\s+Queued  <- this one\n`,
 		f.ns, first.Name, f.partners[0].Name, f.ns, second.Name, f.partners[1].Name))
+}
+
+func TestAPartnerRegistersDealsFromACSVAsItself(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	p, other := f.partners[0], f.partners[1]
+	suffix := rand.String(4)
+	held := f.register(g, other, "held-"+suffix+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, held)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+
+	seller := uniqueName("seller") + "@example.com"
+	run := pluginAs(t, g, seller, nil, registrarRules...)
+	file := filepath.Join(t.TempDir(), "q1-deals.csv")
+	g.Expect(os.WriteFile(file, []byte("Customer Name,Customer Domain,Product Line,Amount,Currency,External IDs\n"+
+		"Fresh Corp,fresh-"+suffix+".com,sync,25000,USD,salesforce=006A\n"+
+		"Held Corp,https://www.held-"+suffix+".com,sync,\"40,000\",USD,\n"+
+		"Jane Doe,jane.doe@gmail.com,sync,5000,USD,\n"), 0o600)).To(Succeed())
+	register := []string{"register", "--csv", file, "-n", f.ns, "--partner", p.Name, "--type", "Resale", "--wait", "20s"}
+	out, err := run(register...)
+
+	// The free-mail row is refused by the server, named by row and column; the others are registered.
+	g.Expect(err).To(MatchError(And(
+		HavePrefix("1 of 3 registrations refused:\nrow 4, column customer-domain: "),
+		ContainSubstring("gmail.com is a free-mail domain"))), out)
+	fresh, queued := p.Name+"-fresh-"+suffix+"-com-sync", p.Name+"-held-"+suffix+"-com-sync"
+	g.Expect(out).To(MatchRegexp(`\n2\s+%s\s+%s\s+Approved\s+AutoApproved\s+-\s+\S+Z \(in 89d\)\n`, f.ns, fresh))
+	g.Expect(out).To(MatchRegexp(`\n3\s+%s\s+%s\s+Queued\s+HeldByAnother\s+%s \(%s/%s\)\s+-\n`, f.ns, queued, other.Name, f.ns, held.Name))
+	// The API server's warning about the held customer reaches the user.
+	g.Expect(out).To(ContainSubstring("Warning: row 3 (%s): registration %s/%s of partner %s holds", queued, f.ns, held.Name, other.Name))
+
+	// Created as the user running the plugin: the server stamped it the registrant.
+	for name, amount := range map[string]v1alpha1.Decimal{fresh: "25000", queued: "40000"} {
+		got := getDeal(g, &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name}})
+		g.Expect(got.Spec.Registrant.Username).To(Equal(seller))
+		g.Expect(got.Spec.SubmittedAt).NotTo(BeNil())
+		g.Expect(got.Spec.Partner).To(Equal(p.Name))
+		g.Expect(got.Spec.Amount).To(Equal(v1alpha1.Money{Amount: amount, Currency: "USD"}))
+	}
+	var all v1alpha1.DealRegistrationList
+	g.Expect(admin.List(ctx, &all, client.InNamespace(f.ns))).To(Succeed())
+	g.Expect(all.Items).To(HaveLen(3), "the held registration and rows 2 and 3, nothing of row 4")
+
+	// The same file again registers nothing twice: the generated names exist.
+	_, err = run(register...)
+	g.Expect(err).To(MatchError(And(HavePrefix("3 of 3 registrations refused:\nrow 2: "),
+		ContainSubstring("already exists: the name is generated from partner, customer-domain and product-line, so this row was registered before"))))
+
+	// A server dry run from flags validates without creating.
+	out, err = run("register", "dry-one", "-n", f.ns, "--partner", p.Name, "--type", "referral", "--customer-name", "Dry Corp",
+		"--customer-domain", "dry-"+suffix+".com", "--product-line", "sync", "--amount", "1000", "--currency", "usd", "--dry-run")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`\n%s\s+dry-one\s+Valid \(dry run\)\s+`, f.ns))
+	err = admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "dry-one"}, &v1alpha1.DealRegistration{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "got %v", err)
 }
 
 func TestAnApprovedRegistrationGetsOneExtensionThroughReview(t *testing.T) {

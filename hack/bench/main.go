@@ -2,8 +2,10 @@
 // the manager (as its own process, with the flags of config/manager), loads a
 // program of N partners with six evidence metrics and four tiers, and measures
 // convergence, an evidence wave, the plain-client limit, write amplification,
-// decision and admission latency, and memory. It prints a table and writes JSON
-// under bench/results/.
+// decision and admission latency, and memory. Then, once and on its own
+// control plane, the deal phase (deals.go): registrations decided per second
+// against the plain-client limit, and the writes per registration. It prints
+// the tables and writes JSON under bench/results/.
 package main
 
 import (
@@ -50,12 +52,15 @@ type config struct {
 	convergeBudget time.Duration
 	pprof          string
 	plainMax       int
+	deals          int
+	dealPartners   int
+	dealCustomers  int
 }
 
 func main() {
 	d := app.Defaults
 	c := config{}
-	sizes := flag.String("n", "1000,5000,10000,20000", "partner counts to measure, comma-separated")
+	sizes := flag.String("n", "1000,5000,10000,20000", `partner counts to measure, comma-separated ("none": only the deal phase)`)
 	flag.Float64Var(&c.qps, "qps", float64(d.QPS), "the manager's --kube-api-qps (and the plain client's)")
 	flag.IntVar(&c.burst, "burst", d.Burst, "the manager's --kube-api-burst (and the plain client's)")
 	flag.IntVar(&c.concurrency, "concurrency", d.Controllers.MaxConcurrentReconciles, "the manager's --max-concurrent-reconciles (and the plain client's workers)")
@@ -69,15 +74,32 @@ func main() {
 	flag.IntVar(&c.loadWorkers, "load-workers", 16, "workers creating partners and reporting evidence (not rate limited)")
 	flag.DurationVar(&c.convergeBudget, "timeout", 30*time.Minute, "longest wait for a phase to settle")
 	flag.IntVar(&c.plainMax, "plain-max", 6000, "most patches the plain client sends; beyond, its time is extrapolated from its measured rate")
+	flag.IntVar(&c.deals, "deals", 2000, "deal registrations the deal phase registers and times, on its own control plane after the partner sizes (0: no deal phase)")
+	flag.IntVar(&c.dealPartners, "deal-partners", 100, "partners registering in the deal phase (at least 2)")
+	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence under bin/bench/N/")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
+		if strings.TrimSpace(s) == "none" {
+			continue
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 10 {
-			fmt.Fprintf(os.Stderr, "bench: -n: %q is not a partner count of at least 10\n", s)
+			fmt.Fprintf(os.Stderr, "bench: -n: %q is not a partner count of at least 10 (or none)\n", s)
 			os.Exit(2)
 		}
 		c.sizes = append(c.sizes, n)
+	}
+	if c.dealCustomers <= 0 {
+		c.dealCustomers = max(1, c.deals*3/4)
+	}
+	switch {
+	case c.deals < 0 || c.dealPartners < 2:
+		fmt.Fprintln(os.Stderr, "bench: -deals must be at least 0 and -deal-partners at least 2")
+		os.Exit(2)
+	case len(c.sizes) == 0 && c.deals == 0:
+		fmt.Fprintln(os.Stderr, "bench: nothing to measure: -n none and -deals 0")
+		os.Exit(2)
 	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -110,6 +132,14 @@ func run(c config) error {
 			return fmt.Errorf("N=%d: %w", n, err)
 		}
 		report.Results = append(report.Results, r)
+	}
+	if c.deals > 0 {
+		fmt.Printf("\n=== deal registration: %d registrations, %d partners, %d customers ===\n", c.deals, c.dealPartners, c.dealCustomers)
+		d, err := measureDeals(ctx, c, root, bin)
+		if err != nil {
+			return fmt.Errorf("deals: %w", err)
+		}
+		report.Deals = d
 	}
 	fmt.Println()
 	report.Print(os.Stdout)

@@ -12,6 +12,8 @@ type Report struct {
 	Machine  Machine
 	Settings Settings
 	Results  []Result
+	// Deals is the deal phase, when it ran (-deals).
+	Deals *DealsResult `json:",omitempty"`
 }
 
 // Machine describes where the numbers come from.
@@ -66,6 +68,46 @@ type Phase struct {
 	Changed int
 }
 
+// DealsResult is the deal phase: registrations created while the manager
+// follows, then timed from the manager taking the lease to every registration
+// seen with a decided phase (Approved, Queued, Rejected or UnderReview).
+type DealsResult struct {
+	Registrations int
+	Partners      int
+	// Customers are the distinct customers (conflict keys); the other
+	// registrations are for a customer registered first by another partner.
+	Customers int
+	// CreateSeconds is how long the load generator took to register them
+	// all through the admission webhooks (not rate limited).
+	CreateSeconds float64
+	// Seconds runs from the manager taking the lease to the last
+	// registration seen decided; PerSecond is Registrations / Seconds.
+	Seconds   float64
+	PerSecond float64
+	// PlainSeconds is the plain client's time for the least writes the same
+	// registrations need (PlainWrites: a lock for each that holds its
+	// customer, one status write and one DecisionRecord each), with the
+	// manager's identity, QPS, burst and concurrency; it sent PlainSent writes
+	// for PlainRegistrations of them (up to -plain-max writes) and the rest is
+	// extrapolated. Ratio is Seconds / PlainSeconds.
+	PlainSeconds       float64
+	PlainWrites        int
+	PlainSent          int
+	PlainRegistrations int
+	Ratio              float64
+	// Writes are the manager's object writes from taking the lease until it
+	// was quiet (events and lease renewals apart), split by what they wrote:
+	// dealregistrations/status, deallocks, decisionrecords, exceptionrequests
+	// (with status: the review requests) and the rest.
+	Writes, StatusWrites, LockWrites, RecordWrites, RequestWrites, OtherWrites float64
+	Events                                                                     float64
+	ByResource                                                                 map[string]float64
+	// FirstPhases counts the first decided phase each registration was seen
+	// with, Phases the phases once the manager was quiet.
+	FirstPhases, Phases map[string]int
+	PeakRSSMiB          float64
+}
+
 // Latency has the quantiles in milliseconds.
 type Latency struct {
 	Samples int
@@ -79,6 +121,26 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "machine: %s, %d CPUs, %.1f GiB, %s, %s\n", m.CPU, m.CPUs, m.MemoryGiB, m.OS, m.GoVersion)
 	s := r.Settings
 	fmt.Fprintf(w, "manager: --kube-api-qps=%g --kube-api-burst=%d --max-concurrent-reconciles=%d (--sync-period=%s in the steady-state window only)\n\n", s.QPS, s.Burst, s.MaxConcurrentReconciles, s.SyncPeriod)
+	if len(r.Results) > 0 {
+		r.printSizes(w)
+	}
+	if d := r.Deals; d != nil {
+		n := float64(d.Registrations)
+		fmt.Fprintln(w, "| registrations | partners | customers | decide s | decided/s | plain s | plain decided/s | ratio | writes/registration | status | lock | record | review request | other | events/registration | peak RSS MiB |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintf(w, "| %d | %d | %d | %.1f | %.0f | %.1f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f |\n",
+			d.Registrations, d.Partners, d.Customers, d.Seconds, d.PerSecond, d.PlainSeconds, n/d.PlainSeconds, d.Ratio,
+			d.Writes/n, d.StatusWrites/n, d.LockWrites/n, d.RecordWrites/n, d.RequestWrites/n, d.OtherWrites/n, d.Events/n, d.PeakRSSMiB)
+		fmt.Fprintf(w, "\nfirst decisions: %s; once settled: %s\n", phaseText(d.FirstPhases), phaseText(d.Phases))
+		fmt.Fprintf(w, "plain-client limit: %d writes (a lock for each registration that holds its customer, one status write and one DecisionRecord each)\n\n", d.PlainWrites)
+	}
+	for _, g := range r.Goals() {
+		fmt.Fprintln(w, g)
+	}
+}
+
+// printSizes writes the table of the partner sizes.
+func (r Report) printSizes(w io.Writer) {
 	fmt.Fprintln(w, "| partners | converge s | plain s | ratio | wave s | plain s | ratio | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Results {
@@ -89,9 +151,6 @@ func (r Report) Print(w io.Writer) {
 			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
 	}
 	fmt.Fprintln(w)
-	for _, g := range r.Goals() {
-		fmt.Fprintln(w, g)
-	}
 }
 
 // Goals checks issue 7's goals against the results.
@@ -104,6 +163,17 @@ func (r Report) Goals() []string {
 		}
 		out = append(out, mark+" "+fmt.Sprintf(format, args...))
 	}
+	if len(r.Results) > 0 {
+		r.sizeGoals(check)
+	}
+	if d := r.Deals; d != nil {
+		check(d.Ratio <= 1.25, "deal registrations decided within 1.25x of the plain client (%.2f)", d.Ratio)
+	}
+	return out
+}
+
+// sizeGoals checks the partner sizes' goals.
+func (r Report) sizeGoals(check func(ok bool, format string, args ...any)) {
 	var ratios, writes, decision, admission []string
 	okRatio, okWrites, okSteady, okDecision, okAdmission := true, true, true, true, true
 	for _, x := range r.Results {
@@ -140,5 +210,4 @@ func (r Report) Goals() []string {
 		mem := at20k.PeakRSSMiB / at10k.PeakRSSMiB
 		check(t <= 2.2 && mem <= 2.2, "20,000 costs at most 2.2x 10,000 (time %.2fx, RSS %.2fx)", t, mem)
 	}
-	return out
 }

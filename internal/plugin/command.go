@@ -36,6 +36,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		pendingCommand(flags, streams),
 		historyCommand(flags, streams),
 		dealsCommand(flags, streams),
+		registerCommand(flags, streams),
 	)
 	root.AddCommand(reportCommand(flags, streams))
 	root.AddCommand(simulateCommand(flags, streams))
