@@ -37,11 +37,12 @@ const (
 	colExpectedClose  = "expected-close"
 	colInfluencer     = "influencer"
 	colExternalID     = "external-id"
+	colPublicTender   = "public-tender"
 )
 
 // registerColumns are the columns in the order the help lists them.
 var registerColumns = []string{colName, colPartner, colType, colCustomerName, colCustomerDomain, colDUNS, colCountry, colSegment,
-	colProductLine, colAmount, colCurrency, colExpectedClose, colInfluencer, colExternalID}
+	colProductLine, colAmount, colCurrency, colExpectedClose, colInfluencer, colExternalID, colPublicTender}
 
 // requiredColumns must have a value in every registration (name only without --csv).
 var requiredColumns = []string{colPartner, colType, colCustomerName, colCustomerDomain, colProductLine, colAmount, colCurrency}
@@ -65,6 +66,8 @@ type RegistrationFields struct {
 	CustomerName, CustomerDomain, DUNS, Country      string
 	Segment, ProductLine, Amount, Currency, Expected string
 	Influencers, ExternalIDs                         []string
+	// PublicTender is yes/true or no/false (empty: no).
+	PublicTender string
 }
 
 // value returns the field of a column.
@@ -98,6 +101,8 @@ func (f *RegistrationFields) value(col string) string {
 		return strings.Join(f.Influencers, listSeparator)
 	case colExternalID:
 		return strings.Join(f.ExternalIDs, listSeparator)
+	case colPublicTender:
+		return f.PublicTender
 	}
 	return ""
 }
@@ -134,6 +139,8 @@ func (f *RegistrationFields) set(col, v string) {
 		f.Influencers = splitList(v)
 	case colExternalID:
 		f.ExternalIDs = splitList(v)
+	case colPublicTender:
+		f.PublicTender = v
 	}
 }
 
@@ -219,6 +226,13 @@ func BuildRegistration(namespace string, in RegistrationFields, now time.Time) (
 			bad(colDUNS, "%q is not a D-U-N-S number: nine digits", in.DUNS)
 		}
 		spec.Customer.DUNS = duns
+	}
+	switch strings.ToLower(in.PublicTender) {
+	case "", "no", "false", "n", "0":
+	case "yes", "true", "y", "1":
+		spec.PublicTender = true
+	default:
+		bad(colPublicTender, "%q is not yes or no", in.PublicTender)
 	}
 	if in.Country != "" {
 		spec.Customer.Country = strings.ToUpper(in.Country)
@@ -551,6 +565,7 @@ var fieldColumns = map[string]string{
 	"spec.customer.duns": colDUNS, "spec.customer.country": colCountry, "spec.customer.segment": colSegment,
 	"spec.productLine": colProductLine, "spec.amount": colAmount, "spec.amount.amount": colAmount, "spec.amount.currency": colCurrency,
 	"spec.expectedCloseDate": colExpectedClose, "spec.influencers": colInfluencer, "spec.externalIDs": colExternalID,
+	"spec.publicTender": colPublicTender,
 }
 
 // ColumnOfField is the column a field the server names comes from

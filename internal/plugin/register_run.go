@@ -134,6 +134,7 @@ Marketplace; time a date or RFC 3339 time, now when absent); an external ID is s
 	fl.StringVar(&in.Expected, colExpectedClose, "", "the expected close date, such as 2027-03-31")
 	fl.StringArrayVar(&in.Influencers, colInfluencer, nil, "an influencing partner, partner:role[:namespace][@time] (repeatable)")
 	fl.StringArrayVar(&in.ExternalIDs, colExternalID, nil, "the deal's ID in another system, system=id (repeatable)")
+	fl.StringVar(&in.PublicTender, colPublicTender, "", "yes when the customer buys through a public tender (the program decides whether such deals are eligible)")
 	fl.DurationVar(&wait, "wait", defaultRegisterWait, "how long to wait for the controller's first decision (0: do not wait)")
 	fl.StringVar(&dryRun, "dry-run", "none", "server: send the registrations through admission without creating them")
 	fl.Lookup("dry-run").NoOptDefVal = "server"

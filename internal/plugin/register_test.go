@@ -56,6 +56,14 @@ func TestBuildRegistration(t *testing.T) {
 				s.ExternalIDs = []v1alpha1.ExternalID{{System: "salesforce", ID: "006Dn00000AbCdE"}, {System: "hubspot", ID: "42"}}
 			},
 		},
+		"a public tender is marked": {
+			change: func(f *RegistrationFields) { f.PublicTender = "Yes" },
+			want:   func(s *v1alpha1.DealRegistrationSpec) { s.PublicTender = true },
+		},
+		"public-tender is yes or no": {
+			change: func(f *RegistrationFields) { f.PublicTender = "maybe" },
+			errs:   map[string]string{colPublicTender: "not yes or no"},
+		},
 		"case is forgiven where the API has one spelling": {
 			change: func(f *RegistrationFields) {
 				f.Type, f.Currency, f.Country, f.ProductLine = "cosell", "usd", "us", "Sync"
