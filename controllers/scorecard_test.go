@@ -200,6 +200,16 @@ func TestAWonRegistrationMovesTheProgramsDealFigures(t *testing.T) {
 		g.Expect(gauge(g, "partnergov_program_deal_registrations", map[string]string{"program": f.program.Name, "phase": "Won"})).To(Equal(1.0))
 		g.Expect(gauge(g, "partnergov_program_deal_rate_percent", map[string]string{"program": f.program.Name, "rate": "expiry"})).To(Equal(0.0))
 	}).Should(Succeed())
+
+	// `kubectl partnergov scorecard --top` prints the deals and who sourced them.
+	run := pluginAs(t, g, uniqueName("analyst")+"@example.com", nil,
+		readRule([]string{"get"}, "partnerprograms"), readRule([]string{"list"}, "partners", "dealregistrations"))
+	out, err := run("scorecard", f.program.Name, "--top", "3")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`\n  Registrations:\s+1 \(Won 1\)\n`))
+	g.Expect(out).To(MatchRegexp(`\n    USD\s+1\s+120000\s+120000\s+0\s+- \(no funds\)\n`))
+	g.Expect(out).To(MatchRegexp(`\n  USD\s+%s/%s\s+%s\s+1\s+120000\s+0\s+0 days after joining\n`, f.ns, seller.Name, f.entry))
+	g.Expect(out).To(MatchRegexp(`\n  USD\s+%s/%s\s+%s\s+0\s+0\s+120000\s+-\n`, f.ns, helper.Name, f.entry))
 }
 
 // with is labels plus one more.
