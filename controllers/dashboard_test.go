@@ -165,6 +165,10 @@ func TestGrafanaDashboardUsesOnlyRegisteredMetrics(t *testing.T) {
 		"partnergov_partners", "partnergov_tier_transitions_total", "partnergov_requests_pending",
 		"partnergov_review_sla_breaches_total", "partnergov_program_outcome_backed_percent",
 		"partnergov_program_outcome_total", "partnergov_listings", "partnergov_program_sla_breaches",
+		"partnergov_program_deal_revenue", "partnergov_program_deal_revenue_by_tier", "partnergov_program_deal_revenue_by_segment",
+		"partnergov_program_deal_committed_funds", "partnergov_program_deal_return_on_investment",
+		"partnergov_program_deal_registrations", "partnergov_program_deal_rate_percent",
+		"partnergov_program_deal_approval_seconds", "partnergov_program_deal_first_revenue_days",
 		"controller_runtime_reconcile_errors_total", "workqueue_depth",
 	}
 	for _, n := range want {
@@ -179,10 +183,11 @@ func TestGrafanaDashboardUsesOnlyRegisteredMetrics(t *testing.T) {
 
 func TestDashboardMetricNames(t *testing.T) {
 	for expr, want := range map[string][]string{
-		`sum by (program, tier) (partnergov_partners{program=~"$program"})`:                  {"partnergov_partners"},
-		`sum(rate(controller_runtime_reconcile_errors_total{job=~"a,b"}[$__rate_interval]))`: {"controller_runtime_reconcile_errors_total"},
-		`label_values(partnergov_partners, program)`:                                         {"partnergov_partners"},
-		`sum(a{x="}"}) or vector(0) / on (x) b`:                                              {"a", "b"},
+		`sum by (program, tier) (partnergov_partners{program=~"$program"})`:                                       {"partnergov_partners"},
+		`sum(rate(controller_runtime_reconcile_errors_total{job=~"a,b"}[$__rate_interval]))`:                      {"controller_runtime_reconcile_errors_total"},
+		`label_values(partnergov_partners, program)`:                                                              {"partnergov_partners"},
+		`sum by (program, currency, kind) (partnergov_program_deal_revenue{program=~"$program", kind="sourced"})`: {"partnergov_program_deal_revenue"},
+		`sum(a{x="}"}) or vector(0) / on (x) b`:                                                                   {"a", "b"},
 	} {
 		if got := metricNames(expr); !slices.Equal(got, want) {
 			t.Errorf("metricNames(%q) = %v, want %v", expr, got, want)

@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -79,6 +80,44 @@ func TestAPartnerWithoutDisplayNameIsNamedAfterItself(t *testing.T) {
 	p := newPartner(newNamespace(t), newProgram(t).Name)
 	g.Expect(admin.Create(ctx, p)).To(Succeed())
 	g.Expect(p.Spec.DisplayName).To(Equal(p.Name))
+}
+
+// TestAPartnerJoinsWhenCreatedAndTheDateIsFixed: spec.joinedAt, which time to
+// first revenue counts from, is the creation time unless an earlier date is
+// imported; it is never in the future and never changes.
+func TestAPartnerJoinsWhenCreatedAndTheDateIsFixed(t *testing.T) {
+	g := NewWithT(t)
+	ns, program := newNamespace(t), newProgram(t).Name
+	before := time.Now().Add(-time.Second)
+	p := newPartner(ns, program)
+	g.Expect(admin.Create(ctx, p)).To(Succeed())
+	g.Expect(p.Spec.JoinedAt).NotTo(BeNil(), "defaulted on create")
+	g.Expect(p.Spec.JoinedAt.Time).To(BeTemporally("~", p.CreationTimestamp.Time, 2*time.Second))
+	g.Expect(p.Spec.JoinedAt.Time).To(BeTemporally(">=", before.Truncate(time.Second)))
+
+	imported := newPartner(ns, program)
+	joined := metav1.NewTime(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC))
+	imported.Spec.JoinedAt = &joined
+	g.Expect(admin.Create(ctx, imported)).To(Succeed())
+	g.Expect(imported.Spec.JoinedAt.Time).To(BeTemporally("==", joined.Time), "an earlier date is kept")
+
+	future := newPartner(ns, program)
+	future.Spec.JoinedAt = &metav1.Time{Time: time.Now().Add(24 * time.Hour)}
+	err := admin.Create(ctx, future)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("spec.joinedAt"), ContainSubstring("may not be in the future")))
+
+	changed := getPartner(g, imported)
+	changed.Spec.JoinedAt = &metav1.Time{Time: joined.Add(-24 * time.Hour)}
+	err = admin.Update(ctx, changed)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("spec.joinedAt"), ContainSubstring("joinedAt is immutable once set")))
+
+	// A full update from a manifest that never set it keeps the stored date.
+	replaced := getPartner(g, imported)
+	replaced.Spec.JoinedAt, replaced.Spec.DisplayName = nil, "Imported Partner"
+	g.Expect(admin.Update(ctx, replaced)).To(Succeed())
+	g.Expect(getPartner(g, imported).Spec.JoinedAt.Time).To(BeTemporally("==", joined.Time))
 }
 
 func TestInvalidObjectsAreRefusedNamingTheField(t *testing.T) {

@@ -72,6 +72,9 @@ func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outcomeTotalDesc
 	ch <- listingsDesc
 	ch <- slaBreachesNowDesc
+	for _, d := range dealDescs {
+		ch <- d
+	}
 }
 
 func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -134,6 +137,85 @@ var (
 		[]string{"program"}, nil)
 )
 
+// Deal registration gauges, from status.scorecard.deals. Amounts are in the
+// label currency and never added across currencies.
+var (
+	dealRevenueDesc = prometheus.NewDesc("partnergov_program_deal_revenue",
+		"Won deal revenue of a program's partners by currency and kind: sourced, or influenced (won deals some partner influenced, each once); the two are never added (status.scorecard.deals).",
+		[]string{"program", "currency", "kind"}, nil)
+	dealRevenueByTierDesc = prometheus.NewDesc("partnergov_program_deal_revenue_by_tier",
+		"Won deal revenue by the sourcing partner's current tier, currency and kind (sourced or influenced); the largest 16 tiers per currency (status.scorecard.deals).",
+		[]string{"program", "currency", "kind", "tier"}, nil)
+	dealRevenueBySegmentDesc = prometheus.NewDesc("partnergov_program_deal_revenue_by_segment",
+		"Won deal revenue by customer segment (None when unset), currency and kind (sourced or influenced); the largest 16 segments per currency (status.scorecard.deals).",
+		[]string{"program", "currency", "kind", "segment"}, nil)
+	dealFundsDesc = prometheus.NewDesc("partnergov_program_deal_committed_funds",
+		"Approved Funds requests of a program's partners, summed per currency (status.scorecard.deals).",
+		[]string{"program", "currency"}, nil)
+	dealROPIDesc = prometheus.NewDesc("partnergov_program_deal_return_on_investment",
+		"Return on partner investment: won sourced revenue over committed funds, per currency; absent when no funds are committed in it (status.scorecard.deals).",
+		[]string{"program", "currency"}, nil)
+	dealRegistrationsDesc = prometheus.NewDesc("partnergov_program_deal_registrations",
+		"Deal registrations of a program's partners by phase (status.scorecard.deals).",
+		[]string{"program", "phase"}, nil)
+	dealRateDesc = prometheus.NewDesc("partnergov_program_deal_rate_percent",
+		"Deal registration rates in percent: conflict (queued or rejected against a holder, of decided registrations) and expiry (expired, of approved registrations that ended) (status.scorecard.deals).",
+		[]string{"program", "rate"}, nil)
+	dealApprovalDesc = prometheus.NewDesc("partnergov_program_deal_approval_seconds",
+		"Time from submission to approval of deal registrations approved in the last 90 days, by quantile (0.5, 0.95; nearest rank) (status.scorecard.deals).",
+		[]string{"program", "quantile"}, nil)
+	dealFirstRevenueDesc = prometheus.NewDesc("partnergov_program_deal_first_revenue_days",
+		"Median days from a partner joining the program to its first won deal, over the partners with one (status.scorecard.deals).",
+		[]string{"program"}, nil)
+	dealDescs = []*prometheus.Desc{dealRevenueDesc, dealRevenueByTierDesc, dealRevenueBySegmentDesc, dealFundsDesc, dealROPIDesc,
+		dealRegistrationsDesc, dealRateDesc, dealApprovalDesc, dealFirstRevenueDesc}
+)
+
+// collectDeals exports a program's stored deal figures.
+func collectDeals(ch chan<- prometheus.Metric, program string, d *v1alpha1.DealFigures) {
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{program}, labels...)...)
+	}
+	number := func(desc *prometheus.Desc, v v1alpha1.Decimal, labels ...string) {
+		if r, err := decimal.Parse(v); err == nil {
+			f, _ := r.Float64()
+			gauge(desc, f, labels...)
+		}
+	}
+	for _, c := range d.Currencies {
+		number(dealRevenueDesc, c.Sourced, c.Currency, "sourced")
+		number(dealRevenueDesc, c.Influenced, c.Currency, "influenced")
+		number(dealFundsDesc, c.CommittedFunds, c.Currency)
+		if c.ReturnOnInvestment != "" {
+			number(dealROPIDesc, c.ReturnOnInvestment, c.Currency)
+		}
+		for _, t := range c.ByTier {
+			number(dealRevenueByTierDesc, t.Sourced, c.Currency, "sourced", t.Name)
+			number(dealRevenueByTierDesc, t.Influenced, c.Currency, "influenced", t.Name)
+		}
+		for _, s := range c.BySegment {
+			number(dealRevenueBySegmentDesc, s.Sourced, c.Currency, "sourced", s.Name)
+			number(dealRevenueBySegmentDesc, s.Influenced, c.Currency, "influenced", s.Name)
+		}
+	}
+	for _, p := range d.ByPhase {
+		gauge(dealRegistrationsDesc, float64(p.Count), p.Name)
+	}
+	if d.ConflictRatePercent != nil {
+		gauge(dealRateDesc, float64(*d.ConflictRatePercent), "conflict")
+	}
+	if d.ExpiryRatePercent != nil {
+		gauge(dealRateDesc, float64(*d.ExpiryRatePercent), "expiry")
+	}
+	if a := d.Approval; a != nil {
+		gauge(dealApprovalDesc, float64(a.P50Seconds), "0.5")
+		gauge(dealApprovalDesc, float64(a.P95Seconds), "0.95")
+	}
+	if f := d.TimeToFirstRevenue; f != nil {
+		number(dealFirstRevenueDesc, f.MedianDays)
+	}
+}
+
 // collectScorecards exports each program's stored scorecard, as the program
 // controller last wrote it.
 func (c *partnerCollector) collectScorecards(ctx context.Context, ch chan<- prometheus.Metric) {
@@ -163,6 +245,9 @@ func (c *partnerCollector) collectScorecards(ctx context.Context, ch chan<- prom
 		ch <- prometheus.MustNewConstMetric(listingsDesc, prometheus.GaugeValue, float64(sc.ListingsUnpublished), p.Name, "unpublished")
 		ch <- prometheus.MustNewConstMetric(listingsDesc, prometheus.GaugeValue, float64(sc.ListingsLowAdoption), p.Name, "low-adoption")
 		ch <- prometheus.MustNewConstMetric(slaBreachesNowDesc, prometheus.GaugeValue, float64(sc.SLABreaches), p.Name)
+		if sc.Deals != nil {
+			collectDeals(ch, p.Name, sc.Deals)
+		}
 	}
 }
 

@@ -25,10 +25,11 @@ const DefaultScorecardInterval = 5 * time.Second
 
 // scorecardResync is how often a program is recomputed without any event. The
 // scorecard also changes on its own: evidence goes stale, a stage deadline passes,
-// decisions and SLA breaches leave the 30-day window. The first two are written into
-// the partner's or the request's status by their own controllers at that instant,
-// which is an event here; the 30-day windows are only caught by this resync, so
-// decisionsLast30Days and slaBreaches may lag by up to a minute. A minute of
+// decisions and SLA breaches leave the 30-day window, approvals leave the 90-day
+// window of deals.approval. The first two are written into the partner's or the
+// request's status by their own controllers at that instant, which is an event
+// here; the windows are only caught by this resync, so decisionsLast30Days,
+// slaBreaches and deals.approval may lag by up to a minute. A minute of
 // recomputation from the cache, written only when a figure changed, is cheaper than
 // tracking every window edge.
 const scorecardResync = time.Minute
@@ -39,18 +40,18 @@ const scorecardResync = time.Minute
 // ProgramReconciler reports each PartnerProgram's catalog as in force
 // (observedGeneration and Ready) and keeps status.scorecard current.
 //
-// Scorecard writes are coalesced: every partner, tier, request and listing event
-// enqueues its program, and the workqueue holds each program once however many
-// events arrive. Reconcile recomputes only when at least Interval has passed since
+// Scorecard writes are coalesced: every partner, tier, request, listing and deal
+// registration event enqueues its program, and the workqueue holds each program
+// once however many events arrive. Reconcile recomputes only when at least Interval has passed since
 // the last write (status.scorecard.updatedAt, plus one second because stored times
 // have whole seconds); sooner, it requeues for the rest of the interval without
 // computing or writing. A program therefore gets at most one scorecard write per
 // Interval under any load, never one per partner event. A spec change (a new
 // generation) is applied at once.
 //
-// It reads partners and tiers through the spec.program field index and requests and
-// listings through the spec.partner index, which the partner, request and listing
-// controllers register on the same manager.
+// It reads partners and tiers through the spec.program field index and requests,
+// listings and deal registrations through the spec.partner index, which the
+// partner, listing and deal controllers register on the same manager.
 type ProgramReconciler struct {
 	client.Client
 	Clock clock.PassiveClock
@@ -73,11 +74,12 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	stamp := now.Truncate(time.Second)
-	tiers, partners, requests, listings, err := r.members(ctx, program.Name)
+	m, err := r.members(ctx, program.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	sc := scorecard.Compute(&program, tiers, partners, requests, listings, stamp)
+	sc := scorecard.Compute(&program, m.tiers, m.partners, m.requests, m.listings, stamp)
+	sc.Deals = scorecard.Deals(&program, m.partners, m.deals, m.requests, stamp)
 
 	status := program.Status.DeepCopy()
 	if status.ObservedGeneration != program.Generation || status.CatalogSince == nil {
@@ -85,7 +87,7 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		status.CatalogSince = &since
 	}
 	status.ObservedGeneration = program.Generation
-	ok, reason, message := tier.ProgramReadiness(&program, tiers)
+	ok, reason, message := tier.ProgramReadiness(&program, m.tiers)
 	conditions.Set(&status.Conditions, program.Generation, metav1.NewTime(stamp),
 		v1alpha1.ConditionReady, conditions.Status(ok), reason, message)
 	status.Scorecard = &sc
@@ -118,34 +120,48 @@ func (r *ProgramReconciler) coalesce(program *v1alpha1.PartnerProgram, now time.
 	return 0
 }
 
-// members reads the program's tiers and partners and its partners' requests and
-// listings from the cache.
-func (r *ProgramReconciler) members(ctx context.Context, program string) (
-	[]v1alpha1.PartnerTier, []v1alpha1.Partner, []v1alpha1.ExceptionRequest, []v1alpha1.Listing, error) {
+// programMembers are the objects a program's scorecard is computed from.
+type programMembers struct {
+	tiers    []v1alpha1.PartnerTier
+	partners []v1alpha1.Partner
+	requests []v1alpha1.ExceptionRequest
+	listings []v1alpha1.Listing
+	deals    []v1alpha1.DealRegistration
+}
+
+// members reads the program's tiers and partners and its partners' requests,
+// listings and deal registrations from the cache. The scorecard functions only
+// read them, so the lists skip the cache's deep copy.
+func (r *ProgramReconciler) members(ctx context.Context, program string) (programMembers, error) {
+	var m programMembers
 	var tiers v1alpha1.PartnerTierList
 	if err := r.List(ctx, &tiers, client.MatchingFields{indexProgram: program}); err != nil {
-		return nil, nil, nil, nil, err
+		return m, err
 	}
 	var partners v1alpha1.PartnerList
 	if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, nil, nil, err
+		return m, err
 	}
-	var requests []v1alpha1.ExceptionRequest
-	var listings []v1alpha1.Listing
+	m.tiers, m.partners = tiers.Items, partners.Items
 	for _, p := range partners.Items {
 		of := []client.ListOption{client.InNamespace(p.Namespace), client.MatchingFields{indexPartner: p.Name}}
 		var rs v1alpha1.ExceptionRequestList
 		if err := r.List(ctx, &rs, of...); err != nil {
-			return nil, nil, nil, nil, err
+			return m, err
 		}
-		requests = append(requests, rs.Items...)
+		m.requests = append(m.requests, rs.Items...)
 		var ls v1alpha1.ListingList
 		if err := r.List(ctx, &ls, of...); err != nil {
-			return nil, nil, nil, nil, err
+			return m, err
 		}
-		listings = append(listings, ls.Items...)
+		m.listings = append(m.listings, ls.Items...)
+		var ds v1alpha1.DealRegistrationList
+		if err := r.List(ctx, &ds, append(of, client.UnsafeDisableDeepCopy)...); err != nil {
+			return m, err
+		}
+		m.deals = append(m.deals, ds.Items...)
 	}
-	return tiers.Items, partners.Items, requests, listings, nil
+	return m, nil
 }
 
 // withoutUpdatedAt is the status as compared: the scorecard's updatedAt changes
@@ -160,7 +176,7 @@ func withoutUpdatedAt(s v1alpha1.PartnerProgramStatus) v1alpha1.PartnerProgramSt
 }
 
 // SetupWithManager registers the reconciler: a program follows its own spec, its
-// tiers, its partners and their requests and listings.
+// tiers, its partners and their requests, listings and deal registrations.
 func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	toProgram := func(program func(context.Context, client.Object) string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -184,6 +200,9 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		})).
 		Watches(&v1alpha1.Listing{}, toProgram(func(ctx context.Context, o client.Object) string {
 			return r.programOf(ctx, o.GetNamespace(), o.(*v1alpha1.Listing).Spec.Partner)
+		})).
+		Watches(&v1alpha1.DealRegistration{}, toProgram(func(ctx context.Context, o client.Object) string {
+			return r.programOf(ctx, o.GetNamespace(), o.(*v1alpha1.DealRegistration).Spec.Partner)
 		})).
 		WithOptions(opts.controller()).
 		Named("partnerprogram").

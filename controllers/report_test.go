@@ -52,7 +52,7 @@ func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
 	}).Should(Succeed())
 
 	run := pluginAs(t, g, uniqueName("analyst")+"@example.com", nil,
-		readRule([]string{"get"}, "partnerprograms"), readRule([]string{"list"}, "partners", "exceptionrequests"))
+		readRule([]string{"get"}, "partnerprograms"), readRule([]string{"list"}, "partners", "exceptionrequests", "dealregistrations"))
 	file := filepath.Join(t.TempDir(), "report.html")
 	out, err := run("report", "--html", file, program.Name)
 	g.Expect(err).NotTo(HaveOccurred(), out)
@@ -69,6 +69,8 @@ func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
 	g.Expect(html).To(ContainSubstring(`<svg id="chart-freshness" role="img" aria-label="Evidence freshness. fresh: 2, stale within 7d: 1, stale: 1"`))
 	g.Expect(html).To(ContainSubstring(`<svg id="chart-exceptions" role="img" aria-label="Pending exception requests by age. &lt;1d: 1, 1-3d: 0, 3-7d: 0, &gt;7d: 0"`))
 	g.Expect(html).To(ContainSubstring(`<tr><td>%s</td><td class="num">1</td></tr>`, v1alpha1.RequestReadinessClaim))
+	g.Expect(html).To(ContainSubstring(`<svg id="chart-deals" role="img" aria-label="Deal registrations by phase. no deal registrations counted in the scorecard"`))
+	g.Expect(html).To(ContainSubstring("No deal figures yet"))
 	g.Expect(html).NotTo(ContainSubstring("http://"))
 	g.Expect(html).NotTo(ContainSubstring("https://"))
 	g.Expect(html).NotTo(ContainSubstring("<script"))

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -135,4 +137,86 @@ func TestScorecardAveragesAScoreAndRecordsTheAggregation(t *testing.T) {
 		g.Expect(got.Spec.Metrics[1].Aggregation).To(BeEmpty())
 		g.Expect(got.Spec.Metrics[2].Aggregation).To(Equal(v1alpha1.MetricAggregationMax))
 	}).Should(Succeed())
+}
+
+// TestAWonRegistrationMovesTheProgramsDealFigures: the program's scorecard
+// follows its partners' registrations, and the partners' joinedAt, defaulted
+// at creation, is what time to first revenue counts from.
+func TestAWonRegistrationMovesTheProgramsDealFigures(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	seller, helper := f.partners[0], f.partners[1]
+	g.Expect(seller.Spec.JoinedAt).NotTo(BeNil(), "joinedAt is defaulted at creation")
+	g.Expect(seller.Spec.JoinedAt.Time).To(BeTemporally("~", seller.CreationTimestamp.Time, 2*time.Second))
+
+	d := newDeal(f.ns, seller, v1alpha1.DealResale, "kpi-"+rand.String(4)+".com", "sync")
+	d.Spec.Customer.Segment = "enterprise"
+	d.Spec.Influencers = []v1alpha1.Influencer{{Partner: helper.Name, Role: v1alpha1.InfluenceTechnicalWin, At: metav1.NewTime(time.Now().Add(-time.Hour))}}
+	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+
+	deals := func(g Gomega) *v1alpha1.DealFigures {
+		var got v1alpha1.PartnerProgram
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(f.program), &got)).To(Succeed())
+		g.Expect(got.Status.Scorecard).NotTo(BeNil())
+		g.Expect(got.Status.Scorecard.Deals).NotTo(BeNil())
+		return got.Status.Scorecard.Deals
+	}
+	// Approved at submission: counted, decided without conflict, no revenue yet.
+	eventually(g, func(g Gomega) {
+		got := deals(g)
+		g.Expect(got.Registrations).To(Equal(int32(1)))
+		g.Expect(got.ByPhase).To(Equal([]v1alpha1.Count{{Name: string(v1alpha1.DealApproved), Count: 1}}))
+		g.Expect(got.Currencies).To(BeEmpty())
+		g.Expect(got.ConflictRatePercent).To(Equal(ptr(int32(0))))
+		g.Expect(got.Approval).NotTo(BeNil())
+		g.Expect(got.Approval.Registrations).To(Equal(int32(1)))
+		g.Expect(got.Approval.P95Seconds).To(BeNumerically("<", 60), "approved at submission")
+		g.Expect(got.TimeToFirstRevenue).To(BeNil())
+	}).Should(Succeed())
+
+	crm := userClient(t, crmDirect, nil, rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}})
+	g.Expect(reportWon(g, crm, d, "120000")).To(Succeed())
+
+	// Won: sourced by the seller's tier and the customer's segment, influenced
+	// by the helper, the two kept apart.
+	eventually(g, func(g Gomega) {
+		got := deals(g)
+		g.Expect(got.ByPhase).To(Equal([]v1alpha1.Count{{Name: string(v1alpha1.DealWon), Count: 1}}))
+		g.Expect(got.Currencies).To(Equal([]v1alpha1.DealCurrency{{
+			Currency: "USD", WonDeals: 1, Sourced: "120000", Influenced: "120000", CommittedFunds: "0",
+			ByTier:    []v1alpha1.DealRevenue{{Name: f.entry, WonDeals: 1, Sourced: "120000", Influenced: "120000"}},
+			BySegment: []v1alpha1.DealRevenue{{Name: "enterprise", WonDeals: 1, Sourced: "120000", Influenced: "120000"}},
+		}}))
+		g.Expect(got.ExpiryRatePercent).To(Equal(ptr(int32(0))))
+		g.Expect(got.TimeToFirstRevenue).To(Equal(&v1alpha1.FirstRevenue{Partners: 1, MedianDays: "0"}), "won within the day the seller joined")
+	}).Should(Succeed())
+
+	// The figures are exported at scrape time from the stored scorecard.
+	eventually(g, func(g Gomega) {
+		usd := map[string]string{"program": f.program.Name, "currency": "USD"}
+		g.Expect(gauge(g, "partnergov_program_deal_revenue", with(usd, "kind", "sourced"))).To(Equal(120000.0))
+		g.Expect(gauge(g, "partnergov_program_deal_revenue", with(usd, "kind", "influenced"))).To(Equal(120000.0))
+		g.Expect(gauge(g, "partnergov_program_deal_registrations", map[string]string{"program": f.program.Name, "phase": "Won"})).To(Equal(1.0))
+		g.Expect(gauge(g, "partnergov_program_deal_rate_percent", map[string]string{"program": f.program.Name, "rate": "expiry"})).To(Equal(0.0))
+	}).Should(Succeed())
+
+	// `kubectl partnergov scorecard --top` prints the deals and who sourced them.
+	run := pluginAs(t, g, uniqueName("analyst")+"@example.com", nil,
+		readRule([]string{"get"}, "partnerprograms"), readRule([]string{"list"}, "partners", "dealregistrations"))
+	out, err := run("scorecard", f.program.Name, "--top", "3")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`\n  Registrations:\s+1 \(Won 1\)\n`))
+	g.Expect(out).To(MatchRegexp(`\n    USD\s+1\s+120000\s+120000\s+0\s+- \(no funds\)\n`))
+	g.Expect(out).To(MatchRegexp(`\n  USD\s+%s/%s\s+%s\s+1\s+120000\s+0\s+0 days after joining\n`, f.ns, seller.Name, f.entry))
+	g.Expect(out).To(MatchRegexp(`\n  USD\s+%s/%s\s+%s\s+0\s+0\s+120000\s+-\n`, f.ns, helper.Name, f.entry))
+}
+
+// with is labels plus one more.
+func with(labels map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for key, val := range labels {
+		out[key] = val
+	}
+	return out
 }

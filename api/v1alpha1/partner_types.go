@@ -18,6 +18,7 @@ const (
 )
 
 // PartnerSpec is the partner's desired state, usually kept in git.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.joinedAt) || (has(self.joinedAt) && self.joinedAt == oldSelf.joinedAt)",message="joinedAt is immutable once set: it is when the partner joined the program, and time to first revenue counts from it",fieldPath=.joinedAt
 type PartnerSpec struct {
 	// program is the name of the PartnerProgram the partner belongs to.
 	// +required
@@ -58,6 +59,16 @@ type PartnerSpec struct {
 	// suspended withdraws every entitlement while true, whatever the evidence says.
 	// +optional
 	Suspended bool `json:"suspended,omitempty"`
+
+	// joinedAt is when the partner joined the program; the program scorecard's
+	// time to first revenue counts from it. When it is left out at creation the
+	// server sets it to the time of creation; set an earlier date when importing
+	// a partner that joined before it was created here. It may not lie in the
+	// future (beyond five minutes of clock skew), and cannot change once set. A
+	// partner created before the field existed has none until it is set once;
+	// the scorecard counts from its creationTimestamp meanwhile.
+	// +optional
+	JoinedAt *metav1.Time `json:"joinedAt,omitempty"`
 }
 
 // EvidenceEntry is one reported value of a catalog metric. Integrations write their

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -443,6 +445,201 @@ type Scorecard struct {
 	// listingsLowAdoption counts listings flagged for traffic without adoption.
 	// +optional
 	ListingsLowAdoption int32 `json:"listingsLowAdoption,omitempty"`
+	// deals are the program's deal registration KPIs; absent while the
+	// program's partners have no DealRegistration and no approved Funds request.
+	// +optional
+	Deals *DealFigures `json:"deals,omitempty"`
+}
+
+// Bounds of the deal figures in the scorecard, which must stay small: by-partner
+// figures are left to `kubectl partnergov scorecard --top` and the HTML report.
+const (
+	// MaxDealCurrencies is how many currencies deals.currencies lists.
+	MaxDealCurrencies = 8
+	// MaxDealGroups is how many tiers, and how many segments, each currency lists.
+	MaxDealGroups = 16
+)
+
+// DealApprovalWindow is how far back deals.approval looks: registrations
+// approved in the last 90 days.
+const DealApprovalWindow = 90 * 24 * time.Hour
+
+// DealFigures are a program's deal registration KPIs, computed from the
+// DealRegistrations of the program's partners (the registration's spec.partner,
+// in its namespace, is a partner of the program) that exist now: a deleted
+// registration no longer counts. Money is summed exactly, per currency, and
+// amounts in different currencies are never added.
+type DealFigures struct {
+	// registrations counts the program's registrations.
+	// +optional
+	Registrations int32 `json:"registrations,omitempty"`
+
+	// byPhase counts the registrations by status.phase; one the controller has
+	// not evaluated yet counts as Submitted. Only non-zero counts are listed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	ByPhase []Count `json:"byPhase,omitempty"`
+
+	// currencies are the revenue and funds figures of each currency that a won
+	// deal was credited in or a Funds request was approved in, sorted by
+	// currency. At most 8 are listed: beyond that, the currencies with the most
+	// won deals (then the most approved Funds requests, then by code) are kept
+	// and omittedCurrencies counts the others. A currency whose sums reach 10^18,
+	// beyond what a Decimal holds, is left out and counted there too.
+	// +optional
+	// +listType=map
+	// +listMapKey=currency
+	// +kubebuilder:validation:MaxItems=8
+	Currencies []DealCurrency `json:"currencies,omitempty"`
+
+	// omittedCurrencies counts the currencies left out of currencies at its bound.
+	// +optional
+	OmittedCurrencies int32 `json:"omittedCurrencies,omitempty"`
+
+	// conflictRatePercent is, among decided registrations, the share, in percent
+	// rounded down, that met a conflict. A registration is decided once the rules
+	// gave it a standing on its customer: status.approvedAt is set, or its phase
+	// or an event of status.history is Approved, Queued or Rejected (any reason).
+	// It met a conflict when its phase or an event of status.history is Queued
+	// (another registration or the direct team held the customer), or Rejected
+	// with reason DirectEngaged or Duplicate. History keeps the last 16
+	// transitions, so a conflict older than those no longer shows. Absent while
+	// no registration is decided.
+	// +optional
+	ConflictRatePercent *int32 `json:"conflictRatePercent,omitempty"`
+
+	// expiryRatePercent is, among registrations that were approved
+	// (status.approvedAt is set) and have ended Won, Lost or Expired, the share,
+	// in percent rounded down, that Expired: protection ended (or was lost)
+	// without a reported outcome. Absent while none has ended so.
+	// +optional
+	ExpiryRatePercent *int32 `json:"expiryRatePercent,omitempty"`
+
+	// approval is how long registrations waited to be approved, over those
+	// approved in the last 90 days. Absent when there are none.
+	// +optional
+	Approval *DealApprovalTime `json:"approval,omitempty"`
+
+	// timeToFirstRevenue is how long partners took from joining to their first
+	// won deal. Absent while no partner of the program has sourced a won deal.
+	// +optional
+	TimeToFirstRevenue *FirstRevenue `json:"timeToFirstRevenue,omitempty"`
+}
+
+// DealCurrency are a program's deal figures in one currency.
+type DealCurrency struct {
+	// currency is the ISO 4217 code, such as USD.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[A-Z]{3}$`
+	Currency string `json:"currency"`
+
+	// wonDeals counts the won registrations credited in this currency
+	// (status.attribution is set). A won deal closed outside its protection
+	// earns no credit and is not counted; a lost one earns nothing.
+	// +optional
+	WonDeals int32 `json:"wonDeals,omitempty"`
+
+	// sourced is the revenue the program's partners sourced: the sum of
+	// status.attribution.sourced.amount of the won registrations.
+	// +required
+	Sourced Decimal `json:"sourced"`
+
+	// influenced is the revenue of won registrations that at least one partner
+	// influenced (status.attribution.influenced is not empty), each deal counted
+	// once however many partners influenced it. The same deal is also in
+	// sourced: the two are reported side by side and never added together.
+	// +required
+	Influenced Decimal `json:"influenced"`
+
+	// committedFunds is the sum of spec.amount of the approved (status.phase
+	// Approved) Funds ExceptionRequests of the program's partners in this currency.
+	// +required
+	CommittedFunds Decimal `json:"committedFunds"`
+
+	// returnOnInvestment (ROPI) is sourced divided by committedFunds, both in
+	// this currency, rounded to 9 fractional digits: won sourced revenue per unit
+	// of committed funds. Absent when committedFunds is zero (or the ratio is
+	// beyond the range of a Decimal).
+	// +optional
+	ReturnOnInvestment Decimal `json:"returnOnInvestment,omitempty"`
+
+	// byTier splits sourced and influenced by the current tier (status.tier) of
+	// the sourcing partner, the registration's spec.partner ("None" for a
+	// partner without a tier); the entries add up to sourced and influenced. At
+	// most 16 are listed: beyond that, those with the largest sourced revenue
+	// (then influenced, then by name) are kept and omittedTiers counts the others.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	ByTier []DealRevenue `json:"byTier,omitempty"`
+
+	// omittedTiers counts the tiers left out of byTier at its bound.
+	// +optional
+	OmittedTiers int32 `json:"omittedTiers,omitempty"`
+
+	// bySegment splits sourced and influenced by the customer's segment
+	// (spec.customer.segment; "None" when empty), bounded as byTier.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	BySegment []DealRevenue `json:"bySegment,omitempty"`
+
+	// omittedSegments counts the segments left out of bySegment at its bound.
+	// +optional
+	OmittedSegments int32 `json:"omittedSegments,omitempty"`
+}
+
+// DealRevenue is the won revenue of one tier or segment, in its currency.
+type DealRevenue struct {
+	// name of the tier or segment.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// wonDeals counts the won registrations credited.
+	// +optional
+	WonDeals int32 `json:"wonDeals,omitempty"`
+	// sourced revenue, as in DealCurrency.sourced.
+	// +required
+	Sourced Decimal `json:"sourced"`
+	// influenced revenue, as in DealCurrency.influenced; never added to sourced.
+	// +required
+	Influenced Decimal `json:"influenced"`
+}
+
+// DealApprovalTime is how long registrations waited from submission to approval.
+type DealApprovalTime struct {
+	// registrations counts the registrations measured: those whose
+	// status.approvedAt lies in the last 90 days and that have spec.submittedAt.
+	// +required
+	Registrations int32 `json:"registrations"`
+	// p50Seconds is the median of status.approvedAt minus spec.submittedAt, in
+	// whole seconds, by the nearest-rank method. Time spent queued behind
+	// another holder counts; an automatic approval takes about none.
+	// +required
+	P50Seconds int64 `json:"p50Seconds"`
+	// p95Seconds is the 95th percentile of the same, by the nearest-rank method.
+	// +required
+	P95Seconds int64 `json:"p95Seconds"`
+}
+
+// FirstRevenue is how long partners took from joining the program to their first won deal.
+type FirstRevenue struct {
+	// partners counts the program's partners that sourced at least one won
+	// deal (status.attribution.sourced names them).
+	// +required
+	Partners int32 `json:"partners"`
+	// medianDays is the median over those partners of the close
+	// (status.outcome.closedAt) of their earliest won deal minus their
+	// spec.joinedAt (their creationTimestamp when joinedAt is unset), in days
+	// rounded to one fractional digit; a deal closed before the partner joined
+	// counts as zero. With an even number of partners it is the mean of the two
+	// middle values.
+	// +required
+	MedianDays Decimal `json:"medianDays"`
 }
 
 // PartnerProgramStatus is the observed state of a PartnerProgram.

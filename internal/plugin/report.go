@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/scorecard"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -19,13 +20,17 @@ func reportCommand(flags *genericclioptions.ConfigFlags, streams genericiooption
 	var file string
 	cmd := &cobra.Command{
 		Use:   "report --html FILE [PROGRAM]",
-		Short: "Write a program's scorecard with tier, evidence-freshness and exception-ageing charts as one self-contained HTML page",
+		Short: "Write a program's scorecard with tier, evidence-freshness, exception-ageing and deal charts as one self-contained HTML page",
 		Long: `Write one self-contained HTML page (inline CSS and SVG, no scripts, no external
-resources) with the program's scorecard and three charts: partners by tier (from
+resources) with the program's scorecard and four charts: partners by tier (from
 status.scorecard), the freshness of the program's evidence entries (fresh, going
 stale within 7 days, stale; from the partners' status and the catalog's freshness
-windows) and the pending exception requests by age. PROGRAM may be omitted when
-there is only one program; FILE "-" writes to standard output.`,
+windows), the pending exception requests by age and the deal registrations by
+phase. Its deals section shows won revenue by tier and segment per currency,
+committed funds and return on partner investment, conflict and expiry rates,
+approval time, time to first revenue, and the top partners by sourced revenue
+(from the live deal registrations). PROGRAM may be omitted when there is only
+one program; FILE "-" writes to standard output.`,
 		Example: `  kubectl partnergov report --html report.html global`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,7 +72,11 @@ there is only one program; FILE "-" writes to standard output.`,
 	return cmd
 }
 
-// gatherReport reads the live partners and exception requests of program.
+// reportTopPartners is how many partners per currency the report lists by sourced revenue.
+const reportTopPartners = 10
+
+// gatherReport reads the live partners, exception requests and deal
+// registrations of program.
 func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.PartnerProgram, now time.Time) (ReportData, error) {
 	var partners v1alpha1.PartnerList
 	if err := c.List(ctx, &partners); err != nil {
@@ -77,12 +86,17 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 	if err := c.List(ctx, &requests); err != nil {
 		return ReportData{}, fmt.Errorf("listing exception requests: %w", err)
 	}
+	var deals v1alpha1.DealRegistrationList
+	if err := c.List(ctx, &deals); err != nil {
+		return ReportData{}, fmt.Errorf("listing deal registrations: %w", err)
+	}
 	return ReportData{
 		Program:       program.Name,
 		GeneratedAt:   now,
 		Scorecard:     program.Status.Scorecard,
 		Freshness:     evidenceFreshness(program, partners.Items, now),
 		ExceptionAges: exceptionAgeing(program, partners.Items, requests.Items, now),
+		TopPartners:   scorecard.TopPartners(program, partners.Items, deals.Items, reportTopPartners),
 	}, nil
 }
 

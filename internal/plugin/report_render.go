@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/scorecard"
 )
 
 // Chart element ids of the report; tests and the screenshot test look for them.
@@ -14,6 +15,7 @@ const (
 	chartTiersID      = "chart-tiers"
 	chartFreshnessID  = "chart-freshness"
 	chartExceptionsID = "chart-exceptions"
+	chartDealsID      = "chart-deals"
 )
 
 // Bar fill colours of the report's charts. Each is used only for bars, so the
@@ -24,6 +26,7 @@ const (
 	colorGoingStale = "#f59e0b" // amber
 	colorStale      = "#dc2626" // red
 	colorException  = "#7c3aed" // purple
+	colorDeal       = "#0d9488" // teal
 )
 
 // goingStaleWithin is how close to its staleness an evidence entry is "going stale".
@@ -53,6 +56,9 @@ type ReportData struct {
 	Freshness   Freshness
 	// ExceptionAges are the pending requests by age bucket, youngest first.
 	ExceptionAges []AgeBucket
+	// TopPartners are the partners with the most sourced revenue per currency
+	// (scorecard.TopPartners), from the live deal registrations.
+	TopPartners []scorecard.PartnerRevenue
 }
 
 // barChart is an SVG bar chart with its layout computed.
@@ -140,6 +146,22 @@ type reportView struct {
 	Charts      []barChart
 	PendingSum  int
 	EvidenceSum int
+	// Deals are the scorecard's deal figures worded for people; nil without them.
+	Deals *dealsView
+}
+
+// dealsView is the report's deals section.
+type dealsView struct {
+	Facts             []dealFact
+	Currencies        []v1alpha1.DealCurrency
+	OmittedCurrencies int32
+	// Tiers and Segments flatten every currency's groups; Omitted* count those
+	// the scorecard left out at MaxGroups per currency.
+	Tiers, Segments               []dealGroup
+	OmittedTiers, OmittedSegments int32
+	MaxGroups                     int
+	// ReturnOnInvestmentText is the ROPI of each currency, worded.
+	ReturnOnInvestmentText map[string]string
 }
 
 // RenderReport returns the report as one self-contained HTML page: inline CSS
@@ -174,6 +196,22 @@ func RenderReport(d ReportData) ([]byte, error) {
 		ageCounts = append(ageCounts, b.Count)
 		v.PendingSum += b.Count
 	}
+	var phaseLabels []string
+	var phaseCounts []int
+	if sc := d.Scorecard; sc != nil && sc.Deals != nil {
+		dv := &dealsView{Facts: dealFacts(sc.Deals), Currencies: sc.Deals.Currencies, OmittedCurrencies: sc.Deals.OmittedCurrencies,
+			MaxGroups: v1alpha1.MaxDealGroups, ReturnOnInvestmentText: map[string]string{}}
+		dv.Tiers, dv.OmittedTiers = dealGroups(sc.Deals, false)
+		dv.Segments, dv.OmittedSegments = dealGroups(sc.Deals, true)
+		for _, c := range sc.Deals.Currencies {
+			dv.ReturnOnInvestmentText[c.Currency] = ropi(c)
+		}
+		v.Deals = dv
+		for _, c := range sc.Deals.ByPhase {
+			phaseLabels = append(phaseLabels, c.Name)
+			phaseCounts = append(phaseCounts, int(c.Count))
+		}
+	}
 	v.Charts = []barChart{
 		newBarChart(chartTiersID, "Partners by tier", "no partners counted in the scorecard",
 			tierLabels, tierCounts, []string{colorTier}),
@@ -182,12 +220,22 @@ func RenderReport(d ReportData) ([]byte, error) {
 			[]string{colorFresh, colorGoingStale, colorStale}),
 		newBarChart(chartExceptionsID, "Pending exception requests by age", "no pending exception requests",
 			ageLabels, ageCounts, []string{colorException}),
+		newBarChart(chartDealsID, "Deal registrations by phase", "no deal registrations counted in the scorecard",
+			phaseLabels, phaseCounts, []string{colorDeal}),
 	}
 	var buf bytes.Buffer
 	if err := reportTemplate.Execute(&buf, v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// groupTable is a titled table of revenue by tier or segment in the report.
+type groupTable struct {
+	Title, Column string
+	Rows          []dealGroup
+	Omitted       int32
+	Max           int
 }
 
 // countTable is a titled table of counts in the report.
@@ -197,9 +245,13 @@ type countTable struct {
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"aggregation": aggregation,
+	"aggregation":  aggregation,
+	"firstRevenue": firstRevenue,
 	"counts": func(title, column string, c []v1alpha1.Count) countTable {
 		return countTable{Title: title, Column: column, Counts: c}
+	},
+	"groups": func(title, column string, rows []dealGroup, omitted int32, maxRows int) groupTable {
+		return groupTable{Title: title, Column: column, Rows: rows, Omitted: omitted, Max: maxRows}
 	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -210,6 +262,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 body { font-family: sans-serif; margin: 24px; color: #1f2933; background: #ffffff; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 24px 0 8px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
 p.meta { color: #52606d; margin: 0 0 16px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 12px; }
 figure { margin: 0; border: 1px solid #d9e2ec; padding: 8px; }
@@ -274,8 +327,62 @@ td.num { text-align: right; }
 <p>none</p>
 {{- end}}
 {{- end}}
+<h2>Deal registration</h2>
+{{- with .Deals}}
+<table id="deals">
+{{- range .Facts}}
+<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>
+{{- end}}
+</table>
+<h3>Won revenue and committed funds by currency</h3>
+<p class="meta">Sourced revenue is credited to the registering partner, influenced revenue is the won amount of deals other partners influenced (each deal once); the two are never added, and no figure adds currencies. Return on partner investment is sourced revenue over committed funds (approved Funds requests).</p>
+{{- if .Currencies}}
+<table>
+<tr><th>Currency</th><th>Won deals</th><th>Sourced</th><th>Influenced</th><th>Committed funds</th><th>Return on investment</th></tr>
+{{- range .Currencies}}
+<tr><td>{{.Currency}}</td><td class="num">{{.WonDeals}}</td><td class="num">{{.Sourced}}</td><td class="num">{{.Influenced}}</td><td class="num">{{.CommittedFunds}}</td><td class="num">{{index $.Deals.ReturnOnInvestmentText .Currency}}</td></tr>
+{{- end}}
+</table>
+{{- if .OmittedCurrencies}}
+<p class="meta">{{.OmittedCurrencies}} more currencies are not listed.</p>
+{{- end}}
+{{- else}}
+<p>none</p>
+{{- end}}
+{{- template "groups" (groups "Won revenue by tier of the sourcing partner" "Tier" .Tiers .OmittedTiers .MaxGroups)}}
+{{- template "groups" (groups "Won revenue by customer segment" "Segment" .Segments .OmittedSegments .MaxGroups)}}
+{{- else}}
+<p>No deal figures yet: the program's partners have no deal registrations or approved funds, or the controller has not computed status.scorecard.deals.</p>
+{{- end}}
+<h3>Top partners by sourced revenue</h3>
+{{- if .TopPartners}}
+<table id="top-partners">
+<tr><th>Currency</th><th>Partner</th><th>Tier</th><th>Won deals</th><th>Sourced</th><th>Influenced</th><th>Time to first revenue</th></tr>
+{{- range .TopPartners}}
+<tr><td>{{.Currency}}</td><td>{{.Namespace}}/{{.Name}}</td><td>{{.Tier}}</td><td class="num">{{.WonDeals}}</td><td class="num">{{.Sourced}}</td><td class="num">{{.Influenced}}</td><td>{{firstRevenue .}}</td></tr>
+{{- end}}
+</table>
+{{- else}}
+<p>none</p>
+{{- end}}
 </body>
 </html>
+{{define "groups"}}
+<h3>{{.Title}}</h3>
+{{- if .Rows}}
+<table>
+<tr><th>Currency</th><th>{{.Column}}</th><th>Won deals</th><th>Sourced</th><th>Influenced</th></tr>
+{{- range .Rows}}
+<tr><td>{{.Currency}}</td><td>{{.Name}}</td><td class="num">{{.WonDeals}}</td><td class="num">{{.Sourced}}</td><td class="num">{{.Influenced}}</td></tr>
+{{- end}}
+</table>
+{{- if .Omitted}}
+<p class="meta">{{.Omitted}} more not listed: the scorecard keeps the largest {{.Max}} per currency.</p>
+{{- end}}
+{{- else}}
+<p>none</p>
+{{- end}}
+{{- end}}
 {{define "counts"}}
 <h2>{{.Title}}</h2>
 {{- if .Counts}}

@@ -107,7 +107,8 @@ func (a colourArea) String() string { return fmt.Sprintf("%d pixels in %v", a.pi
 
 // TestReportScreenshotDrawsTheCharts renders the fixture report in headless
 // Chromium and checks, in the pixels, that every chart's bars are drawn where
-// the layout puts them: tiers and freshness side by side, exception ageing below.
+// the layout puts them: tiers and freshness side by side, exception ageing and
+// deal phases below.
 // It fails (never skips) when Chromium is missing.
 func TestReportScreenshotDrawsTheCharts(t *testing.T) {
 	page, err := RenderReport(reportFixture())
@@ -137,6 +138,7 @@ func TestReportScreenshotDrawsTheCharts(t *testing.T) {
 	areas := map[string]colourArea{}
 	for name, hex := range map[string]string{
 		"tier": colorTier, "fresh": colorFresh, "going stale": colorGoingStale, "stale": colorStale, "exception": colorException,
+		"deal": colorDeal,
 	} {
 		a := find(img, rgb(t, hex))
 		areas[name] = a
@@ -147,7 +149,7 @@ func TestReportScreenshotDrawsTheCharts(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	tiers, exceptions := areas["tier"].box, areas["exception"].box
+	tiers, exceptions, deals := areas["tier"].box, areas["exception"].box, areas["deal"].box
 	fresh := areas["fresh"].box.Union(areas["going stale"].box).Union(areas["stale"].box)
 	// Four tier bars and four age buckets span most of their 540-px chart;
 	// the three freshness bars a little less.
@@ -168,5 +170,12 @@ func TestReportScreenshotDrawsTheCharts(t *testing.T) {
 	}
 	if exceptions.Max.Y > 1600-10 {
 		t.Errorf("the exception chart (%v) is cut off by the 1600-px window", exceptions)
+	}
+	// The deal phases chart is beside the exception chart, on its baseline.
+	if deals.Min.X < exceptions.Max.X || deals.Overlaps(exceptions) || deals.Dx() < 300 {
+		t.Errorf("the deal chart (%v) is not right of the exception chart (%v)", deals, exceptions)
+	}
+	if d := deals.Max.Y - exceptions.Max.Y; d < -1 || d > 1 {
+		t.Errorf("the deal and exception charts do not share a row: %v vs %v", deals, exceptions)
 	}
 }

@@ -26,6 +26,7 @@ func reportFixture() ReportData {
 		ExceptionAges: []AgeBucket{
 			{Label: "<1d", Count: 2}, {Label: "1-3d", Count: 1}, {Label: "3-7d", Count: 0}, {Label: ">7d", Count: 3},
 		},
+		TopPartners: topFixture(),
 	}
 }
 
@@ -48,7 +49,7 @@ func TestRenderReportIsSelfContained(t *testing.T) {
 			if !strings.HasPrefix(html, "<!DOCTYPE html>") {
 				t.Errorf("the report does not start with a doctype:\n%.200s", html)
 			}
-			for _, id := range []string{chartTiersID, chartFreshnessID, chartExceptionsID} {
+			for _, id := range []string{chartTiersID, chartFreshnessID, chartExceptionsID, chartDealsID} {
 				re := regexp.MustCompile(`<svg id="` + id + `" role="img" aria-label="[^"]+"[^>]*>\n<title>[^<]+</title>`)
 				if !re.MatchString(html) {
 					t.Errorf("chart %s has no <svg id> with an aria-label and a <title>:\n%s", id, html)
@@ -95,6 +96,23 @@ func TestRenderReportShowsTheFigures(t *testing.T) {
 		`<tr><td>csat</td><td>Average</td><td class="num">4.25</td><td>score</td><td class="num">4</td></tr>`,
 		`<tr><td>sourced-revenue</td><td>Sum</td><td class="num">1250000</td><td>USD</td><td class="num">3</td></tr>`,
 		`<tr><td>win-rate</td><td>Sum</td><td class="num">80</td><td>percent</td><td class="num">1</td></tr>`,
+		// deals: the phase chart, the figures, revenue per currency, tier and segment, top partners
+		`aria-label="Deal registrations by phase. Approved: 3, Expired: 1, Queued: 2, Rejected: 1, Won: 5"`,
+		`height="170" fill="` + colorDeal + `"/>`, // Won, the most
+		"<tr><th>Registrations</th><td>12 (Approved 3, Expired 1, Queued 2, Rejected 1, Won 5)</td></tr>",
+		"<tr><th>Conflict rate</th><td>25% of decided registrations</td></tr>",
+		"<tr><th>Expiry rate</th><td>10% of approved registrations that ended</td></tr>",
+		"<tr><th>Approval time (last 90 days)</th><td>p50 120m, p95 3d (9 registrations)</td></tr>",
+		"<tr><th>Time to first revenue</th><td>median 45.5 days after joining (4 partners)</td></tr>",
+		`<tr><td>USD</td><td class="num">4</td><td class="num">1250000</td><td class="num">300000</td><td class="num">100000</td><td class="num">12.5</td></tr>`,
+		`<tr><td>EUR</td><td class="num">1</td><td class="num">80000</td><td class="num">0</td><td class="num">0</td><td class="num">- (no funds)</td></tr>`,
+		"<h3>Won revenue by tier of the sourcing partner</h3>",
+		`<tr><td>USD</td><td>advanced</td><td class="num">3</td><td class="num">1000000</td><td class="num">300000</td></tr>`,
+		"<h3>Won revenue by customer segment</h3>",
+		`<tr><td>USD</td><td>enterprise</td><td class="num">4</td><td class="num">1250000</td><td class="num">300000</td></tr>`,
+		"2 more not listed: the scorecard keeps the largest 16 per currency.",
+		`<tr><td>USD</td><td>partners/acme</td><td>advanced</td><td class="num">3</td><td class="num">1000000</td><td class="num">0</td><td>45.5 days after joining</td></tr>`,
+		`<tr><td>USD</td><td>partners/helper</td><td>None</td><td class="num">0</td><td class="num">0</td><td class="num">300000</td><td>-</td></tr>`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q:\n%s", want, html)
@@ -120,6 +138,8 @@ func TestRenderReportWithoutData(t *testing.T) {
 		">no partners counted in the scorecard</text>",
 		">no evidence reported</text>",
 		">no pending exception requests</text>",
+		">no deal registrations counted in the scorecard</text>",
+		"No deal figures yet",
 		"Scorecard updated -.",
 	} {
 		if !strings.Contains(html, want) {
@@ -135,11 +155,13 @@ func TestRenderReportEscapesNames(t *testing.T) {
 	d := reportFixture()
 	d.Program = `<b>"x"</b>`
 	d.Scorecard.PartnersByTier = []v1alpha1.Count{{Name: "<script>alert(1)</script>", Count: 1}}
+	d.Scorecard.Deals.Currencies[0].BySegment[0].Name = "<script>alert(2)</script>"
+	d.TopPartners[0].Name = `<img src=x onerror="alert(3)">`
 	page, err := RenderReport(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := string(page); strings.Contains(s, "<script>") || strings.Contains(s, `<b>"x"</b>`) {
+	if s := string(page); strings.Contains(s, "<script>") || strings.Contains(s, `<b>"x"</b>`) || strings.Contains(s, "<img") {
 		t.Errorf("names are not escaped:\n%s", s)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/scorecard"
 )
 
 // Output formats of the scorecard command.
@@ -27,15 +28,20 @@ const (
 
 func scorecardCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	var output string
+	var top int
 	cmd := &cobra.Command{
-		Use:   "scorecard [PROGRAM] [-o table|json|yaml]",
+		Use:   "scorecard [PROGRAM] [-o table|json|yaml] [--top N]",
 		Short: "Print a partner program's scorecard (PROGRAM may be omitted when there is only one program)",
 		Example: `  kubectl partnergov scorecard global
+  kubectl partnergov scorecard global --top 5
   kubectl partnergov scorecard -o yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validOutput(output); err != nil {
 				return err
+			}
+			if top > 0 && output != outputTable {
+				return fmt.Errorf("--top prints a table: the top partners are not part of status.scorecard, which -o %s prints", output)
 			}
 			c, _, err := newClient(flags)
 			if err != nil {
@@ -49,10 +55,17 @@ func scorecardCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 			if err != nil {
 				return err
 			}
-			return writeScorecard(streams.Out, streams.ErrOut, program.Name, program.Status.Scorecard, output, time.Now())
+			var partners []scorecard.PartnerRevenue
+			if top > 0 {
+				if partners, err = topPartners(cmd.Context(), c, program, top); err != nil {
+					return err
+				}
+			}
+			return writeScorecard(streams.Out, streams.ErrOut, program.Name, program.Status.Scorecard, output, time.Now(), partners, top)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", outputTable, "output format: table, json or yaml")
+	cmd.Flags().IntVar(&top, "top", 0, "also list the N partners with the most sourced revenue per currency, from the live deal registrations (needs list on partners and dealregistrations; table output only)")
 	return cmd
 }
 
@@ -97,8 +110,10 @@ func emptyScorecard(sc *v1alpha1.Scorecard) bool {
 
 // writeScorecard prints program's scorecard as a table, JSON or YAML. An empty
 // scorecard is said to be empty: on out as a table, and on errOut for JSON and
-// YAML, whose output on out stays parseable ({}).
-func writeScorecard(out, errOut io.Writer, program string, sc *v1alpha1.Scorecard, output string, now time.Time) error {
+// YAML, whose output on out stays parseable ({}). The table ends with the top
+// partners when topN > 0.
+func writeScorecard(out, errOut io.Writer, program string, sc *v1alpha1.Scorecard, output string, now time.Time,
+	top []scorecard.PartnerRevenue, topN int) error {
 	if err := validOutput(output); err != nil {
 		return err
 	}
@@ -128,10 +143,13 @@ func writeScorecard(out, errOut io.Writer, program string, sc *v1alpha1.Scorecar
 		_, err = out.Write(b)
 		return err
 	}
-	return writeScorecardTable(out, program, sc, now)
+	if err := writeScorecardTable(out, program, sc, now); err != nil {
+		return err
+	}
+	return writeDealsTable(out, sc.Deals, top, topN)
 }
 
-// writeScorecardTable prints a scorecard as aligned text.
+// writeScorecardTable prints a scorecard as aligned text, without its deals.
 func writeScorecardTable(w io.Writer, program string, sc *v1alpha1.Scorecard, now time.Time) error {
 	head := newTable(w)
 	fmt.Fprintf(head, "Program:\t%s\n", program)

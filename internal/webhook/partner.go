@@ -2,11 +2,16 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -17,27 +22,70 @@ import (
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-partner,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partners,verbs=create;update,versions=v1alpha1,name=mpartner.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-partner,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partners,verbs=create;update,versions=v1alpha1,name=vpartner.governance.partnergov.io,admissionReviewVersions=v1
 
-// PartnerDefaulter fills the display name from the object name.
-type PartnerDefaulter struct{}
+// PartnerDefaulter fills the display name from the object name and stamps when
+// the partner joined the program.
+type PartnerDefaulter struct {
+	Clock clock.PassiveClock
+}
 
-// Default sets spec.displayName to the object's name when it is empty.
-func (PartnerDefaulter) Default(_ context.Context, p *v1alpha1.Partner) error {
+// Default sets spec.displayName to the object's name when it is empty, and
+// spec.joinedAt to the time of creation when a new partner leaves it out. An
+// update that leaves joinedAt out (a full update from a manifest that never
+// set it: kubectl replace, a GitOps sync) keeps the stored one, which cannot change.
+func (d PartnerDefaulter) Default(ctx context.Context, p *v1alpha1.Partner) error {
 	if p.Spec.DisplayName == "" {
 		p.Spec.DisplayName = p.Name
+	}
+	if p.Spec.JoinedAt != nil {
+		return nil
+	}
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	switch req.Operation {
+	case admissionv1.Create:
+		joined := metav1.NewTime(d.Clock.Now().UTC().Truncate(time.Second))
+		p.Spec.JoinedAt = &joined
+	case admissionv1.Update:
+		var old v1alpha1.Partner
+		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
+			return err
+		}
+		p.Spec.JoinedAt = old.Spec.JoinedAt
 	}
 	return nil
 }
 
+// JoinedAtSkew is how far in the future spec.joinedAt may be: the clocks of
+// the writer and the server may differ a little.
+const JoinedAtSkew = 5 * time.Minute
+
 // PartnerValidator refuses a new partner whose program does not exist (it could
 // get no tier, and nothing would say why), and one whose own integration identity
 // the program trusts to report an Outcome metric: a partner never self-reports the
-// outcomes that earn its tier.
+// outcomes that earn its tier. It refuses a joinedAt in the future.
 type PartnerValidator struct {
 	// Reader is the cache, read first: partner writes are frequent.
 	Reader client.Reader
 	// APIReader confirms a program the cache does not have yet (created a moment ago).
 	APIReader client.Reader
+	Clock     clock.PassiveClock
 	noDelete[*v1alpha1.Partner]
+}
+
+// joinedAt refuses a spec.joinedAt later than now plus JoinedAtSkew.
+func (v *PartnerValidator) joinedAt(p *v1alpha1.Partner) field.ErrorList {
+	if p.Spec.JoinedAt == nil {
+		return nil
+	}
+	now := v.Clock.Now()
+	if p.Spec.JoinedAt.After(now.Add(JoinedAtSkew)) {
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "joinedAt"), p.Spec.JoinedAt.UTC().Format(time.RFC3339), fmt.Sprintf(
+			"joinedAt is when the partner joined the program and may not be in the future (now is %s); leave it out to use the time of creation",
+			now.UTC().Format(time.RFC3339)))}
+	}
+	return nil
 }
 
 // ValidateCreate validates a new partner.
@@ -46,7 +94,7 @@ func (v *PartnerValidator) ValidateCreate(ctx context.Context, p *v1alpha1.Partn
 	if err != nil {
 		return nil, err
 	}
-	var errs field.ErrorList
+	errs := v.joinedAt(p)
 	if program == nil {
 		errs = append(errs, field.NotFound(field.NewPath("spec", "program"), p.Spec.Program))
 	}
@@ -69,18 +117,25 @@ func selfReports(program *v1alpha1.PartnerProgram, p *v1alpha1.Partner) field.Er
 }
 
 // ValidateUpdate warns when the partner moves to a program that does not exist.
+// A joinedAt set for the first time may not be in the future; one already set
+// cannot change (the CRD's CEL rule).
 func (v *PartnerValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.Partner) (admission.Warnings, error) {
+	var errs field.ErrorList
+	if old.Spec.JoinedAt == nil {
+		errs = v.joinedAt(p)
+	}
 	if old.Spec.Program == p.Spec.Program {
-		return nil, nil
+		return nil, invalid("Partner", p.Name, errs)
 	}
 	program, err := v.program(ctx, p.Spec.Program)
 	if err != nil {
 		return nil, err
 	}
 	if program != nil {
-		return nil, invalid("Partner", p.Name, selfReports(program, p))
+		return nil, invalid("Partner", p.Name, append(errs, selfReports(program, p)...))
 	}
-	return admission.Warnings{fmt.Sprintf("PartnerProgram %q does not exist; the partner shows Ready=False until it does", p.Spec.Program)}, nil
+	warning := fmt.Sprintf("PartnerProgram %q does not exist; the partner shows Ready=False until it does", p.Spec.Program)
+	return admission.Warnings{warning}, invalid("Partner", p.Name, errs)
 }
 
 // program reads a program from the cache, then from the API server; nil when it

@@ -79,10 +79,10 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Partner{}).
-		WithDefaulter(&PartnerDefaulter{}).
+		WithDefaulter(&PartnerDefaulter{Clock: o.Clock}).
 		// The program check only warns, so the cache will do: a live read per
 		// partner write would put the webhook behind the manager's QPS limit.
-		WithValidator(&PartnerValidator{Reader: mgr.GetClient(), APIReader: reader}).Complete(); err != nil {
+		WithValidator(&PartnerValidator{Reader: mgr.GetClient(), APIReader: reader, Clock: o.Clock}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Listing{}).
