@@ -85,6 +85,10 @@ test: controlplane helm ## Run unit and integration tests against a real kube-ap
 cover: controlplane helm ## Run the tests with a coverage profile.
 	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
 
+.PHONY: bench-report
+bench-report: ## Print a bench result (BENCH_JSON, default the newest) with its capacity model and write its SVG chart beside it.
+	go run ./hack/bench -report $(or $(BENCH_JSON),$(lastword $(sort $(wildcard bench/results/*.json))))
+
 .PHONY: bench
 bench: controlplane ## Measure convergence, write amplification, latency and memory at 1k-20k partners, and deal registrations decided per second (BENCH_ARGS="-n 1000" for one size, "-n none" for the deal phase only); not part of make test.
 	go run ./hack/bench $(BENCH_ARGS)

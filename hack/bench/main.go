@@ -51,6 +51,7 @@ type config struct {
 	loadWorkers    int
 	convergeBudget time.Duration
 	pprof          string
+	assume         Assumptions
 	plainMax       int
 	deals          int
 	dealPartners   int
@@ -78,7 +79,20 @@ func main() {
 	flag.IntVar(&c.dealPartners, "deal-partners", 100, "partners registering in the deal phase (at least 2)")
 	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence under bin/bench/N/")
+	flag.Float64Var(&c.assume.WriteRate, "assume-write-rate", DefaultAssumptions.WriteRate, "capacity model: object writes a second a production API server absorbs from the manager")
+	flag.Float64Var(&c.assume.MemoryGiB, "assume-memory-gib", DefaultAssumptions.MemoryGiB, "capacity model: memory one manager pod may use, GiB")
+	flag.Float64Var(&c.assume.StorageQuotaGiB, "assume-etcd-quota-gib", DefaultAssumptions.StorageQuotaGiB, "capacity model: etcd's quota, GiB")
+	flag.Float64Var(&c.assume.StorageShare, "assume-etcd-share", DefaultAssumptions.StorageShare, "capacity model: the share of etcd's quota partnergov may use")
+	flag.Float64Var(&c.assume.ConvergeHours, "assume-converge-hours", DefaultAssumptions.ConvergeHours, "capacity model: the longest acceptable cold convergence, hours")
+	report := flag.String("report", "", "render a results JSON file (its table, capacity model and an SVG chart beside it) instead of measuring")
 	flag.Parse()
+	if *report != "" {
+		if err := render(*report, c.assume); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		if strings.TrimSpace(s) == "none" {
 			continue
@@ -133,6 +147,9 @@ func run(c config) error {
 		}
 		report.Results = append(report.Results, r)
 	}
+	if m, ok := Model(report.Results, c.assume, 100000, 500000); ok {
+		report.Capacity = &m
+	}
 	if c.deals > 0 {
 		fmt.Printf("\n=== deal registration: %d registrations, %d partners, %d customers ===\n", c.deals, c.dealPartners, c.dealCustomers)
 		d, err := measureDeals(ctx, c, root, bin)
@@ -143,16 +160,57 @@ func run(c config) error {
 	}
 	fmt.Println()
 	report.Print(os.Stdout)
-	if err := os.MkdirAll(filepath.Join(root, c.out), 0o755); err != nil {
+	dir := resultsDir(root, c.out)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(root, c.out, time.Now().UTC().Format("20060102T150405Z")+".json")
+	path := filepath.Join(dir, time.Now().UTC().Format("20060102T150405Z")+".json")
 	fmt.Println("\nresults:", path)
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return writeChart(path, report)
+}
+
+// render prints a stored report with its capacity model (fitted again, under
+// the given assumptions, when its sizes carry the figures) and writes its chart.
+func render(path string, a Assumptions) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var report Report
+	if err := json.Unmarshal(raw, &report); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if m, ok := Model(report.Results, a, 100000, 500000); ok {
+		report.Capacity = &m
+	}
+	report.Print(os.Stdout)
+	return writeChart(path, report)
+}
+
+// writeChart writes the report's chart beside its JSON, as .svg.
+func writeChart(jsonPath string, report Report) error {
+	svg := strings.TrimSuffix(jsonPath, ".json") + ".svg"
+	if len(report.Results) == 0 {
+		return nil
+	}
+	fmt.Println("chart:", svg)
+	return os.WriteFile(svg, []byte(Chart(report)), 0o644)
+}
+
+// resultsDir is where -out puts the JSON: an absolute directory as given, a
+// relative one under the repository root (make runs the bench from there).
+func resultsDir(root, out string) string {
+	if filepath.IsAbs(out) {
+		return out
+	}
+	return filepath.Join(root, out)
 }
 
 // measure runs every phase for one N on a fresh control plane.
@@ -218,6 +276,10 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	if err != nil {
 		return r, err
 	}
+	cpuBefore, err := cpuSeconds(mgr)
+	if err != nil {
+		return r, err
+	}
 	if err := cl.ReleaseLease(ctx); err != nil {
 		return r, err
 	}
@@ -239,6 +301,14 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	}
 	w := after.Sub(before)
 	r.Convergence.Writes, r.Convergence.Events = w.Objects, w.Events
+	cpuAfter, err := cpuSeconds(mgr)
+	if err != nil {
+		return r, err
+	}
+	r.ConvergenceCPUSeconds = cpuAfter - cpuBefore
+	if err := recordStorage(ctx, cl, &r); err != nil {
+		return r, err
+	}
 	r.Convergence.Changed = n
 	fmt.Printf("  writes by verb and resource: %v\n", w.ByResource)
 	fmt.Printf("convergence: %.1fs, %.0f object writes (%.2f per partner), %.0f events\n", r.Convergence.Seconds, w.Objects, w.Objects/float64(n), w.Events)
@@ -445,6 +515,34 @@ func recordMemory(mgr *harness.Manager, r *Result) error {
 		return err
 	}
 	r.PeakRSSMiB = max(r.PeakRSSMiB, float64(rss)/(1<<20))
+	return nil
+}
+
+// cpuSeconds is the manager process's CPU time so far.
+func cpuSeconds(m *harness.Manager) (float64, error) {
+	ms, err := m.Metrics()
+	if err != nil {
+		return 0, err
+	}
+	return ms.Sum("process_cpu_seconds_total", nil), nil
+}
+
+// recordStorage records etcd's database size (physically allocated, old
+// revisions until the API server compacts them included: what counts against
+// etcd's quota) and the objects stored, as the API server reports them; it
+// asks etcd for the size at each scrape.
+func recordStorage(ctx context.Context, cl *harness.Cluster, r *Result) error {
+	ms, err := cl.APIServerMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	r.StorageBytes = ms.Sum("apiserver_storage_size_bytes", nil)
+	if r.StorageObjects = ms.Sum("apiserver_resource_objects", nil); r.StorageObjects == 0 {
+		r.StorageObjects = ms.Sum("apiserver_storage_objects", nil) // its name before Kubernetes 1.34
+	}
+	if r.StorageBytes == 0 {
+		return fmt.Errorf("the API server reports no apiserver_storage_size_bytes")
+	}
 	return nil
 }
 

@@ -14,6 +14,8 @@ type Report struct {
 	Results  []Result
 	// Deals is the deal phase, when it ran (-deals).
 	Deals *DealsResult `json:",omitempty"`
+	// Capacity is the capacity model fitted to Results.
+	Capacity *Capacity `json:",omitempty"`
 }
 
 // Machine describes where the numbers come from.
@@ -52,6 +54,13 @@ type Result struct {
 	Admission       Latency
 	PeakRSSMiB      float64
 	PeakHeapMiB     float64
+	// ConvergenceCPUSeconds is the manager's CPU (user and system) from
+	// taking the lease until quiet after convergence.
+	ConvergenceCPUSeconds float64
+	// StorageBytes is etcd's database size after convergence, as the API
+	// server reports it (apiserver_storage_size_bytes); StorageObjects counts
+	// the objects it stores (apiserver_storage_objects).
+	StorageBytes, StorageObjects float64
 }
 
 // Phase is a timed phase and its plain-client limit.
@@ -123,6 +132,10 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "manager: --kube-api-qps=%g --kube-api-burst=%d --max-concurrent-reconciles=%d (--sync-period=%s in the steady-state window only)\n\n", s.QPS, s.Burst, s.MaxConcurrentReconciles, s.SyncPeriod)
 	if len(r.Results) > 0 {
 		r.printSizes(w)
+	}
+	if r.Capacity != nil {
+		r.Capacity.Print(w)
+		fmt.Fprintln(w)
 	}
 	if d := r.Deals; d != nil {
 		n := float64(d.Registrations)

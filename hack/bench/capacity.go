@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+)
+
+// Assumptions are what the capacity model cannot measure on this machine.
+type Assumptions struct {
+	// WriteRate is the object writes a second a production API server and
+	// etcd absorb from the manager (the manager's own --kube-api-qps must
+	// allow it).
+	WriteRate float64
+	// MemoryGiB is the memory one manager pod may use.
+	MemoryGiB float64
+	// StorageQuotaGiB is etcd's quota (--quota-backend-bytes; 8 GiB is the
+	// recommended maximum), of which StorageShare may be partnergov's.
+	StorageQuotaGiB, StorageShare float64
+	// ConvergeHours is the longest acceptable time to decide every partner
+	// from a cold start (a new leader with an empty cache).
+	ConvergeHours float64
+}
+
+// DefaultAssumptions are the model's defaults (flags override them).
+var DefaultAssumptions = Assumptions{WriteRate: 500, MemoryGiB: 4, StorageQuotaGiB: 8, StorageShare: 0.5, ConvergeHours: 1}
+
+// Slope is y = Intercept + PerPartner * partners, fitted by least squares
+// over the measured sizes (through the origin when one size was measured).
+type Slope struct {
+	Intercept, PerPartner float64
+}
+
+// At is the slope's value at n partners.
+func (s Slope) At(n float64) float64 { return s.Intercept + s.PerPartner*n }
+
+// fit fits y against x.
+func fit(x, y []float64) Slope {
+	if len(x) == 0 {
+		return Slope{}
+	}
+	if len(x) == 1 {
+		return Slope{PerPartner: y[0] / x[0]}
+	}
+	var mx, my float64
+	for i := range x {
+		mx += x[i]
+		my += y[i]
+	}
+	mx /= float64(len(x))
+	my /= float64(len(x))
+	var sxy, sxx float64
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+	}
+	if sxx == 0 {
+		return Slope{PerPartner: my / mx}
+	}
+	b := sxy / sxx
+	return Slope{Intercept: my - b*mx, PerPartner: b}
+}
+
+// Capacity is the model: per-partner slopes from the measured sizes and what
+// they project.
+type Capacity struct {
+	Assumptions Assumptions
+	// Sizes are the partner counts the slopes are fitted over.
+	Sizes []int
+	// RSSMiB, StorageBytes (etcd's database as the API server reports it),
+	// Writes (the manager's object writes to converge) and CPUSeconds (the
+	// manager's CPU to converge) against partners.
+	RSSMiB, StorageBytes, Writes, CPUSeconds Slope
+	Projections                              []Projection
+	// Limits are the partner counts at which one manager reaches each
+	// assumption; the smallest is where one manager stops being enough.
+	Limits map[string]float64
+}
+
+// Projection is the model at one partner count.
+type Projection struct {
+	Partners                                                 int
+	RSSMiB, StorageGiB, StorageQuotaPercent, ConvergeMinutes float64
+	CPUMinutes                                               float64
+}
+
+// Model fits the capacity model to the results that carry the figures it
+// needs, and projects it to the given partner counts. ok is false without a
+// measured size.
+func Model(results []Result, a Assumptions, at ...int) (Capacity, bool) {
+	c := Capacity{Assumptions: a, Limits: map[string]float64{}}
+	var n, rss, storage, writes, cpu []float64
+	for _, r := range results {
+		if r.Partners == 0 || r.StorageBytes == 0 {
+			continue
+		}
+		c.Sizes = append(c.Sizes, r.Partners)
+		n = append(n, float64(r.Partners))
+		rss = append(rss, r.PeakRSSMiB)
+		storage = append(storage, r.StorageBytes)
+		writes = append(writes, r.Convergence.Writes)
+		cpu = append(cpu, r.ConvergenceCPUSeconds)
+	}
+	if len(n) == 0 {
+		return c, false
+	}
+	c.RSSMiB, c.StorageBytes, c.Writes, c.CPUSeconds = fit(n, rss), fit(n, storage), fit(n, writes), fit(n, cpu)
+	quota := a.StorageQuotaGiB * (1 << 30)
+	for _, p := range at {
+		x := float64(p)
+		st := c.StorageBytes.At(x)
+		c.Projections = append(c.Projections, Projection{
+			Partners: p, RSSMiB: c.RSSMiB.At(x), StorageGiB: st / (1 << 30), StorageQuotaPercent: 100 * st / quota,
+			ConvergeMinutes: c.Writes.At(x) / a.WriteRate / 60, CPUMinutes: c.CPUSeconds.At(x) / 60,
+		})
+	}
+	limit := func(name string, s Slope, budget float64) {
+		if s.PerPartner > 0 {
+			c.Limits[name] = math.Max(0, (budget-s.Intercept)/s.PerPartner)
+		}
+	}
+	limit(fmt.Sprintf("memory (%.0f GiB)", a.MemoryGiB), c.RSSMiB, a.MemoryGiB*1024)
+	limit(fmt.Sprintf("etcd (%.0f%% of a %.0f GiB quota)", 100*a.StorageShare, a.StorageQuotaGiB), c.StorageBytes, a.StorageShare*quota)
+	limit(fmt.Sprintf("cold convergence (%.0f h at %.0f writes/s)", a.ConvergeHours, a.WriteRate), c.Writes, a.ConvergeHours*3600*a.WriteRate)
+	return c, true
+}
+
+// Print writes the model.
+func (c Capacity) Print(w io.Writer) {
+	a := c.Assumptions
+	fmt.Fprintf(w, "capacity model, fitted over %v partners:\n", c.Sizes)
+	fmt.Fprintf(w, "  per partner: %.1f KiB RSS, %.1f KiB etcd, %.2f writes to converge, %.2f ms manager CPU to converge\n",
+		c.RSSMiB.PerPartner*1024, c.StorageBytes.PerPartner/1024, c.Writes.PerPartner, c.CPUSeconds.PerPartner*1000)
+	fmt.Fprintf(w, "  assumptions: %.0f object writes/s to a production API server; %.0f GiB per manager pod; etcd quota %.0f GiB, %.0f%% of it for partnergov; cold convergence within %.0f h\n",
+		a.WriteRate, a.MemoryGiB, a.StorageQuotaGiB, 100*a.StorageShare, a.ConvergeHours)
+	fmt.Fprintln(w, "| partners | RSS MiB | etcd GiB | of quota | cold convergence min | manager CPU min |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|")
+	for _, p := range c.Projections {
+		fmt.Fprintf(w, "| %d | %.0f | %.2f | %.0f%% | %.0f | %.0f |\n", p.Partners, p.RSSMiB, p.StorageGiB, p.StorageQuotaPercent, p.ConvergeMinutes, p.CPUMinutes)
+	}
+	first, at := "", math.Inf(1)
+	for name, n := range c.Limits {
+		fmt.Fprintf(w, "  one manager reaches %s at %.0f partners\n", name, n)
+		if n < at {
+			first, at = name, n
+		}
+	}
+	if first != "" {
+		fmt.Fprintf(w, "  one manager stops being enough at about %.0f partners (%s first)\n", at, first)
+	}
+}
