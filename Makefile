@@ -77,12 +77,16 @@ $(HELM):
 	@echo "building Helm $(HELM_VERSION) from its Go module into $(HELM) (a cold build takes a few minutes)"
 	GOBIN=$(CURDIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+.PHONY: test-tools
+test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test).
+	@hack/install-debian-packages chromium:chromium
+
 .PHONY: test
-test: controlplane helm ## Run unit and integration tests against a real kube-apiserver and etcd.
+test: controlplane helm test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: cover
-cover: controlplane helm ## Run the tests with a coverage profile.
+cover: controlplane helm test-tools ## Run the tests with a coverage profile.
 	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
 
 .PHONY: bench-report

@@ -49,14 +49,23 @@ func run() error {
 		}
 	}()
 
-	kubeconfig, err := writeAdminKubeconfig(env)
+	dir, release, err := runDir(env.Root)
+	if err != nil {
+		return err
+	}
+	defer release()
+	kubeconfig, err := writeAdminKubeconfig(env, dir)
 	if err != nil {
 		return err
 	}
 
 	opts := env.ManagerOptions()
-	opts.MetricsBindAddress = "127.0.0.1:8080"
-	opts.HealthProbeBindAddress = "127.0.0.1:8081"
+	if opts.MetricsBindAddress, err = addr("127.0.0.1:8080"); err != nil {
+		return err
+	}
+	if opts.HealthProbeBindAddress, err = addr("127.0.0.1:8081"); err != nil {
+		return err
+	}
 	mgrConfig, err := env.ManagerConfig(ctx)
 	if err != nil {
 		return err
@@ -93,8 +102,8 @@ sample integrations (CRM, survey, service desk, LMS) have reported evidence.
   %s get partnergov -A
   kubectl get partners -n partners     # tiers decided from the evidence
 
-Metrics: http://127.0.0.1:8080/metrics   Ctrl-C stops everything.
-`, kubeconfig, kubectl)
+Metrics: http://%s/metrics   Probes: http://%s/healthz   Ctrl-C stops everything.
+`, kubeconfig, kubectl, opts.MetricsBindAddress, opts.HealthProbeBindAddress)
 	return <-mgrErr
 }
 
@@ -120,7 +129,7 @@ func signalContext() (context.Context, *atomic.Pointer[testenv.Env]) {
 }
 
 // writeAdminKubeconfig writes a cluster-admin kubeconfig to bin/run/kubeconfig.
-func writeAdminKubeconfig(env *testenv.Env) (string, error) {
+func writeAdminKubeconfig(env *testenv.Env, dir string) (string, error) {
 	admin, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return "", fmt.Errorf("adding the admin user: %w", err)
@@ -129,7 +138,7 @@ func writeAdminKubeconfig(env *testenv.Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(env.Root, "bin", "run", "kubeconfig")
+	path := filepath.Join(dir, "kubeconfig")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}

@@ -23,7 +23,7 @@ func chromiumBinary(t *testing.T) string {
 		}
 	}
 	t.Fatalf("the report screenshot test needs headless Chromium, and neither chromium nor chromium-browser is on the PATH: " +
-		"install Debian's package (apt-get update && apt-get install -y chromium; .ci/run does)")
+		"install Debian's package (make test does: hack/install-debian-packages chromium:chromium)")
 	return ""
 }
 
