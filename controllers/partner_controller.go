@@ -57,7 +57,7 @@ type PartnerReconciler struct {
 	Seals *seal.Keys
 }
 
-// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch;create
@@ -91,14 +91,20 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
-	// The newest stored decision is recorded before this write, which carries
-	// the marker that says so.
-	if err := r.recordStoredDecision(ctx, &partner, &res.Status, in.Program); err != nil {
+	// A stored decision left unrecorded (a crash between its write and its
+	// record) is recorded before anything else.
+	if err := r.recordDecision(ctx, &partner, partner.Status.History, in.Program, in.Now); err != nil {
 		return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
 	}
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
+	}
+	if res.Decision != nil && written {
+		// The decision is stored: record it now, in the same reconcile.
+		if err := r.recordDecision(ctx, &partner, res.Status.History, in.Program, in.Now); err != nil {
+			return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
+		}
 	}
 	if c := meta.FindStatusCondition(res.Status.Conditions, v1alpha1.ConditionEvidenceTrusted); written && c != nil &&
 		strings.Contains(c.Message, "not sealed") {
@@ -117,11 +123,6 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if err := r.openPromotionRequest(ctx, &partner, in, requests, res.Promotion); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
 		}
-	}
-	if res.Decision != nil && written {
-		// The decision is stored: come back to record it (the controller's own
-		// status update is not an event it reconciles on).
-		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
 }
@@ -169,27 +170,38 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 	return in, mine, nil
 }
 
-// recordStoredDecision creates the DecisionRecord of the newest tier decision
-// stored in p's history unless status.recordedDecision already names it, and sets
-// that marker in next. Only what is stored is recorded, and the record's name is
-// derived from the decision, so a crash anywhere records it later, once. A
-// decision without a valid seal (written past the webhooks) is not recorded: the
-// engine replaces it.
-func (r *PartnerReconciler) recordStoredDecision(ctx context.Context, p *v1alpha1.Partner, next *v1alpha1.PartnerStatus,
-	program *v1alpha1.PartnerProgram) error {
-	h := p.Status.History
+// recordDecision creates the DecisionRecord of the newest tier decision in
+// history, as stored in p's status, unless it exists. Only what is stored is
+// recorded: the caller passes the history it has written (or read), never one
+// it is about to write. The record's name is derived from the decision, so a
+// crash anywhere records it later, once; whether it exists is read from the
+// cache's metadata of DecisionRecords, so recording costs no status write and
+// a record already made costs no API request. A decision without a valid seal
+// (written past the webhooks) is not recorded: the engine replaces it. Nor is
+// one older than the program's record retention: its record was made and
+// pruned, and is not made again.
+func (r *PartnerReconciler) recordDecision(ctx context.Context, p *v1alpha1.Partner, h []v1alpha1.TierDecision,
+	program *v1alpha1.PartnerProgram, now time.Time) error {
 	if len(h) == 0 {
 		return nil
 	}
 	d := h[len(h)-1]
-	name := record.TierChangeName(p, d)
-	if p.Status.RecordedDecision == name || !r.Seals.Verify(d.Seal, seal.Tier(string(p.UID), d)...) {
+	retention := v1alpha1.RecordRetention(program)
+	if !r.Seals.Verify(d.Seal, seal.Tier(string(p.UID), d)...) || !now.Before(d.Time.Add(retention)) {
 		return nil
 	}
-	if err := r.Create(ctx, record.TierChange(p, d, FieldOwner, v1alpha1.RecordRetention(program))); err != nil && !apierrors.IsAlreadyExists(err) {
+	key := types.NamespacedName{Namespace: p.Namespace, Name: record.TierChangeName(p, d)}
+	existing := &metav1.PartialObjectMetadata{}
+	existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+	switch err := r.Get(ctx, key, existing); {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
 		return err
 	}
-	next.RecordedDecision = name
+	if err := r.Create(ctx, record.TierChange(p, d, FieldOwner, retention)); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
 	return nil
 }
 

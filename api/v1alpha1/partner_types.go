@@ -401,12 +401,6 @@ type PartnerStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// recordedDecision names the DecisionRecord of the newest tier decision in
-	// history once it exists; until then the controller creates it (again).
-	// +optional
-	// +kubebuilder:validation:MaxLength=253
-	RecordedDecision string `json:"recordedDecision,omitempty"`
-
 	// history records tier decisions, newest last, at most 20.
 	// +optional
 	// +listType=atomic

@@ -301,6 +301,7 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	}
 	w := after.Sub(before)
 	r.Convergence.Writes, r.Convergence.Events = w.Objects, w.Events
+	r.Convergence.Records = w.ByResource["create decisionrecords"]
 	cpuAfter, err := cpuSeconds(mgr)
 	if err != nil {
 		return r, err
@@ -392,6 +393,7 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	}
 	w = after.Sub(before)
 	r.Wave.Writes, r.Wave.Events, r.Wave.Changed = w.Objects, w.Events, changed
+	r.Wave.Records = w.ByResource["create decisionrecords"]
 	fmt.Printf("  writes by verb and resource: %v\n", w.ByResource)
 	fmt.Printf("evidence wave: %d reports in %.1fs; the manager settled them %.1fs after taking the lease; %.0f object writes for %d changed partners (%.3f each), %.0f events\n",
 		n, r.WaveReportSeconds, r.Wave.Seconds, w.Objects, changed, w.Objects/float64(changed), w.Events)
