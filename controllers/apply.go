@@ -49,6 +49,19 @@ func applyStatus(ctx context.Context, c client.Client, obj client.Object, kind s
 	return err == nil, err
 }
 
+// statusChanged reports whether applyStatus would write computed over stored.
+func statusChanged(stored, computed any, shared ...string) (bool, error) {
+	before, err := ownedFields(stored, shared)
+	if err != nil {
+		return false, err
+	}
+	after, err := ownedFields(computed, shared)
+	if err != nil {
+		return false, err
+	}
+	return !equality.Semantic.DeepEqual(before, after), nil
+}
+
 // errStale is applyStatus's answer when the object changed after it was read.
 // Reconcilers answer it with retryStale: the newer version's event may be one
 // their predicates drop (the controller's own earlier write), so they look again

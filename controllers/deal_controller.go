@@ -177,13 +177,30 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, fmt.Errorf("opening the conflict request: %w", err)
 		}
 	}
-	if err := r.record(ctx, &d, &res.Status, in.Program); err != nil {
+	// Transitions stored and left unrecorded (a crash between their write and
+	// their records) are recorded before anything else. status.recordedSequence
+	// advances only with a write made for another reason: the records, looked
+	// up in the cache, are what says a transition is recorded.
+	recorded, err := r.record(ctx, &d, &d.Status, in.Program, now)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
+	}
+	res.Status.RecordedSequence = d.Status.RecordedSequence
+	if changed, err := statusChanged(&d.Status, &res.Status, "outcome"); err != nil {
+		return ctrl.Result{}, err
+	} else if changed {
+		res.Status.RecordedSequence = max(recorded, d.Status.RecordedSequence)
 	}
 	// status.outcome belongs to the CRM integration: never compared, never sent.
 	written, err := applyStatus(ctx, r.Client, &d, "DealRegistration", &d.Status, &res.Status, "outcome")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
+	}
+	if written && len(res.Events) > 0 {
+		// The transitions are stored: record them now, in the same reconcile.
+		if _, err := r.record(ctx, &d, &res.Status, in.Program, now); err != nil {
+			return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
+		}
 	}
 	if res.Lock == deal.Release && in.Lock.State == deal.LockMine {
 		// After the status that ends the registration is stored: a crash in
@@ -205,23 +222,45 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return requeueAt(now, res.Next), nil
 }
 
-// record creates the DecisionRecords of the transitions stored and not yet
-// recorded, before the status that advances status.recordedSequence: a crash in
-// between creates the same records again (same names), never a second one.
-func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistration, next *v1alpha1.DealRegistrationStatus, program *v1alpha1.PartnerProgram) error {
+// record creates the DecisionRecords of the transitions in st (d's status as
+// stored: only what is stored is recorded) after st.recordedSequence that have
+// none, and returns the sequence up to which every transition is
+// recorded. Whether a record exists is read from the cache's DecisionRecord
+// metadata, so a transition already recorded costs no API request; a record's
+// name is fixed by its transition, so a crash anywhere records it later, once.
+// A transition older than the program's record retention counts as recorded:
+// its record was made and pruned, and is not made again.
+func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistration, st *v1alpha1.DealRegistrationStatus, program *v1alpha1.PartnerProgram, now time.Time) (int64, error) {
 	name := ""
 	if program != nil {
 		name = program.Name
 	}
-	for _, rec := range record.DealTransitions(d, name, FieldOwner, v1alpha1.RecordRetention(program)) {
-		if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
+	retention := v1alpha1.RecordRetention(program)
+	stored := d.DeepCopy()
+	stored.Status = *st.DeepCopy()
+	recorded := st.RecordedSequence
+	var seqs []int64 // the sequence of each record, in DealTransitions' order
+	for _, e := range st.History {
+		if e.Sequence > recorded {
+			seqs = append(seqs, e.Sequence)
 		}
 	}
-	if n := len(d.Status.History); n > 0 && d.Status.History[n-1].Sequence > next.RecordedSequence {
-		next.RecordedSequence = d.Status.History[n-1].Sequence
+	for i, rec := range record.DealTransitions(stored, name, FieldOwner, retention) {
+		if now.Before(rec.Spec.RetainUntil.Time) {
+			existing := &metav1.PartialObjectMetadata{}
+			existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+			switch err := r.Get(ctx, client.ObjectKeyFromObject(rec), existing); {
+			case apierrors.IsNotFound(err):
+				if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+					return recorded, err
+				}
+			case err != nil:
+				return recorded, err
+			}
+		}
+		recorded = max(recorded, seqs[i])
 	}
-	return nil
+	return recorded, nil
 }
 
 // readLock reads the lock of key and says what it means for d: free (absent,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 )
 
 // Assumptions are what the capacity model cannot measure on this machine.
@@ -138,8 +139,14 @@ func (c Capacity) Print(w io.Writer) {
 	for _, p := range c.Projections {
 		fmt.Fprintf(w, "| %d | %.0f | %.2f | %.0f%% | %.0f | %.0f |\n", p.Partners, p.RSSMiB, p.StorageGiB, p.StorageQuotaPercent, p.ConvergeMinutes, p.CPUMinutes)
 	}
+	names := make([]string, 0, len(c.Limits))
+	for name := range c.Limits {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return c.Limits[names[i]] < c.Limits[names[j]] })
 	first, at := "", math.Inf(1)
-	for name, n := range c.Limits {
+	for _, name := range names {
+		n := c.Limits[name]
 		fmt.Fprintf(w, "  one manager reaches %s at %.0f partners\n", name, n)
 		if n < at {
 			first, at = name, n

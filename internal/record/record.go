@@ -245,6 +245,11 @@ func Unrecorded(q *v1alpha1.ExceptionRequest) string {
 	return strings.Join(parts, " and ")
 }
 
+// DealTransitionName is the name of the record of registration d's transition seq.
+func DealTransitionName(d *v1alpha1.DealRegistration, seq int64) string {
+	return name(d.Name+"-deal", string(d.UID), strconv.FormatInt(seq, 10))
+}
+
 // DealTransitions records the transitions of registration d stored after
 // status.recordedSequence, decided by the controller actor under its program's
 // rules (a reviewer's part is recorded on the review request).
@@ -253,7 +258,7 @@ func DealTransitions(d *v1alpha1.DealRegistration, program, actor string, retent
 	from := ""
 	for _, e := range d.Status.History {
 		if e.Sequence > d.Status.RecordedSequence {
-			r := base(d.Namespace, name(d.Name+"-deal", string(d.UID), strconv.FormatInt(e.Sequence, 10)), v1alpha1.DecisionDealTransition,
+			r := base(d.Namespace, DealTransitionName(d, e.Sequence), v1alpha1.DecisionDealTransition,
 				v1alpha1.DecisionSubject{Kind: "DealRegistration", Name: d.Name, UID: string(d.UID)}, d.Spec.Partner, program, e.Time.Time, retention)
 			r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, orUnknown(e.Reason), clip(e.Message)
 			r.Spec.From, r.Spec.To, r.Spec.Request = from, string(e.Phase), d.Status.Request

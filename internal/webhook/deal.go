@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -160,10 +162,26 @@ func (v *DealValidator) ValidateDelete(ctx context.Context, r *v1alpha1.DealRegi
 	if deletingNamespace(ctx) {
 		return nil, nil
 	}
-	if n := len(r.Status.History); n > 0 && r.Status.History[n-1].Sequence > r.Status.RecordedSequence {
+	// status.recordedSequence lags (it advances only with another write): the
+	// records themselves, read from the cache, say what is recorded.
+	var missing []string
+	for _, e := range r.Status.History {
+		if e.Sequence <= r.Status.RecordedSequence {
+			continue
+		}
+		existing := &metav1.PartialObjectMetadata{}
+		existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+		switch err := v.Reader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: record.DealTransitionName(r, e.Sequence)}, existing); {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, strconv.FormatInt(e.Sequence, 10))
+		case err != nil:
+			return nil, err
+		}
+	}
+	if len(missing) > 0 {
 		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("dealregistrations").GroupResource(), r.Name, fmt.Errorf(
-			"DealRegistration %s/%s stores transitions the controller has not recorded yet (status.recordedSequence %d of %d); deleting it now would lose them: try again once their DecisionRecords exist",
-			r.Namespace, r.Name, r.Status.RecordedSequence, r.Status.History[n-1].Sequence))
+			"DealRegistration %s/%s stores transitions the controller has not recorded yet (sequence %s); deleting it now would lose them: try again once their DecisionRecords exist",
+			r.Namespace, r.Name, strings.Join(missing, ", ")))
 	}
 	return nil, nil
 }
