@@ -86,7 +86,8 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	var others v1alpha1.DealRegistrationList
-	if err := r.List(ctx, &others, client.MatchingFields{indexProductLine: d.Spec.ProductLine}); err != nil {
+	// Evaluate only reads them: no deep copy of the product line's registrations.
+	if err := r.List(ctx, &others, client.MatchingFields{indexProductLine: d.Spec.ProductLine}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	in.Others = others.Items
@@ -139,20 +140,23 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		if lock, _, err = r.readLockFrom(ctx, r.APIReader, &d, res.Status.ConflictKey, now); err != nil {
 			return ctrl.Result{}, err
 		}
+		var taken *v1alpha1.DealLock
 		if lock != nil && lock.Spec.Holder.UID == res.From {
-			if err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, d.Namespace+"/"+deal.ConflictName(&d)); err != nil {
+			through := d.Namespace + "/" + deal.ConflictName(&d)
+			if taken, err = r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, through); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
-		res.Lock = deal.Acquire // evaluate again with what the lock now says
-	} else if res.Lock == deal.Acquire {
-		if err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, ""); err != nil {
+		if lock, in.Lock, err = r.afterAcquire(ctx, &d, res.Status.ConflictKey, taken, now); err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if res.Lock == deal.Acquire {
-		var err error
-		if lock, in.Lock, err = r.readLockFrom(ctx, r.APIReader, &d, res.Status.ConflictKey, now); err != nil {
+		res = deal.Evaluate(in) // with what the lock now says
+	} else if res.Lock == deal.Acquire {
+		taken, err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, "")
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if lock, in.Lock, err = r.afterAcquire(ctx, &d, res.Status.ConflictKey, taken, now); err != nil {
 			return ctrl.Result{}, err
 		}
 		res = deal.Evaluate(in)
@@ -266,14 +270,27 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 // readLock reads the lock of key and says what it means for d: free (absent,
 // or its holder no longer holds), d's, or someone else's.
 func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
-	// The cache answers most reads: a lock held by this registration or by
-	// another that still holds. Whatever would lead to taking the key (no lock,
-	// or a holder that no longer holds) is read again from the API server, and
-	// only for a registration that has not ended, so a queue of registrations
-	// waiting for one customer costs no API request per event.
+	// The cache answers most reads: no lock, a lock held by this registration
+	// or by another that still holds. No lock needs no second read: the
+	// registration first in line creates it, and the API server refuses the
+	// create if the lock exists after all. A holder that no longer holds is
+	// read again from the API server (the cache may not have seen the holder
+	// yet), and only for a registration that has not ended, so a queue of
+	// registrations waiting for one customer costs no API request per event.
 	lock, state, err := r.readLockFrom(ctx, r.Client, d, key, now)
-	if err != nil || state.State != deal.LockFree || deal.Final(d.Status.Phase) {
+	if err != nil || state.State != deal.LockFree || lock == nil || deal.Final(d.Status.Phase) {
 		return lock, state, err
+	}
+	return r.readLockFrom(ctx, r.APIReader, d, key, now)
+}
+
+// afterAcquire is the lock once acquire returned: taken when the API server
+// accepted the create or update (d holds the key, no read needed), else read
+// again from the API server (another registration won the race, or the lock
+// changed since it was read).
+func (r *DealReconciler) afterAcquire(ctx context.Context, d *v1alpha1.DealRegistration, key string, taken *v1alpha1.DealLock, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
+	if taken != nil {
+		return taken, deal.Lock{State: deal.LockMine, Holder: taken.Spec.Holder, TakenThrough: taken.Spec.TakenThrough}, nil
 	}
 	return r.readLockFrom(ctx, r.APIReader, d, key, now)
 }
@@ -309,22 +326,28 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 
 // acquire creates the lock for d, or takes it over from a holder that no longer
 // holds, or through an approved DealConflict request (through), from the lock
-// as read, with an update carrying the resourceVersion read. Losing either race
-// is not an error: the caller reads the lock again.
-func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) error {
+// as read, with an update carrying the resourceVersion read, and returns the
+// lock as stored. Losing either race is not an error: it returns nil, and the
+// caller reads the lock again.
+func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) (*v1alpha1.DealLock, error) {
 	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC()), TakenThrough: through}
+	var taken *v1alpha1.DealLock
 	var err error
 	if lock == nil {
-		err = r.Create(ctx, &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec})
+		taken = &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec}
+		err = r.Create(ctx, taken)
 	} else {
-		taken := lock.DeepCopy()
+		taken = lock.DeepCopy()
 		taken.Spec = spec
 		err = r.Update(ctx, taken)
 	}
 	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		return nil
+		return nil, nil
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return taken, nil
 }
 
 // openReview opens one of the registration's requests: a DealRegistration
