@@ -536,7 +536,7 @@ type Attribution struct {
 // +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.spec.productLine`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`
-// +kubebuilder:printcolumn:name="Protected-Until",type=date,JSONPath=`.status.protectedUntil`
+// +kubebuilder:printcolumn:name="Protected-Until",type=string,JSONPath=`.status.protectedUntil`,description="When protection ends (UTC); a date column would show a future time as <invalid>"
 type DealRegistration struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
