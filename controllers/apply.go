@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -60,6 +61,26 @@ func statusChanged(stored, computed any, shared ...string) (bool, error) {
 		return false, err
 	}
 	return !equality.Semantic.DeepEqual(before, after), nil
+}
+
+// ensureRecord creates DecisionRecord rec unless it exists. Whether it exists is
+// read from the cache's DecisionRecord metadata (a metadata-only informer), so a
+// decision already recorded costs no API request; a create the cache had not
+// seen yet is refused as AlreadyExists, which is success: a record's name is
+// fixed by the decision it records.
+func ensureRecord(ctx context.Context, c client.Client, rec *v1alpha1.DecisionRecord) error {
+	existing := &metav1.PartialObjectMetadata{}
+	existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+	switch err := c.Get(ctx, client.ObjectKeyFromObject(rec), existing); {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
 }
 
 // errStale is applyStatus's answer when the object changed after it was read.

@@ -242,27 +242,17 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 	retention := v1alpha1.RecordRetention(program)
 	stored := d.DeepCopy()
 	stored.Status = *st.DeepCopy()
-	recorded := st.RecordedSequence
-	var seqs []int64 // the sequence of each record, in DealTransitions' order
-	for _, e := range st.History {
-		if e.Sequence > recorded {
-			seqs = append(seqs, e.Sequence)
-		}
-	}
-	for i, rec := range record.DealTransitions(stored, name, FieldOwner, retention) {
+	for _, rec := range record.DealTransitions(stored, name, FieldOwner, retention) {
 		if now.Before(rec.Spec.RetainUntil.Time) {
-			existing := &metav1.PartialObjectMetadata{}
-			existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
-			switch err := r.Get(ctx, client.ObjectKeyFromObject(rec), existing); {
-			case apierrors.IsNotFound(err):
-				if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
-					return recorded, err
-				}
-			case err != nil:
-				return recorded, err
+			if err := ensureRecord(ctx, r.Client, rec); err != nil {
+				return st.RecordedSequence, err
 			}
 		}
-		recorded = max(recorded, seqs[i])
+	}
+	// Every transition after the marker now has its record.
+	recorded := st.RecordedSequence
+	if n := len(st.History); n > 0 {
+		recorded = max(recorded, st.History[n-1].Sequence)
 	}
 	return recorded, nil
 }

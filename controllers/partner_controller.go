@@ -190,19 +190,7 @@ func (r *PartnerReconciler) recordDecision(ctx context.Context, p *v1alpha1.Part
 	if !r.Seals.Verify(d.Seal, seal.Tier(string(p.UID), d)...) || !now.Before(d.Time.Add(retention)) {
 		return nil
 	}
-	key := types.NamespacedName{Namespace: p.Namespace, Name: record.TierChangeName(p, d)}
-	existing := &metav1.PartialObjectMetadata{}
-	existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
-	switch err := r.Get(ctx, key, existing); {
-	case err == nil:
-		return nil
-	case !apierrors.IsNotFound(err):
-		return err
-	}
-	if err := r.Create(ctx, record.TierChange(p, d, FieldOwner, retention)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	return nil
+	return ensureRecord(ctx, r.Client, record.TierChange(p, d, FieldOwner, retention))
 }
 
 // earliest returns the earlier of two optional instants.
