@@ -13,7 +13,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
 	"github.com/partnergov/partnergov/internal/seal"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // TestTurningSealingOnSealsWhatWasStoredAndDemotesNobody starts from an install

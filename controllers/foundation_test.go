@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 func TestEverySampleApplies(t *testing.T) {

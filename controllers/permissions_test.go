@@ -22,7 +22,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // The permissions matrix: every persona tries every verb on every kind and the

@@ -26,9 +26,9 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
 	"github.com/partnergov/partnergov/internal/deal"
-	"github.com/partnergov/partnergov/internal/harness"
+	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/internal/record"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // The load's mix. Registration i is for customer i%customers, the k=i/customers-th

@@ -32,8 +32,8 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
-	"github.com/partnergov/partnergov/internal/harness"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/harness"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 type config struct {

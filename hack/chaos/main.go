@@ -1,5 +1,5 @@
 // Command chaos is `make chaos`: on a local control plane it runs the chaos
-// scenarios of internal/chaos at full size (the manager SIGKILLed at random
+// scenarios of test/chaos at full size (the manager SIGKILLed at random
 // moments during a 5,000-partner convergence, during reviews with funds
 // effects and while deal registrations race for customers, a leader failover, a kube-apiserver restart, an evidence write storm),
 // then the invalid-input corpus and the permissions matrix of controllers/, and
@@ -24,8 +24,8 @@ import (
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/partnergov/partnergov/internal/chaos"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/chaos"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 func main() {

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/partnergov/partnergov/internal/app"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // The install's namespace, as config/default sets it and as the chart is rendered.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
-	"github.com/partnergov/partnergov/internal/harness"
+	"github.com/partnergov/partnergov/test/harness"
 )
 
 // DealsConfig sizes CrashDeals.

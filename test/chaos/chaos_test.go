@@ -10,8 +10,8 @@ import (
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/partnergov/partnergov/internal/chaos"
-	"github.com/partnergov/partnergov/internal/testenv"
+	"github.com/partnergov/partnergov/test/chaos"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // The small versions of `make chaos`: one control plane for the package, each

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/partnergov/partnergov/internal/harness"
+	"github.com/partnergov/partnergov/test/harness"
 )
 
 // Leader election timing of the manager (controller-runtime's defaults, which

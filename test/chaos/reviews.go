@@ -16,7 +16,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/decimal"
-	"github.com/partnergov/partnergov/internal/harness"
+	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/internal/plugin"
 	"github.com/partnergov/partnergov/internal/review"
 )

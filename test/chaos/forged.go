@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
-	"github.com/partnergov/partnergov/internal/harness"
+	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/internal/record"
 )
 
