@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,9 +61,14 @@ func integrationRules(partner string, listings []string) []rbacv1.PolicyRule {
 	return rules
 }
 
-// ensureIntegrationAccess creates the partner's integration objects, or repairs them
-// when someone changed their rules; it writes nothing when they are as they should be.
+// ensureIntegrationAccess creates the partner's integration objects when its
+// spec asks for them, or repairs them when someone changed their rules, and
+// deletes them when it no longer asks; it writes nothing when they are as they
+// should be, and for a partner without an integration reads only the cache.
 func ensureIntegrationAccess(ctx context.Context, c client.Client, live client.Reader, p *v1alpha1.Partner) error {
+	if !p.IntegrationEnabled() {
+		return revokeIntegrationAccess(ctx, c, p)
+	}
 	var listings v1alpha1.ListingList
 	if err := c.List(ctx, &listings, client.InNamespace(p.Namespace), client.MatchingFields{indexPartner: p.Name}); err != nil {
 		return err
@@ -141,4 +147,27 @@ func sameAccess(have, want client.Object) bool {
 	default:
 		return true
 	}
+}
+
+// revokeIntegrationAccess deletes the partner's integration objects that
+// partnergov made for it (labelled, and controlled by this Partner); deleting
+// the ServiceAccount invalidates every token issued for it. Objects of the same
+// name that partnergov did not make are left alone.
+func revokeIntegrationAccess(ctx context.Context, c client.Client, p *v1alpha1.Partner) error {
+	for _, obj := range integrationObjects(p, nil) {
+		err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if obj.GetLabels()[ManagedByLabel] != ManagedByValue || !metav1.IsControlledBy(obj, p) {
+			continue
+		}
+		if err := c.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return nil
 }

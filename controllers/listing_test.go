@@ -158,8 +158,8 @@ func TestOnlyThePartnersIntegrationReportsUsage(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
 	program := newProgram(t)
-	a := settledPartnerWithoutTier(t, g, ns, program.Name)
-	b := settledPartnerWithoutTier(t, g, ns, program.Name)
+	a := settledPartnerWithoutTier(t, g, ns, program.Name, withIntegration)
+	b := settledPartnerWithoutTier(t, g, ns, program.Name, withIntegration)
 	l := newListing(ns, a.Name)
 	g.Expect(admin.Create(ctx, l)).To(Succeed())
 

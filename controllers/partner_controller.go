@@ -61,8 +61,8 @@ type PartnerReconciler struct {
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile evaluates one partner and writes its status when it changed.

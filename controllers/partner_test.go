@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,8 +51,11 @@ func create(t *testing.T, obj client.Object) {
 }
 
 // settledPartner creates a partner and waits until the controller has given it a tier.
-func settledPartner(t *testing.T, g Gomega, ns, program string) *v1alpha1.Partner {
+func settledPartner(t *testing.T, g Gomega, ns, program string, opts ...func(*v1alpha1.Partner)) *v1alpha1.Partner {
 	p := newPartner(ns, program)
+	for _, o := range opts {
+		o(p)
+	}
 	g.Expect(admin.Create(ctx, p)).To(Succeed())
 	eventually(g, func(g Gomega) {
 		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
@@ -207,7 +211,7 @@ func TestAnIntegrationCannotSetItsOwnTier(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("may not change status.tier"))
 }
 
-func TestEachPartnerGetsAnIntegrationIdentityForItsOwnStatusOnly(t *testing.T) {
+func TestAPartnerAskingForAnIntegrationIdentityGetsOneForItsOwnStatusOnly(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
 	program := &v1alpha1.PartnerProgram{
@@ -220,8 +224,8 @@ func TestEachPartnerGetsAnIntegrationIdentityForItsOwnStatusOnly(t *testing.T) {
 	// Partners' own integrations may report training completions.
 	program.Spec.Metrics[1].TrustedReporters.Groups = []string{"system:serviceaccounts:" + ns}
 	create(t, program)
-	a := settledPartnerWithoutTier(t, g, ns, program.Name)
-	b := settledPartnerWithoutTier(t, g, ns, program.Name)
+	a := settledPartnerWithoutTier(t, g, ns, program.Name, withIntegration)
+	b := settledPartnerWithoutTier(t, g, ns, program.Name, withIntegration)
 
 	name := v1alpha1.IntegrationName(a.Name)
 	var role rbacv1.Role
@@ -248,12 +252,54 @@ func TestEachPartnerGetsAnIntegrationIdentityForItsOwnStatusOnly(t *testing.T) {
 	err := reportEvidence(integration, "partner-lms", b, "training", "9", time.Now())
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "partner A's integration writes partner B: %v", err)
 	g.Expect(getPartner(g, b).Status.Evidence).To(BeEmpty())
+
+	// Switched off, the identity goes, and with its ServiceAccount every token
+	// issued for it: the integration's next write is refused.
+	off := getPartner(g, a)
+	off.Spec.Integration.Enabled = false
+	g.Expect(admin.Update(ctx, off)).To(Succeed())
+	for _, obj := range []client.Object{&corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}} {
+		eventually(g, func(g Gomega) {
+			err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists: %v", obj, name, err)
+		}).Should(Succeed())
+	}
+	eventually(g, func(g Gomega) {
+		err := reportEvidence(integration, "partner-lms", a, "training", "10", time.Now())
+		g.Expect(apierrors.IsUnauthorized(err)).To(BeTrue(), "a revoked identity's token still works: %v", err)
+	}).Should(Succeed())
+	g.Expect(getPartner(g, a).Status.Evidence).To(ContainElement(HaveField("Value", v1alpha1.Decimal("9"))))
+}
+
+func TestAPartnerWithoutAnIntegrationGetsNoIdentity(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, _, _ := ladder(t, time.Hour, time.Hour)
+	p := settledPartner(t, g, ns, program.Name)
+	// A partner asking for one, created after, gets its identity: by then the
+	// first partner's reconcile, identity included, has long finished.
+	asked := settledPartner(t, g, ns, program.Name, withIntegration)
+	eventually(g, func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: v1alpha1.IntegrationName(asked.Name)}, &corev1.ServiceAccount{})).To(Succeed())
+	}).Should(Succeed())
+	for _, obj := range []client.Object{&corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}} {
+		err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: v1alpha1.IntegrationName(p.Name)}, obj)
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T for a partner that asked for no integration: %v", obj, err)
+	}
+}
+
+// withIntegration makes a partner ask for its own integration identity.
+func withIntegration(p *v1alpha1.Partner) {
+	p.Spec.Integration = &v1alpha1.PartnerIntegration{Enabled: true}
 }
 
 // settledPartnerWithoutTier creates a partner of a program with no tiers and waits
 // until the controller has reconciled it.
-func settledPartnerWithoutTier(t *testing.T, g Gomega, ns, program string) *v1alpha1.Partner {
+func settledPartnerWithoutTier(t *testing.T, g Gomega, ns, program string, opts ...func(*v1alpha1.Partner)) *v1alpha1.Partner {
 	p := newPartner(ns, program)
+	for _, o := range opts {
+		o(p)
+	}
 	g.Expect(admin.Create(ctx, p)).To(Succeed())
 	eventually(g, func(g Gomega) {
 		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())

@@ -260,8 +260,8 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 	f.unusedProgram.ObjectMeta = metav1.ObjectMeta{Name: uniqueName("program")}
 	create(t, f.unusedProgram)
 	f.path = newPath(t, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
-	f.partner = settledPartner(t, g, f.ns, f.program.Name)
-	f.other = settledPartner(t, g, f.ns, f.program.Name)
+	f.partner = settledPartner(t, g, f.ns, f.program.Name, withIntegration)
+	f.other = settledPartner(t, g, f.ns, f.program.Name, withIntegration)
 	f.listing = newListing(f.ns, f.partner.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})
 	g.Expect(admin.Create(ctx, f.listing)).To(Succeed())
 

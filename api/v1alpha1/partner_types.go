@@ -69,6 +69,31 @@ type PartnerSpec struct {
 	// the scorecard counts from its creationTimestamp meanwhile.
 	// +optional
 	JoinedAt *metav1.Time `json:"joinedAt,omitempty"`
+
+	// integration asks for the partner's own integration identity: the systems a
+	// partner runs itself (its LMS, its marketplace backend) report through it.
+	// Evidence from the company's systems (CRM, surveys) needs none. Left out, the
+	// partner has no identity of its own and partnergov writes nothing for it.
+	// +optional
+	Integration *PartnerIntegration `json:"integration,omitempty"`
+}
+
+// PartnerIntegration is the partner's own integration identity.
+type PartnerIntegration struct {
+	// enabled provisions, in the partner's namespace, a ServiceAccount named
+	// "<partner>-integration" with a Role and RoleBinding that allow get and
+	// patch on partners/status of this one Partner and listings/status of its
+	// own Listings, and nothing else; the program's catalog decides which
+	// metrics it may report. Setting it back to false (or removing
+	// spec.integration) deletes the three objects, and with the ServiceAccount
+	// every token issued for it stops working.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+}
+
+// IntegrationEnabled reports whether p asks for its own integration identity.
+func (p *Partner) IntegrationEnabled() bool {
+	return p.Spec.Integration != nil && p.Spec.Integration.Enabled
 }
 
 // EvidenceEntry is one reported value of a catalog metric. Integrations write their

@@ -26,8 +26,8 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
 	"github.com/partnergov/partnergov/internal/deal"
-	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/test/testenv"
 )
 

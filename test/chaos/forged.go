@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
-	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/test/harness"
 )
 
 // statusGuards are the webhooks Forged removes, as an uninstall would.

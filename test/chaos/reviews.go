@@ -16,9 +16,9 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/decimal"
-	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/internal/plugin"
 	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/test/harness"
 )
 
 // ReviewsConfig sizes CrashReviews.

@@ -31,15 +31,17 @@ type allowance struct {
 var (
 	readOnly   = []string{"get", "list", "watch"}
 	statusRW   = []string{"get", "patch", "update"}
-	provisions = []string{"create", "get", "list", "update", "watch"}
+	provisions = []string{"create", "delete", "get", "list", "update", "watch"}
 )
 
 // allowed is the allow-list, per "group/resource". Widening it is a decision
 // to review: a new resource or verb in the rendered RBAC (from a +kubebuilder:rbac
 // marker or a hand-written role) fails TestLeastPrivilege until it is added here.
 var allowed = map[string]allowance{
-	// The partner controller provisions each partner's integration identity:
-	// a ServiceAccount, a Role (get/patch of that partner's status) and a RoleBinding.
+	// The partner controller provisions the integration identity of each partner
+	// that asks for one: a ServiceAccount, a Role (get/patch of that partner's
+	// status) and a RoleBinding; it deletes them when the partner stops asking
+	// (only those it labelled and owns; deleting the ServiceAccount revokes its tokens).
 	"/serviceaccounts":                       {verbs: provisions},
 	"rbac.authorization.k8s.io/roles":        {verbs: provisions},
 	"rbac.authorization.k8s.io/rolebindings": {verbs: provisions},
