@@ -78,7 +78,7 @@ func main() {
 	flag.IntVar(&c.deals, "deals", 2000, "deal registrations the deal phase registers and times, on its own control plane after the partner sizes (0: no deal phase)")
 	flag.IntVar(&c.dealPartners, "deal-partners", 100, "partners registering in the deal phase (at least 2)")
 	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
-	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence under bin/bench/N/")
+	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase, under bin/bench/N/")
 	flag.Float64Var(&c.assume.WriteRate, "assume-write-rate", DefaultAssumptions.WriteRate, "capacity model: object writes a second a production API server absorbs from the manager")
 	flag.Float64Var(&c.assume.MemoryGiB, "assume-memory-gib", DefaultAssumptions.MemoryGiB, "capacity model: memory one manager pod may use, GiB")
 	flag.Float64Var(&c.assume.StorageQuotaGiB, "assume-etcd-quota-gib", DefaultAssumptions.StorageQuotaGiB, "capacity model: etcd's quota, GiB")
@@ -403,7 +403,15 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	if err != nil {
 		return r, err
 	}
+	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-before-decisions.txt"))
+	_ = cl.SaveAPIServerMetrics(ctx, filepath.Join(cl.Dir, "apiserver-before-decisions.txt"))
 	total := int(float64(c.decisionRate) * c.decisionFor.Seconds())
+	decisionCPU := profile(c.pprof, fmt.Sprintf("profile?seconds=%d", int(c.decisionFor.Seconds())), filepath.Join(cl.Dir, "cpu-decisions.pprof"))
+	go func() {
+		// Where the workers wait, half-way through.
+		time.Sleep(c.decisionFor / 2)
+		<-profile(c.pprof, "goroutine?debug=1", filepath.Join(cl.Dir, "goroutines-decisions.txt"))
+	}()
 	tick := time.NewTicker(time.Second / time.Duration(c.decisionRate))
 	errs := make(chan error, total)
 	var rttMu sync.Mutex
@@ -436,7 +444,9 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 		return r, fmt.Errorf("decision latency: %w", err)
 	}
 	lat := tracker.Latencies()
+	<-decisionCPU
 	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-after-decisions.txt"))
+	_ = cl.SaveAPIServerMetrics(ctx, filepath.Join(cl.Dir, "apiserver-after-decisions.txt"))
 	r.Decision = latency(lat)
 	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
 	r.UpdateRoundTrip = latency(rtts)

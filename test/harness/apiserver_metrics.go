@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"os"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -22,4 +23,19 @@ func (c *Cluster) APIServerMetrics(ctx context.Context) (Metrics, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(raw))
 	return Metrics(fams), err
+}
+
+// SaveAPIServerMetrics writes the API server's /metrics text to path, for
+// reading after a run (request durations by resource and verb, admission
+// webhook durations, priority-and-fairness waits).
+func (c *Cluster) SaveAPIServerMetrics(ctx context.Context, path string) error {
+	cs, err := kubernetes.NewForConfig(Unlimited(c.Env.Config))
+	if err != nil {
+		return err
+	}
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
