@@ -342,6 +342,24 @@ func TestOutcomeEvidenceCannotBeSelfReportedOrZero(t *testing.T) {
 	err = trusting("system:serviceaccounts")
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 	g.Expect(strings.Contains(err.Error(), "every partner's integration identity")).To(BeTrue(), err.Error())
+
+	// Naming one partner's integration ServiceAccount is found through the
+	// cache's index, as a namespace group is; another ServiceAccount is not one.
+	trustingAccount := func(name string) error {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var got v1alpha1.PartnerProgram
+			if err := admin.Get(ctx, client.ObjectKeyFromObject(program), &got); err != nil {
+				return err
+			}
+			got.Spec.Metrics[0].TrustedReporters.ServiceAccounts = append(got.Spec.Metrics[0].TrustedReporters.ServiceAccounts,
+				v1alpha1.ServiceAccountReference{Namespace: ns, Name: name})
+			return admin.Update(ctx, &got)
+		})
+	}
+	err = trustingAccount(v1alpha1.IntegrationName(p.Name))
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("self-report"), ContainSubstring(ns+"/"+p.Name)))
+	g.Expect(trustingAccount("finance-sync")).To(Succeed())
 }
 
 func TestAnExceptionLongerThanTheProgramAllowsIsRefused(t *testing.T) {

@@ -106,3 +106,36 @@ func SelfReporting(p *v1alpha1.PartnerProgram, namespace, partner string) []stri
 	}
 	return out
 }
+
+// SelfReportingSuspects narrows down which partners' integration identities the
+// Outcome metrics of p could trust, so that a check need not look at every
+// partner of the program: the ServiceAccounts the catalog names (as a
+// reference or by user name), which may be a partner's "<partner>-integration",
+// and the namespaces whose every ServiceAccount it trusts (the group
+// "system:serviceaccounts:<namespace>"), where any partner would be. Both come
+// sorted and without duplicates. The rules that trust every ServiceAccount
+// whatever its namespace are SelfReporting's to find, with no partner at all.
+func SelfReportingSuspects(p *v1alpha1.PartnerProgram) (accounts []v1alpha1.ServiceAccountReference, namespaces []string) {
+	for _, def := range p.Spec.Metrics {
+		if def.Class != v1alpha1.MetricClassOutcome {
+			continue
+		}
+		r := def.TrustedReporters
+		accounts = append(accounts, r.ServiceAccounts...)
+		for _, u := range r.Users {
+			if ns, name, ok := serviceAccount(u); ok {
+				accounts = append(accounts, v1alpha1.ServiceAccountReference{Namespace: ns, Name: name})
+			}
+		}
+		for _, g := range r.Groups {
+			if ns, ok := strings.CutPrefix(g, "system:serviceaccounts:"); ok && ns != "" {
+				namespaces = append(namespaces, ns)
+			}
+		}
+	}
+	slices.SortFunc(accounts, func(a, b v1alpha1.ServiceAccountReference) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	slices.Sort(namespaces)
+	return slices.Compact(accounts), slices.Compact(namespaces)
+}

@@ -182,6 +182,28 @@ func TestSelfReporting(t *testing.T) {
 	}
 }
 
+func TestSelfReportingSuspectsAreEveryAccountAndNamespaceAnOutcomeTrusts(t *testing.T) {
+	p := program()
+	p.Spec.Metrics = append(p.Spec.Metrics,
+		metric("bookings", v1alpha1.MetricClassOutcome, 90*day, v1alpha1.Identities{
+			Users:           []string{"system:serviceaccount:partners:acme-integration", "alice@example.com", "system:serviceaccount:broken"},
+			ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "emea", Name: "nimbus-integration"}, {Namespace: "partners", Name: "acme-integration"}},
+			Groups:          []string{"system:serviceaccounts:emea", "partnergov:crm", "system:serviceaccounts"},
+		}),
+		metric("courses", v1alpha1.MetricClassEnablement, 90*day, v1alpha1.Identities{
+			ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "apac", Name: "orbit-integration"}},
+			Groups:          []string{"system:serviceaccounts:apac"},
+		}))
+	accounts, namespaces := SelfReportingSuspects(p)
+	wantAccounts := []v1alpha1.ServiceAccountReference{{Namespace: "crm", Name: "sync"}, {Namespace: "emea", Name: "nimbus-integration"}, {Namespace: "partners", Name: "acme-integration"}}
+	if !slices.Equal(accounts, wantAccounts) {
+		t.Errorf("accounts = %v, want %v (Outcome metrics only, users and references, once each)", accounts, wantAccounts)
+	}
+	if want := []string{"emea"}; !slices.Equal(namespaces, want) {
+		t.Errorf("namespaces = %v, want %v (Outcome metrics only; the group of every ServiceAccount is SelfReporting's)", namespaces, want)
+	}
+}
+
 func TestProgramReadiness(t *testing.T) {
 	broken := tierNamed("broken", 5, 1, req("nps", v1alpha1.OperatorGreaterThan, "1"))
 	other := gold()

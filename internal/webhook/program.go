@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -23,6 +24,9 @@ import (
 // Outcome evidence, and deleting a program that tiers or partners still use.
 type ProgramValidator struct {
 	Reader client.Reader
+	// Partners reads partners from the manager's cache, by the indexes
+	// indexPartners registers.
+	Partners client.Reader
 }
 
 // ValidateCreate refuses Outcome metrics that trust every ServiceAccount.
@@ -53,12 +57,11 @@ func (v *ProgramValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *v
 		}
 	}
 	errs = append(errs, selfReporting(newObj, tier.SelfReporting(newObj, "", ""), "")...)
-	partners, err := partnersOf(ctx, v.Reader, newObj.Name)
+	partners, err := v.suspects(ctx, newObj)
 	if err != nil {
 		return nil, err
 	}
-	for i := range partners {
-		p := &partners[i]
+	for _, p := range partners {
 		if rules := tier.SelfReporting(newObj, p.Namespace, p.Name); len(rules) > 0 {
 			errs = append(errs, selfReporting(newObj, rules, p.Namespace+"/"+p.Name)...)
 			break // one partner names the problem; the rule is the same for the rest
@@ -67,6 +70,63 @@ func (v *ProgramValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *v
 	return nil, invalid("PartnerProgram", newObj.Name, errs)
 }
 
+// suspects finds the partners of program p whose integration identity an
+// Outcome metric of p may trust (tier.SelfReportingSuspects): the partners whose
+// "<partner>-integration" the catalog names, and one partner of p in each
+// namespace whose ServiceAccounts it trusts (one names the problem). Each is a
+// lookup in the cache by name or by the spec.program index within a namespace,
+// never a list of the program's partners: an update of a program of 100,000
+// partners costs a few map lookups. The one scan is for a ServiceAccount whose
+// name was shortened with a hash (a partner name over 51 characters): the
+// partners of p in its namespace are compared with it.
+func (v *ProgramValidator) suspects(ctx context.Context, p *v1alpha1.PartnerProgram) ([]*v1alpha1.Partner, error) {
+	accounts, namespaces := tier.SelfReportingSuspects(p)
+	var out []*v1alpha1.Partner
+	for _, sa := range accounts {
+		if name, ok := strings.CutSuffix(sa.Name, "-integration"); ok {
+			var partner v1alpha1.Partner
+			err := v.Partners.Get(ctx, types.NamespacedName{Namespace: sa.Namespace, Name: name}, &partner)
+			if client.IgnoreNotFound(err) != nil {
+				return nil, err
+			}
+			if err == nil && partner.Spec.Program == p.Name {
+				out = append(out, &partner)
+			}
+			continue
+		}
+		if len(sa.Name) < 63 {
+			continue // not a name IntegrationName gives
+		}
+		var list v1alpha1.PartnerList
+		if err := v.Partners.List(ctx, &list, client.InNamespace(sa.Namespace), client.MatchingFields{IndexPartnerProgram: p.Name},
+			client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			if v1alpha1.IntegrationName(list.Items[i].Name) == sa.Name {
+				out = append(out, &list.Items[i])
+			}
+		}
+	}
+	for _, ns := range namespaces {
+		var list v1alpha1.PartnerList
+		if err := v.Partners.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{IndexPartnerProgram: p.Name},
+			client.Limit(1), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// IndexPartnerProgram is the cache index of Partners by spec.program that the
+// partner controller registers on the same manager (internal/app sets up the
+// controllers and the webhooks together); controller-runtime keeps it per
+// namespace too, so a lookup within a namespace is one map access.
+const IndexPartnerProgram = "spec.program"
+
 // ValidateDelete refuses deleting a program that tiers or partners reference: its
 // partners would be left with no catalog to judge their evidence by.
 func (v *ProgramValidator) ValidateDelete(ctx context.Context, p *v1alpha1.PartnerProgram) (admission.Warnings, error) {
@@ -74,24 +134,16 @@ func (v *ProgramValidator) ValidateDelete(ctx context.Context, p *v1alpha1.Partn
 	if err := v.Reader.List(ctx, &tiers); err != nil {
 		return nil, err
 	}
-	partners, err := partnersOf(ctx, v.Reader, p.Name)
-	if err != nil {
+	// The partners come from the cache (without copies): a refusal names how
+	// many there are, and the API server is not asked to list them.
+	var partners v1alpha1.PartnerList
+	if err := v.Partners.List(ctx, &partners, client.MatchingFields{IndexPartnerProgram: p.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	if why := tier.ProgramDeletionRefusal(p.Name, tiers.Items, partners); why != "" {
+	if why := tier.ProgramDeletionRefusal(p.Name, tiers.Items, partners.Items); why != "" {
 		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("partnerprograms").GroupResource(), p.Name, errors.New(why))
 	}
 	return nil, nil
-}
-
-// partnersOf lists a program's partners; spec.program is a selectable field, so
-// the API server filters.
-func partnersOf(ctx context.Context, r client.Reader, program string) ([]v1alpha1.Partner, error) {
-	var partners v1alpha1.PartnerList
-	if err := r.List(ctx, &partners, client.MatchingFields{"spec.program": program}); err != nil {
-		return nil, err
-	}
-	return partners.Items, nil
 }
 
 // selfReporting turns the rules that let a partner report its own outcomes into

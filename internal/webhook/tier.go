@@ -22,6 +22,9 @@ import (
 // no two tiers of a program share a rank.
 type TierValidator struct {
 	Reader client.Reader
+	// Partners reads partners from the manager's cache, by the indexes
+	// indexPartners registers.
+	Partners client.Reader
 }
 
 // ValidateCreate validates a new tier; its program must exist.
@@ -37,11 +40,12 @@ func (v *TierValidator) ValidateUpdate(ctx context.Context, _, t *v1alpha1.Partn
 // ValidateDelete refuses deleting a tier that partners hold: retire it first
 // (spec.retired), so holders get its grace period instead of losing it at once.
 func (v *TierValidator) ValidateDelete(ctx context.Context, t *v1alpha1.PartnerTier) (admission.Warnings, error) {
-	partners, err := partnersOf(ctx, v.Reader, t.Spec.Program)
-	if err != nil {
+	// From the cache, without copies: the API server is not asked to list them.
+	var partners v1alpha1.PartnerList
+	if err := v.Partners.List(ctx, &partners, client.MatchingFields{IndexPartnerProgram: t.Spec.Program}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	if why := tier.TierDeletionRefusal(*t, partners); why != "" {
+	if why := tier.TierDeletionRefusal(*t, partners.Items); why != "" {
 		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("partnertiers").GroupResource(), t.Name, errors.New(why))
 	}
 	return nil, nil

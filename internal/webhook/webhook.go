@@ -71,11 +71,11 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
-		WithValidator(&ProgramValidator{Reader: reader}).Complete(); err != nil {
+		WithValidator(&ProgramValidator{Reader: reader, Partners: mgr.GetClient()}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerTier{}).
-		WithValidator(&TierValidator{Reader: reader}).Complete(); err != nil {
+		WithValidator(&TierValidator{Reader: reader, Partners: mgr.GetClient()}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Partner{}).
