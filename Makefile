@@ -27,8 +27,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: generate
-generate: ## Generate deepcopy code.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+generate: ## Generate deepcopy code and the apply configurations (api/v1alpha1/applyconfiguration).
+	rm -rf api/v1alpha1/applyconfiguration
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" \
+		applyconfiguration:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and webhook configurations under config/.
