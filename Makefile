@@ -80,8 +80,8 @@ $(HELM):
 	GOBIN=$(CURDIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 .PHONY: test-tools
-test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test).
-	@hack/install-debian-packages chromium:chromium
+test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test, python3-kubernetes for the Python integration example).
+	@hack/install-debian-packages chromium:chromium python3-import=kubernetes:python3-kubernetes
 
 .PHONY: test
 test: controlplane helm test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).
