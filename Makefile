@@ -27,8 +27,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: generate
-generate: ## Generate deepcopy code.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+generate: ## Generate deepcopy code and the apply configurations (api/v1alpha1/applyconfiguration).
+	rm -rf api/v1alpha1/applyconfiguration
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" \
+		applyconfiguration:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and webhook configurations under config/.
@@ -78,8 +80,8 @@ $(HELM):
 	GOBIN=$(CURDIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 .PHONY: test-tools
-test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test).
-	@hack/install-debian-packages chromium:chromium
+test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test, python3-kubernetes for the Python integration example).
+	@hack/install-debian-packages chromium:chromium python3-import=kubernetes:python3-kubernetes
 
 .PHONY: test
 test: controlplane helm test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).

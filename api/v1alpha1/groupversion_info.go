@@ -3,6 +3,7 @@
 // requests that govern funds and exceptions.
 //
 // +kubebuilder:object:generate=true
+// +kubebuilder:ac:generate=true
 // +groupName=governance.partnergov.io
 package v1alpha1
 
@@ -14,6 +15,10 @@ import (
 var (
 	// GroupVersion is the group and version used to register these objects.
 	GroupVersion = schema.GroupVersion{Group: "governance.partnergov.io", Version: "v1alpha1"}
+
+	// SchemeGroupVersion is GroupVersion under the name the generated apply
+	// configurations (applyconfiguration/utils.go) use, as client-go's API packages spell it.
+	SchemeGroupVersion = GroupVersion
 
 	// SchemeBuilder is used to add go types to the GroupVersionKind scheme.
 	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
