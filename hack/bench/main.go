@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -51,6 +52,7 @@ type config struct {
 	loadWorkers    int
 	convergeBudget time.Duration
 	pprof          string
+	memoryLimit    string
 	assume         Assumptions
 	plainMax       int
 	deals          int
@@ -78,6 +80,7 @@ func main() {
 	flag.IntVar(&c.deals, "deals", 2000, "deal registrations the deal phase registers and times, on its own control plane after the partner sizes (0: no deal phase)")
 	flag.IntVar(&c.dealPartners, "deal-partners", 100, "partners registering in the deal phase (at least 2)")
 	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
+	flag.StringVar(&c.memoryLimit, "memory-limit", "", "run the manager as in a container with this memory limit (a quantity such as 160Mi, or \"auto\" for the sizing rule of docs/performance.md): GOMEMLIMIT is set to the share of it automemlimit would set; empty: no limit")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase, under bin/bench/N/")
 	flag.Float64Var(&c.assume.WriteRate, "assume-write-rate", DefaultAssumptions.WriteRate, "capacity model: object writes a second a production API server absorbs from the manager")
 	flag.Float64Var(&c.assume.MemoryGiB, "assume-memory-gib", DefaultAssumptions.MemoryGiB, "capacity model: memory one manager pod may use, GiB")
@@ -228,6 +231,15 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 		return r, err
 	}
 	mo := harness.ManagerOptions{QPS: float32(c.qps), Burst: c.burst, MaxConcurrentReconciles: c.concurrency}
+	limit, err := memoryLimit(c.memoryLimit, n)
+	if err != nil {
+		return r, err
+	}
+	if limit > 0 {
+		r.MemoryLimitMiB = float64(limit) / (1 << 20)
+		mo.Env = append(mo.Env, fmt.Sprintf("GOMEMLIMIT=%d", int64(float64(limit)*app.MemoryLimitRatio)))
+		fmt.Printf("memory limit %.0f MiB (GOMEMLIMIT %.0f MiB)\n", r.MemoryLimitMiB, r.MemoryLimitMiB*app.MemoryLimitRatio)
+	}
 	if c.pprof != "" {
 		mo.Args = append(mo.Args, "--pprof-bind-address="+c.pprof)
 	}
@@ -647,4 +659,27 @@ func machine() Machine {
 		}
 	}
 	return m
+}
+
+// memoryLimit is the container memory limit the manager runs under at n
+// partners: none for "", the sizing rule for "auto", else the quantity given.
+func memoryLimit(flagValue string, n int) (int64, error) {
+	switch flagValue {
+	case "":
+		return 0, nil
+	case "auto":
+		return SuggestedMemoryLimit(n), nil
+	}
+	q, err := resource.ParseQuantity(flagValue)
+	if err != nil {
+		return 0, fmt.Errorf("-memory-limit: %w", err)
+	}
+	return q.Value(), nil
+}
+
+// SuggestedMemoryLimit is the container memory limit docs/performance.md
+// suggests for n partners: 64 MiB for the runtime, the binary and the fixed
+// caches, and 8 KiB per partner for its cached objects and their garbage.
+func SuggestedMemoryLimit(n int) int64 {
+	return 64<<20 + int64(n)*8<<10
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/partnergov/partnergov/internal/app"
 )
 
 // Report is what bench/results/*.json holds.
@@ -40,7 +42,10 @@ type Settings struct {
 
 // Result is one N's figures.
 type Result struct {
-	Partners            int
+	Partners int
+	// MemoryLimitMiB is the container memory limit the manager ran under
+	// (GOMEMLIMIT at app.MemoryLimitRatio of it); 0 for none.
+	MemoryLimitMiB      float64 `json:",omitempty"`
 	LoadSeconds         float64
 	Convergence         Phase
 	Wave                Phase
@@ -230,11 +235,19 @@ func (r Report) sizeGoals(check func(ok bool, format string, args ...any)) {
 		}
 	}
 	if at10k != nil {
-		check(at10k.PeakRSSMiB <= 150, "peak RSS at most 150 MiB at 10,000 partners (%.0f MiB)", at10k.PeakRSSMiB)
+		check(at10k.PeakRSSMiB <= 150, "peak RSS at most 150 MiB at 10,000 partners (%.0f MiB; %s)", at10k.PeakRSSMiB, limitText(at10k.MemoryLimitMiB))
 	}
 	if at10k != nil && at20k != nil {
 		t := at20k.Convergence.Seconds / at10k.Convergence.Seconds
 		mem := at20k.PeakRSSMiB / at10k.PeakRSSMiB
 		check(mem <= 2, "peak RSS at 20,000 at most 2x that at 10,000 (%.2fx; convergence time %.2fx)", mem, t)
 	}
+}
+
+// limitText says what memory limit a result ran under.
+func limitText(mib float64) string {
+	if mib == 0 {
+		return "no memory limit, GOMEMLIMIT unset"
+	}
+	return fmt.Sprintf("a %.0f MiB container limit, GOMEMLIMIT %.0f MiB", mib, mib*app.MemoryLimitRatio)
 }

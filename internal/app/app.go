@@ -162,11 +162,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// main exits as soon as the manager stops, so the lease can be handed
 		// over at once instead of after its duration.
 		LeaderElectionReleaseOnCancel: true,
-		// Managed fields are half of a typical object and the controller never reads them.
+		// Managed fields are half of a typical object and the controller never
+		// reads them; trimForCache drops them and trims what else it can.
 		// The integration identities partnergov provisions are the only ServiceAccounts,
 		// Roles and RoleBindings it needs to see.
 		Cache: cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
+			DefaultTransform: trimForCache,
 			SyncPeriod:       syncPeriod(o.SyncPeriod),
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.ServiceAccount{}: {Label: managedBy},

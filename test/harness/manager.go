@@ -51,6 +51,7 @@ type Manager struct {
 	webhookPort int
 	err         error
 	args        []string
+	env         []string
 }
 
 // ManagerOptions are the flags the harness sets beyond the addresses.
@@ -62,6 +63,8 @@ type ManagerOptions struct {
 	SyncPeriod time.Duration
 	// Args are further flags.
 	Args []string
+	// Env are further environment variables (NAME=value) of the process.
+	Env []string
 }
 
 // StartManager starts a manager process with leader election, registers its
@@ -83,13 +86,13 @@ func (c *Cluster) StartManager(ctx context.Context, name string, o ManagerOption
 		cluster:     c,
 	}
 	m.webhookPort = ports[2]
-	m.args = c.managerArgs(m, o)
+	m.args, m.env = c.managerArgs(m, o), o.Env
 	return m, m.start(ctx)
 }
 
 // RestartWith starts the stopped process again with other options (same addresses).
 func (m *Manager) RestartWith(ctx context.Context, o ManagerOptions) error {
-	m.args = m.cluster.managerArgs(m, o)
+	m.args, m.env = m.cluster.managerArgs(m, o), o.Env
 	return m.Restart(ctx)
 }
 
@@ -123,6 +126,7 @@ func (m *Manager) start(ctx context.Context) error {
 		return err
 	}
 	m.cmd = exec.Command(m.cluster.bin, m.args...)
+	m.cmd.Env = append(os.Environ(), m.env...)
 	m.cmd.Stdout, m.cmd.Stderr = log, log
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {
