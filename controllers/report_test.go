@@ -17,6 +17,11 @@ func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
 	g := NewWithT(t)
 	day := 24 * time.Hour
 	program, entry, selectTier := ladder(t, 90*day, time.Hour)
+	// A third tier, the highest rank, that nobody reaches: it sorts first by
+	// name, so the report shows it last only when it orders tiers by rank, and
+	// only when it shows empty tiers.
+	advanced := "advanced-" + selectTier
+	create(t, newTier(program.Name, advanced, 2, atLeast("revenue", "1000")))
 	ns := newNamespace(t)
 
 	// a holds select on fresh revenue and training (two fresh entries).
@@ -51,8 +56,22 @@ func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
 		g.Expect(got.Status.Scorecard.OpenRequestsByType).To(Equal([]v1alpha1.Count{{Name: string(v1alpha1.RequestReadinessClaim), Count: 1}}))
 	}).Should(Succeed())
 
+	// Three tier decisions are recorded: none -> entry for both, entry -> select for a.
+	eventually(g, func(g Gomega) {
+		var records v1alpha1.DecisionRecordList
+		g.Expect(admin.List(ctx, &records, client.InNamespace(ns))).To(Succeed())
+		n := 0
+		for _, r := range records.Items {
+			if r.Spec.Type == v1alpha1.DecisionTierChange {
+				n++
+			}
+		}
+		g.Expect(n).To(Equal(3))
+	}).Should(Succeed())
+
 	run := pluginAs(t, g, uniqueName("analyst")+"@example.com", nil,
-		readRule([]string{"get"}, "partnerprograms"), readRule([]string{"list"}, "partners", "exceptionrequests", "dealregistrations"))
+		readRule([]string{"get"}, "partnerprograms"),
+		readRule([]string{"list"}, "partners", "partnertiers", "exceptionrequests", "dealregistrations", "decisionrecords"))
 	file := filepath.Join(t.TempDir(), "report.html")
 	out, err := run("report", "--html", file, program.Name)
 	g.Expect(err).NotTo(HaveOccurred(), out)
@@ -64,8 +83,12 @@ func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
 	g.Expect(html).To(HavePrefix("<!DOCTYPE html>"))
 	g.Expect(html).To(ContainSubstring("<title>partnergov report: %s</title>", program.Name))
 	g.Expect(html).To(ContainSubstring("<h1>Partner program %s</h1>", program.Name))
-	g.Expect(html).To(ContainSubstring(`<svg id="chart-tiers" role="img" aria-label="Partners by tier. %s: 1, %s: 1"`,
-		wantTiers[0].Name, wantTiers[1].Name))
+	// Tiers by rank, lowest first, the empty one included.
+	g.Expect(html).To(ContainSubstring(`<svg id="chart-tiers" role="img" aria-label="Partners by tier, lowest rank first. %s: 1, %s: 1, %s: 0"`,
+		entry, selectTier, advanced))
+	// Review and tier decisions, each counted.
+	g.Expect(html).To(ContainSubstring(`<tr><td>Review decisions</td><td class="num">0</td>`))
+	g.Expect(html).To(ContainSubstring(`<tr><td>Tier decisions</td><td class="num">3</td>`))
 	g.Expect(html).To(ContainSubstring(`<svg id="chart-freshness" role="img" aria-label="Evidence freshness. fresh: 2, stale within 7d: 1, stale: 1"`))
 	g.Expect(html).To(ContainSubstring(`<svg id="chart-exceptions" role="img" aria-label="Pending exception requests by age. &lt;1d: 1, 1-3d: 0, 3-7d: 0, &gt;7d: 0"`))
 	g.Expect(html).To(ContainSubstring(`<tr><td>%s</td><td class="num">1</td></tr>`, v1alpha1.RequestReadinessClaim))

@@ -1,9 +1,11 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/scorecard"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -23,14 +26,18 @@ func reportCommand(flags *genericclioptions.ConfigFlags, streams genericiooption
 		Short: "Write a program's scorecard with tier, evidence-freshness, exception-ageing and deal charts as one self-contained HTML page",
 		Long: `Write one self-contained HTML page (inline CSS and SVG, no scripts, no external
 resources) with the program's scorecard and four charts: partners by tier (from
-status.scorecard), the freshness of the program's evidence entries (fresh, going
-stale within 7 days, stale; from the partners' status and the catalog's freshness
+status.scorecard; every tier of the program, lowest rank first, empty tiers
+included), the freshness of the program's evidence entries (fresh, going stale
+within 7 days, stale; from the partners' status and the catalog's freshness
 windows), the pending exception requests by age and the deal registrations by
-phase. Its deals section shows won revenue by tier and segment per currency,
-committed funds and return on partner investment, conflict and expiry rates,
-approval time, time to first revenue, and the top partners by sourced revenue
-(from the live deal registrations). PROGRAM may be omitted when there is only
-one program; FILE "-" writes to standard output.`,
+phase. The decisions of the last 30 days are counted twice, each labelled: review
+decisions (reviewers' stage decisions, from the scorecard) and tier decisions
+(the TierChange DecisionRecords of the program's partners). Its deals section
+shows won revenue by tier and segment per currency, committed funds and return on
+partner investment, conflict and expiry rates, approval time, time to first
+revenue, and the top partners by sourced revenue (from the live deal
+registrations). PROGRAM may be omitted when there is only one program; FILE "-"
+writes to standard output.`,
 		Example: `  kubectl partnergov report --html report.html global`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,9 +82,17 @@ one program; FILE "-" writes to standard output.`,
 // reportTopPartners is how many partners per currency the report lists by sourced revenue.
 const reportTopPartners = 10
 
-// gatherReport reads the live partners, exception requests and deal
-// registrations of program.
+// gatherReport reads the live partners, tiers, exception requests, deal
+// registrations and tier-change records of program.
 func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.PartnerProgram, now time.Time) (ReportData, error) {
+	var tiers v1alpha1.PartnerTierList
+	if err := c.List(ctx, &tiers); err != nil {
+		return ReportData{}, fmt.Errorf("listing partner tiers: %w", err)
+	}
+	var records v1alpha1.DecisionRecordList
+	if err := c.List(ctx, &records, client.MatchingLabels{record.LabelType: string(v1alpha1.DecisionTierChange)}); err != nil {
+		return ReportData{}, fmt.Errorf("listing the tier decision records: %w", err)
+	}
 	var partners v1alpha1.PartnerList
 	if err := c.List(ctx, &partners); err != nil {
 		return ReportData{}, fmt.Errorf("listing partners: %w", err)
@@ -90,14 +105,75 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 	if err := c.List(ctx, &deals); err != nil {
 		return ReportData{}, fmt.Errorf("listing deal registrations: %w", err)
 	}
+	var counted []v1alpha1.Count
+	if sc := program.Status.Scorecard; sc != nil {
+		counted = sc.PartnersByTier
+	}
 	return ReportData{
 		Program:       program.Name,
 		GeneratedAt:   now,
 		Scorecard:     program.Status.Scorecard,
+		Tiers:         tiersByRank(program.Name, tiers.Items, counted),
+		TierDecisions: tierDecisions(program.Name, records.Items, now),
 		Freshness:     evidenceFreshness(program, partners.Items, now),
 		ExceptionAges: exceptionAgeing(program, partners.Items, requests.Items, now),
 		TopPartners:   scorecard.TopPartners(program, partners.Items, deals.Items, reportTopPartners),
 	}, nil
+}
+
+// tiersByRank returns the partner counts of the scorecard (counted, by tier name)
+// for every tier of program, lowest rank first (ties by name), with zero for a
+// tier nobody holds. Untiered partners (scorecard.Untiered) come first, below
+// rank 0, when there are any; a counted tier that no longer exists comes last
+// (by name), without a rank.
+func tiersByRank(program string, tiers []v1alpha1.PartnerTier, counted []v1alpha1.Count) []TierCount {
+	counts := make(map[string]int, len(counted))
+	for _, c := range counted {
+		counts[c.Name] += int(c.Count)
+	}
+	var ladder []v1alpha1.PartnerTier
+	for _, t := range tiers {
+		if t.Spec.Program == program {
+			ladder = append(ladder, t)
+		}
+	}
+	slices.SortFunc(ladder, func(a, b v1alpha1.PartnerTier) int {
+		return cmp.Or(cmp.Compare(a.Spec.Rank, b.Spec.Rank), cmp.Compare(a.Name, b.Name))
+	})
+	var out []TierCount
+	shown := map[string]bool{}
+	if n := counts[scorecard.Untiered]; n > 0 && !slices.ContainsFunc(ladder, func(t v1alpha1.PartnerTier) bool { return t.Name == scorecard.Untiered }) {
+		out = append(out, TierCount{Name: scorecard.Untiered, Count: n})
+		shown[scorecard.Untiered] = true
+	}
+	for _, t := range ladder {
+		rank := t.Spec.Rank
+		out = append(out, TierCount{Name: t.Name, Rank: &rank, Retired: t.Spec.Retired, Count: counts[t.Name]})
+		shown[t.Name] = true
+	}
+	var gone []TierCount
+	for name, n := range counts {
+		if !shown[name] && n > 0 {
+			gone = append(gone, TierCount{Name: name, Count: n})
+		}
+	}
+	slices.SortFunc(gone, func(a, b TierCount) int { return cmp.Compare(a.Name, b.Name) })
+	return append(out, gone...)
+}
+
+// tierDecisions counts the tier changes of program's partners recorded in
+// records (type TierChange, spec.program the program) with a time in
+// (now-scorecard.Window, now], the window of the scorecard's review decisions.
+func tierDecisions(program string, records []v1alpha1.DecisionRecord, now time.Time) int {
+	since := now.Add(-scorecard.Window)
+	n := 0
+	for _, r := range records {
+		if r.Spec.Type == v1alpha1.DecisionTierChange && r.Spec.Program == program &&
+			r.Spec.Time.After(since) && !r.Spec.Time.After(now) {
+			n++
+		}
+	}
+	return n
 }
 
 // evidenceFreshness counts the evidence entries of program's partners by their

@@ -48,12 +48,36 @@ type AgeBucket struct {
 	Count int
 }
 
+// TierCount is how many partners hold a tier, as the scorecard counted them.
+type TierCount struct {
+	Name string
+	// Rank of the tier; nil for untiered partners and for a tier that no longer exists.
+	Rank *int32
+	// Retired is true for a tier being drained (spec.retired).
+	Retired bool
+	Count   int
+}
+
+// RankText prints the tier's rank, or "-".
+func (t TierCount) RankText() string {
+	if t.Rank == nil {
+		return none
+	}
+	return fmt.Sprint(*t.Rank)
+}
+
 // ReportData is everything a report shows; RenderReport draws it.
 type ReportData struct {
 	Program     string
 	GeneratedAt time.Time
 	Scorecard   *v1alpha1.Scorecard
-	Freshness   Freshness
+	// Tiers are every tier of the program with the partners the scorecard
+	// counted in it, lowest rank first (tiersByRank), empty tiers included.
+	Tiers []TierCount
+	// TierDecisions counts the tier changes of the program's partners recorded
+	// in DecisionRecords in the last 30 days (tierDecisions).
+	TierDecisions int
+	Freshness     Freshness
 	// ExceptionAges are the pending requests by age bucket, youngest first.
 	ExceptionAges []AgeBucket
 	// TopPartners are the partners with the most sourced revenue per currency
@@ -64,14 +88,16 @@ type ReportData struct {
 // reportView is what the template renders.
 type reportView struct {
 	ReportData
-	Generated   string
-	Updated     string
-	Outcome     string
-	HasScore    bool
-	Score       v1alpha1.Scorecard
-	Charts      []barChart
-	PendingSum  int
-	EvidenceSum int
+	Generated string
+	Updated   string
+	Outcome   string
+	HasScore  bool
+	Score     v1alpha1.Scorecard
+	Charts    []barChart
+	// ReviewDecisions is the scorecard's decisionsLast30Days, or "-" without a scorecard.
+	ReviewDecisions string
+	PendingSum      int
+	EvidenceSum     int
 	// Deals are the scorecard's deal figures worded for people; nil without them.
 	Deals *dealsView
 }
@@ -93,10 +119,11 @@ type dealsView struct {
 // RenderReport returns the report as one self-contained HTML page: inline CSS
 // and inline SVG, no scripts and no external resources.
 func RenderReport(d ReportData) ([]byte, error) {
-	v := reportView{ReportData: d, Generated: d.GeneratedAt.UTC().Format(time.RFC3339), Updated: none, Outcome: none}
+	v := reportView{ReportData: d, Generated: d.GeneratedAt.UTC().Format(time.RFC3339), Updated: none, Outcome: none, ReviewDecisions: none}
 	v.HasScore = !emptyScorecard(d.Scorecard)
 	if v.HasScore {
 		v.Score = *d.Scorecard
+		v.ReviewDecisions = fmt.Sprint(v.Score.DecisionsLast30Days)
 		if t := v.Score.UpdatedAt; t != nil && !t.IsZero() {
 			v.Updated = t.UTC().Format(time.RFC3339) + " (" + relative(t.Time, d.GeneratedAt) + ")"
 		}
@@ -107,11 +134,9 @@ func RenderReport(d ReportData) ([]byte, error) {
 
 	var tierLabels []string
 	var tierCounts []int
-	if d.Scorecard != nil {
-		for _, c := range d.Scorecard.PartnersByTier {
-			tierLabels = append(tierLabels, orNone(c.Name))
-			tierCounts = append(tierCounts, int(c.Count))
-		}
+	for _, c := range d.Tiers {
+		tierLabels = append(tierLabels, orNone(c.Name))
+		tierCounts = append(tierCounts, c.Count)
 	}
 	f := d.Freshness
 	v.EvidenceSum = f.Fresh + f.GoingStale + f.Stale
@@ -139,7 +164,7 @@ func RenderReport(d ReportData) ([]byte, error) {
 		}
 	}
 	v.Charts = []barChart{
-		newBarChart(chartTiersID, "Partners by tier", "no partners counted in the scorecard",
+		newBarChart(chartTiersID, "Partners by tier, lowest rank first", "no partners counted in the scorecard",
 			tierLabels, tierCounts, []string{colorTier}),
 		newBarChart(chartFreshnessID, "Evidence freshness", "no evidence reported",
 			[]string{"fresh", "stale within 7d", "stale"}, []int{f.Fresh, f.GoingStale, f.Stale},
@@ -235,10 +260,8 @@ td.num { text-align: right; }
 <table id="scorecard">
 <tr><th>Tier backed by current outcomes</th><td>{{.Outcome}}</td></tr>
 <tr><th>SLA breaches</th><td>{{.Score.SLABreaches}}</td></tr>
-<tr><th>Decisions (last 30 days)</th><td>{{.Score.DecisionsLast30Days}}</td></tr>
 <tr><th>Listings</th><td>{{.Score.ListingsPublished}} published, {{.Score.ListingsUnpublished}} unpublished, {{.Score.ListingsLowAdoption}} low adoption</td></tr>
 </table>
-{{- template "counts" (counts "Partners by tier" "Tier" .Score.PartnersByTier)}}
 {{- template "counts" (counts "Partners by type" "Type" .Score.PartnersByType)}}
 {{- template "counts" (counts "Open requests by type" "Type" .Score.OpenRequestsByType)}}
 <h2>Outcome metrics across partners (current evidence)</h2>
@@ -253,6 +276,24 @@ td.num { text-align: right; }
 <p>none</p>
 {{- end}}
 {{- end}}
+<h2>Partners by tier</h2>
+<p class="meta">Every tier of the program, lowest rank first, with the partners the scorecard counts in it.</p>
+{{- if .Tiers}}
+<table id="tiers">
+<tr><th>Tier</th><th>Rank</th><th>Partners</th></tr>
+{{- range .Tiers}}
+<tr><td>{{.Name}}{{if .Retired}} (retired){{end}}</td><td class="num">{{.RankText}}</td><td class="num">{{.Count}}</td></tr>
+{{- end}}
+</table>
+{{- else}}
+<p>none</p>
+{{- end}}
+<h2>Decisions in the last 30 days</h2>
+<table id="decisions">
+<tr><th>Decisions</th><th>Count</th><th>What is counted</th></tr>
+<tr><td>Review decisions</td><td class="num">{{.ReviewDecisions}}</td><td>each reviewer's Approve or Deny on a stage of an exception request of the program's partners (status.scorecard, as of its update)</td></tr>
+<tr><td>Tier decisions</td><td class="num">{{.TierDecisions}}</td><td>each change of a program partner's tier: a first tier, a promotion or a demotion, by evidence or by an exception (TierChange DecisionRecords, as of this report)</td></tr>
+</table>
 <h2>Deal registration</h2>
 {{- with .Deals}}
 <table id="deals">
