@@ -181,6 +181,49 @@ func RenderReport(d ReportData) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// pageParts are the templates the program report and the partner page share:
+// "style", the inline stylesheet, and "chart", one barChart as an inline SVG
+// figure.
+const pageParts = `{{define "style"}}<style>
+body { font-family: sans-serif; margin: 24px; color: #1f2933; background: #ffffff; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 24px 0 8px; }
+h2.section { border-left: 6px solid #334e68; padding-left: 8px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
+p.meta { color: #52606d; margin: 0 0 16px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 12px; }
+figure { margin: 0; border: 1px solid #d9e2ec; padding: 8px; }
+figcaption { color: #52606d; font-size: 13px; }
+svg text { font-family: sans-serif; font-size: 13px; fill: #1f2933; }
+svg text.heading { font-size: 16px; font-weight: bold; }
+table { border-collapse: collapse; margin-bottom: 8px; }
+th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #e4e7eb; }
+td.num { text-align: right; }
+</style>
+{{- end}}
+{{define "chart"}}<figure>
+<svg id="{{.ID}}" role="img" aria-label="{{.Desc}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}">
+<title>{{.Desc}}</title>
+<text class="heading" x="{{.AxisX1}}" y="24">{{.Title}}</text>
+<line x1="{{.AxisX1}}" y1="{{.BaseY}}" x2="{{.AxisX2}}" y2="{{.BaseY}}" stroke="#9aa5b1" stroke-width="1"/>
+{{- if .Empty}}
+<text x="{{.EmptyX}}" y="{{.EmptyY}}" text-anchor="middle">{{.Empty}}</text>
+{{- end}}
+{{- range .Bars}}
+<g class="bar">
+<title>{{.Label}}: {{.Text}}</title>
+{{- if .H}}
+<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>
+{{- end}}
+<text x="{{.MidX}}" y="{{.ValueY}}" text-anchor="middle">{{.Text}}</text>
+<text x="{{.MidX}}" y="{{.LabelY}}" text-anchor="middle">{{.Label}}</text>
+</g>
+{{- end}}
+</svg>
+</figure>
+{{- end}}
+`
+
 // groupTable is a titled table of revenue by tier or segment in the report.
 type groupTable struct {
 	Title, Column string
@@ -209,47 +252,14 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 <head>
 <meta charset="utf-8">
 <title>partnergov report: {{.Program}}</title>
-<style>
-body { font-family: sans-serif; margin: 24px; color: #1f2933; background: #ffffff; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 24px 0 8px; }
-h3 { font-size: 15px; margin: 16px 0 6px; }
-p.meta { color: #52606d; margin: 0 0 16px; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 12px; }
-figure { margin: 0; border: 1px solid #d9e2ec; padding: 8px; }
-figcaption { color: #52606d; font-size: 13px; }
-svg text { font-family: sans-serif; font-size: 13px; fill: #1f2933; }
-svg text.heading { font-size: 16px; font-weight: bold; }
-table { border-collapse: collapse; margin-bottom: 8px; }
-th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #e4e7eb; }
-td.num { text-align: right; }
-</style>
+{{template "style"}}
 </head>
 <body>
 <h1>Partner program {{.Program}}</h1>
 <p class="meta">Report generated {{.Generated}} by kubectl partnergov. Scorecard updated {{.Updated}}.</p>
 <section class="charts">
 {{- range .Charts}}
-<figure>
-<svg id="{{.ID}}" role="img" aria-label="{{.Desc}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}">
-<title>{{.Desc}}</title>
-<text class="heading" x="{{.AxisX1}}" y="24">{{.Title}}</text>
-<line x1="{{.AxisX1}}" y1="{{.BaseY}}" x2="{{.AxisX2}}" y2="{{.BaseY}}" stroke="#9aa5b1" stroke-width="1"/>
-{{- if .Empty}}
-<text x="{{.EmptyX}}" y="{{.EmptyY}}" text-anchor="middle">{{.Empty}}</text>
-{{- end}}
-{{- range .Bars}}
-<g class="bar">
-<title>{{.Label}}: {{.Count}}</title>
-{{- if .H}}
-<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>
-{{- end}}
-<text x="{{.MidX}}" y="{{.ValueY}}" text-anchor="middle">{{.Count}}</text>
-<text x="{{.MidX}}" y="{{.LabelY}}" text-anchor="middle">{{.Label}}</text>
-</g>
-{{- end}}
-</svg>
-</figure>
+{{template "chart" .}}
 {{- end}}
 </section>
 <p class="meta">Evidence entries: {{.EvidenceSum}} ({{.Freshness.Fresh}} fresh, {{.Freshness.GoingStale}} going stale within 7 days, {{.Freshness.Stale}} stale). Pending exception requests: {{.PendingSum}}.</p>
@@ -363,4 +373,4 @@ td.num { text-align: right; }
 <p>none</p>
 {{- end}}
 {{- end}}
-`))
+` + pageParts))
