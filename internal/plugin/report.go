@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,10 +21,10 @@ import (
 )
 
 func reportCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	var file string
+	var file, partner string
 	cmd := &cobra.Command{
-		Use:   "report --html FILE [PROGRAM]",
-		Short: "Write a program's scorecard with tier, evidence-freshness, exception-ageing and deal charts as one self-contained HTML page",
+		Use:   "report --html FILE [PROGRAM] | report --partner NAME [-n NAMESPACE] --html FILE",
+		Short: "Write a program's scorecard with tier, evidence-freshness, exception-ageing and deal charts, or one partner's standing, as one self-contained HTML page",
 		Long: `Write one self-contained HTML page (inline CSS and SVG, no scripts, no external
 resources) with the program's scorecard and four charts: partners by tier (from
 status.scorecard; every tier of the program, lowest rank first, empty tiers
@@ -37,16 +38,52 @@ shows won revenue by tier and segment per currency, committed funds and return o
 partner investment, conflict and expiry rates, approval time, time to first
 revenue, and the top partners by sourced revenue (from the live deal
 registrations). PROGRAM may be omitted when there is only one program; FILE "-"
-writes to standard output.`,
-		Example: `  kubectl partnergov report --html report.html global`,
-		Args:    cobra.MaximumNArgs(1),
+writes to standard output.
+
+With --partner NAME the page is one partner's standing instead, made to be handed
+to the partner (it shows only the partner's own objects and the program's rules):
+its tier and since when, what the next tier needs and what is missing (as
+explain partner checks it), its evidence and whether each entry is fresh, going
+stale, stale or not counted, its entitlements and where each comes from (its tier
+or an approved request), its exception requests under review and its published
+listings. It needs get on partners and partnerprograms and list on partnertiers,
+and on exceptionrequests and listings in the partner's namespace.`,
+		Example: `  kubectl partnergov report --html report.html global
+  kubectl partnergov report --partner acme-consulting -n partners --html acme-consulting.html`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return fmt.Errorf("--html FILE is required")
 			}
-			c, _, err := newClient(flags)
+			c, ns, err := newClient(flags)
 			if err != nil {
 				return err
+			}
+			write := func(page []byte, what string) error {
+				if file == "-" {
+					_, err := streams.Out.Write(page)
+					return err
+				}
+				if err := os.WriteFile(file, page, 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(streams.Out, "wrote %s to %s\n", what, file)
+				return nil
+			}
+			if partner != "" {
+				if len(args) > 0 {
+					return fmt.Errorf("--partner takes no PROGRAM argument: the page is of the partner's own program (spec.program)")
+				}
+				key := types.NamespacedName{Namespace: ns, Name: partner}
+				data, err := gatherPartnerPage(cmd.Context(), c, key, time.Now())
+				if err != nil {
+					return err
+				}
+				page, err := RenderPartnerPage(data)
+				if err != nil {
+					return err
+				}
+				return write(page, fmt.Sprintf("the standing of Partner %s", key))
 			}
 			name := ""
 			if len(args) == 1 {
@@ -64,18 +101,11 @@ writes to standard output.`,
 			if err != nil {
 				return err
 			}
-			if file == "-" {
-				_, err = streams.Out.Write(page)
-				return err
-			}
-			if err := os.WriteFile(file, page, 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.Out, "wrote the report of PartnerProgram %s to %s\n", program.Name, file)
-			return nil
+			return write(page, "the report of PartnerProgram "+program.Name)
 		},
 	}
 	cmd.Flags().StringVar(&file, "html", "", `the HTML file to write ("-" for standard output; required)`)
+	cmd.Flags().StringVar(&partner, "partner", "", "write the standing of this partner (in the namespace of -n) instead of the program's report")
 	return cmd
 }
 
