@@ -199,6 +199,7 @@ svg text.heading { font-size: 16px; font-weight: bold; }
 table { border-collapse: collapse; margin-bottom: 8px; }
 th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #e4e7eb; }
 td.num { text-align: right; }
+#decisions td:first-child { white-space: nowrap; }
 </style>
 {{- end}}
 {{define "chart"}}<figure>
@@ -263,6 +264,24 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 {{- end}}
 </section>
 <p class="meta">Evidence entries: {{.EvidenceSum}} ({{.Freshness.Fresh}} fresh, {{.Freshness.GoingStale}} going stale within 7 days, {{.Freshness.Stale}} stale). Pending exception requests: {{.PendingSum}}.</p>
+<h2>Partners by tier</h2>
+<p class="meta">Every tier of the program, lowest rank first, with the partners the scorecard counts in it.</p>
+{{- if .Tiers}}
+<table id="tiers">
+<tr><th>Tier</th><th>Rank</th><th>Partners</th></tr>
+{{- range .Tiers}}
+<tr><td>{{.Name}}{{if .Retired}} (retired){{end}}</td><td class="num">{{.RankText}}</td><td class="num">{{.Count}}</td></tr>
+{{- end}}
+</table>
+{{- else}}
+<p>none</p>
+{{- end}}
+<h2>Decisions in the last 30 days</h2>
+<table id="decisions">
+<tr><th>Decisions</th><th>Count</th><th>What is counted</th></tr>
+<tr><td>Review decisions</td><td class="num">{{.ReviewDecisions}}</td><td>each reviewer's Approve or Deny on a stage of an exception request of the program's partners (status.scorecard, as of its update)</td></tr>
+<tr><td>Tier decisions</td><td class="num">{{.TierDecisions}}</td><td>each change of a program partner's tier: a first tier, a promotion or a demotion, by evidence or by an exception (TierChange DecisionRecords, as of this report)</td></tr>
+</table>
 <h2>Scorecard</h2>
 {{- if not .HasScore}}
 <p>PartnerProgram {{.Program}} has no scorecard yet: the controller has not computed status.scorecard.</p>
@@ -286,24 +305,6 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 <p>none</p>
 {{- end}}
 {{- end}}
-<h2>Partners by tier</h2>
-<p class="meta">Every tier of the program, lowest rank first, with the partners the scorecard counts in it.</p>
-{{- if .Tiers}}
-<table id="tiers">
-<tr><th>Tier</th><th>Rank</th><th>Partners</th></tr>
-{{- range .Tiers}}
-<tr><td>{{.Name}}{{if .Retired}} (retired){{end}}</td><td class="num">{{.RankText}}</td><td class="num">{{.Count}}</td></tr>
-{{- end}}
-</table>
-{{- else}}
-<p>none</p>
-{{- end}}
-<h2>Decisions in the last 30 days</h2>
-<table id="decisions">
-<tr><th>Decisions</th><th>Count</th><th>What is counted</th></tr>
-<tr><td>Review decisions</td><td class="num">{{.ReviewDecisions}}</td><td>each reviewer's Approve or Deny on a stage of an exception request of the program's partners (status.scorecard, as of its update)</td></tr>
-<tr><td>Tier decisions</td><td class="num">{{.TierDecisions}}</td><td>each change of a program partner's tier: a first tier, a promotion or a demotion, by evidence or by an exception (TierChange DecisionRecords, as of this report)</td></tr>
-</table>
 <h2>Deal registration</h2>
 {{- with .Deals}}
 <table id="deals">
