@@ -109,6 +109,9 @@ and on exceptionrequests and listings in the partner's namespace.`,
 	return cmd
 }
 
+// recordPageSize is how many decision records the report reads per request.
+const recordPageSize = 500
+
 // reportTopPartners is how many partners per currency the report lists by sourced revenue.
 const reportTopPartners = 10
 
@@ -119,9 +122,23 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 	if err := c.List(ctx, &tiers); err != nil {
 		return ReportData{}, fmt.Errorf("listing partner tiers: %w", err)
 	}
-	var records v1alpha1.DecisionRecordList
-	if err := c.List(ctx, &records, client.MatchingLabels{record.LabelType: string(v1alpha1.DecisionTierChange)}); err != nil {
-		return ReportData{}, fmt.Errorf("listing the tier decision records: %w", err)
+	// Records are kept for years: read them a page at a time and keep the
+	// program's only.
+	var records []v1alpha1.DecisionRecord
+	for cont := ""; ; {
+		var page v1alpha1.DecisionRecordList
+		if err := c.List(ctx, &page, client.MatchingLabels{record.LabelType: string(v1alpha1.DecisionTierChange)},
+			client.Limit(recordPageSize), client.Continue(cont)); err != nil {
+			return ReportData{}, fmt.Errorf("listing the tier decision records: %w", err)
+		}
+		for _, r := range page.Items {
+			if r.Spec.Program == program.Name {
+				records = append(records, r)
+			}
+		}
+		if cont = page.Continue; cont == "" {
+			break
+		}
 	}
 	var partners v1alpha1.PartnerList
 	if err := c.List(ctx, &partners); err != nil {
@@ -144,7 +161,7 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 		GeneratedAt:   now,
 		Scorecard:     program.Status.Scorecard,
 		Tiers:         tiersByRank(program.Name, tiers.Items, counted),
-		TierDecisions: tierDecisions(program.Name, records.Items, now),
+		TierDecisions: tierDecisions(program.Name, records, now),
 		Freshness:     evidenceFreshness(program, partners.Items, now),
 		ExceptionAges: exceptionAgeing(program, partners.Items, requests.Items, now),
 		TopPartners:   scorecard.TopPartners(program, partners.Items, deals.Items, reportTopPartners),
