@@ -200,23 +200,53 @@ func checkTier(t *v1alpha1.PartnerTier, p *v1alpha1.Partner, program *v1alpha1.P
 	return te
 }
 
-// evidenceState says whether an entry counts as the tier engine counts it (in the
-// catalog, still trusted, a number, fresh), and describes it for people.
-func evidenceState(e *v1alpha1.EvidenceEntry, metric string, catalog map[string]v1alpha1.MetricDefinition, now time.Time) (counts bool, state string) {
-	def, inCatalog := catalog[metric]
+// evidenceVerdict is whether an evidence entry counts, as the tier engine counts it.
+type evidenceVerdict int
+
+const (
+	evidenceNotInCatalog evidenceVerdict = iota
+	evidenceUntrusted                    // the rule that admitted it is no longer trusted
+	evidenceNotANumber
+	evidenceStale
+	evidenceCurrent
+)
+
+// judgeEvidence says whether entry e (not nil) counts: in the catalog, still
+// trusted, a number, fresh. It returns the metric's definition and, for a number
+// that is trusted, when it goes (or went) stale.
+func judgeEvidence(e *v1alpha1.EvidenceEntry, catalog map[string]v1alpha1.MetricDefinition, now time.Time) (evidenceVerdict, v1alpha1.MetricDefinition, time.Time) {
+	def, inCatalog := catalog[e.Metric]
 	switch {
-	case e == nil:
-		return false, "no evidence reported"
 	case !inCatalog:
-		return false, "ignored: metric not in the program's catalog"
+		return evidenceNotInCatalog, def, time.Time{}
 	case !tier.StillTrusted(def, e.TrustedVia):
-		return false, fmt.Sprintf("ignored: not trusted (admitted via %q, which the catalog no longer trusts)", e.TrustedVia)
+		return evidenceUntrusted, def, time.Time{}
 	}
 	if _, err := decimal.Parse(e.Value); err != nil {
-		return false, "ignored: value is not a decimal number"
+		return evidenceNotANumber, def, time.Time{}
 	}
 	staleAt := tier.StaleAt(def, e.ObservedAt.Time)
 	if !now.Before(staleAt) {
+		return evidenceStale, def, staleAt
+	}
+	return evidenceCurrent, def, staleAt
+}
+
+// evidenceState says whether an entry counts as the tier engine counts it (in the
+// catalog, still trusted, a number, fresh), and describes it for people.
+func evidenceState(e *v1alpha1.EvidenceEntry, metric string, catalog map[string]v1alpha1.MetricDefinition, now time.Time) (counts bool, state string) {
+	if e == nil {
+		return false, "no evidence reported"
+	}
+	verdict, def, staleAt := judgeEvidence(e, catalog, now)
+	switch verdict {
+	case evidenceNotInCatalog:
+		return false, "ignored: metric not in the program's catalog"
+	case evidenceUntrusted:
+		return false, fmt.Sprintf("ignored: not trusted (admitted via %q, which the catalog no longer trusts)", e.TrustedVia)
+	case evidenceNotANumber:
+		return false, "ignored: value is not a decimal number"
+	case evidenceStale:
 		return false, fmt.Sprintf("stale since %s (freshness window %s), trusted via %s",
 			staleAt.UTC().Format(time.RFC3339), def.FreshnessWindow.Duration, e.TrustedVia)
 	}

@@ -16,8 +16,10 @@ type barChart struct {
 }
 
 type bar struct {
-	Label, Color   string
-	Count          int
+	Label, Color string
+	Count        int
+	// Text is the value printed over the bar: the count, or a percentage.
+	Text           string
 	X, Y, W, H     int
 	MidX           int // centre of the bar, for its labels
 	ValueY, LabelY int
@@ -36,6 +38,26 @@ const (
 
 // newBarChart lays out one bar per label, scaled to the largest count.
 func newBarChart(id, title, empty string, labels []string, counts []int, colors []string) barChart {
+	texts := make([]string, len(counts))
+	for i, v := range counts {
+		texts[i] = fmt.Sprint(v)
+	}
+	return layoutBars(id, title, empty, labels, counts, texts, colors, 0)
+}
+
+// newPercentChart lays out one bar per label on a fixed scale of 0 to 100%.
+func newPercentChart(id, title, empty string, labels []string, percents []int, colors []string) barChart {
+	texts := make([]string, len(percents))
+	for i, v := range percents {
+		texts[i] = fmt.Sprintf("%d%%", v)
+	}
+	return layoutBars(id, title, empty, labels, percents, texts, colors, 100)
+}
+
+// layoutBars lays out one bar per label, each value printed as its text, scaled
+// so that scale (or, when scale is 0, the largest value) fills the plot. Each
+// bar takes colors[i] (cycling when there are fewer colours than bars).
+func layoutBars(id, title, empty string, labels []string, counts []int, texts []string, colors []string, scale int) barChart {
 	c := barChart{ID: id, Title: title, Height: chartHeight, BaseY: chartTop + chartPlotHeight}
 	n := len(labels)
 	c.Width = max(chartMinWidth, 2*chartSide+n*chartSlotMin)
@@ -51,7 +73,7 @@ func newBarChart(id, title, empty string, labels []string, counts []int, colors 
 		if i > 0 {
 			desc += ", "
 		}
-		desc += fmt.Sprintf("%s: %d", l, counts[i])
+		desc += fmt.Sprintf("%s: %s", l, texts[i])
 	}
 	c.Desc = title + ". " + desc
 	if total == 0 {
@@ -61,16 +83,19 @@ func newBarChart(id, title, empty string, labels []string, counts []int, colors 
 	if n == 0 {
 		return c
 	}
+	if scale > 0 {
+		peak = scale
+	}
 	slot := (c.Width - 2*chartSide) / n
 	w := min(chartMaxBarW, slot*6/10)
 	for i, l := range labels {
 		h := 0
 		if peak > 0 {
-			h = counts[i] * chartPlotHeight / peak
+			h = min(max(counts[i], 0), peak) * chartPlotHeight / peak
 		}
 		x := chartSide + i*slot + (slot-w)/2
 		c.Bars = append(c.Bars, bar{
-			Label: l, Color: colors[i%len(colors)], Count: counts[i],
+			Label: l, Color: colors[i%len(colors)], Count: counts[i], Text: texts[i],
 			X: x, Y: c.BaseY - h, W: w, H: h, MidX: x + w/2,
 			ValueY: c.BaseY - h - 6, LabelY: c.BaseY + 20,
 		})

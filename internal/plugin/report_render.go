@@ -48,12 +48,36 @@ type AgeBucket struct {
 	Count int
 }
 
+// TierCount is how many partners hold a tier, as the scorecard counted them.
+type TierCount struct {
+	Name string
+	// Rank of the tier; nil for untiered partners and for a tier that no longer exists.
+	Rank *int32
+	// Retired is true for a tier being drained (spec.retired).
+	Retired bool
+	Count   int
+}
+
+// RankText prints the tier's rank, or "-".
+func (t TierCount) RankText() string {
+	if t.Rank == nil {
+		return none
+	}
+	return fmt.Sprint(*t.Rank)
+}
+
 // ReportData is everything a report shows; RenderReport draws it.
 type ReportData struct {
 	Program     string
 	GeneratedAt time.Time
 	Scorecard   *v1alpha1.Scorecard
-	Freshness   Freshness
+	// Tiers are every tier of the program with the partners the scorecard
+	// counted in it, lowest rank first (tiersByRank), empty tiers included.
+	Tiers []TierCount
+	// TierDecisions counts the tier changes of the program's partners recorded
+	// in DecisionRecords in the last 30 days (tierDecisions).
+	TierDecisions int
+	Freshness     Freshness
 	// ExceptionAges are the pending requests by age bucket, youngest first.
 	ExceptionAges []AgeBucket
 	// TopPartners are the partners with the most sourced revenue per currency
@@ -64,14 +88,16 @@ type ReportData struct {
 // reportView is what the template renders.
 type reportView struct {
 	ReportData
-	Generated   string
-	Updated     string
-	Outcome     string
-	HasScore    bool
-	Score       v1alpha1.Scorecard
-	Charts      []barChart
-	PendingSum  int
-	EvidenceSum int
+	Generated string
+	Updated   string
+	Outcome   string
+	HasScore  bool
+	Score     v1alpha1.Scorecard
+	Charts    []barChart
+	// ReviewDecisions is the scorecard's decisionsLast30Days, or "-" without a scorecard.
+	ReviewDecisions string
+	PendingSum      int
+	EvidenceSum     int
 	// Deals are the scorecard's deal figures worded for people; nil without them.
 	Deals *dealsView
 }
@@ -93,10 +119,11 @@ type dealsView struct {
 // RenderReport returns the report as one self-contained HTML page: inline CSS
 // and inline SVG, no scripts and no external resources.
 func RenderReport(d ReportData) ([]byte, error) {
-	v := reportView{ReportData: d, Generated: d.GeneratedAt.UTC().Format(time.RFC3339), Updated: none, Outcome: none}
+	v := reportView{ReportData: d, Generated: d.GeneratedAt.UTC().Format(time.RFC3339), Updated: none, Outcome: none, ReviewDecisions: none}
 	v.HasScore = !emptyScorecard(d.Scorecard)
 	if v.HasScore {
 		v.Score = *d.Scorecard
+		v.ReviewDecisions = fmt.Sprint(v.Score.DecisionsLast30Days)
 		if t := v.Score.UpdatedAt; t != nil && !t.IsZero() {
 			v.Updated = t.UTC().Format(time.RFC3339) + " (" + relative(t.Time, d.GeneratedAt) + ")"
 		}
@@ -107,11 +134,9 @@ func RenderReport(d ReportData) ([]byte, error) {
 
 	var tierLabels []string
 	var tierCounts []int
-	if d.Scorecard != nil {
-		for _, c := range d.Scorecard.PartnersByTier {
-			tierLabels = append(tierLabels, orNone(c.Name))
-			tierCounts = append(tierCounts, int(c.Count))
-		}
+	for _, c := range d.Tiers {
+		tierLabels = append(tierLabels, orNone(c.Name))
+		tierCounts = append(tierCounts, c.Count)
 	}
 	f := d.Freshness
 	v.EvidenceSum = f.Fresh + f.GoingStale + f.Stale
@@ -139,7 +164,7 @@ func RenderReport(d ReportData) ([]byte, error) {
 		}
 	}
 	v.Charts = []barChart{
-		newBarChart(chartTiersID, "Partners by tier", "no partners counted in the scorecard",
+		newBarChart(chartTiersID, "Partners by tier, lowest rank first", "no partners counted in the scorecard",
 			tierLabels, tierCounts, []string{colorTier}),
 		newBarChart(chartFreshnessID, "Evidence freshness", "no evidence reported",
 			[]string{"fresh", "stale within 7d", "stale"}, []int{f.Fresh, f.GoingStale, f.Stale},
@@ -155,6 +180,50 @@ func RenderReport(d ReportData) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// pageParts are the templates the program report and the partner page share:
+// "style", the inline stylesheet, and "chart", one barChart as an inline SVG
+// figure.
+const pageParts = `{{define "style"}}<style>
+body { font-family: sans-serif; margin: 24px; color: #1f2933; background: #ffffff; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 24px 0 8px; }
+h2.section { border-left: 6px solid #334e68; padding-left: 8px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
+p.meta { color: #52606d; margin: 0 0 16px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 12px; }
+figure { margin: 0; border: 1px solid #d9e2ec; padding: 8px; }
+figcaption { color: #52606d; font-size: 13px; }
+svg text { font-family: sans-serif; font-size: 13px; fill: #1f2933; }
+svg text.heading { font-size: 16px; font-weight: bold; }
+table { border-collapse: collapse; margin-bottom: 8px; }
+th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #e4e7eb; }
+td.num { text-align: right; }
+#decisions td:first-child { white-space: nowrap; }
+</style>
+{{- end}}
+{{define "chart"}}<figure>
+<svg id="{{.ID}}" role="img" aria-label="{{.Desc}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}">
+<title>{{.Desc}}</title>
+<text class="heading" x="{{.AxisX1}}" y="24">{{.Title}}</text>
+<line x1="{{.AxisX1}}" y1="{{.BaseY}}" x2="{{.AxisX2}}" y2="{{.BaseY}}" stroke="#9aa5b1" stroke-width="1"/>
+{{- if .Empty}}
+<text x="{{.EmptyX}}" y="{{.EmptyY}}" text-anchor="middle">{{.Empty}}</text>
+{{- end}}
+{{- range .Bars}}
+<g class="bar">
+<title>{{.Label}}: {{.Text}}</title>
+{{- if .H}}
+<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>
+{{- end}}
+<text x="{{.MidX}}" y="{{.ValueY}}" text-anchor="middle">{{.Text}}</text>
+<text x="{{.MidX}}" y="{{.LabelY}}" text-anchor="middle">{{.Label}}</text>
+</g>
+{{- end}}
+</svg>
+</figure>
+{{- end}}
+`
 
 // groupTable is a titled table of revenue by tier or segment in the report.
 type groupTable struct {
@@ -184,50 +253,35 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 <head>
 <meta charset="utf-8">
 <title>partnergov report: {{.Program}}</title>
-<style>
-body { font-family: sans-serif; margin: 24px; color: #1f2933; background: #ffffff; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 24px 0 8px; }
-h3 { font-size: 15px; margin: 16px 0 6px; }
-p.meta { color: #52606d; margin: 0 0 16px; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 12px; }
-figure { margin: 0; border: 1px solid #d9e2ec; padding: 8px; }
-figcaption { color: #52606d; font-size: 13px; }
-svg text { font-family: sans-serif; font-size: 13px; fill: #1f2933; }
-svg text.heading { font-size: 16px; font-weight: bold; }
-table { border-collapse: collapse; margin-bottom: 8px; }
-th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #e4e7eb; }
-td.num { text-align: right; }
-</style>
+{{template "style"}}
 </head>
 <body>
 <h1>Partner program {{.Program}}</h1>
 <p class="meta">Report generated {{.Generated}} by kubectl partnergov. Scorecard updated {{.Updated}}.</p>
 <section class="charts">
 {{- range .Charts}}
-<figure>
-<svg id="{{.ID}}" role="img" aria-label="{{.Desc}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}">
-<title>{{.Desc}}</title>
-<text class="heading" x="{{.AxisX1}}" y="24">{{.Title}}</text>
-<line x1="{{.AxisX1}}" y1="{{.BaseY}}" x2="{{.AxisX2}}" y2="{{.BaseY}}" stroke="#9aa5b1" stroke-width="1"/>
-{{- if .Empty}}
-<text x="{{.EmptyX}}" y="{{.EmptyY}}" text-anchor="middle">{{.Empty}}</text>
-{{- end}}
-{{- range .Bars}}
-<g class="bar">
-<title>{{.Label}}: {{.Count}}</title>
-{{- if .H}}
-<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>
-{{- end}}
-<text x="{{.MidX}}" y="{{.ValueY}}" text-anchor="middle">{{.Count}}</text>
-<text x="{{.MidX}}" y="{{.LabelY}}" text-anchor="middle">{{.Label}}</text>
-</g>
-{{- end}}
-</svg>
-</figure>
+{{template "chart" .}}
 {{- end}}
 </section>
 <p class="meta">Evidence entries: {{.EvidenceSum}} ({{.Freshness.Fresh}} fresh, {{.Freshness.GoingStale}} going stale within 7 days, {{.Freshness.Stale}} stale). Pending exception requests: {{.PendingSum}}.</p>
+<h2>Partners by tier</h2>
+<p class="meta">Every tier of the program, lowest rank first, with the partners the scorecard counts in it.</p>
+{{- if .Tiers}}
+<table id="tiers">
+<tr><th>Tier</th><th>Rank</th><th>Partners</th></tr>
+{{- range .Tiers}}
+<tr><td>{{.Name}}{{if .Retired}} (retired){{end}}</td><td class="num">{{.RankText}}</td><td class="num">{{.Count}}</td></tr>
+{{- end}}
+</table>
+{{- else}}
+<p>none</p>
+{{- end}}
+<h2>Decisions in the last 30 days</h2>
+<table id="decisions">
+<tr><th>Decisions</th><th>Count</th><th>What is counted</th></tr>
+<tr><td>Review decisions</td><td class="num">{{.ReviewDecisions}}</td><td>each reviewer's Approve or Deny on a stage of an exception request of the program's partners (status.scorecard, as of its update)</td></tr>
+<tr><td>Tier decisions</td><td class="num">{{.TierDecisions}}</td><td>each change of a program partner's tier: a first tier, a promotion or a demotion, by evidence or by an exception (TierChange DecisionRecords, as of this report)</td></tr>
+</table>
 <h2>Scorecard</h2>
 {{- if not .HasScore}}
 <p>PartnerProgram {{.Program}} has no scorecard yet: the controller has not computed status.scorecard.</p>
@@ -235,10 +289,8 @@ td.num { text-align: right; }
 <table id="scorecard">
 <tr><th>Tier backed by current outcomes</th><td>{{.Outcome}}</td></tr>
 <tr><th>SLA breaches</th><td>{{.Score.SLABreaches}}</td></tr>
-<tr><th>Decisions (last 30 days)</th><td>{{.Score.DecisionsLast30Days}}</td></tr>
 <tr><th>Listings</th><td>{{.Score.ListingsPublished}} published, {{.Score.ListingsUnpublished}} unpublished, {{.Score.ListingsLowAdoption}} low adoption</td></tr>
 </table>
-{{- template "counts" (counts "Partners by tier" "Tier" .Score.PartnersByTier)}}
 {{- template "counts" (counts "Partners by type" "Type" .Score.PartnersByType)}}
 {{- template "counts" (counts "Open requests by type" "Type" .Score.OpenRequestsByType)}}
 <h2>Outcome metrics across partners (current evidence)</h2>
@@ -322,4 +374,4 @@ td.num { text-align: right; }
 <p>none</p>
 {{- end}}
 {{- end}}
-`))
+` + pageParts))

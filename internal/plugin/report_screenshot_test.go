@@ -30,6 +30,13 @@ func chromiumBinary(t *testing.T) string {
 // screenshot renders the page file with headless Chromium into a 1200x1600 PNG.
 func screenshot(t *testing.T, page string) image.Image {
 	t.Helper()
+	return screenshotSized(t, page, 1200, 1600)
+}
+
+// screenshotSized renders the page file with headless Chromium into a PNG of
+// width by height pixels.
+func screenshotSized(t *testing.T, page string, width, height int) image.Image {
+	t.Helper()
 	bin := chromiumBinary(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "report.png")
@@ -38,7 +45,7 @@ func screenshot(t *testing.T, page string) image.Image {
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 		"--hide-scrollbars", "--user-data-dir="+filepath.Join(dir, "profile"),
-		"--window-size=1200,1600", "--screenshot="+out, "file://"+page)
+		fmt.Sprintf("--window-size=%d,%d", width, height), "--screenshot="+out, "file://"+page)
 	cmd.Env = append(os.Environ(), "HOME="+dir)
 	if log, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s failed: %v\n%s", bin, err, log)
@@ -177,5 +184,105 @@ func TestReportScreenshotDrawsTheCharts(t *testing.T) {
 	}
 	if d := deals.Max.Y - exceptions.Max.Y; d < -1 || d > 1 {
 		t.Errorf("the deal and exception charts do not share a row: %v vs %v", deals, exceptions)
+	}
+}
+
+// TestPartnerPageScreenshotDrawsTheChartsAndSections renders the fixture
+// partner page in headless Chromium and checks, in the pixels, that both charts'
+// bars are drawn side by side (the next tier's requirements met and missing, the
+// evidence by freshness) and that each of the page's six sections is drawn
+// below them: its heading's marker, and its text or table under it.
+// It fails (never skips) when Chromium is missing.
+func TestPartnerPageScreenshotDrawsTheChartsAndSections(t *testing.T) {
+	page, err := RenderPartnerPage(newPageFixture().page())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "partner.html")
+	if err := os.WriteFile(file, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const width, height = 1200, 2000
+	img := screenshotSized(t, file, width, height)
+	if b := img.Bounds(); b.Dx() != width || b.Dy() != height {
+		t.Fatalf("the screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), width, height)
+	}
+	white := color.RGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+	if ink := width*height - find(img, white).pixels; ink < 20000 {
+		t.Fatalf("the screenshot is almost blank: %d non-white pixels", ink)
+	}
+
+	// The smallest bars of the fixture: revenue at 15% of the next tier's
+	// requirement (25 px high, 90 wide) and one entry of two (85 px, 69 wide).
+	const minPixels = 1500
+	areas := map[string]colourArea{}
+	for name, hex := range map[string]string{
+		"met": colorMet, "missing": colorMissing,
+		"fresh": colorFresh, "going stale": colorGoingStale, "stale": colorStale, "not counted": colorNotCounted,
+	} {
+		a := find(img, rgb(t, hex))
+		areas[name] = a
+		if a.pixels < minPixels {
+			t.Errorf("the %s bars (%s) cover %s; want at least %d pixels: the chart is not drawn", name, hex, a, minPixels)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	progress := areas["met"].box.Union(areas["missing"].box)
+	fresh := areas["fresh"].box.Union(areas["going stale"].box).Union(areas["stale"].box).Union(areas["not counted"].box)
+	if progress.Max.X > fresh.Min.X || progress.Overlaps(fresh) {
+		t.Errorf("the progress chart (%v) is not left of the freshness chart (%v)", progress, fresh)
+	}
+	if d := progress.Max.Y - fresh.Max.Y; d < -1 || d > 1 {
+		t.Errorf("the two charts do not share a baseline: %v vs %v", progress, fresh)
+	}
+	// The met requirement is at 100%, the missing one at 15%: bars to scale.
+	if met, missing := areas["met"].box.Dy(), areas["missing"].box.Dy(); missing*4 > met || missing < 10 {
+		t.Errorf("the 15%% bar is %d px high and the 100%% bar %d px: not to scale", missing, met)
+	}
+
+	// Each section heading has a marker at the left margin: six of them, below
+	// the charts, each followed by ink (its text or table).
+	marker := rgb(t, "#334e68")
+	var runs []image.Rectangle
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		on := false
+		for x := 20; x < 34; x++ {
+			if near(img.At(x, y), marker) {
+				on = true
+				break
+			}
+		}
+		switch {
+		case on && (len(runs) == 0 || runs[len(runs)-1].Max.Y < y):
+			runs = append(runs, image.Rect(20, y, 34, y+1))
+		case on:
+			runs[len(runs)-1].Max.Y = y + 1
+		}
+	}
+	if len(runs) != 6 {
+		t.Fatalf("found %d section markers at %v, want 6", len(runs), runs)
+	}
+	for i, r := range runs {
+		if r.Min.Y < fresh.Max.Y || r.Dy() < 12 {
+			t.Errorf("section marker %d at %v is above the charts (ending at y=%d) or too small", i, r, fresh.Max.Y)
+		}
+		end := height
+		if i+1 < len(runs) {
+			end = runs[i+1].Min.Y
+		}
+		ink := 0
+		for y := r.Max.Y + 4; y < min(end, r.Max.Y+60); y++ {
+			for x := 20; x < width-20; x++ {
+				if !near(img.At(x, y), white) {
+					ink++
+				}
+			}
+		}
+		if ink < 300 {
+			t.Errorf("section %d (marker at %v) has %d non-white pixels under its heading: its content is not drawn", i, r, ink)
+		}
 	}
 }

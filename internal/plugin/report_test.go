@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,18 +12,22 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
-// reportFixture is a fixed report: four tiers, seventeen evidence entries and six
-// pending requests in three of the four age buckets.
+// reportFixture is a fixed report: four tiers (select without partners) and
+// untiered partners, seventeen evidence entries, six pending requests in three
+// of the four age buckets, nine review decisions and four tier decisions.
 func reportFixture() ReportData {
 	sc := fullScorecard()
 	sc.PartnersByTier = []v1alpha1.Count{
 		{Name: "advanced", Count: 3}, {Name: "None", Count: 1}, {Name: "premier", Count: 2}, {Name: "registered", Count: 5},
 	}
+	tiers := []v1alpha1.PartnerTier{testTier("premier", 3), testTier("advanced", 2), testTier("registered", 0), testTier("select", 1)}
 	return ReportData{
-		Program:     "global",
-		GeneratedAt: now,
-		Scorecard:   sc,
-		Freshness:   Freshness{Fresh: 10, GoingStale: 4, Stale: 3},
+		Program:       "global",
+		GeneratedAt:   now,
+		Scorecard:     sc,
+		Tiers:         tiersByRank("global", tiers, sc.PartnersByTier),
+		TierDecisions: 4,
+		Freshness:     Freshness{Fresh: 10, GoingStale: 4, Stale: 3},
 		ExceptionAges: []AgeBucket{
 			{Label: "<1d", Count: 2}, {Label: "1-3d", Count: 1}, {Label: "3-7d", Count: 0}, {Label: ">7d", Count: 3},
 		},
@@ -70,9 +75,10 @@ func TestRenderReportShowsTheFigures(t *testing.T) {
 		"<h1>Partner program global</h1>",
 		"Report generated 2026-11-23T12:00:00Z",
 		"Scorecard updated 2026-11-23T11:50:00Z (10m ago)",
-		// tier chart, from scorecard.partnersByTier
-		`aria-label="Partners by tier. advanced: 3, None: 1, premier: 2, registered: 5"`,
+		// tier chart, from scorecard.partnersByTier, by rank with the empty tier
+		`aria-label="Partners by tier, lowest rank first. None: 1, registered: 5, select: 0, advanced: 3, premier: 2"`,
 		"<title>registered: 5</title>",
+		"<title>select: 0</title>",
 		// the tallest bar fills the plot; the others are scaled to it
 		`<rect x="408" y="50" width="69" height="170" fill="#7c3aed"/>`,
 		`height="170" fill="` + colorTier + `"/>`,
@@ -88,7 +94,16 @@ func TestRenderReportShowsTheFigures(t *testing.T) {
 		// scorecard
 		"<tr><th>Tier backed by current outcomes</th><td>75% of tiered partners</td></tr>",
 		"<tr><th>SLA breaches</th><td>1</td></tr>",
-		"<tr><th>Decisions (last 30 days)</th><td>9</td></tr>",
+		// both kinds of decisions, each saying what it counts
+		`<tr><td>Review decisions</td><td class="num">9</td><td>each reviewer's Approve or Deny on a stage of an exception request`,
+		`<tr><td>Tier decisions</td><td class="num">4</td><td>each change of a program partner's tier`,
+		// the tier table, by rank
+		"<tr><th>Tier</th><th>Rank</th><th>Partners</th></tr>\n" +
+			`<tr><td>None</td><td class="num">-</td><td class="num">1</td></tr>` + "\n" +
+			`<tr><td>registered</td><td class="num">0</td><td class="num">5</td></tr>` + "\n" +
+			`<tr><td>select</td><td class="num">1</td><td class="num">0</td></tr>` + "\n" +
+			`<tr><td>advanced</td><td class="num">2</td><td class="num">3</td></tr>` + "\n" +
+			`<tr><td>premier</td><td class="num">3</td><td class="num">2</td></tr>` + "\n</table>",
 		"<td>5 published, 2 unpublished, 1 low adoption</td>",
 		`<tr><td>GSI</td><td class="num">3</td></tr>`,
 		`<tr><td>Funds</td><td class="num">4</td></tr>`,
@@ -127,6 +142,91 @@ func TestRenderReportShowsTheFigures(t *testing.T) {
 	}
 }
 
+func TestTiersByRank(t *testing.T) {
+	retired := testTier("legacy", 1)
+	retired.Spec.Retired = true
+	elsewhere := testTier("aaa-other-program", 0)
+	elsewhere.Spec.Program = "elsewhere"
+	// Names in reverse alphabetical order of rank, so sorting by name shows.
+	ladder := []v1alpha1.PartnerTier{testTier("alpha", 2), testTier("zulu", 0), testTier("mike", 1), retired, elsewhere}
+	for name, tc := range map[string]struct {
+		tiers   []v1alpha1.PartnerTier
+		counted []v1alpha1.Count
+		want    string
+	}{
+		"by rank, lowest first, ties by name, empty tiers shown": {
+			tiers: ladder, counted: []v1alpha1.Count{{Name: "alpha", Count: 2}, {Name: "zulu", Count: 7}},
+			want: "zulu(0)=7 legacy(1,retired)=0 mike(1)=0 alpha(2)=2",
+		},
+		"untiered partners first, below rank 0": {
+			tiers: ladder, counted: []v1alpha1.Count{{Name: "None", Count: 3}, {Name: "mike", Count: 1}},
+			want: "None(-)=3 zulu(0)=0 legacy(1,retired)=0 mike(1)=1 alpha(2)=0",
+		},
+		"a counted tier that no longer exists comes last": {
+			tiers: ladder, counted: []v1alpha1.Count{{Name: "gone-b", Count: 1}, {Name: "gone-a", Count: 2}, {Name: "zulu", Count: 1}},
+			want: "zulu(0)=1 legacy(1,retired)=0 mike(1)=0 alpha(2)=0 gone-a(-)=2 gone-b(-)=1",
+		},
+		"no scorecard yet: every tier at zero": {
+			tiers: ladder,
+			want:  "zulu(0)=0 legacy(1,retired)=0 mike(1)=0 alpha(2)=0",
+		},
+		"no tiers and no counts": {want: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, c := range tiersByRank("global", tc.tiers, tc.counted) {
+				s := fmt.Sprintf("%s(%s", c.Name, c.RankText())
+				if c.Retired {
+					s += ",retired"
+				}
+				got = append(got, fmt.Sprintf("%s)=%d", s, c.Count))
+			}
+			if g := strings.Join(got, " "); g != tc.want {
+				t.Errorf("tiersByRank = %s\nwant          %s", g, tc.want)
+			}
+		})
+	}
+}
+
+func TestTierDecisionsCountsTheProgramsTierChangesOfTheLast30Days(t *testing.T) {
+	day := 24 * time.Hour
+	rec := func(typ v1alpha1.DecisionType, program string, ago time.Duration) v1alpha1.DecisionRecord {
+		return v1alpha1.DecisionRecord{Spec: v1alpha1.DecisionRecordSpec{Type: typ, Program: program, Time: metav1.NewTime(now.Add(-ago))}}
+	}
+	for name, tc := range map[string]struct {
+		records []v1alpha1.DecisionRecord
+		want    int
+	}{
+		"tier changes within the window": {
+			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "global", 0), rec(v1alpha1.DecisionTierChange, "global", day),
+				rec(v1alpha1.DecisionTierChange, "global", 30*day-time.Second)},
+			want: 3,
+		},
+		"exactly 30 days ago and older are out": {
+			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "global", 30*day), rec(v1alpha1.DecisionTierChange, "global", 31*day)},
+			want:    0,
+		},
+		"a future time is out": {
+			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "global", -time.Minute)},
+		},
+		"review decisions and other kinds are not tier decisions": {
+			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionStageDecision, "global", day), rec(v1alpha1.DecisionRequestOutcome, "global", day),
+				rec(v1alpha1.DecisionGrantExpiry, "global", day), rec(v1alpha1.DecisionListingPublication, "global", day),
+				rec(v1alpha1.DecisionTierChange, "global", day)},
+			want: 1,
+		},
+		"another program's tier changes are not counted": {
+			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "elsewhere", day), rec(v1alpha1.DecisionTierChange, "", day)},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := tierDecisions("global", tc.records, now); got != tc.want {
+				t.Errorf("tierDecisions = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRenderReportWithoutData(t *testing.T) {
 	page, err := RenderReport(ReportData{Program: "global", GeneratedAt: now})
 	if err != nil {
@@ -141,6 +241,8 @@ func TestRenderReportWithoutData(t *testing.T) {
 		">no deal registrations counted in the scorecard</text>",
 		"No deal figures yet",
 		"Scorecard updated -.",
+		`<tr><td>Review decisions</td><td class="num">-</td>`,
+		`<tr><td>Tier decisions</td><td class="num">0</td>`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q:\n%s", want, html)

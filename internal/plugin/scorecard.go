@@ -160,7 +160,7 @@ func writeScorecardTable(w io.Writer, program string, sc *v1alpha1.Scorecard, no
 	}
 	fmt.Fprintf(head, "Tier backed by current outcomes:\t%s\n", outcome)
 	fmt.Fprintf(head, "SLA breaches:\t%d\n", sc.SLABreaches)
-	fmt.Fprintf(head, "Decisions (last 30 days):\t%d\n", sc.DecisionsLast30Days)
+	fmt.Fprintf(head, "Review decisions (last 30 days):\t%d\n", sc.DecisionsLast30Days)
 	fmt.Fprintf(head, "Listings:\t%d published, %d unpublished, %d low adoption\n",
 		sc.ListingsPublished, sc.ListingsUnpublished, sc.ListingsLowAdoption)
 	if err := head.Flush(); err != nil {

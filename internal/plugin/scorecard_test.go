@@ -103,7 +103,7 @@ func TestWriteScorecard(t *testing.T) {
 				"Updated:                          2026-11-23T11:50:00Z (10m ago)\n",
 				"Tier backed by current outcomes:  75% of tiered partners\n",
 				"SLA breaches:                     1\n",
-				"Decisions (last 30 days):         9\n",
+				"Review decisions (last 30 days):  9\n",
 				"Listings:                         5 published, 2 unpublished, 1 low adoption\n",
 				"Partners by tier:\n  TIER      COUNT\n  advanced  2\n  None      1\n",
 				"Partners by type:\n  TYPE  COUNT\n  GSI   3\n",
