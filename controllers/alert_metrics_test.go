@@ -66,7 +66,7 @@ func TestOnlyPartnersAtRiskHaveSeriesNamingTheirOwner(t *testing.T) {
 	eventually(g, func(g Gomega) {
 		got := getPartner(g, atRisk)
 		g.Expect(got.Status.DemotionDeadline).NotTo(BeNil())
-		want := map[string]string{"program": program.Name, "namespace": ns, "partner": atRisk.Name, "owner": atRisk.Spec.Owner, "tier": selectTier}
+		want := map[string]string{"program": program.Name, "partner_namespace": ns, "partner": atRisk.Name, "owner": atRisk.Spec.Owner, "tier": selectTier}
 		g.Expect(samples(g, "partnergov_partner_demotion_deadline_timestamp_seconds", ofProgram)).To(ConsistOf(
 			sample{Labels: want, Value: float64(got.Status.DemotionDeadline.Unix())}))
 		since := condition(got.Status.Conditions, v1alpha1.ConditionTierAtRisk)
@@ -142,14 +142,14 @@ func TestAnSLABreachIsExportedWithTheRequestsRoutingLabelsUntilItIsDecided(t *te
 	g := NewWithT(t)
 	f := newReviewFixture(t, g, stage("manager", 1, 2*time.Second, v1alpha1.TimeoutEscalate))
 	r := f.ask(g, claimSpec())
-	ofRequest := map[string]string{"namespace": r.Namespace, "request": r.Name}
+	ofRequest := map[string]string{"partner_namespace": r.Namespace, "request": r.Name}
 
 	eventually(g, func(g Gomega) {
 		got := getRequest(g, r)
 		escalated := condition(got.Status.Conditions, v1alpha1.ConditionEscalated)
 		g.Expect(escalated.Reason).To(Equal(v1alpha1.ReasonSLABreached))
 		labels := map[string]string{
-			"namespace": r.Namespace, "request": r.Name, "type": string(v1alpha1.RequestReadinessClaim),
+			"partner_namespace": r.Namespace, "request": r.Name, "type": string(v1alpha1.RequestReadinessClaim),
 			"partner": f.partner.Name, "owner": f.partner.Spec.Owner, "program": f.program.Name, "path": f.path.Name,
 			"escalation_owner": f.path.Spec.EscalationOwner,
 		}

@@ -52,16 +52,19 @@ var partnersDesc = prometheus.NewDesc("partnergov_partners",
 
 // Gauges the alerts route on. The per-partner and per-request ones exist only
 // while something needs attention: a program of 10,000 partners at rest, none at
-// risk and no review overdue, has none of their series.
+// risk and no review overdue, has none of their series. Their namespace label
+// is partner_namespace (a request lives in its partner's namespace), because
+// scrape configurations set namespace to the manager pod's own and would rename
+// a scraped namespace label to exported_namespace.
 var (
 	atRiskSinceDesc = prometheus.NewDesc("partnergov_partner_at_risk_since_timestamp_seconds",
 		"When a partner's tier became at risk (TierAtRisk=True), in Unix seconds. One series per partner at risk and none for the others, "+
 			"so its cardinality is the number of partners at risk, not of partners. owner is the partner's spec.owner.",
-		[]string{"program", "namespace", "partner", "owner", "tier"}, nil)
+		[]string{"program", "partner_namespace", "partner", "owner", "tier"}, nil)
 	demotionDeadlineDesc = prometheus.NewDesc("partnergov_partner_demotion_deadline_timestamp_seconds",
 		"When a partner at risk drops from its tier unless its evidence recovers (status.demotionDeadline), in Unix seconds. "+
 			"One series per partner at risk and none for the others. owner is the partner's spec.owner.",
-		[]string{"program", "namespace", "partner", "owner", "tier"}, nil)
+		[]string{"program", "partner_namespace", "partner", "owner", "tier"}, nil)
 	staleEvidenceDesc = prometheus.NewDesc("partnergov_partners_stale_evidence",
 		"Partners of a program with stale evidence (EvidenceCurrent=False: some trusted entry is past its metric's freshness window); "+
 			"divide by partnergov_partners for the share. One series per program.",
@@ -79,12 +82,12 @@ var (
 		"When a stage's SLA passed for an exception request still under review, in Unix seconds: the current stage's deadline once "+
 			"past, or when the breach escalated the request. One series per such request and none for the others. stage is the "+
 			"stage it waits in now; owner is its partner's spec.owner; escalation_owner is the review path's.",
-		[]string{"namespace", "request", "type", "partner", "owner", "program", "path", "stage", "escalation_owner"}, nil)
+		[]string{"partner_namespace", "request", "type", "partner", "owner", "program", "path", "stage", "escalation_owner"}, nil)
 	ownerDeadlineDesc = prometheus.NewDesc("partnergov_request_escalation_deadline_timestamp_seconds",
 		"When an exception request waiting for its escalation owner (stage escalation) is denied EscalationExpired, in Unix seconds. "+
 			"One series per such request and none for the others. escalation_owner decides (the review path's, or the program owner "+
 			"when no path governs the request); reason is the Escalated condition's (SLABreached, NoMatchingPath, ...).",
-		[]string{"namespace", "request", "type", "partner", "owner", "program", "path", "escalation_owner", "reason"}, nil)
+		[]string{"partner_namespace", "request", "type", "partner", "owner", "program", "path", "escalation_owner", "reason"}, nil)
 )
 
 // partnerCollector counts partners by tier from the informer cache at scrape
