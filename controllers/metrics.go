@@ -5,11 +5,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/decimal"
+	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/tier"
 )
 
 var tierTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -45,6 +50,46 @@ var partnersDesc = prometheus.NewDesc("partnergov_partners",
 	"Partners by program, tier (empty for none) and whether their tier is at risk.",
 	[]string{"program", "tier", "at_risk"}, nil)
 
+// Gauges the alerts route on. The per-partner and per-request ones exist only
+// while something needs attention: a program of 10,000 partners at rest, none at
+// risk and no review overdue, has none of their series. Their namespace label
+// is partner_namespace (a request lives in its partner's namespace), because
+// scrape configurations set namespace to the manager pod's own and would rename
+// a scraped namespace label to exported_namespace.
+var (
+	atRiskSinceDesc = prometheus.NewDesc("partnergov_partner_at_risk_since_timestamp_seconds",
+		"When a partner's tier became at risk (TierAtRisk=True), in Unix seconds. One series per partner at risk and none for the others, "+
+			"so its cardinality is the number of partners at risk, not of partners. owner is the partner's spec.owner.",
+		[]string{"program", "partner_namespace", "partner", "owner", "tier"}, nil)
+	demotionDeadlineDesc = prometheus.NewDesc("partnergov_partner_demotion_deadline_timestamp_seconds",
+		"When a partner at risk drops from its tier unless its evidence recovers (status.demotionDeadline), in Unix seconds. "+
+			"One series per partner at risk and none for the others. owner is the partner's spec.owner.",
+		[]string{"program", "partner_namespace", "partner", "owner", "tier"}, nil)
+	staleEvidenceDesc = prometheus.NewDesc("partnergov_partners_stale_evidence",
+		"Partners of a program with stale evidence (EvidenceCurrent=False: some trusted entry is past its metric's freshness window); "+
+			"divide by partnergov_partners for the share. One series per program.",
+		[]string{"program"}, nil)
+	untrustedEvidenceDesc = prometheus.NewDesc("partnergov_partners_untrusted_evidence",
+		"Partners of a program with ignored evidence (EvidenceTrusted=False: reported by an identity the catalog no longer trusts, "+
+			"not sealed, or not a number). One series per program.",
+		[]string{"program"}, nil)
+	listingsUnpublishedDesc = prometheus.NewDesc("partnergov_listings_unpublished",
+		"Unpublished listings of a program's partners by the Published condition's reason: EntitlementRevoked (the partner's tier "+
+			"no longer grants List or Implement, as after a demotion), PartnerSuspended, or another. EntitlementRevoked and "+
+			"PartnerSuspended are reported for every program, zero included.",
+		[]string{"program", "reason"}, nil)
+	slaBreachDesc = prometheus.NewDesc("partnergov_request_sla_breach_timestamp_seconds",
+		"When a stage's SLA passed for an exception request still under review, in Unix seconds: the current stage's deadline once "+
+			"past, or when the breach escalated the request. One series per such request and none for the others. stage is the "+
+			"stage it waits in now; owner is its partner's spec.owner; escalation_owner is the review path's.",
+		[]string{"partner_namespace", "request", "type", "partner", "owner", "program", "path", "stage", "escalation_owner"}, nil)
+	ownerDeadlineDesc = prometheus.NewDesc("partnergov_request_escalation_deadline_timestamp_seconds",
+		"When an exception request waiting for its escalation owner (stage escalation) is denied EscalationExpired, in Unix seconds. "+
+			"One series per such request and none for the others. escalation_owner decides (the review path's, or the program owner "+
+			"when no path governs the request); reason is the Escalated condition's (SLABreached, NoMatchingPath, ...).",
+		[]string{"partner_namespace", "request", "type", "partner", "owner", "program", "path", "escalation_owner", "reason"}, nil)
+)
+
 // partnerCollector counts partners by tier from the informer cache at scrape
 // time, so no per-event bookkeeping can drift from what is stored.
 // Only the leader reports them: a follower's warm cache holds the same objects,
@@ -68,6 +113,13 @@ func (c *partnerCollector) leading() bool {
 func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- partnersDesc
 	ch <- pendingDesc
+	ch <- atRiskSinceDesc
+	ch <- demotionDeadlineDesc
+	ch <- staleEvidenceDesc
+	ch <- untrustedEvidenceDesc
+	ch <- listingsUnpublishedDesc
+	ch <- slaBreachDesc
+	ch <- ownerDeadlineDesc
 	ch <- outcomeBackedDesc
 	ch <- outcomeTotalDesc
 	ch <- listingsDesc
@@ -89,21 +141,47 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	type key struct{ program, tier, atRisk string }
 	counts := map[key]float64{}
-	for _, p := range partners.Items {
+	stale, untrusted := map[string]float64{}, map[string]float64{}
+	byName := make(map[types.NamespacedName]*v1alpha1.Partner, len(partners.Items))
+	for i := range partners.Items {
+		p := &partners.Items[i]
+		byName[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
+		program := p.Spec.Program
 		atRisk := "false"
-		if p.Status.DemotionDeadline != nil {
+		if d := p.Status.DemotionDeadline; d != nil {
 			atRisk = "true"
+			labels := []string{program, p.Namespace, p.Name, p.Spec.Owner, p.Status.Tier}
+			ch <- prometheus.MustNewConstMetric(demotionDeadlineDesc, prometheus.GaugeValue, unix(d.Time), labels...)
+			if cond := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionTierAtRisk); cond != nil && cond.Status == metav1.ConditionTrue {
+				ch <- prometheus.MustNewConstMetric(atRiskSinceDesc, prometheus.GaugeValue, unix(cond.LastTransitionTime.Time), labels...)
+			}
 		}
-		counts[key{p.Spec.Program, p.Status.Tier, atRisk}]++
+		counts[key{program, p.Status.Tier, atRisk}]++
+		stale[program] += boolValue(meta.IsStatusConditionFalse(p.Status.Conditions, v1alpha1.ConditionEvidenceCurrent))
+		untrusted[program] += boolValue(meta.IsStatusConditionFalse(p.Status.Conditions, v1alpha1.ConditionEvidenceTrusted))
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(partnersDesc, prometheus.GaugeValue, n, k.program, k.tier, k.atRisk)
 	}
-	c.collectPending(ctx, ch)
+	for program, n := range stale {
+		ch <- prometheus.MustNewConstMetric(staleEvidenceDesc, prometheus.GaugeValue, n, program)
+		ch <- prometheus.MustNewConstMetric(untrustedEvidenceDesc, prometheus.GaugeValue, untrusted[program], program)
+	}
+	c.collectPending(ctx, ch, byName)
+	c.collectListings(ctx, ch, byName)
 	c.collectScorecards(ctx, ch)
 }
 
-func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric) {
+func unix(t time.Time) float64 { return float64(t.Unix()) }
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometheus.Metric, partners map[types.NamespacedName]*v1alpha1.Partner) {
 	var requests v1alpha1.ExceptionRequestList
 	if err := c.reader.List(ctx, &requests, client.UnsafeDisableDeepCopy); err != nil {
 		return
@@ -111,14 +189,63 @@ func (c *partnerCollector) collectPending(ctx context.Context, ch chan<- prometh
 	type key struct{ typ, stage, age string }
 	counts := map[key]float64{}
 	now := time.Now()
-	for _, r := range requests.Items {
+	for i := range requests.Items {
+		r := &requests.Items[i]
 		if r.Status.Phase != "" && r.Status.Phase != v1alpha1.PhasePending {
 			continue
 		}
 		counts[key{string(r.Spec.Type), r.Status.CurrentStage, ageBucket(now.Sub(r.CreationTimestamp.Time))}]++
+		a := review.AttentionOf(r, now)
+		if a.SLABreachedAt == nil && a.OwnerDeadline == nil {
+			continue
+		}
+		var owner, program string
+		if p := partners[types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}]; p != nil && tier.SamePartner(r, p) {
+			owner, program = p.Spec.Owner, p.Spec.Program
+		}
+		path, escalationOwner := "", ""
+		if rp := r.Status.ReviewPath; rp != nil {
+			path, escalationOwner = rp.Name, rp.EscalationOwner
+		}
+		if a.SLABreachedAt != nil {
+			ch <- prometheus.MustNewConstMetric(slaBreachDesc, prometheus.GaugeValue, unix(*a.SLABreachedAt),
+				r.Namespace, r.Name, string(r.Spec.Type), r.Spec.Partner, owner, program, path, r.Status.CurrentStage, escalationOwner)
+		}
+		if a.OwnerDeadline != nil {
+			ch <- prometheus.MustNewConstMetric(ownerDeadlineDesc, prometheus.GaugeValue, unix(*a.OwnerDeadline),
+				r.Namespace, r.Name, string(r.Spec.Type), r.Spec.Partner, owner, program, path, escalationOwner, a.EscalationReason)
+		}
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, n, k.typ, k.stage, k.age)
+	}
+}
+
+// collectListings counts each program's unpublished listings by reason. A
+// listing whose partner is gone belongs to no program and is not counted.
+func (c *partnerCollector) collectListings(ctx context.Context, ch chan<- prometheus.Metric, partners map[types.NamespacedName]*v1alpha1.Partner) {
+	var listings v1alpha1.ListingList
+	if err := c.reader.List(ctx, &listings, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	type key struct{ program, reason string }
+	counts := map[key]float64{}
+	for _, p := range partners {
+		for _, reason := range []string{v1alpha1.ReasonEntitlementRevoked, v1alpha1.ReasonPartnerSuspended} {
+			counts[key{p.Spec.Program, reason}] += 0
+		}
+	}
+	for i := range listings.Items {
+		l := &listings.Items[i]
+		p := partners[types.NamespacedName{Namespace: l.Namespace, Name: l.Spec.Partner}]
+		published := meta.FindStatusCondition(l.Status.Conditions, v1alpha1.ConditionPublished)
+		if p == nil || published == nil || published.Status == metav1.ConditionTrue {
+			continue
+		}
+		counts[key{p.Spec.Program, published.Reason}]++
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(listingsUnpublishedDesc, prometheus.GaugeValue, n, k.program, k.reason)
 	}
 }
 

@@ -127,6 +127,8 @@ type variant struct {
 var variants = []variant{
 	{name: "rotation", kustomize: "config/default"},
 	{name: "cert-manager", kustomize: "config/default-certmanager", helmSet: []string{"certManager.enabled=true"}, certMgr: true},
+	// config/default with the component config/prometheus, as README's overlay adds the alerting rules.
+	{name: "alerts", kustomize: "test/deploy/testdata/alerts", helmSet: []string{"prometheusRule.enabled=true"}},
 }
 
 func decode(t *testing.T, b []byte) []*unstructured.Unstructured {

@@ -170,13 +170,14 @@ func createNamespace(t *testing.T) {
 }
 
 // installCertManagerStandIns installs CRDs for cert-manager's Issuer and
-// Certificate, so the cert-manager variant can be dry-run. cert-manager's own
-// CRDs cannot be fetched here; these stand-ins declare only the fields the
-// install uses (an unknown field still fails the dry run), so they check the
-// kinds, API version, scope and field names and types, not cert-manager's full schema.
+// Certificate, so the cert-manager variant can be dry-run, and for the
+// Prometheus Operator's PrometheusRule, for the alerts variant. Their own CRDs
+// cannot be fetched here; these stand-ins declare only the fields the install
+// uses (an unknown field still fails the dry run), so they check the kinds, API
+// version, scope and field names and types, not the operators' full schemas.
 func installCertManagerStandIns(t *testing.T) {
 	t.Helper()
-	crds := decode(t, []byte(certManagerStandIns))
+	crds := decode(t, []byte(certManagerStandIns+"---"+prometheusRuleStandIn))
 	for _, u := range crds {
 		if err := admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("test-deploy"), client.ForceOwnership); err != nil {
 			t.Fatal(err)
@@ -235,6 +236,82 @@ spec:
                   kind: {type: string}
                   group: {type: string}
 `
+
+const prometheusRuleStandIn = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: prometheusrules.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  names: {kind: PrometheusRule, listKind: PrometheusRuleList, plural: prometheusrules, singular: prometheusrule}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            properties:
+              groups:
+                type: array
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string, minLength: 1}
+                    interval: {type: string}
+                    rules:
+                      type: array
+                      items:
+                        type: object
+                        required: [expr]
+                        properties:
+                          alert: {type: string}
+                          record: {type: string}
+                          expr: {x-kubernetes-int-or-string: true}
+                          for: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
+                          labels: {type: object, additionalProperties: {type: string}}
+                          annotations: {type: object, additionalProperties: {type: string}}
+`
+
+// TestThePrometheusRuleIsThePlainRulesFile: config/prometheus/partnergov.rules.yaml
+// is the one source of the alerting rules; the PrometheusRule that kustomize
+// (the component config/prometheus) and Helm (prometheusRule.enabled) render
+// must hold exactly its groups, and Helm renders none by default.
+func TestThePrometheusRuleIsThePlainRulesFile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "config", "prometheus", "partnergov.rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := yaml.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if groups, _ := want["groups"].([]any); len(groups) == 0 {
+		t.Fatal("the rules file has no groups")
+	}
+	for renderer, objs := range map[string][]*unstructured.Unstructured{
+		"kustomize": kustomize(t, "test/deploy/testdata/alerts"),
+		"helm":      helm(t, "prometheusRule.enabled=true"),
+	} {
+		rules := ofKind(objs, "PrometheusRule")
+		if len(rules) != 1 {
+			t.Fatalf("%s renders %d PrometheusRules, want 1", renderer, len(rules))
+		}
+		spec, _, _ := unstructured.NestedMap(rules[0].Object, "spec")
+		if d := cmp.Diff(want, spec); d != "" {
+			t.Errorf("the PrometheusRule %s renders differs from config/prometheus/partnergov.rules.yaml (run make manifests) (-file +rendered):\n%s", renderer, d)
+		}
+	}
+	if n := len(ofKind(helm(t), "PrometheusRule")); n != 0 {
+		t.Errorf("Helm renders %d PrometheusRules without prometheusRule.enabled", n)
+	}
+}
 
 // TestKustomizeAndHelmRenderTheSameInstall compares, for each variant, every
 // object kustomize renders with the one Helm renders: same kinds, names and
