@@ -37,6 +37,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		historyCommand(flags, streams),
 		dealsCommand(flags, streams),
 		registerCommand(flags, streams),
+		evidenceCommand(flags, streams),
 	)
 	root.AddCommand(reportCommand(flags, streams))
 	root.AddCommand(simulateCommand(flags, streams))
