@@ -14,6 +14,14 @@ IMG ?= partnergov/partnergov:dev
 HELM := $(CURDIR)/bin/helm
 HELM_VERSION ?= v3.22.0
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# krew, built from its Go module (no binary downloads); test/dist installs the plugin's archive with it.
+KREW := $(CURDIR)/bin/krew
+KREW_VERSION ?= v0.4.3
+# make dist: the platforms (GOOS/GOARCH), the output directory, and the release version, which krew
+# requires to be a semantic version: VERSION when it is a tag such as v0.3.0, else v0.0.0-VERSION.
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+DIST_DIR ?= $(CURDIR)/bin/dist
+DIST_VERSION ?= $(if $(filter v%,$(VERSION)),$(VERSION),v0.0.0-$(VERSION))
 
 .PHONY: all
 all: build
@@ -90,16 +98,23 @@ $(HELM):
 	@echo "building Helm $(HELM_VERSION) from its Go module into $(HELM) (a cold build takes a few minutes)"
 	GOBIN=$(CURDIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+.PHONY: krew
+krew: $(KREW) ## Build krew and validate-krew-manifest $(KREW_VERSION) from their Go module into bin/ (once; skipped when they exist).
+
+$(KREW):
+	@echo "building krew $(KREW_VERSION) and validate-krew-manifest from their Go module into bin/"
+	GOBIN=$(CURDIR)/bin go install sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION) sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
+
 .PHONY: test-tools
 test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test, python3-kubernetes for the Python integration example, Prometheus and promtool for the alerting rules' tests).
 	@hack/install-debian-packages chromium:chromium python3-import=kubernetes:python3-kubernetes promtool:prometheus prometheus:prometheus
 
 .PHONY: test
-test: controlplane helm test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).
+test: controlplane helm krew test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: cover
-cover: controlplane helm test-tools ## Run the tests with a coverage profile.
+cover: controlplane helm krew test-tools ## Run the tests with a coverage profile.
 	go test $(GO_TEST_FLAGS) -coverprofile=cover.out ./... && go tool cover -func=cover.out | tail -1
 
 .PHONY: bench-report
@@ -132,6 +147,11 @@ build: ## Build the manager binary into bin/manager.
 .PHONY: plugin
 plugin: ## Build the kubectl plugin into bin/kubectl-partnergov (put bin/ on the PATH for `kubectl partnergov`).
 	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/kubectl-partnergov ./cmd/kubectl-partnergov
+
+.PHONY: dist
+dist: ## Build the plugin's release archives for DIST_PLATFORMS into bin/dist (kubectl-partnergov_<version>_<os>_<arch>.tar.gz), their sha256 sums and the krew manifest from plugins/partnergov.yaml.tmpl.
+	go run ./hack/dist -version $(DIST_VERSION) -platforms "$(DIST_PLATFORMS)" -out $(DIST_DIR) \
+		-mtime $$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: docker-build
 docker-build: ## Build the container image $(IMG) (needs a Docker engine; CI does not run it).

@@ -12,7 +12,11 @@ import (
 	"github.com/partnergov/partnergov/internal/plugin"
 )
 
+// version is stamped at build time with -ldflags "-X main.version=..." (make plugin, make dist).
+var version = "dev"
+
 func main() {
+	plugin.Version = version
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	if err := plugin.Run(context.Background(), streams, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

@@ -14,6 +14,9 @@ import (
 	"github.com/partnergov/partnergov/internal/app"
 )
 
+// Version is the plugin's version, printed by --version (main sets it from its build stamp).
+var Version = "dev"
+
 // NewCommand is `kubectl partnergov`. It takes kubectl's usual connection flags
 // (--kubeconfig, --context, -n, ...), so it acts as the user running it: the API
 // server, not the plugin, decides who the reviewer is.
@@ -22,6 +25,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "kubectl-partnergov",
 		Short:         "Operate a partnergov partner program from kubectl",
+		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -37,6 +41,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		historyCommand(flags, streams),
 		dealsCommand(flags, streams),
 		registerCommand(flags, streams),
+		evidenceCommand(flags, streams),
 	)
 	root.AddCommand(reportCommand(flags, streams))
 	root.AddCommand(simulateCommand(flags, streams))

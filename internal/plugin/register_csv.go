@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -63,36 +62,12 @@ func (e RowErrors) Error() string {
 // column (RowErrors), so that nothing is registered from a file with a
 // mistake in it.
 func ParseRegistrationsCSV(r io.Reader, namespace string, defaults RegistrationFields, now time.Time) ([]RowRegistration, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("the CSV is empty: it needs a header row naming the columns (%s)", strings.Join(registerColumns, ", "))
-	}
+	rows, errs, err := openCSV(r, registerColumns, headerColumn)
 	if err != nil {
-		return nil, fmt.Errorf("the CSV header: %w", err)
-	}
-	cols := make([]string, len(header))
-	var errs RowErrors
-	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\uFEFF") // a spreadsheet's byte order mark
-		}
-		col, ok := headerColumn(h)
-		switch {
-		case strings.TrimSpace(h) == "":
-			// An unnamed column: its cells must stay empty.
-		case !ok:
-			errs = append(errs, RowError{Row: 1, Column: h, Err: fmt.Errorf("unknown column; the columns are %s", strings.Join(registerColumns, ", "))})
-		case slices.Contains(cols, col):
-			errs = append(errs, RowError{Row: 1, Column: h, Err: fmt.Errorf("column %s is named twice", col)})
-		default:
-			cols[i] = col
-		}
+		return nil, err
 	}
 	for _, col := range requiredColumns {
-		if !slices.Contains(cols, col) && defaults.value(col) == "" {
+		if !rows.has(col) && defaults.value(col) == "" {
 			errs = append(errs, RowError{Row: 1, Column: col, Err: fmt.Errorf("the header has no %s column and --%s is not given", col, col)})
 		}
 	}
@@ -102,33 +77,20 @@ func ParseRegistrationsCSV(r io.Reader, namespace string, defaults RegistrationF
 	var out []RowRegistration
 	names := map[string]int{}
 	for {
-		record, err := cr.Read()
+		line, cells, rerrs, err := rows.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, fmt.Errorf("reading the CSV: %w", err)
-			}
-			errs = append(errs, RowError{Row: pe.StartLine, Err: pe.Err})
+			return nil, err
+		}
+		errs = append(errs, rerrs...)
+		if cells == nil {
 			continue
 		}
-		line, _ := cr.FieldPos(0)
 		var f RegistrationFields
-		for i, cell := range record {
-			switch {
-			case i >= len(cols):
-				if strings.TrimSpace(cell) != "" {
-					errs = append(errs, RowError{Row: line, Err: fmt.Errorf("cell %d is beyond the header's %d columns", i+1, len(cols))})
-				}
-			case cols[i] == "":
-				if strings.TrimSpace(cell) != "" {
-					errs = append(errs, RowError{Row: line, Err: fmt.Errorf("cell %d is under a column without a name", i+1)})
-				}
-			default:
-				f.set(cols[i], cell)
-			}
+		for col, cell := range cells {
+			f.set(col, cell)
 		}
 		d, cerrs := BuildRegistration(namespace, f.withDefaults(defaults), now)
 		for _, ce := range cerrs {
@@ -155,8 +117,7 @@ func ParseRegistrationsCSV(r io.Reader, namespace string, defaults RegistrationF
 
 // headerColumn normalises a header cell to a column.
 func headerColumn(h string) (string, bool) {
-	h = strings.ToLower(strings.TrimSpace(h))
-	h = strings.Join(strings.FieldsFunc(h, func(r rune) bool { return r == ' ' || r == '_' || r == '-' }), "-")
+	h = headerKey(h)
 	h = strings.TrimPrefix(strings.TrimPrefix(h, "--"), "spec.")
 	if a, ok := columnAliases[h]; ok {
 		return a, true

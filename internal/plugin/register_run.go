@@ -111,7 +111,7 @@ Marketplace; time a date or RFC 3339 time, now when absent); an external ID is s
 				}
 				regs = []RowRegistration{{Deal: d}}
 			}
-			c, err := newRegisterClient(flags, streams.ErrOut)
+			c, err := newBatchClient(flags, streams.ErrOut)
 			if err != nil {
 				return err
 			}
@@ -159,10 +159,10 @@ func (w warningCollector) HandleWarningHeaderWithContext(ctx context.Context, co
 	fmt.Fprintln(w.out, "Warning:", text)
 }
 
-// newRegisterClient is the user's client with its warnings collected per
+// newBatchClient is the user's client with its warnings collected per
 // request, and a rate limit for a file of registrations unless the kubeconfig
 // sets one.
-func newRegisterClient(flags *genericclioptions.ConfigFlags, errOut io.Writer) (client.Client, error) {
+func newBatchClient(flags *genericclioptions.ConfigFlags, errOut io.Writer) (client.Client, error) {
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, err
