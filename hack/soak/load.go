@@ -196,10 +196,10 @@ func every(stop context.Context, period time.Duration, f func(k int)) {
 // evidence reports evidence at cfg.rate a second, spread over the partners
 // (each partner every n/rate seconds): every cfg.tierEvery-th report moves the
 // partner up a tier (the top wraps to the bottom), the others change a
-// metric no tier requires. The senders are cfg.loadWorkers; a tick they are
-// all too busy to take is skipped and counted.
+// metric no tier requires. The senders are cfg.loadWorkers; a tick that finds
+// them a second behind is skipped and counted.
 func (l *load) evidence(ctx, stop context.Context) {
-	jobs := make(chan int)
+	jobs := make(chan int, l.cfg.rate) // a second of backlog absorbs a short stall
 	var wg sync.WaitGroup
 	for range l.cfg.loadWorkers {
 		wg.Add(1)

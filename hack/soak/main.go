@@ -27,8 +27,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/test/testenv"
 )
@@ -70,7 +74,7 @@ func main() {
 	flag.DurationVar(&c.protection, "protection", 2*time.Minute, "the program's deal protection: an approved registration not won expires after it")
 	flag.DurationVar(&c.listingEvery, "listing-every", time.Second, "one listing operation this often, in turn: create, release a version, deprecate a version, delete the oldest")
 	flag.IntVar(&c.listings, "listings", 50, "listings alive throughout")
-	flag.IntVar(&c.loadWorkers, "load-workers", 16, "workers creating partners and sending evidence")
+	flag.IntVar(&c.loadWorkers, "load-workers", 32, "workers creating partners and sending evidence")
 	flag.DurationVar(&c.settle, "settle", 3*time.Minute, "after the load, longest wait for every partner to hold the tier its evidence qualifies for (longer is an error)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "longest wait for the initial convergence")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON of the samples (relative: under the repository root)")
@@ -119,7 +123,8 @@ type Report struct {
 	Verdicts    []Verdict `json:"verdicts"`
 	// SettleSeconds: from the load's end to every partner holding its expected tier.
 	SettleSeconds float64 `json:"settleSeconds"`
-	// ObjectsAtStart and ObjectsAtEnd are the objects stored, by resource, as the API server counts them.
+	// ObjectsAtStart and ObjectsAtEnd are the objects stored by kind (the soak's
+	// namespace; DealLocks are cluster-scoped), listed from the API server.
 	ObjectsAtStart map[string]float64 `json:"objectsAtStart"`
 	ObjectsAtEnd   map[string]float64 `json:"objectsAtEnd"`
 	// APICodes are the manager's requests over the soak by HTTP code; ReconcileErrors by controller.
@@ -273,7 +278,7 @@ func run(c config) (failed bool, err error) {
 	if err := l.createListings(ctx, c.listings); err != nil {
 		return false, err
 	}
-	report.ObjectsAtStart = objects(ctx, cl)
+	report.ObjectsAtStart = objects(ctx, cl, l.ns)
 
 	// The soak.
 	rd := &reader{mgr: mgr}
@@ -365,7 +370,7 @@ func run(c config) (failed bool, err error) {
 		report.APICodes = sub(r.codes, base.codes)
 		report.ReconcileErrors = sub(r.reconciles, base.reconciles)
 	}
-	report.ObjectsAtEnd = objects(ctx, cl)
+	report.ObjectsAtEnd = objects(ctx, cl, l.ns)
 	report.Samples = samples
 	report.Errors = append(rd.messages, l.errorMessages()...)
 	final := samples[len(samples)-1]
@@ -409,29 +414,45 @@ func run(c config) (failed bool, err error) {
 	return Failed(report.Verdicts) || report.Interrupted, nil
 }
 
-// objects are the objects stored by resource, as the API server counts them
-// (nil when it cannot be read: a figure for the reader, not a verdict).
-func objects(ctx context.Context, cl *harness.Cluster) map[string]float64 {
-	ms, err := cl.APIServerMetrics(ctx)
-	if err != nil {
-		return nil
-	}
-	out := ms.SumBy("apiserver_resource_objects", "resource")
-	if len(out) == 0 {
-		out = ms.SumBy("apiserver_storage_objects", "resource") // its name before Kubernetes 1.34
+// counted are the kinds whose objects the soak counts at its start and end,
+// and whether they live in the soak's namespace.
+var counted = []struct {
+	kind       string
+	namespaced bool
+}{
+	{"Partner", true}, {"DecisionRecord", true}, {"ExceptionRequest", true}, {"DealRegistration", true},
+	{"DealLock", false}, {"Listing", true}, {"Event", true},
+}
+
+// objects counts the objects stored of each counted kind (listed from the API
+// server, metadata only; -1 when the list fails: a figure, not a verdict).
+func objects(ctx context.Context, cl *harness.Cluster, ns string) map[string]float64 {
+	out := map[string]float64{}
+	for _, k := range counted {
+		var list metav1.PartialObjectMetadataList
+		gv := v1alpha1.GroupVersion
+		if k.kind == "Event" {
+			gv = corev1.SchemeGroupVersion
+		}
+		list.SetGroupVersionKind(gv.WithKind(k.kind + "List"))
+		var opts []client.ListOption
+		if k.namespaced {
+			opts = append(opts, client.InNamespace(ns))
+		}
+		if err := cl.Admin.List(ctx, &list, opts...); err != nil {
+			out[k.kind] = -1
+			continue
+		}
+		out[k.kind] = float64(len(list.Items))
 	}
 	return out
 }
 
-// objectText shows partnergov's kinds and events, start → end.
+// objectText shows the counts, start → end.
 func objectText(start, end map[string]float64) string {
 	var parts []string
-	for _, r := range []string{"partners", "decisionrecords", "exceptionrequests", "dealregistrations", "deallocks", "listings", "events"} {
-		for k := range end {
-			if k == r || strings.HasPrefix(k, r+".") {
-				parts = append(parts, fmt.Sprintf("%s %.0f → %.0f", r, start[k], end[k]))
-			}
-		}
+	for _, k := range counted {
+		parts = append(parts, fmt.Sprintf("%s %.0f → %.0f", k.kind, start[k.kind], end[k.kind]))
 	}
 	return strings.Join(parts, ", ")
 }
