@@ -162,6 +162,7 @@ func (r *reader) read() (raw, error) {
 	s.RSSMiB = float64(p.RSS) / (1 << 20)
 	s.OpenFDs = p.OpenFDs
 	s.HeapMiB = ms.Sum("go_memstats_heap_inuse_bytes", nil) / (1 << 20)
+	s.LiveHeapMiB = ms.Sum("go_gc_heap_live_bytes", nil) / (1 << 20)
 	s.Goroutines = int(ms.Sum("go_goroutines", nil))
 	depths := ms.SumBy("workqueue_depth", "name")
 	names := make([]string, 0, len(depths))
@@ -340,6 +341,7 @@ func run(c config) (failed bool, err error) {
 		if k%perRow == 0 {
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 			row := NewRow(k/perRow, prevRow, s, float64(harness.Quantile(lat, 0.99).Microseconds())/1000)
+			row.Objects = objects(ctx, cl, l.ns)
 			fmt.Println(row.Format())
 			report.Rows = append(report.Rows, row)
 			prevRow, lat = s, nil

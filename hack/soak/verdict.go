@@ -19,9 +19,13 @@ import (
 // (the readings at its start subtracted), so setup and convergence are not in them.
 type Sample struct {
 	Seconds float64 `json:"seconds"`
-	// RSSMiB is the manager's resident set size (VmRSS), HeapMiB its Go heap in use.
-	RSSMiB  float64 `json:"rssMiB"`
-	HeapMiB float64 `json:"heapInUseMiB"`
+	// RSSMiB is the manager's resident set size (VmRSS), HeapMiB its Go heap in
+	// use (garbage not yet collected included), LiveHeapMiB the heap the last
+	// collection found live (go_gc_heap_live_bytes): what grows when objects
+	// accumulate or leak, without the collector's slack.
+	RSSMiB      float64 `json:"rssMiB"`
+	HeapMiB     float64 `json:"heapInUseMiB"`
+	LiveHeapMiB float64 `json:"liveHeapMiB"`
 	// Goroutines of the manager (go_goroutines).
 	Goroutines int `json:"goroutines"`
 	// OpenFDs are the manager's open file descriptors (/proc/PID/fd).
@@ -217,7 +221,8 @@ func Verdicts(samples []Sample, d time.Duration) []Verdict {
 		a, b := Median(field(second, func(s Sample) float64 { return s.RSSMiB })), Median(field(last, func(s Sample) float64 { return s.RSSMiB }))
 		change := (b - a) / a
 		rss.Met = math.Abs(change) <= RSSTolerance
-		rss.Detail = fmt.Sprintf("median %.1f MiB in the second quarter, %.1f MiB in the last (%+.1f%%)", a, b, 100*change)
+		la, lb := Median(field(second, func(s Sample) float64 { return s.LiveHeapMiB })), Median(field(last, func(s Sample) float64 { return s.LiveHeapMiB }))
+		rss.Detail = fmt.Sprintf("median %.1f MiB in the second quarter, %.1f MiB in the last (%+.1f%%); live heap %.1f and %.1f MiB", a, b, 100*change, la, lb)
 	}
 	out = append(out, rss)
 
@@ -291,6 +296,8 @@ type Row struct {
 	// DecisionP99ms is the 99th percentile, over the minute, from sending an
 	// evidence report that moves a tier to a watch seeing the new tier (0: none).
 	DecisionP99ms float64 `json:"decisionP99ms"`
+	// Objects are the objects stored by kind at the row's end (main.go counts them).
+	Objects map[string]float64 `json:"objects,omitempty"`
 }
 
 // NewRow is the row of minute m from the previous row's reading and this one.
@@ -302,13 +309,14 @@ func NewRow(m int, prev, cur Sample, p99ms float64) Row {
 
 // TableHeader is the table's header, in Markdown.
 func TableHeader() string {
-	cols := []string{"min", "RSS MiB", "heap MiB", "goroutines", "fds", "queue sum", "queue max", "API req", "409", "404+410",
+	cols := []string{"min", "RSS MiB", "heap MiB", "live heap MiB", "goroutines", "fds", "queue sum", "queue max", "API req", "409", "404+410",
 		"unexpected", "reconcile err", "load err", "evidence", "tier moves", "pending", "decision p99 ms", "requests filed/decided",
-		"deals reg/won/exp/del", "listings new/upd/del"}
+		"deals reg/won/exp/del", "listings new/upd/del", "records stored"}
 	return "| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---:|", len(cols))
 }
 
-// Format is the row in Markdown; counters are the minute's.
+// Format is the row in Markdown; counters are the minute's, "records stored"
+// the DecisionRecords stored at its end ("-" when not counted).
 func (r Row) Format() string {
 	a, d := r.At, r.Delta
 	queueMax := strconv.Itoa(a.QueueMax)
@@ -316,7 +324,7 @@ func (r Row) Format() string {
 		queueMax += " " + a.QueueMaxName
 	}
 	cells := []string{
-		strconv.Itoa(r.Minute), fmt.Sprintf("%.1f", a.RSSMiB), fmt.Sprintf("%.1f", a.HeapMiB), strconv.Itoa(a.Goroutines),
+		strconv.Itoa(r.Minute), fmt.Sprintf("%.1f", a.RSSMiB), fmt.Sprintf("%.1f", a.HeapMiB), fmt.Sprintf("%.1f", a.LiveHeapMiB), strconv.Itoa(a.Goroutines),
 		strconv.Itoa(a.OpenFDs), strconv.Itoa(a.QueueDepth), queueMax,
 		fmt.Sprintf("%.0f", d.API.Requests), fmt.Sprintf("%.0f", d.API.Conflicts), fmt.Sprintf("%.0f", d.API.NotFound+d.API.Gone),
 		fmt.Sprintf("%.0f", d.API.Unexpected()+float64(d.ScrapeErrors)), fmt.Sprintf("%.0f", d.ReconcileErrors), strconv.FormatInt(d.Load.Errors, 10),
@@ -325,6 +333,10 @@ func (r Row) Format() string {
 		fmt.Sprintf("%d/%d", d.Load.RequestsFiled, d.Load.RequestsDecided),
 		fmt.Sprintf("%d/%d/%d/%d", d.Load.DealsRegistered, d.Load.DealsWon, d.Load.DealsExpired, d.Load.DealsDeleted),
 		fmt.Sprintf("%d/%d/%d", d.Load.ListingsCreated, d.Load.ListingsUpdated, d.Load.ListingsDeleted),
+		"-",
+	}
+	if n, ok := r.Objects["DecisionRecord"]; ok {
+		cells[len(cells)-1] = fmt.Sprintf("%.0f", n)
 	}
 	return "| " + strings.Join(cells, " | ") + " |"
 }

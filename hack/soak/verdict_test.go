@@ -205,12 +205,13 @@ func TestMedian(t *testing.T) {
 
 func TestRowsShowTheMinutesCountersAndTheReadingsGauges(t *testing.T) {
 	prev := Sample{Seconds: 60, API: APICounts{Requests: 1000, Conflicts: 5}, Load: LoadCounts{EvidenceSent: 3000, DealsRegistered: 60, ListingsCreated: 15}}
-	cur := Sample{Seconds: 120, RSSMiB: 142.25, HeapMiB: 80, Goroutines: 311, OpenFDs: 42, QueueDepth: 7, QueueMax: 5, QueueMaxName: "partner",
+	cur := Sample{Seconds: 120, RSSMiB: 142.25, HeapMiB: 80, LiveHeapMiB: 41.04, Goroutines: 311, OpenFDs: 42, QueueDepth: 7, QueueMax: 5, QueueMaxName: "partner",
 		API:  APICounts{Requests: 2500, Conflicts: 9, NotFound: 1, ServerErrors: 2},
 		Load: LoadCounts{EvidenceSent: 6000, TierChanges: 120, DealsRegistered: 120, DealsWon: 20, ListingsCreated: 30, ListingsUpdated: 30, RequestsFiled: 20, RequestsDecided: 18}}
 	r := NewRow(2, prev, cur, 850)
+	r.Objects = map[string]float64{"DecisionRecord": 2480}
 	got := r.Format()
-	want := "| 2 | 142.2 | 80.0 | 311 | 42 | 7 | 5 partner | 1500 | 4 | 1 | 2 | 0 | 0 | 3000 | 120 | 0 | 850 | 20/18 | 60/20/0/0 | 15/30/0 |"
+	want := "| 2 | 142.2 | 80.0 | 41.0 | 311 | 42 | 7 | 5 partner | 1500 | 4 | 1 | 2 | 0 | 0 | 3000 | 120 | 0 | 850 | 20/18 | 60/20/0/0 | 15/30/0 | 2480 |"
 	if got != want {
 		t.Errorf("row\n got %s\nwant %s", got, want)
 	}
