@@ -16,6 +16,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,6 +58,7 @@ type config struct {
 	settle       time.Duration
 	timeout      time.Duration
 	out          string
+	pprof        string
 }
 
 func main() {
@@ -78,6 +81,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 3*time.Minute, "after the load, longest wait for every partner to hold the tier its evidence qualifies for (longer is an error)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "longest wait for the initial convergence")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON of the samples (relative: under the repository root)")
+	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save its heap profile at the end of each quarter, as heap-q1.pprof ... heap-q4.pprof beside its log (compare: go tool pprof -base heap-q2.pprof heap-q4.pprof)")
 	flag.Parse()
 	if err := c.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -227,7 +231,11 @@ func run(c config) (failed bool, err error) {
 	if err := cl.HoldLease(ctx); err != nil {
 		return false, err
 	}
-	mgr, err := cl.StartManager(ctx, "manager", harness.ManagerOptions{Args: []string{"--seal-key-file", keys}})
+	mo := harness.ManagerOptions{Args: []string{"--seal-key-file", keys}}
+	if c.pprof != "" {
+		mo.Args = append(mo.Args, "--pprof-bind-address="+c.pprof)
+	}
+	mgr, err := cl.StartManager(ctx, "manager", mo)
 	if err != nil {
 		return false, err
 	}
@@ -337,6 +345,11 @@ func run(c config) (failed bool, err error) {
 		s := since(r)
 		s.Seconds = float64(k) * c.sample.Seconds() // the tick's nominal time, so quarters split evenly
 		samples = append(samples, s)
+		if c.pprof != "" && k*4%ticks == 0 {
+			if err := saveHeap(c.pprof, filepath.Join(dir, fmt.Sprintf("heap-q%d.pprof", k*4/ticks))); err != nil {
+				fmt.Println("pprof:", err)
+			}
+		}
 		lat = append(lat, l.tracker.Latencies()...)
 		if k%perRow == 0 {
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -414,6 +427,23 @@ func run(c config) (failed bool, err error) {
 	fmt.Println("\nsamples:", path, "  manager log:", mgr.Log)
 	mgr.Stop()
 	return Failed(report.Verdicts) || report.Interrupted, nil
+}
+
+// saveHeap saves the manager's heap profile (as of its last collection) to path.
+func saveHeap(addr, path string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET heap profile: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // counted are the kinds whose objects the soak counts at its start and end,
