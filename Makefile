@@ -129,6 +129,12 @@ bench: controlplane ## Measure convergence, write amplification, latency and mem
 chaos: controlplane ## SIGKILL the manager during a 5k-partner convergence and during reviews, fail over, restart kube-apiserver, storm evidence; then the corpus and permissions tests; prints a table (CHAOS_ARGS="-partners 1000" to shrink); not part of make test.
 	go run ./hack/chaos $(CHAOS_ARGS)
 
+SOAK ?= 1h
+
+.PHONY: soak
+soak: controlplane ## Run 2,000 partners under churn for SOAK (default 1h; make soak SOAK=10m), print RSS, goroutines, fds, queue depth and errors every minute, then the leak verdicts (SOAK_ARGS for more flags); not part of make test.
+	go run ./hack/soak -duration $(SOAK) $(SOAK_ARGS)
+
 .PHONY: run
 run: controlplane ## Run the manager on a local control plane with the samples applied.
 	go build -o bin/partnergov-run ./hack/run

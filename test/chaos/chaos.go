@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -113,7 +111,7 @@ func Setup(ctx context.Context, root, dir string) (*Env, error) {
 	cl.SetManagerBinary(bin)
 	e := &Env{Cluster: cl}
 	// Every manager seals with the same key, as a mounted Secret gives them.
-	keys, err := writeSealKey(dir)
+	keys, err := harness.WriteSealKey(dir)
 	if err != nil {
 		cl.Stop()
 		return nil, err
@@ -228,21 +226,9 @@ func eventually(ctx context.Context, timeout time.Duration, check func() error) 
 	}
 }
 
-// user creates a ClusterRole with rules bound to the user and returns its client
-// (no client-side rate limit).
+// user is the harness's user with rules (Cluster.User).
 func (e *Env) user(ctx context.Context, name string, rules ...rbacv1.PolicyRule) (client.Client, error) {
-	role := "chaos:" + strings.NewReplacer("@", "-", ".", "-").Replace(name)
-	for _, obj := range []client.Object{
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role}, Rules: rules},
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: name}}},
-	} {
-		if err := client.IgnoreAlreadyExists(e.Cluster.Admin.Create(ctx, obj)); err != nil {
-			return nil, err
-		}
-	}
-	return e.Cluster.UserClient(0, 0, name)
+	return e.Cluster.User(ctx, name, rules...)
 }
 
 // Killer SIGKILLs a manager at random moments and restarts it after each kill.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -24,15 +22,6 @@ import (
 var statusGuards = map[string]bool{
 	"mpartnerstatus.governance.partnergov.io":          true,
 	"mexceptionrequeststatus.governance.partnergov.io": true,
-}
-
-// writeSealKey writes the managers' seal key file under dir and returns its path.
-func writeSealKey(dir string) (string, error) {
-	path := filepath.Join(dir, "seal-keys")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	return path, os.WriteFile(path, []byte("chaos-seal-key-0123456789abcdefghijklmnop\n"), 0o600)
 }
 
 // Forged removes the status guards, forges as identities RBAC allows an

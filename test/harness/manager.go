@@ -208,22 +208,54 @@ func (m *Manager) signal(sig syscall.Signal) {
 
 // PeakRSS is the process's peak resident set size (VmHWM) in bytes.
 func (m *Manager) PeakRSS() (int64, error) {
+	p, err := m.Process()
+	return p.PeakRSS, err
+}
+
+// Process is what /proc tells of a manager process.
+type Process struct {
+	// RSS is the resident set size now (VmRSS), PeakRSS its peak (VmHWM), in bytes.
+	RSS, PeakRSS int64
+	// OpenFDs are the process's open file descriptors (entries of /proc/PID/fd).
+	OpenFDs int
+}
+
+// Process reads the running process's memory and open file descriptors from /proc.
+func (m *Manager) Process() (Process, error) {
+	var p Process
 	if !m.Running() {
-		return 0, errors.New("not running")
+		return p, errors.New("not running")
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	pid := m.cmd.Process.Pid
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return p, err
 	}
 	defer f.Close()
+	fields := map[string]*int64{"VmRSS:": &p.RSS, "VmHWM:": &p.PeakRSS}
+	found := 0
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024, err
+		for prefix, v := range fields {
+			if rest, ok := strings.CutPrefix(s.Text(), prefix); ok {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if err != nil {
+					return p, fmt.Errorf("/proc/%d/status %s %w", pid, prefix, err)
+				}
+				*v = kb * 1024
+				found++
+			}
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	if found != len(fields) {
+		return p, fmt.Errorf("no VmRSS or VmHWM in /proc/%d/status", pid)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return p, err
+	}
+	p.OpenFDs = len(fds)
+	return p, nil
 }
 
 // SaveMetrics writes the manager's raw metrics to path, for a reader to dig into.
@@ -271,16 +303,42 @@ func (ms Metrics) Sum(name string, match func(labels map[string]string) bool) fl
 		if match != nil && !match(labels) {
 			continue
 		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Untyped != nil:
-			sum += m.Untyped.GetValue()
-		}
+		sum += value(m)
 	}
 	return sum
+}
+
+// value is a counter's, gauge's or untyped series' value (0 for other types).
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return 0
+}
+
+// SumBy adds a counter or gauge family's values by the value of one label
+// (series without it count under "").
+func (ms Metrics) SumBy(name, label string) map[string]float64 {
+	out := map[string]float64{}
+	fam, ok := ms[name]
+	if !ok {
+		return out
+	}
+	for _, m := range fam.GetMetric() {
+		key := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label {
+				key = l.GetValue()
+			}
+		}
+		out[key] += value(m)
+	}
+	return out
 }
 
 // Writes are the manager's mutating requests, from partnergov_api_writes_total.
