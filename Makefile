@@ -8,6 +8,7 @@ K8S_BIN ?= $(CURDIR)/bin/k8s
 KUBEBUILDER_ASSETS ?= $(K8S_BIN)
 export KUBEBUILDER_ASSETS
 CONTROLLER_GEN := go tool controller-gen
+CRD_REF_DOCS := go tool crd-ref-docs
 GO_TEST_FLAGS ?= -count=1
 IMG ?= partnergov/partnergov:dev
 # Helm, built from its Go module (no binary downloads); test/deploy renders dist/chart with it.
@@ -41,11 +42,16 @@ generate: ## Generate deepcopy code and the apply configurations (api/v1alpha1/a
 		applyconfiguration:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: manifests
-manifests: ## Generate CRDs, RBAC and webhook configurations under config/.
+manifests: ## Generate CRDs, RBAC and webhook configurations under config/, and the API reference docs/reference/api.md.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
 		output:webhook:artifacts:config=config/webhook
-	@$(MAKE) --no-print-directory prometheus-rules chart-sync
+	@$(MAKE) --no-print-directory prometheus-rules chart-sync api-docs
+
+.PHONY: api-docs
+api-docs: ## Generate the API reference docs/reference/api.md from the types (make manifests does).
+	$(CRD_REF_DOCS) --config=hack/crd-ref-docs/config.yaml --source-path=./api/v1alpha1 \
+		--renderer=markdown --output-path=docs/reference/api.md --log-level=WARN
 
 # The PrometheusRule of config/prometheus wraps the plain rules file, the one source.
 PROMETHEUS_RULES := config/prometheus/partnergov.rules.yaml
@@ -78,9 +84,9 @@ verify: ## Fail when gofmt, go vet or generated code and manifests differ from w
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
 	go vet ./...
 	$(MAKE) generate manifests
-	@if [ -n "$$(git status --porcelain -- api config dist/chart)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config dist/chart docs/reference)" ]; then \
 		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
-		git status --porcelain -- api config dist/chart; git diff --stat -- api config dist/chart; exit 1; fi
+		git status --porcelain -- api config dist/chart docs/reference; git diff --stat -- api config dist/chart docs/reference; exit 1; fi
 
 .PHONY: controlplane
 controlplane: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl ## Build etcd, kube-apiserver and kubectl into bin/k8s (once).
