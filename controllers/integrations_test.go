@@ -94,7 +94,7 @@ func testExampleReporter(t *testing.T, g *WithT, fieldManager string, reporter f
 	g.Expect(owned.Status.Evidence).To(ConsistOf(And(
 		HaveField("Metric", HaveValue(Equal("training"))), HaveField("Value", HaveValue(Equal(v1alpha1.Decimal("12")))))))
 
-	// The README promises: the same token writing another partner's status gets 403.
+	// docs/integrations.md promises: the same token writing another partner's status gets 403.
 	code, stdout, stderr = run(b.Name)
 	g.Expect(code).To(Equal(1), "stdout: %s\nstderr: %s", stdout, stderr)
 	g.Expect(stderr).To(ContainSubstring("the server refused the report (403 Forbidden)"))

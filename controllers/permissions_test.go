@@ -29,8 +29,8 @@ import (
 // meaningful write of every status subresource, as a real authenticated identity
 // holding the RBAC a real install gives it. Each cell is Allowed or Denied (an
 // RBAC 403 or an admission 403; the table says which), and the test fails on
-// every cell that differs from permissionsExpected. README.md's "Permissions"
-// section documents the same matrix.
+// every cell that differs from permissionsExpected. docs/permissions.md
+// documents the same matrix.
 //
 // Deal registration: the fixture program has rules of engagement whose
 // spec.dealRegistration.crmReporters name the "crm integration" persona. Before

@@ -37,8 +37,8 @@ func evidenceImportCommand(flags *genericclioptions.ConfigFlags, streams generic
 		Use:   "import -f FILE --field-manager NAME [--dry-run] [--force-conflicts]",
 		Short: "Apply evidence from a CSV file a CRM or LMS exports (partner, metric, value, observedAt) to each partner's status",
 		Long: `import server-side-applies evidence entries to Partners' status as the user running it, with field
-manager --field-manager, as an integration reports evidence (see the README, "Reporting evidence from an
-integration"): the webhook stamps each entry with your identity and refuses metrics the program's catalog
+manager --field-manager, as an integration reports evidence (see docs/integrations.md, "Reporting evidence from
+an integration"): the webhook stamps each entry with your identity and refuses metrics the program's catalog
 does not trust you for.
 
 -f FILE (- for standard input) is a CSV file: a header row naming the columns partner, metric, value and

@@ -127,7 +127,7 @@ type variant struct {
 var variants = []variant{
 	{name: "rotation", kustomize: "config/default"},
 	{name: "cert-manager", kustomize: "config/default-certmanager", helmSet: []string{"certManager.enabled=true"}, certMgr: true},
-	// config/default with the component config/prometheus, as README's overlay adds the alerting rules.
+	// config/default with the component config/prometheus, as docs/operations.md's overlay adds the alerting rules.
 	{name: "alerts", kustomize: "test/deploy/testdata/alerts", helmSet: []string{"prometheusRule.enabled=true"}},
 }
 

@@ -151,7 +151,7 @@ func dryRunOne(u *unstructured.Unstructured) error {
 }
 
 // createNamespace creates the install's namespace for real, as kustomize's
-// Namespace object or `helm install --create-namespace` and the README's
+// Namespace object or `helm install --create-namespace` and docs/operations.md's
 // `kubectl label` would: with the restricted Pod Security Standard enforced,
 // so the API server warns about (and the dry run fails on) a Deployment
 // whose pods would be refused.
@@ -320,7 +320,7 @@ func TestThePrometheusRuleIsThePlainRulesFile(t *testing.T) {
 //
 //   - The Namespace: config/default creates partnergov-system (with the
 //     restricted Pod Security label); Helm installs into --namespace, created
-//     by `helm install --create-namespace` and labelled as the README says,
+//     by `helm install --create-namespace` and labelled as docs/operations.md says,
 //     because a chart that creates its own release namespace fails when that
 //     namespace exists already.
 //   - Labels: Helm adds app.kubernetes.io/instance, managed-by, version and

@@ -24,7 +24,7 @@ import (
 // The label that marks what an uninstall keeps (the CRDs and the namespace).
 const keepLabel = "partnergov.io/keep-on-uninstall"
 
-// The commands of the README's "Install, upgrade and uninstall" section, run
+// The commands of docs/operations.md's "Install, upgrade and uninstall" section, run
 // here as they are written there (kubectl and helm from bin/, config/default
 // in place of the reader's overlay, the chart's default image).
 var (
@@ -37,7 +37,7 @@ var (
 	helmUninstall      = []string{"uninstall", "partnergov", "--namespace", namespace}
 )
 
-// TestInstallUpgradeUninstall runs the README's commands for both packages
+// TestInstallUpgradeUninstall runs docs/operations.md's commands for both packages
 // against the test API server and checks what they promise: an upgrade (or a
 // GitOps re-sync) keeps the certificate the manager wrote into the Secret and
 // the caBundle it injected into the webhook configurations; an uninstall
