@@ -12,16 +12,12 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
-	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
+	"github.com/partnergov/partnergov/test/samples"
 	"github.com/partnergov/partnergov/test/testenv"
 )
 
@@ -54,7 +50,7 @@ func run() error {
 		return err
 	}
 	defer release()
-	kubeconfig, err := writeAdminKubeconfig(env, dir)
+	kubeconfig, err := samples.WriteAdminKubeconfig(env, dir)
 	if err != nil {
 		return err
 	}
@@ -77,20 +73,7 @@ func run() error {
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- mgr.Start(ctx) }()
 
-	// The program, partners and listings first; the requests once the evidence
-	// has given the partners their tiers, so that a Funds request finds its
-	// partner's cap (a request for a partner without one is denied NotEntitled).
-	notRequest := func(o *unstructured.Unstructured) bool { return o.GetKind() != "ExceptionRequest" }
-	if err := applySamples(ctx, env, notRequest); err != nil {
-		return err
-	}
-	if err := reportSampleEvidence(ctx, env); err != nil {
-		return err
-	}
-	if err := waitForFundsCap(ctx, env, "partners", "acme-consulting"); err != nil {
-		return err
-	}
-	if err := applySamples(ctx, env, func(o *unstructured.Unstructured) bool { return !notRequest(o) }); err != nil {
+	if err := samples.Load(ctx, env); err != nil {
 		return err
 	}
 	kubectl := filepath.Join(env.Root, "bin", "k8s", "kubectl")
@@ -126,71 +109,4 @@ func signalContext() (context.Context, *atomic.Pointer[testenv.Env]) {
 		os.Exit(1)
 	}()
 	return ctx, &env
-}
-
-// writeAdminKubeconfig writes a cluster-admin kubeconfig to bin/run/kubeconfig.
-func writeAdminKubeconfig(env *testenv.Env, dir string) (string, error) {
-	admin, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("adding the admin user: %w", err)
-	}
-	b, err := admin.KubeConfig()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", err
-	}
-	return path, os.WriteFile(path, b, 0o600)
-}
-
-// waitForFundsCap waits until the partner's tier gives it a funds cap.
-func waitForFundsCap(ctx context.Context, env *testenv.Env, namespace, name string) error {
-	c, err := client.New(env.Config, client.Options{Scheme: app.Scheme})
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var p v1alpha1.Partner
-		err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &p)
-		if err == nil && p.Status.Funds != nil && p.Status.Funds.Cap != nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("partner %s/%s has no funds cap after its evidence was reported (%v)", namespace, name, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-// applySamples applies the objects of config/samples that keep selects, once the
-// webhook server answers.
-func applySamples(ctx context.Context, env *testenv.Env, keep func(*unstructured.Unstructured) bool) error {
-	all, err := testenv.Objects(filepath.Join(env.Root, "config", "samples"))
-	if err != nil {
-		return err
-	}
-	var objs []*unstructured.Unstructured
-	for _, o := range all {
-		if keep(o) {
-			objs = append(objs, o)
-		}
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: app.Scheme})
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err = testenv.Apply(ctx, c, "partnergov-samples", objs)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			if err != nil {
-				return fmt.Errorf("applying config/samples: %w", err)
-			}
-			return nil
-		}
-		time.Sleep(500 * time.Millisecond) // the webhook server may still be starting
-	}
 }
