@@ -134,3 +134,20 @@ func updateProgram(g Gomega, name string, change func(*v1alpha1.PartnerProgram))
 		return admin.Update(ctx, &p)
 	})).To(Succeed())
 }
+
+// selfReportingProgram creates a program with an Outcome metric the CRM reports
+// and an Enablement metric ("training") that the partners' own integrations in
+// ns may report, as the samples' training completions.
+func selfReportingProgram(t *testing.T, ns string) *v1alpha1.PartnerProgram {
+	t.Helper()
+	program := &v1alpha1.PartnerProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("program")},
+		Spec: v1alpha1.PartnerProgramSpec{Owner: "owner@example.com", Metrics: []v1alpha1.MetricDefinition{
+			metric("revenue", v1alpha1.MetricClassOutcome, "crm-sync"),
+			metric("training", v1alpha1.MetricClassEnablement, "lms-sync"),
+		}},
+	}
+	program.Spec.Metrics[1].TrustedReporters.Groups = []string{"system:serviceaccounts:" + ns}
+	create(t, program)
+	return program
+}

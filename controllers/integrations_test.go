@@ -51,16 +51,7 @@ func TestThePythonExampleReporterAppliesEvidenceAsThePartnersIntegration(t *test
 func testExampleReporter(t *testing.T, g *WithT, fieldManager string, reporter func(args ...string) *exec.Cmd) {
 	t.Helper()
 	ns := newNamespace(t)
-	program := &v1alpha1.PartnerProgram{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("program")},
-		Spec: v1alpha1.PartnerProgramSpec{Owner: "owner@example.com", Metrics: []v1alpha1.MetricDefinition{
-			metric("revenue", v1alpha1.MetricClassOutcome, "crm-sync"),
-			metric("training", v1alpha1.MetricClassEnablement, "lms-sync"),
-		}},
-	}
-	// Partners' own integrations may report training completions, as in the samples.
-	program.Spec.Metrics[1].TrustedReporters.Groups = []string{"system:serviceaccounts:" + ns}
-	create(t, program)
+	program := selfReportingProgram(t, ns)
 	a := settledPartnerWithoutTier(t, g, ns, program.Name, withIntegration)
 	b := settledPartnerWithoutTier(t, g, ns, program.Name, withIntegration)
 	identity := v1alpha1.IntegrationName(a.Name)
