@@ -2,7 +2,6 @@ package app
 
 import (
 	"maps"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -55,7 +54,7 @@ func clip[S ~[]E, E any](s S) S {
 	if len(s) == 0 {
 		return nil
 	}
-	return slices.Clip(append(make(S, 0, len(s)), s...))
+	return append(make(S, 0, len(s)), s...)
 }
 
 var _ toolscache.TransformFunc = trimForCache
