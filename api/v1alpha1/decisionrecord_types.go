@@ -5,7 +5,7 @@ import (
 )
 
 // DecisionType is the kind of decision a DecisionRecord keeps.
-// +kubebuilder:validation:Enum=TierChange;StageDecision;RequestOutcome;GrantExpiry;ListingPublication;DealTransition
+// +kubebuilder:validation:Enum=TierChange;StageDecision;RequestOutcome;GrantExpiry;ListingPublication;DealTransition;LifecycleChange
 type DecisionType string
 
 const (
@@ -22,6 +22,9 @@ const (
 	// DecisionDealTransition: a deal registration changed phase (held, queued,
 	// approved, rejected, expired, won, lost, withdrawn).
 	DecisionDealTransition DecisionType = "DealTransition"
+	// DecisionLifecycleChange: a partner moved to another lifecycle phase
+	// (Onboarding, Active, Probation, Offboarding, Offboarded).
+	DecisionLifecycleChange DecisionType = "LifecycleChange"
 )
 
 // DecisionSubject names the object a decision was about.

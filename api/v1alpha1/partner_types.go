@@ -76,6 +76,12 @@ type PartnerSpec struct {
 	// partner has no identity of its own and partnergov writes nothing for it.
 	// +optional
 	Integration *PartnerIntegration `json:"integration,omitempty"`
+
+	// offboarding ends the partner's membership of the program at its effective
+	// time. The decision records stay; the Partner can be deleted once its
+	// lifecycle phase is Offboarded.
+	// +optional
+	Offboarding *PartnerOffboarding `json:"offboarding,omitempty"`
 }
 
 // PartnerIntegration is the partner's own integration identity.
@@ -426,6 +432,10 @@ type PartnerStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// lifecycle is where the partner is in its life in the program.
+	// +optional
+	Lifecycle *PartnerLifecycle `json:"lifecycle,omitempty"`
+
 	// history records tier decisions, newest last, at most 20.
 	// +optional
 	// +listType=atomic
@@ -442,6 +452,7 @@ type PartnerStatus struct {
 // +kubebuilder:selectablefield:JSONPath=`.spec.program`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.lifecycle.phase`
 // +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.status.tier`
 // +kubebuilder:printcolumn:name="At Risk",type=string,JSONPath=`.status.conditions[?(@.type=="TierAtRisk")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

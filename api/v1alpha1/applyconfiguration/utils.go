@@ -140,6 +140,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PartnerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerIntegration"):
 		return &apiv1alpha1.PartnerIntegrationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PartnerLifecycle"):
+		return &apiv1alpha1.PartnerLifecycleApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PartnerOffboarding"):
+		return &apiv1alpha1.PartnerOffboardingApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerProgram"):
 		return &apiv1alpha1.PartnerProgramApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerProgramSpec"):

@@ -1052,6 +1052,8 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: role
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
+- name: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
+  scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.Listing
   map:
     fields:
@@ -1276,6 +1278,30 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: enabled
       type:
         scalar: boolean
+- name: com.github.partnergov.partnergov.api.v1alpha1.PartnerLifecycle
+  map:
+    fields:
+    - name: message
+      type:
+        scalar: string
+    - name: phase
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
+    - name: reason
+      type:
+        scalar: string
+    - name: since
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.partnergov.partnergov.api.v1alpha1.PartnerOffboarding
+  map:
+    fields:
+    - name: effective
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: reason
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.PartnerProgram
   map:
     fields:
@@ -1364,6 +1390,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: joinedAt
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: offboarding
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PartnerOffboarding
     - name: owner
       type:
         scalar: string
@@ -1441,6 +1470,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             namedType: com.github.partnergov.partnergov.api.v1alpha1.TierDecision
           elementRelationship: atomic
+    - name: lifecycle
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PartnerLifecycle
     - name: observedGeneration
       type:
         scalar: numeric

@@ -46,6 +46,10 @@ type PartnerSpecApplyConfiguration struct {
 	// Evidence from the company's systems (CRM, surveys) needs none. Left out, the
 	// partner has no identity of its own and partnergov writes nothing for it.
 	Integration *PartnerIntegrationApplyConfiguration `json:"integration,omitempty"`
+	// offboarding ends the partner's membership of the program at its effective
+	// time. The decision records stay; the Partner can be deleted once its
+	// lifecycle phase is Offboarded.
+	Offboarding *PartnerOffboardingApplyConfiguration `json:"offboarding,omitempty"`
 }
 
 // PartnerSpecApplyConfiguration constructs a declarative configuration of the PartnerSpec type for use with
@@ -127,5 +131,13 @@ func (b *PartnerSpecApplyConfiguration) WithJoinedAt(value v1.Time) *PartnerSpec
 // If called multiple times, the Integration field is set to the value of the last call.
 func (b *PartnerSpecApplyConfiguration) WithIntegration(value *PartnerIntegrationApplyConfiguration) *PartnerSpecApplyConfiguration {
 	b.Integration = value
+	return b
+}
+
+// WithOffboarding sets the Offboarding field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Offboarding field is set to the value of the last call.
+func (b *PartnerSpecApplyConfiguration) WithOffboarding(value *PartnerOffboardingApplyConfiguration) *PartnerSpecApplyConfiguration {
+	b.Offboarding = value
 	return b
 }

@@ -49,6 +49,8 @@ type PartnerStatusApplyConfiguration struct {
 	Grants []ActiveGrantApplyConfiguration `json:"grants,omitempty"`
 	// conditions describe the partner's state; Ready summarises it.
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
+	// lifecycle is where the partner is in its life in the program.
+	Lifecycle *PartnerLifecycleApplyConfiguration `json:"lifecycle,omitempty"`
 	// history records tier decisions, newest last, at most 20.
 	History []TierDecisionApplyConfiguration `json:"history,omitempty"`
 }
@@ -190,6 +192,14 @@ func (b *PartnerStatusApplyConfiguration) WithConditions(values ...*metav1.Condi
 		}
 		b.Conditions = append(b.Conditions, *values[i])
 	}
+	return b
+}
+
+// WithLifecycle sets the Lifecycle field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Lifecycle field is set to the value of the last call.
+func (b *PartnerStatusApplyConfiguration) WithLifecycle(value *PartnerLifecycleApplyConfiguration) *PartnerStatusApplyConfiguration {
+	b.Lifecycle = value
 	return b
 }
 
