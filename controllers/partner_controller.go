@@ -27,7 +27,6 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
-	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -91,21 +90,12 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
-	// A stored decision left unrecorded (a crash between its write and its
-	// record) is recorded before anything else.
-	if err := r.recordDecision(ctx, &partner, partner.Status.History, in.Program, in.Now); err != nil {
-		return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
-	}
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}
-	if res.Decision != nil && written {
-		// The decision is stored: record it now, in the same reconcile.
-		if err := r.recordDecision(ctx, &partner, res.Status.History, in.Program, in.Now); err != nil {
-			return ctrl.Result{}, fmt.Errorf("recording the tier decision: %w", err)
-		}
-	}
+	// The decision is in force once stored; the TierRecorder, with workers of
+	// its own, records it from the stored history.
 	if c := meta.FindStatusCondition(res.Status.Conditions, v1alpha1.ConditionEvidenceTrusted); written && c != nil &&
 		strings.Contains(c.Message, "not sealed") {
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeWarning, "UnsealedEvidence", "Evaluate", "%s", c.Message)
@@ -168,29 +158,6 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 	in.Grants = tier.GrantsFrom(mine)
 	in.Promotions = tier.PromotionsFrom(mine)
 	return in, mine, nil
-}
-
-// recordDecision creates the DecisionRecord of the newest tier decision in
-// history, as stored in p's status, unless it exists. Only what is stored is
-// recorded: the caller passes the history it has written (or read), never one
-// it is about to write. The record's name is derived from the decision, so a
-// crash anywhere records it later, once; whether it exists is read from the
-// cache's metadata of DecisionRecords, so recording costs no status write and
-// a record already made costs no API request. A decision without a valid seal
-// (written past the webhooks) is not recorded: the engine replaces it. Nor is
-// one older than the program's record retention: its record was made and
-// pruned, and is not made again.
-func (r *PartnerReconciler) recordDecision(ctx context.Context, p *v1alpha1.Partner, h []v1alpha1.TierDecision,
-	program *v1alpha1.PartnerProgram, now time.Time) error {
-	if len(h) == 0 {
-		return nil
-	}
-	d := h[len(h)-1]
-	retention := v1alpha1.RecordRetention(program)
-	if !r.Seals.Verify(d.Seal, seal.Tier(string(p.UID), d)...) || !now.Before(d.Time.Add(retention)) {
-		return nil
-	}
-	return ensureRecord(ctx, r.Client, record.TierChange(p, d, FieldOwner, retention))
 }
 
 // earliest returns the earlier of two optional instants.
