@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
@@ -55,7 +58,9 @@ func TestOffboardingRevokesReleasesUnpublishesWithdrawsAndKeepsTheRecords(t *tes
 	// A token of the partner's integration identity reports evidence.
 	sa := v1alpha1.IntegrationName(leaving.Name)
 	integration := newClient(t, tokenConfig(t, g, ns, sa))
-	eventually(g, func() error { return reportEvidence(integration, "partner-lms", leaving, "certifications", "9", time.Now()) }).Should(Succeed())
+	eventually(g, func() error {
+		return reportEvidence(integration, "partner-lms", leaving, "certifications", "9", time.Now())
+	}).Should(Succeed())
 
 	// A published listing.
 	listing := newListing(ns, leaving.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})
@@ -180,4 +185,32 @@ func TestOffboardingRevokesReleasesUnpublishesWithdrawsAndKeepsTheRecords(t *tes
 	g.Expect(out).To(ContainSubstring("request " + open.Name + " Withdrawn (PartnerOffboarded)"))
 	g.Expect(out).To(ContainSubstring("listing " + listing.Name + " Unpublished (PartnerOffboarded)"))
 	g.Expect(out).To(ContainSubstring("partner " + leaving.Name + " was offboarded at " + effective.UTC().Format(time.RFC3339)))
+}
+
+// The sample offboarding (config/samples/offboarding), applied as its comment
+// says, offboards a partner at once: its listing is unpublished, its
+// integration identity revoked, and it may be deleted.
+func TestTheOffboardingSampleOffboardsAPartner(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, _, selectTier := ladder(t, time.Hour, time.Hour)
+	p := settledPartner(t, g, ns, program.Name, withIntegration)
+	qualifyForSelect(t, g, p)
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, p).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
+	listing := newListing(ns, p.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})
+	g.Expect(admin.Create(ctx, listing)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(published(g, listing).Status).To(Equal(metav1.ConditionTrue)) }).Should(Succeed())
+
+	sample, err := os.ReadFile(filepath.Join(env.Root, "config", "samples", "offboarding", "nimbus-software.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	patch, err := yaml.YAMLToJSON(sample)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+
+	eventually(g, func(g Gomega) {
+		g.Expect(published(g, listing)).To(And(HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonPartnerOffboarded)))
+		err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: v1alpha1.IntegrationName(p.Name)}, &corev1.ServiceAccount{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "got %v", err)
+	}).Should(Succeed())
+	g.Expect(admin.Delete(ctx, getPartner(g, p))).To(Succeed())
 }
