@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -63,10 +64,12 @@ func integrationRules(partner string, listings []string) []rbacv1.PolicyRule {
 
 // ensureIntegrationAccess creates the partner's integration objects when its
 // spec asks for them, or repairs them when someone changed their rules, and
-// deletes them when it no longer asks; it writes nothing when they are as they
-// should be, and for a partner without an integration reads only the cache.
-func ensureIntegrationAccess(ctx context.Context, c client.Client, live client.Reader, p *v1alpha1.Partner) error {
-	if !p.IntegrationEnabled() {
+// deletes them when it no longer asks or once the partner's offboarding took
+// effect (whatever spec.integration says; they are never provisioned again); it
+// writes nothing when they are as they should be, and for a partner without an
+// integration reads only the cache.
+func ensureIntegrationAccess(ctx context.Context, c client.Client, live client.Reader, p *v1alpha1.Partner, now time.Time) error {
+	if !p.IntegrationEnabled() || p.OffboardingEffective(now) {
 		return revokeIntegrationAccess(ctx, c, p)
 	}
 	var listings v1alpha1.ListingList

@@ -27,6 +27,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -106,10 +107,12 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	// Side effects come after the decision is stored, so a problem with them
 	// (reported as an error and retried) never holds back a tier decision.
-	if err := ensureIntegrationAccess(ctx, r.Client, r.APIReader, &partner); err != nil {
+	if err := ensureIntegrationAccess(ctx, r.Client, r.APIReader, &partner, in.Now); err != nil {
 		return ctrl.Result{}, fmt.Errorf("provisioning the integration identity: %w", err)
 	}
-	if res.Promotion != nil {
+	// An offboarding is carried out at its effective time.
+	res.NextDeadline = earliest(res.NextDeadline, offboarding.Deadline(&partner, in.Now))
+	if res.Promotion != nil && !partner.OffboardingEffective(in.Now) {
 		if err := r.openPromotionRequest(ctx, &partner, in, requests, res.Promotion); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
 		}

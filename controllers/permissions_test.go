@@ -173,10 +173,13 @@ type permissionsFixture struct {
 	// refuses deleting those in use, and the delete cells ask about RBAC.
 	unusedProgram *v1alpha1.PartnerProgram
 	unusedTier    *v1alpha1.PartnerTier
-	partner       *v1alpha1.Partner // partner A
-	other         *v1alpha1.Partner // partner B
-	listing       *v1alpha1.Listing // partner A's
-	request       *v1alpha1.ExceptionRequest
+	// offboarded is a partner whose offboarding took effect: admission refuses
+	// deleting any other, and the delete cells ask about RBAC.
+	offboarded *v1alpha1.Partner
+	partner    *v1alpha1.Partner // partner A
+	other      *v1alpha1.Partner // partner B
+	listing    *v1alpha1.Listing // partner A's
+	request    *v1alpha1.ExceptionRequest
 	// deal is partner A's registration, Approved at submission; rejected is
 	// partner A's registration of the customer the direct team holds (lock),
 	// Rejected DirectEngaged. lock is the direct team's claim, written by the
@@ -261,6 +264,7 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 	create(t, f.unusedProgram)
 	f.path = newPath(t, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
 	f.partner = settledPartner(t, g, f.ns, f.program.Name, withIntegration)
+	f.offboarded = settledPartner(t, g, f.ns, f.program.Name, offboardedAt(time.Now().Add(-time.Minute)))
 	f.other = settledPartner(t, g, f.ns, f.program.Name, withIntegration)
 	f.listing = newListing(f.ns, f.partner.Name, v1alpha1.ListingVersion{Version: "1.0.0", ReleasedAt: in(-time.Hour)})
 	g.Expect(admin.Create(ctx, f.listing)).To(Succeed())
@@ -505,6 +509,8 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 		existing = f.unusedProgram
 	} else if verb == "delete" && kind == "partnertiers" {
 		existing = f.unusedTier
+	} else if verb == "delete" && kind == "partners" {
+		existing = f.offboarded
 	}
 	obj := existing.DeepCopyObject().(client.Object)
 	switch verb {

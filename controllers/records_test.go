@@ -126,8 +126,9 @@ func TestRecordsCannotBeForgedChangedOrDeletedBeforeTheirRetention(t *testing.T)
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 	g.Expect(err.Error()).To(ContainSubstring("a decided request is kept until"))
 
-	// Deleting the partner keeps its records.
-	g.Expect(admin.Delete(ctx, getPartner(g, f.partner))).To(Succeed())
+	// Deleting the partner, once offboarded, keeps its records.
+	offboard(g, f.partner, time.Now())
+	eventually(g, func() error { return admin.Delete(ctx, getPartner(g, f.partner)) }).Should(Succeed())
 	g.Consistently(func(g Gomega) {
 		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(&rec), &v1alpha1.DecisionRecord{})).To(Succeed())
 	}).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
@@ -172,7 +173,12 @@ func TestANewPartnerOfAnOldNameInheritsNothing(t *testing.T) {
 		g.Expect(getPartner(g, f.partner).Status.Entitlements).To(ContainElement(HaveField("Name", v1alpha1.EntitlementImplement)))
 	}).Should(Succeed())
 
-	g.Expect(admin.Delete(ctx, getPartner(g, f.partner))).To(Succeed())
+	// The partner goes without an offboarding, as when its namespace is deleted:
+	// the namespace controller is let through.
+	nsController := userClient(t, "system:serviceaccount:kube-system:namespace-controller", nil, rbacv1.PolicyRule{
+		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"partners"}, Verbs: []string{"get", "delete"},
+	})
+	eventually(g, func() error { return nsController.Delete(ctx, getPartner(g, f.partner)) }).Should(Succeed())
 	eventually(g, func(g Gomega) {
 		got := getRequest(g, pending)
 		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseWithdrawn), "a pending request whose partner is gone waits for nobody")

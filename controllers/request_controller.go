@@ -112,6 +112,7 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 	} else if !apierrors.IsNotFound(err) {
 		return in, nil, err
 	}
+	in.Partner = &partner
 	in.PartnerSuspended = partner.Spec.Suspended
 	in.PartnerOwner = partner.Spec.Owner
 	if request.Spec.Type == v1alpha1.RequestTierPromotion && request.Spec.Grant != nil {

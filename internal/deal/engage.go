@@ -12,6 +12,7 @@ import (
 	"github.com/partnergov/partnergov/internal/conditions"
 	"github.com/partnergov/partnergov/internal/decimal"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/offboarding"
 )
 
 // Condition types of a DealRegistration.
@@ -185,7 +186,19 @@ func MissingEntitlement(p *v1alpha1.Partner, t v1alpha1.DealType, segment string
 // Evaluate decides a registration's standing. It never takes the key itself:
 // when the registration is first in line for a free key it asks the controller
 // to Acquire, and the controller evaluates again with what the lock then says.
+// A registration that has not ended is evaluated again when its partner's
+// offboarding takes effect, which withdraws it.
 func Evaluate(in Input) Result {
+	res := evaluate(in)
+	if !Final(res.Status.Phase) {
+		if t := offboarding.Deadline(in.Partner, in.Now); t != nil && (res.Next == nil || t.Before(*res.Next)) {
+			res.Next = t
+		}
+	}
+	return res
+}
+
+func evaluate(in Input) Result {
 	d := in.Deal
 	st := *d.Status.DeepCopy()
 	st.ObservedGeneration = d.Generation
@@ -228,6 +241,12 @@ func Evaluate(in Input) Result {
 	}
 	if in.Partner == nil || (d.Spec.PartnerUID != "" && d.Spec.PartnerUID != string(in.Partner.UID)) {
 		return end(v1alpha1.DealWithdrawn, v1alpha1.ReasonPartnerNotFound, "partner %s no longer exists", d.Spec.Partner)
+	}
+	if in.Partner.OffboardingEffective(in.Now) && !closedBefore(d.Status.Outcome, in.Partner.Spec.Offboarding.Effective.Time) {
+		// The offboarding releases the customer, whatever the registration's
+		// standing; a deal the CRM reports closed before it is still decided below.
+		return end(v1alpha1.DealWithdrawn, v1alpha1.ReasonPartnerOffboarded, "%s: its deal protection is released and the customer goes to the next registration in line",
+			offboarding.Describe(in.Partner))
 	}
 	if in.Program == nil {
 		// Nothing is decided without the rules: the standing stays as stored.
@@ -423,6 +442,11 @@ func Evaluate(in Input) Result {
 		}
 	}
 	return res.finish(st, now, true)
+}
+
+// closedBefore reports whether outcome o closed the deal before t.
+func closedBefore(o *v1alpha1.DealOutcome, t time.Time) bool {
+	return o != nil && o.ClosedAt.Time.Before(t)
 }
 
 // Attribute credits a won deal once: sourced credit to the registration's

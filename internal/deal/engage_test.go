@@ -26,6 +26,13 @@ func partner(entitlements ...v1alpha1.EffectiveEntitlement) *v1alpha1.Partner {
 
 var resell = v1alpha1.EffectiveEntitlement{Name: v1alpha1.EntitlementResell}
 
+// offboarded is a partner holding Resell whose offboarding takes effect at effective.
+func offboarded(effective time.Time) *v1alpha1.Partner {
+	p := partner(resell)
+	p.Spec.Offboarding = &v1alpha1.PartnerOffboarding{Reason: "contract ended", Effective: metav1.NewTime(effective)}
+	return p
+}
+
 func registration(name string, submitted time.Time, mutate ...func(*v1alpha1.DealRegistration)) *v1alpha1.DealRegistration {
 	at := metav1.NewMicroTime(submitted)
 	d := &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: name, UID: types.UID("uid-" + name), Generation: 1},
@@ -79,6 +86,35 @@ func TestEvaluate(t *testing.T) {
 		wantMsg    string
 		check      func(t *testing.T, r Result)
 	}{
+		"an approved registration of a partner whose offboarding took effect is withdrawn and releases the customer": {
+			in: Input{Now: now, Deal: registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Hour)))),
+				Partner: offboarded(now.Add(-time.Minute)), Program: program(auto), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealWithdrawn, wantReason: v1alpha1.ReasonPartnerOffboarded, wantLock: Release,
+			wantMsg: "its deal protection is released",
+		},
+		"a queued registration of an offboarded partner is withdrawn": {
+			in: Input{Now: now, Deal: registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealQueued)),
+				Partner: offboarded(now), Program: program(auto), Lock: other},
+			wantPhase: v1alpha1.DealWithdrawn, wantReason: v1alpha1.ReasonPartnerOffboarded, wantLock: Release,
+		},
+		"before the offboarding takes effect the registration holds, and is looked at again at its effective time": {
+			in: Input{Now: now, Deal: registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealApproved, protectedUntil(now.Add(time.Hour)))),
+				Partner: offboarded(now.Add(time.Minute)), Program: program(auto), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealApproved,
+			check: func(t *testing.T, r Result) {
+				if r.Next == nil || !r.Next.Equal(now.Add(time.Minute)) {
+					t.Errorf("the controller must come back when the offboarding takes effect, got %v", r.Next)
+				}
+			},
+		},
+		"a deal the CRM reports closed before the offboarding is still won": {
+			in: Input{Now: now, Deal: registration("d1", now.Add(-48*time.Hour), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+				s.ApprovedAt = &metav1.Time{Time: now.Add(-48 * time.Hour)}
+				s.ProtectedUntil = &metav1.Time{Time: now.Add(time.Hour)}
+				s.Outcome = &v1alpha1.DealOutcome{Result: v1alpha1.DealResultWon, ClosedAt: metav1.NewTime(now.Add(-2 * time.Hour)), Amount: &v1alpha1.Money{Amount: "40000", Currency: "USD"}}
+			})), Partner: offboarded(now.Add(-time.Hour)), Program: program(auto), Lock: Lock{State: LockMine}},
+			wantPhase: v1alpha1.DealWon, wantLock: Release,
+		},
 		"a registration first in line for a free key asks to acquire it": {
 			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil)},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,

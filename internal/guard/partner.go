@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -45,6 +46,9 @@ func refuse(format string, args ...any) *Refusal {
 // when it does not exist.
 func PartnerStatus(old, updated *v1alpha1.Partner, program *v1alpha1.PartnerProgram, w Writer, now time.Time) (*v1alpha1.PartnerStatus, *Refusal) {
 	oldStatus := old.Status
+	if why := offboarding.EvidenceRefusal(old, w.Username, now); why != "" && !w.Controller {
+		return nil, refuse("%s", why)
+	}
 	if !w.Controller {
 		if fields := changedFields(oldStatus, updated.Status, "evidence"); len(fields) > 0 {
 			return nil, refuse("%s may not change %s of Partner %s/%s: only the partnergov controller computes them from evidence",

@@ -46,6 +46,21 @@ func partner(evidence ...v1alpha1.EvidenceEntry) *v1alpha1.Partner {
 	}
 }
 
+const acmeIntegration = "system:serviceaccount:partners:acme-integration"
+
+// offboarded gives p an offboarding effective at now plus in.
+func offboarded(p *v1alpha1.Partner, in time.Duration) *v1alpha1.Partner {
+	p.Spec.Offboarding = &v1alpha1.PartnerOffboarding{Reason: "contract ended", Effective: metav1.NewTime(now.Add(in))}
+	return p
+}
+
+// selfReporting is program() trusting the partners' own integrations for training.
+func selfReporting() *v1alpha1.PartnerProgram {
+	p := program()
+	p.Spec.Metrics[1].TrustedReporters.Groups = []string{"system:serviceaccounts:partners"}
+	return p
+}
+
 func withTier(p *v1alpha1.Partner, tier string) *v1alpha1.Partner {
 	p.Status.Tier = tier
 	return p
@@ -56,6 +71,7 @@ func TestPartnerStatus(t *testing.T) {
 	tests := map[string]struct {
 		old, new   *v1alpha1.Partner
 		program    *v1alpha1.PartnerProgram
+		catalog    *v1alpha1.PartnerProgram // the program, when not program()
 		writer     Writer
 		wantRefuse string               // substring of the refusal; "" means admitted
 		wantStamps map[string][2]string // metric -> source, trustedVia
@@ -63,6 +79,21 @@ func TestPartnerStatus(t *testing.T) {
 	}{
 		"a trusted service account reports": {
 			old: partner(), new: partner(entry("revenue", "100", "", "")),
+			writer:     Writer{Username: crm},
+			wantStamps: map[string][2]string{"revenue": {crm, "serviceaccount:integrations/crm-sync"}},
+		},
+		"an offboarded partner's own integration reports nothing": {
+			old: offboarded(partner(), -time.Minute), new: offboarded(partner(entry("training", "3", "", "")), -time.Minute),
+			catalog: selfReporting(), writer: Writer{Username: acmeIntegration, Groups: []string{"system:serviceaccounts:partners"}},
+			wantRefuse: "revoked when its offboarding took effect",
+		},
+		"its own integration reports until the offboarding takes effect": {
+			old: offboarded(partner(), time.Minute), new: offboarded(partner(entry("training", "3", "", "")), time.Minute),
+			catalog: selfReporting(), writer: Writer{Username: acmeIntegration, Groups: []string{"system:serviceaccounts:partners"}},
+			wantStamps: map[string][2]string{"training": {acmeIntegration, "group:system:serviceaccounts:partners"}},
+		},
+		"the CRM still reports on an offboarded partner": {
+			old: offboarded(partner(), -time.Minute), new: offboarded(partner(entry("revenue", "100", "", "")), -time.Minute),
 			writer:     Writer{Username: crm},
 			wantStamps: map[string][2]string{"revenue": {crm, "serviceaccount:integrations/crm-sync"}},
 		},
@@ -161,6 +192,9 @@ func TestPartnerStatus(t *testing.T) {
 			p := program()
 			if tc.program != nil {
 				p = nil
+			}
+			if tc.catalog != nil {
+				p = tc.catalog
 			}
 			got, refusal := PartnerStatus(tc.old, tc.new, p, tc.writer, now)
 			if tc.wantRefuse != "" {

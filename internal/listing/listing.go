@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/conditions"
+	"github.com/partnergov/partnergov/internal/offboarding"
 )
 
 // LowAdoptionViews is how many views without a single install flag a listing
@@ -132,6 +133,10 @@ func Evaluate(in Input) Result {
 func publication(in Input, now time.Time) (bool, string, string) {
 	if in.Partner == nil {
 		return false, v1alpha1.ReasonPartnerNotFound, fmt.Sprintf("Partner %q does not exist in namespace %q", in.Listing.Spec.Partner, in.Listing.Namespace)
+	}
+	if in.Partner.OffboardingEffective(now) {
+		// The offboarding wins over every exception, as a suspension does.
+		return false, v1alpha1.ReasonPartnerOffboarded, offboarding.Describe(in.Partner) + ": none of its listings is published, whatever exception it holds"
 	}
 	if in.Partner.Spec.Suspended {
 		// Suspension wins over every exception: a ListingException keeps a listing
@@ -306,7 +311,8 @@ func adoption(u *v1alpha1.ListingUsage) (bool, string, string) {
 	return false, v1alpha1.ReasonAdopted, fmt.Sprintf("%d views, %d installs, %d active", u.Views, u.Installs, u.ActiveInstalls)
 }
 
-// nextDeadline is the earliest future sunset, release or grant expiry.
+// nextDeadline is the earliest future sunset, release, grant expiry or the
+// partner's offboarding.
 func nextDeadline(in Input, now time.Time) *time.Time {
 	var times []time.Time
 	for _, v := range in.Listing.Spec.Versions {
@@ -320,6 +326,9 @@ func nextDeadline(in Input, now time.Time) *time.Time {
 		if g.Expires != nil && g.Expires.After(now) {
 			times = append(times, *g.Expires)
 		}
+	}
+	if t := offboarding.Deadline(in.Partner, now); t != nil {
+		times = append(times, *t)
 	}
 	if len(times) == 0 {
 		return nil

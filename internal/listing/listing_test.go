@@ -26,6 +26,11 @@ func partner(ents ...v1alpha1.EntitlementName) *v1alpha1.Partner {
 
 func suspend(p *v1alpha1.Partner) *v1alpha1.Partner { p.Spec.Suspended = true; return p }
 
+func offboard(p *v1alpha1.Partner, effective time.Time) *v1alpha1.Partner {
+	p.Spec.Offboarding = &v1alpha1.PartnerOffboarding{Reason: "contract ended", Effective: metav1.NewTime(effective)}
+	return p
+}
+
 func withClaims(p *v1alpha1.Partner, kinds ...v1alpha1.ReadinessClaimKind) *v1alpha1.Partner {
 	for _, k := range kinds {
 		p.Status.ReadinessClaims = append(p.Status.ReadinessClaims, v1alpha1.ApprovedClaim{Kind: k, Product: "sync", Request: "r-" + string(k)})
@@ -102,6 +107,17 @@ func TestEvaluate(t *testing.T) {
 			grants:     []Grant{{Request: "keep-sync", Expires: &expires}},
 			wantReason: v1alpha1.ReasonPartnerSuspended, wantLatest: "2.0.0", wantEvents: []string{v1alpha1.ReasonPartnerSuspended},
 			wantDeadline: &expires,
+		},
+		"an effective offboarding unpublishes, whatever exception it holds": {
+			listing: published(newListing(v1alpha1.ListingKindApp, v2)), partner: offboard(partner(list), now.Add(-time.Minute)),
+			grants:     []Grant{{Request: "keep-sync", Expires: &expires}},
+			wantReason: v1alpha1.ReasonPartnerOffboarded, wantLatest: "2.0.0", wantEvents: []string{v1alpha1.ReasonPartnerOffboarded},
+			wantDeadline: &expires,
+		},
+		"an offboarding not yet in effect leaves it published and is the next deadline": {
+			listing: published(newListing(v1alpha1.ListingKindApp, v2)), partner: offboard(partner(list), now.Add(time.Minute)),
+			wantPublished: true, wantReason: v1alpha1.ReasonEntitled, wantVersions: []string{"2.0.0"}, wantLatest: "2.0.0",
+			wantDeadline: func() *time.Time { t := now.Add(time.Minute); return &t }(),
 		},
 		"an expired listing exception does not": {
 			listing: published(newListing(v1alpha1.ListingKindApp, v2)), partner: partner(),

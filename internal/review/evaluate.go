@@ -11,6 +11,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/conditions"
+	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/seal"
 )
 
@@ -76,6 +77,9 @@ func (e *evaluator) run() {
 		return
 	}
 	e.st.Phase = v1alpha1.PhasePending
+	if e.in.Withdraw == "" && e.in.Partner.OffboardingEffective(e.now) {
+		e.in.Withdraw, e.in.WithdrawReason = offboarding.Describe(e.in.Partner)+": its open requests are withdrawn", v1alpha1.ReasonPartnerOffboarded
+	}
 	if e.in.Withdraw != "" {
 		e.withdraw()
 		return
@@ -547,6 +551,9 @@ func (e *evaluator) nextDeadline() *time.Time {
 	case v1alpha1.PhasePending:
 		consider(e.st.StageDeadline)
 		consider(e.req.Spec.Expires)
+		if t := offboarding.Deadline(e.in.Partner, e.now); t != nil {
+			consider(&metav1.Time{Time: *t})
+		}
 	case v1alpha1.PhaseApproved:
 		consider(e.req.Spec.Expires)
 	}

@@ -636,6 +636,38 @@ func TestEvaluate(t *testing.T) {
 				events:   []string{"PathResolved", "StageEntered", "Withdrawn"},
 			},
 		},
+		"a pending request is withdrawn when its partner's offboarding takes effect, woken at that instant": {
+			req:   request(v1alpha1.RequestFunds, "100"),
+			world: world{paths: []v1alpha1.ReviewPath{small}, remaining: usd("100000"), offboard: ptr(2 * time.Hour)},
+			steps: []step{{at: 0}, {at: 2 * time.Hour}},
+			want: outcome{
+				phase: v1alpha1.PhaseWithdrawn, path: "small-funds",
+				conds:    map[string]string{"Withdrawn": "True/PartnerOffboarded", "Ready": "True/PartnerOffboarded"},
+				messages: map[string]string{"Withdrawn": "partner acme was offboarded at 2026-03-02T11:00:00Z (contract ended): its open requests are withdrawn"},
+				history:  []string{"PathResolved", "StageEntered/manager", "Withdrawn/manager"},
+				events:   []string{"PathResolved", "StageEntered", "Withdrawn"},
+			},
+		},
+		"before the offboarding takes effect it is the request's next deadline": {
+			req:   request(v1alpha1.RequestFunds, "100"),
+			world: world{paths: []v1alpha1.ReviewPath{small}, remaining: usd("100000"), offboard: ptr(2 * time.Hour)},
+			steps: []step{{at: 0}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: "manager", deadline: 72 * time.Hour, next: 2 * time.Hour, path: "small-funds",
+				history: []string{"PathResolved", "StageEntered/manager"},
+				events:  []string{"PathResolved", "StageEntered"},
+			},
+		},
+		"an approved request stays approved when the partner is offboarded": {
+			req:   request(v1alpha1.RequestFunds, "100"),
+			world: world{paths: []v1alpha1.ReviewPath{small}, remaining: usd("100000")},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("manager", "alice")}}, {at: 2 * time.Hour, offboard: ptr(90 * time.Minute)}},
+			want: outcome{
+				phase: v1alpha1.PhaseApproved, path: "small-funds",
+				history: []string{"PathResolved", "StageEntered/manager", "StageApproved/manager", "Approved"},
+				events:  []string{"PathResolved", "StageEntered", "StageApproved", "Approved"},
+			},
+		},
 		"an approved promotion that was used up expires with PromotionUsed": {
 			req:   request(v1alpha1.RequestTierPromotion, ""),
 			world: world{paths: []v1alpha1.ReviewPath{path("promotions", []v1alpha1.RequestType{v1alpha1.RequestTierPromotion}, "", "", stage("office", 1, day))}},

@@ -102,6 +102,7 @@ type step struct {
 	suspended bool                  // the partner is suspended from this step on
 	withdraw  string                // the request's subject is gone from this step on
 	used      string                // the approved grant is used up from this step on
+	offboard  *time.Duration        // the partner's offboarding takes effect at t0 plus this, from this step on
 }
 
 // world is the cluster around a request.
@@ -113,6 +114,7 @@ type world struct {
 	withdraw     string
 	used         string
 	partnerOwner string
+	offboard     *time.Duration // the partner's offboarding takes effect at t0 plus this
 }
 
 // simulate evaluates req step by step, storing each result as the next status.
@@ -139,8 +141,16 @@ func simulate(t testing.TB, req *v1alpha1.ExceptionRequest, w world, steps []ste
 		if s.used != "" {
 			w.used = s.used
 		}
+		if s.offboard != nil {
+			w.offboard = s.offboard
+		}
+		var partner *v1alpha1.Partner
+		if w.offboard != nil {
+			partner = &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: v1alpha1.PartnerSpec{
+				Offboarding: &v1alpha1.PartnerOffboarding{Reason: "contract ended", Effective: metav1.NewTime(at(*w.offboard))}}}
+		}
 		res = Evaluate(Input{Now: at(s.at), Request: req, Paths: w.paths, ProgramOwner: w.owner, FundsRemaining: w.remaining,
-			PartnerSuspended: w.suspended, Withdraw: w.withdraw, Used: w.used, PartnerOwner: w.partnerOwner})
+			PartnerSuspended: w.suspended, Withdraw: w.withdraw, Used: w.used, PartnerOwner: w.partnerOwner, Partner: partner})
 		for _, e := range res.Events {
 			events = append(events, e.Reason)
 		}
@@ -189,3 +199,5 @@ func withEscalationSLA(p v1alpha1.ReviewPath, d time.Duration) v1alpha1.ReviewPa
 	p.Spec.EscalationSLA = &metav1.Duration{Duration: d}
 	return p
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -75,6 +75,10 @@ type Input struct {
 	// Seals verify decision seals; nil when sealing is off. A decision whose seal
 	// does not verify was written past the webhook and never counts.
 	Seals *seal.Keys
+	// Partner is the request's partner, nil when unknown. Once its
+	// spec.offboarding takes effect a pending request is withdrawn
+	// (PartnerOffboarded); until then that instant is a deadline.
+	Partner *v1alpha1.Partner
 	// Used, when not empty, ends an Approved grant that has been used up (a
 	// TierPromotion whose partner dropped below the tier again) with this message.
 	Used string

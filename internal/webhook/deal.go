@@ -20,6 +20,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -87,6 +88,7 @@ func (d DealDefaulter) Default(ctx context.Context, r *v1alpha1.DealRegistration
 // warns when the customer is already held; the lock, not this check, decides.
 type DealValidator struct {
 	Reader client.Reader
+	Clock  clock.PassiveClock
 }
 
 // ValidateCreate checks the partner, its program and the customer's domain.
@@ -105,6 +107,9 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 	if !found {
 		errs = append(errs, field.NotFound(field.NewPath("spec", "partner"), r.Spec.Partner))
 		return nil, invalid("DealRegistration", r.Name, errs)
+	}
+	if err := offboarding.RefuseNew(&partner, "DealRegistration", v.Clock.Now()); err != nil {
+		return nil, invalid("DealRegistration", r.Name, append(errs, err))
 	}
 	var program v1alpha1.PartnerProgram
 	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: partner.Spec.Program}, &program); err != nil {

@@ -3,11 +3,13 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -16,11 +18,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-partner,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partners,verbs=create;update,versions=v1alpha1,name=mpartner.governance.partnergov.io,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-partner,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partners,verbs=create;update,versions=v1alpha1,name=vpartner.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-partner,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=partners,verbs=create;update;delete,versions=v1alpha1,name=vpartner.governance.partnergov.io,admissionReviewVersions=v1
 
 // PartnerDefaulter fills the display name from the object name and stamps when
 // the partner joined the program.
@@ -64,14 +67,14 @@ const JoinedAtSkew = 5 * time.Minute
 // PartnerValidator refuses a new partner whose program does not exist (it could
 // get no tier, and nothing would say why), and one whose own integration identity
 // the program trusts to report an Outcome metric: a partner never self-reports the
-// outcomes that earn its tier. It refuses a joinedAt in the future.
+// outcomes that earn its tier. It refuses a joinedAt in the future, undoing an
+// offboarding that took effect, and deleting a partner that is not offboarded.
 type PartnerValidator struct {
 	// Reader is the cache, read first: partner writes are frequent.
 	Reader client.Reader
 	// APIReader confirms a program the cache does not have yet (created a moment ago).
 	APIReader client.Reader
 	Clock     clock.PassiveClock
-	noDelete[*v1alpha1.Partner]
 }
 
 // joinedAt refuses a spec.joinedAt later than now plus JoinedAtSkew.
@@ -124,6 +127,9 @@ func (v *PartnerValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.
 	if old.Spec.JoinedAt == nil {
 		errs = v.joinedAt(p)
 	}
+	if err := offboarding.Change(old, p, v.Clock.Now()); err != nil {
+		errs = append(errs, err)
+	}
 	if old.Spec.Program == p.Spec.Program {
 		return nil, invalid("Partner", p.Name, errs)
 	}
@@ -136,6 +142,19 @@ func (v *PartnerValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.
 	}
 	warning := fmt.Sprintf("PartnerProgram %q does not exist; the partner shows Ready=False until it does", p.Spec.Program)
 	return admission.Warnings{warning}, invalid("Partner", p.Name, errs)
+}
+
+// ValidateDelete admits deleting a partner only once it is offboarded
+// (offboarding.Deletion), or when its namespace is being deleted. Its decision
+// records are not owned by it and remain.
+func (v *PartnerValidator) ValidateDelete(ctx context.Context, p *v1alpha1.Partner) (admission.Warnings, error) {
+	if deletingNamespace(ctx) {
+		return nil, nil
+	}
+	if why := offboarding.Deletion(p, v.Clock.Now()); why != "" {
+		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("partners").GroupResource(), p.Name, errors.New(why))
+	}
+	return nil, nil
 }
 
 // program reads a program from the cache, then from the API server; nil when it

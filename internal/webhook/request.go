@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/review"
 	"github.com/partnergov/partnergov/internal/tier"
@@ -123,6 +124,8 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 	}
 	if !found {
 		errs = append(errs, field.NotFound(field.NewPath("spec", "partner"), r.Spec.Partner))
+	} else if err := offboarding.RefuseNew(&partner, "ExceptionRequest", v.Clock.Now()); err != nil {
+		errs = append(errs, err)
 	} else {
 		grantErrs, err := v.validateGrant(ctx, r, &partner)
 		if err != nil {

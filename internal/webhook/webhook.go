@@ -63,7 +63,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	reader := mgr.GetAPIReader()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealRegistration{}).
 		WithDefaulter(&DealDefaulter{Reader: reader, Clock: o.Clock}).
-		WithValidator(&DealValidator{Reader: reader}).Complete(); err != nil {
+		WithValidator(&DealValidator{Reader: reader, Clock: o.Clock}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealLock{}).
