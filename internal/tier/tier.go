@@ -48,6 +48,10 @@ type Input struct {
 	// (deal.Metrics): they count as current evidence; stored entries of those
 	// metrics never do.
 	Computed []v1alpha1.EvidenceEntry
+	// CurrentPlan names the partner's approved JointBusinessPlan whose period
+	// contains Now (plan.Current); "" when it has none. A tier with
+	// requiresBusinessPlan qualifies nobody without one.
+	CurrentPlan string
 	// Seals verify evidence seals and seal tier decisions; nil when sealing is off.
 	// With sealing on, unsealed evidence does not count, and a stored tier that no
 	// sealed decision explains is recomputed from evidence at once.
@@ -109,6 +113,7 @@ func Evaluate(in Input) Result {
 	status.DemotionDeadline = o.deadline
 	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
 	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now))
+	status.Enablement = requiredEnablement(o.held, e.ladder)
 	e.setConditions(&status.Conditions, o)
 
 	return Result{
@@ -137,7 +142,7 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 		program:        in.Program,
 		partner:        in.Partner,
 		evidence:       ev,
-		ladder:         newLadder(in.Tiers, program, catalog, ev),
+		ladder:         newLadder(in.Tiers, program, catalog, ev, in.CurrentPlan != ""),
 		grants:         activeGrants(in.Grants, in.Partner.Status.Grants, now),
 		promotions:     in.Promotions,
 		programMissing: in.Program == nil,
