@@ -54,7 +54,7 @@ func planScenarios() map[string]scenario {
 			want: want{
 				tier: "gold", qualified: "silver", deadline: at(10 * day), next: at(10 * day),
 				conditions: settled(map[string]string{v1alpha1.ConditionTierAtRisk: "True/BusinessPlanRequired"}),
-				messages: map[string][]string{v1alpha1.ConditionTierAtRisk: {"requires an approved, current joint business plan"}},
+				messages:   map[string][]string{v1alpha1.ConditionTierAtRisk: {"requires an approved, current joint business plan"}},
 			},
 		},
 		"the grace period over, a holder without a plan drops to the tier below": {

@@ -205,3 +205,25 @@ func (e *evaluation) nextDeadline(o outcome) *time.Time {
 	}
 	return next
 }
+
+// CurrentValues are the partner's values that count now, by metric: fresh,
+// reported by a trusted identity (and sealed, with sealing on), or computed from
+// won deals (in.Computed), exactly as the tier rules count them; with the
+// earliest instant after in.Now at which one of them goes stale (nil for none).
+// Nil without a partner or program.
+func CurrentValues(in Input) (map[string]v1alpha1.Decimal, *time.Time) {
+	if in.Partner == nil || in.Program == nil {
+		return nil, nil
+	}
+	now := in.Now.Round(0)
+	e := newEvaluation(in, now)
+	out := make(map[string]v1alpha1.Decimal, len(e.evidence.counted))
+	var next *time.Time
+	for m, c := range e.evidence.counted {
+		out[m] = c.Value
+		if t := c.staleAt; t.After(now) && (next == nil || t.Before(*next)) {
+			next = &t
+		}
+	}
+	return out, next
+}
