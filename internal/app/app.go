@@ -208,6 +208,9 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"dealregistration": &controllers.DealReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
+		"jointbusinessplan": &controllers.PlanReconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals,
+		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
