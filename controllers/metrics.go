@@ -124,6 +124,7 @@ func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outcomeTotalDesc
 	ch <- listingsDesc
 	ch <- slaBreachesNowDesc
+	ch <- planReviewOverdueDesc
 	for _, d := range dealDescs {
 		ch <- d
 	}
@@ -169,6 +170,7 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.collectPending(ctx, ch, byName)
 	c.collectListings(ctx, ch, byName)
+	c.collectPlans(ctx, ch, byName)
 	c.collectScorecards(ctx, ch)
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/offboarding"
+	"github.com/partnergov/partnergov/internal/plan"
 	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -82,9 +83,13 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	planChange, err := r.currentPlan(ctx, &partner, &in, requests)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	res := tier.Evaluate(in)
 	res.Status.DealMetrics = dealMetrics
-	res.NextDeadline = earliest(res.NextDeadline, dealsChange)
+	res.NextDeadline = earliest(earliest(res.NextDeadline, dealsChange), planChange)
 	// Funds and claims follow the approved requests, program or not: a claim
 	// still lapses and a quarter still ends while a program is missing.
 	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
@@ -135,6 +140,19 @@ func (r *PartnerReconciler) dealMetrics(ctx context.Context, partner *v1alpha1.P
 	entries, status, next := deal.Metrics(in.Program, id, won.Items, in.Now)
 	in.Computed = entries
 	return status, next, nil
+}
+
+// currentPlan finds the partner's approved, current JointBusinessPlan
+// (plan.Current: approved by one of its own requests) for tiers that require
+// one, and returns when that answer next changes by itself.
+func (r *PartnerReconciler) currentPlan(ctx context.Context, partner *v1alpha1.Partner, in *tier.Input, requests []v1alpha1.ExceptionRequest) (*time.Time, error) {
+	var plans v1alpha1.JointBusinessPlanList
+	if err := r.List(ctx, &plans, client.InNamespace(partner.Namespace), client.MatchingFields{indexPartner: partner.Name}); err != nil {
+		return nil, err
+	}
+	var next *time.Time
+	in.CurrentPlan, next = plan.Current(plans.Items, requests, in.Now)
+	return next, nil
 }
 
 // inputs reads what the evaluation needs: the program, its tiers and the
@@ -240,8 +258,15 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 	}); err != nil {
 		return err
 	}
+	if err := indexPlans(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Partner{}, builder.WithPredicates(inputsChanged(r.Seals))).
+		// A tier may require an approved, current business plan.
+		Watches(&v1alpha1.JointBusinessPlan{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.JointBusinessPlan).Spec.Partner}}}
+		})).
 		// A won deal moves the Deals metrics of every partner it credits.
 		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			var out []reconcile.Request

@@ -21,6 +21,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/plan"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/review"
 	"github.com/partnergov/partnergov/internal/seal"
@@ -136,6 +137,19 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			in.Withdraw = fmt.Sprintf("deal registration %s is %s: there is nothing left to review", d.Name, d.Status.Phase)
 		case request.Spec.Type == v1alpha1.RequestDealConflict && d.Status.Conflict != nil && d.Status.Conflict.Result == "Superseded":
 			in.Withdraw = fmt.Sprintf("the conflict of deal registration %s is superseded: the customer's holder changed, or the registration took the customer in turn", d.Name)
+		}
+	}
+	if request.Spec.Type == v1alpha1.RequestBusinessPlan && request.Spec.Grant != nil && request.Status.Phase != v1alpha1.PhaseApproved {
+		// A plan that is gone, or whose content changed since the request was
+		// opened (a new request reviews the new content), has nothing left to decide.
+		var jbp v1alpha1.JointBusinessPlan
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Grant.BusinessPlan}, &jbp); {
+		case apierrors.IsNotFound(err):
+			in.Withdraw = fmt.Sprintf("joint business plan %s no longer exists", request.Spec.Grant.BusinessPlan)
+		case err != nil:
+			return in, nil, err
+		case plan.RequestName(&jbp) != request.Name:
+			in.Withdraw = fmt.Sprintf("joint business plan %s changed since the request was opened; request %s reviews its current content", jbp.Name, plan.RequestName(&jbp))
 		}
 	}
 	if request.Spec.Type == v1alpha1.RequestFunds {
@@ -268,6 +282,20 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ExceptionRequest{}).
 		Watches(&v1alpha1.Partner{}, handler.EnqueueRequestsFromMapFunc(r.pendingRequestsOf)).
+		// A plan that changes or goes withdraws its pending review.
+		Watches(&v1alpha1.JointBusinessPlan{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list v1alpha1.ExceptionRequestList
+			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexPartner: o.(*v1alpha1.JointBusinessPlan).Spec.Partner}); err != nil {
+				return nil
+			}
+			var out []reconcile.Request
+			for i := range list.Items {
+				if q := &list.Items[i]; q.Spec.Type == v1alpha1.RequestBusinessPlan && q.Spec.Grant != nil && q.Spec.Grant.BusinessPlan == o.GetName() {
+					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(q)})
+				}
+			}
+			return out
+		})).
 		// A registration that ends withdraws its pending review.
 		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			d := o.(*v1alpha1.DealRegistration)

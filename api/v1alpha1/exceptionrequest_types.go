@@ -43,6 +43,12 @@ type Grant struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Deal string `json:"deal,omitempty"`
+
+	// businessPlan, for BusinessPlan: the JointBusinessPlan, in the same
+	// namespace, that approval approves.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	BusinessPlan string `json:"businessPlan,omitempty"`
 }
 
 // ExceptionRequestSpec is what is asked for, by whom and why. It cannot change once created.
@@ -53,13 +59,14 @@ type Grant struct {
 // +kubebuilder:validation:XValidation:rule="self.type != 'ListingException' || (has(self.grant) && has(self.grant.listing) && size(self.grant.listing) > 0)",message="grant.listing is required for ListingException requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="self.type != 'ReadinessClaim' || (has(self.grant) && has(self.grant.claim))",message="grant.claim is required for ReadinessClaim requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['DealRegistration', 'DealConflict']) || (has(self.grant) && has(self.grant.deal) && size(self.grant.deal) > 0)",message="grant.deal is required for DealRegistration and DealConflict requests",fieldPath=.grant
+// +kubebuilder:validation:XValidation:rule="self.type != 'BusinessPlan' || (has(self.grant) && has(self.grant.businessPlan) && size(self.grant.businessPlan) > 0)",message="grant.businessPlan is required for BusinessPlan requests",fieldPath=.grant
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['TierException', 'IncentiveException', 'ListingException']) || has(self.expires)",message="expires is required for TierException, IncentiveException and ListingException grants",fieldPath=.expires
 // +kubebuilder:validation:XValidation:rule="self.type != 'Funds' || !has(self.expires)",message="expires is not allowed for Funds requests: committed funds count against the quarter's cap and do not lapse",fieldPath=.expires
 // +kubebuilder:validation:XValidation:rule="self.type != 'IncentiveException' || !has(self.grant) || !has(self.grant.entitlements) || self.grant.entitlements.all(e, e != 'Funds' && e != 'CoSell')",message="an IncentiveException cannot grant Funds or CoSell: ask for funds with a Funds request; co-sell segments come with a tier",fieldPath=.grant.entitlements
 type ExceptionRequestSpec struct {
 	// type of request: Funds, IncentiveException, ReadinessClaim, TierException,
-	// ListingException, TierPromotion, DealRegistration or DealConflict (the
-	// last three are opened by the controller).
+	// ListingException, TierPromotion, DealRegistration, DealConflict or
+	// BusinessPlan (the last four are opened by the controller).
 	// +required
 	Type RequestType `json:"type"`
 

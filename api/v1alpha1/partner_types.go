@@ -436,6 +436,12 @@ type PartnerStatus struct {
 	// +optional
 	Lifecycle *PartnerLifecycle `json:"lifecycle,omitempty"`
 
+	// enablement is the training the partner must be enrolled in, computed from
+	// the tier it holds with the tier itself (so a tier change updates it in the
+	// same reconcile); the LMS integration enrolls partners from it.
+	// +optional
+	Enablement *PartnerEnablement `json:"enablement,omitempty"`
+
 	// history records tier decisions, newest last, at most 20.
 	// +optional
 	// +listType=atomic

@@ -358,6 +358,12 @@ type PartnerProgramSpec struct {
 	// registration reviewed).
 	// +optional
 	DealRegistration *DealRegistrationRules `json:"dealRegistration,omitempty"`
+
+	// businessPlans are how JointBusinessPlans of the program's partners are
+	// approved and reviewed. Absent: the path whose appliesTo matches
+	// BusinessPlan, and a 14-day review SLA.
+	// +optional
+	BusinessPlans *BusinessPlanRules `json:"businessPlans,omitempty"`
 }
 
 // Count is a number of objects with a given label.

@@ -125,6 +125,23 @@ type PartnerTierSpec struct {
 	// +kubebuilder:default="720h"
 	PromotionRetryAfter *metav1.Duration `json:"promotionRetryAfter,omitempty"`
 
+	// requiredEnablement are the training tracks partners holding this tier must
+	// be enrolled in. The controller publishes each partner's list in
+	// status.enablement.required (this tier's tracks and those of every lower
+	// rank), from which the LMS integration enrolls partners.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	RequiredEnablement []EnablementTrack `json:"requiredEnablement,omitempty"`
+
+	// requiresBusinessPlan, when true, makes the tier need an approved, current
+	// JointBusinessPlan (one whose period contains now): a partner without one
+	// qualifies no higher than the tier below, whatever its evidence, and the
+	// partner's PromotionPending condition says so (reason BusinessPlanRequired).
+	// +optional
+	RequiresBusinessPlan bool `json:"requiresBusinessPlan,omitempty"`
+
 	// retired drains the tier: partners holding it keep it for its demotion grace
 	// period and then move to the tier their evidence gives; nobody new qualifies.
 	// A tier that partners hold cannot be deleted; retire it first.

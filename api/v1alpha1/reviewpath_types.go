@@ -5,7 +5,7 @@ import (
 )
 
 // RequestType is the kind of decision an ExceptionRequest asks for.
-// +kubebuilder:validation:Enum=Funds;IncentiveException;ReadinessClaim;TierException;ListingException;TierPromotion;DealRegistration;DealConflict
+// +kubebuilder:validation:Enum=Funds;IncentiveException;ReadinessClaim;TierException;ListingException;TierPromotion;DealRegistration;DealConflict;BusinessPlan
 type RequestType string
 
 const (
@@ -29,6 +29,9 @@ const (
 	// holds the customer (spec.escalateConflict); approving it gives the
 	// customer to the escalating registration.
 	RequestDealConflict RequestType = "DealConflict"
+	// RequestBusinessPlan is opened by the plan controller for a JointBusinessPlan's
+	// goals, investments and owners; approving it approves the plan.
+	RequestBusinessPlan RequestType = "BusinessPlan"
 )
 
 // TimeoutAction is what happens when a stage's SLA passes without quorum.
@@ -50,7 +53,7 @@ type AppliesTo struct {
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:MaxItems=16
 	Types []RequestType `json:"types"`
 
 	// amountGreaterThan, when set, limits the path to requests whose amount is

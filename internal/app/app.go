@@ -209,6 +209,9 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		},
 		"tierrecord": &controllers.TierRecorder{Client: c, Clock: o.Clock, Seals: o.Seals},
+		"jointbusinessplan": &controllers.PlanReconciler{
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals,
+		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},

@@ -63,6 +63,8 @@ type Explanation struct {
 	// Current is the tier held, Next the tier of the next rank above it (the
 	// lowest-rank tier when none is held); either may be nil.
 	Current, Next *TierExplanation
+	// Plans are the partner's JointBusinessPlans, newest period first.
+	Plans []v1alpha1.JointBusinessPlan
 	// Deadlines that lie ahead; Next is the earliest of them.
 	Demotion, Stale, GrantExpiry, NextDeadline *Deadline
 }
@@ -124,10 +126,15 @@ func Explain(ctx context.Context, c client.Client, key types.NamespacedName, now
 		return nil, err
 	}
 	var tiers v1alpha1.PartnerTierList
-	if err := c.List(ctx, &tiers); err != nil {
+	err := c.List(ctx, &tiers)
+	if err != nil {
 		return nil, err
 	}
-	return explain(&p, program, tiers.Items, now), nil
+	e := explain(&p, program, tiers.Items, now)
+	if e.Plans, err = partnerPlans(ctx, c, &p); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // explain is Explain on objects already read.

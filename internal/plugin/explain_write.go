@@ -56,6 +56,13 @@ func writeExplanation(w io.Writer, e *Explanation) error {
 		fmt.Fprintf(w, "\nNext tier: none (no tier of program %s ranks higher)\n", p.Spec.Program)
 	}
 
+	if err := writeEnablement(w, st); err != nil {
+		return err
+	}
+	if err := writePlans(w, e.Plans, now); err != nil {
+		return err
+	}
+
 	fmt.Fprintf(w, "\nExceptions in force (status.grants):\n")
 	if len(st.Grants) == 0 {
 		fmt.Fprintf(w, "  none\n")
@@ -97,6 +104,9 @@ func writeTier(w io.Writer, role string, te *TierExplanation, now time.Time) err
 	}
 	if t.Spec.PromotionReviewPath != "" {
 		verdict += fmt.Sprintf("; promotion needs an approved TierPromotion under review path %s", t.Spec.PromotionReviewPath)
+	}
+	if t.Spec.RequiresBusinessPlan {
+		verdict += "; requires an approved, current joint business plan"
 	}
 	fmt.Fprintf(w, "\n%s %s (rank %d): %s\n", role, t.Name, t.Spec.Rank, verdict)
 	if len(te.Requirements) == 0 {

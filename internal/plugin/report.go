@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -152,6 +153,10 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 	if err := c.List(ctx, &deals); err != nil {
 		return ReportData{}, fmt.Errorf("listing deal registrations: %w", err)
 	}
+	var plans v1alpha1.JointBusinessPlanList
+	if err := c.List(ctx, &plans); err != nil && !apierrors.IsForbidden(err) {
+		return ReportData{}, fmt.Errorf("listing joint business plans: %w", err)
+	}
 	var counted []v1alpha1.Count
 	if sc := program.Status.Scorecard; sc != nil {
 		counted = sc.PartnersByTier
@@ -164,6 +169,7 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 		TierDecisions: tierDecisions(program.Name, records, now),
 		Freshness:     evidenceFreshness(program, partners.Items, now),
 		ExceptionAges: exceptionAgeing(program, partners.Items, requests.Items, now),
+		Plans:         planAttainment(program, partners.Items, plans.Items),
 		TopPartners:   scorecard.TopPartners(program, partners.Items, deals.Items, reportTopPartners),
 	}, nil
 }

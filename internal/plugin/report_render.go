@@ -15,6 +15,7 @@ const (
 	chartFreshnessID  = "chart-freshness"
 	chartExceptionsID = "chart-exceptions"
 	chartDealsID      = "chart-deals"
+	chartPlansID      = "chart-plans"
 )
 
 // Bar fill colours of the report's charts. Each is used only for bars, so the
@@ -79,6 +80,9 @@ type ReportData struct {
 	Freshness     Freshness
 	// ExceptionAges are the pending requests by age bucket, youngest first.
 	ExceptionAges []AgeBucket
+	// Plans counts the goals of the program's approved, current joint business
+	// plans by state (planAttainment).
+	Plans PlanAttainment
 	// TopPartners are the partners with the most sourced revenue per currency
 	// (scorecard.TopPartners), from the live deal registrations.
 	TopPartners []scorecard.PartnerRevenue
@@ -172,6 +176,9 @@ func RenderReport(d ReportData) ([]byte, error) {
 			ageLabels, ageCounts, []string{colorException}),
 		newBarChart(chartDealsID, "Deal registrations by phase", "no deal registrations counted in the scorecard",
 			phaseLabels, phaseCounts, []string{colorDeal}),
+		newBarChart(chartPlansID, fmt.Sprintf("Plan attainment: goals of %d approved plans", d.Plans.Plans), "no approved joint business plan",
+			[]string{"met", "on track", "behind"}, []int{d.Plans.Met, d.Plans.OnTrack, d.Plans.Behind},
+			[]string{colorFresh, colorGoingStale, colorStale}),
 	}
 	var buf bytes.Buffer
 	if err := reportTemplate.Execute(&buf, v); err != nil {

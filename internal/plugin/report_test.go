@@ -336,3 +336,39 @@ func TestExceptionAgeing(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanAttainmentCountsTheGoalsOfTheProgramsApprovedPlans(t *testing.T) {
+	program := &v1alpha1.PartnerProgram{ObjectMeta: metav1.ObjectMeta{Name: "global"}}
+	partner := func(ns, name, prog string) v1alpha1.Partner {
+		return v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1alpha1.PartnerSpec{Program: prog}}
+	}
+	plan := func(ns, partner string, phase v1alpha1.PlanPhase, states ...v1alpha1.GoalState) v1alpha1.JointBusinessPlan {
+		p := v1alpha1.JointBusinessPlan{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: v1alpha1.JointBusinessPlanSpec{Partner: partner}}
+		p.Status.Phase = phase
+		for _, s := range states {
+			p.Status.Goals = append(p.Status.Goals, v1alpha1.GoalProgress{State: s})
+		}
+		return p
+	}
+	partners := []v1alpha1.Partner{partner("a", "acme", "global"), partner("b", "acme", "other")}
+	plans := []v1alpha1.JointBusinessPlan{
+		plan("a", "acme", v1alpha1.PlanApproved, v1alpha1.GoalMet, v1alpha1.GoalBehind, v1alpha1.GoalOnTrack, v1alpha1.GoalMet),
+		plan("a", "acme", v1alpha1.PlanPendingApproval, v1alpha1.GoalMet), // not approved
+		plan("a", "acme", v1alpha1.PlanEnded, v1alpha1.GoalBehind),        // over
+		plan("b", "acme", v1alpha1.PlanApproved, v1alpha1.GoalBehind),     // another program's partner
+		plan("a", "gone", v1alpha1.PlanApproved, v1alpha1.GoalBehind),     // no such partner
+	}
+	got := planAttainment(program, partners, plans)
+	if want := (PlanAttainment{Plans: 1, Met: 2, OnTrack: 1, Behind: 1}); got != want {
+		t.Errorf("planAttainment = %+v, want %+v", got, want)
+	}
+	html, err := RenderReport(ReportData{Program: "global", GeneratedAt: now, Plans: got})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="` + chartPlansID + `"`, "Plan attainment: goals of 1 approved plans", "<title>behind: 1</title>"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}

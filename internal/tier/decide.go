@@ -32,6 +32,9 @@ type outcome struct {
 	demotedAt *metav1.Time
 	// promotion is what the promotion to pending waits on.
 	promotion promotionState
+	// waitingForPlan is the highest tier above held that current evidence meets
+	// but that requires a business plan the partner does not have; nil for none.
+	waitingForPlan *v1alpha1.PartnerTier
 }
 
 // moveTo records that the partner moves to tier t (nil for none) for reason.
@@ -75,6 +78,9 @@ func (e *evaluation) decide() outcome {
 		o.moveTo(o.floor, v1alpha1.ReasonTierException, o.floorGrant.Request)
 	}
 	o.pending = e.pendingAbove(rank(o.held))
+	if !e.programMissing {
+		o.waitingForPlan = e.ladder.waitingForPlan(rank(o.held))
+	}
 	if o.pending != nil && !e.programMissing {
 		o.promotion = e.promotionFor(o.pending)
 	}

@@ -100,19 +100,24 @@ func catalogOf(p *v1alpha1.PartnerProgram) map[string]v1alpha1.MetricDefinition 
 }
 
 // ladder is a program's tiers ordered from the highest rank down (ties by name),
-// with which of them the partner's counted evidence qualifies it for.
+// with which of them the partner's counted evidence meets, and which it
+// qualifies for: those it meets, less those that require a business plan the
+// partner does not have.
 type ladder struct {
 	tiers     []*v1alpha1.PartnerTier
 	byName    map[string]*v1alpha1.PartnerTier
+	meets     map[string]bool
 	qualifies map[string]bool
 }
 
 // newLadder orders tiers and works out which ones are both eligible (ValidateTier)
-// and met by the counted evidence. It never modifies tiers.
-func newLadder(tiers []v1alpha1.PartnerTier, program string, catalog map[string]v1alpha1.MetricDefinition, ev evidence) ladder {
+// and met by the counted evidence, and which of those the partner qualifies for
+// (hasPlan: it has an approved, current business plan). It never modifies tiers.
+func newLadder(tiers []v1alpha1.PartnerTier, program string, catalog map[string]v1alpha1.MetricDefinition, ev evidence, hasPlan bool) ladder {
 	l := ladder{
 		tiers:     make([]*v1alpha1.PartnerTier, 0, len(tiers)),
 		byName:    make(map[string]*v1alpha1.PartnerTier, len(tiers)),
+		meets:     make(map[string]bool, len(tiers)),
 		qualifies: make(map[string]bool, len(tiers)),
 	}
 	for i := range tiers {
@@ -125,7 +130,10 @@ func newLadder(tiers []v1alpha1.PartnerTier, program string, catalog map[string]
 		_, _, eligible := validate(*t, program, catalog)
 		// A retired tier is being drained: nobody new qualifies, and holders lose
 		// it after its grace period.
-		l.qualifies[t.Name] = eligible && !t.Spec.Retired && meetsAll(t.Spec.Requirements, ev)
+		l.meets[t.Name] = eligible && !t.Spec.Retired && meetsAll(t.Spec.Requirements, ev)
+		// A tier that requires a joint business plan qualifies nobody without an
+		// approved, current one: the partner qualifies no higher than below it.
+		l.qualifies[t.Name] = l.meets[t.Name] && (hasPlan || !t.Spec.RequiresBusinessPlan)
 	}
 	slices.SortFunc(l.tiers, func(a, b *v1alpha1.PartnerTier) int {
 		if a.Spec.Rank != b.Spec.Rank {
@@ -146,6 +154,21 @@ func meetsAll(reqs []v1alpha1.TierRequirement, ev evidence) bool {
 		}
 	}
 	return true
+}
+
+// waitingForPlan is the highest tier ranked above minRank that the evidence meets
+// but that the partner does not qualify for because it requires a business plan
+// the partner does not have; nil when there is none.
+func (l ladder) waitingForPlan(minRank int32) *v1alpha1.PartnerTier {
+	for _, t := range l.tiers {
+		if rank(t) <= minRank {
+			return nil
+		}
+		if l.meets[t.Name] && !l.qualifies[t.Name] {
+			return t
+		}
+	}
+	return nil
 }
 
 // highestQualified is the highest-rank tier the partner qualifies for, or nil.

@@ -32,7 +32,7 @@ func (e *evaluation) setConditions(conds *[]metav1.Condition, o outcome) {
 	all := []cond{
 		{v1alpha1.ConditionEvidenceCurrent, e.evidenceCurrent()},
 		{v1alpha1.ConditionEvidenceTrusted, e.evidenceTrusted()},
-		{v1alpha1.ConditionTierAtRisk, tierAtRisk(o)},
+		{v1alpha1.ConditionTierAtRisk, e.tierAtRisk(o)},
 		{v1alpha1.ConditionPromotionPending, promotionPending(o)},
 		{v1alpha1.ConditionReady, e.ready(o)},
 	}
@@ -68,8 +68,12 @@ func (e *evaluation) evidenceTrusted() verdict {
 	return verdict{false, v1alpha1.ReasonUntrustedEvidence, "ignored evidence: " + strings.Join(parts, "; ")}
 }
 
-func tierAtRisk(o outcome) verdict {
+func (e *evaluation) tierAtRisk(o outcome) verdict {
 	switch {
+	case o.deadline != nil && o.held != nil && e.ladder.meets[o.held.Name] && !e.ladder.qualifies[o.held.Name]:
+		return verdict{true, v1alpha1.ReasonBusinessPlanRequired, fmt.Sprintf(
+			"tier %s requires an approved, current joint business plan and the partner has none; it will be demoted at %s unless one is approved",
+			o.held.Name, stamp(o.deadline.Time))}
 	case o.deadline != nil:
 		return verdict{true, v1alpha1.ReasonGracePeriod, fmt.Sprintf(
 			"the partner no longer qualifies for tier %s and will be demoted at %s unless its evidence recovers",
@@ -105,6 +109,11 @@ func promotionPending(o outcome) verdict {
 		return verdict{true, v1alpha1.ReasonAwaitingReview, fmt.Sprintf(
 			"the partner qualifies for tier %s; the promotion waits for an approved TierPromotion request under review path %s",
 			o.pending.Name, o.pending.Spec.PromotionReviewPath)}
+	}
+	if t := o.waitingForPlan; t != nil {
+		return verdict{true, v1alpha1.ReasonBusinessPlanRequired, fmt.Sprintf(
+			"current evidence meets every requirement of tier %s, which requires an approved, current joint business plan; the partner has none, so it qualifies no higher than %s until one is approved",
+			t.Name, describe(nameOf(o.qualified)))}
 	}
 	if o.held == nil {
 		return verdict{false, v1alpha1.ReasonNotQualified, "no tier the partner qualifies for waits for review"}

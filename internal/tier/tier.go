@@ -48,6 +48,10 @@ type Input struct {
 	// (deal.Metrics): they count as current evidence; stored entries of those
 	// metrics never do.
 	Computed []v1alpha1.EvidenceEntry
+	// CurrentPlan names the partner's approved JointBusinessPlan whose period
+	// contains Now (plan.Current); "" when it has none. A tier with
+	// requiresBusinessPlan qualifies nobody without one.
+	CurrentPlan string
 	// Seals verify evidence seals and seal tier decisions; nil when sealing is off.
 	// With sealing on, unsealed evidence does not count, and a stored tier that no
 	// sealed decision explains is recomputed from evidence at once.
@@ -109,6 +113,7 @@ func Evaluate(in Input) Result {
 	status.DemotionDeadline = o.deadline
 	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
 	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now))
+	status.Enablement = requiredEnablement(o.held, e.ladder)
 	e.setConditions(&status.Conditions, o)
 
 	return Result{
@@ -137,7 +142,7 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 		program:        in.Program,
 		partner:        in.Partner,
 		evidence:       ev,
-		ladder:         newLadder(in.Tiers, program, catalog, ev),
+		ladder:         newLadder(in.Tiers, program, catalog, ev, in.CurrentPlan != ""),
 		grants:         activeGrants(in.Grants, in.Partner.Status.Grants, now),
 		promotions:     in.Promotions,
 		programMissing: in.Program == nil,
@@ -199,4 +204,26 @@ func (e *evaluation) nextDeadline(o outcome) *time.Time {
 		consider(*o.promotion.retryAt)
 	}
 	return next
+}
+
+// CurrentValues are the partner's values that count now, by metric: fresh,
+// reported by a trusted identity (and sealed, with sealing on), or computed from
+// won deals (in.Computed), exactly as the tier rules count them; with the
+// earliest instant after in.Now at which one of them goes stale (nil for none).
+// Nil without a partner or program.
+func CurrentValues(in Input) (map[string]v1alpha1.Decimal, *time.Time) {
+	if in.Partner == nil || in.Program == nil {
+		return nil, nil
+	}
+	now := in.Now.Round(0)
+	e := newEvaluation(in, now)
+	out := make(map[string]v1alpha1.Decimal, len(e.evidence.counted))
+	var next *time.Time
+	for m, c := range e.evidence.counted {
+		out[m] = c.Value
+		if t := c.staleAt; t.After(now) && (next == nil || t.Before(*next)) {
+			next = &t
+		}
+	}
+	return out, next
 }

@@ -117,6 +117,10 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "type"),
 			"DealConflict requests are opened by the partnergov controller: set spec.escalateConflict on the queued DealRegistration instead"))
 	}
+	if r.Spec.Type == v1alpha1.RequestBusinessPlan && req.UserInfo.Username != v.ControllerUsername {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "type"),
+			"BusinessPlan requests are opened by the partnergov controller for a JointBusinessPlan's goals, investments and owners; create or change the JointBusinessPlan instead"))
+	}
 	var partner v1alpha1.Partner
 	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner)
 	if err != nil {

@@ -93,6 +93,10 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		WithValidator(&ReviewPathValidator{Reader: reader}).Complete(); err != nil {
 		return err
 	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.JointBusinessPlan{}).
+		WithValidator(&PlanValidator{Reader: reader}).Complete(); err != nil {
+		return err
+	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DecisionRecord{}).
 		WithValidator(&DecisionRecordValidator{ControllerUsername: o.ControllerUsername, Clock: o.Clock}).Complete(); err != nil {
 		return err

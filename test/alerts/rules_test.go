@@ -170,6 +170,7 @@ var routing = map[string][]string{
 	"PartnergovStaleEvidenceShareHigh":        {"program"},
 	"PartnergovUntrustedEvidence":             {"program"},
 	"PartnergovListingsUnpublishedByDemotion": {"program"},
+	"PartnergovBusinessReviewMissed":          {"program", "owner", "company_owners"},
 }
 
 // TestGovernanceAlertsCarryTheirRoutingLabels checks the firing unit tests'

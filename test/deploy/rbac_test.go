@@ -76,12 +76,15 @@ var allowed = map[string]allowance{
 	"governance.partnergov.io/dealregistrations":        {verbs: readOnly},
 	"governance.partnergov.io/dealregistrations/status": {verbs: statusRW},
 	"governance.partnergov.io/deallocks":                {verbs: []string{"create", "delete", "get", "list", "update", "watch"}},
-	"governance.partnergov.io/partnerprograms/status":   {verbs: statusRW},
-	"governance.partnergov.io/partnertiers/status":      {verbs: statusRW},
-	"governance.partnergov.io/partners/status":          {verbs: statusRW},
-	"governance.partnergov.io/listings/status":          {verbs: statusRW},
-	"governance.partnergov.io/reviewpaths/status":       {verbs: statusRW},
-	"governance.partnergov.io/exceptionrequests/status": {verbs: statusRW},
+	// Joint business plans: read, status written (goals, reviews, approval).
+	"governance.partnergov.io/jointbusinessplans":        {verbs: readOnly},
+	"governance.partnergov.io/jointbusinessplans/status": {verbs: statusRW},
+	"governance.partnergov.io/partnerprograms/status":    {verbs: statusRW},
+	"governance.partnergov.io/partnertiers/status":       {verbs: statusRW},
+	"governance.partnergov.io/partners/status":           {verbs: statusRW},
+	"governance.partnergov.io/listings/status":           {verbs: statusRW},
+	"governance.partnergov.io/reviewpaths/status":        {verbs: statusRW},
+	"governance.partnergov.io/exceptionrequests/status":  {verbs: statusRW},
 }
 
 // sealKeySecret is the seal key Secret the install ships (--seal-key-secret).

@@ -30,6 +30,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.ApprovedClaimApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Attribution"):
 		return &apiv1alpha1.AttributionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("BusinessPlanRules"):
+		return &apiv1alpha1.BusinessPlanRulesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ChangeNotice"):
 		return &apiv1alpha1.ChangeNoticeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClaimGrant"):
@@ -90,6 +92,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.DuplicateMatchApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("EffectiveEntitlement"):
 		return &apiv1alpha1.EffectiveEntitlementApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("EnablementTrack"):
+		return &apiv1alpha1.EnablementTrackApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Entitlements"):
 		return &apiv1alpha1.EntitlementsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("EntitlementSource"):
@@ -112,12 +116,20 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.FundsCommitmentApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("FundsStatus"):
 		return &apiv1alpha1.FundsStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("GoalProgress"):
+		return &apiv1alpha1.GoalProgressApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Grant"):
 		return &apiv1alpha1.GrantApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Identities"):
 		return &apiv1alpha1.IdentitiesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Influencer"):
 		return &apiv1alpha1.InfluencerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("JointBusinessPlan"):
+		return &apiv1alpha1.JointBusinessPlanApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("JointBusinessPlanSpec"):
+		return &apiv1alpha1.JointBusinessPlanSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("JointBusinessPlanStatus"):
+		return &apiv1alpha1.JointBusinessPlanStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Listing"):
 		return &apiv1alpha1.ListingApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ListingClaims"):
@@ -138,6 +150,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.MoneyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Partner"):
 		return &apiv1alpha1.PartnerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PartnerEnablement"):
+		return &apiv1alpha1.PartnerEnablementApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerIntegration"):
 		return &apiv1alpha1.PartnerIntegrationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerLifecycle"):
@@ -160,10 +174,24 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PartnerTierSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerTierStatus"):
 		return &apiv1alpha1.PartnerTierStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlanAttainment"):
+		return &apiv1alpha1.PlanAttainmentApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlanGoal"):
+		return &apiv1alpha1.PlanGoalApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlannedInvestment"):
+		return &apiv1alpha1.PlannedInvestmentApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlanOwners"):
+		return &apiv1alpha1.PlanOwnersApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlanPeriod"):
+		return &apiv1alpha1.PlanPeriodApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PlanReview"):
+		return &apiv1alpha1.PlanReviewApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PolicyGenerations"):
 		return &apiv1alpha1.PolicyGenerationsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):
 		return &apiv1alpha1.RequestEventApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RequiredTrack"):
+		return &apiv1alpha1.RequiredTrackApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ReservedAccount"):
 		return &apiv1alpha1.ReservedAccountApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResolvedReviewPath"):

@@ -98,6 +98,16 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: sourced
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.Credit
+- name: com.github.partnergov.partnergov.api.v1alpha1.BusinessPlanRules
+  map:
+    fields:
+    - name: reviewPath
+      type:
+        scalar: string
+    - name: reviewSLA
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+      default: 336h
 - name: com.github.partnergov.partnergov.api.v1alpha1.ChangeNotice
   map:
     fields:
@@ -772,6 +782,15 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: source
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.EntitlementSource
+- name: com.github.partnergov.partnergov.api.v1alpha1.EnablementTrack
+  map:
+    fields:
+    - name: description
+      type:
+        scalar: string
+    - name: name
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.EntitlementName
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.EntitlementSource
@@ -993,9 +1012,32 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: quarter
       type:
         scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.GoalProgress
+  map:
+    fields:
+    - name: current
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: expected
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: metric
+      type:
+        scalar: string
+    - name: state
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.GoalState
+    - name: target
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+- name: com.github.partnergov.partnergov.api.v1alpha1.GoalState
+  scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.Grant
   map:
     fields:
+    - name: businessPlan
+      type:
+        scalar: string
     - name: claim
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.ClaimGrant
@@ -1052,6 +1094,100 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: role
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
+- name: com.github.partnergov.partnergov.api.v1alpha1.JointBusinessPlan
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+    - name: spec
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.JointBusinessPlanSpec
+    - name: status
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.JointBusinessPlanStatus
+- name: com.github.partnergov.partnergov.api.v1alpha1.JointBusinessPlanSpec
+  map:
+    fields:
+    - name: goals
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanGoal
+          elementRelationship: associative
+          keys:
+          - metric
+    - name: investments
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.PlannedInvestment
+          elementRelationship: associative
+          keys:
+          - quarter
+    - name: owners
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanOwners
+    - name: partner
+      type:
+        scalar: string
+    - name: period
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanPeriod
+    - name: reviews
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanReview
+          elementRelationship: associative
+          keys:
+          - quarter
+- name: com.github.partnergov.partnergov.api.v1alpha1.JointBusinessPlanStatus
+  map:
+    fields:
+    - name: approvedAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: attainment
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanAttainment
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: goals
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.GoalProgress
+          elementRelationship: associative
+          keys:
+          - metric
+    - name: nextReviewDue
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: phase
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanPhase
+    - name: request
+      type:
+        scalar: string
+    - name: reviewOverdueSince
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
 - name: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.Listing
@@ -1272,6 +1408,23 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: status
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.PartnerStatus
+- name: com.github.partnergov.partnergov.api.v1alpha1.PartnerEnablement
+  map:
+    fields:
+    - name: omitted
+      type:
+        scalar: numeric
+    - name: required
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.RequiredTrack
+          elementRelationship: associative
+          keys:
+          - track
+    - name: tier
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.PartnerIntegration
   map:
     fields:
@@ -1326,6 +1479,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: automation
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.Identities
+    - name: businessPlans
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.BusinessPlanRules
     - name: dealRegistration
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.DealRegistrationRules
@@ -1439,6 +1595,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: demotionDeadline
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: enablement
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PartnerEnablement
     - name: entitlements
       type:
         list:
@@ -1540,12 +1699,23 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: rank
       type:
         scalar: numeric
+    - name: requiredEnablement
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.EnablementTrack
+          elementRelationship: associative
+          keys:
+          - name
     - name: requirements
       type:
         list:
           elementType:
             namedType: com.github.partnergov.partnergov.api.v1alpha1.TierRequirement
           elementRelationship: atomic
+    - name: requiresBusinessPlan
+      type:
+        scalar: boolean
     - name: retired
       type:
         scalar: boolean
@@ -1571,6 +1741,82 @@ var schemaYAML = typed.YAMLObject(`types:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
 - name: com.github.partnergov.partnergov.api.v1alpha1.PartnerType
   scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanAttainment
+  map:
+    fields:
+    - name: behind
+      type:
+        scalar: numeric
+    - name: met
+      type:
+        scalar: numeric
+    - name: onTrack
+      type:
+        scalar: numeric
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanGoal
+  map:
+    fields:
+    - name: description
+      type:
+        scalar: string
+    - name: metric
+      type:
+        scalar: string
+    - name: target
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanOwners
+  map:
+    fields:
+    - name: company
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+    - name: partner
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanPeriod
+  map:
+    fields:
+    - name: kind
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.PlanPeriodKind
+    - name: start
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanPeriodKind
+  scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanPhase
+  scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlanReview
+  map:
+    fields:
+    - name: heldAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: quarter
+      type:
+        scalar: string
+    - name: summary
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.PlannedInvestment
+  map:
+    fields:
+    - name: amount
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Money
+    - name: purpose
+      type:
+        scalar: string
+    - name: quarter
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.PolicyGenerations
   map:
     fields:
@@ -1606,6 +1852,18 @@ var schemaYAML = typed.YAMLObject(`types:
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.RequestType
   scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.RequiredTrack
+  map:
+    fields:
+    - name: description
+      type:
+        scalar: string
+    - name: tier
+      type:
+        scalar: string
+    - name: track
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.ReservedAccount
   map:
     fields:

@@ -19,8 +19,8 @@ import (
 // ExceptionRequestSpec is what is asked for, by whom and why. It cannot change once created.
 type ExceptionRequestSpecApplyConfiguration struct {
 	// type of request: Funds, IncentiveException, ReadinessClaim, TierException,
-	// ListingException, TierPromotion, DealRegistration or DealConflict (the
-	// last three are opened by the controller).
+	// ListingException, TierPromotion, DealRegistration, DealConflict or
+	// BusinessPlan (the last four are opened by the controller).
 	Type *apiv1alpha1.RequestType `json:"type,omitempty"`
 	// partner is the name of the Partner, in the same namespace, the request is for.
 	Partner *string `json:"partner,omitempty"`

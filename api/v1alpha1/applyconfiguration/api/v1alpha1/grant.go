@@ -28,6 +28,9 @@ type GrantApplyConfiguration struct {
 	// deal, for DealRegistration and DealConflict: the DealRegistration, in the
 	// same namespace, that approval approves (or gives the customer to).
 	Deal *string `json:"deal,omitempty"`
+	// businessPlan, for BusinessPlan: the JointBusinessPlan, in the same
+	// namespace, that approval approves.
+	BusinessPlan *string `json:"businessPlan,omitempty"`
 }
 
 // GrantApplyConfiguration constructs a declarative configuration of the Grant type for use with
@@ -75,5 +78,13 @@ func (b *GrantApplyConfiguration) WithClaim(value *ClaimGrantApplyConfiguration)
 // If called multiple times, the Deal field is set to the value of the last call.
 func (b *GrantApplyConfiguration) WithDeal(value string) *GrantApplyConfiguration {
 	b.Deal = &value
+	return b
+}
+
+// WithBusinessPlan sets the BusinessPlan field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BusinessPlan field is set to the value of the last call.
+func (b *GrantApplyConfiguration) WithBusinessPlan(value string) *GrantApplyConfiguration {
+	b.BusinessPlan = &value
 	return b
 }

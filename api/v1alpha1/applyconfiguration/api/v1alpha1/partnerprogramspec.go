@@ -51,6 +51,10 @@ type PartnerProgramSpecApplyConfiguration struct {
 	// program's partners. Absent: the defaults (90 days of protection, every
 	// registration reviewed).
 	DealRegistration *DealRegistrationRulesApplyConfiguration `json:"dealRegistration,omitempty"`
+	// businessPlans are how JointBusinessPlans of the program's partners are
+	// approved and reviewed. Absent: the path whose appliesTo matches
+	// BusinessPlan, and a 14-day review SLA.
+	BusinessPlans *BusinessPlanRulesApplyConfiguration `json:"businessPlans,omitempty"`
 }
 
 // PartnerProgramSpecApplyConfiguration constructs a declarative configuration of the PartnerProgramSpec type for use with
@@ -133,5 +137,13 @@ func (b *PartnerProgramSpecApplyConfiguration) WithMaxExceptionDuration(value v1
 // If called multiple times, the DealRegistration field is set to the value of the last call.
 func (b *PartnerProgramSpecApplyConfiguration) WithDealRegistration(value *DealRegistrationRulesApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
 	b.DealRegistration = value
+	return b
+}
+
+// WithBusinessPlans sets the BusinessPlans field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BusinessPlans field is set to the value of the last call.
+func (b *PartnerProgramSpecApplyConfiguration) WithBusinessPlans(value *BusinessPlanRulesApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
+	b.BusinessPlans = value
 	return b
 }

@@ -51,6 +51,10 @@ type PartnerStatusApplyConfiguration struct {
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// lifecycle is where the partner is in its life in the program.
 	Lifecycle *PartnerLifecycleApplyConfiguration `json:"lifecycle,omitempty"`
+	// enablement is the training the partner must be enrolled in, computed from
+	// the tier it holds with the tier itself (so a tier change updates it in the
+	// same reconcile); the LMS integration enrolls partners from it.
+	Enablement *PartnerEnablementApplyConfiguration `json:"enablement,omitempty"`
 	// history records tier decisions, newest last, at most 20.
 	History []TierDecisionApplyConfiguration `json:"history,omitempty"`
 }
@@ -200,6 +204,14 @@ func (b *PartnerStatusApplyConfiguration) WithConditions(values ...*metav1.Condi
 // If called multiple times, the Lifecycle field is set to the value of the last call.
 func (b *PartnerStatusApplyConfiguration) WithLifecycle(value *PartnerLifecycleApplyConfiguration) *PartnerStatusApplyConfiguration {
 	b.Lifecycle = value
+	return b
+}
+
+// WithEnablement sets the Enablement field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Enablement field is set to the value of the last call.
+func (b *PartnerStatusApplyConfiguration) WithEnablement(value *PartnerEnablementApplyConfiguration) *PartnerStatusApplyConfiguration {
+	b.Enablement = value
 	return b
 }
 

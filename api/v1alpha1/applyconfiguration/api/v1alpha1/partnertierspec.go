@@ -40,6 +40,16 @@ type PartnerTierSpecApplyConfiguration struct {
 	// denied the controller waits before it opens a new one, for example "720h"
 	// (30 days). A change of the partner's qualifying evidence opens one sooner.
 	PromotionRetryAfter *v1.Duration `json:"promotionRetryAfter,omitempty"`
+	// requiredEnablement are the training tracks partners holding this tier must
+	// be enrolled in. The controller publishes each partner's list in
+	// status.enablement.required (this tier's tracks and those of every lower
+	// rank), from which the LMS integration enrolls partners.
+	RequiredEnablement []EnablementTrackApplyConfiguration `json:"requiredEnablement,omitempty"`
+	// requiresBusinessPlan, when true, makes the tier need an approved, current
+	// JointBusinessPlan (one whose period contains now): a partner without one
+	// qualifies no higher than the tier below, whatever its evidence, and the
+	// partner's PromotionPending condition says so (reason BusinessPlanRequired).
+	RequiresBusinessPlan *bool `json:"requiresBusinessPlan,omitempty"`
 	// retired drains the tier: partners holding it keep it for its demotion grace
 	// period and then move to the tier their evidence gives; nobody new qualifies.
 	// A tier that partners hold cannot be deleted; retire it first.
@@ -118,6 +128,27 @@ func (b *PartnerTierSpecApplyConfiguration) WithPromotionReviewPath(value string
 // If called multiple times, the PromotionRetryAfter field is set to the value of the last call.
 func (b *PartnerTierSpecApplyConfiguration) WithPromotionRetryAfter(value v1.Duration) *PartnerTierSpecApplyConfiguration {
 	b.PromotionRetryAfter = &value
+	return b
+}
+
+// WithRequiredEnablement adds the given value to the RequiredEnablement field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the RequiredEnablement field.
+func (b *PartnerTierSpecApplyConfiguration) WithRequiredEnablement(values ...*EnablementTrackApplyConfiguration) *PartnerTierSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithRequiredEnablement")
+		}
+		b.RequiredEnablement = append(b.RequiredEnablement, *values[i])
+	}
+	return b
+}
+
+// WithRequiresBusinessPlan sets the RequiresBusinessPlan field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RequiresBusinessPlan field is set to the value of the last call.
+func (b *PartnerTierSpecApplyConfiguration) WithRequiresBusinessPlan(value bool) *PartnerTierSpecApplyConfiguration {
+	b.RequiresBusinessPlan = &value
 	return b
 }
 

@@ -1,0 +1,53 @@
+package webhook
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/plan"
+)
+
+// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-jointbusinessplan,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=jointbusinessplans,verbs=create;update,versions=v1alpha1,name=vjointbusinessplan.governance.partnergov.io,admissionReviewVersions=v1
+
+// PlanValidator refuses a JointBusinessPlan for a partner that does not exist,
+// with a goal on a metric its program's catalog lacks (or a Risk metric), with
+// investments or reviews outside its period, or with investments in a currency
+// other than the partner's funds cap's (plan.Validate).
+type PlanValidator struct {
+	noDelete[*v1alpha1.JointBusinessPlan]
+	Reader client.Reader
+}
+
+// ValidateCreate checks the plan against its partner and program.
+func (v *PlanValidator) ValidateCreate(ctx context.Context, p *v1alpha1.JointBusinessPlan) (admission.Warnings, error) {
+	return nil, v.validate(ctx, p)
+}
+
+// ValidateUpdate checks the plan again: goals and investments may change (and
+// then need a new approval).
+func (v *PlanValidator) ValidateUpdate(ctx context.Context, _, p *v1alpha1.JointBusinessPlan) (admission.Warnings, error) {
+	if !p.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	return nil, v.validate(ctx, p)
+}
+
+func (v *PlanValidator) validate(ctx context.Context, p *v1alpha1.JointBusinessPlan) error {
+	var partner v1alpha1.Partner
+	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.Partner}, &partner)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return invalid("JointBusinessPlan", p.Name, plan.Validate(p, nil, nil))
+	}
+	program, err := programOfPartner(ctx, v.Reader, p.Namespace, p.Spec.Partner)
+	if err != nil {
+		return err
+	}
+	return invalid("JointBusinessPlan", p.Name, plan.Validate(p, &partner, program))
+}
