@@ -77,7 +77,10 @@ func (r *TierReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.PartnerTier{}).
+		// The controller's own status write (the partner count) needs no second
+		// look: reconciling on it recounted at once and undid the coalescing of
+		// tierChanges (1,734 count writes while 20,000 partners converged).
+		For(&v1alpha1.PartnerTier{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.PartnerProgram{}, handler.EnqueueRequestsFromMapFunc(r.tiersOfProgram),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Partner{}, tierChanges()).
