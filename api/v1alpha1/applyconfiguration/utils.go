@@ -118,6 +118,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.IdentitiesApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Influencer"):
 		return &apiv1alpha1.InfluencerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("LifecycleTransition"):
+		return &apiv1alpha1.LifecycleTransitionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Listing"):
 		return &apiv1alpha1.ListingApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ListingClaims"):
@@ -136,6 +138,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.MetricTotalApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Money"):
 		return &apiv1alpha1.MoneyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Onboarding"):
+		return &apiv1alpha1.OnboardingApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OnboardingClaim"):
+		return &apiv1alpha1.OnboardingClaimApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OnboardingStep"):
+		return &apiv1alpha1.OnboardingStepApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OnboardingStepStatus"):
+		return &apiv1alpha1.OnboardingStepStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Partner"):
 		return &apiv1alpha1.PartnerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerIntegration"):
@@ -162,6 +172,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PartnerTierStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PolicyGenerations"):
 		return &apiv1alpha1.PolicyGenerationsApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Probation"):
+		return &apiv1alpha1.ProbationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):
 		return &apiv1alpha1.RequestEventApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ReservedAccount"):

@@ -51,6 +51,13 @@ type PartnerProgramSpecApplyConfiguration struct {
 	// program's partners. Absent: the defaults (90 days of protection, every
 	// registration reviewed).
 	DealRegistration *DealRegistrationRulesApplyConfiguration `json:"dealRegistration,omitempty"`
+	// onboarding is the plan a new partner must meet, step by step, within set
+	// times of joining; an overdue step puts the partner on Probation. Absent:
+	// partners are Active from the start.
+	Onboarding *OnboardingApplyConfiguration `json:"onboarding,omitempty"`
+	// probation says what a partner on Probation is withheld. Absent: probation
+	// withholds nothing (the partner is still flagged by condition and alert).
+	Probation *ProbationApplyConfiguration `json:"probation,omitempty"`
 }
 
 // PartnerProgramSpecApplyConfiguration constructs a declarative configuration of the PartnerProgramSpec type for use with
@@ -133,5 +140,21 @@ func (b *PartnerProgramSpecApplyConfiguration) WithMaxExceptionDuration(value v1
 // If called multiple times, the DealRegistration field is set to the value of the last call.
 func (b *PartnerProgramSpecApplyConfiguration) WithDealRegistration(value *DealRegistrationRulesApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
 	b.DealRegistration = value
+	return b
+}
+
+// WithOnboarding sets the Onboarding field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Onboarding field is set to the value of the last call.
+func (b *PartnerProgramSpecApplyConfiguration) WithOnboarding(value *OnboardingApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
+	b.Onboarding = value
+	return b
+}
+
+// WithProbation sets the Probation field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Probation field is set to the value of the last call.
+func (b *PartnerProgramSpecApplyConfiguration) WithProbation(value *ProbationApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
+	b.Probation = value
 	return b
 }
