@@ -60,6 +60,13 @@ type PartnerLifecycle struct {
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
 
+	// onboardedAt is when the partner finished onboarding: every step met, or
+	// first seen Active (a program without onboarding, or a partner the
+	// controller evaluated before lifecycles existed). From then on steps the
+	// program adds or changes no longer apply to it.
+	// +optional
+	OnboardedAt *metav1.Time `json:"onboardedAt,omitempty"`
+
 	// onboarding is the partner's progress with each step of its program's
 	// spec.onboarding, in the program's order. Empty when the program has none.
 	// +optional
@@ -131,6 +138,10 @@ const (
 	ReasonOffboardingCancelled = "OffboardingCancelled"
 	// ReasonInGoodStanding: an Active partner that was never in another phase.
 	ReasonInGoodStanding = "InGoodStanding"
+	// ReasonOnProbation is Ready's reason while the partner is on probation.
+	ReasonOnProbation = "OnProbation"
+	// ReasonOffboarded is Ready's reason once the partner is Offboarded.
+	ReasonOffboarded = "Offboarded"
 )
 
 // ConditionProbation on a Partner is True while it is on probation: an onboarding

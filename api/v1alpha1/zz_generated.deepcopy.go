@@ -1687,6 +1687,10 @@ func (in *PartnerLifecycle) DeepCopyInto(out *PartnerLifecycle) {
 		in, out := &in.Since, &out.Since
 		*out = (*in).DeepCopy()
 	}
+	if in.OnboardedAt != nil {
+		in, out := &in.OnboardedAt, &out.OnboardedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.Onboarding != nil {
 		in, out := &in.Onboarding, &out.Onboarding
 		*out = make([]OnboardingStepStatus, len(*in))

@@ -27,6 +27,11 @@ type PartnerLifecycleApplyConfiguration struct {
 	Reason *string `json:"reason,omitempty"`
 	// message explains the phase for people.
 	Message *string `json:"message,omitempty"`
+	// onboardedAt is when the partner finished onboarding: every step met, or
+	// first seen Active (a program without onboarding, or a partner the
+	// controller evaluated before lifecycles existed). From then on steps the
+	// program adds or changes no longer apply to it.
+	OnboardedAt *v1.Time `json:"onboardedAt,omitempty"`
 	// onboarding is the partner's progress with each step of its program's
 	// spec.onboarding, in the program's order. Empty when the program has none.
 	Onboarding []OnboardingStepStatusApplyConfiguration `json:"onboarding,omitempty"`
@@ -77,6 +82,14 @@ func (b *PartnerLifecycleApplyConfiguration) WithReason(value string) *PartnerLi
 // If called multiple times, the Message field is set to the value of the last call.
 func (b *PartnerLifecycleApplyConfiguration) WithMessage(value string) *PartnerLifecycleApplyConfiguration {
 	b.Message = &value
+	return b
+}
+
+// WithOnboardedAt sets the OnboardedAt field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the OnboardedAt field is set to the value of the last call.
+func (b *PartnerLifecycleApplyConfiguration) WithOnboardedAt(value v1.Time) *PartnerLifecycleApplyConfiguration {
+	b.OnboardedAt = &value
 	return b
 }
 
