@@ -149,8 +149,8 @@ func TestLifecycleRules(t *testing.T) {
 				steps:      map[string]v1alpha1.OnboardingStepState{"sales-certification": v1alpha1.OnboardingStepMet, "security-review": v1alpha1.OnboardingStepMet}},
 		},
 		"a readiness claim about another product does not meet a step": {
-			now:     due60,
-			partner: func(p *v1alpha1.Partner) { p.Status.Lifecycle = stored(v1alpha1.LifecycleOnboarding, joined) },
+			now:      due60,
+			partner:  func(p *v1alpha1.Partner) { p.Status.Lifecycle = stored(v1alpha1.LifecycleOnboarding, joined) },
 			evidence: map[string]v1alpha1.Decimal{"certifications": "1"},
 			claims:   []v1alpha1.ApprovedClaim{securityClaim("other-product")},
 			want: want{phase: v1alpha1.LifecycleProbation, reason: v1alpha1.ReasonOnboardingStepOverdue, entitlements: keepsList,
@@ -198,7 +198,9 @@ func TestLifecycleRules(t *testing.T) {
 		},
 		"recovery of the Risk metric lifts probation": {
 			now: joined.Add(200 * day), program: noOnboarding,
-			partner:  func(p *v1alpha1.Partner) { p.Status.Lifecycle = stored(v1alpha1.LifecycleProbation, joined.Add(100*day)) },
+			partner: func(p *v1alpha1.Partner) {
+				p.Status.Lifecycle = stored(v1alpha1.LifecycleProbation, joined.Add(100*day))
+			},
 			evidence: map[string]v1alpha1.Decimal{"escalations": "1"},
 			want: want{phase: v1alpha1.LifecycleActive, reason: v1alpha1.ReasonProbationLifted, entitlements: all,
 				transition: "Probation->Active:ProbationLifted"},
