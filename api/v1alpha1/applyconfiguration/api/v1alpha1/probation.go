@@ -21,8 +21,8 @@ type ProbationApplyConfiguration struct {
 	// its tier or an approved IncentiveException grants: for example Funds (a
 	// Funds request is then denied NotEntitled) and Resell (a new Resale deal
 	// registration is then Rejected NotEntitled; a CoSell registration needs
-	// CoSell, a Referral none). Registrations approved before keep their
-	// protection. Empty withholds nothing: the partner is flagged (condition,
+	// CoSell, a Referral none, and an approved registration whose entitlement is
+	// withheld loses its protection, as for a suspended partner). Empty withholds nothing: the partner is flagged (condition,
 	// alert) but keeps what it holds.
 	Withhold []apiv1alpha1.EntitlementName `json:"withhold,omitempty"`
 }
