@@ -82,6 +82,10 @@ type ReportData struct {
 	// TopPartners are the partners with the most sourced revenue per currency
 	// (scorecard.TopPartners), from the live deal registrations.
 	TopPartners []scorecard.PartnerRevenue
+	// Phases counts the program's partners by lifecycle phase (partnersByPhase).
+	Phases []StageCount
+	// Onboarding is the program's onboarding funnel (onboardingFunnel).
+	Onboarding []StageCount
 }
 
 // reportView is what the template renders.
@@ -173,6 +177,7 @@ func RenderReport(d ReportData) ([]byte, error) {
 		newBarChart(chartDealsID, "Deal registrations by phase", "no deal registrations counted in the scorecard",
 			phaseLabels, phaseCounts, []string{colorDeal}),
 	}
+	v.Charts = append(v.Charts, lifecycleCharts(d)...)
 	var buf bytes.Buffer
 	if err := reportTemplate.Execute(&buf, v); err != nil {
 		return nil, err
