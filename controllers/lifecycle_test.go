@@ -158,7 +158,12 @@ func TestARiskBreachPutsThePartnerOnProbationAtOnceAndRecoveryLiftsIt(t *testing
 		g.Expect(entitlementNames(got)).To(Equal([]v1alpha1.EntitlementName{v1alpha1.EntitlementList}))
 		// Whatever the tier requirements say: the tier is kept, its entitlements withheld.
 		g.Expect(got.Status.Tier).To(Equal(p.Status.Tier))
-		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionProbation).Reason).To(Equal(v1alpha1.ReasonRiskThresholdExceeded))
+		prob := condition(got.Status.Conditions, v1alpha1.ConditionProbation)
+		g.Expect(prob.Reason).To(Equal(v1alpha1.ReasonRiskThresholdExceeded))
+		// Only the partner on probation has a series, naming its owner, for the alert.
+		g.Expect(samples(g, "partnergov_partner_probation_since_timestamp_seconds", map[string]string{"program": f.program.Name})).To(ConsistOf(
+			sample{Labels: map[string]string{"program": f.program.Name, "partner_namespace": p.Namespace, "partner": p.Name,
+				"owner": p.Spec.Owner, "reason": v1alpha1.ReasonRiskThresholdExceeded}, Value: float64(prob.LastTransitionTime.Unix())}))
 	}).Should(Succeed())
 
 	g.Expect(reportEvidence(crm, "crm", p, "escalations", "3", time.Now())).To(Succeed())
@@ -166,6 +171,7 @@ func TestARiskBreachPutsThePartnerOnProbationAtOnceAndRecoveryLiftsIt(t *testing
 		got := getPartner(g, p)
 		g.Expect(got.Status.Lifecycle.Phase).To(Equal(v1alpha1.LifecycleActive))
 		g.Expect(entitlementNames(got)).To(ConsistOf(v1alpha1.EntitlementResell, v1alpha1.EntitlementList, v1alpha1.EntitlementFunds))
+		g.Expect(samples(g, "partnergov_partner_probation_since_timestamp_seconds", map[string]string{"program": f.program.Name})).To(BeEmpty())
 	}).Should(Succeed())
 
 	expectLifecycleHistory(g, p, "Active->Probation:RiskThresholdExceeded", "Probation->Active:ProbationLifted")
