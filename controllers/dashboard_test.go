@@ -115,7 +115,7 @@ func registeredIn(reg prometheus.Registerer, name string) bool {
 
 // ownCollectors are partnergov's collectors, as RegisterMetrics registers them.
 func ownCollectors() []prometheus.Collector {
-	return []prometheus.Collector{tierTransitions, slaBreaches, &partnerCollector{}}
+	return []prometheus.Collector{tierTransitions, lifecycleTransitions, slaBreaches, &partnerCollector{}}
 }
 
 // registeredMetric reports whether the manager registers the metric an

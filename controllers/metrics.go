@@ -22,6 +22,11 @@ var tierTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Tier changes decided by the controller, by program, from, to and reason.",
 }, []string{"program", "from", "to", "reason"})
 
+var lifecycleTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "partnergov_lifecycle_transitions_total",
+	Help: "Lifecycle phase changes decided by the controller, by program, from (empty for a partner's first phase), to and reason.",
+}, []string{"program", "from", "to", "reason"})
+
 var slaBreaches = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "partnergov_review_sla_breaches_total",
 	Help: "Exception requests escalated or denied because a stage's SLA passed, by type and review path.",
@@ -65,6 +70,14 @@ var (
 		"When a partner at risk drops from its tier unless its evidence recovers (status.demotionDeadline), in Unix seconds. "+
 			"One series per partner at risk and none for the others. owner is the partner's spec.owner.",
 		[]string{"program", "partner_namespace", "partner", "owner", "tier"}, nil)
+	probationSinceDesc = prometheus.NewDesc("partnergov_partner_probation_since_timestamp_seconds",
+		"When a partner went on probation (Probation=True: an onboarding step is overdue or a Risk metric is above its probationAbove), "+
+			"in Unix seconds. One series per partner on probation and none for the others. reason is the condition's "+
+			"(OnboardingStepOverdue or RiskThresholdExceeded); owner is the partner's spec.owner.",
+		[]string{"program", "partner_namespace", "partner", "owner", "reason"}, nil)
+	partnersByPhaseDesc = prometheus.NewDesc("partnergov_partners_by_phase",
+		"Partners by program and lifecycle phase (status.lifecycle.phase; empty before the controller set one).",
+		[]string{"program", "phase"}, nil)
 	staleEvidenceDesc = prometheus.NewDesc("partnergov_partners_stale_evidence",
 		"Partners of a program with stale evidence (EvidenceCurrent=False: some trusted entry is past its metric's freshness window); "+
 			"divide by partnergov_partners for the share. One series per program.",
@@ -115,6 +128,8 @@ func (c *partnerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pendingDesc
 	ch <- atRiskSinceDesc
 	ch <- demotionDeadlineDesc
+	ch <- probationSinceDesc
+	ch <- partnersByPhaseDesc
 	ch <- staleEvidenceDesc
 	ch <- untrustedEvidenceDesc
 	ch <- listingsUnpublishedDesc
@@ -143,6 +158,7 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 	type key struct{ program, tier, atRisk string }
 	counts := map[key]float64{}
 	stale, untrusted := map[string]float64{}, map[string]float64{}
+	phases := map[[2]string]float64{}
 	byName := make(map[types.NamespacedName]*v1alpha1.Partner, len(partners.Items))
 	for i := range partners.Items {
 		p := &partners.Items[i]
@@ -157,12 +173,24 @@ func (c *partnerCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(atRiskSinceDesc, prometheus.GaugeValue, unix(cond.LastTransitionTime.Time), labels...)
 			}
 		}
+		if cond := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionProbation); cond != nil && cond.Status == metav1.ConditionTrue {
+			ch <- prometheus.MustNewConstMetric(probationSinceDesc, prometheus.GaugeValue, unix(cond.LastTransitionTime.Time),
+				program, p.Namespace, p.Name, p.Spec.Owner, cond.Reason)
+		}
+		phase := ""
+		if p.Status.Lifecycle != nil {
+			phase = string(p.Status.Lifecycle.Phase)
+		}
+		phases[[2]string{program, phase}]++
 		counts[key{program, p.Status.Tier, atRisk}]++
 		stale[program] += boolValue(meta.IsStatusConditionFalse(p.Status.Conditions, v1alpha1.ConditionEvidenceCurrent))
 		untrusted[program] += boolValue(meta.IsStatusConditionFalse(p.Status.Conditions, v1alpha1.ConditionEvidenceTrusted))
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(partnersDesc, prometheus.GaugeValue, n, k.program, k.tier, k.atRisk)
+	}
+	for k, n := range phases {
+		ch <- prometheus.MustNewConstMetric(partnersByPhaseDesc, prometheus.GaugeValue, n, k[0], k[1])
 	}
 	for program, n := range stale {
 		ch <- prometheus.MustNewConstMetric(staleEvidenceDesc, prometheus.GaugeValue, n, program)
@@ -395,6 +423,7 @@ func NewGovernanceCollector(reader client.Reader, elected <-chan struct{}) prome
 // the live manager's cache.
 func RegisterMetrics(reader client.Reader, elected <-chan struct{}) {
 	_ = metrics.Registry.Register(tierTransitions)
+	_ = metrics.Registry.Register(lifecycleTransitions)
 	_ = metrics.Registry.Register(slaBreaches)
 	if registered != nil {
 		metrics.Registry.Unregister(registered)

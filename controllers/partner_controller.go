@@ -27,6 +27,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/lifecycle"
 	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/plan"
 	"github.com/partnergov/partnergov/internal/seal"
@@ -92,8 +93,13 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res.NextDeadline = earliest(earliest(res.NextDeadline, dealsChange), planChange)
 	// Funds and claims follow the approved requests, program or not: a claim
 	// still lapses and a quarter still ends while a program is missing.
-	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
 	res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
+	// The lifecycle filters what the tier gives (probation, offboarding) before
+	// the funds cap is read from it.
+	life := lifecycle.Apply(lifecycle.Input{Now: in.Now, Partner: &partner, Program: in.Program,
+		Evidence: tier.Current(in), Claims: res.Status.ReadinessClaims}, &res.Status)
+	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
+	res.NextDeadline = earliest(res.NextDeadline, life.NextDeadline)
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
@@ -109,6 +115,10 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if d := res.Decision; d != nil && written {
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
+	}
+	if t := life.Transition; t != nil && written {
+		r.Recorder.Eventf(&partner, nil, eventType(t.To == v1alpha1.LifecycleProbation), t.Reason, "LifecycleChange", "%s -> %s: %s", orNone(t.From), t.To, t.Message)
+		lifecycleTransitions.WithLabelValues(partner.Spec.Program, string(t.From), string(t.To), t.Reason).Inc()
 	}
 	// Side effects come after the decision is stored, so a problem with them
 	// (reported as an error and retried) never holds back a tier decision.

@@ -20,7 +20,8 @@ import (
 )
 
 // TierRecorder keeps a DecisionRecord for every tier decision a Partner's
-// status holds. It is a controller of its own, with its own queue and
+// status holds, and one (a LifecycleChange) for every lifecycle transition of
+// status.lifecycle.transitions. It is a controller of its own, with its own queue and
 // workers, so the partner workers that decide write only the status and are
 // free for the next decision while the record is created: a decision is in
 // force once its status is stored, and the record follows it.
@@ -46,7 +47,7 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	if err := r.Get(ctx, req.NamespacedName, &p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if len(p.Status.History) == 0 {
+	if len(p.Status.History) == 0 && lifecycleTransitionsOf(&p) == nil {
 		return ctrl.Result{}, nil
 	}
 	var program *v1alpha1.PartnerProgram
@@ -67,6 +68,17 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 			return ctrl.Result{}, fmt.Errorf("recording the tier decision of %s: %w", d.Time.UTC().Format("2006-01-02T15:04:05Z"), err)
 		}
 	}
+	// Lifecycle transitions are recorded the same way. They need no seal: only
+	// the controller may write status.lifecycle (the partners/status webhook
+	// refuses anyone else).
+	for _, t := range lifecycleTransitionsOf(&p) {
+		if !now.Before(t.Time.Add(retention)) {
+			continue
+		}
+		if err := ensureRecord(ctx, r.Client, record.LifecycleChange(&p, t, FieldOwner, retention)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("recording the lifecycle transition of %s: %w", t.Time.UTC().Format("2006-01-02T15:04:05Z"), err)
+		}
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -80,12 +92,13 @@ func (r *TierRecorder) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Complete(r)
 }
 
-// historyChanged passes creations, resyncs and updates whose tier history
-// changed; deletions need no record.
+// historyChanged passes creations, resyncs and updates whose tier history or
+// lifecycle transitions changed; deletions need no record.
 var historyChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*v1alpha1.Partner), e.ObjectNew.(*v1alpha1.Partner)
-		return o.ResourceVersion == n.ResourceVersion || !equality.Semantic.DeepEqual(o.Status.History, n.Status.History)
+		return o.ResourceVersion == n.ResourceVersion || !equality.Semantic.DeepEqual(o.Status.History, n.Status.History) ||
+			!equality.Semantic.DeepEqual(lifecycleTransitionsOf(o), lifecycleTransitionsOf(n))
 	},
 	DeleteFunc: func(event.DeleteEvent) bool { return false },
 }

@@ -85,6 +85,7 @@ type DealMetric struct {
 // +kubebuilder:validation:XValidation:rule="duration(self.freshnessWindow) > duration('0s')",message="freshnessWindow must be a positive duration such as 2160h",fieldPath=.freshnessWindow
 // +kubebuilder:validation:XValidation:rule="has(self.deals) == (has(self.source) && self.source == 'Deals')",message="deals says how a metric is computed from won deals: set it exactly when source is Deals",fieldPath=.deals
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || self.source != 'Deals' || ((!has(self.trustedReporters.users) || size(self.trustedReporters.users) == 0) && (!has(self.trustedReporters.groups) || size(self.trustedReporters.groups) == 0) && (!has(self.trustedReporters.serviceAccounts) || size(self.trustedReporters.serviceAccounts) == 0))",message="a Deals metric is computed by partnergov from won deal registrations: it trusts no reporter (leave trustedReporters empty)",fieldPath=.trustedReporters
+// +kubebuilder:validation:XValidation:rule="!has(self.probationAbove) || self.class == 'Risk'",message="probationAbove puts a partner on probation when its value of a Risk metric is above it: set it only on metrics of class Risk",fieldPath=.probationAbove
 type MetricDefinition struct {
 	// name identifies the metric in evidence and tier requirements, for example
 	// "sourced-revenue". Lower case letters, digits and dashes.
@@ -138,6 +139,13 @@ type MetricDefinition struct {
 	// deals says how a Deals metric is computed; required exactly when source is Deals.
 	// +optional
 	Deals *DealMetric `json:"deals,omitempty"`
+
+	// probationAbove, on a Risk metric only, puts a partner whose current, trusted
+	// value is above it on Probation at once (no grace period), whatever its tier
+	// requirements say; it comes off when the value is no longer above it (or
+	// stops being current). For example "3" escalations.
+	// +optional
+	ProbationAbove Decimal `json:"probationAbove,omitempty"`
 }
 
 // DomainAlias maps a customer domain to the one it is compared as, for a
@@ -296,6 +304,7 @@ type ReservedAccount struct {
 }
 
 // PartnerProgramSpec is the program's metric catalog and its owner.
+// +kubebuilder:validation:XValidation:rule="!has(self.onboarding) || self.onboarding.steps.all(s, !has(s.evidence) || self.metrics.exists(m, m.name == s.evidence.metric))",message="every onboarding step's evidence must name a metric of the catalog (spec.metrics)",fieldPath=.onboarding
 type PartnerProgramSpec struct {
 	// owner is the accountable internal owner of the program (a user name or an
 	// e-mail address). Requests that no review path governs escalate to the owner.
@@ -364,6 +373,17 @@ type PartnerProgramSpec struct {
 	// BusinessPlan, and a 14-day review SLA.
 	// +optional
 	BusinessPlans *BusinessPlanRules `json:"businessPlans,omitempty"`
+
+	// onboarding is the plan a new partner must meet, step by step, within set
+	// times of joining; an overdue step puts the partner on Probation. Absent:
+	// partners are Active from the start.
+	// +optional
+	Onboarding *Onboarding `json:"onboarding,omitempty"`
+
+	// probation says what a partner on Probation is withheld. Absent: probation
+	// withholds nothing (the partner is still flagged by condition and alert).
+	// +optional
+	Probation *Probation `json:"probation,omitempty"`
 }
 
 // Count is a number of objects with a given label.

@@ -196,3 +196,41 @@ func TestWriteExplanationOfTheTopTier(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteExplanationShowsThePhaseStepsAndProbation(t *testing.T) {
+	p := testPartner()
+	since := metav1.NewTime(now.Add(-24 * time.Hour))
+	met := metav1.NewTime(now.Add(-10 * 24 * time.Hour))
+	p.Status.Lifecycle = &v1alpha1.PartnerLifecycle{
+		Phase: v1alpha1.LifecycleProbation, Since: &since, Reason: v1alpha1.ReasonOnboardingStepOverdue,
+		Onboarding: []v1alpha1.OnboardingStepStatus{
+			{Name: "sales-certification", State: v1alpha1.OnboardingStepMet, Due: metav1.NewTime(now.Add(-5 * 24 * time.Hour)), MetAt: &met},
+			{Name: "security-review", State: v1alpha1.OnboardingStepOverdue, Due: since},
+		},
+		ProbationReasons: []string{"onboarding step security-review was due at 2026-11-22T12:00:00Z and is not met"},
+		Withheld:         []v1alpha1.EntitlementName{v1alpha1.EntitlementFunds, v1alpha1.EntitlementResell},
+	}
+	var out bytes.Buffer
+	if err := writeExplanation(&out, explain(p, testProgram(), testTiers(), now)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Phase:                Probation, since 2026-11-22T12:00:00Z (24h ago) (OnboardingStepOverdue)\n",
+		"\nOnboarding steps (status.lifecycle.onboarding):\n",
+		"  sales-certification  Met      2026-11-18T12:00:00Z (5d ago)   2026-11-13T12:00:00Z (10d ago)\n",
+		"  security-review      Overdue  2026-11-22T12:00:00Z (24h ago)  -\n",
+		"\nOn probation:\n  - onboarding step security-review was due at 2026-11-22T12:00:00Z and is not met\n  withheld: Funds, Resell\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// A partner without a lifecycle (an older controller) shows none of it.
+	out.Reset()
+	if err := writeExplanation(&out, explain(testPartner(), testProgram(), testTiers(), now)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "Phase:") || strings.Contains(out.String(), "Onboarding steps") {
+		t.Errorf("output without a lifecycle shows one:\n%s", out.String())
+	}
+}

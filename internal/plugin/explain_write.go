@@ -25,6 +25,9 @@ func writeExplanation(w io.Writer, e *Explanation) error {
 		}
 		held += ", since " + timestamp(st.TierSince, now)
 	}
+	if lc := st.Lifecycle; lc != nil {
+		fmt.Fprintf(head, "Phase:\t%s\n", phaseText(lc, now))
+	}
 	fmt.Fprintf(head, "Tier:\t%s\n", held)
 	fmt.Fprintf(head, "Qualified tier:\t%s\n", orNone(st.QualifiedTier))
 	if p.Spec.Suspended {
@@ -56,6 +59,9 @@ func writeExplanation(w io.Writer, e *Explanation) error {
 		fmt.Fprintf(w, "\nNext tier: none (no tier of program %s ranks higher)\n", p.Spec.Program)
 	}
 
+	if err := writeLifecycle(w, st.Lifecycle, now); err != nil {
+		return err
+	}
 	if err := writeEnablement(w, st); err != nil {
 		return err
 	}
@@ -156,4 +162,51 @@ func entitlementDetail(e v1alpha1.EffectiveEntitlement) string {
 		return none
 	}
 	return strings.Join(parts, "; ")
+}
+
+// phaseText is the partner's lifecycle phase, since when and why.
+func phaseText(lc *v1alpha1.PartnerLifecycle, now time.Time) string {
+	text := string(lc.Phase)
+	if lc.Since != nil {
+		text += ", since " + timestamp(lc.Since, now)
+	}
+	if lc.Reason != "" {
+		text += " (" + lc.Reason + ")"
+	}
+	return text
+}
+
+// writeLifecycle prints the onboarding steps and why the partner is on probation.
+func writeLifecycle(w io.Writer, lc *v1alpha1.PartnerLifecycle, now time.Time) error {
+	if lc == nil {
+		return nil
+	}
+	if len(lc.Onboarding) > 0 {
+		fmt.Fprintf(w, "\nOnboarding steps (status.lifecycle.onboarding):\n")
+		tw := newTable(w)
+		fmt.Fprintf(tw, "  STEP\tSTATE\tDUE\tMET AT\n")
+		for _, s := range lc.Onboarding {
+			due := s.Due
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.State, timestamp(&due, now), timestamp(s.MetAt, now))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(lc.ProbationReasons) > 0 {
+		fmt.Fprintf(w, "\nOn probation:\n")
+		for _, r := range lc.ProbationReasons {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+		withheld := "nothing (the program's probation withholds nothing the partner holds)"
+		if len(lc.Withheld) > 0 {
+			names := make([]string, len(lc.Withheld))
+			for i, n := range lc.Withheld {
+				names[i] = string(n)
+			}
+			withheld = strings.Join(names, ", ")
+		}
+		fmt.Fprintf(w, "  withheld: %s\n", withheld)
+	}
+	return nil
 }

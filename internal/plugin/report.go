@@ -32,7 +32,8 @@ status.scorecard; every tier of the program, lowest rank first, empty tiers
 included), the freshness of the program's evidence entries (fresh, going stale
 within 7 days, stale; from the partners' status and the catalog's freshness
 windows), the pending exception requests by age and the deal registrations by
-phase. The decisions of the last 30 days are counted twice, each labelled: review
+phase, and the partners by lifecycle phase with the onboarding funnel (how
+many partners met each onboarding step). The decisions of the last 30 days are counted twice, each labelled: review
 decisions (reviewers' stage decisions, from the scorecard) and tier decisions
 (the TierChange DecisionRecords of the program's partners). Its deals section
 shows won revenue by tier and segment per currency, committed funds and return on
@@ -171,6 +172,8 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 		ExceptionAges: exceptionAgeing(program, partners.Items, requests.Items, now),
 		Plans:         planAttainment(program, partners.Items, plans.Items),
 		TopPartners:   scorecard.TopPartners(program, partners.Items, deals.Items, reportTopPartners),
+		Phases:        partnersByPhase(program.Name, partners.Items),
+		Onboarding:    onboardingFunnel(program, partners.Items),
 	}, nil
 }
 

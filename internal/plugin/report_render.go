@@ -86,6 +86,10 @@ type ReportData struct {
 	// TopPartners are the partners with the most sourced revenue per currency
 	// (scorecard.TopPartners), from the live deal registrations.
 	TopPartners []scorecard.PartnerRevenue
+	// Phases counts the program's partners by lifecycle phase (partnersByPhase).
+	Phases []StageCount
+	// Onboarding is the program's onboarding funnel (onboardingFunnel).
+	Onboarding []StageCount
 }
 
 // reportView is what the template renders.
@@ -180,6 +184,7 @@ func RenderReport(d ReportData) ([]byte, error) {
 			[]string{"met", "on track", "behind"}, []int{d.Plans.Met, d.Plans.OnTrack, d.Plans.Behind},
 			[]string{colorFresh, colorGoingStale, colorStale}),
 	}
+	v.Charts = append(v.Charts, lifecycleCharts(d)...)
 	var buf bytes.Buffer
 	if err := reportTemplate.Execute(&buf, v); err != nil {
 		return nil, err

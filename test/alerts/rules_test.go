@@ -167,6 +167,7 @@ var routing = map[string][]string{
 	"PartnergovReviewSLABreached":             {"program", "owner", "escalation_owner"},
 	"PartnergovRequestEscalatedToOwner":       {"program", "owner", "escalation_owner"},
 	"PartnergovPartnerNewlyAtRisk":            {"program", "owner"},
+	"PartnergovPartnerOnProbation":            {"program", "owner"},
 	"PartnergovStaleEvidenceShareHigh":        {"program"},
 	"PartnergovUntrustedEvidence":             {"program"},
 	"PartnergovListingsUnpublishedByDemotion": {"program"},

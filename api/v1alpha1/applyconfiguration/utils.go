@@ -130,6 +130,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.JointBusinessPlanSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JointBusinessPlanStatus"):
 		return &apiv1alpha1.JointBusinessPlanStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("LifecycleTransition"):
+		return &apiv1alpha1.LifecycleTransitionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Listing"):
 		return &apiv1alpha1.ListingApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ListingClaims"):
@@ -148,6 +150,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.MetricTotalApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Money"):
 		return &apiv1alpha1.MoneyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Onboarding"):
+		return &apiv1alpha1.OnboardingApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OnboardingClaim"):
+		return &apiv1alpha1.OnboardingClaimApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OnboardingStep"):
+		return &apiv1alpha1.OnboardingStepApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OnboardingStepStatus"):
+		return &apiv1alpha1.OnboardingStepStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Partner"):
 		return &apiv1alpha1.PartnerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PartnerEnablement"):
@@ -188,6 +198,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PlanReviewApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PolicyGenerations"):
 		return &apiv1alpha1.PolicyGenerationsApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Probation"):
+		return &apiv1alpha1.ProbationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):
 		return &apiv1alpha1.RequestEventApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequiredTrack"):

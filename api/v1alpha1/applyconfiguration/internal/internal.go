@@ -1190,6 +1190,24 @@ var schemaYAML = typed.YAMLObject(`types:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
 - name: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
   scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.LifecycleTransition
+  map:
+    fields:
+    - name: from
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
+    - name: message
+      type:
+        scalar: string
+    - name: reason
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: to
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
 - name: com.github.partnergov.partnergov.api.v1alpha1.Listing
   map:
     fields:
@@ -1350,6 +1368,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: name
       type:
         scalar: string
+    - name: probationAbove
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
     - name: source
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.MetricSource
@@ -1390,6 +1411,61 @@ var schemaYAML = typed.YAMLObject(`types:
         scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.NoticeKind
   scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.Onboarding
+  map:
+    fields:
+    - name: steps
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.OnboardingStep
+          elementRelationship: associative
+          keys:
+          - name
+- name: com.github.partnergov.partnergov.api.v1alpha1.OnboardingClaim
+  map:
+    fields:
+    - name: kind
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.ReadinessClaimKind
+    - name: product
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.OnboardingStep
+  map:
+    fields:
+    - name: claim
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.OnboardingClaim
+    - name: description
+      type:
+        scalar: string
+    - name: due
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: evidence
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.TierRequirement
+    - name: name
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.OnboardingStepState
+  scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.OnboardingStepStatus
+  map:
+    fields:
+    - name: due
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: metAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: name
+      type:
+        scalar: string
+    - name: state
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.OnboardingStepState
 - name: com.github.partnergov.partnergov.api.v1alpha1.Partner
   map:
     fields:
@@ -1437,15 +1513,44 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: message
       type:
         scalar: string
+    - name: onboardedAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: onboarding
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.OnboardingStepStatus
+          elementRelationship: associative
+          keys:
+          - name
     - name: phase
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.LifecyclePhase
+    - name: probationReasons
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
     - name: reason
       type:
         scalar: string
     - name: since
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: transitions
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.LifecycleTransition
+          elementRelationship: atomic
+    - name: withheld
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.EntitlementName
+          elementRelationship: associative
 - name: com.github.partnergov.partnergov.api.v1alpha1.PartnerOffboarding
   map:
     fields:
@@ -1507,9 +1612,15 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: onboarding
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Onboarding
     - name: owner
       type:
         scalar: string
+    - name: probation
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Probation
     - name: recordRetention
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
@@ -1829,6 +1940,15 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: tier
       type:
         scalar: numeric
+- name: com.github.partnergov.partnergov.api.v1alpha1.Probation
+  map:
+    fields:
+    - name: withhold
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.EntitlementName
+          elementRelationship: associative
 - name: com.github.partnergov.partnergov.api.v1alpha1.PublicTenderPolicy
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.ReadinessClaimKind

@@ -47,6 +47,11 @@ type MetricDefinitionApplyConfiguration struct {
 	Source *apiv1alpha1.MetricSource `json:"source,omitempty"`
 	// deals says how a Deals metric is computed; required exactly when source is Deals.
 	Deals *DealMetricApplyConfiguration `json:"deals,omitempty"`
+	// probationAbove, on a Risk metric only, puts a partner whose current, trusted
+	// value is above it on Probation at once (no grace period), whatever its tier
+	// requirements say; it comes off when the value is no longer above it (or
+	// stops being current). For example "3" escalations.
+	ProbationAbove *apiv1alpha1.Decimal `json:"probationAbove,omitempty"`
 }
 
 // MetricDefinitionApplyConfiguration constructs a declarative configuration of the MetricDefinition type for use with
@@ -124,5 +129,13 @@ func (b *MetricDefinitionApplyConfiguration) WithSource(value apiv1alpha1.Metric
 // If called multiple times, the Deals field is set to the value of the last call.
 func (b *MetricDefinitionApplyConfiguration) WithDeals(value *DealMetricApplyConfiguration) *MetricDefinitionApplyConfiguration {
 	b.Deals = value
+	return b
+}
+
+// WithProbationAbove sets the ProbationAbove field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ProbationAbove field is set to the value of the last call.
+func (b *MetricDefinitionApplyConfiguration) WithProbationAbove(value apiv1alpha1.Decimal) *MetricDefinitionApplyConfiguration {
+	b.ProbationAbove = &value
 	return b
 }

@@ -27,6 +27,24 @@ type PartnerLifecycleApplyConfiguration struct {
 	Reason *string `json:"reason,omitempty"`
 	// message explains the phase for people.
 	Message *string `json:"message,omitempty"`
+	// onboardedAt is when the partner finished onboarding: every step met, or
+	// first seen Active (a program without onboarding, or a partner the
+	// controller evaluated before lifecycles existed). From then on steps the
+	// program adds or changes no longer apply to it.
+	OnboardedAt *v1.Time `json:"onboardedAt,omitempty"`
+	// onboarding is the partner's progress with each step of its program's
+	// spec.onboarding, in the program's order. Empty when the program has none.
+	Onboarding []OnboardingStepStatusApplyConfiguration `json:"onboarding,omitempty"`
+	// probationReasons say, one sentence each, why the partner is on probation:
+	// each overdue onboarding step and each Risk metric above its probationAbove
+	// (the first 16). Empty when it is not.
+	ProbationReasons []string `json:"probationReasons,omitempty"`
+	// withheld are the entitlements probation withholds now (the program's
+	// spec.probation.withhold that the partner would otherwise hold).
+	Withheld []apiv1alpha1.EntitlementName `json:"withheld,omitempty"`
+	// transitions are the partner's last phase changes, newest last, at most 8;
+	// each is also kept as a LifecycleChange DecisionRecord.
+	Transitions []LifecycleTransitionApplyConfiguration `json:"transitions,omitempty"`
 }
 
 // PartnerLifecycleApplyConfiguration constructs a declarative configuration of the PartnerLifecycle type for use with
@@ -64,5 +82,59 @@ func (b *PartnerLifecycleApplyConfiguration) WithReason(value string) *PartnerLi
 // If called multiple times, the Message field is set to the value of the last call.
 func (b *PartnerLifecycleApplyConfiguration) WithMessage(value string) *PartnerLifecycleApplyConfiguration {
 	b.Message = &value
+	return b
+}
+
+// WithOnboardedAt sets the OnboardedAt field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the OnboardedAt field is set to the value of the last call.
+func (b *PartnerLifecycleApplyConfiguration) WithOnboardedAt(value v1.Time) *PartnerLifecycleApplyConfiguration {
+	b.OnboardedAt = &value
+	return b
+}
+
+// WithOnboarding adds the given value to the Onboarding field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Onboarding field.
+func (b *PartnerLifecycleApplyConfiguration) WithOnboarding(values ...*OnboardingStepStatusApplyConfiguration) *PartnerLifecycleApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithOnboarding")
+		}
+		b.Onboarding = append(b.Onboarding, *values[i])
+	}
+	return b
+}
+
+// WithProbationReasons adds the given value to the ProbationReasons field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the ProbationReasons field.
+func (b *PartnerLifecycleApplyConfiguration) WithProbationReasons(values ...string) *PartnerLifecycleApplyConfiguration {
+	for i := range values {
+		b.ProbationReasons = append(b.ProbationReasons, values[i])
+	}
+	return b
+}
+
+// WithWithheld adds the given value to the Withheld field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Withheld field.
+func (b *PartnerLifecycleApplyConfiguration) WithWithheld(values ...apiv1alpha1.EntitlementName) *PartnerLifecycleApplyConfiguration {
+	for i := range values {
+		b.Withheld = append(b.Withheld, values[i])
+	}
+	return b
+}
+
+// WithTransitions adds the given value to the Transitions field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Transitions field.
+func (b *PartnerLifecycleApplyConfiguration) WithTransitions(values ...*LifecycleTransitionApplyConfiguration) *PartnerLifecycleApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithTransitions")
+		}
+		b.Transitions = append(b.Transitions, *values[i])
+	}
 	return b
 }

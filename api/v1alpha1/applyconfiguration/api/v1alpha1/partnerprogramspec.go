@@ -55,6 +55,13 @@ type PartnerProgramSpecApplyConfiguration struct {
 	// approved and reviewed. Absent: the path whose appliesTo matches
 	// BusinessPlan, and a 14-day review SLA.
 	BusinessPlans *BusinessPlanRulesApplyConfiguration `json:"businessPlans,omitempty"`
+	// onboarding is the plan a new partner must meet, step by step, within set
+	// times of joining; an overdue step puts the partner on Probation. Absent:
+	// partners are Active from the start.
+	Onboarding *OnboardingApplyConfiguration `json:"onboarding,omitempty"`
+	// probation says what a partner on Probation is withheld. Absent: probation
+	// withholds nothing (the partner is still flagged by condition and alert).
+	Probation *ProbationApplyConfiguration `json:"probation,omitempty"`
 }
 
 // PartnerProgramSpecApplyConfiguration constructs a declarative configuration of the PartnerProgramSpec type for use with
@@ -145,5 +152,21 @@ func (b *PartnerProgramSpecApplyConfiguration) WithDealRegistration(value *DealR
 // If called multiple times, the BusinessPlans field is set to the value of the last call.
 func (b *PartnerProgramSpecApplyConfiguration) WithBusinessPlans(value *BusinessPlanRulesApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
 	b.BusinessPlans = value
+	return b
+}
+
+// WithOnboarding sets the Onboarding field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Onboarding field is set to the value of the last call.
+func (b *PartnerProgramSpecApplyConfiguration) WithOnboarding(value *OnboardingApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
+	b.Onboarding = value
+	return b
+}
+
+// WithProbation sets the Probation field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Probation field is set to the value of the last call.
+func (b *PartnerProgramSpecApplyConfiguration) WithProbation(value *ProbationApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
+	b.Probation = value
 	return b
 }
