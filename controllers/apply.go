@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,7 +78,10 @@ func ensureRecord(ctx context.Context, c client.Client, rec *v1alpha1.DecisionRe
 	case !apierrors.IsNotFound(err):
 		return err
 	}
-	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+	// A namespace being deleted takes its records with it; one it refuses to
+	// hold is not lost, and retrying would only fail again until it is gone.
+	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
+		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return err
 	}
 	return nil

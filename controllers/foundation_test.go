@@ -26,8 +26,8 @@ func TestEverySampleApplies(t *testing.T) {
 		kinds[o.GetKind()]++
 	}
 	g.Expect(kinds).To(Equal(map[string]int{
-		"Namespace": 1, "PartnerProgram": 1, "PartnerTier": 4, "ReviewPath": 5,
-		"Partner": 4, "Listing": 1, "ExceptionRequest": 2, "DealRegistration": 1, "ClusterRole": 4, "ClusterRoleBinding": 4,
+		"Namespace": 1, "PartnerProgram": 1, "PartnerTier": 4, "ReviewPath": 6,
+		"Partner": 4, "Listing": 1, "ExceptionRequest": 2, "DealRegistration": 1, "JointBusinessPlan": 1, "ClusterRole": 4, "ClusterRoleBinding": 4,
 	}))
 
 	g.Expect(testenv.Apply(ctx, admin, "samples-test", objs)).To(Succeed())
