@@ -277,8 +277,9 @@ func (e *evaluation) riskBreaches() []cause {
 
 // phase applies the rules in order; reason is the cause's reason on probation.
 func (e *evaluation) phase(lc *v1alpha1.PartnerLifecycle, causes []cause) (v1alpha1.LifecyclePhase, string) {
-	if off := e.in.Partner.Spec.Offboarding; off != nil {
-		if e.now.Before(off.Effective.Time) {
+	if e.in.Partner.Spec.Offboarding != nil {
+		// The same rule as every other consequence of an offboarding.
+		if !e.in.Partner.OffboardingEffective(e.now) {
 			return v1alpha1.LifecycleOffboarding, v1alpha1.ReasonOffboardingScheduled
 		}
 		return v1alpha1.LifecycleOffboarded, v1alpha1.ReasonOffboardingEffective
