@@ -28,7 +28,6 @@ import (
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/lifecycle"
-	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/plan"
 	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
@@ -99,7 +98,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	life := lifecycle.Apply(lifecycle.Input{Now: in.Now, Partner: &partner, Program: in.Program,
 		Evidence: tier.Current(in), Claims: res.Status.ReadinessClaims}, &res.Status)
 	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
-	res.NextDeadline = earliest(res.NextDeadline, life.NextDeadline)
+	res.NextDeadline = earliest(res.NextDeadline, life.NextDeadline) // includes the offboarding's effective time
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
 	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
@@ -125,8 +124,6 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := ensureIntegrationAccess(ctx, r.Client, r.APIReader, &partner, in.Now); err != nil {
 		return ctrl.Result{}, fmt.Errorf("provisioning the integration identity: %w", err)
 	}
-	// An offboarding is carried out at its effective time.
-	res.NextDeadline = earliest(res.NextDeadline, offboarding.Deadline(&partner, in.Now))
 	if res.Promotion != nil && !partner.OffboardingEffective(in.Now) {
 		if err := r.openPromotionRequest(ctx, &partner, in, requests, res.Promotion); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening a promotion request: %w", err)
@@ -155,7 +152,11 @@ func (r *PartnerReconciler) dealMetrics(ctx context.Context, partner *v1alpha1.P
 // currentPlan finds the partner's approved, current JointBusinessPlan
 // (plan.Current: approved by one of its own requests) for tiers that require
 // one, and returns when that answer next changes by itself.
+// Without such a tier (most programs) nothing is read.
 func (r *PartnerReconciler) currentPlan(ctx context.Context, partner *v1alpha1.Partner, in *tier.Input, requests []v1alpha1.ExceptionRequest) (*time.Time, error) {
+	if !slices.ContainsFunc(in.Tiers, func(t v1alpha1.PartnerTier) bool { return t.Spec.RequiresBusinessPlan }) {
+		return nil, nil
+	}
 	var plans v1alpha1.JointBusinessPlanList
 	if err := r.List(ctx, &plans, client.InNamespace(partner.Namespace), client.MatchingFields{indexPartner: partner.Name}); err != nil {
 		return nil, err
