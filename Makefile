@@ -69,6 +69,7 @@ chart-sync: ## Copy the generated CRDs, RBAC role and webhook configurations, an
 	cp config/crd/bases/*.yaml dist/chart/crds/
 	cp config/rbac/role.yaml dist/chart/files/role.yaml
 	cp config/webhook/manifests.yaml dist/chart/files/webhooks.yaml
+	cp config/webhook/controller_writes_patch.yaml dist/chart/files/controller_writes_patch.yaml
 	cp $(PROMETHEUS_RULES) dist/chart/files/partnergov.rules.yaml
 
 .PHONY: fmt

@@ -391,6 +391,15 @@ func withoutLabels(u *unstructured.Unstructured) map[string]any {
 	if err := yaml.Unmarshal(b, &m); err != nil {
 		panic(err)
 	}
+	// kustomize's patch (config/webhook/controller_writes_patch.yaml) moves the
+	// webhooks it patches to the front of the list; the order carries no
+	// meaning here, since no request matches two of partnergov's mutating
+	// webhooks (checkWiring checks that), so webhooks compare by name.
+	if ws, ok := m["webhooks"].([]any); ok {
+		slices.SortFunc(ws, func(a, b any) int {
+			return strings.Compare(fmt.Sprint(a.(map[string]any)["name"]), fmt.Sprint(b.(map[string]any)["name"]))
+		})
+	}
 	return m
 }
 
@@ -555,6 +564,47 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 		}
 		if len(cc.CABundle) > 0 {
 			t.Error("a rendered webhook has a caBundle: it is injected at run time, and a rendered one would be overwritten on every sync")
+		}
+	}
+
+	// No write matches two of the mutating webhooks, so their order (which
+	// kustomize's patch changes) does not matter.
+	seen := map[string]string{}
+	for _, w := range mwc.Webhooks {
+		for _, r := range w.Rules {
+			for _, res := range r.Resources {
+				for _, op := range r.Operations {
+					k := res + " " + string(op)
+					if other, dup := seen[k]; dup {
+						t.Errorf("%s is mutated by both %s and %s: their order would matter", k, other, w.Name)
+					}
+					seen[k] = w.Name
+				}
+			}
+		}
+	}
+
+	// The manager's own hot-path writes skip three webhooks by a match
+	// condition naming its ServiceAccount; a condition naming any other
+	// identity would let that identity's writes skip them instead.
+	manager := "'system:serviceaccount:" + dep.Namespace + ":" + pod.ServiceAccountName + "'"
+	skipped := map[string][]admissionregistrationv1.MatchCondition{}
+	for _, w := range mwc.Webhooks {
+		skipped[w.Name] = w.MatchConditions
+	}
+	for _, w := range vwc.Webhooks {
+		skipped[w.Name] = w.MatchConditions
+	}
+	for _, name := range []string{"mpartnerstatus.governance.partnergov.io", "mdealregistrationstatus.governance.partnergov.io", "vdecisionrecord.governance.partnergov.io"} {
+		if len(skipped[name]) == 0 {
+			t.Errorf("webhook %s has no match condition for the manager's own writes", name)
+		}
+	}
+	for name, mcs := range skipped {
+		for _, mc := range mcs {
+			if !strings.Contains(mc.Expression, manager) {
+				t.Errorf("match condition %s of webhook %s does not name the manager's ServiceAccount %s: %s", mc.Name, name, manager, mc.Expression)
+			}
 		}
 	}
 

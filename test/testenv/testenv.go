@@ -79,13 +79,17 @@ func StartWith(o StartOptions) (*Env, error) {
 	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
 		return nil, fmt.Errorf("no kube-apiserver in %s: run `make controlplane` first (%w)", assets, err)
 	}
+	mutating, validating, err := WebhookConfigurations(root, ManagerUser)
+	if err != nil {
+		return nil, err
+	}
 	env := &envtest.Environment{
 		Scheme:                app.Scheme,
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")},
+			MutatingWebhooks: mutating, ValidatingWebhooks: validating,
 		},
 	}
 	if o.APIServerCertDir != "" || len(o.APIServerArgs) > 0 {
