@@ -81,7 +81,7 @@ func main() {
 	flag.IntVar(&c.dealPartners, "deal-partners", 100, "partners registering in the deal phase (at least 2)")
 	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
 	flag.StringVar(&c.memoryLimit, "memory-limit", "", "run the manager as in a container with this memory limit (a quantity such as 160Mi, or \"auto\" for the sizing rule of docs/performance.md): GOMEMLIMIT is set to the share of it automemlimit would set; empty: no limit")
-	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase, under bin/bench/N/")
+	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase and kube-apiserver's CPU profile of it, under bin/bench/N/")
 	flag.Float64Var(&c.assume.WriteRate, "assume-write-rate", DefaultAssumptions.WriteRate, "capacity model: object writes a second a production API server absorbs from the manager")
 	flag.Float64Var(&c.assume.MemoryGiB, "assume-memory-gib", DefaultAssumptions.MemoryGiB, "capacity model: memory one manager pod may use, GiB")
 	flag.Float64Var(&c.assume.StorageQuotaGiB, "assume-etcd-quota-gib", DefaultAssumptions.StorageQuotaGiB, "capacity model: etcd's quota, GiB")
@@ -419,6 +419,15 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	_ = cl.SaveAPIServerMetrics(ctx, filepath.Join(cl.Dir, "apiserver-before-decisions.txt"))
 	total := int(float64(c.decisionRate) * c.decisionFor.Seconds())
 	decisionCPU := profile(c.pprof, fmt.Sprintf("profile?seconds=%d", int(c.decisionFor.Seconds())), filepath.Join(cl.Dir, "cpu-decisions.pprof"))
+	apiserverCPU := make(chan struct{})
+	go func() {
+		defer close(apiserverCPU)
+		if c.pprof != "" {
+			if err := cl.SaveAPIServerProfile(ctx, int(c.decisionFor.Seconds()), filepath.Join(cl.Dir, "apiserver-cpu-decisions.pprof")); err != nil {
+				fmt.Fprintln(os.Stderr, "kube-apiserver pprof:", err)
+			}
+		}
+	}()
 	go func() {
 		// Where the workers wait, half-way through.
 		time.Sleep(c.decisionFor / 2)
@@ -457,6 +466,7 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	}
 	lat := tracker.Latencies()
 	<-decisionCPU
+	<-apiserverCPU
 	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-after-decisions.txt"))
 	_ = cl.SaveAPIServerMetrics(ctx, filepath.Join(cl.Dir, "apiserver-after-decisions.txt"))
 	r.Decision = latency(lat)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -34,6 +36,21 @@ func (c *Cluster) SaveAPIServerMetrics(ctx context.Context, path string) error {
 		return err
 	}
 	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+// SaveAPIServerProfile saves a CPU profile of kube-apiserver over the given
+// number of seconds (its /debug/pprof, on by default) to path.
+func (c *Cluster) SaveAPIServerProfile(ctx context.Context, seconds int, path string) error {
+	cs, err := kubernetes.NewForConfig(Unlimited(c.Env.Config))
+	if err != nil {
+		return err
+	}
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+		Param("seconds", strconv.Itoa(seconds)).Timeout(time.Duration(seconds+30) * time.Second).DoRaw(ctx)
 	if err != nil {
 		return err
 	}
