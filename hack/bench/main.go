@@ -38,26 +38,28 @@ import (
 )
 
 type config struct {
-	sizes          []int
-	qps            float64
-	burst          int
-	concurrency    int
-	syncPeriod     time.Duration
-	steady         time.Duration
-	decisionRate   int
-	decisionFor    time.Duration
-	admissionRate  int
-	admissionFor   time.Duration
-	out            string
-	loadWorkers    int
-	convergeBudget time.Duration
-	pprof          string
-	memoryLimit    string
-	assume         Assumptions
-	plainMax       int
-	deals          int
-	dealPartners   int
-	dealCustomers  int
+	sizes        []int
+	qps          float64
+	burst        int
+	concurrency  int
+	syncPeriod   time.Duration
+	steady       time.Duration
+	decisionRate int
+	// decisionRateLow is a second, lower rate of the decision phase (0: none).
+	decisionRateLow int
+	decisionFor     time.Duration
+	admissionRate   int
+	admissionFor    time.Duration
+	out             string
+	loadWorkers     int
+	convergeBudget  time.Duration
+	pprof           string
+	memoryLimit     string
+	assume          Assumptions
+	plainMax        int
+	deals           int
+	dealPartners    int
+	dealCustomers   int
 }
 
 func main() {
@@ -70,6 +72,7 @@ func main() {
 	flag.DurationVar(&c.syncPeriod, "steady-sync-period", 20*time.Second, "the manager's --sync-period in the steady-state window only (the other phases keep the default, 10h), so that the window holds full resyncs")
 	flag.DurationVar(&c.steady, "steady", 60*time.Second, "steady-state window in which no write is expected")
 	flag.IntVar(&c.decisionRate, "decision-rate", 50, "evidence updates per second while measuring decision latency")
+	flag.IntVar(&c.decisionRateLow, "decision-rate-low", 25, "a second, lower rate of evidence updates measured after the first (0: none), where the API server is not saturated")
 	flag.DurationVar(&c.decisionFor, "decision-for", 20*time.Second, "how long to measure decision latency")
 	flag.IntVar(&c.admissionRate, "admission-rate", 200, "admission reviews per second sent to the partners/status webhook")
 	flag.DurationVar(&c.admissionFor, "admission-for", 10*time.Second, "how long to measure admission latency")
@@ -140,7 +143,7 @@ func run(c config) error {
 	report := Report{
 		Started: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
 		Settings: Settings{QPS: c.qps, Burst: c.burst, MaxConcurrentReconciles: c.concurrency, SyncPeriod: c.syncPeriod.String(),
-			Steady: c.steady.String(), DecisionRate: c.decisionRate, AdmissionRate: c.admissionRate},
+			Steady: c.steady.String(), DecisionRate: c.decisionRate, DecisionRateLow: c.decisionRateLow, AdmissionRate: c.admissionRate},
 	}
 	for _, n := range c.sizes {
 		fmt.Printf("\n=== N = %d partners ===\n", n)
@@ -417,7 +420,6 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	}
 	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-before-decisions.txt"))
 	_ = cl.SaveAPIServerMetrics(ctx, filepath.Join(cl.Dir, "apiserver-before-decisions.txt"))
-	total := int(float64(c.decisionRate) * c.decisionFor.Seconds())
 	decisionCPU := profile(c.pprof, fmt.Sprintf("profile?seconds=%d", int(c.decisionFor.Seconds())), filepath.Join(cl.Dir, "cpu-decisions.pprof"))
 	apiserverCPU := make(chan struct{})
 	go func() {
@@ -433,47 +435,28 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 		time.Sleep(c.decisionFor / 2)
 		<-profile(c.pprof, "goroutine?debug=1", filepath.Join(cl.Dir, "goroutines-decisions.txt"))
 	}()
-	tick := time.NewTicker(time.Second / time.Duration(c.decisionRate))
-	errs := make(chan error, total)
-	var rttMu sync.Mutex
-	var rtts []time.Duration
-	for k := range total {
-		<-tick.C
-		i := (k * 7919) % n // spread over the partners
-		rank[i] = (rank[i] + 1) % len(harness.Tiers)
-		seq[i]++
-		go func(i, rk, sq int) {
-			// Latency runs from sending the update (its own round trip included)
-			// to the harness's watch showing the new tier.
-			name := harness.PartnerName(i)
-			sent := time.Now()
-			tracker.Expect(name, harness.Tiers[rk], sent)
-			err := harness.ReportEvidence(ctx, updater, ns, name, rk, sq)
-			rttMu.Lock()
-			rtts = append(rtts, time.Since(sent))
-			rttMu.Unlock()
-			errs <- err
-		}(i, rank[i], seq[i])
+	lat, rtts, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRate, c.decisionFor, c.convergeBudget)
+	if err != nil {
+		return r, err
 	}
-	tick.Stop()
-	for range total {
-		if err := <-errs; err != nil {
-			return r, fmt.Errorf("decision-latency update: %w", err)
-		}
-	}
-	if _, err := tracker.Wait(ctx, c.convergeBudget); err != nil {
-		return r, fmt.Errorf("decision latency: %w", err)
-	}
-	lat := tracker.Latencies()
 	<-decisionCPU
 	<-apiserverCPU
 	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-after-decisions.txt"))
 	_ = cl.SaveAPIServerMetrics(ctx, filepath.Join(cl.Dir, "apiserver-after-decisions.txt"))
-	r.Decision = latency(lat)
-	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
-	r.UpdateRoundTrip = latency(rtts)
+	r.Decision, r.UpdateRoundTrip = latency(lat), latency(rtts)
 	fmt.Printf("decision latency at %d updates/s: %d samples, p50 %.0fms, p99 %.0fms (of which the update's own round trip: p50 %.0fms, p99 %.0fms)\n",
 		c.decisionRate, len(lat), r.Decision.P50ms, r.Decision.P99ms, r.UpdateRoundTrip.P50ms, r.UpdateRoundTrip.P99ms)
+	// The same at a lower rate: the latency of the controller when the API
+	// server it shares the machine with is not saturated.
+	if c.decisionRateLow > 0 {
+		lat, rtts, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRateLow, c.decisionFor, c.convergeBudget)
+		if err != nil {
+			return r, err
+		}
+		r.DecisionLow, r.UpdateRoundTripLow = latency(lat), latency(rtts)
+		fmt.Printf("decision latency at %d updates/s: %d samples, p50 %.0fms, p99 %.0fms (of which the update's own round trip: p50 %.0fms, p99 %.0fms)\n",
+			c.decisionRateLow, len(lat), r.DecisionLow.P50ms, r.DecisionLow.P99ms, r.UpdateRoundTripLow.P50ms, r.UpdateRoundTripLow.P99ms)
+	}
 
 	// 5. Admission latency of the partners/status webhook.
 	var p v1alpha1.Partner
@@ -583,6 +566,48 @@ func recordStorage(ctx context.Context, cl *harness.Cluster, r *Result) error {
 		return fmt.Errorf("the API server reports no apiserver_storage_size_bytes")
 	}
 	return nil
+}
+
+// decide sends rate tier-changing evidence updates a second for d, spread over
+// the n partners, and returns, sorted, each decision's latency (from sending
+// the update, its own round trip included, to the tracker's watch showing the
+// new tier) and each update's round trip.
+func decide(ctx context.Context, updater client.Client, tracker *harness.Tracker, ns string, n int, rank, seq []int,
+	rate int, d, budget time.Duration) ([]time.Duration, []time.Duration, error) {
+	total := int(float64(rate) * d.Seconds())
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	errs := make(chan error, total)
+	var rttMu sync.Mutex
+	var rtts []time.Duration
+	for k := range total {
+		<-tick.C
+		i := (k * 7919) % n // spread over the partners
+		rank[i] = (rank[i] + 1) % len(harness.Tiers)
+		seq[i]++
+		go func(i, rk, sq int) {
+			// Latency runs from sending the update (its own round trip included)
+			// to the harness's watch showing the new tier.
+			name := harness.PartnerName(i)
+			sent := time.Now()
+			tracker.Expect(name, harness.Tiers[rk], sent)
+			err := harness.ReportEvidence(ctx, updater, ns, name, rk, sq)
+			rttMu.Lock()
+			rtts = append(rtts, time.Since(sent))
+			rttMu.Unlock()
+			errs <- err
+		}(i, rank[i], seq[i])
+	}
+	tick.Stop()
+	for range total {
+		if err := <-errs; err != nil {
+			return nil, nil, fmt.Errorf("decision-latency update: %w", err)
+		}
+	}
+	if _, err := tracker.Wait(ctx, budget); err != nil {
+		return nil, nil, fmt.Errorf("decision latency: %w", err)
+	}
+	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
+	return tracker.Latencies(), rtts, nil
 }
 
 // profile saves a pprof profile from addr (if set) in the background.

@@ -37,7 +37,9 @@ type Settings struct {
 	SyncPeriod              string
 	Steady                  string
 	DecisionRate            int
-	AdmissionRate           int
+	// DecisionRateLow is the second decision phase's rate (0: none).
+	DecisionRateLow int `json:",omitempty"`
+	AdmissionRate   int
 }
 
 // Result is one N's figures.
@@ -56,9 +58,12 @@ type Result struct {
 	Decision            Latency
 	// UpdateRoundTrip is the evidence update's own request, part of Decision.
 	UpdateRoundTrip Latency
-	Admission       Latency
-	PeakRSSMiB      float64
-	PeakHeapMiB     float64
+	// DecisionLow and UpdateRoundTripLow are the same at Config.DecisionRateLow.
+	DecisionLow        Latency
+	UpdateRoundTripLow Latency
+	Admission          Latency
+	PeakRSSMiB         float64
+	PeakHeapMiB        float64
 	// ConvergenceCPUSeconds is the manager's CPU (user and system) from
 	// taking the lease until quiet after convergence.
 	ConvergenceCPUSeconds float64
@@ -170,14 +175,14 @@ func (r Report) Print(w io.Writer) {
 
 // printSizes writes the table of the partner sizes.
 func (r Report) printSizes(w io.Writer) {
-	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | decision at the low rate p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %.1f / %.1f | %.0f | %.0f |\n",
+		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %.1f / %.1f | %.0f | %.0f |\n",
 			x.Partners, x.Convergence.Seconds, x.Convergence.PlainSeconds, x.Convergence.PlainMinSeconds, x.Convergence.Ratio, x.Convergence.MinRatio,
 			x.Wave.Seconds, x.Wave.PlainSeconds, x.Wave.PlainMinSeconds, x.Wave.Ratio, x.Wave.MinRatio,
 			x.Convergence.Writes/float64(x.Partners), x.Wave.Writes/float64(x.Wave.Changed), x.Wave.Events/float64(x.Wave.Changed),
-			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
+			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, low(r.Settings.DecisionRateLow, x.DecisionLow), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
 	}
 	fmt.Fprintln(w)
 }
@@ -250,4 +255,12 @@ func limitText(mib float64) string {
 		return "no memory limit, GOMEMLIMIT unset"
 	}
 	return fmt.Sprintf("a %.0f MiB container limit, GOMEMLIMIT %.0f MiB", mib, mib*app.MemoryLimitRatio)
+}
+
+// low renders the decision latency at the low rate, "-" when it was not measured.
+func low(rate int, l Latency) string {
+	if rate == 0 || l.P99ms == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f / %.0f (%d/s)", l.P50ms, l.P99ms, rate)
 }
