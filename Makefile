@@ -126,7 +126,7 @@ cover: controlplane helm krew test-tools ## Run the tests with a coverage profil
 
 .PHONY: bench-report
 bench-report: ## Print a bench result (BENCH_JSON, default the newest) with its capacity model and write its SVG chart beside it.
-	go run ./hack/bench -report $(or $(BENCH_JSON),$(lastword $(sort $(wildcard bench/results/*.json))))
+	go run ./hack/bench -report $(or $(BENCH_JSON),$(lastword $(sort $(wildcard bench/results/2*.json))))
 
 .PHONY: bench
 bench: controlplane ## Measure convergence, write amplification, latency and memory at 1k-20k partners, and deal registrations decided per second (BENCH_ARGS="-n 1000" for one size, "-n none" for the deal phase only); not part of make test.

@@ -89,7 +89,9 @@ func internPartner(in *interner, p *v1alpha1.Partner) {
 		internString(in, &e.Name)
 		internAll(in, e.Segments)
 		internString(in, &e.Source.Kind)
-		internString(in, &e.Source.Name)
+		if e.Source.Kind == v1alpha1.EntitlementSourceTier { // a request's name is its own
+			internString(in, &e.Source.Name)
+		}
 		if e.Cap != nil {
 			internString(in, &e.Cap.Currency)
 		}

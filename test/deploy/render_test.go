@@ -820,3 +820,30 @@ func TestChartLints(t *testing.T) {
 		t.Error("with one replica the chart still renders a PodDisruptionBudget, which would block every node drain")
 	}
 }
+
+// TestTheChartNamesTheManagerOfItsReleaseNamespace renders the chart into
+// another namespace: the match conditions that let the manager's own writes
+// skip the webhooks must name the ServiceAccount of that namespace.
+func TestTheChartNamesTheManagerOfItsReleaseNamespace(t *testing.T) {
+	const other = "governance"
+	objs := decode(t, command(t, tool(t, "bin/helm", "make helm"), "template", "partnergov", "dist/chart", "--namespace", other))
+	want := "'system:serviceaccount:" + other + ":partnergov-controller-manager'"
+	n := 0
+	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		for _, u := range ofKind(objs, kind) {
+			ws, _, _ := unstructured.NestedSlice(u.Object, "webhooks")
+			for _, w := range ws {
+				mcs, _, _ := unstructured.NestedSlice(w.(map[string]any), "matchConditions")
+				for _, mc := range mcs {
+					n++
+					if e := fmt.Sprint(mc.(map[string]any)["expression"]); !strings.Contains(e, want) {
+						t.Errorf("%s: match condition %v does not name %s", kind, mc, want)
+					}
+				}
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("the chart renders %d match conditions, want 3 (config/webhook/controller_writes_patch.yaml)", n)
+	}
+}
