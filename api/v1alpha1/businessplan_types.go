@@ -162,6 +162,14 @@ type JointBusinessPlanSpec struct {
 	// +listMapKey=quarter
 	// +kubebuilder:validation:MaxItems=4
 	Reviews []PlanReview `json:"reviews,omitempty"`
+
+	// author is who wrote the plan's current goals, investments and owners: the
+	// server sets it from the authenticated identity when the plan is created and
+	// whenever they change (a value written by the user is replaced; recording a
+	// review keeps it). The author, like the owners, is on the requester side of
+	// the plan's BusinessPlan request and may decide none of its stages.
+	// +optional
+	Author *UserInfo `json:"author,omitempty"`
 }
 
 // PlanPhase is where a plan is.

@@ -126,6 +126,20 @@ type ExceptionRequestSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	OnBehalfOf string `json:"onBehalfOf,omitempty"`
+
+	// parties are the other people the request is about, who count as the
+	// requester side: their decisions never count, and no stage may be decided
+	// by them. For a BusinessPlan request, the plan's author and its owners on
+	// both sides; for a DealConflict, the holding registration's registrant and
+	// its partner's relationship owner (the challenger's are the request's
+	// onBehalfOf and partner owner). Set by the partnergov controller on the
+	// requests it opens; refused from anyone else.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=24
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	Parties []string `json:"parties,omitempty"`
 }
 
 // DecisionVerdict is a reviewer's decision.

@@ -23,16 +23,60 @@ import (
 )
 
 // Digest identifies what an approval of the plan approves: its goals,
-// investments and owners (its partner and period cannot change). Recording a
-// review does not change it; any other edit does, and needs a new approval.
+// investments and owners (its partner and period cannot change), and who wrote
+// them (spec.author: the same content written by someone else is another
+// request, with that author among its parties). Recording a review does not
+// change it; any other edit does, and needs a new approval. A plan without an
+// author (written before authors were recorded) digests as it always did.
 func Digest(spec v1alpha1.JointBusinessPlanSpec) string {
+	author := ""
+	if spec.Author != nil {
+		author = spec.Author.Username
+	}
 	b, _ := json.Marshal(struct {
 		Goals       []v1alpha1.PlanGoal          `json:"goals"`
 		Investments []v1alpha1.PlannedInvestment `json:"investments"`
 		Owners      v1alpha1.PlanOwners          `json:"owners"`
-	}{spec.Goals, spec.Investments, spec.Owners})
+		Author      string                       `json:"author,omitempty"`
+	}{spec.Goals, spec.Investments, spec.Owners, author})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// StampAuthor sets p's spec.author, as the admission webhook does: on create
+// (old nil), and on an update that changes the goals, investments or owners, to
+// the writer; on any other update to old's author, whatever p says (the field
+// is the server's).
+func StampAuthor(old, p *v1alpha1.JointBusinessPlan, writer v1alpha1.UserInfo) {
+	if old != nil && sameContent(old.Spec, p.Spec) {
+		p.Spec.Author = old.Spec.Author.DeepCopy()
+		return
+	}
+	p.Spec.Author = writer.DeepCopy()
+}
+
+// sameContent reports whether a and b have the same goals, investments and owners.
+func sameContent(a, b v1alpha1.JointBusinessPlanSpec) bool {
+	a.Author, b.Author = nil, nil
+	return Digest(a) == Digest(b)
+}
+
+// Parties are the requester side of p's BusinessPlan request, who may decide
+// none of its stages: the plan's author and its owners on both sides, sorted
+// and each once.
+func Parties(p *v1alpha1.JointBusinessPlan) []string {
+	ids := append(append([]string(nil), p.Spec.Owners.Company...), p.Spec.Owners.Partner...)
+	if p.Spec.Author != nil {
+		ids = append(ids, p.Spec.Author.Username)
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // RequestName is the name of the BusinessPlan request for the plan's current content.

@@ -1,6 +1,9 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -322,5 +325,92 @@ func TestEditingAnApprovedPlanAsksForANewApproval(t *testing.T) {
 	r := Evaluate(Input{Now: q4, Plan: p, PartnerFound: true}) // no request under the new name yet
 	if r.Status.Phase != v1alpha1.PlanPendingApproval || !r.OpenRequest || r.Status.Request != RequestName(p) {
 		t.Errorf("after an edit: phase %s, open %v, request %s; want PendingApproval, a new request %s", r.Status.Phase, r.OpenRequest, r.Status.Request, RequestName(p))
+	}
+}
+
+func TestTheAuthorIsWhoWroteTheContentBeingApproved(t *testing.T) {
+	alice := v1alpha1.UserInfo{Username: "alice@example.com", Groups: []string{"sales"}}
+	bob := v1alpha1.UserInfo{Username: "bob@example.com"}
+	written := func(by v1alpha1.UserInfo, opts ...func(*v1alpha1.JointBusinessPlan)) *v1alpha1.JointBusinessPlan {
+		p := plan(v1alpha1.PlanYear, q4, opts...)
+		p.Spec.Author = by.DeepCopy()
+		return p
+	}
+	retarget := func(p *v1alpha1.JointBusinessPlan) { p.Spec.Goals[0].Target = "2000000" }
+	addOwner := func(p *v1alpha1.JointBusinessPlan) {
+		p.Spec.Owners.Company = append(p.Spec.Owners.Company, "bob@example.com")
+	}
+	forged := func(p *v1alpha1.JointBusinessPlan) { p.Spec.Author = &v1alpha1.UserInfo{Username: "the-cfo"} }
+	tests := map[string]struct {
+		old, new *v1alpha1.JointBusinessPlan
+		writer   v1alpha1.UserInfo
+		want     string
+	}{
+		"the creator is the author":                              {new: plan(v1alpha1.PlanYear, q4, forged), writer: alice, want: "alice@example.com"},
+		"changing a goal makes the writer the author":            {old: written(alice), new: written(alice, retarget), writer: bob, want: "bob@example.com"},
+		"changing the owners makes the writer the author":        {old: written(alice), new: written(alice, addOwner), writer: bob, want: "bob@example.com"},
+		"recording a review keeps the author":                    {old: written(alice), new: plan(v1alpha1.PlanYear, q4, reviewed("2026-Q4")), writer: bob, want: "alice@example.com"},
+		"an update forging the author without a change keeps it": {old: written(alice), new: plan(v1alpha1.PlanYear, q4, forged), writer: bob, want: "alice@example.com"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := tc.new.DeepCopy()
+			StampAuthor(tc.old, p, tc.writer)
+			if p.Spec.Author == nil || p.Spec.Author.Username != tc.want {
+				t.Errorf("author = %+v, want %s", p.Spec.Author, tc.want)
+			}
+		})
+	}
+}
+
+func TestNobodyApprovesTheirOwnPlan(t *testing.T) {
+	authored := func(by string) func(*v1alpha1.JointBusinessPlan) {
+		return func(p *v1alpha1.JointBusinessPlan) { p.Spec.Author = &v1alpha1.UserInfo{Username: by} }
+	}
+	tests := map[string]struct {
+		plan *v1alpha1.JointBusinessPlan
+		want []string
+	}{
+		"the author and the owners on both sides are parties": {
+			plan: plan(v1alpha1.PlanYear, q4, authored("writer@example.com")),
+			want: []string{"ceo@acme.example", "pam@example.com", "writer@example.com"},
+		},
+		"an owner who wrote the plan is listed once": {
+			plan: plan(v1alpha1.PlanYear, q4, authored("pam@example.com")),
+			want: []string{"ceo@acme.example", "pam@example.com"},
+		},
+		"a plan written before authors were recorded has its owners": {
+			plan: plan(v1alpha1.PlanYear, q4),
+			want: []string{"ceo@acme.example", "pam@example.com"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := Parties(tc.plan); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("Parties = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheSameContentWrittenByAnotherAuthorIsAnotherRequest(t *testing.T) {
+	unauthored := plan(v1alpha1.PlanYear, q4)
+	byAlice, byBob := unauthored.DeepCopy(), unauthored.DeepCopy()
+	byAlice.Spec.Author = &v1alpha1.UserInfo{Username: "alice@example.com"}
+	byBob.Spec.Author = &v1alpha1.UserInfo{Username: "bob@example.com"}
+	if RequestName(byAlice) == RequestName(byBob) {
+		t.Errorf("plans of the same content by alice and bob share request %s: bob, who wrote it back, would decide alice's request", RequestName(byAlice))
+	}
+	// A plan stored before authors were recorded keeps the request name it had
+	// (the digest of its goals, investments and owners alone): an upgrade
+	// re-asks for no approved plan.
+	b, _ := json.Marshal(struct {
+		Goals       []v1alpha1.PlanGoal          `json:"goals"`
+		Investments []v1alpha1.PlannedInvestment `json:"investments"`
+		Owners      v1alpha1.PlanOwners          `json:"owners"`
+	}{unauthored.Spec.Goals, unauthored.Spec.Investments, unauthored.Spec.Owners})
+	sum := sha256.Sum256(b)
+	if want := v1alpha1.PlanRequestName(unauthored.Name, hex.EncodeToString(sum[:])); RequestName(unauthored) != want {
+		t.Errorf("unauthored plan's request = %s, want %s as before", RequestName(unauthored), want)
 	}
 }

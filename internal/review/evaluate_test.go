@@ -20,7 +20,9 @@ const (
 
 // Paths shared by the scenarios.
 var (
-	standard = path("standard", funds, "", "",
+	plansPath    = path("plans", []v1alpha1.RequestType{v1alpha1.RequestBusinessPlan}, "", "", stage("plans", 1, 72*time.Hour))
+	conflictPath = path("conflicts", []v1alpha1.RequestType{v1alpha1.RequestDealConflict}, "", "", stage("chief", 1, 72*time.Hour))
+	standard     = path("standard", funds, "", "",
 		stage("manager", 1, 72*time.Hour),
 		stage("finance", 2, 48*time.Hour))
 	small = path("small-funds", funds, "", "10000",
@@ -500,6 +502,52 @@ func TestEvaluate(t *testing.T) {
 				phase: v1alpha1.PhasePending, stage: "manager", path: "standard", deadline: 72 * time.Hour, next: 72 * time.Hour,
 				history: []string{"PathResolved", "StageEntered/manager"},
 				events:  []string{"PathResolved", "StageEntered"},
+			},
+		},
+		"nobody approves their own plan: the plan's author and owners decide no stage": {
+			req:   withParties(request(v1alpha1.RequestBusinessPlan, ""), "author@example.com", "pam@example.com", "ceo@partner.example"),
+			world: world{paths: []v1alpha1.ReviewPath{plansPath}},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{
+				approve("plans", "author@example.com"), approve("plans", "pam@example.com"), approve("plans", "ceo@partner.example")}}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: "plans", path: "plans", deadline: 72 * time.Hour, next: 72 * time.Hour,
+				messages: map[string]string{"Ready": "0 of 1 approvals"},
+				history:  []string{"PathResolved", "StageEntered/plans"},
+				events:   []string{"PathResolved", "StageEntered"},
+			},
+		},
+		"nobody approves their own plan: a partner owner's deny does not count, a reviewer outside the plan approves": {
+			req:   withParties(request(v1alpha1.RequestBusinessPlan, ""), "author@example.com", "pam@example.com", "ceo@partner.example"),
+			world: world{paths: []v1alpha1.ReviewPath{plansPath}},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{deny("plans", "ceo@partner.example", "not ready"), approve("plans", "carol")}}},
+			want: outcome{
+				phase:   v1alpha1.PhaseApproved,
+				history: []string{"PathResolved", "StageEntered/plans", "StageApproved/plans", "Approved"},
+				events:  []string{"PathResolved", "StageEntered", "StageApproved", "Approved"},
+			},
+		},
+		"both sides of a deal conflict are parties: the holder's owner cannot deny it": {
+			req:   withParties(onBehalfOf(request(v1alpha1.RequestDealConflict, "40000"), "challenger-seller@example.com"), "holder-seller@example.com", "holder-owner@example.com"),
+			world: world{paths: []v1alpha1.ReviewPath{conflictPath}, partnerOwner: "challenger-owner@example.com"},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{
+				deny("chief", "holder-owner@example.com", "it is ours"), deny("chief", "holder-seller@example.com", "it is ours"),
+				approve("chief", "challenger-seller@example.com"), approve("chief", "challenger-owner@example.com")}}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: "chief", path: "conflicts", deadline: 72 * time.Hour, next: 72 * time.Hour,
+				messages: map[string]string{"Ready": "0 of 1 approvals"},
+				history:  []string{"PathResolved", "StageEntered/chief"},
+				events:   []string{"PathResolved", "StageEntered"},
+			},
+		},
+		"both sides of a deal conflict are parties: a neutral reviewer decides it": {
+			req:   withParties(onBehalfOf(request(v1alpha1.RequestDealConflict, "40000"), "challenger-seller@example.com"), "holder-seller@example.com", "holder-owner@example.com"),
+			world: world{paths: []v1alpha1.ReviewPath{conflictPath}, partnerOwner: "challenger-owner@example.com"},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{
+				deny("chief", "holder-owner@example.com", "it is ours"), approve("chief", "channel-chief@example.com")}}},
+			want: outcome{
+				phase:   v1alpha1.PhaseApproved,
+				history: []string{"PathResolved", "StageEntered/chief", "StageApproved/chief", "Approved"},
+				events:  []string{"PathResolved", "StageEntered", "StageApproved", "Approved"},
 			},
 		},
 		"a timeout without an escalation stage goes to the path's escalation owner": {

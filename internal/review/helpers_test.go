@@ -201,3 +201,10 @@ func withEscalationSLA(p v1alpha1.ReviewPath, d time.Duration) v1alpha1.ReviewPa
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// withParties returns r with spec.parties set.
+func withParties(r *v1alpha1.ExceptionRequest, parties ...string) *v1alpha1.ExceptionRequest {
+	r = r.DeepCopy()
+	r.Spec.Parties = parties
+	return r
+}

@@ -89,7 +89,9 @@ func tally(decisions []v1alpha1.ReviewDecision, stage string, excluded map[strin
 }
 
 // Excluded are the identities whose decisions on req never count: whoever created
-// it, the person it was filed for, and the partner's relationship owner.
+// it, the person it was filed for, the partner's relationship owner, and the
+// request's other parties (spec.parties: a plan's author and owners, a deal
+// conflict's holder side).
 func Excluded(req *v1alpha1.ExceptionRequest, partnerOwner string) map[string]bool {
 	out := map[string]bool{}
 	if r := req.Spec.Requester; r != nil && r.Username != "" {
@@ -100,6 +102,11 @@ func Excluded(req *v1alpha1.ExceptionRequest, partnerOwner string) map[string]bo
 	}
 	if partnerOwner != "" {
 		out[partnerOwner] = true
+	}
+	for _, p := range req.Spec.Parties {
+		if p != "" {
+			out[p] = true
+		}
 	}
 	return out
 }

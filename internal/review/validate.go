@@ -2,6 +2,7 @@ package review
 
 import (
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -46,6 +47,9 @@ func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer, partnerOwn
 			"the partner's relationship owner cannot decide its requests: %s owns partner %s (spec.owner), and the person closest to a partner is exactly who must not decide its exceptions",
 			reviewer, old.Spec.Partner)))
 	}
+	if slices.Contains(old.Spec.Parties, reviewer) {
+		return append(errs, field.Forbidden(first, partyRefusal(old, reviewer)))
+	}
 	current := old.Status.CurrentStage
 	decided := decidedStages(old.Status.Decisions, reviewer)
 	sameReviewer := old.Status.ReviewPath != nil && old.Status.ReviewPath.AllowSameReviewerAcrossStages
@@ -69,6 +73,23 @@ func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer, partnerOwn
 		decided[d.Stage] = true
 	}
 	return errs
+}
+
+// partyRefusal says why reviewer, one of req's spec.parties, may not decide it.
+func partyRefusal(req *v1alpha1.ExceptionRequest, reviewer string) string {
+	switch req.Spec.Type {
+	case v1alpha1.RequestBusinessPlan:
+		plan := ""
+		if req.Spec.Grant != nil {
+			plan = req.Spec.Grant.BusinessPlan
+		}
+		return fmt.Sprintf("nobody approves their own plan: %s is the author or an owner of JointBusinessPlan %s (spec.parties), and the plan's author and its owners on both sides are the requester side, who may decide no stage of its BusinessPlan request",
+			reviewer, plan)
+	case v1alpha1.RequestDealConflict:
+		return fmt.Sprintf("both sides of a deal conflict are parties: %s is the registrant or relationship owner of the registration holding the customer (spec.parties), and neither side's registrant or owner may decide the DealConflict request",
+			reviewer)
+	}
+	return fmt.Sprintf("%s is a party to this request (spec.parties) and counts as the requester side: a party may decide no stage of it", reviewer)
 }
 
 // otherStage returns a stage other than stage that decided holds, or "".

@@ -61,6 +61,12 @@ func TestValidateDecisions(t *testing.T) {
 	otherChanges.Status.CurrentStage = ""
 	otherChanges.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}}
 
+	planPending := withParties(request(v1alpha1.RequestBusinessPlan, ""), "author@example.com", "ceo@partner.example", "pam@example.com")
+	planPending.Spec.Grant = &v1alpha1.Grant{BusinessPlan: "acme-2027"}
+	planPending.Status = v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhasePending, CurrentStage: "plans", ReviewPath: resolvedCopy(&plansPath)}
+	conflictPending := withParties(onBehalfOf(request(v1alpha1.RequestDealConflict, "40000"), "challenger-seller@example.com"), "holder-owner@example.com", "holder-seller@example.com")
+	conflictPending.Status = v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhasePending, CurrentStage: "chief", ReviewPath: resolvedCopy(&conflictPath)}
+
 	tests := map[string]struct {
 		old, new     *v1alpha1.ExceptionRequest
 		reviewer     string
@@ -95,6 +101,29 @@ func TestValidateDecisions(t *testing.T) {
 			old: onBehalfOf(pending, "dana@example.com"), new: appending(onBehalfOf(pending, "dana@example.com"), unstamped("finance", v1alpha1.DecisionApprove)),
 			reviewer: "dana@example.com",
 			want:     []string{"status.decisions[1]: the requester cannot decide their own request (it was filed on behalf of dana@example.com)"},
+		},
+		"nobody approves their own plan: the plan's owner cannot decide its BusinessPlan request": {
+			old: planPending, new: appending(planPending, unstamped("plans", v1alpha1.DecisionApprove)), reviewer: "pam@example.com",
+			want: []string{"status.decisions[0]: nobody approves their own plan: pam@example.com is the author or an owner of JointBusinessPlan acme-2027 (spec.parties)"},
+		},
+		"nobody approves their own plan: the plan's author cannot deny it either": {
+			old: planPending, new: appending(planPending, unstamped("plans", v1alpha1.DecisionDeny)), reviewer: "author@example.com",
+			want: []string{"status.decisions[0]: nobody approves their own plan: author@example.com is the author or an owner"},
+		},
+		"a reviewer outside the plan may decide its BusinessPlan request": {
+			old: planPending, new: appending(planPending, unstamped("plans", v1alpha1.DecisionApprove)), reviewer: "carol",
+		},
+		"both sides of a deal conflict are parties: the holder's owner cannot decide it": {
+			old: conflictPending, new: appending(conflictPending, unstamped("chief", v1alpha1.DecisionDeny)), reviewer: "holder-owner@example.com",
+			want: []string{"status.decisions[0]: both sides of a deal conflict are parties: holder-owner@example.com is the registrant or relationship owner of the registration holding the customer (spec.parties)"},
+		},
+		"both sides of a deal conflict are parties: the holder's registrant cannot decide it": {
+			old: conflictPending, new: appending(conflictPending, unstamped("chief", v1alpha1.DecisionDeny)), reviewer: "holder-seller@example.com",
+			want: []string{"status.decisions[0]: both sides of a deal conflict are parties"},
+		},
+		"both sides of a deal conflict are parties: the challenger's registrant still cannot": {
+			old: conflictPending, new: appending(conflictPending, unstamped("chief", v1alpha1.DecisionApprove)), reviewer: "challenger-seller@example.com",
+			want: []string{"status.decisions[0]: the requester cannot decide their own request (it was filed on behalf of challenger-seller@example.com)"},
 		},
 		"an update that adds nothing is not refused": {
 			old: pending, new: pending.DeepCopy(), reviewer: "bob",
