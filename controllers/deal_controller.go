@@ -177,7 +177,11 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		h := res.Status.Conflict.Against
 		why := fmt.Sprintf("Conflict over customer %s for %s: partner %s (registration %s, submitted %s) asks for the customer held by partner %s (registration %s/%s). Approving gives it to %s and ends %s's protection.",
 			res.Status.CanonicalDomain, d.Spec.ProductLine, d.Spec.Partner, d.Name, submittedText(&d), h.Partner, h.Namespace, h.Name, d.Name, h.Name)
-		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ConflictName(&d), v1alpha1.RequestDealConflict, why); err != nil {
+		parties, err := r.conflictParties(ctx, h, in.Others)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ConflictName(&d), v1alpha1.RequestDealConflict, why, parties...); err != nil {
 			return ctrl.Result{}, fmt.Errorf("opening the conflict request: %w", err)
 		}
 	}
@@ -342,9 +346,10 @@ func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistrati
 
 // openReview opens one of the registration's requests: a DealRegistration
 // (review, extension) or DealConflict ExceptionRequest filed on behalf of the
-// registrant (so the registrant cannot approve it), for the deal's amount,
-// through the program's path for the type.
-func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key, name string, typ v1alpha1.RequestType, justification string) error {
+// registrant (so the registrant cannot approve it), with the other side's
+// parties (a conflict's holder side, who cannot decide it either), for the
+// deal's amount, through the program's path for the type.
+func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistration, partner *v1alpha1.Partner, program *v1alpha1.PartnerProgram, key, name string, typ v1alpha1.RequestType, justification string, parties ...string) error {
 	onBehalfOf := ""
 	if d.Spec.Registrant != nil {
 		onBehalfOf = d.Spec.Registrant.Username
@@ -368,6 +373,7 @@ func (r *DealReconciler) openReview(ctx context.Context, d *v1alpha1.DealRegistr
 			Grant:      &v1alpha1.Grant{Deal: d.Name},
 			ReviewPath: path,
 			OnBehalfOf: onBehalfOf,
+			Parties:    parties,
 		},
 	}
 	if justification != "" {

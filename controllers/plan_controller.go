@@ -106,7 +106,8 @@ func computedEntries(metrics []v1alpha1.ComputedMetric, now time.Time) []v1alpha
 
 // openRequest opens the BusinessPlan request for the plan's current content,
 // through the program's businessPlans.reviewPath (or the path whose appliesTo
-// matches), for the total planned investment when there is one. Like every
+// matches), for the total planned investment when there is one, with the
+// plan's author and owners as its parties (plan.Parties). Like every
 // request the controller opens, it has no owner: a decided request is a record
 // that outlives the plan.
 func (r *PlanReconciler) openRequest(ctx context.Context, p *v1alpha1.JointBusinessPlan, program *v1alpha1.PartnerProgram) error {
@@ -129,6 +130,9 @@ func (r *PlanReconciler) openRequest(ctx context.Context, p *v1alpha1.JointBusin
 			Justification: why,
 			Grant:         &v1alpha1.Grant{BusinessPlan: p.Name},
 			ReviewPath:    path,
+			// Nobody approves their own plan: its author and owners on both
+			// sides are the requester side, and decide no stage.
+			Parties: plan.Parties(p),
 		},
 	}
 	if len(p.Spec.Investments) > 0 {

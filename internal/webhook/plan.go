@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -11,7 +13,36 @@ import (
 	"github.com/partnergov/partnergov/internal/plan"
 )
 
+// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-jointbusinessplan,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=jointbusinessplans,verbs=create;update,versions=v1alpha1,name=mjointbusinessplan.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-jointbusinessplan,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=jointbusinessplans,verbs=create;update,versions=v1alpha1,name=vjointbusinessplan.governance.partnergov.io,admissionReviewVersions=v1
+
+// PlanDefaulter stamps spec.author, who wrote the plan's goals, investments and
+// owners, from the API server's authentication (plan.StampAuthor): on create,
+// and on an update that changes them; any other update keeps the stored author,
+// whatever it says. The author is on the requester side of the plan's
+// BusinessPlan request.
+type PlanDefaulter struct{}
+
+// Default stamps spec.author.
+func (PlanDefaulter) Default(ctx context.Context, p *v1alpha1.JointBusinessPlan) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	var old *v1alpha1.JointBusinessPlan
+	switch req.Operation {
+	case admissionv1.Create:
+	case admissionv1.Update:
+		old = &v1alpha1.JointBusinessPlan{}
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	plan.StampAuthor(old, p, v1alpha1.UserInfo{Username: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: append([]string(nil), req.UserInfo.Groups...)})
+	return nil
+}
 
 // PlanValidator refuses a JointBusinessPlan for a partner that does not exist,
 // with a goal on a metric its program's catalog lacks (or a Risk metric), with

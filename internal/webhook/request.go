@@ -121,6 +121,10 @@ func (v *RequestValidator) ValidateCreate(ctx context.Context, r *v1alpha1.Excep
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "type"),
 			"BusinessPlan requests are opened by the partnergov controller for a JointBusinessPlan's goals, investments and owners; create or change the JointBusinessPlan instead"))
 	}
+	if len(r.Spec.Parties) > 0 && req.UserInfo.Username != v.ControllerUsername {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "parties"),
+			"spec.parties is set by the partnergov controller on the requests it opens (a plan's author and owners, a deal conflict's holder side); leave it out"))
+	}
 	var partner v1alpha1.Partner
 	found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.Partner}, &partner)
 	if err != nil {

@@ -94,6 +94,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.JointBusinessPlan{}).
+		WithDefaulter(PlanDefaulter{}).
 		WithValidator(&PlanValidator{Reader: reader}).Complete(); err != nil {
 		return err
 	}

@@ -897,6 +897,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: onBehalfOf
       type:
         scalar: string
+    - name: parties
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
     - name: partner
       type:
         scalar: string
@@ -1115,6 +1121,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.partnergov.partnergov.api.v1alpha1.JointBusinessPlanSpec
   map:
     fields:
+    - name: author
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.UserInfo
     - name: goals
       type:
         list:

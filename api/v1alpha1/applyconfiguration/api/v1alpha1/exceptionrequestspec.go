@@ -50,6 +50,14 @@ type ExceptionRequestSpecApplyConfiguration struct {
 	// ServiceAccount) and refused otherwise. That person is treated as the requester
 	// by every separation-of-duties rule; spec.requester still records the creator.
 	OnBehalfOf *string `json:"onBehalfOf,omitempty"`
+	// parties are the other people the request is about, who count as the
+	// requester side: their decisions never count, and no stage may be decided
+	// by them. For a BusinessPlan request, the plan's author and its owners on
+	// both sides; for a DealConflict, the holding registration's registrant and
+	// its partner's relationship owner (the challenger's are the request's
+	// onBehalfOf and partner owner). Set by the partnergov controller on the
+	// requests it opens; refused from anyone else.
+	Parties []string `json:"parties,omitempty"`
 }
 
 // ExceptionRequestSpecApplyConfiguration constructs a declarative configuration of the ExceptionRequestSpec type for use with
@@ -143,5 +151,15 @@ func (b *ExceptionRequestSpecApplyConfiguration) WithPartnerUID(value string) *E
 // If called multiple times, the OnBehalfOf field is set to the value of the last call.
 func (b *ExceptionRequestSpecApplyConfiguration) WithOnBehalfOf(value string) *ExceptionRequestSpecApplyConfiguration {
 	b.OnBehalfOf = &value
+	return b
+}
+
+// WithParties adds the given value to the Parties field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Parties field.
+func (b *ExceptionRequestSpecApplyConfiguration) WithParties(values ...string) *ExceptionRequestSpecApplyConfiguration {
+	for i := range values {
+		b.Parties = append(b.Parties, values[i])
+	}
 	return b
 }

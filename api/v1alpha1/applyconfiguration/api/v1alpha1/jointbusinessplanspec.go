@@ -33,6 +33,12 @@ type JointBusinessPlanSpecApplyConfiguration struct {
 	// and overdue once the program's businessPlans.reviewSLA has passed after it.
 	// Recording a review needs no new approval.
 	Reviews []PlanReviewApplyConfiguration `json:"reviews,omitempty"`
+	// author is who wrote the plan's current goals, investments and owners: the
+	// server sets it from the authenticated identity when the plan is created and
+	// whenever they change (a value written by the user is replaced; recording a
+	// review keeps it). The author, like the owners, is on the requester side of
+	// the plan's BusinessPlan request and may decide none of its stages.
+	Author *UserInfoApplyConfiguration `json:"author,omitempty"`
 }
 
 // JointBusinessPlanSpecApplyConfiguration constructs a declarative configuration of the JointBusinessPlanSpec type for use with
@@ -101,5 +107,13 @@ func (b *JointBusinessPlanSpecApplyConfiguration) WithReviews(values ...*PlanRev
 		}
 		b.Reviews = append(b.Reviews, *values[i])
 	}
+	return b
+}
+
+// WithAuthor sets the Author field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Author field is set to the value of the last call.
+func (b *JointBusinessPlanSpecApplyConfiguration) WithAuthor(value *UserInfoApplyConfiguration) *JointBusinessPlanSpecApplyConfiguration {
+	b.Author = value
 	return b
 }

@@ -1,0 +1,182 @@
+package controllers_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+)
+
+// Issue 26, items 3 and 4: the requester side of a request decides none of it,
+// with real identities against the real API server and webhooks.
+
+// planWriterRules let a user write JointBusinessPlans.
+var planWriterRules = rbacv1.PolicyRule{
+	APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"jointbusinessplans"}, Verbs: []string{"create", "get", "update", "patch"},
+}
+
+// planRequest waits until the plan's BusinessPlan request for its current
+// content waits on stage "plans", and returns it.
+func planRequest(g Gomega, jbp *v1alpha1.JointBusinessPlan) *v1alpha1.ExceptionRequest {
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(jbp), jbp)).To(Succeed())
+		g.Expect(jbp.Status.Request).NotTo(BeEmpty())
+		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: jbp.Namespace, Name: jbp.Status.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("plans"))
+	}).Should(Succeed())
+	return &q
+}
+
+func TestNobodyApprovesTheirOwnPlan(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program := newProgram(t)
+	path := planPath(t)
+	updateProgram(g, program.Name, func(p *v1alpha1.PartnerProgram) {
+		p.Spec.BusinessPlans = &v1alpha1.BusinessPlanRules{ReviewPath: path.Name}
+	})
+	p := settledPartner(t, g, ns, program.Name)
+
+	// The plan is written by its author, who holds approve on the plan path
+	// too (as a partner manager might), and owned by two others who also do.
+	suffix := rand.String(6)
+	author, companyOwner, partnerOwner := "author-"+suffix+"@example.com", "pam-"+suffix+"@example.com", "ceo-"+suffix+"@partner.example"
+	writer := userClient(t, author, nil, append(requesterRules(), planWriterRules)...)
+	jbp := newPlan(ns, p.Name, v1alpha1.PlanGoal{Metric: "revenue", Target: "1000"})
+	jbp.Spec.Owners = v1alpha1.PlanOwners{Company: []string{companyOwner}, Partner: []string{partnerOwner}}
+	jbp.Spec.Author = &v1alpha1.UserInfo{Username: "someone-else@example.com"} // the server replaces it
+	eventually(g, func() error { return writer.Create(ctx, jbp) }).Should(Succeed())
+	t.Cleanup(func() { _ = admin.Delete(ctx, jbp) })
+	g.Expect(jbp.Spec.Author).NotTo(BeNil())
+	g.Expect(jbp.Spec.Author.Username).To(Equal(author), "the server stamps the plan's author")
+
+	q := planRequest(g, jbp)
+	g.Expect(q.Spec.Parties).To(ConsistOf(author, companyOwner, partnerOwner))
+	for _, who := range []string{author, companyOwner, partnerOwner} {
+		c := reviewer(t, who, path, "plans")
+		for _, verdict := range []v1alpha1.DecisionVerdict{v1alpha1.DecisionApprove, v1alpha1.DecisionDeny} {
+			var err error
+			eventually(g, func(g Gomega) { // until RBAC knows the reviewer: then only admission refuses
+				err = decide(c, q, "plans", verdict)
+				g.Expect(err).To(HaveOccurred())
+				g.Expect(err.Error()).To(ContainSubstring("admission webhook"))
+			}).Should(Succeed())
+			g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%s %s: %v", who, verdict, err)
+			g.Expect(err.Error()).To(And(ContainSubstring("nobody approves their own plan"), ContainSubstring(who),
+				ContainSubstring("spec.parties"), ContainSubstring("JointBusinessPlan "+jbp.Name)))
+		}
+	}
+	g.Expect(getRequest(g, q).Status.Decisions).To(BeEmpty())
+	g.Consistently(func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(jbp), jbp)).To(Succeed())
+		g.Expect(jbp.Status.Phase).To(Equal(v1alpha1.PlanPendingApproval))
+	}).WithTimeout(time.Second).Should(Succeed())
+
+	// Someone else changes the goals: they are the author now, and the new
+	// request for the new content has them among its parties.
+	editor := "editor-" + suffix + "@example.com"
+	edits := userClient(t, editor, nil, planWriterRules)
+	eventually(g, func(g Gomega) {
+		var got v1alpha1.JointBusinessPlan
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(jbp), &got)).To(Succeed())
+		got.Spec.Goals[0].Target = "2000"
+		g.Expect(edits.Update(ctx, &got)).To(Succeed())
+		g.Expect(got.Spec.Author.Username).To(Equal(editor))
+	}).Should(Succeed())
+	var next *v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		next = planRequest(g, jbp)
+		g.Expect(next.Name).NotTo(Equal(q.Name))
+	}).Should(Succeed())
+	g.Expect(next.Spec.Parties).To(ConsistOf(editor, companyOwner, partnerOwner))
+	editorReviews := reviewer(t, editor, path, "plans")
+	eventually(g, func(g Gomega) { // until RBAC knows the reviewer: then only admission refuses
+		err := decide(editorReviews, next, "plans", v1alpha1.DecisionApprove)
+		g.Expect(err).To(MatchError(And(ContainSubstring("admission webhook"), ContainSubstring("nobody approves their own plan"), ContainSubstring(editor))))
+	}).Should(Succeed())
+
+	// A reviewer outside the plan approves it.
+	g.Expect(decide(reviewer(t, "alice-"+suffix+"@example.com", path, "plans"), next, "plans", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(jbp), jbp)).To(Succeed())
+		g.Expect(jbp.Status.Phase).To(Equal(v1alpha1.PlanApproved))
+	}).Should(Succeed())
+}
+
+func TestBothSidesOfADealConflictAreParties(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("conflicts")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealConflict}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel-chief", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 0)
+	suffix := rand.String(6)
+	holderOwner, challengerOwner := "holder-owner-"+suffix+"@example.com", "challenger-owner-"+suffix+"@example.com"
+	holderSeller, challengerSeller := "holder-seller-"+suffix+"@example.com", "challenger-seller-"+suffix+"@example.com"
+	owned := func(owner string) func(*v1alpha1.Partner) { return func(p *v1alpha1.Partner) { p.Spec.Owner = owner } }
+	holderPartner := settledPartner(t, g, f.ns, f.program.Name, owned(holderOwner))
+	challengerPartner := settledPartner(t, g, f.ns, f.program.Name, owned(challengerOwner))
+
+	domain := "contested-" + rand.String(4) + ".com"
+	holder := newDeal(f.ns, holderPartner, v1alpha1.DealResale, domain, "sync")
+	g.Expect(userClient(t, holderSeller, nil, registrarRules...).Create(ctx, holder)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	challengerClient := userClient(t, challengerSeller, nil, registrarRules...)
+	challenger := newDeal(f.ns, challengerPartner, v1alpha1.DealResale, domain, "sync")
+	g.Expect(challengerClient.Create(ctx, challenger)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, challenger)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+	g.Expect(challengerClient.Patch(ctx, getDeal(g, challenger), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"escalateConflict":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Conflict).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Conflict.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel-chief"))
+	}).Should(Succeed())
+	g.Expect(q.Spec.OnBehalfOf).To(Equal(challengerSeller))
+	g.Expect(q.Spec.Parties).To(ConsistOf(holderSeller, holderOwner))
+
+	// Neither side's registrant or relationship owner decides, whichever way.
+	refusals := map[string]string{
+		holderOwner:      "both sides of a deal conflict are parties",
+		holderSeller:     "both sides of a deal conflict are parties",
+		challengerSeller: "the requester cannot decide their own request",
+		challengerOwner:  "the partner's relationship owner cannot decide its requests",
+	}
+	for who, why := range refusals {
+		c := reviewer(t, who, path, "channel-chief")
+		verdict := v1alpha1.DecisionDeny // the holder side would keep its customer
+		if who == challengerSeller || who == challengerOwner {
+			verdict = v1alpha1.DecisionApprove
+		}
+		eventually(g, func(g Gomega) { // until RBAC knows the reviewer: then only admission refuses
+			err := decide(c, &q, "channel-chief", verdict)
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+			g.Expect(err.Error()).To(And(ContainSubstring("admission webhook"), ContainSubstring(why), ContainSubstring(who)))
+		}).Should(Succeed())
+	}
+	g.Expect(getRequest(g, &q).Status.Decisions).To(BeEmpty())
+	g.Consistently(func(g Gomega) {
+		g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved))
+		g.Expect(getRequest(g, &q).Status.Phase).To(Equal(v1alpha1.PhasePending))
+	}).WithTimeout(time.Second).Should(Succeed())
+
+	// A reviewer on neither side decides it.
+	g.Expect(decide(reviewer(t, "channel-chief-"+suffix+"@example.com", path, "channel-chief"), &q, "channel-chief", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, challenger)).To(Equal(v1alpha1.DealApproved))
+		g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealExpired))
+	}).Should(Succeed())
+}
