@@ -39,7 +39,7 @@ func planRequest(g Gomega, jbp *v1alpha1.JointBusinessPlan) *v1alpha1.ExceptionR
 func TestNobodyApprovesTheirOwnPlan(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	program := newProgram(t)
+	program, _, _ := ladder(t, time.Hour, time.Hour)
 	path := planPath(t)
 	updateProgram(g, program.Name, func(p *v1alpha1.PartnerProgram) {
 		p.Spec.BusinessPlans = &v1alpha1.BusinessPlanRules{ReviewPath: path.Name}

@@ -108,6 +108,15 @@ var permissionsExpected = map[string]string{
 	"deallocks delete":                       "DDDDDDA",
 	"dealregistrations/status patch outcome": "DDDDDDA", // only crmReporters report outcomes, cluster admins included
 	"dealregistrations/status patch phase":   "DDDDDDD", // the registration's standing: only the controller
+	"jointbusinessplans get":                 "AAADDDD",
+	"jointbusinessplans list":                "AAADDDD",
+	"jointbusinessplans create":              "ADDDDDD", // the company's plan owners write plans; no persona but the admin is one
+	"jointbusinessplans update":              "ADDDDDD",
+	"jointbusinessplans delete":              "ADDDDDD",
+	"exceptionrequests/status decision plan": "ADADDDD", // a BusinessPlan request, as any request
+	// Nobody approves their own plan: the platform admin wrote it (spec.author)
+	// and the reviewer is its company owner, so admission refuses both.
+	"exceptionrequests/status decision own plan": "DDDDDDD",
 }
 
 // permissionsRows fixes the table's row order.
@@ -124,7 +133,9 @@ var permissionsRows = func() []string {
 	rows = append(rows, "partners/status patch evidence", "partners/status patch tier",
 		"listings/status patch usage", "exceptionrequests/status decision")
 	kinds("dealregistrations", "deallocks")
-	return append(rows, "dealregistrations/status patch outcome", "dealregistrations/status patch phase")
+	rows = append(rows, "dealregistrations/status patch outcome", "dealregistrations/status patch phase")
+	kinds("jointbusinessplans")
+	return append(rows, "exceptionrequests/status decision plan", "exceptionrequests/status decision own plan")
 }()
 
 // outcome is one cell's result.
@@ -186,7 +197,14 @@ type permissionsFixture struct {
 	// crm integration persona.
 	deal, rejected *v1alpha1.DealRegistration
 	lock           *v1alpha1.DealLock
-	personas       map[string]client.Client
+	// plan is partner A's JointBusinessPlan, written by the suite's admin and
+	// owned by people who are none of the personas; ownPlan's author is the
+	// platform admin persona and its company owner the reviewer persona. Both
+	// BusinessPlan requests wait on stage "plans" of planPath.
+	plan, ownPlan               *v1alpha1.JointBusinessPlan
+	planRequest, ownPlanRequest *v1alpha1.ExceptionRequest
+	planPath                    *v1alpha1.ReviewPath
+	personas                    map[string]client.Client
 }
 
 func TestPermissionsMatrix(t *testing.T) {
@@ -254,6 +272,9 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 	f.program.Spec.DealRegistration = &v1alpha1.DealRegistrationRules{
 		AutoApprove: &v1alpha1.DealAutoApproval{}, CRMReporters: v1alpha1.Identities{Users: []string{crmUser}},
 	}
+	// Business plans are reviewed on a path of their own, stage "plans".
+	f.planPath = planPath(t)
+	f.program.Spec.BusinessPlans = &v1alpha1.BusinessPlanRules{ReviewPath: f.planPath.Name}
 	create(t, f.program)
 	f.tier = newTier(f.program.Name, uniqueName("registered"), 0)
 	create(t, f.tier)
@@ -321,10 +342,24 @@ func newPermissionsFixture(t *testing.T, g *WithT) *permissionsFixture {
 	}
 	g.Expect(f.rejected.Status.Reason).To(Equal(v1alpha1.ReasonDealDirectEngaged))
 
+	// Business plans: one written by the suite's admin for owners who are none
+	// of the personas, one written by the platform admin persona with the
+	// reviewer persona as its company owner.
+	platformAdmin := userClient(t, uniqueName("admin")+"@example.com", []string{"system:masters"})
+	reviewerName := uniqueName("reviewer") + "@example.com"
+	f.plan = newPlan(f.ns, f.partner.Name, v1alpha1.PlanGoal{Metric: "revenue", Target: "1000"})
+	g.Expect(admin.Create(ctx, f.plan)).To(Succeed())
+	f.ownPlan = newPlan(f.ns, f.partner.Name, v1alpha1.PlanGoal{Metric: "training", Target: "5"})
+	f.ownPlan.Spec.Owners.Company = []string{reviewerName}
+	eventually(g, func() error { return platformAdmin.Create(ctx, f.ownPlan) }).Should(Succeed())
+	g.Expect(f.ownPlan.Spec.Author).NotTo(BeNil())
+	f.planRequest, f.ownPlanRequest = planRequest(g, f.plan), planRequest(g, f.ownPlan)
+	g.Expect(f.ownPlanRequest.Spec.Parties).To(ContainElements(f.ownPlan.Spec.Author.Username, reviewerName))
+
 	f.personas = map[string]client.Client{
-		"platform admin":    userClient(t, uniqueName("admin")+"@example.com", []string{"system:masters"}),
+		"platform admin":    platformAdmin,
 		"program owner":     userClient(t, uniqueName("owner")+"@example.com", nil, programOwnerRules()...),
-		"reviewer":          userClient(t, uniqueName("reviewer")+"@example.com", nil, reviewerRules(t, g, f.path.Name+".manager")...),
+		"reviewer":          userClient(t, reviewerName, nil, reviewerRules(t, g, f.path.Name+".manager", f.planPath.Name+".plans")...),
 		"integration":       newClient(t, tokenConfig(t, g, f.ns, v1alpha1.IntegrationName(f.partner.Name))),
 		"other integration": newClient(t, tokenConfig(t, g, f.ns, v1alpha1.IntegrationName(f.other.Name))),
 		"outsider":          userClient(t, uniqueName("outsider")+"@example.com", nil),
@@ -377,7 +412,7 @@ func programOwnerRules() []rbacv1.PolicyRule {
 		Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 	}, {
 		APIGroups: group,
-		Resources: []string{"exceptionrequests", "dealregistrations", "deallocks", "partnerprograms/status", "partnertiers/status",
+		Resources: []string{"exceptionrequests", "dealregistrations", "deallocks", "jointbusinessplans", "partnerprograms/status", "partnertiers/status",
 			"reviewpaths/status", "partners/status", "listings/status", "exceptionrequests/status", "dealregistrations/status"},
 		Verbs: []string{"get", "list", "watch"},
 	}}
@@ -450,12 +485,11 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 		return c.Status().Patch(ctx, f.rejected.DeepCopy(),
 			client.RawPatch(types.MergePatchType, []byte(`{"status":{"phase":"Approved"}}`)), client.DryRunAll)
 	case "exceptionrequests/status decision":
-		// The append kubectl partnergov approve sends, on the current stage.
-		patch, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status/decisions", "value": []v1alpha1.ReviewDecision{{
-			Stage: f.request.Status.CurrentStage, Decision: v1alpha1.DecisionApprove, Rationale: "reviewed the evidence",
-		}}}})
-		g.Expect(err).NotTo(HaveOccurred())
-		return c.Status().Patch(ctx, f.request.DeepCopy(), client.RawPatch(types.JSONPatchType, patch), client.DryRunAll)
+		return f.approve(g, c, f.request)
+	case "exceptionrequests/status decision plan":
+		return f.approve(g, c, f.planRequest)
+	case "exceptionrequests/status decision own plan":
+		return f.approve(g, c, f.ownPlanRequest)
 	}
 	kind, verb, _ := strings.Cut(row, " ")
 	var existing client.Object
@@ -493,6 +527,11 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 		existing, list = f.request, &v1alpha1.ExceptionRequestList{}
 		fresh = func() client.Object {
 			return &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: uniqueName("req")}, Spec: f.request.Spec}
+		}
+	case "jointbusinessplans":
+		existing, list = f.plan, &v1alpha1.JointBusinessPlanList{}
+		fresh = func() client.Object {
+			return newPlan(f.ns, f.partner.Name, v1alpha1.PlanGoal{Metric: "revenue", Target: "500"})
 		}
 	case "dealregistrations":
 		existing, list = f.deal, &v1alpha1.DealRegistrationList{}
@@ -535,6 +574,16 @@ func (f *permissionsFixture) try(g *WithT, row string, c client.Client) error {
 	}
 	g.Expect(row).To(BeEmpty(), "unknown verb")
 	return nil
+}
+
+// approve appends, as c, the approval kubectl partnergov approve sends on r's
+// current stage.
+func (f *permissionsFixture) approve(g *WithT, c client.Client, r *v1alpha1.ExceptionRequest) error {
+	patch, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status/decisions", "value": []v1alpha1.ReviewDecision{{
+		Stage: r.Status.CurrentStage, Decision: v1alpha1.DecisionApprove, Rationale: "reviewed the evidence",
+	}}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	return c.Status().Patch(ctx, r.DeepCopy(), client.RawPatch(types.JSONPatchType, patch), client.DryRunAll)
 }
 
 // newDeal is a Resale registration of partner A for domain, product line "sync".
