@@ -180,3 +180,15 @@ func TestBothSidesOfADealConflictAreParties(t *testing.T) {
 		g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealExpired))
 	}).Should(Succeed())
 }
+
+func TestOnlyTheControllerNamesARequestsParties(t *testing.T) {
+	g := NewWithT(t)
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	spec := claimSpec()
+	spec.Partner, spec.ReviewPath, spec.Justification = f.partner.Name, f.path.Name, "a justification long enough for the record"
+	spec.Parties = []string{"rival@example.com"}
+	r := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: uniqueName("req")}, Spec: spec}
+	err := f.asker.Create(ctx, r)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("spec.parties"), ContainSubstring("set by the partnergov controller")))
+}
