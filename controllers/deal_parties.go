@@ -22,7 +22,7 @@ func (r *DealReconciler) conflictParties(ctx context.Context, h v1alpha1.DealHol
 	}
 	var holder *v1alpha1.DealRegistration
 	for i := range others {
-		if o := &others[i]; o.Namespace == h.Namespace && o.Name == h.Name && string(o.UID) == h.UID {
+		if o := &others[i]; o.Namespace == h.Namespace && o.Name == h.Name && (h.UID == "" || string(o.UID) == h.UID) {
 			holder = o
 			break
 		}
@@ -30,7 +30,7 @@ func (r *DealReconciler) conflictParties(ctx context.Context, h v1alpha1.DealHol
 	if holder == nil {
 		var got v1alpha1.DealRegistration
 		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &got); {
-		case err == nil && string(got.UID) == h.UID:
+		case err == nil && (h.UID == "" || string(got.UID) == h.UID):
 			holder = &got
 		case err != nil && !apierrors.IsNotFound(err):
 			return nil, err
