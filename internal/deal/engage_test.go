@@ -517,7 +517,11 @@ func TestInfluenceIsConfirmedNotDeclared(t *testing.T) {
 			excluded: "not confirmed"},
 		"a partner of another program earns nothing": {
 			claim: claim, confirm: func(*v1alpha1.InfluenceConfirmation) {},
-			partners: func() []v1alpha1.Partner { p := programPartners("partners/nimbus"); p[0].Spec.Program = "other"; return p }(),
+			partners: func() []v1alpha1.Partner {
+				p := programPartners("partners/nimbus")
+				p[0].Spec.Program = "other"
+				return p
+			}(),
 			excluded: "not a partner of program global"},
 		"a partner that does not exist earns nothing": {
 			claim: claim, confirm: func(*v1alpha1.InfluenceConfirmation) {}, excluded: "not a partner of program global"},
