@@ -55,4 +55,9 @@ func TestTheManagersWritesToReportedFieldsStillGoThroughTheGuards(t *testing.T) 
 	err = reportWon(g, manager, d, "120000")
 	g.Expect(err).To(MatchError(ContainSubstring("the controller does not write a deal's outcome")))
 	g.Expect(getDeal(g, d).Status.Outcome).To(BeNil())
+	// The manager confirms an influence claim: refused, only the CRM confirms.
+	g.Expect(claimInfluence(g, f.registrar, d, p)).To(Succeed())
+	err = confirmInfluence(g, manager, d)
+	g.Expect(err).To(MatchError(ContainSubstring("the controller does not confirm influence")))
+	g.Expect(getDeal(g, d).Status.InfluenceConfirmations).To(BeEmpty())
 }

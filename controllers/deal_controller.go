@@ -85,6 +85,18 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	case !apierrors.IsNotFound(err):
 		return ctrl.Result{}, err
 	}
+	if d.Status.Outcome != nil && d.Status.Phase != v1alpha1.DealWon && d.Status.Phase != v1alpha1.DealLost {
+		// Influenced credit goes to partners of the program only: read the ones claimed.
+		for _, inf := range d.Spec.Influencers {
+			var p v1alpha1.Partner
+			switch err := r.Get(ctx, types.NamespacedName{Namespace: deal.InfluencerNamespace(&d, inf), Name: inf.Partner}, &p); {
+			case err == nil:
+				in.Influencers = append(in.Influencers, p)
+			case !apierrors.IsNotFound(err):
+				return ctrl.Result{}, err
+			}
+		}
+	}
 	var others v1alpha1.DealRegistrationList
 	// Evaluate only reads them: no deep copy of the product line's registrations.
 	if err := r.List(ctx, &others, client.MatchingFields{indexProductLine: d.Spec.ProductLine}, client.UnsafeDisableDeepCopy); err != nil {
@@ -194,13 +206,14 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
 	}
 	res.Status.RecordedSequence = d.Status.RecordedSequence
-	if changed, err := statusChanged(&d.Status, &res.Status, "outcome"); err != nil {
+	if changed, err := statusChanged(&d.Status, &res.Status, "outcome", "influenceConfirmations"); err != nil {
 		return ctrl.Result{}, err
 	} else if changed {
 		res.Status.RecordedSequence = max(recorded, d.Status.RecordedSequence)
 	}
-	// status.outcome belongs to the CRM integration: never compared, never sent.
-	written, err := applyStatus(ctx, r.Client, &d, "DealRegistration", &d.Status, &res.Status, "outcome")
+	// status.outcome and status.influenceConfirmations belong to the CRM
+	// integration: never compared, never sent.
+	written, err := applyStatus(ctx, r.Client, &d, "DealRegistration", &d.Status, &res.Status, "outcome", "influenceConfirmations")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}

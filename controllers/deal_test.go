@@ -119,6 +119,31 @@ func reportWon(g Gomega, crm client.Client, d *v1alpha1.DealRegistration, amount
 	return crm.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, outcome))
 }
 
+// claimInfluence has the registrar claim, on registration d, that partners
+// influenced it now (the claims are made once the registration exists).
+func claimInfluence(g Gomega, registrar client.Client, d *v1alpha1.DealRegistration, partners ...*v1alpha1.Partner) error {
+	var infs []v1alpha1.Influencer
+	at := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
+	for _, p := range partners {
+		infs = append(infs, v1alpha1.Influencer{Partner: p.Name, Namespace: p.Namespace, Role: v1alpha1.InfluenceTechnicalWin, At: at})
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"influencers": infs}})
+	g.Expect(err).NotTo(HaveOccurred())
+	return registrar.Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, patch))
+}
+
+// confirmInfluence has c confirm every influence claim of d as claimed, with a
+// forged confirmedBy the server replaces.
+func confirmInfluence(g Gomega, c client.Client, d *v1alpha1.DealRegistration) error {
+	var confs []v1alpha1.InfluenceConfirmation
+	for _, inf := range getDeal(g, d).Spec.Influencers {
+		confs = append(confs, v1alpha1.InfluenceConfirmation{Influencer: inf, ConfirmedBy: "the-cfo"})
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"influenceConfirmations": confs}})
+	g.Expect(err).NotTo(HaveOccurred())
+	return c.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, patch))
+}
+
 func TestOneHolderPerCustomerEvenWhenPartnersRace(t *testing.T) {
 	g := NewWithT(t)
 	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
@@ -398,12 +423,9 @@ func TestAWonDealCreditsItsHolderOnceAndEveryTransitionIsRecorded(t *testing.T) 
 	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
 	seller, helper := f.partners[0], f.partners[1]
 	d := newDeal(f.ns, seller, v1alpha1.DealResale, "won-"+rand.String(4)+".com", "sync")
-	d.Spec.Influencers = []v1alpha1.Influencer{
-		{Partner: helper.Name, Role: v1alpha1.InfluenceTechnicalWin, At: metav1.NewTime(time.Now().Add(-24 * time.Hour))},
-		{Partner: seller.Name, Role: v1alpha1.InfluenceIntroduction, At: metav1.NewTime(time.Now().Add(-24 * time.Hour))},
-	}
 	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	g.Expect(claimInfluence(g, f.registrar, d, helper, seller)).To(Succeed())
 	next := f.register(g, helper, getDeal(g, d).Status.CanonicalDomain)
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, next)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
 
@@ -413,6 +435,7 @@ func TestAWonDealCreditsItsHolderOnceAndEveryTransitionIsRecorded(t *testing.T) 
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 	g.Expect(err.Error()).To(ContainSubstring("crmReporters"))
 	crm := userClient(t, crmDirect, nil, statusRules)
+	g.Expect(confirmInfluence(g, crm, d)).To(Succeed())
 	g.Expect(reportWon(g, crm, d, "120000")).To(Succeed())
 
 	eventually(g, func(g Gomega) {
@@ -476,10 +499,11 @@ func TestAWonDealMovesDealsEvidenceAndCanPromote(t *testing.T) {
 
 	registrar := userClient(t, "seller@example.com", nil, registrarRules...)
 	d := newDeal(ns, seller, v1alpha1.DealResale, "promoting-"+rand.String(4)+".com", "sync")
-	d.Spec.Influencers = []v1alpha1.Influencer{{Partner: helper.Name, Role: v1alpha1.InfluenceImplementation, At: metav1.NewTime(time.Now().Add(-time.Hour))}}
 	g.Expect(registrar.Create(ctx, d)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	g.Expect(claimInfluence(g, registrar, d, helper)).To(Succeed())
 	crm := userClient(t, crmDirect, nil, rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}})
+	g.Expect(confirmInfluence(g, crm, d)).To(Succeed())
 	g.Expect(reportWon(g, crm, d, "120000")).To(Succeed())
 
 	dealID := ns + "/" + d.Name
@@ -743,4 +767,68 @@ func TestReservedAccountsPublicTendersAndSecondRegistrationsAreRejected(t *testi
 	err := f.registrar.Patch(ctx, getDeal(g, first), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"publicTender":true}}`)))
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).To(ContainSubstring("publicTender is immutable"))
+}
+
+// TestInfluenceIsConfirmedNotDeclared: influence claims name partners of the
+// registration's program, at a time between its submission and now (refused at
+// admission otherwise); only a claim the program's CRM integration confirmed
+// earns influenced credit (a seller cannot confirm, the server stamps who did);
+// claims and confirmations are fixed once the outcome is reported.
+func TestInfluenceIsConfirmedNotDeclared(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	seller, helper := f.partners[0], f.partners[1]
+	otherProgram, _, _ := ladder(t, time.Hour, time.Hour)
+	outsider := settledPartner(t, g, f.ns, otherProgram.Name)
+	statusRules := rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}}
+	crm := userClient(t, crmDirect, nil, statusRules)
+	sellerStatus := userClient(t, "seller@example.com", nil, statusRules)
+
+	unconfirmed := f.register(g, seller, "unconfirmed-"+rand.String(4)+".com")
+	confirmed := f.register(g, seller, "confirmed-"+rand.String(4)+".com")
+	for _, d := range []*v1alpha1.DealRegistration{unconfirmed, confirmed} {
+		eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	}
+
+	// Refused at admission, naming the field: a partner of another program,
+	// influence backdated before the submission, influence in the future.
+	err := claimInfluence(g, f.registrar, confirmed, outsider)
+	g.Expect(err).To(MatchError(And(ContainSubstring("spec.influencers[0].partner"), ContainSubstring("must be a partner of the registration's program"))))
+	claim := func(at time.Time) error {
+		patch := fmt.Sprintf(`{"spec":{"influencers":[{"partner":%q,"role":"Introduction","at":%q}]}}`, helper.Name, at.UTC().Format(time.RFC3339))
+		return f.registrar.Patch(ctx, getDeal(g, confirmed), client.RawPatch(types.MergePatchType, []byte(patch)))
+	}
+	g.Expect(claim(time.Now().Add(-30 * 24 * time.Hour))).To(MatchError(And(ContainSubstring("spec.influencers[0].at"), ContainSubstring("before the registration's submission"))))
+	g.Expect(claim(time.Now().Add(time.Hour))).To(MatchError(ContainSubstring("may not be claimed in the future")))
+
+	for _, d := range []*v1alpha1.DealRegistration{unconfirmed, confirmed} {
+		g.Expect(claimInfluence(g, f.registrar, d, helper)).To(Succeed())
+	}
+	// The seller cannot confirm its own claim; the CRM can, stamped.
+	err = confirmInfluence(g, sellerStatus, confirmed)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("crmReporters"))
+	g.Expect(confirmInfluence(g, crm, confirmed)).To(Succeed())
+	g.Expect(getDeal(g, confirmed).Status.InfluenceConfirmations).To(ConsistOf(HaveField("ConfirmedBy", crmDirect)))
+
+	for _, d := range []*v1alpha1.DealRegistration{unconfirmed, confirmed} {
+		g.Expect(reportWon(g, crm, d, "50000")).To(Succeed())
+	}
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, unconfirmed)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealWon))
+		g.Expect(got.Status.Attribution).NotTo(BeNil())
+		g.Expect(got.Status.Attribution.Influenced).To(BeEmpty(), "a declared claim earns nothing")
+		g.Expect(got.Status.Attribution.Excluded).To(ConsistOf(ContainSubstring("not confirmed by the program's CRM integration")))
+		got = getDeal(g, confirmed)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealWon))
+		g.Expect(got.Status.Attribution).NotTo(BeNil())
+		g.Expect(got.Status.Attribution.Influenced).To(ConsistOf(HaveField("Partner", helper.Name)))
+	}).Should(Succeed())
+
+	// Fixed once the outcome is reported: the claims and the confirmations.
+	err = claimInfluence(g, f.registrar, confirmed, helper, seller)
+	g.Expect(err).To(MatchError(ContainSubstring("influence claims are fixed once the outcome is reported")))
+	g.Expect(confirmInfluence(g, crm, unconfirmed)).To(MatchError(ContainSubstring("fixed once its outcome is reported")))
+	g.Expect(getDeal(g, unconfirmed).Status.InfluenceConfirmations).To(BeEmpty())
 }

@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/controllers"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // lifecycleFixture is a program whose entry tier grants Resell, List and funds up
@@ -201,4 +203,63 @@ func TestOffboardedWithdrawsEveryEntitlementAtItsEffectiveTime(t *testing.T) {
 	}).Should(Succeed())
 	expectLifecycleHistory(g, p, "Active->Offboarding:OffboardingScheduled", "Offboarding->Offboarded:OffboardingEffective")
 	g.Expect(slices.ContainsFunc(recordsOf(g, p), func(r v1alpha1.DecisionRecord) bool { return r.Spec.Type == v1alpha1.DecisionTierChange })).To(BeTrue())
+}
+
+// TestOnboardingCannotBeSkippedByTiming: whether a partner has been through
+// onboarding is stored (status.lifecycle.onboardedAt), never inferred from a
+// status the controller wrote before. A partner first reconciled before its
+// program reached the controller's cache (GitOps applying both at once) is left
+// with a status (observedGeneration, no lifecycle); the webhook refuses a
+// partner whose program does not exist at all, so the test writes that state as
+// the manager would have, then the program's next change reaches the partner:
+// it must go through the program's onboarding, not become Active.
+func TestOnboardingCannotBeSkippedByTiming(t *testing.T) {
+	g := NewWithT(t)
+	f := lifecycleFixture(t, g, func(p *v1alpha1.PartnerProgram) {
+		p.Spec.Onboarding = &v1alpha1.Onboarding{Steps: []v1alpha1.OnboardingStep{{
+			Name: "first-training", Due: metav1.Duration{Duration: time.Hour}, Evidence: &v1alpha1.TierRequirement{
+				Metric: "training", Operator: v1alpha1.OperatorGreaterThanOrEqual, Threshold: "1"}}}}
+	})
+	p := f.partner
+	eventually(g, func(g Gomega) { g.Expect(phaseOfPartner(g, p)).To(Equal(v1alpha1.LifecycleOnboarding)) }).Should(Succeed())
+
+	// The state a reconcile before the program was in the cache leaves: a
+	// status for the current generation, no lifecycle.
+	cfg, err := env.UserConfig(testenv.ManagerUser)
+	g.Expect(err).NotTo(HaveOccurred())
+	manager := newClient(t, cfg)
+	patch := []byte(`{"status":{"lifecycle":null}}`)
+	g.Expect(manager.Status().Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, patch), client.FieldOwner(controllers.FieldOwner))).To(Succeed())
+	// The program reaches the partner (a spec change is what the partner watches).
+	updateProgram(g, f.program.Name, func(p *v1alpha1.PartnerProgram) { p.Spec.Onboarding.Steps[0].Due.Duration = 2 * time.Hour })
+
+	onboarding := func(g Gomega) {
+		got := getPartner(g, p)
+		g.Expect(got.Status.Lifecycle).NotTo(BeNil())
+		g.Expect(got.Status.Lifecycle.Phase).To(Equal(v1alpha1.LifecycleOnboarding), got.Status.Lifecycle.Message)
+		g.Expect(got.Status.Lifecycle.OnboardedAt).To(BeNil())
+		g.Expect(got.Status.Lifecycle.Onboarding).To(ConsistOf(And(HaveField("Name", "first-training"), HaveField("State", v1alpha1.OnboardingStepDue))))
+	}
+	eventually(g, func(g Gomega) {
+		onboarding(g)
+		g.Expect(getPartner(g, p).Status.Lifecycle.Onboarding[0].Due.Time).To(BeTemporally("~", p.Spec.JoinedAt.Add(2*time.Hour), time.Second))
+	}).Should(Succeed())
+	g.Consistently(onboarding).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+
+	// An explicit, stored adoption is what lets a pre-existing partner skip the
+	// steps: one created before the program's adoptPartnersCreatedBefore.
+	updateProgram(g, f.program.Name, func(prog *v1alpha1.PartnerProgram) {
+		prog.Spec.Onboarding.AdoptPartnersCreatedBefore = &metav1.Time{Time: p.CreationTimestamp.Add(time.Second)}
+	})
+	g.Expect(manager.Status().Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, patch), client.FieldOwner(controllers.FieldOwner))).To(Succeed())
+	updateProgram(g, f.program.Name, func(p *v1alpha1.PartnerProgram) { p.Spec.Onboarding.Steps[0].Due.Duration = 3 * time.Hour })
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, p)
+		g.Expect(got.Status.Lifecycle).NotTo(BeNil())
+		g.Expect(got.Status.Lifecycle.Phase).To(Equal(v1alpha1.LifecycleActive))
+		g.Expect(got.Status.Lifecycle.Reason).To(Equal(v1alpha1.ReasonAdoptedPreExisting))
+		g.Expect(got.Status.Lifecycle.OnboardedAt).NotTo(BeNil())
+		g.Expect(recordsOf(g, p)).To(ContainElement(And(HaveField("Spec.Type", v1alpha1.DecisionLifecycleChange),
+			HaveField("Spec.To", string(v1alpha1.LifecycleActive)), HaveField("Spec.Reason", v1alpha1.ReasonAdoptedPreExisting))))
+	}).Should(Succeed())
 }

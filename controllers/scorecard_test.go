@@ -151,9 +151,9 @@ func TestAWonRegistrationMovesTheProgramsDealFigures(t *testing.T) {
 
 	d := newDeal(f.ns, seller, v1alpha1.DealResale, "kpi-"+rand.String(4)+".com", "sync")
 	d.Spec.Customer.Segment = "enterprise"
-	d.Spec.Influencers = []v1alpha1.Influencer{{Partner: helper.Name, Role: v1alpha1.InfluenceTechnicalWin, At: metav1.NewTime(time.Now().Add(-time.Hour))}}
 	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	g.Expect(claimInfluence(g, f.registrar, d, helper)).To(Succeed())
 
 	deals := func(g Gomega) *v1alpha1.DealFigures {
 		var got v1alpha1.PartnerProgram
@@ -176,6 +176,7 @@ func TestAWonRegistrationMovesTheProgramsDealFigures(t *testing.T) {
 	}).Should(Succeed())
 
 	crm := userClient(t, crmDirect, nil, rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}})
+	g.Expect(confirmInfluence(g, crm, d)).To(Succeed())
 	g.Expect(reportWon(g, crm, d, "120000")).To(Succeed())
 
 	// Won: sourced by the seller's tier and the customer's segment, influenced

@@ -65,9 +65,12 @@ type Customer struct {
 	Segment string `json:"segment,omitempty"`
 }
 
-// Influencer is another partner that advanced a deal it did not register.
+// Influencer is another partner that advanced a deal it did not register: a
+// claim, credited only once the program's CRM integration confirms it
+// (status.influenceConfirmations).
 type Influencer struct {
-	// partner is the influencing Partner's name.
+	// partner is the influencing Partner's name; it must be a partner of the
+	// registration's program.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -82,8 +85,10 @@ type Influencer struct {
 	// +required
 	Role InfluenceRole `json:"role"`
 
-	// at is when the partner influenced the deal. Only influence within the
-	// program's influenceLookback before the win is credited.
+	// at is when the partner influenced the deal: not before the registration's
+	// submission (spec.submittedAt) nor in the future (a minute's difference of
+	// clocks is allowed). Only influence within the program's influenceLookback
+	// before the close is credited.
 	// +required
 	At metav1.Time `json:"at"`
 }
@@ -144,8 +149,11 @@ type DealRegistrationSpec struct {
 	// +optional
 	ExpectedCloseDate *metav1.Time `json:"expectedCloseDate,omitempty"`
 
-	// influencers are other partners that advanced the deal; a won deal credits
-	// them as influenced revenue, never as sourced.
+	// influencers are other partners of the program that advanced the deal, as
+	// the registering partner claims it. A won deal credits a claim as
+	// influenced revenue (never as sourced) only when the program's CRM
+	// integration confirmed it (status.influenceConfirmations). They cannot
+	// change once the outcome is reported.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
@@ -453,6 +461,17 @@ type DealRegistrationStatus struct {
 	// +optional
 	Outcome *DealOutcome `json:"outcome,omitempty"`
 
+	// influenceConfirmations are the influence claims of spec.influencers that
+	// the program's CRM integration (spec.dealRegistration.crmReporters)
+	// confirms, each repeating the claim (partner, namespace, role, at) it
+	// confirms: only a confirmed claim earns influenced credit. Written by the
+	// CRM only, each stamped with its identity, fixed once the outcome is
+	// reported (they may come in the same write).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	InfluenceConfirmations []InfluenceConfirmation `json:"influenceConfirmations,omitempty"`
+
 	// attribution is the credit a won deal gives, computed once when the
 	// outcome is reported.
 	// +optional
@@ -486,6 +505,17 @@ type DealOutcome struct {
 	ReportedBy string `json:"reportedBy,omitempty"`
 }
 
+// InfluenceConfirmation is the program's CRM integration confirming one
+// influence claim of spec.influencers, as claimed.
+type InfluenceConfirmation struct {
+	Influencer `json:",inline"`
+
+	// confirmedBy is the identity that confirmed the claim (set by the server).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ConfirmedBy string `json:"confirmedBy,omitempty"`
+}
+
 // Credit is one partner's share of a won deal.
 type Credit struct {
 	// partner credited, and its namespace.
@@ -505,8 +535,10 @@ type Credit struct {
 }
 
 // Attribution is who a won deal credits: the holder of the approved
-// registration as sourcing, each influencer with influence inside the
-// program's influenceLookback as influencing (never the sourcing partner).
+// registration as sourcing; as influencing, each influencer whose claim the
+// CRM confirmed, that is a partner of the program, and whose influence lies
+// between the registration's submission and the close and within the
+// program's influenceLookback (never the sourcing partner).
 type Attribution struct {
 	// sourced credit, to the registration's partner.
 	// +optional
@@ -516,8 +548,9 @@ type Attribution struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
 	Influenced []Credit `json:"influenced,omitempty"`
-	// excluded explains influencers that got no credit (outside the lookback,
-	// the sourcing partner itself, named twice).
+	// excluded explains influencers that got no credit (not confirmed, not a
+	// partner of the program, before the submission, outside the lookback,
+	// after the close, the sourcing partner itself, named twice).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8

@@ -61,9 +61,11 @@ type PartnerLifecycle struct {
 	Message string `json:"message,omitempty"`
 
 	// onboardedAt is when the partner finished onboarding: every step met, or
-	// first seen Active (a program without onboarding, or a partner the
-	// controller evaluated before lifecycles existed). From then on steps the
-	// program adds or changes no longer apply to it.
+	// first seen Active (a program without onboarding steps, or a partner
+	// adopted through the program's spec.onboarding.adoptPartnersCreatedBefore).
+	// It is stored, never inferred: a partner without it goes through the
+	// program's steps. From then on steps the program adds or changes no longer
+	// apply to it.
 	// +optional
 	OnboardedAt *metav1.Time `json:"onboardedAt,omitempty"`
 
@@ -136,6 +138,9 @@ const (
 	ReasonOffboardingEffective = "OffboardingEffective"
 	// ReasonOffboardingCancelled: spec.offboarding was removed.
 	ReasonOffboardingCancelled = "OffboardingCancelled"
+	// ReasonAdoptedPreExisting: a partner created before the program's
+	// spec.onboarding.adoptPartnersCreatedBefore starts Active without the steps.
+	ReasonAdoptedPreExisting = "AdoptedPreExisting"
 	// ReasonInGoodStanding: an Active partner that was never in another phase.
 	ReasonInGoodStanding = "InGoodStanding"
 	// ReasonOnProbation is Ready's reason while the partner is on probation.
@@ -213,6 +218,16 @@ type Onboarding struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	Steps []OnboardingStep `json:"steps"`
+
+	// adoptPartnersCreatedBefore adopts the partners that existed before the
+	// program had onboarding: a partner created (metadata.creationTimestamp,
+	// set by the API server) before this time that has no stored lifecycle
+	// starts Active without the steps, with status.lifecycle.onboardedAt and a
+	// LifecycleChange record of reason AdoptedPreExisting. Every other partner
+	// goes through the steps, however late the controller first sees its
+	// program. Absent: no partner is adopted.
+	// +optional
+	AdoptPartnersCreatedBefore *metav1.Time `json:"adoptPartnersCreatedBefore,omitempty"`
 }
 
 // Probation says what a partner on Probation loses until it comes off.

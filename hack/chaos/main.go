@@ -83,6 +83,7 @@ func main() {
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
 		},
 		func() chaos.Result { return env.Forged(ctx, *timeout) },
+		func() chaos.Result { return env.ForgedOutcomes(ctx, *timeout) },
 		func() chaos.Result {
 			return env.Failover(ctx, chaos.FailoverConfig{Partners: *failoverN, KillAfter: time.Second, Timeout: *timeout})
 		},

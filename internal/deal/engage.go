@@ -74,6 +74,10 @@ type Input struct {
 	Conflict *v1alpha1.ExceptionRequest
 	// Lock is the conflict key's lock.
 	Lock Lock
+	// Influencers are the Partners spec.influencers names that exist (read
+	// when an outcome is reported): influence is credited only to a partner of
+	// the registration's program.
+	Influencers []v1alpha1.Partner
 }
 
 // Action is what the controller does about the lock.
@@ -272,7 +276,7 @@ func evaluate(in Input) Result {
 		if phase == v1alpha1.DealLost {
 			return end(phase, "Lost", "the CRM reports the deal lost at %s", o.ClosedAt.UTC().Format(time.RFC3339))
 		}
-		st.Attribution = Attribute(d, in.Program)
+		st.Attribution = Attribute(d, in.Program, in.Influencers)
 		return end(phase, "Won", "the CRM reports the deal won at %s for %s %s: sourced credit to %s%s", o.ClosedAt.UTC().Format(time.RFC3339),
 			o.Amount.Amount, o.Amount.Currency, d.Spec.Partner, influencedNote(st.Attribution))
 	}
@@ -451,10 +455,16 @@ func closedBefore(o *v1alpha1.DealOutcome, t time.Time) bool {
 
 // Attribute credits a won deal once: sourced credit to the registration's
 // partner (the holder of the approved registration), influenced credit to each
-// influencer whose influence lies within the program's influenceLookback before
-// the close, never to the sourcing partner and never twice to one partner. Both
-// carry the whole won amount: they are reported separately, never added.
-func Attribute(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *v1alpha1.Attribution {
+// influence claim of spec.influencers that
+//   - the program's CRM integration confirmed as claimed
+//     (status.influenceConfirmations: influence is confirmed, not declared),
+//   - names a partner of the registration's program (one of partners),
+//   - lies between the registration's submission and the close, and within
+//     the program's influenceLookback before the close,
+//
+// never to the sourcing partner and never twice to one partner. Both carry
+// the whole won amount: they are reported separately, never added.
+func Attribute(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram, partners []v1alpha1.Partner) *v1alpha1.Attribution {
 	o := d.Status.Outcome
 	if o == nil || o.Result != v1alpha1.DealResultWon || o.Amount == nil {
 		return nil
@@ -463,16 +473,20 @@ func Attribute(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *
 	lookback := v1alpha1.InfluenceLookback(program)
 	seen := map[string]bool{d.Namespace + "/" + d.Spec.Partner: true}
 	for _, inf := range d.Spec.Influencers {
-		ns := inf.Namespace
-		if ns == "" {
-			ns = d.Namespace
-		}
+		ns := InfluencerNamespace(d, inf)
 		id := ns + "/" + inf.Partner
 		switch {
 		case id == d.Namespace+"/"+d.Spec.Partner:
 			a.Excluded = append(a.Excluded, fmt.Sprintf("%s is the sourcing partner: its credit is sourced, not also influenced", id))
 		case seen[id]:
 			a.Excluded = append(a.Excluded, fmt.Sprintf("%s is named more than once: credited once", id))
+		case !InfluenceConfirmed(d, inf):
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s: the claim is not confirmed by the program's CRM integration (status.influenceConfirmations)", id))
+		case !inProgram(partners, ns, inf.Partner, program):
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s is not a partner of program %s", id, programName(program)))
+		case InfluencedBeforeSubmission(d, inf):
+			a.Excluded = append(a.Excluded, fmt.Sprintf("%s influenced at %s, before the registration was submitted (%s)", id,
+				inf.At.UTC().Format(time.RFC3339), d.Spec.SubmittedAt.UTC().Format(time.RFC3339)))
 		case inf.At.After(o.ClosedAt.Time):
 			a.Excluded = append(a.Excluded, fmt.Sprintf("%s influenced after the close (%s)", id, inf.At.UTC().Format(time.RFC3339)))
 		case o.ClosedAt.Sub(inf.At.Time) > lookback:
@@ -483,6 +497,51 @@ func Attribute(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *
 		seen[id] = true
 	}
 	return a
+}
+
+// InfluenceSkew is how far before the registration's submission an influence
+// claim may lie: the clocks of the writer and the server may differ a little
+// (a claim made with the registration, at the writer's "now", is not refused).
+const InfluenceSkew = time.Minute
+
+// InfluencedBeforeSubmission reports whether claim inf lies before the
+// registration's submission (spec.submittedAt, less InfluenceSkew): influence
+// is claimed on a registered deal, never backdated before it.
+func InfluencedBeforeSubmission(d *v1alpha1.DealRegistration, inf v1alpha1.Influencer) bool {
+	return d.Spec.SubmittedAt != nil && inf.At.Time.Before(d.Spec.SubmittedAt.Time.Add(-InfluenceSkew))
+}
+
+// InfluencerNamespace is the namespace of an influencing partner: its own, or
+// the registration's when empty.
+func InfluencerNamespace(d *v1alpha1.DealRegistration, inf v1alpha1.Influencer) string {
+	if inf.Namespace != "" {
+		return inf.Namespace
+	}
+	return d.Namespace
+}
+
+// InfluenceConfirmed reports whether the program's CRM integration confirmed
+// claim inf as claimed: a status.influenceConfirmations entry naming the same
+// partner (namespace resolved the same way), role and time.
+func InfluenceConfirmed(d *v1alpha1.DealRegistration, inf v1alpha1.Influencer) bool {
+	ns := InfluencerNamespace(d, inf)
+	return slices.ContainsFunc(d.Status.InfluenceConfirmations, func(c v1alpha1.InfluenceConfirmation) bool {
+		return c.ConfirmedBy != "" && c.Partner == inf.Partner && InfluencerNamespace(d, c.Influencer) == ns && c.Role == inf.Role && c.At.Equal(&inf.At)
+	})
+}
+
+// inProgram reports whether partners holds partner ns/name of program.
+func inProgram(partners []v1alpha1.Partner, ns, name string, program *v1alpha1.PartnerProgram) bool {
+	return program != nil && slices.ContainsFunc(partners, func(p v1alpha1.Partner) bool {
+		return p.Namespace == ns && p.Name == name && p.Spec.Program == program.Name
+	})
+}
+
+func programName(p *v1alpha1.PartnerProgram) string {
+	if p == nil {
+		return "-"
+	}
+	return p.Name
 }
 
 func influencedNote(a *v1alpha1.Attribution) string {

@@ -407,6 +407,23 @@ func influencer(partner, ns string, at time.Time) v1alpha1.Influencer {
 	return v1alpha1.Influencer{Partner: partner, Namespace: ns, Role: v1alpha1.InfluenceTechnicalWin, At: metav1.NewTime(at)}
 }
 
+// confirmed has the CRM confirm every influence claim of d as claimed.
+func confirmed(d *v1alpha1.DealRegistration) {
+	for _, inf := range d.Spec.Influencers {
+		d.Status.InfluenceConfirmations = append(d.Status.InfluenceConfirmations, v1alpha1.InfluenceConfirmation{Influencer: inf, ConfirmedBy: "crm@example.com"})
+	}
+}
+
+// programPartners are partners of program "global" (ns/name).
+func programPartners(ids ...string) []v1alpha1.Partner {
+	var out []v1alpha1.Partner
+	for _, id := range ids {
+		ns, name, _ := strings.Cut(id, "/")
+		out = append(out, v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1alpha1.PartnerSpec{Program: "global"}})
+	}
+	return out
+}
+
 func TestOutcomesAndAttribution(t *testing.T) {
 	day := 24 * time.Hour
 	influenced := func(d *v1alpha1.DealRegistration) {
@@ -418,12 +435,15 @@ func TestOutcomesAndAttribution(t *testing.T) {
 			influencer("late", "", now.Add(day)),                     // after the close
 			influencer("elsewhere", "other-ns", now.Add(-day)),       // credited, in its namespace
 		}
+		confirmed(d)
 	}
+	partners := programPartners("partners/nimbus", "partners/stale", "partners/late", "other-ns/elsewhere")
+	submitted := now.Add(-200 * day)
 	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
 		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(day)}
 	})
 
-	r := Evaluate(Input{Now: now, Deal: registration("d1", now, approved, influenced, won("120000", now)), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}})
+	r := Evaluate(Input{Now: now, Deal: registration("d1", submitted, approved, influenced, won("120000", now)), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}, Influencers: partners})
 	if r.Status.Phase != v1alpha1.DealWon || r.Lock != Release {
 		t.Fatalf("a won approved registration: phase %s, lock %d", r.Status.Phase, r.Lock)
 	}
@@ -460,11 +480,79 @@ func TestOutcomesAndAttribution(t *testing.T) {
 	}
 
 	// A won deal stays won: later evaluations keep the attribution.
-	d := registration("d1", now, approved, influenced, won("120000", now))
-	d.Status = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}}).Status
+	d := registration("d1", submitted, approved, influenced, won("120000", now))
+	d.Status = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}, Influencers: partners}).Status
 	again := Evaluate(Input{Now: now.Add(day), Deal: d, Partner: partner(), Program: program(nil)})
 	if again.Status.Phase != v1alpha1.DealWon || again.Status.Attribution == nil || len(again.Status.Attribution.Influenced) != 2 {
 		t.Errorf("a won registration changed on a later evaluation: %s %+v", again.Status.Phase, again.Status.Attribution)
+	}
+}
+
+// TestInfluenceIsConfirmedNotDeclared: an influence claim earns influenced
+// credit only once the program's CRM integration confirmed it as claimed, for
+// a partner of the registration's program, with influence between the
+// registration's submission and the close, within the lookback.
+func TestInfluenceIsConfirmedNotDeclared(t *testing.T) {
+	day := 24 * time.Hour
+	submitted := now.Add(-30 * day)
+	claim := influencer("nimbus", "", now.Add(-10*day))
+	for name, tc := range map[string]struct {
+		claim    v1alpha1.Influencer
+		confirm  func(*v1alpha1.InfluenceConfirmation) // nil: not confirmed
+		partners []v1alpha1.Partner
+		excluded string // "" when credited
+	}{
+		"a confirmed claim of a partner of the program is credited": {
+			claim: claim, confirm: func(*v1alpha1.InfluenceConfirmation) {}, partners: programPartners("partners/nimbus")},
+		"a declared claim nobody confirmed earns nothing": {
+			claim: claim, partners: programPartners("partners/nimbus"), excluded: "not confirmed by the program's CRM integration"},
+		"a confirmation without the server's stamp confirms nothing": {
+			claim: claim, confirm: func(c *v1alpha1.InfluenceConfirmation) { c.ConfirmedBy = "" }, partners: programPartners("partners/nimbus"),
+			excluded: "not confirmed"},
+		"a claim changed after its confirmation (another role) is not confirmed": {
+			claim: claim, confirm: func(c *v1alpha1.InfluenceConfirmation) { c.Role = v1alpha1.InfluenceIntroduction }, partners: programPartners("partners/nimbus"),
+			excluded: "not confirmed"},
+		"a claim moved to another time after its confirmation is not confirmed": {
+			claim: claim, confirm: func(c *v1alpha1.InfluenceConfirmation) { c.At = metav1.NewTime(now.Add(-11 * day)) }, partners: programPartners("partners/nimbus"),
+			excluded: "not confirmed"},
+		"a partner of another program earns nothing": {
+			claim: claim, confirm: func(*v1alpha1.InfluenceConfirmation) {},
+			partners: func() []v1alpha1.Partner {
+				p := programPartners("partners/nimbus")
+				p[0].Spec.Program = "other"
+				return p
+			}(),
+			excluded: "not a partner of program global"},
+		"a partner that does not exist earns nothing": {
+			claim: claim, confirm: func(*v1alpha1.InfluenceConfirmation) {}, excluded: "not a partner of program global"},
+		"a partner of the program in another namespace is credited": {
+			claim: influencer("nimbus", "elsewhere", now.Add(-10*day)), confirm: func(*v1alpha1.InfluenceConfirmation) {}, partners: programPartners("elsewhere/nimbus")},
+		"influence backdated before the registration's submission earns nothing": {
+			claim: influencer("nimbus", "", submitted.Add(-time.Hour)), confirm: func(*v1alpha1.InfluenceConfirmation) {}, partners: programPartners("partners/nimbus"),
+			excluded: "before the registration was submitted"},
+		"influence claimed with the registration, by a clock a little behind, counts": {
+			claim: influencer("nimbus", "", submitted.Add(-InfluenceSkew+time.Second)), confirm: func(*v1alpha1.InfluenceConfirmation) {}, partners: programPartners("partners/nimbus")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := registration("d1", submitted.Add(300*time.Millisecond), won("5000", now), func(d *v1alpha1.DealRegistration) {
+				d.Spec.Influencers = []v1alpha1.Influencer{tc.claim}
+				if tc.confirm != nil {
+					c := v1alpha1.InfluenceConfirmation{Influencer: tc.claim, ConfirmedBy: "crm@example.com"}
+					tc.confirm(&c)
+					d.Status.InfluenceConfirmations = []v1alpha1.InfluenceConfirmation{c}
+				}
+			})
+			a := Attribute(d, program(nil), tc.partners)
+			if tc.excluded == "" {
+				if len(a.Influenced) != 1 || a.Influenced[0].Partner != "nimbus" || len(a.Excluded) != 0 {
+					t.Fatalf("influenced %+v, excluded %q: want nimbus credited", a.Influenced, a.Excluded)
+				}
+				return
+			}
+			if len(a.Influenced) != 0 || len(a.Excluded) != 1 || !strings.Contains(a.Excluded[0], tc.excluded) {
+				t.Fatalf("influenced %+v, excluded %q: want no credit, excluded for %q", a.Influenced, a.Excluded, tc.excluded)
+			}
+		})
 	}
 }
 

@@ -20,8 +20,11 @@
 // phase too, while a cause remains. A step once met stays met. Onboarding steps
 // apply to a partner until it finishes onboarding (status.lifecycle.onboardedAt):
 // a partner that is Active does not go back to Onboarding when the program adds
-// steps. A partner the controller evaluated before lifecycles existed (stored
-// status, no lifecycle) starts Active.
+// steps. Whether a partner has finished onboarding is stored, never inferred:
+// a partner with no stored lifecycle goes through the steps, however long the
+// controller took to see its program, unless the program adopts it as
+// pre-existing (spec.onboarding.adoptPartnersCreatedBefore, an explicit, stored
+// decision), which records a transition of reason AdoptedPreExisting.
 package lifecycle
 
 import (
@@ -92,7 +95,8 @@ func Apply(in Input, status *v1alpha1.PartnerStatus) Result {
 	}
 
 	lc := &v1alpha1.PartnerLifecycle{}
-	lc.OnboardedAt = e.onboardedAt()
+	var adopted bool
+	lc.OnboardedAt, adopted = e.onboardedAt()
 	lc.Onboarding = e.steps(lc.OnboardedAt)
 	causes := append(e.overdue(lc.Onboarding), e.riskBreaches()...)
 	phase, reason := e.phase(lc, causes)
@@ -134,11 +138,18 @@ func Apply(in Input, status *v1alpha1.PartnerStatus) Result {
 		since := metav1.NewTime(now)
 		lc.Since = &since
 		lc.Reason = transitionReason(from, phase, reason)
-		if from == "" && phase == v1alpha1.LifecycleActive {
+		if from == "" && phase == v1alpha1.LifecycleActive && !adopted {
 			lc.Reason = v1alpha1.ReasonInGoodStanding // nothing changed for the partner: no transition
 			break
 		}
-		t := v1alpha1.LifecycleTransition{Time: since, From: from, To: phase, Reason: lc.Reason, Message: lc.Message}
+		msg := lc.Message
+		if from == "" && phase == v1alpha1.LifecycleActive {
+			// The program's adoption is the decision that skipped the steps: recorded.
+			lc.Reason = v1alpha1.ReasonAdoptedPreExisting
+			msg = truncate(fmt.Sprintf("adopted as pre-existing: created at %s, before the program's spec.onboarding.adoptPartnersCreatedBefore (%s), so its onboarding steps do not apply; %s",
+				stamp(e.in.Partner.CreationTimestamp.Time), stamp(e.in.Program.Spec.Onboarding.AdoptPartnersCreatedBefore.Time), lc.Message), maxMessage)
+		}
+		t := v1alpha1.LifecycleTransition{Time: since, From: from, To: phase, Reason: lc.Reason, Message: msg}
 		lc.Transitions = append(lc.Transitions, t)
 		if n := len(lc.Transitions); n > v1alpha1.MaxLifecycleTransitions {
 			lc.Transitions = slices.Clone(lc.Transitions[n-v1alpha1.MaxLifecycleTransitions:])
@@ -172,17 +183,31 @@ func (e *evaluation) joinedAt() time.Time {
 	return e.in.Partner.CreationTimestamp.Time
 }
 
-// onboardedAt is the stored onboardedAt; for a partner the controller evaluated
-// before lifecycles existed (a status, no lifecycle), now.
-func (e *evaluation) onboardedAt() *metav1.Time {
+// onboardedAt is the stored onboardedAt. A partner with no stored lifecycle has
+// not been through onboarding, whatever else its status holds (a tier engine's
+// status written while the program was not yet known says nothing about it),
+// unless the program adopts it: then now, and adopted is true.
+func (e *evaluation) onboardedAt() (at *metav1.Time, adopted bool) {
 	if e.stored != nil {
-		return e.stored.OnboardedAt.DeepCopy()
+		return e.stored.OnboardedAt.DeepCopy(), false
 	}
-	if e.in.Partner.Status.ObservedGeneration > 0 {
-		at := metav1.NewTime(e.now)
-		return &at
+	if e.adopts() {
+		t := metav1.NewTime(e.now)
+		return &t, true
 	}
-	return nil
+	return nil, false
+}
+
+// adopts reports whether the program adopts the partner as pre-existing: it
+// was created (by the API server's clock) before the program's
+// spec.onboarding.adoptPartnersCreatedBefore.
+func (e *evaluation) adopts() bool {
+	p := e.in.Program
+	if p == nil || p.Spec.Onboarding == nil || p.Spec.Onboarding.AdoptPartnersCreatedBefore == nil {
+		return false
+	}
+	created := e.in.Partner.CreationTimestamp
+	return !created.IsZero() && created.Before(p.Spec.Onboarding.AdoptPartnersCreatedBefore)
 }
 
 // steps is the partner's progress with each of the program's onboarding steps.

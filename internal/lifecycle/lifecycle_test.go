@@ -105,9 +105,31 @@ func TestLifecycleRules(t *testing.T) {
 			now: joined.Add(time.Hour), program: noOnboarding,
 			want: want{phase: v1alpha1.LifecycleActive, reason: v1alpha1.ReasonInGoodStanding, entitlements: all},
 		},
-		"a partner evaluated before lifecycles existed is Active, whatever the program's steps": {
-			now: joined.Add(200 * day), partner: func(p *v1alpha1.Partner) { p.Status.ObservedGeneration = 1 },
-			want: want{phase: v1alpha1.LifecycleActive, reason: v1alpha1.ReasonInGoodStanding, entitlements: all},
+		// Onboarding cannot be skipped by timing: a status the controller wrote
+		// before the program reached its cache says nothing about onboarding.
+		"a partner whose status was written before its program was seen still goes through onboarding": {
+			now: joined.Add(time.Hour), partner: func(p *v1alpha1.Partner) { p.Status.ObservedGeneration = 1 },
+			want: want{phase: v1alpha1.LifecycleOnboarding, reason: v1alpha1.ReasonOnboardingStarted, entitlements: all,
+				transition: "->Onboarding:OnboardingStarted", next: &due30,
+				steps: map[string]v1alpha1.OnboardingStepState{"sales-certification": v1alpha1.OnboardingStepDue, "security-review": v1alpha1.OnboardingStepDue}},
+		},
+		"a partner created before the program's adoption time is adopted Active, with a recorded transition": {
+			now: joined.Add(200 * day),
+			program: func(p *v1alpha1.PartnerProgram) {
+				p.Spec.Onboarding.AdoptPartnersCreatedBefore = at(joined.Add(day))
+			},
+			want: want{phase: v1alpha1.LifecycleActive, reason: v1alpha1.ReasonAdoptedPreExisting, entitlements: all,
+				transition: "->Active:AdoptedPreExisting"},
+		},
+		"a partner created after the program's adoption time goes through onboarding": {
+			now: joined.Add(time.Hour),
+			program: func(p *v1alpha1.PartnerProgram) {
+				p.Spec.Onboarding.AdoptPartnersCreatedBefore = at(joined.Add(-day))
+			},
+			partner: func(p *v1alpha1.Partner) { p.Status.ObservedGeneration = 1 },
+			want: want{phase: v1alpha1.LifecycleOnboarding, reason: v1alpha1.ReasonOnboardingStarted, entitlements: all,
+				transition: "->Onboarding:OnboardingStarted", next: &due30,
+				steps: map[string]v1alpha1.OnboardingStepState{"sales-certification": v1alpha1.OnboardingStepDue, "security-review": v1alpha1.OnboardingStepDue}},
 		},
 		"a new partner with unmet steps is Onboarding until the first falls due": {
 			now: joined.Add(time.Hour),

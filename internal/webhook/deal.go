@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -124,6 +126,11 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 		errs = append(errs, field.Invalid(field.NewPath("spec", "customer", "domain"), r.Spec.Customer.Domain, err.Error()))
 		return nil, invalid("DealRegistration", r.Name, errs)
 	}
+	if errs, err := v.influencers(ctx, r, &program); err != nil {
+		return nil, err
+	} else if len(errs) > 0 {
+		return nil, invalid("DealRegistration", r.Name, errs)
+	}
 	if why := deal.Refusal(r, domain, &program); why != "" {
 		// The controller decides and records it; the partner hears it now.
 		return admission.Warnings{"this registration will be rejected: " + why}, nil
@@ -140,9 +147,25 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 }
 
 // ValidateUpdate refuses a conflict escalation of a registration that is not
-// Queued behind another partner's registration; CEL keeps the customer,
-// product line and the server's stamps immutable.
-func (v *DealValidator) ValidateUpdate(_ context.Context, old, r *v1alpha1.DealRegistration) (admission.Warnings, error) {
+// Queued behind another partner's registration, and influence claims changed
+// once the outcome is reported or that do not hold (DealValidator.influencers);
+// CEL keeps the customer, product line and the server's stamps immutable.
+func (v *DealValidator) ValidateUpdate(ctx context.Context, old, r *v1alpha1.DealRegistration) (admission.Warnings, error) {
+	if !equality.Semantic.DeepEqual(old.Spec.Influencers, r.Spec.Influencers) {
+		if o := old.Status.Outcome; o != nil {
+			return nil, invalid("DealRegistration", r.Name, field.ErrorList{field.Forbidden(field.NewPath("spec", "influencers"),
+				fmt.Sprintf("influence claims are fixed once the outcome is reported (the CRM reported the deal %s): attribution was computed from them", o.Result))})
+		}
+		program, err := programOfPartner(ctx, v.Reader, r.Namespace, r.Spec.Partner)
+		if err != nil {
+			return nil, err
+		}
+		if errs, err := v.influencers(ctx, r, program); err != nil {
+			return nil, err
+		} else if len(errs) > 0 {
+			return nil, invalid("DealRegistration", r.Name, errs)
+		}
+	}
 	if r.Spec.EscalateConflict && !old.Spec.EscalateConflict {
 		h := old.Status.Holder
 		if old.Status.Phase != v1alpha1.DealQueued || h == nil || h.Kind != deal.HolderPartner {
@@ -152,6 +175,49 @@ func (v *DealValidator) ValidateUpdate(_ context.Context, old, r *v1alpha1.DealR
 		}
 	}
 	return nil, nil
+}
+
+// influencers refuses influence claims that cannot count: an influencer that is
+// not a partner of the registration's program, influence before the
+// registration's submission (spec.submittedAt, to the second) or in the
+// future. Whether a claim counts is decided when the deal is won (the CRM's
+// confirmation, the lookback): this only refuses what never could.
+func (v *DealValidator) influencers(ctx context.Context, r *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) (field.ErrorList, error) {
+	var errs field.ErrorList
+	now := v.Clock.Now()
+	for i, inf := range r.Spec.Influencers {
+		path := field.NewPath("spec", "influencers").Index(i)
+		if deal.InfluencedBeforeSubmission(r, inf) {
+			errs = append(errs, field.Invalid(path.Child("at"), inf.At.UTC().Format(time.RFC3339), fmt.Sprintf(
+				"influence is claimed on a registered deal: it may not be before the registration's submission (%s, less %s for clocks); add the claim once the partner has influenced the deal",
+				r.Spec.SubmittedAt.UTC().Format(time.RFC3339), deal.InfluenceSkew)))
+		}
+		if inf.At.After(now.Add(deal.InfluenceSkew)) {
+			errs = append(errs, field.Invalid(path.Child("at"), inf.At.UTC().Format(time.RFC3339),
+				fmt.Sprintf("influence may not be claimed in the future (now is %s)", now.UTC().Format(time.RFC3339))))
+		}
+		ns := deal.InfluencerNamespace(r, inf)
+		var p v1alpha1.Partner
+		found, err := getOptional(ctx, v.Reader, types.NamespacedName{Namespace: ns, Name: inf.Partner}, &p)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !found:
+			errs = append(errs, field.NotFound(path.Child("partner"), ns+"/"+inf.Partner))
+		case program == nil || p.Spec.Program != program.Name:
+			errs = append(errs, field.Invalid(path.Child("partner"), ns+"/"+inf.Partner, fmt.Sprintf(
+				"an influencer must be a partner of the registration's program %s; %s/%s is in program %s", programText(program), ns, inf.Partner, p.Spec.Program)))
+		}
+	}
+	return errs, nil
+}
+
+func programText(p *v1alpha1.PartnerProgram) string {
+	if p == nil {
+		return "(none)"
+	}
+	return p.Name
 }
 
 func directNote(h *v1alpha1.DealHolder) string {

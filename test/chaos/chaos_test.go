@@ -107,6 +107,11 @@ func TestStateForgedWhileTheWebhooksWereAbsentDoesNotCount(t *testing.T) {
 	check(t, env.Forged(ctx, 2*time.Minute))
 }
 
+func TestOutcomesForgedAndDecisionsReplayedWhileTheWebhooksWereAbsentDoNotCount(t *testing.T) {
+	env.Logf = logf(t)
+	check(t, env.ForgedOutcomes(ctx, 2*time.Minute))
+}
+
 func TestAFollowerTakesOverWithinTheLeaseAndRepeatsNoDecision(t *testing.T) {
 	env.Logf = logf(t)
 	check(t, env.Failover(ctx, chaos.FailoverConfig{Partners: 120, Timeout: 2 * time.Minute}))

@@ -122,6 +122,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.GrantApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Identities"):
 		return &apiv1alpha1.IdentitiesApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("InfluenceConfirmation"):
+		return &apiv1alpha1.InfluenceConfirmationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Influencer"):
 		return &apiv1alpha1.InfluencerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JointBusinessPlan"):

@@ -607,6 +607,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: holder
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.DealHolder
+    - name: influenceConfirmations
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.InfluenceConfirmation
+          elementRelationship: atomic
     - name: lock
       type:
         scalar: string
@@ -1083,6 +1089,24 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             scalar: string
           elementRelationship: associative
+- name: com.github.partnergov.partnergov.api.v1alpha1.InfluenceConfirmation
+  map:
+    fields:
+    - name: at
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: confirmedBy
+      type:
+        scalar: string
+    - name: namespace
+      type:
+        scalar: string
+    - name: partner
+      type:
+        scalar: string
+    - name: role
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
 - name: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.Influencer
@@ -1423,6 +1447,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.partnergov.partnergov.api.v1alpha1.Onboarding
   map:
     fields:
+    - name: adoptPartnersCreatedBefore
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: steps
       type:
         list:

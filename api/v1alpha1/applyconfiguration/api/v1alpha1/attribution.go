@@ -12,15 +12,18 @@ package v1alpha1
 // with apply.
 //
 // Attribution is who a won deal credits: the holder of the approved
-// registration as sourcing, each influencer with influence inside the
-// program's influenceLookback as influencing (never the sourcing partner).
+// registration as sourcing; as influencing, each influencer whose claim the
+// CRM confirmed, that is a partner of the program, and whose influence lies
+// between the registration's submission and the close and within the
+// program's influenceLookback (never the sourcing partner).
 type AttributionApplyConfiguration struct {
 	// sourced credit, to the registration's partner.
 	Sourced *CreditApplyConfiguration `json:"sourced,omitempty"`
 	// influenced credit, one per influencing partner.
 	Influenced []CreditApplyConfiguration `json:"influenced,omitempty"`
-	// excluded explains influencers that got no credit (outside the lookback,
-	// the sourcing partner itself, named twice).
+	// excluded explains influencers that got no credit (not confirmed, not a
+	// partner of the program, before the submission, outside the lookback,
+	// after the close, the sourcing partner itself, named twice).
 	Excluded []string `json:"excluded,omitempty"`
 }
 

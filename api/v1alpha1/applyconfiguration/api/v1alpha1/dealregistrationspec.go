@@ -33,8 +33,11 @@ type DealRegistrationSpecApplyConfiguration struct {
 	Amount *MoneyApplyConfiguration `json:"amount,omitempty"`
 	// expectedCloseDate is when the partner expects the deal to close.
 	ExpectedCloseDate *v1.Time `json:"expectedCloseDate,omitempty"`
-	// influencers are other partners that advanced the deal; a won deal credits
-	// them as influenced revenue, never as sourced.
+	// influencers are other partners of the program that advanced the deal, as
+	// the registering partner claims it. A won deal credits a claim as
+	// influenced revenue (never as sourced) only when the program's CRM
+	// integration confirmed it (status.influenceConfirmations). They cannot
+	// change once the outcome is reported.
 	Influencers []InfluencerApplyConfiguration `json:"influencers,omitempty"`
 	// externalIDs are the deal's identifiers in other systems.
 	ExternalIDs []ExternalIDApplyConfiguration `json:"externalIDs,omitempty"`

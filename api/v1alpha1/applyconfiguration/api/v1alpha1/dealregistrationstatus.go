@@ -64,6 +64,13 @@ type DealRegistrationStatusApplyConfiguration struct {
 	// (spec.dealRegistration.crmReporters) reports it; nobody else may write it,
 	// and the controller never does.
 	Outcome *DealOutcomeApplyConfiguration `json:"outcome,omitempty"`
+	// influenceConfirmations are the influence claims of spec.influencers that
+	// the program's CRM integration (spec.dealRegistration.crmReporters)
+	// confirms, each repeating the claim (partner, namespace, role, at) it
+	// confirms: only a confirmed claim earns influenced credit. Written by the
+	// CRM only, each stamped with its identity, fixed once the outcome is
+	// reported (they may come in the same write).
+	InfluenceConfirmations []InfluenceConfirmationApplyConfiguration `json:"influenceConfirmations,omitempty"`
 	// attribution is the credit a won deal gives, computed once when the
 	// outcome is reported.
 	Attribution *AttributionApplyConfiguration `json:"attribution,omitempty"`
@@ -231,6 +238,19 @@ func (b *DealRegistrationStatusApplyConfiguration) WithRecordedSequence(value in
 // If called multiple times, the Outcome field is set to the value of the last call.
 func (b *DealRegistrationStatusApplyConfiguration) WithOutcome(value *DealOutcomeApplyConfiguration) *DealRegistrationStatusApplyConfiguration {
 	b.Outcome = value
+	return b
+}
+
+// WithInfluenceConfirmations adds the given value to the InfluenceConfirmations field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the InfluenceConfirmations field.
+func (b *DealRegistrationStatusApplyConfiguration) WithInfluenceConfirmations(values ...*InfluenceConfirmationApplyConfiguration) *DealRegistrationStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithInfluenceConfirmations")
+		}
+		b.InfluenceConfirmations = append(b.InfluenceConfirmations, *values[i])
+	}
 	return b
 }
 

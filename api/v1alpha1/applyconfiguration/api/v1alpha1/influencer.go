@@ -16,16 +16,21 @@ import (
 // InfluencerApplyConfiguration represents a declarative configuration of the Influencer type for use
 // with apply.
 //
-// Influencer is another partner that advanced a deal it did not register.
+// Influencer is another partner that advanced a deal it did not register: a
+// claim, credited only once the program's CRM integration confirms it
+// (status.influenceConfirmations).
 type InfluencerApplyConfiguration struct {
-	// partner is the influencing Partner's name.
+	// partner is the influencing Partner's name; it must be a partner of the
+	// registration's program.
 	Partner *string `json:"partner,omitempty"`
 	// namespace of the influencing Partner; the registration's namespace when empty.
 	Namespace *string `json:"namespace,omitempty"`
 	// role the partner played.
 	Role *apiv1alpha1.InfluenceRole `json:"role,omitempty"`
-	// at is when the partner influenced the deal. Only influence within the
-	// program's influenceLookback before the win is credited.
+	// at is when the partner influenced the deal: not before the registration's
+	// submission (spec.submittedAt) nor in the future (a minute's difference of
+	// clocks is allowed). Only influence within the program's influenceLookback
+	// before the close is credited.
 	At *v1.Time `json:"at,omitempty"`
 }
 

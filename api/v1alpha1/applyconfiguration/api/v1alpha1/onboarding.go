@@ -8,6 +8,10 @@ Licensed under the Apache License, Version 2.0.
 
 package v1alpha1
 
+import (
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
 // OnboardingApplyConfiguration represents a declarative configuration of the Onboarding type for use
 // with apply.
 //
@@ -16,6 +20,14 @@ package v1alpha1
 type OnboardingApplyConfiguration struct {
 	// steps a new partner must meet, each by its due time after joining.
 	Steps []OnboardingStepApplyConfiguration `json:"steps,omitempty"`
+	// adoptPartnersCreatedBefore adopts the partners that existed before the
+	// program had onboarding: a partner created (metadata.creationTimestamp,
+	// set by the API server) before this time that has no stored lifecycle
+	// starts Active without the steps, with status.lifecycle.onboardedAt and a
+	// LifecycleChange record of reason AdoptedPreExisting. Every other partner
+	// goes through the steps, however late the controller first sees its
+	// program. Absent: no partner is adopted.
+	AdoptPartnersCreatedBefore *v1.Time `json:"adoptPartnersCreatedBefore,omitempty"`
 }
 
 // OnboardingApplyConfiguration constructs a declarative configuration of the Onboarding type for use with
@@ -34,5 +46,13 @@ func (b *OnboardingApplyConfiguration) WithSteps(values ...*OnboardingStepApplyC
 		}
 		b.Steps = append(b.Steps, *values[i])
 	}
+	return b
+}
+
+// WithAdoptPartnersCreatedBefore sets the AdoptPartnersCreatedBefore field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the AdoptPartnersCreatedBefore field is set to the value of the last call.
+func (b *OnboardingApplyConfiguration) WithAdoptPartnersCreatedBefore(value v1.Time) *OnboardingApplyConfiguration {
+	b.AdoptPartnersCreatedBefore = &value
 	return b
 }

@@ -28,9 +28,11 @@ type PartnerLifecycleApplyConfiguration struct {
 	// message explains the phase for people.
 	Message *string `json:"message,omitempty"`
 	// onboardedAt is when the partner finished onboarding: every step met, or
-	// first seen Active (a program without onboarding, or a partner the
-	// controller evaluated before lifecycles existed). From then on steps the
-	// program adds or changes no longer apply to it.
+	// first seen Active (a program without onboarding steps, or a partner
+	// adopted through the program's spec.onboarding.adoptPartnersCreatedBefore).
+	// It is stored, never inferred: a partner without it goes through the
+	// program's steps. From then on steps the program adds or changes no longer
+	// apply to it.
 	OnboardedAt *v1.Time `json:"onboardedAt,omitempty"`
 	// onboarding is the partner's progress with each step of its program's
 	// spec.onboarding, in the program's order. Empty when the program has none.
