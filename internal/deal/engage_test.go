@@ -677,3 +677,201 @@ func TestAQueuedRegistrationEscalatesItsConflictOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestCreditFollowsProtectionThatWasActuallyHeld(t *testing.T) {
+	day := 24 * time.Hour
+	takenAt := now.Add(-time.Hour)
+	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+	})
+	suspendedPartner := func() *v1alpha1.Partner { p := partner(resell); p.Spec.Suspended = true; return p }
+	challenger := v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", UID: "uid-r1", Partner: "rival"}
+	conflictLost := Lock{State: LockTaken, Holder: challenger, TakenThrough: "rivals/r1-conflict-uid-r1", Since: takenAt}
+	for name, tc := range map[string]struct {
+		partner    *v1alpha1.Partner
+		lock       Lock
+		wantReason string
+		wantUntil  time.Time
+	}{
+		"a conflict lost ends protection when the challenger took the key": {partner(resell), conflictLost, v1alpha1.ReasonDealConflictLost, takenAt},
+		"the direct team engaged ends protection when it took the key": {partner(resell),
+			Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}, Since: takenAt}, v1alpha1.ReasonDealDirectEngaged, takenAt},
+		"a key lost to another holder ends protection when it took the key": {partner(resell),
+			Lock{State: LockTaken, Holder: challenger, Since: takenAt}, v1alpha1.ReasonDealLostHolder, takenAt},
+		"a lock that does not say when it was taken ends protection when the loss is seen": {partner(resell),
+			Lock{State: LockTaken, Holder: challenger}, v1alpha1.ReasonDealLostHolder, now},
+		"a lost entitlement (demotion, probation) ends protection at once": {partner(), Lock{State: LockMine}, v1alpha1.ReasonDealLostHolder, now},
+		"a suspension ends protection at once":                             {suspendedPartner(), Lock{State: LockMine}, v1alpha1.ReasonDealLostHolder, now},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := registration("d1", now.Add(-10*day), approved)
+			r := Evaluate(Input{Now: now, Deal: d, Partner: tc.partner, Program: program(nil), Lock: tc.lock})
+			if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != tc.wantReason || r.Lock != Release {
+				t.Fatalf("phase %s (%s: %s), lock %d; want Expired (%s), released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, tc.wantReason)
+			}
+			if !r.Status.ProtectedUntil.Time.Equal(tc.wantUntil) {
+				t.Errorf("protectedUntil %v, want the loss at %v", r.Status.ProtectedUntil, tc.wantUntil)
+			}
+			if len(r.Events) != 1 || !strings.Contains(r.Events[0].Message, "protection ended at "+tc.wantUntil.Format(time.RFC3339)) {
+				t.Errorf("events %+v: the loss must be recorded with the moment protection ended", r.Events)
+			}
+			// The CRM reports a win afterwards: closed after the loss, no credit
+			// (the registration stays Expired); closed before it, Won and credited.
+			for _, c := range []struct {
+				closed time.Time
+				credit bool
+			}{{tc.wantUntil.Add(time.Second), false}, {tc.wantUntil.Add(-time.Second), true}} {
+				later := d.DeepCopy()
+				later.Status = r.Status
+				won("5000", c.closed)(later)
+				w := Evaluate(Input{Now: now.Add(day), Deal: later, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockTaken, Holder: challenger}})
+				if (w.Status.Phase == v1alpha1.DealWon) != c.credit || (w.Status.Attribution != nil) != c.credit {
+					t.Errorf("a win closed at %v: %s (%s), attribution %+v; want credit %v", c.closed, w.Status.Phase, w.Status.Reason, w.Status.Attribution, c.credit)
+				}
+			}
+			// Reported before the controller saw the loss: judged the same way.
+			early := registration("d1", now.Add(-10*day), approved, won("5000", tc.wantUntil.Add(time.Second)))
+			w := Evaluate(Input{Now: now, Deal: early, Partner: tc.partner, Program: program(nil), Lock: tc.lock})
+			if w.Status.Attribution != nil || w.Status.Reason != "ClosedWithoutProtection" {
+				t.Errorf("a win closed after the loss, reported before it was seen: %s (%s), attribution %+v; want no credit", w.Status.Phase, w.Status.Reason, w.Status.Attribution)
+			}
+		})
+	}
+	t.Run("a registration that expired before losses moved protectedUntil is credited only up to its expiry", func(t *testing.T) {
+		d := registration("d1", now.Add(-10*day), approved, won("5000", now.Add(-time.Minute)), func(d *v1alpha1.DealRegistration) {
+			d.Status.Phase, d.Status.Reason = v1alpha1.DealExpired, v1alpha1.ReasonDealConflictLost
+			d.Status.History = []v1alpha1.DealEvent{{Sequence: 1, Time: metav1.NewTime(now.Add(-time.Hour)), Phase: v1alpha1.DealExpired, Reason: v1alpha1.ReasonDealConflictLost}}
+		})
+		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil)})
+		if r.Status.Attribution != nil || !r.Status.ProtectedUntil.Time.Equal(now.Add(-time.Hour)) {
+			t.Errorf("phase %s (%s), until %v, attribution %+v; want no credit, protection ended at the expiry", r.Status.Phase, r.Status.Reason, r.Status.ProtectedUntil, r.Status.Attribution)
+		}
+	})
+}
+
+// One won deal is sourced-credited once: the holder a conflict took the key
+// from and the challenger that took it never both cover one close.
+func TestOneCloseIsSourcedCreditedToOneRegistrationOfItsKey(t *testing.T) {
+	day := 24 * time.Hour
+	takenAt := now.Add(-time.Hour).Add(300 * time.Millisecond) // the lock's since, to the microsecond
+	holder := registration("r1", now.Add(-20*day), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+	}))
+	challenger := registration("d1", now.Add(-5*day), func(d *v1alpha1.DealRegistration) {
+		d.Spec.EscalateConflict = true
+		d.Status.Phase, d.Status.Reason = v1alpha1.DealQueued, "ConflictEscalated"
+		d.Status.Conflict = &v1alpha1.DealConflict{Request: "d1-conflict-uid-d1", Against: HolderOf(holder)}
+	})
+	// The conflict was approved a while before the challenger took the key.
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-conflict-uid-d1"}, Status: v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved,
+		Conditions: []metav1.Condition{{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(takenAt.Add(-10 * time.Minute))}}}}
+	c := Evaluate(Input{Now: takenAt, Deal: challenger, Partner: partner(resell), Program: program(nil), Conflict: q,
+		Lock: Lock{State: LockMine, Holder: HolderOf(challenger), TakenThrough: "partners/d1-conflict-uid-d1", Since: takenAt}})
+	if c.Status.Phase != v1alpha1.DealApproved {
+		t.Fatalf("challenger: %s (%s)", c.Status.Phase, c.Status.Message)
+	}
+	h := Evaluate(Input{Now: now, Deal: holder, Partner: partner(resell), Program: program(nil),
+		Lock: Lock{State: LockTaken, Holder: HolderOf(challenger), TakenThrough: "partners/d1-conflict-uid-d1", Since: takenAt}})
+	if h.Status.Phase != v1alpha1.DealExpired {
+		t.Fatalf("holder: %s (%s)", h.Status.Phase, h.Status.Message)
+	}
+	// What the API server stores: times to the second.
+	stored := func(st v1alpha1.DealRegistrationStatus) v1alpha1.DealRegistrationStatus {
+		st.ApprovedAt = &metav1.Time{Time: st.ApprovedAt.Truncate(time.Second)}
+		st.ProtectedUntil = &metav1.Time{Time: st.ProtectedUntil.Truncate(time.Second)}
+		return st
+	}
+	cs, hs := stored(c.Status), stored(h.Status)
+	for at := takenAt.Add(-15 * time.Minute); at.Before(takenAt.Add(15 * time.Minute)); at = at.Add(500 * time.Millisecond) {
+		if ProtectedAt(cs, at) && ProtectedAt(hs, at) {
+			t.Fatalf("a close at %v lies in both protections (holder %v to %v, challenger %v to %v)", at, hs.ApprovedAt, hs.ProtectedUntil, cs.ApprovedAt, cs.ProtectedUntil)
+		}
+	}
+	if !cs.ApprovedAt.Time.Equal(takenAt.Truncate(time.Second)) {
+		t.Errorf("the challenger's protection begins at %v, want when it took the key (%v), not at the conflict's approval", cs.ApprovedAt, takenAt)
+	}
+}
+
+func TestSuspensionEndsEveryProtection(t *testing.T) {
+	suspended := func() *v1alpha1.Partner { p := partner(resell); p.Spec.Suspended = true; return p }
+	referral := func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }
+	cosell := func(d *v1alpha1.DealRegistration) {
+		d.Spec.Type, d.Spec.Customer.Segment = v1alpha1.DealCoSell, "enterprise"
+	}
+	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-time.Hour)}, &metav1.Time{Time: now.Add(time.Hour)}
+	})
+	for name, tc := range map[string]struct {
+		d          *v1alpha1.DealRegistration
+		lock       Lock
+		wantPhase  v1alpha1.DealPhase
+		wantReason string
+	}{
+		"an approved Referral loses protection and releases the key": {registration("d1", now, referral, approved), Lock{State: LockMine}, v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"an approved Resale loses protection and releases the key":   {registration("d1", now, approved), Lock{State: LockMine}, v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"an approved CoSell loses protection and releases the key":   {registration("d1", now, cosell, approved), Lock{State: LockMine}, v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"a Referral under review loses the key": {registration("d1", now, referral, inPhase(v1alpha1.DealUnderReview)), Lock{State: LockMine},
+			v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"a new Referral is rejected":    {registration("d1", now, referral), Lock{}, v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled},
+		"a queued Referral is rejected": {registration("d1", now, referral, inPhase(v1alpha1.DealQueued)), Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Name: "r1"}}, v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: tc.d, Partner: suspended(), Program: program(nil), Lock: tc.lock})
+			if r.Status.Phase != tc.wantPhase || r.Status.Reason != tc.wantReason || r.Lock != Release {
+				t.Fatalf("phase %s (%s: %s), lock %d; want %s (%s), released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, tc.wantPhase, tc.wantReason)
+			}
+			if !strings.Contains(r.Status.Message, "suspended") || len(r.Events) != 1 {
+				t.Errorf("message %q, events %d: the suspension must be named and recorded", r.Status.Message, len(r.Events))
+			}
+		})
+	}
+	if MissingEntitlement(suspended(), v1alpha1.DealReferral, "") == "" {
+		t.Errorf("a suspended partner lacks what a Referral needs")
+	}
+	t.Run("without its program, a suspended partner's registration still loses protection", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: registration("d1", now, referral, approved), Partner: suspended(), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Lock != Release {
+			t.Errorf("phase %s (%s), lock %d; want Expired, released", r.Status.Phase, r.Status.Message, r.Lock)
+		}
+	})
+}
+
+func TestDeadlinesFireWithoutAProgram(t *testing.T) {
+	approved := func(until time.Time) *v1alpha1.DealRegistration {
+		return registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-time.Hour)}, &metav1.Time{Time: until}
+			s.ConflictKey = "global/domain:globex.com/sync"
+		}))
+	}
+	t.Run("before protectedUntil it holds and comes back at protectedUntil", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now.Add(time.Minute)), Partner: partner(resell), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Keep {
+			t.Fatalf("phase %s, lock %d", r.Status.Phase, r.Lock)
+		}
+		if r.Next == nil || !r.Next.Equal(now.Add(time.Minute)) {
+			t.Errorf("next %v, want protectedUntil %v", r.Next, now.Add(time.Minute))
+		}
+	})
+	t.Run("at protectedUntil it expires and releases the key", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now), Partner: partner(resell), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealProtectionEnd || r.Lock != Release || len(r.Events) != 1 {
+			t.Errorf("phase %s (%s: %s), lock %d, events %d; want Expired (ProtectionEnded), released, recorded", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, len(r.Events))
+		}
+	})
+	t.Run("a pending extension does not hold protection past protectedUntil without the program", func(t *testing.T) {
+		d := approved(now)
+		d.Spec.ExtensionRequested = true
+		d.Status.Extension = &v1alpha1.DealExtension{Request: "d1-extension-uid-d1"}
+		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Lock != Release {
+			t.Errorf("phase %s (%s), lock %d; want Expired, released", r.Status.Phase, r.Status.Message, r.Lock)
+		}
+	})
+	t.Run("the key taken by another ends it", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now.Add(time.Hour)), Partner: partner(resell),
+			Lock: Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}, Since: now.Add(-time.Minute)}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealDirectEngaged || !r.Status.ProtectedUntil.Time.Equal(now.Add(-time.Minute)) {
+			t.Errorf("phase %s (%s), until %v; want Expired (DirectEngaged) at the take", r.Status.Phase, r.Status.Reason, r.Status.ProtectedUntil)
+		}
+	})
+}
