@@ -447,6 +447,13 @@ func evaluate(in Input) Result {
 				ahead.Namespace, ahead.Name, ahead.Spec.Partner, domain, d.Spec.ProductLine)
 			return res.finish(st, now, false)
 		}
+		if settled := submitted(d).Add(Settle); in.Now.Before(settled) && !conflictApproved(in, st) {
+			// First come is by submittedAt: a registration takes a free key only
+			// once every registration submitted before it has had Settle to reach
+			// the cache, so a later one seen first does not take the key from an
+			// earlier one. Nothing is written meanwhile.
+			return Result{Status: *d.Status.DeepCopy(), Next: &settled}
+		}
 		if st.Phase == "" {
 			move(v1alpha1.DealSubmitted, "Submitted", "registered; taking customer %s for %s", domain, d.Spec.ProductLine)
 		}
@@ -693,6 +700,13 @@ func ineligible(d *v1alpha1.DealRegistration, r *v1alpha1.DealRegistrationRules)
 func inLine(o *v1alpha1.DealRegistration, key string) bool {
 	return o.Status.ConflictKey == key && !Final(o.Status.Phase) && !o.Spec.Withdrawn
 }
+
+// Settle is how long after its submittedAt a registration waits before it
+// takes a free key: the time a registration submitted just before it has to
+// pass admission and reach the controller's cache, so that it is seen ahead in
+// line. A registration that arrives later than that finds the key taken and
+// queues behind its holder.
+const Settle = 2 * time.Second
 
 // Before reports whether registration a was submitted before b: by
 // spec.submittedAt to the microsecond, then by namespace and name.

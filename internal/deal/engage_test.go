@@ -74,6 +74,7 @@ func TestEvaluate(t *testing.T) {
 	auto := &v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{MinTierRank: ptr.To[int32](2), MaxAmount: &v1alpha1.Money{Amount: "50000", Currency: "USD"}}}
 	direct := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}}
 	other := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", Partner: "rival"}}
+	settled := now.Add(-Settle) // submitted long enough ago to take a free key
 	protectedUntil := func(t time.Time) func(*v1alpha1.DealRegistrationStatus) {
 		return func(s *v1alpha1.DealRegistrationStatus) { s.ProtectedUntil = &metav1.Time{Time: t} }
 	}
@@ -116,7 +117,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealWon, wantLock: Release,
 		},
 		"a registration first in line for a free key asks to acquire it": {
-			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil)},
+			in:        Input{Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil)},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 			check: func(t *testing.T, r Result) {
 				if r.Status.ConflictKey != "global/domain:globex.com/sync" || r.Status.CanonicalDomain != "globex.com" {
@@ -223,7 +224,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealDuplicate, wantLock: Release, wantMsg: "registration mine",
 		},
 		"a partner's earlier registration that ended is no duplicate": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
 					o := waiting("mine", now.Add(-time.Hour), v1alpha1.DealExpired)
 					o.Spec.Partner = "acme-consulting"
@@ -237,7 +238,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReserved, wantLock: Release, wantMsg: "strategic account",
 		},
 		"a reserved account reserves only its product lines": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell),
 				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: "globex.com", ProductLines: []string{"vault"}}}})},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
@@ -261,7 +262,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
 		},
 		"an ended registration earlier in line does not hold the queue": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{waiting("early", now.Add(-time.Hour), v1alpha1.DealExpired)}},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
@@ -287,7 +288,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealNotEntitled, wantLock: Release, wantMsg: `CoSell for segment "enterprise"`,
 		},
 		"Referral needs no entitlement": {
-			in:        Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }), Partner: partner(), Program: program(nil)},
+			in:        Input{Now: now, Deal: registration("d1", settled, func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }), Partner: partner(), Program: program(nil)},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
 		"a partner that loses the entitlement loses protection at once": {
@@ -326,7 +327,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early",
 		},
 		"an earlier registration not evaluated yet for another customer is not": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{*registration("early", now.Add(-time.Second), func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "initech.com" })}},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
@@ -469,7 +470,7 @@ func TestOutcomesAndAttribution(t *testing.T) {
 }
 
 func TestTransitionsAreNumberedForTheirRecords(t *testing.T) {
-	d := registration("d1", now)
+	d := registration("d1", now.Add(-Settle))
 	var seqs []int64
 	for _, lock := range []Lock{{State: LockFree}, {State: LockMine}} {
 		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: lock})
@@ -874,4 +875,28 @@ func TestDeadlinesFireWithoutAProgram(t *testing.T) {
 			t.Errorf("phase %s (%s), until %v; want Expired (DirectEngaged) at the take", r.Status.Phase, r.Status.Reason, r.Status.ProtectedUntil)
 		}
 	})
+}
+
+func TestFirstComeIsBySubmittedAtNotByWhoIsSeenFirst(t *testing.T) {
+	// A later registration seen before an earlier one waits Settle from its
+	// submission, writing nothing, before it takes the free key.
+	late := registration("late", now.Add(-Settle/2))
+	r := Evaluate(Input{Now: now, Deal: late, Partner: partner(resell), Program: program(nil)})
+	if r.Lock != Keep || r.Status.Phase != "" || len(r.Events) != 0 {
+		t.Fatalf("within the settle window: lock %d, phase %q, events %d; want nothing taken, nothing written", r.Lock, r.Status.Phase, len(r.Events))
+	}
+	if want := now.Add(Settle / 2); r.Next == nil || !r.Next.Equal(want) {
+		t.Errorf("next %v, want the end of the settle window %v", r.Next, want)
+	}
+	// By then the earlier one has reached the cache: the later one queues behind it.
+	early := registration("early", now.Add(-Settle/2-time.Millisecond), func(d *v1alpha1.DealRegistration) { d.Spec.Partner = "rival" })
+	r = Evaluate(Input{Now: now.Add(Settle / 2), Deal: late, Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{*early}})
+	if r.Status.Phase != v1alpha1.DealQueued || r.Lock != Keep || !strings.Contains(r.Status.Message, "partners/early") {
+		t.Errorf("after the settle window: %s (%s), lock %d; want Queued behind the earlier registration", r.Status.Phase, r.Status.Message, r.Lock)
+	}
+	// Alone after the window, it takes the key.
+	r = Evaluate(Input{Now: now.Add(Settle / 2), Deal: late, Partner: partner(resell), Program: program(nil)})
+	if r.Lock != Acquire {
+		t.Errorf("alone after the settle window: lock %d, want Acquire", r.Lock)
+	}
 }
