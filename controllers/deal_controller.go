@@ -309,7 +309,7 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 		}
 	}
 	if deal.Releases(h, lock.Spec.Until, holder, now) {
-		return &lock, deal.Lock{State: deal.LockFree, Holder: h}, nil
+		return &lock, deal.Lock{State: deal.LockFree, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
 	}
 	return &lock, deal.Lock{State: deal.LockTaken, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
 }

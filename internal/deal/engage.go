@@ -273,6 +273,9 @@ func evaluate(in Input) Result {
 		case in.Lock.TakenThrough != "":
 			return lose(lossAt(in), v1alpha1.ReasonDealConflictLost, "conflict request %s gave customer %s for %s to registration %s/%s of partner %s: this registration's protection ended",
 				in.Lock.TakenThrough, domain, d.Spec.ProductLine, h.Namespace, h.Name, h.Partner)
+		case in.Lock.State == LockFree:
+			return lose(lossAt(in), v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s took customer %s for %s from this one (and no longer holds it)",
+				h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
 		default: // the key was taken from us: only when we had ended, so end now
 			return lose(lossAt(in), v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s now holds customer %s for %s", h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
 		}
@@ -305,7 +308,7 @@ func evaluate(in Input) Result {
 		if open && in.Partner.Spec.Suspended {
 			return suspended(st.CanonicalDomain)
 		}
-		if open && in.Lock.State == LockTaken {
+		if open && takenFrom(in.Lock) {
 			return lostKey(st.CanonicalDomain)
 		}
 		if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) {
@@ -438,6 +441,11 @@ func evaluate(in Input) Result {
 			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, tail)
 		return res.finish(st, now, false)
 	case LockFree:
+		if open && takenFrom(in.Lock) && d.Status.ConflictKey == key {
+			// Another holder took the key after this one and released it since:
+			// the customer was lost then, and is not taken back.
+			return lostKey(domain)
+		}
 		if open { // it held the key and the lock went (deleted by hand): take it back
 			res.Lock = Acquire
 			return res.finish(st, now, false)
@@ -518,23 +526,45 @@ func evaluate(in Input) Result {
 	return res.finish(st, now, true)
 }
 
-// lossAt is when an open registration lost its key to the lock's holder: when
-// that holder took it, as the lock says, or now when it does not say.
+// lossAt is when an open registration lost its key to the lock's holder (that
+// holds it, or held it since): when that holder took it, as the lock says, or
+// now when it does not say.
 func lossAt(in Input) time.Time {
-	if s := in.Lock.Since; in.Lock.State == LockTaken && !s.IsZero() && s.Before(in.Now) {
+	if s := in.Lock.Since; in.Lock.State != LockMine && !s.IsZero() && s.Before(in.Now) {
 		return s
 	}
 	return in.Now
 }
 
+// keyOf is the conflict key of the registration under its program, "" when it has none.
+func keyOf(in Input) string {
+	if in.Program == nil {
+		return in.Deal.Status.ConflictKey
+	}
+	_, k, err := Key(in.Deal, in.Program)
+	if err != nil {
+		return ""
+	}
+	return k
+}
+
+// takenFrom reports whether, for a registration that held its key, another
+// holder took it: it holds the key, or held it and has released it since (a
+// lock that is gone says nothing).
+func takenFrom(l Lock) bool {
+	return l.State == LockTaken || (l.State == LockFree && l.Holder.Kind != "")
+}
+
 // lossOf reports whether an open registration has lost its customer, and
-// when: another holder took its key, or its partner is suspended or lacks the
+// when: another holder took its key (and may have released it since), or its partner is suspended or lacks the
 // entitlement the registration needs (seen now).
 func lossOf(in Input, open bool) (time.Time, bool) {
 	switch {
 	case !open:
 		return time.Time{}, false
 	case in.Lock.State == LockTaken:
+		return lossAt(in), true
+	case takenFrom(in.Lock) && in.Deal.Status.ConflictKey == keyOf(in):
 		return lossAt(in), true
 	case in.Partner.Spec.Suspended:
 		return in.Now, true

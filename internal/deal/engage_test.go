@@ -900,3 +900,35 @@ func TestFirstComeIsBySubmittedAtNotByWhoIsSeenFirst(t *testing.T) {
 		t.Errorf("alone after the settle window: lock %d, want Acquire", r.Lock)
 	}
 }
+
+func TestAHolderWhoseKeyWasTakenDoesNotTakeItBack(t *testing.T) {
+	day := 24 * time.Hour
+	takenAt := now.Add(-time.Hour)
+	d := registration("d1", now.Add(-20*day), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+		s.ConflictKey = "global/domain:globex.com/sync"
+	}))
+	// The challenger took the key through its conflict and has ended since: the
+	// lock is free, naming it as the last holder.
+	released := Lock{State: LockFree, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", UID: "uid-r1", Partner: "rival"},
+		TakenThrough: "rivals/r1-conflict-uid-r1", Since: takenAt}
+	r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: released})
+	if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealConflictLost || r.Lock == Acquire {
+		t.Fatalf("phase %s (%s: %s), lock %d; want Expired (ConflictLost), the key not taken back", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock)
+	}
+	if !r.Status.ProtectedUntil.Time.Equal(takenAt) {
+		t.Errorf("protectedUntil %v, want when the key was taken (%v)", r.Status.ProtectedUntil, takenAt)
+	}
+	// Reported won, closed after the key was taken: no credit.
+	won("5000", takenAt.Add(time.Minute))(d)
+	r = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: released})
+	if r.Status.Attribution != nil {
+		t.Errorf("a close after the key was taken is credited: %s (%s)", r.Status.Phase, r.Status.Reason)
+	}
+	// A lock that is gone (deleted by hand) says nothing: the holder takes it back.
+	d.Status.Outcome = nil
+	r = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockFree}})
+	if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Acquire {
+		t.Errorf("phase %s, lock %d; want Approved, taking its key back", r.Status.Phase, r.Lock)
+	}
+}
