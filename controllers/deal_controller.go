@@ -297,7 +297,7 @@ func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistrat
 // changed since it was read).
 func (r *DealReconciler) afterAcquire(ctx context.Context, d *v1alpha1.DealRegistration, key string, taken *v1alpha1.DealLock, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
 	if taken != nil {
-		return taken, deal.Lock{State: deal.LockMine, Holder: taken.Spec.Holder, TakenThrough: taken.Spec.TakenThrough}, nil
+		return taken, deal.Lock{State: deal.LockMine, Holder: taken.Spec.Holder, TakenThrough: taken.Spec.TakenThrough, Since: taken.Spec.Since.Time}, nil
 	}
 	return r.readLockFrom(ctx, r.APIReader, d, key, now)
 }
@@ -313,7 +313,7 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 	}
 	h := lock.Spec.Holder
 	if h.Kind == deal.HolderPartner && h.UID == string(d.UID) {
-		return &lock, deal.Lock{State: deal.LockMine, Holder: h, TakenThrough: lock.Spec.TakenThrough}, nil
+		return &lock, deal.Lock{State: deal.LockMine, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
 	}
 	var holder *v1alpha1.DealRegistration
 	if h.Kind == deal.HolderPartner {
@@ -326,9 +326,9 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 		}
 	}
 	if deal.Releases(h, lock.Spec.Until, holder, now) {
-		return &lock, deal.Lock{State: deal.LockFree, Holder: h}, nil
+		return &lock, deal.Lock{State: deal.LockFree, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
 	}
-	return &lock, deal.Lock{State: deal.LockTaken, Holder: h, TakenThrough: lock.Spec.TakenThrough}, nil
+	return &lock, deal.Lock{State: deal.LockTaken, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
 }
 
 // acquire creates the lock for d, or takes it over from a holder that no longer

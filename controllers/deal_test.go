@@ -264,29 +264,63 @@ func TestExpiryReleasesTheCustomerToTheEarliestQueued(t *testing.T) {
 func TestEntitlementsDecideWhoMayRegister(t *testing.T) {
 	g := NewWithT(t)
 	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 1)
-	p := f.partners[0] // at the entry tier, which grants Resell
+	p := f.partners[0] // at the entry tier, which grants Resell and not CoSell
 	resale := f.register(g, p, "entitled-"+rand.String(4)+".com")
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, resale)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
-
-	// Suspended, the partner loses its entitlements: its approved registration
-	// loses protection at once, and new Resale registrations are refused.
-	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspended":true}}`)))).To(Succeed())
+	cosell := newDeal(f.ns, p, v1alpha1.DealCoSell, "cosell-"+rand.String(4)+".com", "sync")
+	cosell.Spec.Customer.Segment = "enterprise"
+	g.Expect(f.registrar.Create(ctx, cosell)).To(Succeed())
 	eventually(g, func(g Gomega) {
-		got := getDeal(g, resale)
-		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
-		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealLostHolder))
-	}).Should(Succeed())
-	refused := f.register(g, p, "refused-"+rand.String(4)+".com")
-	eventually(g, func(g Gomega) {
-		got := getDeal(g, refused)
+		got := getDeal(g, cosell)
 		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealRejected))
 		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealNotEntitled))
-		g.Expect(got.Status.Message).To(ContainSubstring("Resell"))
+		g.Expect(got.Status.Message).To(ContainSubstring(`CoSell for segment "enterprise"`))
 	}).Should(Succeed())
 	// A referral needs no entitlement.
 	referral := newDeal(f.ns, p, v1alpha1.DealReferral, "referral-"+rand.String(4)+".com", "sync")
 	g.Expect(f.registrar.Create(ctx, referral)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, referral)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+}
+
+func TestSuspensionEndsEveryProtection(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	p, next := f.partners[0], f.partners[1]
+	resale := f.register(g, p, "suspended-"+rand.String(4)+".com")
+	referral := newDeal(f.ns, p, v1alpha1.DealReferral, "referred-"+rand.String(4)+".com", "sync")
+	g.Expect(f.registrar.Create(ctx, referral)).To(Succeed())
+	for _, d := range []*v1alpha1.DealRegistration{resale, referral} {
+		eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	}
+	queued := newDeal(f.ns, next, v1alpha1.DealReferral, referral.Spec.Customer.Domain, "sync")
+	g.Expect(f.registrar.Create(ctx, queued)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, queued)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+
+	// Suspended, the partner loses every protection, of every type, at once:
+	// its keys go to the next in line, and each loss is recorded.
+	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspended":true}}`)))).To(Succeed())
+	for _, d := range []*v1alpha1.DealRegistration{resale, referral} {
+		eventually(g, func(g Gomega) {
+			got := getDeal(g, d)
+			g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
+			g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealLostHolder))
+			g.Expect(got.Status.Message).To(ContainSubstring("suspended"))
+			g.Expect(got.Status.ProtectedUntil.Time).To(BeTemporally("<=", time.Now()), "protection ends at the loss")
+			g.Expect(dealRecords(g, got)).To(HaveLen(int(got.Status.History[len(got.Status.History)-1].Sequence)))
+		}).Should(Succeed())
+	}
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, queued)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+
+	// It registers nothing new, of any type, until the suspension ends.
+	for _, typ := range []v1alpha1.DealType{v1alpha1.DealReferral, v1alpha1.DealResale} {
+		err := f.registrar.Create(ctx, newDeal(f.ns, p, typ, "later-"+rand.String(4)+".com", "sync"))
+		g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		g.Expect(err.Error()).To(And(ContainSubstring("spec.partner"), ContainSubstring("suspended")))
+	}
+	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspended":false}}`)))).To(Succeed())
+	again := newDeal(f.ns, p, v1alpha1.DealReferral, "again-"+rand.String(4)+".com", "sync")
+	eventually(g, func(g Gomega) { g.Expect(f.registrar.Create(ctx, again)).To(Succeed()) }).Should(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, again)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
 }
 
 func TestBadRegistrationsAreRefusedAtAdmission(t *testing.T) {
@@ -831,4 +865,111 @@ func TestInfluenceIsConfirmedNotDeclared(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("influence claims are fixed once the outcome is reported")))
 	g.Expect(confirmInfluence(g, crm, unconfirmed)).To(MatchError(ContainSubstring("fixed once its outcome is reported")))
 	g.Expect(getDeal(g, unconfirmed).Status.InfluenceConfirmations).To(BeEmpty())
+}
+
+// escalatedConflict has partners[1] queue behind partners[0]'s approved
+// registration and escalate; it returns both and the pending conflict request.
+func escalatedConflict(t *testing.T, g Gomega, path *v1alpha1.ReviewPath, f *dealFixture) (holder, challenger *v1alpha1.DealRegistration, q *v1alpha1.ExceptionRequest) {
+	domain := "contested-" + rand.String(4) + ".com"
+	holder = f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	challenger = f.register(g, f.partners[1], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, challenger)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+	g.Expect(f.registrar.Patch(ctx, getDeal(g, challenger), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"escalateConflict":true}}`)))).To(Succeed())
+	q = &v1alpha1.ExceptionRequest{}
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Conflict).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Conflict.Request}, q)).To(Succeed())
+		g.Expect(q.Status.Phase).To(Equal(v1alpha1.PhasePending))
+	}).Should(Succeed())
+	return holder, challenger, q
+}
+
+func conflictPath(t *testing.T) *v1alpha1.ReviewPath {
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("conflicts")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealConflict}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel-chief", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	return path
+}
+
+func TestCreditFollowsProtectionThatWasActuallyHeld(t *testing.T) {
+	g := NewWithT(t)
+	path := conflictPath(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 2)
+	holder, challenger, q := escalatedConflict(t, g, path, f)
+	original := getDeal(g, holder).Status.ProtectedUntil.Time
+	g.Expect(decide(reviewer(t, "channel-chief@example.com", path, "channel-chief"), q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	var lock v1alpha1.DealLock
+	eventually(g, func(g Gomega) {
+		lost, won := getDeal(g, holder), getDeal(g, challenger)
+		g.Expect(lost.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictLost))
+		g.Expect(won.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(admin.Get(ctx, types.NamespacedName{Name: won.Status.Lock}, &lock)).To(Succeed())
+		// The holder's protection ended when the challenger took the key, and
+		// the challenger's began then: one close lies in at most one of them.
+		taken := lock.Spec.Since.Time.Truncate(time.Second)
+		g.Expect(lost.Status.ProtectedUntil.Time).To(BeTemporally("==", taken))
+		g.Expect(lost.Status.ProtectedUntil.Time).To(BeTemporally("<", original))
+		g.Expect(won.Status.ApprovedAt.Time).To(BeTemporally(">=", taken))
+		g.Expect(lost.Status.History[len(lost.Status.History)-1].Message).To(ContainSubstring("protection ended at"))
+	}).Should(Succeed())
+
+	// The CRM reports the deal won on both, closed now: after the holder lost
+	// the customer. Only the challenger, which held it, is credited.
+	statusRules := rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"dealregistrations/status"}, Verbs: []string{"get", "patch"}}
+	crm := userClient(t, crmDirect, nil, statusRules)
+	g.Expect(reportWon(g, crm, holder, "90000")).To(Succeed())
+	g.Expect(reportWon(g, crm, challenger, "90000")).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealWon))
+		g.Expect(got.Status.Attribution).NotTo(BeNil())
+		g.Expect(got.Status.Attribution.Sourced).To(HaveField("Partner", f.partners[1].Name))
+	}).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		got := getDeal(g, holder)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(got.Status.Attribution).To(BeNil())
+	}).WithTimeout(2 * time.Second).Should(Succeed())
+}
+
+func TestEndingARegistrationWakesItsOpenConflictRequest(t *testing.T) {
+	g := NewWithT(t)
+	path := conflictPath(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 2)
+	_, challenger, q := escalatedConflict(t, g, path, f)
+	withdraw(g, challenger)
+	eventually(g, func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
+		g.Expect(q.Status.Phase).To(Equal(v1alpha1.PhaseWithdrawn))
+	}).Should(Succeed())
+}
+
+func TestDeadlinesFireWithoutAProgram(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, Protection: &metav1.Duration{Duration: 15 * time.Second}}, 2)
+	moved, next := f.partners[0], f.partners[1]
+	d := f.register(g, moved, "orphaned-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	queued := f.register(g, next, d.Spec.Customer.Domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, queued)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+
+	// The partner moves to a program that does not exist: its registration's
+	// protection still ends on time, and the key goes to the next in line.
+	g.Expect(admin.Patch(ctx, getPartner(g, moved), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"program":"`+uniqueName("nowhere")+`"}}`)))).To(Succeed())
+	eventually(g, func(g Gomega) { // seen without its program while still protected
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonProgramNotFound))
+	}).Should(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealProtectionEnd))
+		g.Expect(dealPhase(g, queued)).To(Equal(v1alpha1.DealApproved))
+	}).Should(Succeed())
 }

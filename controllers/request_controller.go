@@ -296,7 +296,8 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 			}
 			return out
 		})).
-		// A registration that ends withdraws its pending review.
+		// A registration that ends withdraws its pending review, extension and
+		// conflict requests (a superseded conflict too).
 		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			d := o.(*v1alpha1.DealRegistration)
 			var out []reconcile.Request
@@ -305,6 +306,9 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 			}
 			if d.Status.Extension != nil {
 				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Status.Extension.Request}})
+			}
+			if d.Status.Conflict != nil {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Status.Conflict.Request}})
 			}
 			return out
 		})).

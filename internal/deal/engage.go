@@ -50,6 +50,9 @@ type Lock struct {
 	// TakenThrough is the DealConflict request (namespace/name) through which
 	// the holder took the key from the previous one, if it did.
 	TakenThrough string
+	// Since is when the current holder took the key (the lock's spec.since):
+	// for a registration that lost the key, the moment its protection ended.
+	Since time.Time
 }
 
 // Input is everything a registration's evaluation reads.
@@ -158,7 +161,8 @@ func rules(p *v1alpha1.PartnerProgram) *v1alpha1.DealRegistrationRules {
 
 // MissingEntitlement names what partner p lacks to register a deal of type t
 // for segment, "" when it has it: Resale needs Resell, CoSell needs CoSell for
-// the customer's segment, Referral needs nothing. A suspended partner has none.
+// the customer's segment, Referral needs no entitlement. A suspended partner
+// may hold and register nothing, of any type.
 func MissingEntitlement(p *v1alpha1.Partner, t v1alpha1.DealType, segment string) string {
 	var need v1alpha1.EntitlementName
 	switch t {
@@ -166,15 +170,19 @@ func MissingEntitlement(p *v1alpha1.Partner, t v1alpha1.DealType, segment string
 		need = v1alpha1.EntitlementResell
 	case v1alpha1.DealCoSell:
 		need = v1alpha1.EntitlementCoSell
-	default:
-		return ""
 	}
 	what := string(need)
 	if need == v1alpha1.EntitlementCoSell {
 		what = fmt.Sprintf("CoSell for segment %q", segment)
 	}
 	if p.Spec.Suspended {
+		if need == "" {
+			return fmt.Sprintf("the right to register a %s deal (the partner is suspended)", t)
+		}
 		return what + " (the partner is suspended)"
+	}
+	if need == "" {
+		return ""
 	}
 	for _, e := range p.Status.Entitlements {
 		if e.Name != need {
@@ -212,6 +220,17 @@ func evaluate(in Input) Result {
 	if held {
 		st.Holder = nil
 	}
+	if st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil {
+		// A registration expires when it loses its customer, if not before:
+		// protection ended no later than that (also for one expired before a
+		// loss moved protectedUntil).
+		for i := len(st.History) - 1; i >= 0; i-- {
+			if st.History[i].Phase == v1alpha1.DealExpired {
+				endProtection(&st, st.History[i].Time.Time)
+				break
+			}
+		}
+	}
 
 	if Final(st.Phase) && !(st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil && ProtectedAt(st, d.Status.Outcome.ClosedAt.Time)) {
 		res.Lock = Release
@@ -238,7 +257,42 @@ func evaluate(in Input) Result {
 		res.Lock = Release
 		return res.finish(st, now, false)
 	}
+	// lose ends an open registration that lost its customer at the moment at:
+	// its protection ends then, so a close after it earns no credit.
+	lose := func(at time.Time, reason, format string, args ...any) Result {
+		if endProtection(&st, at) {
+			format += "; protection ended at %s: a deal closed after it earns no sourced credit"
+			args = append(args, st.ProtectedUntil.UTC().Format(time.RFC3339))
+		}
+		return end(v1alpha1.DealExpired, reason, format, args...)
+	}
 	open := st.Phase == v1alpha1.DealApproved || st.Phase == v1alpha1.DealUnderReview
+	// lostKey ends an open registration whose key another holder took.
+	lostKey := func(domain string) Result {
+		h := in.Lock.Holder
+		st.Holder = &h
+		switch {
+		case h.Kind == HolderDirect:
+			return lose(lossAt(in), v1alpha1.ReasonDealDirectEngaged, "the direct team now holds customer %s for %s (opportunity %s)", domain, d.Spec.ProductLine, h.Opportunity)
+		case in.Lock.TakenThrough != "":
+			return lose(lossAt(in), v1alpha1.ReasonDealConflictLost, "conflict request %s gave customer %s for %s to registration %s/%s of partner %s: this registration's protection ended",
+				in.Lock.TakenThrough, domain, d.Spec.ProductLine, h.Namespace, h.Name, h.Partner)
+		case in.Lock.State == LockFree:
+			return lose(lossAt(in), v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s took customer %s for %s from this one (and no longer holds it)",
+				h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
+		default: // the key was taken from us: only when we had ended, so end now
+			return lose(lossAt(in), v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s now holds customer %s for %s", h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
+		}
+	}
+	// suspended ends an open registration of a suspended partner, of any type,
+	// and rejects any other.
+	suspended := func(domain string) Result {
+		if open {
+			return lose(in.Now, v1alpha1.ReasonDealLostHolder, "partner %s is suspended: its protection ended at once and customer %s for %s goes to the next registration in line",
+				in.Partner.Name, domain, d.Spec.ProductLine)
+		}
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled, "partner %s is suspended: it registers no deal, of any type, until the suspension ends", in.Partner.Name)
+	}
 
 	if d.Spec.Withdrawn {
 		return end(v1alpha1.DealWithdrawn, "Withdrawn", "withdrawn by the partner; the customer goes to the next registration in line")
@@ -253,15 +307,30 @@ func evaluate(in Input) Result {
 			offboarding.Describe(in.Partner))
 	}
 	if in.Program == nil {
-		// Nothing is decided without the rules: the standing stays as stored.
+		// Nothing is decided without the rules, but protection still ends: on
+		// time, when another holder takes the key, when the partner is suspended.
+		if open && in.Partner.Spec.Suspended {
+			return suspended(st.CanonicalDomain)
+		}
+		if open && takenFrom(in.Lock) {
+			return lostKey(st.CanonicalDomain)
+		}
+		if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) {
+			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome (program %s of partner %s does not exist, so no extension is decided); the customer goes to the next registration in line",
+				st.ProtectedUntil.UTC().Format(time.RFC3339), in.Partner.Spec.Program, in.Partner.Name)
+		}
 		if st.Phase == "" {
 			move(v1alpha1.DealSubmitted, v1alpha1.ReasonProgramNotFound, "program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name)
 		}
-		out := res.finish(st, now, held)
+		out := res.finish(st, now, held) // an approved registration comes back when its protection ends
 		conditions.Set(&out.Status.Conditions, d.Generation, now, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgramNotFound,
 			fmt.Sprintf("program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name))
-		out.Next = nil
 		return out
+	}
+	if at, lost := lossOf(in, open); lost && d.Status.Outcome != nil {
+		// A close is judged by the protection actually held: it ended when the
+		// registration lost its customer, whenever the loss is seen.
+		endProtection(&st, at)
 	}
 	if o := d.Status.Outcome; o != nil {
 		phase := v1alpha1.DealWon
@@ -285,6 +354,9 @@ func evaluate(in Input) Result {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "spec.customer.domain: %v", err)
 	}
 	st.CanonicalDomain, st.ConflictKey, st.Lock = domain, key, LockName(key)
+	if in.Partner.Spec.Suspended {
+		return suspended(domain)
+	}
 	if missing := MissingEntitlement(in.Partner, d.Spec.Type, d.Spec.Customer.Segment); missing != "" {
 		if in.Partner.Status.ObservedGeneration == 0 && !in.Partner.Spec.Suspended {
 			// The partner's entitlements are not computed yet: wait for them.
@@ -294,7 +366,7 @@ func evaluate(in Input) Result {
 			return res.finish(st, now, held)
 		}
 		if open {
-			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder,
+			return lose(in.Now, v1alpha1.ReasonDealLostHolder,
 				"partner %s no longer has the %s entitlement a %s registration needs: its protection ended at once", in.Partner.Name, missing, d.Spec.Type)
 		}
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled, "a %s registration needs the %s entitlement, which partner %s does not have", d.Spec.Type, missing, in.Partner.Name)
@@ -356,18 +428,11 @@ func evaluate(in Input) Result {
 	case LockTaken:
 		h := in.Lock.Holder
 		st.Holder = &h
+		if open {
+			return lostKey(domain)
+		}
 		if h.Kind == HolderDirect {
-			if open {
-				return end(v1alpha1.DealExpired, v1alpha1.ReasonDealDirectEngaged, "the direct team now holds customer %s for %s (opportunity %s)", domain, d.Spec.ProductLine, h.Opportunity)
-			}
 			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealDirectEngaged, "the direct team already works customer %s for %s (opportunity %s)", domain, d.Spec.ProductLine, dash(h.Opportunity))
-		}
-		if open && in.Lock.TakenThrough != "" {
-			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealConflictLost, "conflict request %s gave customer %s for %s to registration %s/%s of partner %s: this registration's protection ended",
-				in.Lock.TakenThrough, domain, d.Spec.ProductLine, h.Namespace, h.Name, h.Partner)
-		}
-		if open { // the key was taken from us: only when we had ended, so end now
-			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder, "registration %s/%s of partner %s now holds customer %s for %s", h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine)
 		}
 		if d.Spec.EscalateConflict && (st.Conflict == nil || st.Conflict.Result == "") {
 			return escalate(in, res, &st, now, move, h, domain)
@@ -380,6 +445,11 @@ func evaluate(in Input) Result {
 			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, tail)
 		return res.finish(st, now, false)
 	case LockFree:
+		if open && takenFrom(in.Lock) && d.Status.ConflictKey == key {
+			// Another holder took the key after this one and released it since:
+			// the customer was lost then, and is not taken back.
+			return lostKey(domain)
+		}
 		if open { // it held the key and the lock went (deleted by hand): take it back
 			res.Lock = Acquire
 			return res.finish(st, now, false)
@@ -388,6 +458,13 @@ func evaluate(in Input) Result {
 			move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s was submitted earlier for customer %s and %s and is first in line",
 				ahead.Namespace, ahead.Name, ahead.Spec.Partner, domain, d.Spec.ProductLine)
 			return res.finish(st, now, false)
+		}
+		if settled := submitted(d).Add(Settle); in.Now.Before(settled) && !conflictApproved(in, st) {
+			// First come is by submittedAt: a registration takes a free key only
+			// once every registration submitted before it has had Settle to reach
+			// the cache, so a later one seen first does not take the key from an
+			// earlier one. Nothing is written meanwhile.
+			return Result{Status: *d.Status.DeepCopy(), Next: &settled}
 		}
 		if st.Phase == "" {
 			move(v1alpha1.DealSubmitted, "Submitted", "registered; taking customer %s for %s", domain, d.Spec.ProductLine)
@@ -399,6 +476,11 @@ func evaluate(in Input) Result {
 	// The registration holds the key.
 	protection := Protection(in.Program, in.Tier)
 	approve := func(at time.Time, reason, message string) {
+		if in.Lock.Since.After(at) {
+			// Protection begins no earlier than the registration took the key:
+			// the protections of one key never overlap, so a close is credited to one.
+			at = in.Lock.Since
+		}
 		until := metav1.NewTime(at.Add(protection).UTC())
 		approvedAt := metav1.NewTime(at.UTC())
 		st.ApprovedAt, st.ProtectedUntil = &approvedAt, &until
@@ -446,6 +528,73 @@ func evaluate(in Input) Result {
 		}
 	}
 	return res.finish(st, now, true)
+}
+
+// lossAt is when an open registration lost its key to the lock's holder (that
+// holds it, or held it since): when that holder took it, as the lock says, or
+// now when it does not say.
+func lossAt(in Input) time.Time {
+	if s := in.Lock.Since; in.Lock.State != LockMine && !s.IsZero() && s.Before(in.Now) {
+		return s
+	}
+	return in.Now
+}
+
+// keyOf is the conflict key of the registration under its program, "" when it has none.
+func keyOf(in Input) string {
+	if in.Program == nil {
+		return in.Deal.Status.ConflictKey
+	}
+	_, k, err := Key(in.Deal, in.Program)
+	if err != nil {
+		return ""
+	}
+	return k
+}
+
+// takenFrom reports whether, for a registration that held its key, another
+// holder took it: it holds the key, or held it and has released it since (a
+// lock that is gone says nothing).
+func takenFrom(l Lock) bool {
+	return l.State == LockTaken || (l.State == LockFree && l.Holder.Kind != "")
+}
+
+// lossOf reports whether an open registration has lost its customer, and
+// when: another holder took its key (and may have released it since), or its partner is suspended or lacks the
+// entitlement the registration needs (seen now).
+func lossOf(in Input, open bool) (time.Time, bool) {
+	switch {
+	case !open:
+		return time.Time{}, false
+	case in.Lock.State == LockTaken:
+		return lossAt(in), true
+	case takenFrom(in.Lock) && in.Deal.Status.ConflictKey == keyOf(in):
+		return lossAt(in), true
+	case in.Partner.Spec.Suspended:
+		return in.Now, true
+	case in.Partner.Status.ObservedGeneration != 0 && MissingEntitlement(in.Partner, in.Deal.Spec.Type, in.Deal.Spec.Customer.Segment) != "":
+		return in.Now, true
+	}
+	return time.Time{}, false
+}
+
+// endProtection ends st's protection at the moment at (to the second, as it is
+// stored), never before it began; a protection that ended earlier, or never
+// began, is left as it is. It reports whether it moved protectedUntil.
+func endProtection(st *v1alpha1.DealRegistrationStatus, at time.Time) bool {
+	if st.ApprovedAt == nil || st.ProtectedUntil == nil {
+		return false
+	}
+	at = at.UTC().Truncate(time.Second)
+	if at.Before(st.ApprovedAt.Time) {
+		at = st.ApprovedAt.Time
+	}
+	if !at.Before(st.ProtectedUntil.Time) {
+		return false
+	}
+	until := metav1.NewTime(at)
+	st.ProtectedUntil = &until
+	return true
 }
 
 // closedBefore reports whether outcome o closed the deal before t.
@@ -640,6 +789,13 @@ func ineligible(d *v1alpha1.DealRegistration, r *v1alpha1.DealRegistrationRules)
 func inLine(o *v1alpha1.DealRegistration, key string) bool {
 	return o.Status.ConflictKey == key && !Final(o.Status.Phase) && !o.Spec.Withdrawn
 }
+
+// Settle is how long after its submittedAt a registration waits before it
+// takes a free key: the time a registration submitted just before it has to
+// pass admission and reach the controller's cache, so that it is seen ahead in
+// line. A registration that arrives later than that finds the key taken and
+// queues behind its holder.
+const Settle = 2 * time.Second
 
 // Before reports whether registration a was submitted before b: by
 // spec.submittedAt to the microsecond, then by namespace and name.

@@ -74,6 +74,7 @@ func TestEvaluate(t *testing.T) {
 	auto := &v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{MinTierRank: ptr.To[int32](2), MaxAmount: &v1alpha1.Money{Amount: "50000", Currency: "USD"}}}
 	direct := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}}
 	other := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", Partner: "rival"}}
+	settled := now.Add(-Settle) // submitted long enough ago to take a free key
 	protectedUntil := func(t time.Time) func(*v1alpha1.DealRegistrationStatus) {
 		return func(s *v1alpha1.DealRegistrationStatus) { s.ProtectedUntil = &metav1.Time{Time: t} }
 	}
@@ -116,7 +117,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealWon, wantLock: Release,
 		},
 		"a registration first in line for a free key asks to acquire it": {
-			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil)},
+			in:        Input{Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil)},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 			check: func(t *testing.T, r Result) {
 				if r.Status.ConflictKey != "global/domain:globex.com/sync" || r.Status.CanonicalDomain != "globex.com" {
@@ -223,7 +224,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealDuplicate, wantLock: Release, wantMsg: "registration mine",
 		},
 		"a partner's earlier registration that ended is no duplicate": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
 					o := waiting("mine", now.Add(-time.Hour), v1alpha1.DealExpired)
 					o.Spec.Partner = "acme-consulting"
@@ -237,7 +238,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReserved, wantLock: Release, wantMsg: "strategic account",
 		},
 		"a reserved account reserves only its product lines": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell),
 				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: "globex.com", ProductLines: []string{"vault"}}}})},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
@@ -261,7 +262,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealUnderReview, wantReview: true,
 		},
 		"an ended registration earlier in line does not hold the queue": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{waiting("early", now.Add(-time.Hour), v1alpha1.DealExpired)}},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
@@ -287,7 +288,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealNotEntitled, wantLock: Release, wantMsg: `CoSell for segment "enterprise"`,
 		},
 		"Referral needs no entitlement": {
-			in:        Input{Now: now, Deal: registration("d1", now, func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }), Partner: partner(), Program: program(nil)},
+			in:        Input{Now: now, Deal: registration("d1", settled, func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }), Partner: partner(), Program: program(nil)},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
 		"a partner that loses the entitlement loses protection at once": {
@@ -326,7 +327,7 @@ func TestEvaluate(t *testing.T) {
 			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early",
 		},
 		"an earlier registration not evaluated yet for another customer is not": {
-			in: Input{Now: now, Deal: registration("d1", now), Partner: partner(resell), Program: program(nil),
+			in: Input{Now: now, Deal: registration("d1", settled), Partner: partner(resell), Program: program(nil),
 				Others: []v1alpha1.DealRegistration{*registration("early", now.Add(-time.Second), func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "initech.com" })}},
 			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
 		},
@@ -557,7 +558,7 @@ func TestInfluenceIsConfirmedNotDeclared(t *testing.T) {
 }
 
 func TestTransitionsAreNumberedForTheirRecords(t *testing.T) {
-	d := registration("d1", now)
+	d := registration("d1", now.Add(-Settle))
 	var seqs []int64
 	for _, lock := range []Lock{{State: LockFree}, {State: LockMine}} {
 		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: lock})
@@ -764,4 +765,258 @@ func TestAQueuedRegistrationEscalatesItsConflictOnce(t *testing.T) {
 			t.Fatalf("phase %s (%s: %s), want Expired (ConflictLost) naming the request", r.Status.Phase, r.Status.Reason, r.Status.Message)
 		}
 	})
+}
+
+func TestCreditFollowsProtectionThatWasActuallyHeld(t *testing.T) {
+	day := 24 * time.Hour
+	takenAt := now.Add(-time.Hour)
+	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+	})
+	suspendedPartner := func() *v1alpha1.Partner { p := partner(resell); p.Spec.Suspended = true; return p }
+	challenger := v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", UID: "uid-r1", Partner: "rival"}
+	conflictLost := Lock{State: LockTaken, Holder: challenger, TakenThrough: "rivals/r1-conflict-uid-r1", Since: takenAt}
+	for name, tc := range map[string]struct {
+		partner    *v1alpha1.Partner
+		lock       Lock
+		wantReason string
+		wantUntil  time.Time
+	}{
+		"a conflict lost ends protection when the challenger took the key": {partner(resell), conflictLost, v1alpha1.ReasonDealConflictLost, takenAt},
+		"the direct team engaged ends protection when it took the key": {partner(resell),
+			Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}, Since: takenAt}, v1alpha1.ReasonDealDirectEngaged, takenAt},
+		"a key lost to another holder ends protection when it took the key": {partner(resell),
+			Lock{State: LockTaken, Holder: challenger, Since: takenAt}, v1alpha1.ReasonDealLostHolder, takenAt},
+		"a lock that does not say when it was taken ends protection when the loss is seen": {partner(resell),
+			Lock{State: LockTaken, Holder: challenger}, v1alpha1.ReasonDealLostHolder, now},
+		"a lost entitlement (demotion, probation) ends protection at once": {partner(), Lock{State: LockMine}, v1alpha1.ReasonDealLostHolder, now},
+		"a suspension ends protection at once":                             {suspendedPartner(), Lock{State: LockMine}, v1alpha1.ReasonDealLostHolder, now},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := registration("d1", now.Add(-10*day), approved)
+			r := Evaluate(Input{Now: now, Deal: d, Partner: tc.partner, Program: program(nil), Lock: tc.lock})
+			if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != tc.wantReason || r.Lock != Release {
+				t.Fatalf("phase %s (%s: %s), lock %d; want Expired (%s), released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, tc.wantReason)
+			}
+			if !r.Status.ProtectedUntil.Time.Equal(tc.wantUntil) {
+				t.Errorf("protectedUntil %v, want the loss at %v", r.Status.ProtectedUntil, tc.wantUntil)
+			}
+			if len(r.Events) != 1 || !strings.Contains(r.Events[0].Message, "protection ended at "+tc.wantUntil.Format(time.RFC3339)) {
+				t.Errorf("events %+v: the loss must be recorded with the moment protection ended", r.Events)
+			}
+			// The CRM reports a win afterwards: closed after the loss, no credit
+			// (the registration stays Expired); closed before it, Won and credited.
+			for _, c := range []struct {
+				closed time.Time
+				credit bool
+			}{{tc.wantUntil.Add(time.Second), false}, {tc.wantUntil.Add(-time.Second), true}} {
+				later := d.DeepCopy()
+				later.Status = r.Status
+				won("5000", c.closed)(later)
+				w := Evaluate(Input{Now: now.Add(day), Deal: later, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockTaken, Holder: challenger}})
+				if (w.Status.Phase == v1alpha1.DealWon) != c.credit || (w.Status.Attribution != nil) != c.credit {
+					t.Errorf("a win closed at %v: %s (%s), attribution %+v; want credit %v", c.closed, w.Status.Phase, w.Status.Reason, w.Status.Attribution, c.credit)
+				}
+			}
+			// Reported before the controller saw the loss: judged the same way.
+			early := registration("d1", now.Add(-10*day), approved, won("5000", tc.wantUntil.Add(time.Second)))
+			w := Evaluate(Input{Now: now, Deal: early, Partner: tc.partner, Program: program(nil), Lock: tc.lock})
+			if w.Status.Attribution != nil || w.Status.Reason != "ClosedWithoutProtection" {
+				t.Errorf("a win closed after the loss, reported before it was seen: %s (%s), attribution %+v; want no credit", w.Status.Phase, w.Status.Reason, w.Status.Attribution)
+			}
+		})
+	}
+	t.Run("a registration that expired before losses moved protectedUntil is credited only up to its expiry", func(t *testing.T) {
+		d := registration("d1", now.Add(-10*day), approved, won("5000", now.Add(-time.Minute)), func(d *v1alpha1.DealRegistration) {
+			d.Status.Phase, d.Status.Reason = v1alpha1.DealExpired, v1alpha1.ReasonDealConflictLost
+			d.Status.History = []v1alpha1.DealEvent{{Sequence: 1, Time: metav1.NewTime(now.Add(-time.Hour)), Phase: v1alpha1.DealExpired, Reason: v1alpha1.ReasonDealConflictLost}}
+		})
+		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil)})
+		if r.Status.Attribution != nil || !r.Status.ProtectedUntil.Time.Equal(now.Add(-time.Hour)) {
+			t.Errorf("phase %s (%s), until %v, attribution %+v; want no credit, protection ended at the expiry", r.Status.Phase, r.Status.Reason, r.Status.ProtectedUntil, r.Status.Attribution)
+		}
+	})
+}
+
+// One won deal is sourced-credited once: the holder a conflict took the key
+// from and the challenger that took it never both cover one close.
+func TestOneCloseIsSourcedCreditedToOneRegistrationOfItsKey(t *testing.T) {
+	day := 24 * time.Hour
+	takenAt := now.Add(-time.Hour).Add(300 * time.Millisecond) // the lock's since, to the microsecond
+	holder := registration("r1", now.Add(-20*day), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+	}))
+	challenger := registration("d1", now.Add(-5*day), func(d *v1alpha1.DealRegistration) {
+		d.Spec.EscalateConflict = true
+		d.Status.Phase, d.Status.Reason = v1alpha1.DealQueued, "ConflictEscalated"
+		d.Status.Conflict = &v1alpha1.DealConflict{Request: "d1-conflict-uid-d1", Against: HolderOf(holder)}
+	})
+	// The conflict was approved a while before the challenger took the key.
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-conflict-uid-d1"}, Status: v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved,
+		Conditions: []metav1.Condition{{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(takenAt.Add(-10 * time.Minute))}}}}
+	c := Evaluate(Input{Now: takenAt, Deal: challenger, Partner: partner(resell), Program: program(nil), Conflict: q,
+		Lock: Lock{State: LockMine, Holder: HolderOf(challenger), TakenThrough: "partners/d1-conflict-uid-d1", Since: takenAt}})
+	if c.Status.Phase != v1alpha1.DealApproved {
+		t.Fatalf("challenger: %s (%s)", c.Status.Phase, c.Status.Message)
+	}
+	h := Evaluate(Input{Now: now, Deal: holder, Partner: partner(resell), Program: program(nil),
+		Lock: Lock{State: LockTaken, Holder: HolderOf(challenger), TakenThrough: "partners/d1-conflict-uid-d1", Since: takenAt}})
+	if h.Status.Phase != v1alpha1.DealExpired {
+		t.Fatalf("holder: %s (%s)", h.Status.Phase, h.Status.Message)
+	}
+	// What the API server stores: times to the second.
+	stored := func(st v1alpha1.DealRegistrationStatus) v1alpha1.DealRegistrationStatus {
+		st.ApprovedAt = &metav1.Time{Time: st.ApprovedAt.Truncate(time.Second)}
+		st.ProtectedUntil = &metav1.Time{Time: st.ProtectedUntil.Truncate(time.Second)}
+		return st
+	}
+	cs, hs := stored(c.Status), stored(h.Status)
+	for at := takenAt.Add(-15 * time.Minute); at.Before(takenAt.Add(15 * time.Minute)); at = at.Add(500 * time.Millisecond) {
+		if ProtectedAt(cs, at) && ProtectedAt(hs, at) {
+			t.Fatalf("a close at %v lies in both protections (holder %v to %v, challenger %v to %v)", at, hs.ApprovedAt, hs.ProtectedUntil, cs.ApprovedAt, cs.ProtectedUntil)
+		}
+	}
+	if !cs.ApprovedAt.Time.Equal(takenAt.Truncate(time.Second)) {
+		t.Errorf("the challenger's protection begins at %v, want when it took the key (%v), not at the conflict's approval", cs.ApprovedAt, takenAt)
+	}
+}
+
+func TestSuspensionEndsEveryProtection(t *testing.T) {
+	suspended := func() *v1alpha1.Partner { p := partner(resell); p.Spec.Suspended = true; return p }
+	referral := func(d *v1alpha1.DealRegistration) { d.Spec.Type = v1alpha1.DealReferral }
+	cosell := func(d *v1alpha1.DealRegistration) {
+		d.Spec.Type, d.Spec.Customer.Segment = v1alpha1.DealCoSell, "enterprise"
+	}
+	approved := inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-time.Hour)}, &metav1.Time{Time: now.Add(time.Hour)}
+	})
+	for name, tc := range map[string]struct {
+		d          *v1alpha1.DealRegistration
+		lock       Lock
+		wantPhase  v1alpha1.DealPhase
+		wantReason string
+	}{
+		"an approved Referral loses protection and releases the key": {registration("d1", now, referral, approved), Lock{State: LockMine}, v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"an approved Resale loses protection and releases the key":   {registration("d1", now, approved), Lock{State: LockMine}, v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"an approved CoSell loses protection and releases the key":   {registration("d1", now, cosell, approved), Lock{State: LockMine}, v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"a Referral under review loses the key": {registration("d1", now, referral, inPhase(v1alpha1.DealUnderReview)), Lock{State: LockMine},
+			v1alpha1.DealExpired, v1alpha1.ReasonDealLostHolder},
+		"a new Referral is rejected":    {registration("d1", now, referral), Lock{}, v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled},
+		"a queued Referral is rejected": {registration("d1", now, referral, inPhase(v1alpha1.DealQueued)), Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Name: "r1"}}, v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: tc.d, Partner: suspended(), Program: program(nil), Lock: tc.lock})
+			if r.Status.Phase != tc.wantPhase || r.Status.Reason != tc.wantReason || r.Lock != Release {
+				t.Fatalf("phase %s (%s: %s), lock %d; want %s (%s), released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, tc.wantPhase, tc.wantReason)
+			}
+			if !strings.Contains(r.Status.Message, "suspended") || len(r.Events) != 1 {
+				t.Errorf("message %q, events %d: the suspension must be named and recorded", r.Status.Message, len(r.Events))
+			}
+		})
+	}
+	if MissingEntitlement(suspended(), v1alpha1.DealReferral, "") == "" {
+		t.Errorf("a suspended partner lacks what a Referral needs")
+	}
+	t.Run("without its program, a suspended partner's registration still loses protection", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: registration("d1", now, referral, approved), Partner: suspended(), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Lock != Release {
+			t.Errorf("phase %s (%s), lock %d; want Expired, released", r.Status.Phase, r.Status.Message, r.Lock)
+		}
+	})
+}
+
+func TestDeadlinesFireWithoutAProgram(t *testing.T) {
+	approved := func(until time.Time) *v1alpha1.DealRegistration {
+		return registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-time.Hour)}, &metav1.Time{Time: until}
+			s.ConflictKey = "global/domain:globex.com/sync"
+		}))
+	}
+	t.Run("before protectedUntil it holds and comes back at protectedUntil", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now.Add(time.Minute)), Partner: partner(resell), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Keep {
+			t.Fatalf("phase %s, lock %d", r.Status.Phase, r.Lock)
+		}
+		if r.Next == nil || !r.Next.Equal(now.Add(time.Minute)) {
+			t.Errorf("next %v, want protectedUntil %v", r.Next, now.Add(time.Minute))
+		}
+	})
+	t.Run("at protectedUntil it expires and releases the key", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now), Partner: partner(resell), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealProtectionEnd || r.Lock != Release || len(r.Events) != 1 {
+			t.Errorf("phase %s (%s: %s), lock %d, events %d; want Expired (ProtectionEnded), released, recorded", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, len(r.Events))
+		}
+	})
+	t.Run("a pending extension does not hold protection past protectedUntil without the program", func(t *testing.T) {
+		d := approved(now)
+		d.Spec.ExtensionRequested = true
+		d.Status.Extension = &v1alpha1.DealExtension{Request: "d1-extension-uid-d1"}
+		r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Lock != Release {
+			t.Errorf("phase %s (%s), lock %d; want Expired, released", r.Status.Phase, r.Status.Message, r.Lock)
+		}
+	})
+	t.Run("the key taken by another ends it", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now.Add(time.Hour)), Partner: partner(resell),
+			Lock: Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}, Since: now.Add(-time.Minute)}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealDirectEngaged || !r.Status.ProtectedUntil.Time.Equal(now.Add(-time.Minute)) {
+			t.Errorf("phase %s (%s), until %v; want Expired (DirectEngaged) at the take", r.Status.Phase, r.Status.Reason, r.Status.ProtectedUntil)
+		}
+	})
+}
+
+func TestFirstComeIsBySubmittedAtNotByWhoIsSeenFirst(t *testing.T) {
+	// A later registration seen before an earlier one waits Settle from its
+	// submission, writing nothing, before it takes the free key.
+	late := registration("late", now.Add(-Settle/2))
+	r := Evaluate(Input{Now: now, Deal: late, Partner: partner(resell), Program: program(nil)})
+	if r.Lock != Keep || r.Status.Phase != "" || len(r.Events) != 0 {
+		t.Fatalf("within the settle window: lock %d, phase %q, events %d; want nothing taken, nothing written", r.Lock, r.Status.Phase, len(r.Events))
+	}
+	if want := now.Add(Settle / 2); r.Next == nil || !r.Next.Equal(want) {
+		t.Errorf("next %v, want the end of the settle window %v", r.Next, want)
+	}
+	// By then the earlier one has reached the cache: the later one queues behind it.
+	early := registration("early", now.Add(-Settle/2-time.Millisecond), func(d *v1alpha1.DealRegistration) { d.Spec.Partner = "rival" })
+	r = Evaluate(Input{Now: now.Add(Settle / 2), Deal: late, Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{*early}})
+	if r.Status.Phase != v1alpha1.DealQueued || r.Lock != Keep || !strings.Contains(r.Status.Message, "partners/early") {
+		t.Errorf("after the settle window: %s (%s), lock %d; want Queued behind the earlier registration", r.Status.Phase, r.Status.Message, r.Lock)
+	}
+	// Alone after the window, it takes the key.
+	r = Evaluate(Input{Now: now.Add(Settle / 2), Deal: late, Partner: partner(resell), Program: program(nil)})
+	if r.Lock != Acquire {
+		t.Errorf("alone after the settle window: lock %d, want Acquire", r.Lock)
+	}
+}
+
+func TestAHolderWhoseKeyWasTakenDoesNotTakeItBack(t *testing.T) {
+	day := 24 * time.Hour
+	takenAt := now.Add(-time.Hour)
+	d := registration("d1", now.Add(-20*day), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+		s.ConflictKey = "global/domain:globex.com/sync"
+	}))
+	// The challenger took the key through its conflict and has ended since: the
+	// lock is free, naming it as the last holder.
+	released := Lock{State: LockFree, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Namespace: "rivals", Name: "r1", UID: "uid-r1", Partner: "rival"},
+		TakenThrough: "rivals/r1-conflict-uid-r1", Since: takenAt}
+	r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: released})
+	if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealConflictLost || r.Lock == Acquire {
+		t.Fatalf("phase %s (%s: %s), lock %d; want Expired (ConflictLost), the key not taken back", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock)
+	}
+	if !r.Status.ProtectedUntil.Time.Equal(takenAt) {
+		t.Errorf("protectedUntil %v, want when the key was taken (%v)", r.Status.ProtectedUntil, takenAt)
+	}
+	// Reported won, closed after the key was taken: no credit.
+	won("5000", takenAt.Add(time.Minute))(d)
+	r = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: released})
+	if r.Status.Attribution != nil {
+		t.Errorf("a close after the key was taken is credited: %s (%s)", r.Status.Phase, r.Status.Reason)
+	}
+	// A lock that is gone (deleted by hand) says nothing: the holder takes it back.
+	d.Status.Outcome = nil
+	r = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockFree}})
+	if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Acquire {
+		t.Errorf("phase %s, lock %d; want Approved, taking its key back", r.Status.Phase, r.Lock)
+	}
 }

@@ -113,6 +113,13 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 	if err := offboarding.RefuseNew(&partner, "DealRegistration", v.Clock.Now()); err != nil {
 		return nil, invalid("DealRegistration", r.Name, append(errs, err))
 	}
+	if partner.Spec.Suspended {
+		// The controller rejects it too (a registration admitted before the
+		// suspension, or past this webhook); the partner hears it now.
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "partner"),
+			fmt.Sprintf("partner %s is suspended: it registers no deal, of any type, until the suspension ends (its open registrations lost their protection)", partner.Name)))
+		return nil, invalid("DealRegistration", r.Name, errs)
+	}
 	var program v1alpha1.PartnerProgram
 	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: partner.Spec.Program}, &program); err != nil {
 		return nil, err
