@@ -38,8 +38,8 @@ func TestCanonicalDomain(t *testing.T) {
 		"its registrable domain is not free mail":             {raw: "corp-isp.example", want: "corp-isp.example"},
 		// an alias may not point at a free-mail domain.
 		"an alias pointing at a well-known free-mail domain": {raw: "acme-mail.de", wantErr: "domainAliases map acme-mail.de to gmail.com, a free-mail domain"},
-		"an IP address":                         {raw: "10.0.0.1", wantErr: "IP address"},
-		"something that is not a domain":        {raw: "acme corp", wantErr: "not a domain"},
+		"an IP address":                  {raw: "10.0.0.1", wantErr: "IP address"},
+		"something that is not a domain": {raw: "acme corp", wantErr: "not a domain"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := CanonicalDomain(tc.raw, rules)
