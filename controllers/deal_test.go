@@ -824,6 +824,22 @@ func TestOneCustomerOneKeyWhateverIdentifiersAreGiven(t *testing.T) {
 	y := f.register(g, f.partners[1], canonical)
 	eventually(g, func(g Gomega) { queuedBehind(g, y, x) }).Should(Succeed())
 
+	// The same name under another domain, one side giving a number, is a
+	// suspected duplicate: found through the index of identifiers (a
+	// registration's conflict keys alone do not find it) and reviewed.
+	n1 := newDeal(f.ns, f.partners[0], v1alpha1.DealResale, "initech-"+r+".com", "sync")
+	n1.Spec.Customer.Name = "Initech"
+	g.Expect(f.registrar.Create(ctx, n1)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, n1)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	n2 := newDeal(f.ns, f.partners[1], v1alpha1.DealResale, "initech-"+r+".io", "sync")
+	n2.Spec.Customer.Name, n2.Spec.Customer.DUNS = "Initech Corp.", "100000004"
+	g.Expect(f.registrar.Create(ctx, n2)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, n2)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview), got.Status.Message)
+		g.Expect(got.Status.Duplicates).To(ContainElement(HaveField("Name", n1.Name)))
+	}).Should(Succeed())
+
 	// A ends: B takes every key.
 	withdraw(g, a)
 	eventually(g, func(g Gomega) {
