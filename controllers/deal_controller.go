@@ -322,40 +322,55 @@ func (r *DealReconciler) readLocks(ctx context.Context, cached bool, d *v1alpha1
 // acquireAll takes every lock of locks (in key order) d does not hold: a
 // free one (absent, or its holder no longer holds), and, for an approved
 // conflict (from, through), one the holder from holds. All or none: when one
-// is held by anyone else, or a race for one is lost, the locks this call took
-// are given back as they were (a created one deleted, a taken-over one
-// restored), and the locks are read again from the API server.
+// is held by anyone else as read it takes nothing; when a race for one is
+// lost, the locks this call took are given back as they were (a created one
+// deleted, a taken-over one restored), and the locks are read again from the
+// API server.
 func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistration, program string, locks []keyLock, now time.Time, from, through string) ([]keyLock, deal.Lock, error) {
 	type took struct {
 		stored, prev *v1alpha1.DealLock
 	}
+	states := make([]deal.Lock, len(locks))
+	for i, kl := range locks {
+		states[i] = kl.state
+		if kl.state.State == deal.LockTaken && (from == "" || kl.state.Holder.UID != from) {
+			// Held by someone else: take nothing (an approved conflict takes
+			// the customer once nobody but the holder it was decided against
+			// holds any of its keys).
+			return locks, deal.Combine(states), nil
+		}
+	}
 	var taken []took
 	ok := true
-	for i := range locks {
-		kl := &locks[i]
-		if kl.state.State == deal.LockMine {
-			continue
-		}
-		via := ""
-		if kl.state.State == deal.LockTaken {
-			if from == "" || kl.state.Holder.UID != from {
-				ok = false
-				break
+	// The free keys first, then those taken from the holder the conflict was
+	// decided against, each in key order: a race lost on a free key gives
+	// back nothing that holder could have seen taken.
+	for _, fromHolder := range []bool{false, true} {
+		for i := range locks {
+			kl := &locks[i]
+			if !ok || kl.state.State == deal.LockMine || (kl.state.State == deal.LockTaken) != fromHolder {
+				continue
 			}
-			via = through
+			via := ""
+			if fromHolder {
+				via = through
+			}
+			got, created, err := r.acquire(ctx, d, program, kl.key, kl.lock, now, via)
+			if err != nil {
+				return nil, deal.Lock{}, err
+			}
+			if got == nil {
+				ok = false
+				continue
+			}
+			t := took{stored: got, prev: kl.lock}
+			if created {
+				t.prev = nil
+			}
+			taken = append(taken, t)
 		}
-		got, err := r.acquire(ctx, d, program, kl.key, kl.lock, now, via)
-		if err != nil {
-			return nil, deal.Lock{}, err
-		}
-		if got == nil {
-			ok = false
-			break
-		}
-		taken = append(taken, took{stored: got, prev: kl.lock})
 	}
 	if ok {
-		states := make([]deal.Lock, len(locks))
 		for i := range locks {
 			for _, t := range taken {
 				if t.stored.Spec.ConflictKey == locks[i].key {
@@ -438,27 +453,36 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 // acquire creates the lock for d, or takes it over from a holder that no longer
 // holds, or through an approved DealConflict request (through), from the lock
 // as read, with an update carrying the resourceVersion read, and returns the
-// lock as stored. Losing either race is not an error: it returns nil, and the
+// lock as stored, and whether it created it (a lock deleted since it was read
+// is created). Losing either race is not an error: it returns nil, and the
 // caller reads the lock again.
-func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) (*v1alpha1.DealLock, error) {
+func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) (taken *v1alpha1.DealLock, created bool, err error) {
 	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC()), TakenThrough: through}
-	var taken *v1alpha1.DealLock
-	var err error
-	if lock == nil {
-		taken = &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec}
-		err = r.Create(ctx, taken)
-	} else {
+	if lock != nil {
 		taken = lock.DeepCopy()
 		taken.Spec = spec
 		err = r.Update(ctx, taken)
+		if !apierrors.IsNotFound(err) {
+			if apierrors.IsConflict(err) {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			return taken, false, nil
+		}
+		// Its holder released it (deleted) since it was read: create it.
+		spec.TakenThrough = ""
 	}
-	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		return nil, nil
+	taken = &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec}
+	err = r.Create(ctx, taken)
+	if apierrors.IsAlreadyExists(err) {
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return taken, nil
+	return taken, true, nil
 }
 
 // openReview opens one of the registration's requests: a DealRegistration

@@ -870,3 +870,70 @@ func TestAnAliasMayNotPointAtAFreeMailDomain(t *testing.T) {
 		cur.Spec.DealRegistration = &v1alpha1.DealRegistrationRules{DomainAliases: []v1alpha1.DomainAlias{{Domain: "acme.co.uk", Canonical: "acme.com"}}}
 	})
 }
+
+// An approved conflict takes every key of the customer or none: while a third
+// registration holds the challenger's D-U-N-S number, the holder it was
+// decided against keeps the domain.
+func TestAnApprovedConflictTakesEveryKeyOrNone(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("conflicts")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealConflict}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel-chief", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 3)
+	r := rand.String(4)
+	domain, duns := "both-"+r+".com", "200000001"
+	domainKey, dunsKey := f.program.Name+"/domain:"+domain+"/sync", f.program.Name+"/duns:"+duns+"/sync"
+	lockOf := func(g Gomega, k string) v1alpha1.DealLock {
+		var lock v1alpha1.DealLock
+		g.Expect(admin.Get(ctx, types.NamespacedName{Name: deal.LockName(k)}, &lock)).To(Succeed())
+		return lock
+	}
+	holder := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	third := newDeal(f.ns, f.partners[2], v1alpha1.DealResale, "numbered-"+r+".com", "sync")
+	third.Spec.Customer.DUNS = duns
+	g.Expect(f.registrar.Create(ctx, third)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, third)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	challenger := newDeal(f.ns, f.partners[1], v1alpha1.DealResale, domain, "sync")
+	challenger.Spec.Customer.DUNS = duns
+	g.Expect(f.registrar.Create(ctx, challenger)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealQueued))
+		g.Expect(got.Status.Holder.Name).To(Equal(holder.Name), "the first key's holder")
+	}).Should(Succeed())
+
+	g.Expect(f.registrar.Patch(ctx, getDeal(g, challenger), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"escalateConflict":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Conflict).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Conflict.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel-chief"))
+	}).Should(Succeed())
+	g.Expect(decide(reviewer(t, "channel-chief@example.com", path, "channel-chief"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved), "nothing is taken while another holds the number")
+		l := lockOf(g, domainKey)
+		g.Expect(l.Spec.Holder.Name).To(Equal(holder.Name))
+		g.Expect(l.Spec.TakenThrough).To(BeEmpty())
+		g.Expect(lockOf(g, dunsKey).Spec.Holder.Name).To(Equal(third.Name))
+	}).WithTimeout(3 * time.Second).Should(Succeed())
+
+	// The number's holder ends: the approved conflict takes every key.
+	withdraw(g, third)
+	eventually(g, func(g Gomega) {
+		won, lost := getDeal(g, challenger), getDeal(g, holder)
+		g.Expect(won.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(won.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictWon))
+		g.Expect(lost.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(lost.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictLost))
+		l := lockOf(g, domainKey)
+		g.Expect(l.Spec.Holder.Name).To(Equal(challenger.Name))
+		g.Expect(l.Spec.TakenThrough).To(Equal(f.ns + "/" + q.Name))
+		g.Expect(lockOf(g, dunsKey).Spec.Holder.Name).To(Equal(challenger.Name))
+	}).Should(Succeed())
+}
