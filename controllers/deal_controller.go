@@ -353,6 +353,10 @@ func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistr
 			}
 			via := ""
 			if fromHolder {
+				if kl.state.Holder.UID != from {
+					ok = false // not reached: the scan above took nothing then
+					continue
+				}
 				via = through
 			}
 			got, created, err := r.acquire(ctx, d, program, kl.key, kl.lock, now, via)
