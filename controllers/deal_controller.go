@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,16 +23,18 @@ import (
 )
 
 const (
-	indexConflictKey = "status.conflictKey" // DealRegistration by conflict key
-	indexProductLine = "spec.productLine"   // DealRegistration by product line
+	indexConflictKey = "status.conflictKeys" // DealRegistration by each conflict key it holds or waits for
+	indexCustomer    = "spec.customer"       // DealRegistration by deal.Identifiers: registrable domain, D-U-N-S, name (with product line)
 )
 
 // DealReconciler decides DealRegistrations under their program's rules of
 // engagement (internal/deal). The holder of a customer and product line is
-// whoever holds its DealLock: the lock is created, or taken over from a holder
-// that no longer holds, with the API server's optimistic concurrency (read
-// uncached before it is taken), so exactly one registration holds a key however
-// registrations race and whenever the manager crashes.
+// whoever holds its DealLocks, one per identifier of the customer (domain,
+// D-U-N-S number): a lock is created, or taken over from a holder that no
+// longer holds, with the API server's optimistic concurrency (read uncached
+// before it is taken), so exactly one registration holds a key however
+// registrations race and whenever the manager crashes. A registration takes
+// its keys in their sorted order, all or none.
 type DealReconciler struct {
 	client.Client
 	// APIReader reads locks and their holders uncached before a key is taken.
@@ -97,12 +100,17 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			}
 		}
 	}
-	var others v1alpha1.DealRegistrationList
-	// Evaluate only reads them: no deep copy of the product line's registrations.
-	if err := r.List(ctx, &others, client.MatchingFields{indexProductLine: d.Spec.ProductLine}, client.UnsafeDisableDeepCopy); err != nil {
+	keys := deal.KeysOf(&d)
+	if in.Program != nil {
+		if _, k, err := deal.Keys(&d, in.Program); err == nil {
+			keys = k
+		}
+	}
+	others, err := r.related(ctx, &d, in.Program, keys)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in.Others = others.Items
+	in.Others = others
 	if name := deal.ReviewName(&d); d.Status.Request != "" || d.Status.Phase == v1alpha1.DealUnderReview {
 		var q v1alpha1.ExceptionRequest
 		switch err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: name}, &q); {
@@ -130,48 +138,28 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, err
 		}
 	}
-	var lock *v1alpha1.DealLock
-	key := d.Status.ConflictKey
-	if in.Program != nil {
-		if _, k, err := deal.Key(&d, in.Program); err == nil {
-			key = k
-		}
-	}
-	if key != "" {
-		var err error
-		if lock, in.Lock, err = r.readLock(ctx, &d, key, now); err != nil {
+	var locks []keyLock
+	if len(keys) > 0 {
+		if locks, in.Lock, err = r.readLocks(ctx, true, &d, keys, now); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 
 	res := deal.Evaluate(in)
-	if res.Lock == deal.TakeOver {
-		// An approved conflict takes the key from the holder it was escalated
-		// against, read uncached, and from no other.
-		var err error
-		if lock, _, err = r.readLockFrom(ctx, r.APIReader, &d, res.Status.ConflictKey, now); err != nil {
-			return ctrl.Result{}, err
-		}
-		var taken *v1alpha1.DealLock
-		if lock != nil && lock.Spec.Holder.UID == res.From {
-			through := d.Namespace + "/" + deal.ConflictName(&d)
-			if taken, err = r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, through); err != nil {
+	if res.Lock == deal.TakeOver || res.Lock == deal.Acquire {
+		from, through := "", ""
+		if res.Lock == deal.TakeOver {
+			// An approved conflict takes the keys from the holder it was
+			// escalated against, read uncached, and from no other.
+			from, through = res.From, d.Namespace+"/"+deal.ConflictName(&d)
+			if locks, _, err = r.readLocks(ctx, false, &d, res.Status.ConflictKeys, now); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
-		if lock, in.Lock, err = r.afterAcquire(ctx, &d, res.Status.ConflictKey, taken, now); err != nil {
+		if locks, in.Lock, err = r.acquireAll(ctx, &d, in.Program.Name, locks, now, from, through); err != nil {
 			return ctrl.Result{}, err
 		}
-		res = deal.Evaluate(in) // with what the lock now says
-	} else if res.Lock == deal.Acquire {
-		taken, err := r.acquire(ctx, &d, in.Program.Name, res.Status.ConflictKey, lock, now, "")
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if lock, in.Lock, err = r.afterAcquire(ctx, &d, res.Status.ConflictKey, taken, now); err != nil {
-			return ctrl.Result{}, err
-		}
-		res = deal.Evaluate(in)
+		res = deal.Evaluate(in) // with what the locks now say
 	}
 	if res.OpenReview {
 		if err := r.openReview(ctx, &d, in.Partner, in.Program, res.Status.ConflictKey, deal.ReviewName(&d), v1alpha1.RequestDealRegistration, ""); err != nil {
@@ -223,12 +211,18 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
 		}
 	}
-	if res.Lock == deal.Release && in.Lock.State == deal.LockMine {
+	if res.Lock == deal.Release || in.Lock.State == deal.LockTaken {
 		// After the status that ends the registration is stored: a crash in
 		// between leaves a lock whose holder has ended, which the next in line
-		// takes over (deal.Releases).
-		if err := r.Delete(ctx, lock, client.Preconditions{UID: &lock.UID, ResourceVersion: &lock.ResourceVersion}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
-			return ctrl.Result{}, err
+		// takes over (deal.Releases). A registration another holds one of
+		// whose keys holds none of the others either.
+		for _, kl := range locks {
+			if kl.state.State != deal.LockMine || kl.lock == nil {
+				continue
+			}
+			if err := r.Delete(ctx, kl.lock, client.Preconditions{UID: &kl.lock.UID, ResourceVersion: &kl.lock.ResourceVersion}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+				return ctrl.Result{}, err
+			}
 		}
 	}
 	if written {
@@ -274,6 +268,163 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 	return recorded, nil
 }
 
+// related are the registrations that may share a conflict key or the
+// customer's name with d (deal.Input.Others): those indexed under one of d's
+// keys or under one of the identifiers deal.Candidates gives. A few indexed
+// lookups, each answering the handful of registrations of one customer, where
+// listing the whole product line made each reconcile O(n) and a product
+// line's reconciles O(n²).
+func (r *DealReconciler) related(ctx context.Context, d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram, keys []string) ([]v1alpha1.DealRegistration, error) {
+	var out []v1alpha1.DealRegistration
+	seen := map[types.UID]bool{}
+	add := func(field, value string) error {
+		var list v1alpha1.DealRegistrationList
+		// Evaluate only reads them: no deep copy.
+		if err := r.List(ctx, &list, client.MatchingFields{field: value}, client.UnsafeDisableDeepCopy); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			if o := &list.Items[i]; !seen[o.UID] {
+				seen[o.UID] = true
+				out = append(out, *o)
+			}
+		}
+		return nil
+	}
+	for _, k := range keys {
+		if err := add(indexConflictKey, k); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range deal.Candidates(d, program) {
+		if err := add(indexCustomer, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// keyLock is one conflict key's lock as read, and what it means for the
+// registration that read it.
+type keyLock struct {
+	key   string
+	lock  *v1alpha1.DealLock
+	state deal.Lock
+}
+
+// readLocks reads the lock of each of keys (in their order), from the cache
+// (with readLock's second read) or, uncached, from the API server, and says
+// what they mean together (deal.Combine).
+func (r *DealReconciler) readLocks(ctx context.Context, cached bool, d *v1alpha1.DealRegistration, keys []string, now time.Time) ([]keyLock, deal.Lock, error) {
+	out := make([]keyLock, 0, len(keys))
+	states := make([]deal.Lock, 0, len(keys))
+	for _, k := range keys {
+		var lock *v1alpha1.DealLock
+		var state deal.Lock
+		var err error
+		if cached {
+			lock, state, err = r.readLock(ctx, d, k, now)
+		} else {
+			lock, state, err = r.readLockFrom(ctx, r.APIReader, d, k, now)
+		}
+		if err != nil {
+			return nil, deal.Lock{}, err
+		}
+		out = append(out, keyLock{key: k, lock: lock, state: state})
+		states = append(states, state)
+	}
+	return out, deal.Combine(states), nil
+}
+
+// acquireAll takes every lock of locks (in key order) d does not hold: a
+// free one (absent, or its holder no longer holds), and, for an approved
+// conflict (from, through), one the holder from holds. All or none: when one
+// is held by anyone else as read it takes nothing; when a race for one is
+// lost, the locks this call took are given back as they were (a created one
+// deleted, a taken-over one restored), and the locks are read again from the
+// API server.
+func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistration, program string, locks []keyLock, now time.Time, from, through string) ([]keyLock, deal.Lock, error) {
+	type took struct {
+		stored, prev *v1alpha1.DealLock
+	}
+	states := make([]deal.Lock, len(locks))
+	for i, kl := range locks {
+		states[i] = kl.state
+		if kl.state.State == deal.LockTaken && (from == "" || kl.state.Holder.UID != from) {
+			// Held by someone else: take nothing (an approved conflict takes
+			// the customer once nobody but the holder it was decided against
+			// holds any of its keys).
+			return locks, deal.Combine(states), nil
+		}
+	}
+	var taken []took
+	ok := true
+	// The free keys first, then those taken from the holder the conflict was
+	// decided against, each in key order: a race lost on a free key gives
+	// back nothing that holder could have seen taken.
+	for _, fromHolder := range []bool{false, true} {
+		for i := range locks {
+			kl := &locks[i]
+			if !ok || kl.state.State == deal.LockMine || (kl.state.State == deal.LockTaken) != fromHolder {
+				continue
+			}
+			via := ""
+			if fromHolder {
+				if kl.state.Holder.UID != from {
+					ok = false // not reached: the scan above took nothing then
+					continue
+				}
+				via = through
+			}
+			got, created, err := r.acquire(ctx, d, program, kl.key, kl.lock, now, via)
+			if err != nil {
+				return nil, deal.Lock{}, err
+			}
+			if got == nil {
+				ok = false
+				continue
+			}
+			t := took{stored: got, prev: kl.lock}
+			if created {
+				t.prev = nil
+			}
+			taken = append(taken, t)
+		}
+	}
+	if ok {
+		for i := range locks {
+			for _, t := range taken {
+				if t.stored.Spec.ConflictKey == locks[i].key {
+					locks[i].lock = t.stored
+				}
+			}
+			h := locks[i].lock.Spec.Holder
+			locks[i].state = deal.Lock{State: deal.LockMine, Holder: h, TakenThrough: locks[i].lock.Spec.TakenThrough, Since: locks[i].lock.Spec.Since.Time}
+			states[i] = locks[i].state
+		}
+		return locks, deal.Combine(states), nil
+	}
+	for i := len(taken) - 1; i >= 0; i-- {
+		t := taken[i]
+		var err error
+		if t.prev == nil {
+			err = r.Delete(ctx, t.stored, client.Preconditions{UID: &t.stored.UID, ResourceVersion: &t.stored.ResourceVersion})
+		} else {
+			back := t.stored.DeepCopy()
+			back.Spec = t.prev.Spec
+			err = r.Update(ctx, back)
+		}
+		if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+			return nil, deal.Lock{}, fmt.Errorf("giving back the lock of %s: %w", t.stored.Spec.ConflictKey, err)
+		}
+	}
+	keys := make([]string, len(locks))
+	for i := range locks {
+		keys[i] = locks[i].key
+	}
+	return r.readLocks(ctx, false, d, keys, now)
+}
+
 // readLock reads the lock of key and says what it means for d: free (absent,
 // or its holder no longer holds), d's, or someone else's.
 func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
@@ -287,17 +438,6 @@ func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistrat
 	lock, state, err := r.readLockFrom(ctx, r.Client, d, key, now)
 	if err != nil || state.State != deal.LockFree || lock == nil || deal.Final(d.Status.Phase) {
 		return lock, state, err
-	}
-	return r.readLockFrom(ctx, r.APIReader, d, key, now)
-}
-
-// afterAcquire is the lock once acquire returned: taken when the API server
-// accepted the create or update (d holds the key, no read needed), else read
-// again from the API server (another registration won the race, or the lock
-// changed since it was read).
-func (r *DealReconciler) afterAcquire(ctx context.Context, d *v1alpha1.DealRegistration, key string, taken *v1alpha1.DealLock, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
-	if taken != nil {
-		return taken, deal.Lock{State: deal.LockMine, Holder: taken.Spec.Holder, TakenThrough: taken.Spec.TakenThrough, Since: taken.Spec.Since.Time}, nil
 	}
 	return r.readLockFrom(ctx, r.APIReader, d, key, now)
 }
@@ -334,27 +474,36 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 // acquire creates the lock for d, or takes it over from a holder that no longer
 // holds, or through an approved DealConflict request (through), from the lock
 // as read, with an update carrying the resourceVersion read, and returns the
-// lock as stored. Losing either race is not an error: it returns nil, and the
+// lock as stored, and whether it created it (a lock deleted since it was read
+// is created). Losing either race is not an error: it returns nil, and the
 // caller reads the lock again.
-func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) (*v1alpha1.DealLock, error) {
+func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) (taken *v1alpha1.DealLock, created bool, err error) {
 	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC()), TakenThrough: through}
-	var taken *v1alpha1.DealLock
-	var err error
-	if lock == nil {
-		taken = &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec}
-		err = r.Create(ctx, taken)
-	} else {
+	if lock != nil {
 		taken = lock.DeepCopy()
 		taken.Spec = spec
 		err = r.Update(ctx, taken)
+		if !apierrors.IsNotFound(err) {
+			if apierrors.IsConflict(err) {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			return taken, false, nil
+		}
+		// Its holder released it (deleted) since it was read: create it.
+		spec.TakenThrough = ""
 	}
-	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		return nil, nil
+	taken = &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec}
+	err = r.Create(ctx, taken)
+	if apierrors.IsAlreadyExists(err) {
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return taken, nil
+	return taken, true, nil
 }
 
 // openReview opens one of the registration's requests: a DealRegistration
@@ -405,15 +554,12 @@ func (r *DealReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexConflictKey, func(o client.Object) []string {
-		if k := o.(*v1alpha1.DealRegistration).Status.ConflictKey; k != "" {
-			return []string{k}
-		}
-		return nil
+		return deal.KeysOf(o.(*v1alpha1.DealRegistration))
 	}); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexProductLine, func(o client.Object) []string {
-		return []string{o.(*v1alpha1.DealRegistration).Spec.ProductLine}
+	if err := idx.IndexField(ctx, &v1alpha1.DealRegistration{}, indexCustomer, func(o client.Object) []string {
+		return deal.Identifiers(o.(*v1alpha1.DealRegistration))
 	}); err != nil {
 		return err
 	}
@@ -427,7 +573,7 @@ func (r *DealReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 		// Every registration of the same key follows the others' changes:
 		// when one ends, the next in line takes the key.
 		Watches(&v1alpha1.DealRegistration{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return r.byKey(ctx, o.(*v1alpha1.DealRegistration).Status.ConflictKey)
+			return r.byKey(ctx, deal.KeysOf(o.(*v1alpha1.DealRegistration))...)
 		})).
 		Watches(&v1alpha1.DealLock{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.byKey(ctx, o.(*v1alpha1.DealLock).Spec.ConflictKey)
@@ -450,12 +596,20 @@ func (r *DealReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 		Complete(r)
 }
 
-// byKey lists the registrations waiting for or holding a conflict key.
-func (r *DealReconciler) byKey(ctx context.Context, key string) []reconcile.Request {
-	if key == "" {
-		return nil
+// byKey lists the registrations waiting for or holding any of keys.
+func (r *DealReconciler) byKey(ctx context.Context, keys ...string) []reconcile.Request {
+	var out []reconcile.Request
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		for _, q := range r.list(ctx, client.MatchingFields{indexConflictKey: k}) {
+			if !slices.Contains(out, q) {
+				out = append(out, q)
+			}
+		}
 	}
-	return r.list(ctx, client.MatchingFields{indexConflictKey: key})
+	return out
 }
 
 func (r *DealReconciler) list(ctx context.Context, opts ...client.ListOption) []reconcile.Request {

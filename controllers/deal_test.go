@@ -973,3 +973,196 @@ func TestDeadlinesFireWithoutAProgram(t *testing.T) {
 		g.Expect(dealPhase(g, queued)).To(Equal(v1alpha1.DealApproved))
 	}).Should(Succeed())
 }
+
+// One customer, one key, whatever identifiers are given: a registration
+// holds a DealLock per identifier (domain, D-U-N-S), all or none, and
+// conflicts with any live holder of any of them, the direct team included.
+func TestOneCustomerOneKeyWhateverIdentifiersAreGiven(t *testing.T) {
+	g := NewWithT(t)
+	r := rand.String(4)
+	alias, canonical := "alias-"+r+".co.uk", "canon-"+r+".com"
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{},
+		DomainAliases: []v1alpha1.DomainAlias{{Domain: alias, Canonical: canonical}}}, 2)
+	key := func(id string) string { return f.program.Name + "/" + id + "/sync" }
+	withDUNS := func(p *v1alpha1.Partner, domain, duns string) *v1alpha1.DealRegistration {
+		d := newDeal(f.ns, p, v1alpha1.DealResale, domain, "sync")
+		d.Spec.Customer.DUNS = duns
+		g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
+		return d
+	}
+	lockHolder := func(g Gomega, k string) string {
+		var lock v1alpha1.DealLock
+		if err := admin.Get(ctx, types.NamespacedName{Name: deal.LockName(k)}, &lock); apierrors.IsNotFound(err) {
+			return ""
+		} else {
+			g.Expect(err).NotTo(HaveOccurred())
+		}
+		return lock.Spec.Holder.Name + lock.Spec.Holder.Opportunity
+	}
+	queuedBehind := func(g Gomega, d, holder *v1alpha1.DealRegistration) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealQueued), got.Status.Message)
+		g.Expect(got.Status.Holder).NotTo(BeNil())
+		g.Expect(got.Status.Holder.Name).To(Equal(holder.Name))
+	}
+
+	// A holds the domain; B gives the same domain and a D-U-N-S number: queued
+	// behind A, and holding neither key (not the number's either).
+	domain := "one-" + r + ".com"
+	a := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, a)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	b := withDUNS(f.partners[1], "www."+domain, "100000001")
+	eventually(g, func(g Gomega) {
+		queuedBehind(g, b, a)
+		g.Expect(getDeal(g, b).Status.ConflictKeys).To(Equal([]string{key("domain:" + domain), key("duns:100000001")}))
+	}).Should(Succeed())
+	g.Consistently(func(g Gomega) { g.Expect(lockHolder(g, key("duns:100000001"))).To(BeEmpty(), "all or none") }).
+		WithTimeout(2 * time.Second).Should(Succeed())
+
+	// C gives a domain and a number and holds both keys; D gives the number
+	// under another domain: queued behind C, holding no key.
+	c := withDUNS(f.partners[1], "other-"+r+".com", "100000002")
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, c)).To(Equal(v1alpha1.DealApproved))
+		g.Expect(lockHolder(g, key("domain:other-"+r+".com"))).To(Equal(c.Name))
+		g.Expect(lockHolder(g, key("duns:100000002"))).To(Equal(c.Name))
+	}).Should(Succeed())
+	d := withDUNS(f.partners[0], "third-"+r+".com", "100000002")
+	eventually(g, func(g Gomega) { queuedBehind(g, d, c) }).Should(Succeed())
+	g.Expect(lockHolder(g, key("domain:third-"+r+".com"))).To(BeEmpty(), "all or none")
+
+	// The direct team's claim on a domain rejects a registration giving a number.
+	crm := userClient(t, crmDirect, nil, rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"deallocks"}, Verbs: []string{"create", "delete", "get"}})
+	directKey := key("domain:direct-" + r + ".com")
+	direct := &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(directKey)}, Spec: v1alpha1.DealLockSpec{
+		Program: f.program.Name, ConflictKey: directKey, Since: metav1.NowMicro(), Holder: v1alpha1.DealHolder{Kind: deal.HolderDirect, Opportunity: "006-direct"},
+	}}
+	g.Expect(crm.Create(ctx, direct)).To(Succeed())
+	t.Cleanup(func() { _ = admin.Delete(ctx, direct) })
+	e := withDUNS(f.partners[0], "direct-"+r+".com", "100000003")
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, e)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealRejected))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealDirectEngaged))
+		g.Expect(lockHolder(g, key("duns:100000003"))).To(BeEmpty(), "all or none")
+	}).Should(Succeed())
+
+	// An alias and its canonical domain are one key: found by the index of identifiers.
+	x := f.register(g, f.partners[0], alias)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, x)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	y := f.register(g, f.partners[1], canonical)
+	eventually(g, func(g Gomega) { queuedBehind(g, y, x) }).Should(Succeed())
+
+	// The same name under another domain, one side giving a number, is a
+	// suspected duplicate: found through the index of identifiers (a
+	// registration's conflict keys alone do not find it) and reviewed.
+	n1 := newDeal(f.ns, f.partners[0], v1alpha1.DealResale, "initech-"+r+".com", "sync")
+	n1.Spec.Customer.Name = "Initech"
+	g.Expect(f.registrar.Create(ctx, n1)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, n1)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	n2 := newDeal(f.ns, f.partners[1], v1alpha1.DealResale, "initech-"+r+".io", "sync")
+	n2.Spec.Customer.Name, n2.Spec.Customer.DUNS = "Initech Corp.", "100000004"
+	g.Expect(f.registrar.Create(ctx, n2)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, n2)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealUnderReview), got.Status.Message)
+		g.Expect(got.Status.Duplicates).To(ContainElement(HaveField("Name", n1.Name)))
+	}).Should(Succeed())
+
+	// A ends: B takes every key.
+	withdraw(g, a)
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, b)).To(Equal(v1alpha1.DealApproved))
+		g.Expect(lockHolder(g, key("domain:"+domain))).To(Equal(b.Name))
+		g.Expect(lockHolder(g, key("duns:100000001"))).To(Equal(b.Name))
+	}).Should(Succeed())
+}
+
+// An alias may not point at a free-mail domain: refused at admission, naming the field.
+func TestAnAliasMayNotPointAtAFreeMailDomain(t *testing.T) {
+	g := NewWithT(t)
+	p := newProgram(t)
+	p.Spec.DealRegistration = &v1alpha1.DealRegistrationRules{FreeMailDomains: []string{"mail.isp-" + rand.String(4) + ".example"}}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur v1alpha1.PartnerProgram
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(p), &cur); err != nil {
+			return err
+		}
+		cur.Spec.DealRegistration = &v1alpha1.DealRegistrationRules{FreeMailDomains: p.Spec.DealRegistration.FreeMailDomains,
+			DomainAliases: []v1alpha1.DomainAlias{{Domain: "acme.co.uk", Canonical: "acme.com"}, {Domain: "acme.de", Canonical: "eu." + p.Spec.DealRegistration.FreeMailDomains[0]}}}
+		return admin.Update(ctx, &cur)
+	})
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("spec.dealRegistration.domainAliases[1].canonical"))
+	g.Expect(err.Error()).To(ContainSubstring("an alias may not point at a free-mail domain"))
+	updateProgram(g, p.Name, func(cur *v1alpha1.PartnerProgram) {
+		cur.Spec.DealRegistration = &v1alpha1.DealRegistrationRules{DomainAliases: []v1alpha1.DomainAlias{{Domain: "acme.co.uk", Canonical: "acme.com"}}}
+	})
+}
+
+// An approved conflict takes every key of the customer or none: while a third
+// registration holds the challenger's D-U-N-S number, the holder it was
+// decided against keeps the domain.
+func TestAnApprovedConflictTakesEveryKeyOrNone(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("conflicts")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealConflict}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel-chief", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 3)
+	r := rand.String(4)
+	domain, duns := "both-"+r+".com", "200000001"
+	domainKey, dunsKey := f.program.Name+"/domain:"+domain+"/sync", f.program.Name+"/duns:"+duns+"/sync"
+	lockOf := func(g Gomega, k string) v1alpha1.DealLock {
+		var lock v1alpha1.DealLock
+		g.Expect(admin.Get(ctx, types.NamespacedName{Name: deal.LockName(k)}, &lock)).To(Succeed())
+		return lock
+	}
+	holder := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	third := newDeal(f.ns, f.partners[2], v1alpha1.DealResale, "numbered-"+r+".com", "sync")
+	third.Spec.Customer.DUNS = duns
+	g.Expect(f.registrar.Create(ctx, third)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, third)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	challenger := newDeal(f.ns, f.partners[1], v1alpha1.DealResale, domain, "sync")
+	challenger.Spec.Customer.DUNS = duns
+	g.Expect(f.registrar.Create(ctx, challenger)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealQueued))
+		g.Expect(got.Status.Holder.Name).To(Equal(holder.Name), "the first key's holder")
+	}).Should(Succeed())
+
+	g.Expect(f.registrar.Patch(ctx, getDeal(g, challenger), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"escalateConflict":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Conflict).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Conflict.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel-chief"))
+	}).Should(Succeed())
+	g.Expect(decide(reviewer(t, "channel-chief@example.com", path, "channel-chief"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved), "nothing is taken while another holds the number")
+		l := lockOf(g, domainKey)
+		g.Expect(l.Spec.Holder.Name).To(Equal(holder.Name))
+		g.Expect(l.Spec.TakenThrough).To(BeEmpty())
+		g.Expect(lockOf(g, dunsKey).Spec.Holder.Name).To(Equal(third.Name))
+	}).WithTimeout(3 * time.Second).Should(Succeed())
+
+	// The number's holder ends: the approved conflict takes every key.
+	withdraw(g, third)
+	eventually(g, func(g Gomega) {
+		won, lost := getDeal(g, challenger), getDeal(g, holder)
+		g.Expect(won.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(won.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictWon))
+		g.Expect(lost.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(lost.Status.Reason).To(Equal(v1alpha1.ReasonDealConflictLost))
+		l := lockOf(g, domainKey)
+		g.Expect(l.Spec.Holder.Name).To(Equal(challenger.Name))
+		g.Expect(l.Spec.TakenThrough).To(Equal(f.ns + "/" + q.Name))
+		g.Expect(lockOf(g, dunsKey).Spec.Holder.Name).To(Equal(challenger.Name))
+	}).Should(Succeed())
+}

@@ -47,8 +47,9 @@ type Customer struct {
 	// +kubebuilder:validation:MaxLength=253
 	Domain string `json:"domain"`
 
-	// duns is the customer's nine-digit D-U-N-S number. When present it is the
-	// conflict key instead of the domain.
+	// duns is the customer's nine-digit D-U-N-S number. When present it is a
+	// second identifier of the customer: the registration holds a conflict key
+	// for it as well as the domain's, and conflicts with any holder of either.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9]{9}$`
 	DUNS string `json:"duns,omitempty"`
@@ -392,13 +393,26 @@ type DealRegistrationStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	CanonicalDomain string `json:"canonicalDomain,omitempty"`
 
-	// conflictKey is what at most one registration holds at a time: the
-	// program, the customer (DUNS, or the canonical domain) and the product line.
+	// conflictKey is the registration's conflict key by canonical domain,
+	// "<program>/domain:<canonicalDomain>/<productLine>", the first of
+	// conflictKeys.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	ConflictKey string `json:"conflictKey,omitempty"`
 
-	// lock names the DealLock of the conflict key.
+	// conflictKeys are every key the registration holds together, one per
+	// identifier of its customer, sorted: "<program>/domain:<canonicalDomain>/<productLine>"
+	// and, when spec.customer.duns is given, "<program>/duns:<duns>/<productLine>".
+	// At most one live registration (or the direct team) holds each; a
+	// registration holds all of them or none, and conflicts with any holder of
+	// any of them. Each has its DealLock, named by deal.LockName.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:items:MaxLength=512
+	ConflictKeys []string `json:"conflictKeys,omitempty"`
+
+	// lock names the DealLock of conflictKey.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Lock string `json:"lock,omitempty"`
@@ -600,7 +614,12 @@ type DealLockSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	Program string `json:"program"`
 
-	// conflictKey held, as in DealRegistration status.conflictKey.
+	// conflictKey held, exactly as in DealRegistration status.conflictKeys:
+	// "<program>/domain:<canonical domain>/<productLine>" or
+	// "<program>/duns:<nine digits>/<productLine>", where the canonical domain
+	// is the customer's registrable domain, lower case, after the program's
+	// domainAliases (what status.canonicalDomain shows). The lock's name is
+	// "deal-" followed by the first 40 hex digits of the SHA-256 of the key.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512

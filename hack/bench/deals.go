@@ -261,7 +261,7 @@ func plainDeals(ctx context.Context, c config, cl *harness.Cluster, ns string, r
 		d, model := twins[i], decided[fmt.Sprintf("r-%05d", i)]
 		key := harness.Program + "/plain:" + d.Name
 		st := model.Status.DeepCopy()
-		st.ConflictKey, st.Lock, st.Outcome, st.RecordedSequence = key, deal.LockName(key), nil, 0
+		st.ConflictKey, st.ConflictKeys, st.Lock, st.Outcome, st.RecordedSequence = key, []string{key}, deal.LockName(key), nil, 0
 		if n := len(st.History); n > 0 {
 			st.History = []v1alpha1.DealEvent{st.History[n-1]}
 			st.History[0].Sequence = 1

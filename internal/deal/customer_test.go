@@ -1,6 +1,9 @@
 package deal
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,8 +12,9 @@ import (
 
 func TestCanonicalDomain(t *testing.T) {
 	rules := &v1alpha1.DealRegistrationRules{
-		FreeMailDomains: []string{"corp-mail.example"},
-		DomainAliases:   []v1alpha1.DomainAlias{{Domain: "acme.co.uk", Canonical: "acme.com"}},
+		FreeMailDomains: []string{"corp-mail.example", "https://Mail.Corp-ISP.example."},
+		DomainAliases: []v1alpha1.DomainAlias{{Domain: "acme.co.uk", Canonical: "acme.com"},
+			{Domain: "acme-mail.de", Canonical: "www.gmail.com"}, {Domain: "acme-box.de", Canonical: "mail.corp-isp.example"}},
 	}
 	for name, tc := range map[string]struct {
 		raw, want, wantErr string
@@ -28,8 +32,14 @@ func TestCanonicalDomain(t *testing.T) {
 		"a free-mail subdomain spelling":        {raw: "https://mail.yahoo.com", wantErr: "yahoo.com is a free-mail domain"},
 		"a free-mail domain the program lists":  {raw: "corp-mail.example", wantErr: "corp-mail.example is a free-mail domain"},
 		"a public suffix alone":                 {raw: "co.uk", wantErr: "not a registrable domain"},
-		"an IP address":                         {raw: "10.0.0.1", wantErr: "IP address"},
-		"something that is not a domain":        {raw: "acme corp", wantErr: "not a domain"},
+		// freeMailDomains entries match their subdomains too.
+		"a subdomain of a free-mail domain the program lists": {raw: "jane@eu.mail.corp-isp.example", wantErr: "mail.corp-isp.example is a free-mail domain"},
+		"the free-mail domain the program lists itself":       {raw: "mail.corp-isp.example", wantErr: "mail.corp-isp.example is a free-mail domain"},
+		"its registrable domain is not free mail":             {raw: "corp-isp.example", want: "corp-isp.example"},
+		// an alias may not point at a free-mail domain.
+		"an alias pointing at a well-known free-mail domain": {raw: "acme-mail.de", wantErr: "domainAliases map acme-mail.de to gmail.com, a free-mail domain"},
+		"an IP address":                  {raw: "10.0.0.1", wantErr: "IP address"},
+		"something that is not a domain": {raw: "acme corp", wantErr: "not a domain"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := CanonicalDomain(tc.raw, rules)
@@ -46,14 +56,37 @@ func TestCanonicalDomain(t *testing.T) {
 	}
 }
 
+func TestAnAliasMayNotPointAtAFreeMailDomain(t *testing.T) {
+	rules := &v1alpha1.DealRegistrationRules{
+		FreeMailDomains: []string{"mail.corp-isp.example"},
+		DomainAliases: []v1alpha1.DomainAlias{{Domain: "acme.co.uk", Canonical: "acme.com"},
+			{Domain: "acme-mail.de", Canonical: "www.gmail.com"}, {Domain: "acme-box.de", Canonical: "eu.mail.corp-isp.example"}},
+	}
+	got := AliasRefusals(rules)
+	if len(got) != 2 || got[0] != "" || !strings.Contains(got[1], "www.gmail.com is a free-mail domain (gmail.com)") ||
+		!strings.Contains(got[2], "eu.mail.corp-isp.example is a free-mail domain (mail.corp-isp.example)") {
+		t.Fatalf("AliasRefusals = %v; want entries 1 and 2 refused", got)
+	}
+}
+
 func TestConflictKeyAndLockName(t *testing.T) {
 	c := v1alpha1.Customer{Name: "Acme", Domain: "acme.com"}
 	if got := ConflictKey("global", c, "acme.com", "sync"); got != "global/domain:acme.com/sync" {
 		t.Errorf("key by domain = %q", got)
 	}
+	if got := ConflictKeys("global", c, "acme.com", "sync"); !slices.Equal(got, []string{"global/domain:acme.com/sync"}) {
+		t.Errorf("keys by domain only = %q", got)
+	}
 	c.DUNS = "123456789"
-	if got := ConflictKey("global", c, "acme.com", "sync"); got != "global/duns:123456789/sync" {
-		t.Errorf("a D-U-N-S number is the customer when given: %q", got)
+	if got := ConflictKeys("global", c, "acme.com", "sync"); !slices.Equal(got, []string{"global/domain:acme.com/sync", "global/duns:123456789/sync"}) {
+		t.Errorf("a D-U-N-S number adds a key, sorted after the domain's: %q", got)
+	}
+	if got := ConflictKey("global", c, "acme.com", "sync"); got != "global/domain:acme.com/sync" {
+		t.Errorf("status.conflictKey stays the domain's key: %q", got)
+	}
+	// The documented example (docs/deals.md): CRM integrations compute lock names this way.
+	if got := LockName("global/domain:globex.com/sync"); got != "deal-"+sha("global/domain:globex.com/sync")[:40] {
+		t.Errorf("LockName = %q", got)
 	}
 	a, b := LockName("global/domain:acme.com/sync"), LockName("global/domain:acme.com/vault")
 	if a == b || a != LockName("global/domain:acme.com/sync") || len(a) != len("deal-")+40 {
@@ -69,5 +102,33 @@ func TestNormalName(t *testing.T) {
 	}
 	if NormalName("Acme") == NormalName("Acme Labs") {
 		t.Error("Acme and Acme Labs compare equal")
+	}
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestCandidatesFindEveryRegistrationThatMayShareAKey(t *testing.T) {
+	p := program(&v1alpha1.DealRegistrationRules{DomainAliases: []v1alpha1.DomainAlias{
+		{Domain: "acme.co.uk", Canonical: "acme.com"}, {Domain: "acme.de", Canonical: "acme.com"}, {Domain: "other.com", Canonical: "other.org"}}})
+	d := registration("d1", now, func(d *v1alpha1.DealRegistration) {
+		d.Spec.Customer = v1alpha1.Customer{Name: "Acme Corp", Domain: "https://www.acme.co.uk/", DUNS: "123456789"}
+	})
+	got := Candidates(d, p)
+	slices.Sort(got)
+	want := []string{"domain:acme.co.uk/sync", "domain:acme.com/sync", "domain:acme.de/sync", "duns:123456789/sync", "name:acme/sync"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Candidates = %q; want %q", got, want)
+	}
+	// Every registration whose keys share one with d's is indexed under a candidate.
+	_, keys, _ := Keys(d, p)
+	for _, o := range []v1alpha1.Customer{{Name: "x", Domain: "acme.de"}, {Name: "x", Domain: "acme.com"}, {Name: "x", Domain: "elsewhere.com", DUNS: "123456789"}} {
+		od := registration("o", now, func(r *v1alpha1.DealRegistration) { r.Spec.Customer = o })
+		_, ok, _ := Keys(od, p)
+		if !sharesKey(ok, keys) || !slices.ContainsFunc(Identifiers(od), func(v string) bool { return slices.Contains(want, v) }) {
+			t.Errorf("%+v shares a key with d but is not found by its candidates", o)
+		}
 	}
 }

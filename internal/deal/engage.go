@@ -42,7 +42,8 @@ const (
 	LockTaken
 )
 
-// Lock is the conflict key's lock as read (uncached).
+// Lock is a conflict key's lock as read (uncached), or what the locks of all
+// of a registration's keys say together (Combine).
 type Lock struct {
 	State LockState
 	// Holder is the current holder for LockTaken (and the last one for LockFree).
@@ -66,8 +67,11 @@ type Input struct {
 	// Tier is the partner's held tier, nil when it holds none: its
 	// entitlements may set the registration's protection.
 	Tier *v1alpha1.PartnerTier
-	// Others are the program's other registrations, for the queue and for
-	// suspected duplicates (any namespace).
+	// Others are the other registrations that may share a conflict key or the
+	// customer's name with Deal in its product line (any namespace): the queue,
+	// the partner's own earlier registration and suspected duplicates are
+	// decided from them. More may be given (the whole product line): the
+	// rest are ignored.
 	Others []v1alpha1.DealRegistration
 	// Review is the registration's review request, nil until it exists.
 	Review *v1alpha1.ExceptionRequest
@@ -75,12 +79,56 @@ type Input struct {
 	Extension *v1alpha1.ExceptionRequest
 	// Conflict is the registration's DealConflict request, nil until it exists.
 	Conflict *v1alpha1.ExceptionRequest
-	// Lock is the conflict key's lock.
+	// Lock is what the locks of the registration's conflict keys say
+	// together (Combine).
 	Lock Lock
 	// Influencers are the Partners spec.influencers names that exist (read
 	// when an outcome is reported): influence is credited only to a partner of
 	// the registration's program.
 	Influencers []v1alpha1.Partner
+}
+
+// Combine is what the locks of a registration's conflict keys (in key order)
+// say together: taken when any key's live holder is someone else (the direct
+// team first, then the first such key's holder), the registration's when it
+// holds every key, and free otherwise (nothing taken; the keys it lacks are to
+// be acquired). A registration holds its customer only with every key.
+func Combine(locks []Lock) Lock {
+	if len(locks) == 0 {
+		return Lock{State: LockFree}
+	}
+	var taken *Lock
+	mine := true
+	for i := range locks {
+		l := &locks[i]
+		switch l.State {
+		case LockTaken:
+			if taken == nil || (l.Holder.Kind == HolderDirect && taken.Holder.Kind != HolderDirect) {
+				taken = l
+			}
+			mine = false
+		case LockFree:
+			mine = false
+		}
+	}
+	switch {
+	case taken != nil:
+		return *taken
+	case mine:
+		return locks[0]
+	}
+	// Free: the one whose last holder took it latest, so a registration whose
+	// key another took after it and released since sees that (takenFrom).
+	var free *Lock
+	for i := range locks {
+		if l := &locks[i]; l.State == LockFree && (free == nil || l.Since.After(free.Since)) {
+			free = l
+		}
+	}
+	if free == nil {
+		return Lock{State: LockFree}
+	}
+	return *free
 }
 
 // Action is what the controller does about the lock.
@@ -89,14 +137,16 @@ type Action int
 const (
 	// Keep the lock as it is.
 	Keep Action = iota
-	// Acquire the lock (create it, or take it over from a holder that no longer
-	// holds), then evaluate again with LockMine.
+	// Acquire every key's lock the registration lacks (create it, or take it
+	// over from a holder that no longer holds), in key order, all or none,
+	// then evaluate again with what the locks say.
 	Acquire
-	// Release the lock if this registration holds it.
+	// Release every lock this registration holds.
 	Release
-	// TakeOver the lock from the live holder whose UID is Result.From, and
-	// from no other: an approved DealConflict request decided the customer.
-	// Then evaluate again with what the lock says.
+	// TakeOver the locks from the live holder whose UID is Result.From, and
+	// from no other (free keys are acquired): an approved DealConflict request
+	// decided the customer. All or none; then evaluate again with what the
+	// locks say.
 	TakeOver
 )
 
@@ -142,14 +192,47 @@ func HolderOf(d *v1alpha1.DealRegistration) v1alpha1.DealHolder {
 	return v1alpha1.DealHolder{Kind: HolderPartner, Namespace: d.Namespace, Name: d.Name, UID: string(d.UID), Partner: d.Spec.Partner}
 }
 
-// Key computes a registration's canonical domain and conflict key under its
-// program's rules.
+// Key computes a registration's canonical domain and conflict key by domain
+// (the first of Keys) under its program's rules.
 func Key(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) (domain, key string, err error) {
-	domain, err = CanonicalDomain(d.Spec.Customer.Domain, rules(program))
+	domain, keys, err := Keys(d, program)
 	if err != nil {
 		return "", "", err
 	}
-	return domain, ConflictKey(program.Name, d.Spec.Customer, domain, d.Spec.ProductLine), nil
+	return domain, keys[0], nil
+}
+
+// Keys computes a registration's canonical domain and every conflict key it
+// holds together (ConflictKeys), sorted, under its program's rules.
+func Keys(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) (domain string, keys []string, err error) {
+	domain, err = CanonicalDomain(d.Spec.Customer.Domain, rules(program))
+	if err != nil {
+		return "", nil, err
+	}
+	return domain, ConflictKeys(program.Name, d.Spec.Customer, domain, d.Spec.ProductLine), nil
+}
+
+// KeysOf are the conflict keys a registration's status says it holds or
+// waits for: status.conflictKeys, or status.conflictKey as written before
+// conflictKeys existed.
+func KeysOf(d *v1alpha1.DealRegistration) []string {
+	if len(d.Status.ConflictKeys) > 0 {
+		return d.Status.ConflictKeys
+	}
+	if d.Status.ConflictKey != "" {
+		return []string{d.Status.ConflictKey}
+	}
+	return nil
+}
+
+// sharesKey reports whether any of keys is one of b.
+func sharesKey(a, b []string) bool {
+	for _, k := range a {
+		if slices.Contains(b, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func rules(p *v1alpha1.PartnerProgram) *v1alpha1.DealRegistrationRules {
@@ -312,7 +395,7 @@ func evaluate(in Input) Result {
 		if open && in.Partner.Spec.Suspended {
 			return suspended(st.CanonicalDomain)
 		}
-		if open && takenFrom(in.Lock) {
+		if open && takenFrom(in.Lock, d) {
 			return lostKey(st.CanonicalDomain)
 		}
 		if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) {
@@ -349,11 +432,11 @@ func evaluate(in Input) Result {
 		return end(phase, "Won", "the CRM reports the deal won at %s for %s %s: sourced credit to %s%s", o.ClosedAt.UTC().Format(time.RFC3339),
 			o.Amount.Amount, o.Amount.Currency, d.Spec.Partner, influencedNote(st.Attribution))
 	}
-	domain, key, err := Key(d, in.Program)
+	domain, keys, err := Keys(d, in.Program)
 	if err != nil {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "spec.customer.domain: %v", err)
 	}
-	st.CanonicalDomain, st.ConflictKey, st.Lock = domain, key, LockName(key)
+	st.CanonicalDomain, st.ConflictKey, st.ConflictKeys, st.Lock = domain, keys[0], keys, LockName(keys[0])
 	if in.Partner.Spec.Suspended {
 		return suspended(domain)
 	}
@@ -382,7 +465,7 @@ func evaluate(in Input) Result {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReserved, "customer %s is a reserved account of the program for %s, which only the direct team holds%s",
 			domain, d.Spec.ProductLine, note)
 	}
-	if o := ownEarlier(d, key, in.Others); o != nil && !open {
+	if o := ownEarlier(d, keys, in.Others); o != nil && !open {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealDuplicate, "partner %s already registered customer %s for %s in registration %s (phase %s): one registration per partner, customer and product line",
 			d.Spec.Partner, domain, d.Spec.ProductLine, o.Name, dash(string(o.Status.Phase)))
 	}
@@ -415,7 +498,7 @@ func evaluate(in Input) Result {
 		return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome; the customer goes to the next registration in line",
 			st.ProtectedUntil.UTC().Format(time.RFC3339))
 	}
-	st.Duplicates = duplicates(d, key, in.Others)
+	st.Duplicates = duplicates(d, keys, in.Others)
 	suspected := slices.ContainsFunc(st.Duplicates, func(m v1alpha1.DuplicateMatch) bool { return m.MatchedOn == "CustomerName" })
 	if suspected {
 		conditions.Set(&st.Conditions, d.Generation, now, ConditionDuplicateSuspected, metav1.ConditionTrue, "SameCustomerName",
@@ -445,7 +528,7 @@ func evaluate(in Input) Result {
 			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, tail)
 		return res.finish(st, now, false)
 	case LockFree:
-		if open && takenFrom(in.Lock) && d.Status.ConflictKey == key {
+		if open && takenFrom(in.Lock, d) {
 			// Another holder took the key after this one and released it since:
 			// the customer was lost then, and is not taken back.
 			return lostKey(domain)
@@ -454,7 +537,7 @@ func evaluate(in Input) Result {
 			res.Lock = Acquire
 			return res.finish(st, now, false)
 		}
-		if ahead := aheadInLine(d, key, in.Others, in.Program); ahead != nil && !conflictApproved(in, st) {
+		if ahead := aheadInLine(d, keys, in.Others, in.Program); ahead != nil && !conflictApproved(in, st) {
 			move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s was submitted earlier for customer %s and %s and is first in line",
 				ahead.Namespace, ahead.Name, ahead.Spec.Partner, domain, d.Spec.ProductLine)
 			return res.finish(st, now, false)
@@ -540,23 +623,22 @@ func lossAt(in Input) time.Time {
 	return in.Now
 }
 
-// keyOf is the conflict key of the registration under its program, "" when it has none.
-func keyOf(in Input) string {
-	if in.Program == nil {
-		return in.Deal.Status.ConflictKey
+// takenFrom reports whether another holder took one of registration d's keys
+// after d had it: it holds the key now, or took it after d's approval and has
+// released it since (a lock deleted by hand says nothing, and a last holder
+// that held the key before d was approved, or a key d never held, took nothing
+// from d).
+func takenFrom(l Lock, d *v1alpha1.DealRegistration) bool {
+	if l.State == LockTaken {
+		return true
 	}
-	_, k, err := Key(in.Deal, in.Program)
-	if err != nil {
-		return ""
+	if l.State != LockFree || l.Holder.Kind == "" || l.Holder.UID == string(d.UID) {
+		return false
 	}
-	return k
-}
-
-// takenFrom reports whether, for a registration that held its key, another
-// holder took it: it holds the key, or held it and has released it since (a
-// lock that is gone says nothing).
-func takenFrom(l Lock) bool {
-	return l.State == LockTaken || (l.State == LockFree && l.Holder.Kind != "")
+	if a := d.Status.ApprovedAt; a != nil {
+		return l.Since.After(a.Time)
+	}
+	return false
 }
 
 // lossOf reports whether an open registration has lost its customer, and
@@ -568,7 +650,7 @@ func lossOf(in Input, open bool) (time.Time, bool) {
 		return time.Time{}, false
 	case in.Lock.State == LockTaken:
 		return lossAt(in), true
-	case takenFrom(in.Lock) && in.Deal.Status.ConflictKey == keyOf(in):
+	case takenFrom(in.Lock, in.Deal):
 		return lossAt(in), true
 	case in.Partner.Spec.Suspended:
 		return in.Now, true
@@ -707,9 +789,9 @@ func influencedNote(a *v1alpha1.Attribution) string {
 // finish sets the conditions every evaluation ends with.
 func (r *Result) finish(st v1alpha1.DealRegistrationStatus, now metav1.Time, held bool) Result {
 	if held {
-		conditions.Set(&st.Conditions, st.ObservedGeneration, now, ConditionHeld, metav1.ConditionTrue, st.Reason, "holds "+st.ConflictKey)
+		conditions.Set(&st.Conditions, st.ObservedGeneration, now, ConditionHeld, metav1.ConditionTrue, st.Reason, "holds "+keysText(st))
 	} else {
-		conditions.Set(&st.Conditions, st.ObservedGeneration, now, ConditionHeld, metav1.ConditionFalse, orPhase(st), "does not hold "+dash(st.ConflictKey))
+		conditions.Set(&st.Conditions, st.ObservedGeneration, now, ConditionHeld, metav1.ConditionFalse, orPhase(st), "does not hold "+dash(keysText(st)))
 	}
 	ready := metav1.ConditionTrue
 	if st.Phase == "" || st.Phase == v1alpha1.DealSubmitted {
@@ -785,9 +867,17 @@ func ineligible(d *v1alpha1.DealRegistration, r *v1alpha1.DealRegistrationRules)
 	return ""
 }
 
-// inLine reports whether o waits for the same key and has not ended.
-func inLine(o *v1alpha1.DealRegistration, key string) bool {
-	return o.Status.ConflictKey == key && !Final(o.Status.Phase) && !o.Spec.Withdrawn
+// keysText is the registration's keys for a message: "a and b".
+func keysText(st v1alpha1.DealRegistrationStatus) string {
+	if len(st.ConflictKeys) > 0 {
+		return strings.Join(st.ConflictKeys, " and ")
+	}
+	return st.ConflictKey
+}
+
+// inLine reports whether o waits for or holds one of keys and has not ended.
+func inLine(o *v1alpha1.DealRegistration, keys []string) bool {
+	return sharesKey(KeysOf(o), keys) && !Final(o.Status.Phase) && !o.Spec.Withdrawn
 }
 
 // Settle is how long after its submittedAt a registration waits before it
@@ -817,23 +907,23 @@ func submitted(d *v1alpha1.DealRegistration) time.Time {
 	return d.CreationTimestamp.Time
 }
 
-// aheadInLine is the earliest registration waiting for the same key that was
-// submitted before d, nil when d is first in line. A registration the
+// aheadInLine is the earliest registration waiting for one of d's keys that
+// was submitted before d, nil when d is first in line. A registration the
 // controller has not evaluated yet (no status.conflictKey) counts when its
-// customer and product line give the same key under d's program: d waits the
-// moment it takes to evaluate it rather than jump the line.
-func aheadInLine(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *v1alpha1.DealRegistration {
+// customer and product line give one of d's keys under d's program: d waits
+// the moment it takes to evaluate it rather than jump the line.
+func aheadInLine(d *v1alpha1.DealRegistration, keys []string, others []v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) *v1alpha1.DealRegistration {
 	var first *v1alpha1.DealRegistration
 	for i := range others {
 		o := &others[i]
 		if o.UID == d.UID || !Before(o, d) {
 			continue
 		}
-		if !inLine(o, key) {
+		if !inLine(o, keys) {
 			if o.Status.ConflictKey != "" || o.Status.Phase != "" || o.Spec.Withdrawn {
 				continue
 			}
-			if _, k, err := Key(o, program); err != nil || k != key {
+			if _, k, err := Keys(o, program); err != nil || !sharesKey(k, keys) {
 				continue
 			}
 		}
@@ -844,11 +934,13 @@ func aheadInLine(d *v1alpha1.DealRegistration, key string, others []v1alpha1.Dea
 	return first
 }
 
-// duplicates lists the open registrations d resembles: the same conflict key,
-// or the same customer name under another domain (suspected), at most 8.
-func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration) []v1alpha1.DuplicateMatch {
+// duplicates lists the open registrations d resembles: one sharing a conflict
+// key (a domain or a D-U-N-S number), or the same customer name under other
+// identifiers (suspected), at most 8. Only two different D-U-N-S numbers say
+// that two customers of one name are different companies.
+func duplicates(d *v1alpha1.DealRegistration, keys []string, others []v1alpha1.DealRegistration) []v1alpha1.DuplicateMatch {
 	name := NormalName(d.Spec.Customer.Name)
-	program := key[:strings.Index(key, "/")+1] // keys start with "<program>/"
+	program := keys[0][:strings.Index(keys[0], "/")+1] // keys start with "<program>/"
 	var out []v1alpha1.DuplicateMatch
 	for i := range others {
 		o := &others[i]
@@ -857,10 +949,10 @@ func duplicates(d *v1alpha1.DealRegistration, key string, others []v1alpha1.Deal
 		}
 		m := v1alpha1.DuplicateMatch{Namespace: o.Namespace, Name: o.Name, Partner: o.Spec.Partner}
 		switch {
-		case o.Status.ConflictKey == key:
+		case sharesKey(KeysOf(o), keys):
 			m.MatchedOn = "ConflictKey"
 		case name != "" && NormalName(o.Spec.Customer.Name) == name && o.Spec.ProductLine == d.Spec.ProductLine &&
-			o.Spec.Customer.DUNS == "" && d.Spec.Customer.DUNS == "":
+			(o.Spec.Customer.DUNS == "" || d.Spec.Customer.DUNS == "" || o.Spec.Customer.DUNS == d.Spec.Customer.DUNS):
 			m.MatchedOn = "CustomerName"
 		default:
 			continue
@@ -890,8 +982,10 @@ func Refusal(d *v1alpha1.DealRegistration, domain string, program *v1alpha1.Part
 }
 
 // reserved is the program's reserved account d's customer and product line
-// fall under, nil when none: by DUNS when both carry one, else by canonical
-// domain (the reserved domain canonicalised under the same rules).
+// fall under, nil when none: by either of d's identifiers, an account named by
+// DUNS matching d's D-U-N-S number and one named by domain matching d's
+// canonical domain (the reserved domain canonicalised under the same rules),
+// whether or not d also gives the other identifier.
 func reserved(d *v1alpha1.DealRegistration, domain string, r *v1alpha1.DealRegistrationRules) *v1alpha1.ReservedAccount {
 	if r == nil {
 		return nil
@@ -914,12 +1008,12 @@ func reserved(d *v1alpha1.DealRegistration, domain string, r *v1alpha1.DealRegis
 	return nil
 }
 
-// ownEarlier is a registration of d's partner for the same key, submitted
-// before d and not ended: d then duplicates it. Nil when there is none.
-func ownEarlier(d *v1alpha1.DealRegistration, key string, others []v1alpha1.DealRegistration) *v1alpha1.DealRegistration {
+// ownEarlier is a registration of d's partner sharing one of d's keys,
+// submitted before d and not ended: d then duplicates it. Nil when there is none.
+func ownEarlier(d *v1alpha1.DealRegistration, keys []string, others []v1alpha1.DealRegistration) *v1alpha1.DealRegistration {
 	for i := range others {
 		o := &others[i]
-		if o.UID != d.UID && o.Namespace == d.Namespace && o.Spec.Partner == d.Spec.Partner && inLine(o, key) && Before(o, d) {
+		if o.UID != d.UID && o.Namespace == d.Namespace && o.Spec.Partner == d.Spec.Partner && inLine(o, keys) && Before(o, d) {
 			return o
 		}
 	}

@@ -1019,4 +1019,161 @@ func TestAHolderWhoseKeyWasTakenDoesNotTakeItBack(t *testing.T) {
 	if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Acquire {
 		t.Errorf("phase %s, lock %d; want Approved, taking its key back", r.Status.Phase, r.Lock)
 	}
+	// A key whose last holder took it before this registration was approved
+	// (a registration that ended before it, on a key it holds or only gains
+	// now, a D-U-N-S key after an upgrade) was taken from nobody: it is
+	// acquired, in any position among the registration's keys.
+	stale := Lock{State: LockFree, Holder: released.Holder, Since: now.Add(-15 * day)}
+	for _, locks := range [][]Lock{{stale}, {{State: LockMine}, stale}, {stale, {State: LockMine}}} {
+		r = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Combine(locks)})
+		if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Acquire {
+			t.Errorf("locks %+v: phase %s (%s), lock %d; want Approved, acquiring the key nobody took from it", locks, r.Status.Phase, r.Status.Reason, r.Lock)
+		}
+	}
+	// Of two free keys, the one taken after the approval decides.
+	r = Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Combine([]Lock{stale, released})})
+	if r.Status.Phase != v1alpha1.DealExpired {
+		t.Errorf("phase %s; want Expired: one of its keys was taken after its approval", r.Status.Phase)
+	}
+}
+
+// withDUNS gives the registration's customer a D-U-N-S number.
+func withDUNS(n string) func(*v1alpha1.DealRegistration) {
+	return func(d *v1alpha1.DealRegistration) { d.Spec.Customer.DUNS = n }
+}
+
+// One customer, one key, whatever identifiers are given: a registration
+// conflicts with any live holder sharing its domain or its D-U-N-S number.
+func TestOneCustomerOneKeyWhateverIdentifiersAreGiven(t *testing.T) {
+	const domainKey, dunsKey = "global/domain:globex.com/sync", "global/duns:123456789/sync"
+	held := func(name string, keys ...string) v1alpha1.DealRegistration {
+		o := waiting(name, now.Add(-time.Hour), v1alpha1.DealApproved)
+		o.Status.ConflictKey, o.Status.ConflictKeys = keys[0], keys
+		return o
+	}
+	direct := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006XYZ"}}
+	for name, tc := range map[string]struct {
+		in                     Input
+		wantPhase              v1alpha1.DealPhase
+		wantReason             string
+		wantLock               Action
+		wantMsg, wantDuplicate string
+	}{
+		"giving a D-U-N-S number queues behind the holder of the customer's domain": {
+			in:        Input{Deal: registration("d1", now, withDUNS("123456789")), Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{held("early", domainKey)}},
+			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early", wantDuplicate: "ConflictKey",
+		},
+		"the same D-U-N-S number under another domain queues behind its holder": {
+			in: Input{Deal: registration("d1", now, withDUNS("123456789"), func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "globex-holdings.com" }),
+				Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{held("early", "global/domain:globex.com/sync", dunsKey)}},
+			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early", wantDuplicate: "ConflictKey",
+		},
+		"without a number it queues behind a holder that gave one": {
+			in:        Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{held("early", domainKey, dunsKey)}},
+			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early", wantDuplicate: "ConflictKey",
+		},
+		"the direct team's claim on the domain rejects a registration giving a number": {
+			in:        Input{Deal: registration("d1", now, withDUNS("123456789")), Partner: partner(resell), Program: program(nil), Lock: Combine([]Lock{direct, {State: LockFree}})},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealDirectEngaged, wantLock: Release,
+		},
+		"a reserved domain rejects a registration giving a number": {
+			in: Input{Deal: registration("d1", now, withDUNS("123456789")), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{Domain: "globex.com"}}})},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReserved, wantLock: Release,
+		},
+		"a reserved D-U-N-S number rejects a registration of another domain": {
+			in: Input{Deal: registration("d1", now, withDUNS("123456789"), func(d *v1alpha1.DealRegistration) { d.Spec.Customer.Domain = "globex-holdings.com" }), Partner: partner(resell),
+				Program: program(&v1alpha1.DealRegistrationRules{ReservedAccounts: []v1alpha1.ReservedAccount{{DUNS: "123456789"}}})},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealReserved, wantLock: Release,
+		},
+		"a partner's second registration giving a number is its own duplicate": {
+			in: Input{Deal: registration("d1", now, withDUNS("123456789")), Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+				o := held("mine", domainKey)
+				o.Spec.Partner = "acme-consulting"
+				return o
+			}()}},
+			wantPhase: v1alpha1.DealRejected, wantReason: v1alpha1.ReasonDealDuplicate, wantLock: Release,
+		},
+		"an earlier registration giving a number, not evaluated yet, is waited for": {
+			in: Input{Deal: registration("d1", now), Partner: partner(resell), Program: program(nil), Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+				o := waiting("early", now.Add(-time.Second), "")
+				o.Spec.Customer.DUNS, o.Status.ConflictKey = "123456789", ""
+				return o
+			}()}},
+			wantPhase: v1alpha1.DealQueued, wantMsg: "registration partners/early",
+		},
+		"a registration holding only one of its keys acquires the rest": {
+			in:        Input{Deal: registration("d1", now.Add(-Settle), withDUNS("123456789")), Partner: partner(resell), Program: program(nil), Lock: Combine([]Lock{{State: LockMine}, {State: LockFree}})},
+			wantPhase: v1alpha1.DealSubmitted, wantLock: Acquire,
+		},
+		"the same name under another domain is suspected even when one side gives a number": {
+			in: Input{Deal: registration("d1", now, withDUNS("123456789")), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine},
+				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+					o := held("x", "global/domain:globex.io/sync")
+					o.Spec.Customer = v1alpha1.Customer{Name: "Globex Corp", Domain: "globex.io"}
+					return o
+				}()}},
+			wantPhase: v1alpha1.DealUnderReview, wantDuplicate: "CustomerName",
+		},
+		"the same name with two different numbers is two companies": {
+			in: Input{Deal: registration("d1", now, withDUNS("123456789")), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine},
+				Others: []v1alpha1.DealRegistration{func() v1alpha1.DealRegistration {
+					o := held("x", "global/domain:globex.io/sync", "global/duns:987654321/sync")
+					o.Spec.Customer = v1alpha1.Customer{Name: "Globex Corp", Domain: "globex.io", DUNS: "987654321"}
+					return o
+				}()}},
+			wantPhase: v1alpha1.DealUnderReview,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.in.Now = now
+			r := Evaluate(tc.in)
+			if r.Status.Phase != tc.wantPhase || (tc.wantReason != "" && r.Status.Reason != tc.wantReason) {
+				t.Fatalf("phase %s (%s: %s), want %s (%s)", r.Status.Phase, r.Status.Reason, r.Status.Message, tc.wantPhase, tc.wantReason)
+			}
+			if r.Lock != tc.wantLock {
+				t.Errorf("lock action %d, want %d", r.Lock, tc.wantLock)
+			}
+			if !strings.Contains(r.Status.Message, tc.wantMsg) {
+				t.Errorf("message %q does not contain %q", r.Status.Message, tc.wantMsg)
+			}
+			got := ""
+			for _, m := range r.Status.Duplicates {
+				got = m.MatchedOn
+			}
+			if got != tc.wantDuplicate {
+				t.Errorf("duplicates %+v, want a match on %q", r.Status.Duplicates, tc.wantDuplicate)
+			}
+			if tc.in.Deal.Spec.Customer.DUNS != "" && r.Status.Phase != v1alpha1.DealRejected && len(r.Status.ConflictKeys) != 2 {
+				t.Errorf("status.conflictKeys %q: a registration giving a number shows both its keys", r.Status.ConflictKeys)
+			}
+		})
+	}
+}
+
+// Taking the customer takes every identifier's key or none.
+func TestCombineHoldsEveryKeyOrNone(t *testing.T) {
+	mine, free := Lock{State: LockMine}, Lock{State: LockFree}
+	rival := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderPartner, Name: "r1"}}
+	direct := Lock{State: LockTaken, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006"}}
+	for name, tc := range map[string]struct {
+		locks      []Lock
+		want       LockState
+		wantHolder string
+	}{
+		"every key held is the customer held":            {[]Lock{mine, mine}, LockMine, ""},
+		"one key of two is not the customer":             {[]Lock{mine, free}, LockFree, ""},
+		"one key of two is not the customer, either way": {[]Lock{free, mine}, LockFree, ""},
+		"another's holder of any key holds the customer": {[]Lock{mine, rival}, LockTaken, "r1"},
+		"another's holder of the first key holds it too": {[]Lock{rival, free}, LockTaken, "r1"},
+		"the direct team's claim on any key comes first": {[]Lock{rival, direct}, LockTaken, "006"},
+		"no key read is free":                            {nil, LockFree, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := Combine(tc.locks)
+			if got.State != tc.want || got.Holder.Name+got.Holder.Opportunity != tc.wantHolder {
+				t.Errorf("Combine = %+v; want state %d holder %q", got, tc.want, tc.wantHolder)
+			}
+		})
+	}
 }

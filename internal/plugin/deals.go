@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -160,7 +161,8 @@ func ExplainDeal(ctx context.Context, c client.Client, key types.NamespacedName,
 			return nil, err
 		}
 		for _, d := range all.Items {
-			if d.Status.ConflictKey == st.ConflictKey && !deal.Final(d.Status.Phase) {
+			// In line for any of its keys (a domain or a D-U-N-S number).
+			if slices.ContainsFunc(deal.KeysOf(&d), func(k string) bool { return slices.Contains(deal.KeysOf(e.Deal), k) }) && !deal.Final(d.Status.Phase) {
 				e.Line = append(e.Line, d)
 			}
 		}
@@ -196,7 +198,7 @@ func writeDealExplanation(w io.Writer, e *DealExplanation) error {
 	}
 	fmt.Fprintf(tw, "Phase:\t%s (%s)\n", orNone(string(st.Phase)), orNone(st.Reason))
 	fmt.Fprintf(tw, "Why:\t%s\n", orNone(st.Message))
-	fmt.Fprintf(tw, "Conflict key:\t%s\n", orNone(st.ConflictKey))
+	fmt.Fprintf(tw, "Conflict key:\t%s\n", orNone(strings.Join(deal.KeysOf(d), " and ")))
 	holder := "nobody"
 	if e.Lock != nil {
 		holder = holderText(&e.Lock.Spec.Holder)
@@ -241,7 +243,7 @@ func writeDealExplanation(w io.Writer, e *DealExplanation) error {
 	if len(e.Line) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nIn line for %s (submission order):\n", st.ConflictKey)
+	fmt.Fprintf(w, "\nIn line for %s (submission order):\n", strings.Join(deal.KeysOf(d), " and "))
 	lt := newTable(w)
 	fmt.Fprintf(lt, "#\tREGISTRATION\tPARTNER\tSUBMITTED\tPHASE\n")
 	for i, o := range e.Line {

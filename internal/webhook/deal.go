@@ -128,7 +128,7 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 			fmt.Sprintf("partner %s's program %s does not exist, so it has no rules of engagement to register under", partner.Name, partner.Spec.Program)))
 		return nil, invalid("DealRegistration", r.Name, errs)
 	}
-	domain, key, err := deal.Key(r, &program)
+	domain, keys, err := deal.Keys(r, &program)
 	if err != nil {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "customer", "domain"), r.Spec.Customer.Domain, err.Error()))
 		return nil, invalid("DealRegistration", r.Name, errs)
@@ -142,13 +142,16 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 		// The controller decides and records it; the partner hears it now.
 		return admission.Warnings{"this registration will be rejected: " + why}, nil
 	}
-	var lock v1alpha1.DealLock
-	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found {
-		h := lock.Spec.Holder
-		if h.Kind == deal.HolderDirect {
-			return admission.Warnings{fmt.Sprintf("the direct team holds %s (opportunity %s): this registration will be rejected DirectEngaged unless that claim ends first", key, h.Opportunity)}, nil
+	// Every identifier's key: a holder of any of them holds the customer.
+	for _, key := range keys {
+		var lock v1alpha1.DealLock
+		if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found {
+			h := lock.Spec.Holder
+			if h.Kind == deal.HolderDirect {
+				return admission.Warnings{fmt.Sprintf("the direct team holds %s (opportunity %s): this registration will be rejected DirectEngaged unless that claim ends first", key, h.Opportunity)}, nil
+			}
+			return admission.Warnings{fmt.Sprintf("registration %s/%s of partner %s holds %s: this registration will be queued behind it", h.Namespace, h.Name, h.Partner, key)}, nil
 		}
-		return admission.Warnings{fmt.Sprintf("registration %s/%s of partner %s holds %s: this registration will be queued behind it", h.Namespace, h.Name, h.Partner, key)}, nil
 	}
 	return nil, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -31,7 +33,31 @@ type ProgramValidator struct {
 
 // ValidateCreate refuses Outcome metrics that trust every ServiceAccount.
 func (v *ProgramValidator) ValidateCreate(_ context.Context, p *v1alpha1.PartnerProgram) (admission.Warnings, error) {
-	return nil, invalid("PartnerProgram", p.Name, selfReporting(p, tier.SelfReporting(p, "", ""), ""))
+	return nil, invalid("PartnerProgram", p.Name, append(selfReporting(p, tier.SelfReporting(p, "", ""), ""), freeMailAliases(p, nil)...))
+}
+
+// freeMailAliases refuses domainAliases whose canonical domain is a free-mail
+// domain (deal.AliasRefusals). On update only entries new or changed since old
+// are refused, so a program stored before the rule can still be edited.
+func freeMailAliases(p, old *v1alpha1.PartnerProgram) field.ErrorList {
+	if p.Spec.DealRegistration == nil {
+		return nil
+	}
+	had := map[v1alpha1.DomainAlias]bool{}
+	if old != nil && old.Spec.DealRegistration != nil {
+		for _, a := range old.Spec.DealRegistration.DomainAliases {
+			had[a] = true
+		}
+	}
+	var errs field.ErrorList
+	aliases := p.Spec.DealRegistration.DomainAliases
+	for i, why := range deal.AliasRefusals(p.Spec.DealRegistration) {
+		if !had[aliases[i]] {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "dealRegistration", "domainAliases").Index(i).Child("canonical"), aliases[i].Canonical, why))
+		}
+	}
+	slices.SortFunc(errs, func(a, b *field.Error) int { return strings.Compare(a.Field, b.Field) })
+	return errs
 }
 
 // ValidateUpdate checks the program's tiers against the new catalog (a tier that
@@ -57,6 +83,7 @@ func (v *ProgramValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *v
 		}
 	}
 	errs = append(errs, selfReporting(newObj, tier.SelfReporting(newObj, "", ""), "")...)
+	errs = append(errs, freeMailAliases(newObj, oldObj)...)
 	partners, err := v.suspects(ctx, newObj)
 	if err != nil {
 		return nil, err

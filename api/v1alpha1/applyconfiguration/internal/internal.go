@@ -589,6 +589,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: conflictKey
       type:
         scalar: string
+    - name: conflictKeys
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
     - name: duplicates
       type:
         list:

@@ -22,8 +22,9 @@ type CustomerApplyConfiguration struct {
 	// acme.com), mapped through the program's domainAliases, and is the conflict
 	// key with the product line. Free-mail domains are refused.
 	Domain *string `json:"domain,omitempty"`
-	// duns is the customer's nine-digit D-U-N-S number. When present it is the
-	// conflict key instead of the domain.
+	// duns is the customer's nine-digit D-U-N-S number. When present it is a
+	// second identifier of the customer: the registration holds a conflict key
+	// for it as well as the domain's, and conflicts with any holder of either.
 	DUNS *string `json:"duns,omitempty"`
 	// country is the ISO 3166-1 alpha-2 code of the customer's country.
 	Country *string `json:"country,omitempty"`

@@ -19,7 +19,12 @@ import (
 type DealLockSpecApplyConfiguration struct {
 	// program the conflict key belongs to.
 	Program *string `json:"program,omitempty"`
-	// conflictKey held, as in DealRegistration status.conflictKey.
+	// conflictKey held, exactly as in DealRegistration status.conflictKeys:
+	// "<program>/domain:<canonical domain>/<productLine>" or
+	// "<program>/duns:<nine digits>/<productLine>", where the canonical domain
+	// is the customer's registrable domain, lower case, after the program's
+	// domainAliases (what status.canonicalDomain shows). The lock's name is
+	// "deal-" followed by the first 40 hex digits of the SHA-256 of the key.
 	ConflictKey *string `json:"conflictKey,omitempty"`
 	// holder of the key.
 	Holder *DealHolderApplyConfiguration `json:"holder,omitempty"`

@@ -31,10 +31,18 @@ type DealRegistrationStatusApplyConfiguration struct {
 	// canonicalDomain is the customer's domain as compared: registrable domain,
 	// lower case, after the program's aliases.
 	CanonicalDomain *string `json:"canonicalDomain,omitempty"`
-	// conflictKey is what at most one registration holds at a time: the
-	// program, the customer (DUNS, or the canonical domain) and the product line.
+	// conflictKey is the registration's conflict key by canonical domain,
+	// "<program>/domain:<canonicalDomain>/<productLine>", the first of
+	// conflictKeys.
 	ConflictKey *string `json:"conflictKey,omitempty"`
-	// lock names the DealLock of the conflict key.
+	// conflictKeys are every key the registration holds together, one per
+	// identifier of its customer, sorted: "<program>/domain:<canonicalDomain>/<productLine>"
+	// and, when spec.customer.duns is given, "<program>/duns:<duns>/<productLine>".
+	// At most one live registration (or the direct team) holds each; a
+	// registration holds all of them or none, and conflicts with any holder of
+	// any of them. Each has its DealLock, named by deal.LockName.
+	ConflictKeys []string `json:"conflictKeys,omitempty"`
+	// lock names the DealLock of conflictKey.
 	Lock *string `json:"lock,omitempty"`
 	// holder is who holds the conflict key when this registration does not.
 	Holder *DealHolderApplyConfiguration `json:"holder,omitempty"`
@@ -127,6 +135,16 @@ func (b *DealRegistrationStatusApplyConfiguration) WithCanonicalDomain(value str
 // If called multiple times, the ConflictKey field is set to the value of the last call.
 func (b *DealRegistrationStatusApplyConfiguration) WithConflictKey(value string) *DealRegistrationStatusApplyConfiguration {
 	b.ConflictKey = &value
+	return b
+}
+
+// WithConflictKeys adds the given value to the ConflictKeys field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the ConflictKeys field.
+func (b *DealRegistrationStatusApplyConfiguration) WithConflictKeys(values ...string) *DealRegistrationStatusApplyConfiguration {
+	for i := range values {
+		b.ConflictKeys = append(b.ConflictKeys, values[i])
+	}
 	return b
 }
 
