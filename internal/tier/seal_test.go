@@ -86,3 +86,43 @@ func TestForgedStateDoesNotCount(t *testing.T) {
 		},
 	})
 }
+
+// Decision integrity III, item 6: a TierException request whose Approved phase
+// no sealed decisions explain grants no tier, and the engine seals no decision
+// for it.
+func TestAForgedApprovalGrantsNoTier(t *testing.T) {
+	exception := func(decided bool) v1alpha1.ExceptionRequest {
+		q := v1alpha1.ExceptionRequest{
+			Spec: v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestTierException, Partner: "acme",
+				Grant: &v1alpha1.Grant{Tier: "gold"}, Requester: &v1alpha1.UserInfo{Username: "rep"}},
+			Status: v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved,
+				ReviewPath: &v1alpha1.ResolvedReviewPath{Name: "exceptions", Stages: []v1alpha1.ReviewStage{{Name: "manager", Quorum: 1}}}},
+		}
+		q.Name, q.UID = "acme-gold", "uid-q"
+		if decided {
+			d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Generation: 1}
+			d.Seal = testSeals.Sign(seal.Decision("uid-q", 0, d)...)
+			q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+		}
+		return q
+	}
+	for name, tc := range map[string]struct {
+		decided bool
+		tier    string
+	}{
+		"an Approved phase no sealed decision explains grants nothing": {decided: false, tier: "registered"},
+		"an approval its sealed decisions explain grants the tier":     {decided: true, tier: "gold"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := sealedInput()
+			in.Grants = GrantsFrom([]v1alpha1.ExceptionRequest{exception(tc.decided)}, testSeals)
+			r := Evaluate(in)
+			if r.Status.Tier != tc.tier {
+				t.Errorf("tier = %q, want %q (grants %+v)", r.Status.Tier, tc.tier, in.Grants)
+			}
+			if !tc.decided && r.Decision != nil && r.Decision.Request == "acme-gold" {
+				t.Errorf("the engine sealed a decision for a forged approval: %s", describeDecision(r.Decision))
+			}
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package review
+
+import (
+	"fmt"
+
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
+)
+
+// Outcome re-derives whether q is approved from its sealed stage decisions: with
+// sealing on, an Approved phase counts only when the decisions whose seals
+// verify meet the request's review path (every normal stage reached its quorum,
+// or an escalation stage reached its quorum, or the escalation owner approved),
+// and no sealed decision denied a stage that counts. It returns false, with why,
+// for an Approved phase those decisions do not explain: the phase was written
+// past the webhooks and grants nothing. With sealing off it is the stored
+// phase. Every effect of an approval reads it through effects.Approved.
+func Outcome(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, why string) {
+	if q == nil || q.Status.Phase != v1alpha1.PhaseApproved {
+		return false, "the request is not approved"
+	}
+	if !seals.On() {
+		return true, ""
+	}
+	path := q.Status.ReviewPath
+	if path == nil {
+		return false, "the request is Approved but has no review path: no sealed decision explains the approval"
+	}
+	uid := string(q.UID)
+	sealed := func(i int, d v1alpha1.ReviewDecision) bool {
+		return seals.Verify(d.Seal, seal.Decision(uid, i, d)...)
+	}
+	excluded := Excluded(q, "")
+	ballot := func(stage string) ballot {
+		return tally(q.Status.Decisions, stage, excluded, path.AllowSameReviewerAcrossStages, sealed)
+	}
+	// The normal flow: every normal stage, in order, reached its quorum.
+	normal, passed := 0, true
+	for _, s := range path.Stages {
+		if s.Escalation {
+			continue
+		}
+		normal++
+		b := ballot(s.Name)
+		if b.denial != nil {
+			return false, fmt.Sprintf("the request is Approved but a sealed decision denied stage %q", s.Name)
+		}
+		if len(b.approvers) < quorum(s) {
+			passed = false
+		}
+	}
+	if normal > 0 && passed {
+		return true, ""
+	}
+	// Escalation: an escalation stage reached its quorum, or the escalation
+	// owner approved.
+	for _, s := range path.Stages {
+		if !s.Escalation {
+			continue
+		}
+		if b := ballot(s.Name); b.denial == nil && len(b.approvers) >= quorum(s) {
+			return true, ""
+		}
+	}
+	if b := ballot(EscalationStage); b.denial == nil && len(b.approvers) > 0 {
+		return true, ""
+	}
+	return false, fmt.Sprintf("the request is Approved but its sealed decisions do not meet review path %q: no quorum of sealed approvals explains it (the phase was written past the admission webhooks)", path.Name)
+}
