@@ -18,8 +18,8 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
-	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 const (
