@@ -64,8 +64,8 @@ func TestTurningSealingOnSealsWhatWasStoredAndDemotesNobody(t *testing.T) {
 	for _, e := range p.Status.Evidence {
 		g.Expect(keys.Verify(e.Seal, seal.Evidence(string(p.UID), e)...)).To(BeTrue(), "evidence %s is sealed", e.Metric)
 	}
-	for _, d := range p.Status.History {
-		g.Expect(keys.Verify(d.Seal, seal.Tier(string(p.UID), d)...)).To(BeTrue(), "tier decision %s -> %s is sealed", d.From, d.To)
+	for i, d := range p.Status.History {
+		g.Expect(keys.Verify(d.Seal, seal.TierAt(string(p.UID), p.Status.History, i)...)).To(BeTrue(), "tier decision %s -> %s is sealed", d.From, d.To)
 	}
 	q := getRequest(g, r)
 	for i, d := range q.Status.Decisions {

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -137,9 +139,76 @@ func Decision(requestUID string, i int, d v1alpha1.ReviewDecision) []string {
 	return []string{"decision", requestUID, strconv.Itoa(i), d.Stage, string(d.Decision), d.Rationale, d.Reviewer, at, strconv.FormatInt(d.Generation, 10)}
 }
 
-// Tier is what a tier decision's seal covers.
-func Tier(partnerUID string, d v1alpha1.TierDecision) []string {
-	return []string{"tier", partnerUID, stamp(d.Time.Time), d.From, d.To, d.Reason, d.Request}
+// Tier is what a tier decision's seal covers: the decision, its sequence and
+// the seal of the decision before it (prev, "" for none), so a sealed decision
+// explains nothing anywhere but after its own predecessor. A decision sealed
+// before decisions were chained (Sequence 0) is read as it was sealed: without
+// sequence or predecessor (TierSealed says when such a decision still counts).
+func Tier(partnerUID string, d v1alpha1.TierDecision, prev string) []string {
+	parts := []string{"tier", partnerUID, stamp(d.Time.Time), d.From, d.To, d.Reason, d.Request}
+	if d.Sequence == 0 {
+		return parts
+	}
+	return append(parts, strconv.FormatInt(d.Sequence, 10), prev)
+}
+
+// TierAt is what the seal of history[i] covers (Tier, with history[i-1]'s seal
+// as the predecessor's).
+func TierAt(partnerUID string, history []v1alpha1.TierDecision, i int) []string {
+	prev := ""
+	if i > 0 {
+		prev = history[i-1].Seal
+	}
+	return Tier(partnerUID, history[i], prev)
+}
+
+// TierSealed reports whether history[i] is a sealed decision in its place: its
+// seal verifies over its sequence and its predecessor's seal, and its sequence
+// follows its predecessor's. A decision sealed before decisions were chained
+// (Sequence 0) counts only in a history that holds no chained decision. The
+// oldest entry of a trimmed history (sequence above 1, predecessor dropped) can
+// no longer be placed, and does not count.
+func (k *Keys) TierSealed(partnerUID string, history []v1alpha1.TierDecision, i int) bool {
+	if k == nil {
+		return true
+	}
+	d := history[i]
+	switch {
+	case d.Sequence == 0:
+		for _, h := range history {
+			if h.Sequence > 0 {
+				return false
+			}
+		}
+	case i == 0 && d.Sequence > 1:
+		return false
+	case i > 0 && history[i-1].Sequence != d.Sequence-1:
+		return false
+	}
+	return k.Verify(d.Seal, TierAt(partnerUID, history, i)...)
+}
+
+// NextTier gives d the sequence after history's newest decision and seals it
+// after that decision.
+func (k *Keys) NextTier(partnerUID string, history []v1alpha1.TierDecision, d *v1alpha1.TierDecision) {
+	d.Sequence, d.Seal = 1, ""
+	prev := ""
+	if n := len(history); n > 0 {
+		d.Sequence, prev = history[n-1].Sequence+1, history[n-1].Seal
+	}
+	d.Seal = k.Sign(Tier(partnerUID, *d, prev)...)
+}
+
+// Grant is what the seal of a partner's status.grants entry covers: the grant
+// and its applied and spent marks.
+func Grant(partnerUID string, g v1alpha1.ActiveGrant) []string {
+	at := func(t *metav1.Time) string {
+		if t == nil {
+			return ""
+		}
+		return stamp(t.Time)
+	}
+	return []string{"grant", partnerUID, g.Request, string(g.Type), g.Tier, at(g.AppliedAt), at(g.SpentAt)}
 }
 
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
@@ -167,9 +236,16 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 			e.Seal, changed = k.Sign(Evidence(string(p.UID), *e)...), true
 		}
 	}
+	for i := range p.Status.Grants {
+		if g := &p.Status.Grants[i]; g.Seal == "" {
+			g.Seal, changed = k.Sign(Grant(string(p.UID), *g)...), true
+		}
+	}
 	for i := range p.Status.History {
 		if d := &p.Status.History[i]; d.Seal == "" {
-			d.Seal, changed = k.Sign(Tier(string(p.UID), *d)...), true
+			// Chained after the entry before it, as the engine seals a new decision.
+			k.NextTier(string(p.UID), p.Status.History[:i], d)
+			changed = true
 		}
 	}
 	return changed

@@ -41,6 +41,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: request
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
     - name: spentAt
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -2227,6 +2230,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: seal
       type:
         scalar: string
+    - name: sequence
+      type:
+        scalar: numeric
     - name: tierGeneration
       type:
         scalar: numeric
