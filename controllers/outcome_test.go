@@ -9,6 +9,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -65,4 +66,38 @@ func TestAForgedApprovalGrantsNothing(t *testing.T) {
 		}
 	}).WithTimeout(4 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
 	g.Expect(countBy(recordsOf(g, f.partner))[v1alpha1.DecisionRequestOutcome]).To(BeZero(), "a forged outcome is not recorded")
+}
+
+// Decision integrity III, item 7: a sealed decision has one place in history.
+// An older sealed decision of the same partner replayed as the newest entry,
+// written past the webhooks, explains nothing: the tier it claims is recomputed
+// at once (UnexplainedTier), with no grace period.
+func TestAReplayedTierDecisionExplainsNothing(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, selectTier := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	crm := qualifyForSelect(t, g, f.partner)
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
+	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "10", time.Now())).To(Succeed())
+	var promoted v1alpha1.TierDecision
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry))
+		g.Expect(got.Status.History).To(ContainElement(HaveField("To", selectTier), &promoted))
+	}).Should(Succeed())
+
+	restore := withoutStatusGuards(t, g)
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getPartner(g, f.partner)
+		forged.Status.Tier, forged.Status.DemotionDeadline = selectTier, nil
+		forged.Status.History = append(forged.Status.History, promoted)
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry))
+		last := got.Status.History[len(got.Status.History)-1]
+		g.Expect(last.Reason).To(Equal(v1alpha1.ReasonUnexplainedTier), "the replayed decision explains nothing, so the tier gets no grace")
+	}).Should(Succeed())
 }
