@@ -201,6 +201,7 @@ func TestAForgedApprovalCommitsNothing(t *testing.T) {
 	forged := func(q v1alpha1.ExceptionRequest) v1alpha1.ExceptionRequest {
 		q.UID = "uid-" + types.UID(q.Name)
 		q.Status.ReviewPath = &v1alpha1.ResolvedReviewPath{Name: "p", Stages: []v1alpha1.ReviewStage{{Name: "manager", Quorum: 1}}}
+		q.Status.ReviewPath.Seal = keys.Sign(seal.Path(string(q.UID), *q.Status.ReviewPath)...)
 		return q
 	}
 	decided := func(q v1alpha1.ExceptionRequest) v1alpha1.ExceptionRequest {

@@ -111,6 +111,7 @@ func (e *evaluator) resolve() {
 		e.st.ReviewPath = &v1alpha1.ResolvedReviewPath{EscalationOwner: e.in.ProgramOwner}
 		e.setCondition(v1alpha1.ConditionReviewPathResolved, false, reason, msg)
 	}
+	e.st.ReviewPath.Seal = e.in.Seals.Sign(seal.Path(string(e.req.UID), *e.st.ReviewPath)...)
 	if e.denyOverCap(reason, msg, path == nil) {
 		return
 	}

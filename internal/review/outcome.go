@@ -9,7 +9,7 @@ import (
 
 // Outcome re-derives whether q is approved from its sealed stage decisions: with
 // sealing on, an Approved phase counts only when the decisions whose seals
-// verify meet the request's review path (every normal stage reached its quorum,
+// verify meet the request's sealed copy of its review path (every normal stage reached its quorum,
 // or an escalation stage reached its quorum, or the escalation owner approved),
 // and no sealed decision denied a stage that counts. It returns false, with why,
 // for an Approved phase those decisions do not explain: the phase was written
@@ -27,6 +27,9 @@ func Outcome(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, why
 		return false, "the request is Approved but has no review path: no sealed decision explains the approval"
 	}
 	uid := string(q.UID)
+	if !seals.Verify(path.Seal, seal.Path(uid, *path)...) {
+		return false, fmt.Sprintf("the request is Approved but its copy of review path %q is not sealed by the controller (it was written past the webhooks): no decision explains the approval", path.Name)
+	}
 	sealed := func(i int, d v1alpha1.ReviewDecision) bool {
 		return seals.Verify(d.Seal, seal.Decision(uid, i, d)...)
 	}

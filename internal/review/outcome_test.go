@@ -20,8 +20,15 @@ func TestTheSealCoversOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	two := &v1alpha1.ResolvedReviewPath{Name: "two", Stages: []v1alpha1.ReviewStage{
-		stage("manager", 1, 0), stage("finance", 2, 0), stage("vp", 1, 0, "escalation")}, EscalationOwner: "owner@example.com"}
+	sealPath := func(p v1alpha1.ResolvedReviewPath) *v1alpha1.ResolvedReviewPath {
+		p.Seal = keys.Sign(seal.Path("uid-q", p)...)
+		return &p
+	}
+	two := sealPath(v1alpha1.ResolvedReviewPath{Name: "two", Stages: []v1alpha1.ReviewStage{
+		stage("manager", 1, 0), stage("finance", 2, 0), stage("vp", 1, 0, "escalation")}, EscalationOwner: "owner@example.com"})
+	// The path rewritten past the webhooks: finance dropped, its seal kept.
+	shortened := *two
+	shortened.Stages = two.Stages[:1]
 	sealed := func(ds ...v1alpha1.ReviewDecision) []v1alpha1.ReviewDecision {
 		out := make([]v1alpha1.ReviewDecision, len(ds))
 		for i, d := range ds {
@@ -44,6 +51,10 @@ func TestTheSealCoversOutcomes(t *testing.T) {
 			path: two, decisions: sealed(approve("manager", "m"), approve("vp", "v")), want: true},
 		"the escalation owner approved": {
 			path: two, decisions: sealed(approve(EscalationStage, "owner@example.com")), want: true},
+		"a path copy rewritten past the webhooks explains nothing": {
+			path: &shortened, decisions: sealed(approve("manager", "m")), want: false},
+		"an unsealed path copy explains nothing": {
+			path: &v1alpha1.ResolvedReviewPath{Name: "one", Stages: []v1alpha1.ReviewStage{stage("manager", 1, 0)}}, decisions: sealed(approve("manager", "m")), want: false},
 		"an Approved phase with no decisions explains nothing": {
 			path: two, want: false},
 		"an Approved phase without a review path explains nothing": {
@@ -92,7 +103,9 @@ func TestAnUnexplainedApprovalIsMarkedOnce(t *testing.T) {
 	q := request(v1alpha1.RequestTierException, "")
 	q.UID = "uid-q"
 	q.Status.Phase = v1alpha1.PhaseApproved
-	q.Status.ReviewPath = &v1alpha1.ResolvedReviewPath{Name: "small", Stages: []v1alpha1.ReviewStage{stage("manager", 1, 0)}}
+	small := v1alpha1.ResolvedReviewPath{Name: "small", Stages: []v1alpha1.ReviewStage{stage("manager", 1, 0)}}
+	small.Seal = keys.Sign(seal.Path("uid-q", small)...)
+	q.Status.ReviewPath = &small
 	res := Evaluate(Input{Now: at(0), Request: q, Seals: keys})
 	c := meta.FindStatusCondition(res.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
 	if res.Status.Phase != v1alpha1.PhaseApproved || c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonUnexplainedOutcome {

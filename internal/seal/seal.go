@@ -199,6 +199,24 @@ func (k *Keys) NextTier(partnerUID string, history []v1alpha1.TierDecision, d *v
 	d.Seal = k.Sign(Tier(partnerUID, *d, prev)...)
 }
 
+// Path is what the seal of a request's copy of its review path covers: the
+// path's name, generation, escalation owner and SLA, same-reviewer rule and
+// every stage's name, quorum, SLA, timeout action and escalation and over-cap
+// flags.
+func Path(requestUID string, p v1alpha1.ResolvedReviewPath) []string {
+	sla := ""
+	if p.EscalationSLA != nil {
+		sla = p.EscalationSLA.Duration.String()
+	}
+	parts := []string{"path", requestUID, p.Name, strconv.FormatInt(p.Generation, 10), p.EscalationOwner, sla,
+		strconv.FormatBool(p.AllowSameReviewerAcrossStages), strconv.Itoa(len(p.Stages))}
+	for _, s := range p.Stages {
+		parts = append(parts, s.Name, strconv.Itoa(int(s.Quorum)), s.SLA.Duration.String(), string(s.OnTimeout),
+			strconv.FormatBool(s.Escalation), strconv.FormatBool(s.AllowOverCap))
+	}
+	return parts
+}
+
 // Grant is what the seal of a partner's status.grants entry covers: the grant
 // and its applied and spent marks.
 func Grant(partnerUID string, g v1alpha1.ActiveGrant) []string {
@@ -221,6 +239,16 @@ const SecretKey = "keys"
 const (
 	AnnotationAdoption = "governance.partnergov.io/seal-adoption"
 	AdoptionPending    = "pending"
+)
+
+// AnnotationFormat on the seal Secret records the seal format the stored state
+// was adopted under (Format). A manager that finds an older one (or none) on a
+// Secret with keys starts adoption again, so what an older version stored
+// without a seal it now requires (a review path's copy, a grant entry) is
+// sealed once instead of being ignored; adoption sets it when it ends.
+const (
+	AnnotationFormat = "governance.partnergov.io/seal-format"
+	Format           = "2"
 )
 
 // AdoptPartner seals, in place, the evidence entries and tier decisions of p that
@@ -251,13 +279,16 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 	return changed
 }
 
-// AdoptRequest seals, in place, the review decisions of q that have no seal, and
-// reports whether it sealed any.
+// AdoptRequest seals, in place, q's copy of its review path and the review
+// decisions of q that have no seal, and reports whether it sealed any.
 func (k *Keys) AdoptRequest(q *v1alpha1.ExceptionRequest) bool {
 	if k == nil {
 		return false
 	}
 	changed := false
+	if p := q.Status.ReviewPath; p != nil && p.Seal == "" {
+		p.Seal, changed = k.Sign(Path(string(q.UID), *p)...), true
+	}
 	for i := range q.Status.Decisions {
 		if d := &q.Status.Decisions[i]; d.Seal == "" {
 			d.Seal, changed = k.Sign(Decision(string(q.UID), i, *d)...), true

@@ -102,6 +102,7 @@ func TestAForgedApprovalGrantsNoTier(t *testing.T) {
 				ReviewPath: &v1alpha1.ResolvedReviewPath{Name: "exceptions", Stages: []v1alpha1.ReviewStage{{Name: "manager", Quorum: 1}}}},
 		}
 		q.Name, q.UID = "acme-gold", "uid-q"
+		q.Status.ReviewPath.Seal = testSeals.Sign(seal.Path("uid-q", *q.Status.ReviewPath)...)
 		if decided {
 			d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Generation: 1}
 			d.Seal = testSeals.Sign(seal.Decision("uid-q", 0, d)...)

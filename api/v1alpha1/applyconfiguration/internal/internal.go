@@ -2023,6 +2023,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: name
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
     - name: stages
       type:
         list:
