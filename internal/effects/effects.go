@@ -46,12 +46,19 @@ func Unexplained(r *v1alpha1.ExceptionRequest, seals *seal.Keys) bool {
 	return r != nil && r.Status.Phase == v1alpha1.PhaseApproved && !Approved(r, seals)
 }
 
-// ApprovedAt is when a request was approved: the Approved condition's transition
-// time; nil when its approval does not count (Approved), or it has no such
-// condition.
+// ApprovedAt is when a request was approved; nil when its approval does not
+// count (Approved). With sealing on it is re-derived too: when the last sealed
+// approval that met the path was made (review.OutcomeAt), so a rewritten
+// Approved condition moves no commitment to another quarter and no deal's
+// protection; otherwise (and for decisions without a time) the Approved
+// condition's transition time.
 func ApprovedAt(r *v1alpha1.ExceptionRequest, seals *seal.Keys) *time.Time {
-	if !Approved(r, seals) {
+	ok, at, _ := review.OutcomeAt(r, seals)
+	if !ok {
 		return nil
+	}
+	if at != nil {
+		return at
 	}
 	for _, c := range r.Status.Conditions {
 		if c.Type == v1alpha1.ConditionApproved && c.Status == metav1.ConditionTrue {

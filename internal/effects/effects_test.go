@@ -226,3 +226,30 @@ func TestAForgedApprovalCommitsNothing(t *testing.T) {
 		t.Errorf("a sealed approval recorded claims %+v, want one", c)
 	}
 }
+
+// Decision integrity III, item 6: the approval's time is part of the outcome.
+// With sealing on it is when the sealed approval was made, so an Approved
+// condition rewritten past the webhooks moves no commitment to another quarter.
+func TestTheApprovalTimeIsTheSealedDecisionsTime(t *testing.T) {
+	keys, err := seal.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decidedAt := metav1.NewTime(time.Date(2026, 9, 30, 12, 0, 0, 0, time.UTC)) // Q3
+	q := funds("f", "500", now, v1alpha1.PhaseApproved)                        // the condition claims now, Q4
+	q.UID = "uid-f"
+	q.Status.ReviewPath = &v1alpha1.ResolvedReviewPath{Name: "p", Stages: []v1alpha1.ReviewStage{{Name: "manager", Quorum: 1}}}
+	q.Status.ReviewPath.Seal = keys.Sign(seal.Path("uid-f", *q.Status.ReviewPath)...)
+	d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Time: &decidedAt, Generation: 1}
+	d.Seal = keys.Sign(seal.Decision("uid-f", 0, d)...)
+	q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+	if at := ApprovedAt(&q, keys); at == nil || !at.Equal(decidedAt.Time) {
+		t.Errorf("ApprovedAt = %v, want the sealed decision's time %v", at, decidedAt.Time)
+	}
+	if f := Funds([]v1alpha1.ExceptionRequest{q}, nil, now, keys); f != nil {
+		t.Errorf("a Q3 approval whose condition was moved to Q4 commits %+v in Q4", f)
+	}
+	if at := ApprovedAt(&q, nil); at == nil || !at.Equal(now) {
+		t.Errorf("with sealing off ApprovedAt = %v, want the condition's time", at)
+	}
+}
