@@ -57,6 +57,7 @@ func TestTurningSealingOnSealsWhatWasStoredAndDemotesNobody(t *testing.T) {
 		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
 		g.Expect(secret.Data).To(HaveKey(seal.SecretKey), "the manager writes a key into the empty Secret")
 		g.Expect(secret.Annotations).NotTo(HaveKey(seal.AnnotationAdoption), "adoption ends")
+		g.Expect(secret.Annotations).To(HaveKeyWithValue(seal.AnnotationFormat, seal.Format), "adoption records the format it sealed")
 	}).Should(Succeed())
 	keys, err := seal.Parse(secret.Data[seal.SecretKey])
 	g.Expect(err).NotTo(HaveOccurred())
@@ -64,13 +65,14 @@ func TestTurningSealingOnSealsWhatWasStoredAndDemotesNobody(t *testing.T) {
 	for _, e := range p.Status.Evidence {
 		g.Expect(keys.Verify(e.Seal, seal.Evidence(string(p.UID), e)...)).To(BeTrue(), "evidence %s is sealed", e.Metric)
 	}
-	for _, d := range p.Status.History {
-		g.Expect(keys.Verify(d.Seal, seal.Tier(string(p.UID), d)...)).To(BeTrue(), "tier decision %s -> %s is sealed", d.From, d.To)
+	for i, d := range p.Status.History {
+		g.Expect(keys.Verify(d.Seal, seal.TierAt(string(p.UID), p.Status.History, i)...)).To(BeTrue(), "tier decision %s -> %s is sealed", d.From, d.To)
 	}
 	q := getRequest(g, r)
 	for i, d := range q.Status.Decisions {
 		g.Expect(keys.Verify(d.Seal, seal.Decision(string(q.UID), i, d)...)).To(BeTrue(), "decision %d is sealed", i)
 	}
+	g.Expect(keys.Verify(q.Status.ReviewPath.Seal, seal.Path(string(q.UID), *q.Status.ReviewPath)...)).To(BeTrue(), "the review path's copy is sealed")
 
 	// Nobody was demoted on the way or after, and the adopted decision counts.
 	g.Consistently(func(g Gomega) {
@@ -82,6 +84,9 @@ func TestTurningSealingOnSealsWhatWasStoredAndDemotesNobody(t *testing.T) {
 		"no tier decision was added: nobody was demoted and promoted back")
 	g.Expect(decide(bob, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.Phase).To(Equal(v1alpha1.PhaseApproved)) }).Should(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(getPartner(g, f.partner).Status.ReadinessClaims).To(ContainElement(HaveField("Request", r.Name)), "the approval under the adopted path counts")
+	}).Should(Succeed())
 }
 
 // sealedHistory is before with the seals of after, when both hold the same
@@ -93,7 +98,7 @@ func sealedHistory(before, after []v1alpha1.TierDecision) []v1alpha1.TierDecisio
 	out := make([]v1alpha1.TierDecision, len(before))
 	for i := range before {
 		out[i] = before[i]
-		out[i].Seal = after[i].Seal
+		out[i].Seal, out[i].Sequence = after[i].Seal, after[i].Sequence
 	}
 	return out
 }

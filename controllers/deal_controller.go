@@ -20,6 +20,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 const (
@@ -41,6 +42,9 @@ type DealReconciler struct {
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
+	// Seals verify the review, extension and conflict approvals
+	// (effects.Approved); nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=dealregistrations,verbs=get;list;watch
@@ -58,7 +62,7 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
-	in := deal.Input{Now: now, Deal: &d}
+	in := deal.Input{Now: now, Deal: &d, Seals: r.Seals}
 	var partner v1alpha1.Partner
 	err := r.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: d.Spec.Partner}, &partner)
 	if apierrors.IsNotFound(err) {

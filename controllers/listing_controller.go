@@ -18,6 +18,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/listing"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -27,6 +28,8 @@ type ListingReconciler struct {
 	client.Client
 	Clock    clock.PassiveClock
 	Recorder events.EventRecorder
+	// Seals verify ListingException approvals (effects.Approved); nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -58,7 +61,7 @@ func (r *ListingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if in.Partner != nil {
 		mine = tier.RequestsOf(mine, in.Partner) // a new partner of an old name inherits no exception
 	}
-	in.Grants = listing.GrantsFor(mine, l.Name)
+	in.Grants = listing.GrantsFor(mine, l.Name, r.Seals)
 
 	res := listing.Evaluate(in)
 	if err := r.recordPublication(ctx, &l, &res.Status, in.Partner); err != nil {

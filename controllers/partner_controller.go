@@ -92,12 +92,12 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	res.NextDeadline = earliest(earliest(res.NextDeadline, dealsChange), planChange)
 	// Funds and claims follow the approved requests, program or not: a claim
 	// still lapses and a quarter still ends while a program is missing.
-	res.Status.ReadinessClaims = effects.Claims(requests, in.Now)
+	res.Status.ReadinessClaims = effects.Claims(requests, in.Now, r.Seals)
 	// The lifecycle filters what the tier gives (probation, offboarding) before
 	// the funds cap is read from it.
 	life := lifecycle.Apply(lifecycle.Input{Now: in.Now, Partner: &partner, Program: in.Program,
 		Evidence: tier.Current(in), Claims: res.Status.ReadinessClaims}, &res.Status)
-	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now)
+	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now, r.Seals)
 	res.NextDeadline = earliest(res.NextDeadline, life.NextDeadline) // includes the offboarding's effective time
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
@@ -162,7 +162,7 @@ func (r *PartnerReconciler) currentPlan(ctx context.Context, partner *v1alpha1.P
 		return nil, err
 	}
 	var next *time.Time
-	in.CurrentPlan, next = plan.Current(plans.Items, requests, in.Now)
+	in.CurrentPlan, next = plan.Current(plans.Items, requests, in.Now, r.Seals)
 	return next, nil
 }
 
@@ -187,7 +187,7 @@ func (r *PartnerReconciler) inputs(ctx context.Context, partner *v1alpha1.Partne
 		return in, nil, err
 	}
 	mine := tier.RequestsOf(requests.Items, partner)
-	in.Grants = tier.GrantsFrom(mine)
+	in.Grants = tier.GrantsFrom(mine, r.Seals)
 	in.Promotions = tier.PromotionsFrom(mine)
 	return in, mine, nil
 }

@@ -50,7 +50,7 @@ func (r *PlanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now().Truncate(time.Second)
-	in := plan.Input{Now: now, Plan: &p}
+	in := plan.Input{Now: now, Plan: &p, Seals: r.Seals}
 	var partner v1alpha1.Partner
 	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.Partner}
 	err := r.Get(ctx, key, &partner)

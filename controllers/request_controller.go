@@ -179,7 +179,9 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		return r.Seals.Verify(d.Seal, seal.Decision(uid, i, d)...)
 	}
 	recs := record.StageDecisions(q, programName, int(q.Status.RecordedDecisions), retention, sealed)
-	if record.Final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
+	// An Approved phase no sealed decision explains is not a decision: no record.
+	outcome := !effects.Unexplained(q, r.Seals)
+	if outcome && record.Final(q.Status.Phase) && q.Status.RecordedPhase != q.Status.Phase {
 		if o := record.Outcome(q, programName, FieldOwner, retention); o != nil {
 			recs = append(recs, o)
 		}
@@ -190,7 +192,7 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		}
 	}
 	next.RecordedDecisions = int32(len(q.Status.Decisions))
-	if record.Final(q.Status.Phase) {
+	if outcome && record.Final(q.Status.Phase) {
 		next.RecordedPhase = q.Status.Phase
 	}
 	return nil
@@ -248,7 +250,7 @@ func (r *RequestReconciler) fundsRemaining(ctx context.Context, partner *v1alpha
 		client.MatchingFields{"spec.partner": partner.Name, "spec.type": string(v1alpha1.RequestFunds)}); err != nil {
 		return nil, fmt.Errorf("listing the partner's funds requests: %w", err)
 	}
-	return effects.Remaining(effects.Funds(tier.RequestsOf(requests.Items, partner), effects.FundsCap(partner.Status.Entitlements), now), exclude), nil
+	return effects.Remaining(effects.Funds(tier.RequestsOf(requests.Items, partner), effects.FundsCap(partner.Status.Entitlements), now, r.Seals), exclude), nil
 }
 
 func (r *RequestReconciler) lockFunds(namespace, partner string) (unlock func()) {

@@ -92,6 +92,10 @@ func (a *SealAdopter) Adopt(ctx context.Context) (int, error) {
 				return err
 			}
 			delete(s.Annotations, seal.AnnotationAdoption)
+			if s.Annotations == nil {
+				s.Annotations = map[string]string{}
+			}
+			s.Annotations[seal.AnnotationFormat] = seal.Format
 			return a.Client.Update(ctx, &s)
 		})
 		if err != nil {

@@ -60,8 +60,8 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	}
 	now := r.Clock.Now()
 	retention := v1alpha1.RecordRetention(program)
-	for _, d := range p.Status.History {
-		if !r.Seals.Verify(d.Seal, seal.Tier(string(p.UID), d)...) || !now.Before(d.Time.Add(retention)) {
+	for i, d := range p.Status.History {
+		if !r.Seals.TierSealed(string(p.UID), p.Status.History, i) || !now.Before(d.Time.Add(retention)) {
 			continue
 		}
 		if err := ensureRecord(ctx, r.Client, record.TierChange(&p, d, FieldOwner, retention)); err != nil {

@@ -50,6 +50,11 @@ const (
 	// ConditionWithdrawn on an ExceptionRequest is True once it was withdrawn
 	// before a decision because its subject is gone.
 	ConditionWithdrawn = "Withdrawn"
+	// ConditionOutcomeSealed on an ExceptionRequest is False (reason
+	// UnexplainedOutcome) when, with sealing on, its Approved phase is not
+	// explained by sealed stage decisions that meet its review path: the phase
+	// was written past the webhooks, and the approval gives nothing.
+	ConditionOutcomeSealed = "OutcomeSealed"
 )
 
 // Condition reasons, in CamelCase as Kubernetes conventions ask.
@@ -120,6 +125,9 @@ const (
 	// ReasonUnexplainedTier: a stored tier that no sealed decision gave (written
 	// past the webhooks) was recomputed from evidence without grace.
 	ReasonUnexplainedTier = "UnexplainedTier"
+	// ReasonUnexplainedOutcome: an Approved phase that no sealed stage decisions
+	// explain (written past the webhooks) gives nothing (OutcomeSealed=False).
+	ReasonUnexplainedOutcome = "UnexplainedOutcome"
 	// ReasonNoTiers: a program without tiers, whose partners can hold none.
 	ReasonNoTiers = "NoTiers"
 	// ReasonTiersNotResolved: some of a program's tiers do not fit its catalog.

@@ -230,6 +230,12 @@ type ResolvedReviewPath struct {
 	// allowSameReviewerAcrossStages as it was when the request was resolved.
 	// +optional
 	AllowSameReviewerAcrossStages bool `json:"allowSameReviewerAcrossStages,omitempty"`
+	// seal is the controller's keyed MAC over this copy (when sealing is on): an
+	// approval counts only under a sealed copy of the path, so a path rewritten
+	// past the webhooks (a stage dropped, a quorum lowered) explains nothing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // RequestEvent is one transition in a request's life.

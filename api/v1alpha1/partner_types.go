@@ -292,6 +292,12 @@ type ActiveGrant struct {
 	// needs a new review.
 	// +optional
 	SpentAt *metav1.Time `json:"spentAt,omitempty"`
+	// seal is the controller's keyed MAC over the entry and its marks (when
+	// sealing is on). Marks without a valid seal do not count: they are
+	// re-derived from the sealed tier history.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // EvidenceValue is a metric's value as it was used in a decision.
@@ -344,8 +350,16 @@ type TierDecision struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Request string `json:"request,omitempty"`
-	// seal is the controller's keyed MAC over the decision (when sealing is on). A
-	// stored tier that no sealed decision explains is recomputed from evidence.
+	// sequence is the decision's place in the partner's history: one more than
+	// its predecessor's (1 for the first decision made since tier decisions
+	// were chained; 0 for decisions made before).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Sequence int64 `json:"sequence,omitempty"`
+	// seal is the controller's keyed MAC over the decision, its sequence and
+	// its predecessor's seal (when sealing is on), so a sealed decision is
+	// valid in one place of the history only. A stored tier that no sealed
+	// decision explains is recomputed from evidence.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	Seal string `json:"seal,omitempty"`

@@ -203,10 +203,10 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
 		"listing": &controllers.ListingReconciler{
-			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
 		"dealregistration": &controllers.DealReconciler{
-			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
 		"tierrecord": &controllers.TierRecorder{Client: c, Clock: o.Clock, Seals: o.Seals},
 		"jointbusinessplan": &controllers.PlanReconciler{

@@ -50,7 +50,24 @@ func loadSealSecret(ctx context.Context, cfg *rest.Config, key types.NamespacedN
 			if err != nil {
 				return nil, fmt.Errorf("Secret %s, key %q: %w", key, seal.SecretKey, err)
 			}
-			keys.SetAdopting(s.Annotations[seal.AnnotationAdoption] == seal.AdoptionPending)
+			pending := s.Annotations[seal.AnnotationAdoption] == seal.AdoptionPending
+			if !pending && s.Annotations[seal.AnnotationFormat] != seal.Format {
+				// Stored by a version that sealed less: adopt again (once).
+				if s.Annotations == nil {
+					s.Annotations = map[string]string{}
+				}
+				s.Annotations[seal.AnnotationAdoption] = seal.AdoptionPending
+				switch err := c.Update(ctx, &s); {
+				case err == nil:
+					pending = true
+				case apierrors.IsConflict(err) && attempt < 5:
+					time.Sleep(100 * time.Millisecond)
+					continue
+				default:
+					return nil, fmt.Errorf("marking Secret %s for adoption of the new seal format: %w", key, err)
+				}
+			}
+			keys.SetAdopting(pending)
 			return keys, nil
 		}
 		generated, err := seal.Generate()

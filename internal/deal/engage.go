@@ -13,6 +13,7 @@ import (
 	"github.com/partnergov/partnergov/internal/decimal"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/offboarding"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // Condition types of a DealRegistration.
@@ -86,6 +87,8 @@ type Input struct {
 	// when an outcome is reported): influence is credited only to a partner of
 	// the registration's program.
 	Influencers []v1alpha1.Partner
+	// Seals verify the requests' approvals (effects.Approved); nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // Combine is what the locks of a registration's conflict keys (in key order)
@@ -474,11 +477,11 @@ func evaluate(in Input) Result {
 		name := ExtensionName(d)
 		st.Extension = &v1alpha1.DealExtension{Request: name}
 		switch q := in.Extension; {
-		case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending:
+		case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending || effects.Unexplained(q, in.Seals):
 			// Under review (or about to be): protection holds until it is decided.
-		case q.Status.Phase == v1alpha1.PhaseApproved:
+		case effects.Approved(q, in.Seals):
 			at := in.Now
-			if t := effects.ApprovedAt(q); t != nil {
+			if t := effects.ApprovedAt(q, in.Seals); t != nil {
 				at = *t
 			}
 			from := st.ProtectedUntil.Time
@@ -578,9 +581,9 @@ func evaluate(in Input) Result {
 		switch q := in.Review; {
 		case q == nil:
 			res.OpenReview = true
-		case q.Status.Phase == v1alpha1.PhaseApproved:
+		case effects.Approved(q, in.Seals):
 			at := in.Now
-			if t := effects.ApprovedAt(q); t != nil {
+			if t := effects.ApprovedAt(q, in.Seals); t != nil {
 				at = *t
 			}
 			approve(at, v1alpha1.ReasonDealReviewed, fmt.Sprintf("approved through review request %s", q.Name))
@@ -591,7 +594,7 @@ func evaluate(in Input) Result {
 		if conflictApproved(in, st) {
 			st.Conflict.Result = "Approved"
 			at := in.Now
-			if t := effects.ApprovedAt(in.Conflict); t != nil {
+			if t := effects.ApprovedAt(in.Conflict, in.Seals); t != nil {
 				at = *t
 			}
 			approve(at, v1alpha1.ReasonDealConflictWon, fmt.Sprintf("conflict request %s gave this registration the customer ahead of registration %s/%s",
@@ -1023,7 +1026,7 @@ func ownEarlier(d *v1alpha1.DealRegistration, keys []string, others []v1alpha1.D
 // conflictApproved reports whether the registration's one escalation was
 // approved and not superseded: the customer is decided for it.
 func conflictApproved(in Input, st v1alpha1.DealRegistrationStatus) bool {
-	return in.Conflict != nil && in.Conflict.Status.Phase == v1alpha1.PhaseApproved &&
+	return in.Conflict != nil && effects.Approved(in.Conflict, in.Seals) &&
 		st.Conflict != nil && (st.Conflict.Result == "" || st.Conflict.Result == "Approved")
 }
 
@@ -1044,11 +1047,11 @@ func escalate(in Input, res *Result, st *v1alpha1.DealRegistrationStatus, now me
 		c.Result = "Superseded"
 		move(v1alpha1.DealQueued, v1alpha1.ReasonDealHeld, "registration %s/%s of partner %s now holds customer %s for %s; the conflict escalated against %s/%s through request %s is superseded, and this one stays in line",
 			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, c.Against.Namespace, c.Against.Name, c.Request)
-	case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending:
+	case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending || effects.Unexplained(q, in.Seals):
 		res.OpenConflict = q == nil
 		move(v1alpha1.DealQueued, "ConflictEscalated", "registration %s/%s of partner %s holds customer %s for %s; the conflict is escalated through request %s",
 			h.Namespace, h.Name, h.Partner, domain, d.Spec.ProductLine, c.Request)
-	case q.Status.Phase == v1alpha1.PhaseApproved:
+	case effects.Approved(q, in.Seals):
 		res.Lock, res.From = TakeOver, h.UID
 	default:
 		c.Result = "Denied"

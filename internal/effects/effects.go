@@ -15,6 +15,8 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/decimal"
+	"github.com/partnergov/partnergov/internal/review"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // Quarter returns the calendar quarter containing t (UTC), such as "2026-Q4",
@@ -26,11 +28,37 @@ func Quarter(t time.Time) (name string, end time.Time) {
 	return fmt.Sprintf("%d-Q%d", t.Year(), q), start.AddDate(0, 3, 0)
 }
 
-// ApprovedAt is when a request was approved: the Approved condition's transition
-// time; nil when it is not approved (or has expired, for grants with an expiry).
-func ApprovedAt(r *v1alpha1.ExceptionRequest) *time.Time {
-	if r.Status.Phase != v1alpha1.PhaseApproved {
+// Approved reports whether r's approval counts: the one place every effect of
+// an approval (a grant, a funds commitment, a readiness claim, a deal's review,
+// extension or conflict, a business plan's approval) reads a request's phase.
+// With sealing on (seals not nil) an Approved phase counts only when r's sealed
+// stage decisions meet its review path (review.Outcome); one they do not
+// explain was written past the webhooks and gives nothing.
+func Approved(r *v1alpha1.ExceptionRequest, seals *seal.Keys) bool {
+	ok, _ := review.Outcome(r, seals)
+	return ok
+}
+
+// Unexplained reports whether r is Approved but its approval does not count
+// (Approved): with sealing on, no sealed decisions explain the phase. Such a
+// request gives nothing and is treated as still undecided.
+func Unexplained(r *v1alpha1.ExceptionRequest, seals *seal.Keys) bool {
+	return r != nil && r.Status.Phase == v1alpha1.PhaseApproved && !Approved(r, seals)
+}
+
+// ApprovedAt is when a request was approved; nil when its approval does not
+// count (Approved). With sealing on it is re-derived too: when the last sealed
+// approval that met the path was made (review.OutcomeAt), so a rewritten
+// Approved condition moves no commitment to another quarter and no deal's
+// protection; otherwise (and for decisions without a time) the Approved
+// condition's transition time.
+func ApprovedAt(r *v1alpha1.ExceptionRequest, seals *seal.Keys) *time.Time {
+	ok, at, _ := review.OutcomeAt(r, seals)
+	if !ok {
 		return nil
+	}
+	if at != nil {
+		return at
 	}
 	for _, c := range r.Status.Conditions {
 		if c.Type == v1alpha1.ConditionApproved && c.Status == metav1.ConditionTrue {
@@ -58,12 +86,13 @@ func FundsCap(entitlements []v1alpha1.EffectiveEntitlement) *v1alpha1.Money {
 // name); a commitment in another currency is listed but not added (admission and
 // review refuse such requests, so only a cap whose currency changed mid-quarter
 // leaves one). It returns nil when there is neither a cap nor a commitment.
-func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.Time) *v1alpha1.FundsStatus {
+// Only approvals that count (Approved, under seals) commit funds.
+func Funds(requests []v1alpha1.ExceptionRequest, cap *v1alpha1.Money, now time.Time, seals *seal.Keys) *v1alpha1.FundsStatus {
 	quarter, _ := Quarter(now)
 	var commitments []v1alpha1.FundsCommitment
 	for i := range requests {
 		r := &requests[i]
-		at := ApprovedAt(r)
+		at := ApprovedAt(r, seals)
 		if r.Spec.Type != v1alpha1.RequestFunds || r.Spec.Amount == nil || at == nil {
 			continue
 		}
@@ -152,12 +181,13 @@ func Remaining(f *v1alpha1.FundsStatus, exclude string) *v1alpha1.Money {
 	return &v1alpha1.Money{Amount: decimal.Format(left), Currency: f.Cap.Currency}
 }
 
-// Claims are the partner's approved, unexpired readiness claims, by request name.
-func Claims(requests []v1alpha1.ExceptionRequest, now time.Time) []v1alpha1.ApprovedClaim {
+// Claims are the partner's approved (Approved, under seals), unexpired readiness
+// claims, by request name.
+func Claims(requests []v1alpha1.ExceptionRequest, now time.Time, seals *seal.Keys) []v1alpha1.ApprovedClaim {
 	var out []v1alpha1.ApprovedClaim
 	for i := range requests {
 		r := &requests[i]
-		if r.Spec.Type != v1alpha1.RequestReadinessClaim || r.Spec.Grant == nil || r.Spec.Grant.Claim == nil || ApprovedAt(r) == nil {
+		if r.Spec.Type != v1alpha1.RequestReadinessClaim || r.Spec.Grant == nil || r.Spec.Grant.Claim == nil || ApprovedAt(r, seals) == nil {
 			continue
 		}
 		if r.Spec.Expires != nil && !now.Before(r.Spec.Expires.Time) {

@@ -2,12 +2,15 @@ package effects
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -100,7 +103,7 @@ func TestFunds(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := Funds(tc.requests, tc.cap, now)
+			got := Funds(tc.requests, tc.cap, now, nil)
 			if tc.wantNil {
 				if got != nil {
 					t.Fatalf("Funds = %+v, want nil", got)
@@ -130,7 +133,7 @@ func TestClaims(t *testing.T) {
 	pending.Status.Phase = v1alpha1.PhasePending
 	until := claim("a-until", &future)
 	until.Spec.Grant.Claim.Product = "relay"
-	got := Claims([]v1alpha1.ExceptionRequest{claim("z-open", nil), claim("expired", &past), until, pending}, now)
+	got := Claims([]v1alpha1.ExceptionRequest{claim("z-open", nil), claim("expired", &past), until, pending}, now, nil)
 	if len(got) != 2 || got[0].Request != "a-until" || got[1].Request != "z-open" {
 		t.Fatalf("Claims = %+v", got)
 	}
@@ -148,7 +151,7 @@ func TestBoundedLists(t *testing.T) {
 		for i := range MaxCommitments + 10 {
 			requests = append(requests, funds(fmt.Sprintf("r%03d", i), "10", now.Add(-time.Duration(MaxCommitments+10-i)*time.Minute), v1alpha1.PhaseApproved))
 		}
-		got := Funds(requests, cap, now)
+		got := Funds(requests, cap, now, nil)
 		if len(got.Commitments) != MaxCommitments || got.FoldedCommitments != 10 {
 			t.Fatalf("%d commitments listed, %d folded; want %d and 10", len(got.Commitments), got.FoldedCommitments, MaxCommitments)
 		}
@@ -169,7 +172,7 @@ func TestBoundedLists(t *testing.T) {
 			r.Spec.Grant.Claim.Product = fmt.Sprintf("p%03d", i)
 			requests = append(requests, r, claim(fmt.Sprintf("dup%03d", i), nil)) // the dups share product "sync"
 		}
-		got := Claims(requests, now)
+		got := Claims(requests, now, nil)
 		if len(got) != MaxClaims {
 			t.Fatalf("%d claims, want %d", len(got), MaxClaims)
 		}
@@ -180,9 +183,73 @@ func TestBoundedLists(t *testing.T) {
 			}
 			seen[c.Product] = true
 		}
-		few := Claims(requests[:4], now) // c000 (p000), dup000 (sync), c001 (p001), dup001 (sync)
+		few := Claims(requests[:4], now, nil) // c000 (p000), dup000 (sync), c001 (p001), dup001 (sync)
 		if len(few) != 3 {
 			t.Errorf("Claims of two products and two duplicates = %+v, want 3 claims", few)
 		}
 	})
+}
+
+// Decision integrity III, item 6: with sealing on, a Funds or ReadinessClaim
+// request whose Approved phase no sealed decisions explain commits nothing and
+// claims nothing.
+func TestAForgedApprovalCommitsNothing(t *testing.T) {
+	keys, err := seal.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := func(q v1alpha1.ExceptionRequest) v1alpha1.ExceptionRequest {
+		q.UID = "uid-" + types.UID(q.Name)
+		q.Status.ReviewPath = &v1alpha1.ResolvedReviewPath{Name: "p", Stages: []v1alpha1.ReviewStage{{Name: "manager", Quorum: 1}}}
+		q.Status.ReviewPath.Seal = keys.Sign(seal.Path(string(q.UID), *q.Status.ReviewPath)...)
+		return q
+	}
+	decided := func(q v1alpha1.ExceptionRequest) v1alpha1.ExceptionRequest {
+		q = forged(q)
+		d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Generation: 1}
+		d.Seal = keys.Sign(seal.Decision(string(q.UID), 0, d)...)
+		q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+		return q
+	}
+	fundsReq := funds("f", "500", now.Add(-time.Hour), v1alpha1.PhaseApproved)
+	claimReq := claim("c", nil)
+	if f := Funds([]v1alpha1.ExceptionRequest{forged(fundsReq)}, nil, now, keys); f != nil {
+		t.Errorf("a forged approval committed funds: %+v", f)
+	}
+	if c := Claims([]v1alpha1.ExceptionRequest{forged(claimReq)}, now, keys); len(c) != 0 {
+		t.Errorf("a forged approval recorded claims: %+v", c)
+	}
+	if f := Funds([]v1alpha1.ExceptionRequest{decided(fundsReq)}, nil, now, keys); f == nil || len(f.Commitments) != 1 {
+		t.Errorf("a sealed approval committed %+v, want one commitment", f)
+	}
+	if c := Claims([]v1alpha1.ExceptionRequest{decided(claimReq)}, now, keys); len(c) != 1 {
+		t.Errorf("a sealed approval recorded claims %+v, want one", c)
+	}
+}
+
+// Decision integrity III, item 6: the approval's time is part of the outcome.
+// With sealing on it is when the sealed approval was made, so an Approved
+// condition rewritten past the webhooks moves no commitment to another quarter.
+func TestTheApprovalTimeIsTheSealedDecisionsTime(t *testing.T) {
+	keys, err := seal.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decidedAt := metav1.NewTime(time.Date(2026, 9, 30, 12, 0, 0, 0, time.UTC)) // Q3
+	q := funds("f", "500", now, v1alpha1.PhaseApproved)                        // the condition claims now, Q4
+	q.UID = "uid-f"
+	q.Status.ReviewPath = &v1alpha1.ResolvedReviewPath{Name: "p", Stages: []v1alpha1.ReviewStage{{Name: "manager", Quorum: 1}}}
+	q.Status.ReviewPath.Seal = keys.Sign(seal.Path("uid-f", *q.Status.ReviewPath)...)
+	d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Time: &decidedAt, Generation: 1}
+	d.Seal = keys.Sign(seal.Decision("uid-f", 0, d)...)
+	q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+	if at := ApprovedAt(&q, keys); at == nil || !at.Equal(decidedAt.Time) {
+		t.Errorf("ApprovedAt = %v, want the sealed decision's time %v", at, decidedAt.Time)
+	}
+	if f := Funds([]v1alpha1.ExceptionRequest{q}, nil, now, keys); f != nil {
+		t.Errorf("a Q3 approval whose condition was moved to Q4 commits %+v in Q4", f)
+	}
+	if at := ApprovedAt(&q, nil); at == nil || !at.Equal(now) {
+		t.Errorf("with sealing off ApprovedAt = %v, want the condition's time", at)
+	}
 }

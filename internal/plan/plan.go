@@ -20,6 +20,7 @@ import (
 	"github.com/partnergov/partnergov/internal/conditions"
 	"github.com/partnergov/partnergov/internal/decimal"
 	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // Digest identifies what an approval of the plan approves: its goals,
@@ -107,9 +108,10 @@ func Quarters(period v1alpha1.PlanPeriod) ([]string, []time.Time) {
 }
 
 // approvedBy reports whether q is the approved BusinessPlan request for p's current content.
-func approvedBy(p *v1alpha1.JointBusinessPlan, q *v1alpha1.ExceptionRequest) bool {
+// Only an approval that counts (effects.Approved) approves the plan.
+func approvedBy(p *v1alpha1.JointBusinessPlan, q *v1alpha1.ExceptionRequest, seals *seal.Keys) bool {
 	return q != nil && q.Name == RequestName(p) && q.Spec.Type == v1alpha1.RequestBusinessPlan &&
-		q.Spec.Grant != nil && q.Spec.Grant.BusinessPlan == p.Name && q.Status.Phase == v1alpha1.PhaseApproved
+		q.Spec.Grant != nil && q.Spec.Grant.BusinessPlan == p.Name && effects.Approved(q, seals)
 }
 
 // Current names the partner's approved, current plan: one of plans whose period
@@ -117,7 +119,7 @@ func approvedBy(p *v1alpha1.JointBusinessPlan, q *v1alpha1.ExceptionRequest) boo
 // (the partner's own, tier.RequestsOf) approved; the first by name when several
 // are. It also returns the next instant the answer changes by itself (an
 // approved plan's period starting or ending), nil for none.
-func Current(plans []v1alpha1.JointBusinessPlan, requests []v1alpha1.ExceptionRequest, now time.Time) (string, *time.Time) {
+func Current(plans []v1alpha1.JointBusinessPlan, requests []v1alpha1.ExceptionRequest, now time.Time, seals *seal.Keys) (string, *time.Time) {
 	current := ""
 	var next *time.Time
 	consider := func(t time.Time) {
@@ -127,7 +129,7 @@ func Current(plans []v1alpha1.JointBusinessPlan, requests []v1alpha1.ExceptionRe
 	}
 	for i := range plans {
 		p := &plans[i]
-		if !p.DeletionTimestamp.IsZero() || !slices.ContainsFunc(requests, func(q v1alpha1.ExceptionRequest) bool { return approvedBy(p, &q) }) {
+		if !p.DeletionTimestamp.IsZero() || !slices.ContainsFunc(requests, func(q v1alpha1.ExceptionRequest) bool { return approvedBy(p, &q, seals) }) {
 			continue
 		}
 		start, end := Bounds(p.Spec.Period)
@@ -152,6 +154,8 @@ type Input struct {
 	Request *v1alpha1.ExceptionRequest
 	// Values are the partner's current, trusted values by metric (tier.CurrentValues).
 	Values map[string]v1alpha1.Decimal
+	// Seals verify the request's approval (effects.Approved); nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // Result is the plan's desired status and what the controller should do.
@@ -188,10 +192,10 @@ func Evaluate(in Input) Result {
 	consider(end)
 
 	st.Request = RequestName(p)
-	approved := approvedBy(p, in.Request)
+	approved := approvedBy(p, in.Request, in.Seals)
 	st.ApprovedAt = nil
 	if approved {
-		if at := effects.ApprovedAt(in.Request); at != nil {
+		if at := effects.ApprovedAt(in.Request, in.Seals); at != nil {
 			t := metav1.NewTime(*at)
 			st.ApprovedAt = &t
 		}

@@ -238,7 +238,7 @@ func TestCurrent(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, n := Current(tc.plans, tc.requests, now)
+			got, n := Current(tc.plans, tc.requests, now, nil)
 			if got != tc.want || !sameTimePtr(n, tc.next) {
 				t.Errorf("Current = %q, next %v; want %q, next %v", got, n, tc.want, tc.next)
 			}

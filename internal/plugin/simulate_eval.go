@@ -128,7 +128,7 @@ func Simulate(in SimulationInput) *SimulationReport {
 		}
 		r.Evaluated++
 		key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		s := partnerSim{now: now, partner: p, grants: tier.GrantsFrom(requests[key]), requests: requests[key], listings: listings[key]}
+		s := partnerSim{now: now, partner: p, grants: tier.GrantsFrom(requests[key], nil), requests: requests[key], listings: listings[key]}
 		s.compare(r, live, proposed)
 	}
 	return r

@@ -96,7 +96,7 @@ func (s partnerSim) compare(r *SimulationReport, live, proposed config) {
 // the partner's status is written.
 func (s partnerSim) compareListings(r *SimulationReport, before, after v1alpha1.PartnerStatus, at *time.Time) {
 	for _, l := range s.listings {
-		grants := listing.GrantsFor(s.requests, l.Name)
+		grants := listing.GrantsFor(s.requests, l.Name, nil)
 		eval := func(st v1alpha1.PartnerStatus) listing.Result {
 			p := s.partner.DeepCopy()
 			p.Status = st

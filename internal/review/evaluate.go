@@ -111,6 +111,7 @@ func (e *evaluator) resolve() {
 		e.st.ReviewPath = &v1alpha1.ResolvedReviewPath{EscalationOwner: e.in.ProgramOwner}
 		e.setCondition(v1alpha1.ConditionReviewPathResolved, false, reason, msg)
 	}
+	e.st.ReviewPath.Seal = e.in.Seals.Sign(seal.Path(string(e.req.UID), *e.st.ReviewPath)...)
 	if e.denyOverCap(reason, msg, path == nil) {
 		return
 	}
@@ -449,6 +450,7 @@ func (e *evaluator) finish() {
 	if e.pending() {
 		e.pendingConditions()
 	}
+	e.outcomeSealed()
 	e.reconcilingCondition()
 	gen := e.req.Generation
 	for _, c := range append([]metav1.Condition(nil), e.st.Conditions...) {
@@ -458,6 +460,26 @@ func (e *evaluator) finish() {
 	if n := len(e.st.History); n > MaxHistory {
 		e.st.History = append([]v1alpha1.RequestEvent(nil), e.st.History[n-MaxHistory:]...)
 	}
+}
+
+// outcomeSealed marks an Approved phase that the sealed decisions do not
+// explain (Outcome): OutcomeSealed=False and, the first time, a Warning event.
+// Such an approval gives nothing (effects.Approved), as unsealed evidence
+// counts for nothing; the phase itself is left as stored.
+func (e *evaluator) outcomeSealed() {
+	if e.st.Phase != v1alpha1.PhaseApproved {
+		return
+	}
+	ok, why := Outcome(e.req, e.in.Seals)
+	if ok {
+		return
+	}
+	msg := why + "; the approval gives nothing (no grant, commitment or approval follows from it)"
+	c := meta.FindStatusCondition(e.st.Conditions, v1alpha1.ConditionOutcomeSealed)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonUnexplainedOutcome {
+		e.events = append(e.events, Event{Warning: true, Reason: v1alpha1.ReasonUnexplainedOutcome, Message: clip(msg, maxHistoryMessage)})
+	}
+	e.setCondition(v1alpha1.ConditionOutcomeSealed, false, v1alpha1.ReasonUnexplainedOutcome, msg)
 }
 
 // pendingConditions describes a request under review.

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -137,9 +139,94 @@ func Decision(requestUID string, i int, d v1alpha1.ReviewDecision) []string {
 	return []string{"decision", requestUID, strconv.Itoa(i), d.Stage, string(d.Decision), d.Rationale, d.Reviewer, at, strconv.FormatInt(d.Generation, 10)}
 }
 
-// Tier is what a tier decision's seal covers.
-func Tier(partnerUID string, d v1alpha1.TierDecision) []string {
-	return []string{"tier", partnerUID, stamp(d.Time.Time), d.From, d.To, d.Reason, d.Request}
+// Tier is what a tier decision's seal covers: the decision, its sequence and
+// the seal of the decision before it (prev, "" for none), so a sealed decision
+// explains nothing anywhere but after its own predecessor. A decision sealed
+// before decisions were chained (Sequence 0) is read as it was sealed: without
+// sequence or predecessor (TierSealed says when such a decision still counts).
+func Tier(partnerUID string, d v1alpha1.TierDecision, prev string) []string {
+	parts := []string{"tier", partnerUID, stamp(d.Time.Time), d.From, d.To, d.Reason, d.Request}
+	if d.Sequence == 0 {
+		return parts
+	}
+	return append(parts, strconv.FormatInt(d.Sequence, 10), prev)
+}
+
+// TierAt is what the seal of history[i] covers (Tier, with history[i-1]'s seal
+// as the predecessor's).
+func TierAt(partnerUID string, history []v1alpha1.TierDecision, i int) []string {
+	prev := ""
+	if i > 0 {
+		prev = history[i-1].Seal
+	}
+	return Tier(partnerUID, history[i], prev)
+}
+
+// TierSealed reports whether history[i] is a sealed decision in its place: its
+// seal verifies over its sequence and its predecessor's seal, and its sequence
+// follows its predecessor's. A decision sealed before decisions were chained
+// (Sequence 0) counts only in a history that holds no chained decision. The
+// oldest entry of a trimmed history (sequence above 1, predecessor dropped) can
+// no longer be placed, and does not count.
+func (k *Keys) TierSealed(partnerUID string, history []v1alpha1.TierDecision, i int) bool {
+	if k == nil {
+		return true
+	}
+	d := history[i]
+	switch {
+	case d.Sequence == 0:
+		for _, h := range history {
+			if h.Sequence > 0 {
+				return false
+			}
+		}
+	case i == 0 && d.Sequence > 1:
+		return false
+	case i > 0 && history[i-1].Sequence != d.Sequence-1:
+		return false
+	}
+	return k.Verify(d.Seal, TierAt(partnerUID, history, i)...)
+}
+
+// NextTier gives d the sequence after history's newest decision and seals it
+// after that decision.
+func (k *Keys) NextTier(partnerUID string, history []v1alpha1.TierDecision, d *v1alpha1.TierDecision) {
+	d.Sequence, d.Seal = 1, ""
+	prev := ""
+	if n := len(history); n > 0 {
+		d.Sequence, prev = history[n-1].Sequence+1, history[n-1].Seal
+	}
+	d.Seal = k.Sign(Tier(partnerUID, *d, prev)...)
+}
+
+// Path is what the seal of a request's copy of its review path covers: the
+// path's name, generation, escalation owner and SLA, same-reviewer rule and
+// every stage's name, quorum, SLA, timeout action and escalation and over-cap
+// flags.
+func Path(requestUID string, p v1alpha1.ResolvedReviewPath) []string {
+	sla := ""
+	if p.EscalationSLA != nil {
+		sla = p.EscalationSLA.Duration.String()
+	}
+	parts := []string{"path", requestUID, p.Name, strconv.FormatInt(p.Generation, 10), p.EscalationOwner, sla,
+		strconv.FormatBool(p.AllowSameReviewerAcrossStages), strconv.Itoa(len(p.Stages))}
+	for _, s := range p.Stages {
+		parts = append(parts, s.Name, strconv.Itoa(int(s.Quorum)), s.SLA.Duration.String(), string(s.OnTimeout),
+			strconv.FormatBool(s.Escalation), strconv.FormatBool(s.AllowOverCap))
+	}
+	return parts
+}
+
+// Grant is what the seal of a partner's status.grants entry covers: the grant
+// and its applied and spent marks.
+func Grant(partnerUID string, g v1alpha1.ActiveGrant) []string {
+	at := func(t *metav1.Time) string {
+		if t == nil {
+			return ""
+		}
+		return stamp(t.Time)
+	}
+	return []string{"grant", partnerUID, g.Request, string(g.Type), g.Tier, at(g.AppliedAt), at(g.SpentAt)}
 }
 
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
@@ -152,6 +239,16 @@ const SecretKey = "keys"
 const (
 	AnnotationAdoption = "governance.partnergov.io/seal-adoption"
 	AdoptionPending    = "pending"
+)
+
+// AnnotationFormat on the seal Secret records the seal format the stored state
+// was adopted under (Format). A manager that finds an older one (or none) on a
+// Secret with keys starts adoption again, so what an older version stored
+// without a seal it now requires (a review path's copy, a grant entry) is
+// sealed once instead of being ignored; adoption sets it when it ends.
+const (
+	AnnotationFormat = "governance.partnergov.io/seal-format"
+	Format           = "2"
 )
 
 // AdoptPartner seals, in place, the evidence entries and tier decisions of p that
@@ -167,21 +264,31 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 			e.Seal, changed = k.Sign(Evidence(string(p.UID), *e)...), true
 		}
 	}
+	for i := range p.Status.Grants {
+		if g := &p.Status.Grants[i]; g.Seal == "" {
+			g.Seal, changed = k.Sign(Grant(string(p.UID), *g)...), true
+		}
+	}
 	for i := range p.Status.History {
 		if d := &p.Status.History[i]; d.Seal == "" {
-			d.Seal, changed = k.Sign(Tier(string(p.UID), *d)...), true
+			// Chained after the entry before it, as the engine seals a new decision.
+			k.NextTier(string(p.UID), p.Status.History[:i], d)
+			changed = true
 		}
 	}
 	return changed
 }
 
-// AdoptRequest seals, in place, the review decisions of q that have no seal, and
-// reports whether it sealed any.
+// AdoptRequest seals, in place, q's copy of its review path and the review
+// decisions of q that have no seal, and reports whether it sealed any.
 func (k *Keys) AdoptRequest(q *v1alpha1.ExceptionRequest) bool {
 	if k == nil {
 		return false
 	}
 	changed := false
+	if p := q.Status.ReviewPath; p != nil && p.Seal == "" {
+		p.Seal, changed = k.Sign(Path(string(q.UID), *p)...), true
+	}
 	for i := range q.Status.Decisions {
 		if d := &q.Status.Decisions[i]; d.Seal == "" {
 			d.Seal, changed = k.Sign(Decision(string(q.UID), i, *d)...), true

@@ -41,7 +41,7 @@ func TestSeals(t *testing.T) {
 		"a previous key still verifies after rotation":  {rotated, sealed, Evidence("uid-1", entry()), true},
 		"sealing off accepts everything":                {nil, "", Evidence("uid-1", entry()), true},
 		"parts cannot be shifted between fields":        {a, a.Sign("ab", "c"), []string{"a", "bc"}, false},
-		"a decision seal does not verify as a tier one": {a, a.Sign(Decision("u", 0, v1alpha1.ReviewDecision{})...), Tier("u", v1alpha1.TierDecision{}), false},
+		"a decision seal does not verify as a tier one": {a, a.Sign(Decision("u", 0, v1alpha1.ReviewDecision{})...), Tier("u", v1alpha1.TierDecision{}, ""), false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestAdoptionSealsWhatHasNoSealAndLeavesTheRest(t *testing.T) {
 	if p.Status.Evidence[1].Seal != "v1.forged" {
 		t.Error("an entry with a bad seal was resealed: adoption must not launder it")
 	}
-	if !k.Verify(p.Status.History[0].Seal, Tier("uid-p", p.Status.History[0])...) {
+	if !k.Verify(p.Status.History[0].Seal, TierAt("uid-p", p.Status.History, 0)...) {
 		t.Error("the unsealed tier decision is not sealed")
 	}
 	if k.AdoptPartner(p) {

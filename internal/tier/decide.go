@@ -95,7 +95,9 @@ func (e *evaluation) tierExplained(stored string) bool {
 }
 
 // TierExplained reports whether a sealed decision explains tier: the newest entry
-// of history moved the partner (uid) to it and its seal verifies. Always true with
+// of history moved the partner (uid) to it and is sealed in its place
+// (seal.Keys.TierSealed: its seal binds its sequence and its predecessor's seal,
+// so an older sealed decision replayed as the newest explains nothing). Always true with
 // sealing off, and for no tier.
 func TierExplained(seals *seal.Keys, uid types.UID, tier string, history []v1alpha1.TierDecision) bool {
 	if !seals.On() || tier == "" {
@@ -104,8 +106,8 @@ func TierExplained(seals *seal.Keys, uid types.UID, tier string, history []v1alp
 	if len(history) == 0 {
 		return false
 	}
-	last := history[len(history)-1]
-	return last.To == tier && seals.Verify(last.Seal, seal.Tier(string(uid), last)...)
+	n := len(history)
+	return history[n-1].To == tier && seals.TierSealed(string(uid), history, n-1)
 }
 
 // enteredByException reports whether the partner got its stored tier through a

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // activeGrant is a grant in force with what the stored status remembers of it.
@@ -30,21 +31,63 @@ var handledTypes = []v1alpha1.RequestType{
 }
 
 // activeGrants keeps the grants of handled types that have not expired at now
-// (a grant expires when Expires <= now), with what stored remembers of each.
-func activeGrants(in []Grant, stored []v1alpha1.ActiveGrant, now time.Time) grants {
+// (a grant expires when Expires <= now), with what the partner's stored status
+// remembers of each: the applied and spent marks of a TierPromotion. With
+// sealing on, stored marks count only when their seal verifies, and the sealed
+// tier history adds what it shows (promotionMarks), so a status that lost a
+// mark does not promote again without review.
+func activeGrants(in []Grant, p *v1alpha1.Partner, seals *seal.Keys, l ladder, now time.Time) grants {
 	var out grants
+	stored := p.Status.Grants
 	for _, g := range in {
 		if !slices.Contains(handledTypes, g.Type) || (g.Expires != nil && !now.Before(*g.Expires)) {
 			continue
 		}
 		a := activeGrant{Grant: g}
-		if i := slices.IndexFunc(stored, func(s v1alpha1.ActiveGrant) bool { return s.Request == g.Request }); i >= 0 && g.Type == v1alpha1.RequestTierPromotion {
-			a.appliedAt, a.spentAt = stored[i].AppliedAt.DeepCopy(), stored[i].SpentAt.DeepCopy()
+		if g.Type == v1alpha1.RequestTierPromotion {
+			if i := slices.IndexFunc(stored, func(s v1alpha1.ActiveGrant) bool { return s.Request == g.Request }); i >= 0 &&
+				seals.Verify(stored[i].Seal, seal.Grant(string(p.UID), stored[i])...) {
+				a.appliedAt, a.spentAt = stored[i].AppliedAt.DeepCopy(), stored[i].SpentAt.DeepCopy()
+			}
+			if seals.On() {
+				applied, spent := promotionMarks(g, p, seals, l)
+				a.appliedAt, a.spentAt = earlier(a.appliedAt, applied), earlier(a.spentAt, spent)
+			}
 		}
 		out = append(out, a)
 	}
 	slices.SortStableFunc(out, func(a, b activeGrant) int { return cmp.Compare(a.Request, b.Request) })
 	return slices.CompactFunc(out, func(a, b activeGrant) bool { return a.Request == b.Request })
+}
+
+// promotionMarks re-derives a TierPromotion grant's marks from the partner's
+// sealed tier history: applied by the sealed decision that promoted the partner
+// with it, spent by a later sealed decision that moved the partner below its
+// tier. Nil for what the history does not show (it keeps the newest
+// v1alpha1.MaxHistory decisions).
+func promotionMarks(g Grant, p *v1alpha1.Partner, seals *seal.Keys, l ladder) (applied, spent *metav1.Time) {
+	h := p.Status.History
+	target := l.byName[g.Tier]
+	for i := range h {
+		if !seals.TierSealed(string(p.UID), h, i) {
+			continue
+		}
+		switch {
+		case applied == nil && h[i].Request == g.Request && h[i].Reason == v1alpha1.ReasonPromoted && h[i].To == g.Tier:
+			applied = h[i].Time.DeepCopy()
+		case applied != nil && (target == nil || rank(l.byName[h[i].To]) < rank(target)):
+			return applied, h[i].Time.DeepCopy()
+		}
+	}
+	return applied, nil
+}
+
+// earlier returns the earlier of two optional marks.
+func earlier(a, b *metav1.Time) *metav1.Time {
+	if a == nil || (b != nil && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // ofType returns the grants of one type, in request order.
@@ -89,7 +132,9 @@ const maxGrants = 64
 // status lists the grants as PartnerStatus.Grants does. A TierPromotion grant is
 // marked applied when o promoted the partner with it, and spent once the partner,
 // having been promoted with it, holds a lower tier than it authorized.
-func (gs grants) status(o outcome, l ladder, now metav1.Time) []v1alpha1.ActiveGrant {
+//
+// With sealing on every entry is sealed (seal.Grant), so its marks count again.
+func (gs grants) status(o outcome, l ladder, now metav1.Time, seals *seal.Keys, uid string) []v1alpha1.ActiveGrant {
 	if len(gs) == 0 {
 		return nil
 	}
@@ -105,6 +150,7 @@ func (gs grants) status(o outcome, l ladder, now metav1.Time) []v1alpha1.ActiveG
 				a.SpentAt = now.DeepCopy()
 			}
 		}
+		a.Seal = seals.Sign(seal.Grant(uid, a)...)
 		out = append(out, a)
 	}
 	return boundGrants(out)

@@ -1,14 +1,20 @@
 package tier
 
-import "github.com/partnergov/partnergov/api/v1alpha1"
+import (
+	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/effects"
+	"github.com/partnergov/partnergov/internal/seal"
+)
 
 // GrantsFrom turns a partner's approved exception requests into the engine's
-// grants; requests not approved are skipped. The controller and the
-// `kubectl partnergov simulate` command share it.
-func GrantsFrom(requests []v1alpha1.ExceptionRequest) []Grant {
+// grants; requests whose approval does not count (effects.Approved: not
+// approved, or, with sealing on, an Approved phase its sealed decisions do not
+// explain) are skipped. The controller and the `kubectl partnergov simulate`
+// command share it.
+func GrantsFrom(requests []v1alpha1.ExceptionRequest, seals *seal.Keys) []Grant {
 	var out []Grant
 	for _, req := range requests {
-		if req.Status.Phase != v1alpha1.PhaseApproved {
+		if !effects.Approved(&req, seals) {
 			continue
 		}
 		g := Grant{Request: req.Name, Type: req.Spec.Type}

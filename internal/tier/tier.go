@@ -112,7 +112,7 @@ func Evaluate(in Input) Result {
 	status.QualifiedTier = nameOf(o.qualified)
 	status.DemotionDeadline = o.deadline
 	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
-	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now))
+	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now), in.Seals, string(in.Partner.UID))
 	status.Enablement = requiredEnablement(o.held, e.ladder)
 	e.setConditions(&status.Conditions, o)
 
@@ -137,13 +137,14 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 	ev := sortEvidence(in.Partner.Status.Evidence, in.Computed, catalog, now, func(e v1alpha1.EvidenceEntry) bool {
 		return in.Seals.Verify(e.Seal, seal.Evidence(uid, e)...)
 	})
+	l := newLadder(in.Tiers, program, catalog, ev, in.CurrentPlan != "")
 	return &evaluation{
 		now:            now,
 		program:        in.Program,
 		partner:        in.Partner,
 		evidence:       ev,
-		ladder:         newLadder(in.Tiers, program, catalog, ev, in.CurrentPlan != ""),
-		grants:         activeGrants(in.Grants, in.Partner.Status.Grants, now),
+		ladder:         l,
+		grants:         activeGrants(in.Grants, in.Partner, in.Seals, l, now),
 		promotions:     in.Promotions,
 		programMissing: in.Program == nil,
 		seals:          in.Seals,
@@ -163,7 +164,7 @@ func (e *evaluation) applyTier(status *v1alpha1.PartnerStatus, o outcome) *v1alp
 		return nil
 	}
 	d := e.decision(from, o)
-	d.Seal = e.seals.Sign(seal.Tier(string(e.partner.UID), d)...)
+	e.seals.NextTier(string(e.partner.UID), status.History, &d)
 	status.Tier = nameOf(o.held)
 	since := metav1.NewTime(e.now)
 	status.TierSince = &since

@@ -41,6 +41,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: request
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
     - name: spentAt
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -2062,6 +2065,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: name
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
     - name: stages
       type:
         list:
@@ -2269,6 +2275,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: seal
       type:
         scalar: string
+    - name: sequence
+      type:
+        scalar: numeric
     - name: tierGeneration
       type:
         scalar: numeric

@@ -32,6 +32,10 @@ type ActiveGrantApplyConfiguration struct {
 	// approval authorized. A spent approval is used up: promoting the partner again
 	// needs a new review.
 	SpentAt *v1.Time `json:"spentAt,omitempty"`
+	// seal is the controller's keyed MAC over the entry and its marks (when
+	// sealing is on). Marks without a valid seal do not count: they are
+	// re-derived from the sealed tier history.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // ActiveGrantApplyConfiguration constructs a declarative configuration of the ActiveGrant type for use with
@@ -85,5 +89,13 @@ func (b *ActiveGrantApplyConfiguration) WithAppliedAt(value v1.Time) *ActiveGran
 // If called multiple times, the SpentAt field is set to the value of the last call.
 func (b *ActiveGrantApplyConfiguration) WithSpentAt(value v1.Time) *ActiveGrantApplyConfiguration {
 	b.SpentAt = &value
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *ActiveGrantApplyConfiguration) WithSeal(value string) *ActiveGrantApplyConfiguration {
+	b.Seal = &value
 	return b
 }

@@ -30,6 +30,10 @@ type ResolvedReviewPathApplyConfiguration struct {
 	EscalationSLA *v1.Duration `json:"escalationSLA,omitempty"`
 	// allowSameReviewerAcrossStages as it was when the request was resolved.
 	AllowSameReviewerAcrossStages *bool `json:"allowSameReviewerAcrossStages,omitempty"`
+	// seal is the controller's keyed MAC over this copy (when sealing is on): an
+	// approval counts only under a sealed copy of the path, so a path rewritten
+	// past the webhooks (a stage dropped, a quorum lowered) explains nothing.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // ResolvedReviewPathApplyConfiguration constructs a declarative configuration of the ResolvedReviewPath type for use with
@@ -88,5 +92,13 @@ func (b *ResolvedReviewPathApplyConfiguration) WithEscalationSLA(value v1.Durati
 // If called multiple times, the AllowSameReviewerAcrossStages field is set to the value of the last call.
 func (b *ResolvedReviewPathApplyConfiguration) WithAllowSameReviewerAcrossStages(value bool) *ResolvedReviewPathApplyConfiguration {
 	b.AllowSameReviewerAcrossStages = &value
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *ResolvedReviewPathApplyConfiguration) WithSeal(value string) *ResolvedReviewPathApplyConfiguration {
+	b.Seal = &value
 	return b
 }

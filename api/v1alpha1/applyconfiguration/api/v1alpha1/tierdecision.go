@@ -35,8 +35,14 @@ type TierDecisionApplyConfiguration struct {
 	ProgramGeneration *int64 `json:"programGeneration,omitempty"`
 	// request names the ExceptionRequest behind the decision, if any.
 	Request *string `json:"request,omitempty"`
-	// seal is the controller's keyed MAC over the decision (when sealing is on). A
-	// stored tier that no sealed decision explains is recomputed from evidence.
+	// sequence is the decision's place in the partner's history: one more than
+	// its predecessor's (1 for the first decision made since tier decisions
+	// were chained; 0 for decisions made before).
+	Sequence *int64 `json:"sequence,omitempty"`
+	// seal is the controller's keyed MAC over the decision, its sequence and
+	// its predecessor's seal (when sealing is on), so a sealed decision is
+	// valid in one place of the history only. A stored tier that no sealed
+	// decision explains is recomputed from evidence.
 	Seal *string `json:"seal,omitempty"`
 }
 
@@ -120,6 +126,14 @@ func (b *TierDecisionApplyConfiguration) WithProgramGeneration(value int64) *Tie
 // If called multiple times, the Request field is set to the value of the last call.
 func (b *TierDecisionApplyConfiguration) WithRequest(value string) *TierDecisionApplyConfiguration {
 	b.Request = &value
+	return b
+}
+
+// WithSequence sets the Sequence field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Sequence field is set to the value of the last call.
+func (b *TierDecisionApplyConfiguration) WithSequence(value int64) *TierDecisionApplyConfiguration {
+	b.Sequence = &value
 	return b
 }
 
