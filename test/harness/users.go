@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -24,6 +25,18 @@ func (c *Cluster) User(ctx context.Context, name string, rules ...rbacv1.PolicyR
 			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: name}}},
 	} {
 		if err := client.IgnoreAlreadyExists(c.Admin.Create(ctx, obj)); err != nil {
+			return nil, err
+		}
+	}
+	// A user made before (another scenario's, same name) gets these rules:
+	// its role is replaced, not kept.
+	existing := &rbacv1.ClusterRole{}
+	if err := c.Admin.Get(ctx, client.ObjectKey{Name: role}, existing); err != nil {
+		return nil, err
+	}
+	if !equality.Semantic.DeepEqual(existing.Rules, rules) {
+		existing.Rules = rules
+		if err := c.Admin.Update(ctx, existing); err != nil {
 			return nil, err
 		}
 	}
