@@ -195,6 +195,13 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 	if outcome && record.Final(q.Status.Phase) {
 		next.RecordedPhase = q.Status.Phase
 	}
+	// The retention in force at the decision is the request's for good.
+	switch {
+	case q.Status.RetainUntil != nil:
+		next.RetainUntil = q.Status.RetainUntil
+	case outcome:
+		next.RetainUntil = record.RetainUntil(q, retention)
+	}
 	return nil
 }
 

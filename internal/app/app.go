@@ -82,6 +82,9 @@ type Options struct {
 	// adopted (sealed once). Used when SealKeyFile is empty.
 	SealKeySecret          string
 	SealKeySecretNamespace string
+	// MinRecordRetention is the least recordRetention a program may set
+	// (admission refuses less); zero is v1alpha1.MinRecordRetention, one year.
+	MinRecordRetention time.Duration
 	// Seals, when set, are used instead of SealKeyFile and SealKeySecret (tests, make run).
 	Seals *seal.Keys
 }
@@ -232,7 +235,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			return err
 		}
 	}
-	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock, Seals: o.Seals}); err != nil {
+	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock, Seals: o.Seals, MinRecordRetention: o.MinRecordRetention}); err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
