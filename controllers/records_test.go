@@ -94,6 +94,7 @@ func TestEveryDecisionIsRecordedOnceEvenAcrossARestart(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(countBy(recordsOf(g, f.partner))).To(Equal(want))
 	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+
 }
 
 func TestRecordsCannotBeForgedChangedOrDeletedBeforeTheirRetention(t *testing.T) {
