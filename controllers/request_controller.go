@@ -187,7 +187,7 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		}
 	}
 	for _, rec := range recs {
-		if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := ensureRecord(ctx, r.Client, rec); err != nil {
 			return err
 		}
 	}
