@@ -118,7 +118,7 @@ test-tools: ## Install the Debian packages the tests need when missing (Chromium
 
 .PHONY: test
 test: controlplane helm krew test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).
-	go test $(GO_TEST_FLAGS) ./...
+	go test -timeout 30m $(GO_TEST_FLAGS) ./...
 
 .PHONY: cover
 cover: controlplane helm krew test-tools ## Run the tests with a coverage profile.

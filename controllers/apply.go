@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -64,20 +63,12 @@ func statusChanged(stored, computed any, shared ...string) (bool, error) {
 	return !equality.Semantic.DeepEqual(before, after), nil
 }
 
-// ensureRecord creates DecisionRecord rec unless it exists. Whether it exists is
-// read from the cache's DecisionRecord metadata (a metadata-only informer), so a
-// decision already recorded costs no API request; a create the cache had not
-// seen yet is refused as AlreadyExists, which is success: a record's name is
-// fixed by the decision it records.
+// ensureRecord creates DecisionRecord rec; a create refused as AlreadyExists
+// is success: a record's name is fixed by the decision it records. Whether a
+// record exists is never read from a cache: the manager keeps no record in
+// memory (records accumulate for years), so callers create only what their
+// status markers say is not recorded yet.
 func ensureRecord(ctx context.Context, c client.Client, rec *v1alpha1.DecisionRecord) error {
-	existing := &metav1.PartialObjectMetadata{}
-	existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
-	switch err := c.Get(ctx, client.ObjectKeyFromObject(rec), existing); {
-	case err == nil:
-		return nil
-	case !apierrors.IsNotFound(err):
-		return err
-	}
 	// A namespace being deleted takes its records with it; one it refuses to
 	// hold is not lost, and retrying would only fail again until it is gone.
 	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&

@@ -244,9 +244,10 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // record creates the DecisionRecords of the transitions in st (d's status as
 // stored: only what is stored is recorded) after st.recordedSequence that have
 // none, and returns the sequence up to which every transition is
-// recorded. Whether a record exists is read from the cache's DecisionRecord
-// metadata, so a transition already recorded costs no API request; a record's
-// name is fixed by its transition, so a crash anywhere records it later, once.
+// recorded. Only transitions after the marker are created (the manager keeps
+// no record in memory), a create refused as AlreadyExists being success; a
+// record's name is fixed by its transition, so a crash anywhere records it
+// later, once.
 // A transition older than the program's record retention counts as recorded:
 // its record was made and pruned, and is not made again.
 func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistration, st *v1alpha1.DealRegistrationStatus, program *v1alpha1.PartnerProgram, now time.Time) (int64, error) {

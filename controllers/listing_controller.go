@@ -98,7 +98,7 @@ func (r *ListingReconciler) recordPublication(ctx context.Context, l *v1alpha1.L
 			return err
 		}
 	}
-	if err := r.Create(ctx, record.Publication(l, *c, l.Status.RecordedPublication == nil, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := ensureRecord(ctx, r.Client, record.Publication(l, *c, l.Status.RecordedPublication == nil, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil {
 		return err
 	}
 	next.RecordedPublication = c.LastTransitionTime.DeepCopy()

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/partnergov/partnergov/controllers"
 	"github.com/partnergov/partnergov/internal/plugin"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // Decision integrity II: records that cannot be lost or forged.
@@ -92,6 +94,7 @@ func TestEveryDecisionIsRecordedOnceEvenAcrossARestart(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(countBy(recordsOf(g, f.partner))).To(Equal(want))
 	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+
 }
 
 func TestRecordsCannotBeForgedChangedOrDeletedBeforeTheirRetention(t *testing.T) {
@@ -328,4 +331,47 @@ func TestARequestIsNotDeletedBeforeItsDecisionsAreRecorded(t *testing.T) {
 	g.Expect(admin.Delete(ctx, quota)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(admin.Delete(ctx, getRequest(g, r))).To(Succeed()) }).Should(Succeed())
 	g.Expect(countBy(recordsOf(g, f.partner))).To(HaveKeyWithValue(v1alpha1.DecisionStageDecision, 1))
+}
+
+// TestRetentionIsFixedWhenTheDecisionIsMade: a decided request keeps the
+// retention in force at its decision (status.retainUntil, set once); a program
+// editor who lowers recordRetention afterwards cannot delete it, nor its record,
+// and nobody can move status.retainUntil.
+func TestRetentionIsFixedWhenTheDecisionIsMade(t *testing.T) {
+	g := NewWithT(t)
+	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	alice := reviewer(t, "alice@example.com", f.path, "manager")
+	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, Amount: usd("100")})
+	g.Expect(decide(alice, r, "", v1alpha1.DecisionApprove)).To(Succeed())
+	var until metav1.Time
+	var rec v1alpha1.DecisionRecord
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseApproved))
+		g.Expect(got.Status.RetainUntil).NotTo(BeNil())
+		until = *got.Status.RetainUntil
+		approved := condition(got.Status.Conditions, v1alpha1.ConditionApproved)
+		g.Expect(until.Time).To(BeTemporally("~", approved.LastTransitionTime.Add(v1alpha1.DefaultRecordRetention), time.Second))
+		g.Expect(recordsOf(g, f.partner)).To(ContainElement(HaveField("Spec.Type", v1alpha1.DecisionRequestOutcome), &rec))
+	}).Should(Succeed())
+
+	// The program editor lowers the retention to two seconds and waits.
+	g.Expect(admin.Patch(ctx, f.program.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"recordRetention":"2s"}}`)))).To(Succeed())
+	time.Sleep(3 * time.Second)
+	err := admin.Delete(ctx, getRequest(g, r))
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("status.retainUntil"))
+	err = admin.Delete(ctx, &rec)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+
+	// Nobody moves it: not a reviewer (the guard), not the controller (the schema).
+	earlier := fmt.Sprintf(`{"status":{"retainUntil":%q}}`, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	err = admin.Status().Patch(ctx, getRequest(g, r), client.RawPatch(types.MergePatchType, []byte(earlier)))
+	g.Expect(err).To(HaveOccurred())
+	cfg, err := env.UserConfig(testenv.ManagerUser)
+	g.Expect(err).NotTo(HaveOccurred())
+	manager := newClient(t, cfg)
+	err = manager.Status().Patch(ctx, getRequest(g, r), client.RawPatch(types.MergePatchType, []byte(earlier)))
+	g.Expect(err).To(MatchError(ContainSubstring("status.retainUntil is fixed when the request is decided")))
+	g.Expect(getRequest(g, r).Status.RetainUntil.Time).To(BeTemporally("==", until.Time))
 }

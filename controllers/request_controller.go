@@ -187,13 +187,20 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		}
 	}
 	for _, rec := range recs {
-		if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := ensureRecord(ctx, r.Client, rec); err != nil {
 			return err
 		}
 	}
 	next.RecordedDecisions = int32(len(q.Status.Decisions))
 	if outcome && record.Final(q.Status.Phase) {
 		next.RecordedPhase = q.Status.Phase
+	}
+	// The retention in force at the decision is the request's for good.
+	switch {
+	case q.Status.RetainUntil != nil:
+		next.RetainUntil = q.Status.RetainUntil
+	case outcome:
+		next.RetainUntil = record.RetainUntil(q, retention)
 	}
 	return nil
 }

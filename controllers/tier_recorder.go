@@ -3,9 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,23 +31,43 @@ import (
 //
 // Only what is stored is recorded: the recorder reads the history the partner
 // controller wrote, never one it is about to write. Record names derive from
-// the decisions, so a crash anywhere records each decision later, once; which
-// records exist is read from the cache's metadata of DecisionRecords, so a
-// decision already recorded costs no API request. A decision without a valid
-// seal (written past the webhooks) is not recorded: the engine replaces it.
-// Nor is one older than the program's record retention: its record was made
-// and pruned, and is not made again.
+// the decisions, so a crash anywhere records each decision later, once. The
+// manager keeps no record in memory (records accumulate for years): the
+// recorder remembers, per partner, the name of the newest record of each kind
+// it knows exists, so its memory grows with partners, not with history. A
+// partner it has not seen since it started costs one uncached read of its
+// newest record's name; a create refused as AlreadyExists is success. A
+// decision without a valid seal (written past the webhooks) is not recorded:
+// the engine replaces it. Nor is one older than the program's record
+// retention: its record was made and pruned, and is not made again.
 type TierRecorder struct {
 	client.Client
-	Clock clock.PassiveClock
+	// APIReader reads a record's existence from the API server, uncached.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
 	// Seals verify the decisions; nil when sealing is off.
 	Seals *seal.Keys
+
+	mu sync.Mutex
+	// newest is, per partner (namespace/name), the UID it had and the names
+	// of the newest tier and lifecycle records known to exist.
+	newest map[types.NamespacedName]recordedUpTo
 }
 
-// Reconcile records the partner's stored tier decisions that have no record yet.
+// recordedUpTo is what the recorder knows is recorded of one partner.
+type recordedUpTo struct {
+	uid             types.UID
+	tier, lifecycle string
+}
+
+// Reconcile records the partner's stored tier decisions and lifecycle
+// transitions that have no record yet.
 func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var p v1alpha1.Partner
 	if err := r.Get(ctx, req.NamespacedName, &p); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if len(p.Status.History) == 0 && lifecycleTransitionsOf(&p) == nil {
@@ -60,26 +83,87 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	}
 	now := r.Clock.Now()
 	retention := v1alpha1.RecordRetention(program)
+	var tiers, lifecycle []*v1alpha1.DecisionRecord
 	for i, d := range p.Status.History {
 		if !r.Seals.TierSealed(string(p.UID), p.Status.History, i) || !now.Before(d.Time.Add(retention)) {
 			continue
 		}
-		if err := ensureRecord(ctx, r.Client, record.TierChange(&p, d, FieldOwner, retention)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("recording the tier decision of %s: %w", d.Time.UTC().Format("2006-01-02T15:04:05Z"), err)
-		}
+		tiers = append(tiers, record.TierChange(&p, d, FieldOwner, retention))
 	}
 	// Lifecycle transitions are recorded the same way. They need no seal: only
 	// the controller may write status.lifecycle (the partners/status webhook
 	// refuses anyone else).
 	for _, t := range lifecycleTransitionsOf(&p) {
-		if !now.Before(t.Time.Add(retention)) {
-			continue
-		}
-		if err := ensureRecord(ctx, r.Client, record.LifecycleChange(&p, t, FieldOwner, retention)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("recording the lifecycle transition of %s: %w", t.Time.UTC().Format("2006-01-02T15:04:05Z"), err)
+		if now.Before(t.Time.Add(retention)) {
+			lifecycle = append(lifecycle, record.LifecycleChange(&p, t, FieldOwner, retention))
 		}
 	}
+	known := r.known(req.NamespacedName, p.UID)
+	tier, err := r.recordAfter(ctx, tiers, known.tier)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording the tier decisions of partner %s: %w", req.NamespacedName, err)
+	}
+	life, err := r.recordAfter(ctx, lifecycle, known.lifecycle)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording the lifecycle transitions of partner %s: %w", req.NamespacedName, err)
+	}
+	r.remember(req.NamespacedName, recordedUpTo{uid: p.UID, tier: tier, lifecycle: life})
 	return ctrl.Result{}, nil
+}
+
+// recordAfter creates the records of recs (oldest first) after the one named
+// known, and returns the name of the newest record that now exists ("" when
+// recs is empty). When known is not among recs (a partner not seen since the
+// manager started, or whose known record left the trimmed history), the newest
+// record's existence is read from the API server: when it exists, so do the
+// older ones (they are created in order), else every one is created, a create
+// refused as AlreadyExists being success.
+func (r *TierRecorder) recordAfter(ctx context.Context, recs []*v1alpha1.DecisionRecord, known string) (string, error) {
+	if len(recs) == 0 {
+		return known, nil
+	}
+	newest := recs[len(recs)-1].Name
+	from := slices.IndexFunc(recs, func(rec *v1alpha1.DecisionRecord) bool { return rec.Name == known }) + 1
+	if from == 0 {
+		existing := &metav1.PartialObjectMetadata{}
+		existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+		switch err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(recs[len(recs)-1]), existing); {
+		case err == nil:
+			return newest, nil
+		case !apierrors.IsNotFound(err):
+			return known, err
+		}
+	}
+	for _, rec := range recs[from:] {
+		if err := ensureRecord(ctx, r.Client, rec); err != nil {
+			return known, err
+		}
+	}
+	return newest, nil
+}
+
+func (r *TierRecorder) known(key types.NamespacedName, uid types.UID) recordedUpTo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k, ok := r.newest[key]; ok && k.uid == uid {
+		return k
+	}
+	return recordedUpTo{}
+}
+
+func (r *TierRecorder) remember(key types.NamespacedName, k recordedUpTo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.newest == nil {
+		r.newest = map[types.NamespacedName]recordedUpTo{}
+	}
+	r.newest[key] = k
+}
+
+func (r *TierRecorder) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.newest, key)
 }
 
 // SetupWithManager registers the recorder; it follows Partners whose history
@@ -92,13 +176,14 @@ func (r *TierRecorder) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Complete(r)
 }
 
-// historyChanged passes creations, resyncs and updates whose tier history or
-// lifecycle transitions changed; deletions need no record.
+// historyChanged passes creations, resyncs, deletions and updates whose tier
+// history or lifecycle transitions changed.
 var historyChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*v1alpha1.Partner), e.ObjectNew.(*v1alpha1.Partner)
 		return o.ResourceVersion == n.ResourceVersion || !equality.Semantic.DeepEqual(o.Status.History, n.Status.History) ||
 			!equality.Semantic.DeepEqual(lifecycleTransitionsOf(o), lifecycleTransitionsOf(n))
 	},
-	DeleteFunc: func(event.DeleteEvent) bool { return false },
+	// A deleted partner is forgotten: the recorder's memory follows the partners.
+	DeleteFunc: func(event.DeleteEvent) bool { return true },
 }

@@ -258,6 +258,7 @@ type RequestEvent struct {
 }
 
 // ExceptionRequestStatus is the review state of a request.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.retainUntil) || (has(self.retainUntil) && self.retainUntil == oldSelf.retainUntil)",message="status.retainUntil is fixed when the request is decided: the retention in force then applies"
 type ExceptionRequestStatus struct {
 	// observedGeneration is the generation the controller last acted on.
 	// +optional
@@ -307,6 +308,13 @@ type ExceptionRequestStatus struct {
 	// recordedPhase is the last final phase that has a DecisionRecord.
 	// +optional
 	RecordedPhase RequestPhase `json:"recordedPhase,omitempty"`
+
+	// retainUntil is when a decided request (Approved, Denied, Expired) may be
+	// deleted: its decision time plus the program's recordRetention in force when
+	// it was decided. The controller sets it once, with the decision's record;
+	// lowering recordRetention later changes it for later decisions only.
+	// +optional
+	RetainUntil *metav1.Time `json:"retainUntil,omitempty"`
 }
 
 // ExceptionRequest asks for funds, an incentive exception, a readiness claim, a tier

@@ -47,6 +47,10 @@ func MaxExceptionDuration(p *PartnerProgram) time.Duration {
 // DefaultRecordRetention is PartnerProgramSpec.RecordRetention's default: 7 years.
 const DefaultRecordRetention = 7 * 365 * 24 * time.Hour
 
+// MinRecordRetention is the least recordRetention a program may set unless the
+// manager is started with another --min-record-retention: one year.
+const MinRecordRetention = 365 * 24 * time.Hour
+
 // RecordRetention is how long decision records of program p are kept.
 func RecordRetention(p *PartnerProgram) time.Duration {
 	if p == nil || p.Spec.RecordRetention == nil || p.Spec.RecordRetention.Duration <= 0 {

@@ -82,6 +82,9 @@ type Options struct {
 	// adopted (sealed once). Used when SealKeyFile is empty.
 	SealKeySecret          string
 	SealKeySecretNamespace string
+	// MinRecordRetention is the least recordRetention a program may set
+	// (admission refuses less); zero is v1alpha1.MinRecordRetention, one year.
+	MinRecordRetention time.Duration
 	// Seals, when set, are used instead of SealKeyFile and SealKeySecret (tests, make run).
 	Seals *seal.Keys
 }
@@ -175,6 +178,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				&rbacv1.RoleBinding{}:    {Label: managedBy},
 			},
 		},
+		// The manager keeps no record in memory: records accumulate for years,
+		// so no read of one ever starts an informer (metadata or not); the
+		// controllers create records as their status markers say and take
+		// AlreadyExists as done.
+		Client:        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&v1alpha1.DecisionRecord{}}}},
 		WebhookServer: webhookServer,
 		Controller:    ctrlConfig(skip),
 	})
@@ -208,7 +216,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"dealregistration": &controllers.DealReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
 		},
-		"tierrecord": &controllers.TierRecorder{Client: c, Clock: o.Clock, Seals: o.Seals},
+		"tierrecord": &controllers.TierRecorder{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals},
 		"jointbusinessplan": &controllers.PlanReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals,
 		},
@@ -232,7 +240,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			return err
 		}
 	}
-	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock, Seals: o.Seals}); err != nil {
+	if err := pgwebhook.Setup(mgr, pgwebhook.Options{ControllerUsername: username, Clock: o.Clock, Seals: o.Seals, MinRecordRetention: o.MinRecordRetention}); err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

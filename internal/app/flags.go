@@ -29,6 +29,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.SealKeySecret, "seal-key-secret", o.SealKeySecret, "Secret of seal keys the manager owns (key \"keys\", one per line, the current first); shipped empty, the first manager writes a new key and seals the state stored before (used when --seal-key-file is not set)")
 	fs.StringVar(&o.SealKeySecretNamespace, "seal-key-secret-namespace", o.SealKeySecretNamespace, "namespace of --seal-key-secret (default $POD_NAMESPACE)")
 	fs.StringVar(&o.SealKeyFile, "seal-key-file", o.SealKeyFile, "file of seal keys, one per line, the current first (e.g. a mounted Secret); sealing is off without it")
+	fs.DurationVar(&o.MinRecordRetention, "min-record-retention", o.MinRecordRetention, "the least spec.recordRetention a PartnerProgram may set (0: one year); a program with less is refused at admission")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "how often every cached object is reconciled again even when nothing changed (0: controller-runtime's default, 10h)")
 	fs.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controllers.MaxConcurrentReconciles, "reconciles each controller runs at once")
 }

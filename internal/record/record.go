@@ -230,6 +230,27 @@ func Final(p v1alpha1.RequestPhase) bool {
 	return p == v1alpha1.PhaseApproved || p == v1alpha1.PhaseDenied || p == v1alpha1.PhaseExpired || p == v1alpha1.PhaseWithdrawn
 }
 
+// RetainUntil is when decided request q (Approved, Denied or Expired) may be
+// deleted: the time of its decision (the latest transition of the phase's
+// condition, else its creation) plus retention, the program's recordRetention
+// in force when it was decided. Nil for a request that is not decided.
+func RetainUntil(q *v1alpha1.ExceptionRequest, retention time.Duration) *metav1.Time {
+	cond := map[v1alpha1.RequestPhase]string{
+		v1alpha1.PhaseApproved: v1alpha1.ConditionApproved, v1alpha1.PhaseDenied: v1alpha1.ConditionDenied, v1alpha1.PhaseExpired: v1alpha1.ConditionExpired,
+	}[q.Status.Phase]
+	if cond == "" {
+		return nil
+	}
+	at := q.CreationTimestamp.Time
+	for _, c := range q.Status.Conditions {
+		if c.Type == cond && c.LastTransitionTime.After(at) {
+			at = c.LastTransitionTime.Time
+		}
+	}
+	until := metav1.NewTime(at.Add(retention).UTC())
+	return &until
+}
+
 // Unrecorded says what request q stores that has no DecisionRecord yet: reviewer
 // decisions past status.recordedDecisions, or a final phase that is not
 // status.recordedPhase. It is "" when everything is recorded. Deleting a request

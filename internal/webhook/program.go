@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,11 +30,32 @@ type ProgramValidator struct {
 	// Partners reads partners from the manager's cache, by the indexes
 	// indexPartners registers.
 	Partners client.Reader
+	// MinRetention is the least spec.recordRetention a program may set
+	// (v1alpha1.MinRecordRetention unless the manager says otherwise).
+	MinRetention time.Duration
 }
 
 // ValidateCreate refuses Outcome metrics that trust every ServiceAccount.
 func (v *ProgramValidator) ValidateCreate(_ context.Context, p *v1alpha1.PartnerProgram) (admission.Warnings, error) {
-	return nil, invalid("PartnerProgram", p.Name, append(selfReporting(p, tier.SelfReporting(p, "", ""), ""), freeMailAliases(p, nil)...))
+	errs := append(selfReporting(p, tier.SelfReporting(p, "", ""), ""), freeMailAliases(p, nil)...)
+	return nil, invalid("PartnerProgram", p.Name, append(errs, v.retentionFloor(p, nil)...))
+}
+
+// retentionFloor refuses a spec.recordRetention below MinRetention: records are
+// kept for the retention in force when their decision is made, and a program
+// editor who could set it to a second could delete decided requests at once. On
+// update only a changed value is refused, so a program stored below the floor
+// before the rule can still be edited.
+func (v *ProgramValidator) retentionFloor(p, old *v1alpha1.PartnerProgram) field.ErrorList {
+	r := p.Spec.RecordRetention
+	if r == nil || r.Duration >= v.MinRetention {
+		return nil
+	}
+	if old != nil && old.Spec.RecordRetention != nil && old.Spec.RecordRetention.Duration == r.Duration {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(field.NewPath("spec", "recordRetention"), r.Duration.String(),
+		fmt.Sprintf("decision records are kept at least %s (the manager's --min-record-retention); a shorter retention would let decided requests and their records be deleted early", v.MinRetention))}
 }
 
 // freeMailAliases refuses domainAliases whose canonical domain is a free-mail
@@ -84,6 +106,7 @@ func (v *ProgramValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *v
 	}
 	errs = append(errs, selfReporting(newObj, tier.SelfReporting(newObj, "", ""), "")...)
 	errs = append(errs, freeMailAliases(newObj, oldObj)...)
+	errs = append(errs, v.retentionFloor(newObj, oldObj)...)
 	partners, err := v.suspects(ctx, newObj)
 	if err != nil {
 		return nil, err

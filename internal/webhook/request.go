@@ -232,27 +232,21 @@ func (v *RequestValidator) ValidateDelete(ctx context.Context, r *v1alpha1.Excep
 				"deleting it now would lose them: try again once the controller has written their DecisionRecords",
 			r.Namespace, r.Name, what))
 	}
-	decided := map[v1alpha1.RequestPhase]string{
-		v1alpha1.PhaseApproved: v1alpha1.ConditionApproved, v1alpha1.PhaseDenied: v1alpha1.ConditionDenied, v1alpha1.PhaseExpired: v1alpha1.ConditionExpired,
-	}
-	cond, ok := decided[r.Status.Phase]
-	if !ok {
-		return nil, nil
-	}
-	at := r.CreationTimestamp.Time
-	for _, c := range r.Status.Conditions {
-		if c.Type == cond && c.LastTransitionTime.After(at) {
-			at = c.LastTransitionTime.Time
+	until := r.Status.RetainUntil // fixed when it was decided
+	if until == nil {
+		// Decided before the controller stored it (or a moment ago): the
+		// program's retention now.
+		program, err := programOfPartner(ctx, v.Reader, r.Namespace, r.Spec.Partner)
+		if err != nil {
+			return nil, err
+		}
+		if until = record.RetainUntil(r, v1alpha1.RecordRetention(program)); until == nil {
+			return nil, nil
 		}
 	}
-	program, err := programOfPartner(ctx, v.Reader, r.Namespace, r.Spec.Partner)
-	if err != nil {
-		return nil, err
-	}
-	until := at.Add(v1alpha1.RecordRetention(program))
-	if v.Clock.Now().Before(until) {
+	if v.Clock.Now().Before(until.Time) {
 		return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("exceptionrequests").GroupResource(), r.Name, fmt.Errorf(
-			"ExceptionRequest %s/%s is %s: a decided request is kept until %s (the program's spec.recordRetention); file a new request that supersedes it instead",
+			"ExceptionRequest %s/%s is %s: a decided request is kept until %s (status.retainUntil: the program's spec.recordRetention when it was decided); file a new request that supersedes it instead",
 			r.Namespace, r.Name, r.Status.Phase, until.UTC().Format(time.RFC3339)))
 	}
 	return nil, nil

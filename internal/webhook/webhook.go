@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"context"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +30,16 @@ type Options struct {
 	Clock              clock.PassiveClock
 	// Seals seal evidence provenance and review decisions; nil when sealing is off.
 	Seals *seal.Keys
+	// MinRecordRetention is the least recordRetention a program may set; zero
+	// is v1alpha1.MinRecordRetention.
+	MinRecordRetention time.Duration
+}
+
+func (o Options) minRecordRetention() time.Duration {
+	if o.MinRecordRetention > 0 {
+		return o.MinRecordRetention
+	}
+	return v1alpha1.MinRecordRetention
 }
 
 // Setup registers every webhook with the manager. Reads that decide an admission of
@@ -71,7 +82,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
-		WithValidator(&ProgramValidator{Reader: reader, Partners: mgr.GetClient()}).Complete(); err != nil {
+		WithValidator(&ProgramValidator{Reader: reader, Partners: mgr.GetClient(), MinRetention: o.minRecordRetention()}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerTier{}).

@@ -5,6 +5,8 @@
 package testenv
 
 import (
+	"time"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -143,6 +145,9 @@ func (e *Env) ManagerOptions() app.Options {
 	o.MetricsBindAddress = "0"
 	o.HealthProbeBindAddress = "0"
 	o.Seals = TestSeals
+	// Tests prune records after seconds; the floor itself is tested by the
+	// program validator's own test.
+	o.MinRecordRetention = time.Second
 	return o
 }
 

@@ -974,6 +974,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: recordedPhase
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.RequestPhase
+    - name: retainUntil
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: reviewPath
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.ResolvedReviewPath

@@ -40,6 +40,11 @@ type ExceptionRequestStatusApplyConfiguration struct {
 	RecordedDecisions *int32 `json:"recordedDecisions,omitempty"`
 	// recordedPhase is the last final phase that has a DecisionRecord.
 	RecordedPhase *apiv1alpha1.RequestPhase `json:"recordedPhase,omitempty"`
+	// retainUntil is when a decided request (Approved, Denied, Expired) may be
+	// deleted: its decision time plus the program's recordRetention in force when
+	// it was decided. The controller sets it once, with the decision's record;
+	// lowering recordRetention later changes it for later decisions only.
+	RetainUntil *v1.Time `json:"retainUntil,omitempty"`
 }
 
 // ExceptionRequestStatusApplyConfiguration constructs a declarative configuration of the ExceptionRequestStatus type for use with
@@ -140,5 +145,13 @@ func (b *ExceptionRequestStatusApplyConfiguration) WithRecordedDecisions(value i
 // If called multiple times, the RecordedPhase field is set to the value of the last call.
 func (b *ExceptionRequestStatusApplyConfiguration) WithRecordedPhase(value apiv1alpha1.RequestPhase) *ExceptionRequestStatusApplyConfiguration {
 	b.RecordedPhase = &value
+	return b
+}
+
+// WithRetainUntil sets the RetainUntil field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RetainUntil field is set to the value of the last call.
+func (b *ExceptionRequestStatusApplyConfiguration) WithRetainUntil(value v1.Time) *ExceptionRequestStatusApplyConfiguration {
+	b.RetainUntil = &value
 	return b
 }

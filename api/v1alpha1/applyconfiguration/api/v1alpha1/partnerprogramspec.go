@@ -35,7 +35,10 @@ type PartnerProgramSpecApplyConfiguration struct {
 	// recordRetention is how long DecisionRecords of this program's partners, and
 	// its approved and denied ExceptionRequests, are kept: deleting them earlier is
 	// refused, and the controller prunes records once it has passed, for example
-	// "61320h" (7 years).
+	// "61320h" (7 years). The retention in force when a decision is made applies to
+	// it: lowering recordRetention shortens later decisions' retention only. At
+	// least one year (8760h) unless the manager runs with another
+	// --min-record-retention (refused at admission).
 	RecordRetention *v1.Duration `json:"recordRetention,omitempty"`
 	// automation are the identities (GitOps ServiceAccounts, pipelines) that file
 	// ExceptionRequests on behalf of people: their requests must name
