@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -150,13 +151,32 @@ func hostOf(raw string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("%q has no domain", raw)
 	}
+	if net.ParseIP(host) == nil {
+		// One spelling per domain: full-width letters, an ideographic full
+		// stop and upper case map to ASCII, an internationalised name to its
+		// punycode (xn--), so no spelling of a customer gives another key or
+		// escapes the free-mail list.
+		for _, r := range host {
+			if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\u3002' || r == '\uff0e' || r == '\uff61') {
+				return "", fmt.Errorf("%q is not a domain: it contains %q", raw, r)
+			}
+		}
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a domain: %v", raw, err)
+		}
+		host = strings.TrimSuffix(a, ".")
+	}
 	if net.ParseIP(host) != nil {
 		return "", fmt.Errorf("%q is an IP address, not a customer's domain", raw)
 	}
 	for _, r := range host {
-		if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+		if !(r == '.' || r == '-' || ('a' <= r && r <= 'z') || ('0' <= r && r <= '9')) {
 			return "", fmt.Errorf("%q is not a domain: it contains %q", raw, r)
 		}
+	}
+	if host == "" {
+		return "", fmt.Errorf("%q has no domain", raw)
 	}
 	return host, nil
 }
