@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
@@ -279,9 +280,12 @@ func LockName(conflictKey string) string {
 	return "deal-" + hex.EncodeToString(sum[:])[:40]
 }
 
-// NormalName is a customer name as compared for suspected duplicates: lower
-// case letters and digits only, without common company suffixes.
+// NormalName is a customer name as compared for suspected duplicates: in
+// compatibility normal form (NFKC), lower case letters and digits only, without common company suffixes.
 func NormalName(name string) string {
+	// Compatibility forms (full-width letters, ligatures, Roman numerals) are
+	// their plain letters, so no spelling of a name escapes the duplicate check.
+	name = norm.NFKC.String(name)
 	var b strings.Builder
 	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		switch w {

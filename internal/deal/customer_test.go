@@ -100,6 +100,14 @@ func TestNormalName(t *testing.T) {
 			t.Errorf("%q and %q should compare equal: %q vs %q", pair[0], pair[1], NormalName(pair[0]), NormalName(pair[1]))
 		}
 	}
+	// One customer name whatever its spelling: full-width letters, ligatures and
+	// other compatibility forms compare as their plain letters, so a name typed
+	// in full width is still suspected as a duplicate.
+	for _, pair := range [][2]string{{"ＡＣＭＥ Ｃｏｒｐ", "Acme Corp"}, {"Acme Oﬃce", "acme office"}, {"Acme Ⅱ GmbH", "acme ii"}} {
+		if NormalName(pair[0]) != NormalName(pair[1]) {
+			t.Errorf("%q and %q should compare equal: %q vs %q", pair[0], pair[1], NormalName(pair[0]), NormalName(pair[1]))
+		}
+	}
 	if NormalName("Acme") == NormalName("Acme Labs") {
 		t.Error("Acme and Acme Labs compare equal")
 	}
