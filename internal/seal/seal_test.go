@@ -152,7 +152,9 @@ func TestAdoptionSealsWhatHasNoSealAndLeavesTheRest(t *testing.T) {
 func TestADecisionSealedBeforeChainingHasOnePlaceOnceAdopted(t *testing.T) {
 	const uid = "uid-acme"
 	k, _ := New(keyA)
-	at := func(days int) metav1.Time { return metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, days)) }
+	at := func(days int) metav1.Time {
+		return metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, days))
+	}
 	legacy := func(d v1alpha1.TierDecision) v1alpha1.TierDecision {
 		d.Seal = k.Sign(Tier(uid, d, "")...)
 		return d
