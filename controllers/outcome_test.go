@@ -138,3 +138,35 @@ func TestAForgedEscalationOwnerDecidesNothing(t *testing.T) {
 		g.Expect(got.Status.Phase).NotTo(Equal(v1alpha1.PhaseApproved))
 	}).WithTimeout(2 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
 }
+
+// Decision integrity III, items 6 and 7: an escalation explains an approval
+// only when the path escalated. currentStage is not sealed: rewritten past the
+// webhooks to the path's escalation stage an hour before the manager's SLA
+// passes, it lets the escalation stage's approver decide first; that approval
+// explains nothing (OutcomeSealed=False, UnexplainedOutcome), the manager's
+// stage never timed out.
+func TestAForgedEscalationExplainsNothing(t *testing.T) {
+	g := NewWithT(t)
+	vp := stage("vp", 1, time.Hour, v1alpha1.TimeoutDeny)
+	vp.Escalation = true
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate), vp)
+	r := f.ask(g, claimSpec())
+	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.CurrentStage).To(Equal("manager")) }).Should(Succeed())
+	approver := reviewer(t, "vp@example.com", f.path, "vp")
+
+	restore := withoutStatusGuards(t, g)
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"currentStage": "vp"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Status().Patch(ctx, getRequest(g, r), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	restore()
+
+	g.Expect(decide(approver, r, "vp", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseApproved), "the controller followed the forged stage")
+		c := condition(got.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonUnexplainedOutcome))
+		g.Expect(c.Message).To(ContainSubstring("before review path"))
+	}).Should(Succeed())
+}

@@ -57,8 +57,12 @@ func TestAnEscalationExplainsAnApprovalOnlyWhenItWasDue(t *testing.T) {
 			q := &v1alpha1.ExceptionRequest{}
 			q.UID, q.CreationTimestamp = "uid-q", metav1.NewTime(t0)
 			q.Status = v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved, ReviewPath: tc.path, Decisions: tc.decisions}
-			if got, why := Outcome(q, keys); got != tc.want {
+			got, why := Outcome(q, keys)
+			if got != tc.want {
 				t.Errorf("Outcome = %v (%s), want %v", got, why, tc.want)
+			}
+			if !got && !strings.Contains(why, "escalat") && !strings.Contains(why, "do not meet") {
+				t.Errorf("why = %q, want it to say the path did not escalate", why)
 			}
 		})
 	}

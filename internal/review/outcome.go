@@ -101,11 +101,13 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 	if normal > 0 {
 		dueAt, next, due = escalationDue(q, path, ballot, sealed)
 	}
+	early := false
 	after := func(stage string, approvers []string) bool {
 		for _, who := range approvers {
 			for i, d := range q.Status.Decisions {
 				if d.Reviewer == who && d.Stage == stage && d.Decision == v1alpha1.DecisionApprove && sealed(i, d) {
 					if d.Time != nil && d.Time.Time.Before(dueAt) {
+						early = true
 						return false
 					}
 					break
@@ -130,6 +132,10 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 		last, complete = nil, true
 		decidedAt(EscalationStage, b.approvers[:1])
 		return decided()
+	}
+	if early {
+		return false, nil, fmt.Sprintf("the request is Approved but its escalation approvals were made before review path %q could escalate (at %s, when a stage's SLA passed without a quorum): they explain nothing (currentStage was written past the webhooks)",
+			path.Name, dueAt.UTC().Format(time.RFC3339))
 	}
 	if !due {
 		return false, nil, fmt.Sprintf("the request is Approved but review path %q never escalated: no normal stage passed its SLA without a quorum and with onTimeout Escalate, so no escalation approval explains it (currentStage was written past the webhooks)", path.Name)
