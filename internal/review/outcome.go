@@ -106,7 +106,7 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 		for _, who := range approvers {
 			for i, d := range q.Status.Decisions {
 				if d.Reviewer == who && d.Stage == stage && d.Decision == v1alpha1.DecisionApprove && sealed(i, d) {
-					if d.Time != nil && d.Time.Time.Before(dueAt) {
+					if d.Time != nil && d.Time.Time.Before(dueAt.Add(-clockSkew)) {
 						early = true
 						return false
 					}
@@ -142,6 +142,11 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 	}
 	return false, nil, fmt.Sprintf("the request is Approved but its sealed decisions do not meet review path %q: no quorum of sealed approvals explains it (the phase was written past the admission webhooks)", path.Name)
 }
+
+// clockSkew is how far the API server's clock (a request's creation) and the
+// manager's (a decision's time) may disagree when an escalation's approvals
+// are compared with the instant the path escalated.
+const clockSkew = time.Minute
 
 // escalationDue re-derives when q's path escalated from what is sealed: the
 // first normal stage, entered at the request's creation (the next one at the
