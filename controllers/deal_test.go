@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1165,4 +1166,36 @@ func TestAnApprovedConflictTakesEveryKeyOrNone(t *testing.T) {
 		g.Expect(l.Spec.TakenThrough).To(Equal(f.ns + "/" + q.Name))
 		g.Expect(lockOf(g, dunsKey).Spec.Holder.Name).To(Equal(challenger.Name))
 	}).Should(Succeed())
+}
+
+// Issue 26 items 2 and 15: one customer, one key whatever the script of its
+// domain. A registration of the customer's domain typed in full-width letters
+// is queued behind the registration that holds it (same conflict key), and a
+// free-mail domain in full-width letters is refused at admission.
+func TestOneCustomerOneKeyWhateverTheScriptOfItsDomain(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 2)
+	fullWidth := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') {
+				return r + 0xFEE0
+			}
+			return r
+		}, s)
+	}
+	domain := "wide-" + rand.String(4) + ".com"
+	a := f.register(g, f.partners[0], domain)
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, a)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	b := f.register(g, f.partners[1], fullWidth(domain))
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, b)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealQueued), got.Status.Message)
+		g.Expect(got.Status.Holder).NotTo(BeNil())
+		g.Expect(got.Status.Holder.Name).To(Equal(a.Name))
+		g.Expect(got.Status.ConflictKeys).To(Equal([]string{f.program.Name + "/domain:" + domain + "/sync"}))
+	}).Should(Succeed())
+
+	err := f.registrar.Create(ctx, newDeal(f.ns, f.partners[1], v1alpha1.DealResale, fullWidth("gmail")+".com", "sync"))
+	g.Expect(err).To(HaveOccurred(), "a free-mail domain in full-width letters was admitted")
+	g.Expect(err.Error()).To(ContainSubstring("gmail.com is a free-mail domain"))
 }

@@ -7,12 +7,14 @@ import (
 
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/review"
 )
 
 // Decision integrity III, item 6: the seal covers outcomes. An Approved phase
@@ -99,5 +101,72 @@ func TestAReplayedTierDecisionExplainsNothing(t *testing.T) {
 		g.Expect(got.Status.Tier).To(Equal(entry))
 		last := got.Status.History[len(got.Status.History)-1]
 		g.Expect(last.Reason).To(Equal(v1alpha1.ReasonUnexplainedTier), "the replayed decision explains nothing, so the tier gets no grace")
+	}).Should(Succeed())
+}
+
+// Decision integrity III, items 6 and 7: a decision is sealed only under the
+// request's sealed copy of its review path. Its escalation owner rewritten past
+// the webhooks to a user who may approve nothing, with currentStage set to the
+// owner's stage, authorizes that user to decide nothing: the guard refuses the
+// decision (otherwise it is sealed, and counts under the sealed copy put back).
+func TestAForgedEscalationOwnerDecidesNothing(t *testing.T) {
+	g := NewWithT(t)
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	r := f.ask(g, claimSpec())
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.CurrentStage).To(Equal("manager"))
+		g.Expect(got.Status.ReviewPath).NotTo(BeNil())
+		g.Expect(got.Status.ReviewPath.Seal).NotTo(BeEmpty())
+	}).Should(Succeed())
+	mallory := reviewer(t, "mallory@example.com", f.path) // may patch requests, may approve nothing
+
+	restore := withoutStatusGuards(t, g)
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{
+		"currentStage": review.EscalationStage, "reviewPath": map[string]any{"escalationOwner": "mallory@example.com"},
+	}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Status().Patch(ctx, getRequest(g, r), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	restore()
+
+	err = decide(mallory, r, review.EscalationStage, v1alpha1.DecisionApprove)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a forged escalation owner's decision was admitted: %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("status.reviewPath"))
+	g.Consistently(func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Decisions).To(BeEmpty())
+		g.Expect(got.Status.Phase).NotTo(Equal(v1alpha1.PhaseApproved))
+	}).WithTimeout(2 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+}
+
+// Decision integrity III, items 6 and 7: an escalation explains an approval
+// only when the path escalated. currentStage is not sealed: rewritten past the
+// webhooks to the path's escalation stage an hour before the manager's SLA
+// passes, it lets the escalation stage's approver decide first; that approval
+// explains nothing (OutcomeSealed=False, UnexplainedOutcome), the manager's
+// stage never timed out.
+func TestAForgedEscalationExplainsNothing(t *testing.T) {
+	g := NewWithT(t)
+	vp := stage("vp", 1, time.Hour, v1alpha1.TimeoutDeny)
+	vp.Escalation = true
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate), vp)
+	r := f.ask(g, claimSpec())
+	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.CurrentStage).To(Equal("manager")) }).Should(Succeed())
+	approver := reviewer(t, "vp@example.com", f.path, "vp")
+
+	restore := withoutStatusGuards(t, g)
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"currentStage": "vp"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Status().Patch(ctx, getRequest(g, r), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	restore()
+
+	g.Expect(decide(approver, r, "vp", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseApproved), "the controller followed the forged stage")
+		c := condition(got.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonUnexplainedOutcome))
+		g.Expect(c.Message).To(ContainSubstring("before review path"))
 	}).Should(Succeed())
 }

@@ -15,7 +15,9 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
@@ -150,13 +152,32 @@ func hostOf(raw string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("%q has no domain", raw)
 	}
+	if net.ParseIP(host) == nil {
+		// One spelling per domain: full-width letters, an ideographic full
+		// stop and upper case map to ASCII, an internationalised name to its
+		// punycode (xn--), so no spelling of a customer gives another key or
+		// escapes the free-mail list.
+		for _, r := range host {
+			if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\u3002' || r == '\uff0e' || r == '\uff61') {
+				return "", fmt.Errorf("%q is not a domain: it contains %q", raw, r)
+			}
+		}
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a domain: %v", raw, err)
+		}
+		host = strings.TrimSuffix(a, ".")
+	}
 	if net.ParseIP(host) != nil {
 		return "", fmt.Errorf("%q is an IP address, not a customer's domain", raw)
 	}
 	for _, r := range host {
-		if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+		if !(r == '.' || r == '-' || ('a' <= r && r <= 'z') || ('0' <= r && r <= '9')) {
 			return "", fmt.Errorf("%q is not a domain: it contains %q", raw, r)
 		}
+	}
+	if host == "" {
+		return "", fmt.Errorf("%q has no domain", raw)
 	}
 	return host, nil
 }
@@ -259,9 +280,12 @@ func LockName(conflictKey string) string {
 	return "deal-" + hex.EncodeToString(sum[:])[:40]
 }
 
-// NormalName is a customer name as compared for suspected duplicates: lower
-// case letters and digits only, without common company suffixes.
+// NormalName is a customer name as compared for suspected duplicates: in
+// compatibility normal form (NFKC), lower case letters and digits only, without common company suffixes.
 func NormalName(name string) string {
+	// Compatibility forms (full-width letters, ligatures, Roman numerals) are
+	// their plain letters, so no spelling of a name escapes the duplicate check.
+	name = norm.NFKC.String(name)
 	var b strings.Builder
 	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		switch w {

@@ -100,6 +100,14 @@ func TestNormalName(t *testing.T) {
 			t.Errorf("%q and %q should compare equal: %q vs %q", pair[0], pair[1], NormalName(pair[0]), NormalName(pair[1]))
 		}
 	}
+	// One customer name whatever its spelling: full-width letters, ligatures and
+	// other compatibility forms compare as their plain letters, so a name typed
+	// in full width is still suspected as a duplicate.
+	for _, pair := range [][2]string{{"ＡＣＭＥ Ｃｏｒｐ", "Acme Corp"}, {"Acme Oﬃce", "acme office"}, {"Acme Ⅱ GmbH", "acme ii"}} {
+		if NormalName(pair[0]) != NormalName(pair[1]) {
+			t.Errorf("%q and %q should compare equal: %q vs %q", pair[0], pair[1], NormalName(pair[0]), NormalName(pair[1]))
+		}
+	}
 	if NormalName("Acme") == NormalName("Acme Labs") {
 		t.Error("Acme and Acme Labs compare equal")
 	}
@@ -131,4 +139,59 @@ func TestCandidatesFindEveryRegistrationThatMayShareAKey(t *testing.T) {
 			t.Errorf("%+v shares a key with d but is not found by its candidates", o)
 		}
 	}
+}
+
+// TestOneCustomerOneKeyWhateverTheScriptOfItsDomain: a domain typed in
+// full-width letters or as an internationalised name is the same customer as
+// its ASCII (punycode) spelling, so it gives the same conflict key, and a
+// free-mail domain in full-width letters is still free mail (issue 26 items
+// 2 and 15).
+func TestOneCustomerOneKeyWhateverTheScriptOfItsDomain(t *testing.T) {
+	rules := &v1alpha1.DealRegistrationRules{FreeMailDomains: []string{"bücher-mail.de"}}
+	for name, tc := range map[string]struct {
+		raw, want, wantErr string
+	}{
+		"full-width letters are the ASCII domain":       {raw: "ＡＣＭＥ.com", want: "acme.com"},
+		"full-width lower case is the ASCII domain":     {raw: "ａｃｍｅ.com", want: "acme.com"},
+		"an ideographic full stop is a dot":             {raw: "acme。com", want: "acme.com"},
+		"a Unicode domain is its punycode":              {raw: "bücher.de", want: "xn--bcher-kva.de"},
+		"an upper-case Unicode domain is its punycode":  {raw: "https://www.BÜCHER.de/x", want: "xn--bcher-kva.de"},
+		"a punycode domain stays itself":                {raw: "XN--BCHER-KVA.de", want: "xn--bcher-kva.de"},
+		"a full-width free-mail domain is free mail":    {raw: "ｇｍａｉｌ.com", wantErr: "gmail.com is a free-mail domain"},
+		"a punycode spelling of a listed free-mail one": {raw: "xn--bcher-mail-9db.de", wantErr: "xn--bcher-mail-9db.de is a free-mail domain"},
+		"invalid punycode is not a domain":              {raw: "xn--a.com", wantErr: "not a domain"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := CanonicalDomain(tc.raw, rules)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("CanonicalDomain(%q) = %q, %v; want an error containing %q", tc.raw, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("CanonicalDomain(%q) = %q, %v; want %q", tc.raw, got, err, tc.want)
+			}
+		})
+	}
+	// Two registrations of one customer, one typed in full width: one key.
+	a := ConflictKeys("p", v1alpha1.Customer{}, mustCanonical(t, "acme.com"), "sync")
+	b := ConflictKeys("p", v1alpha1.Customer{}, mustCanonical(t, "ＡＣＭＥ.ＣＯＭ"), "sync")
+	if !slices.Equal(a, b) {
+		t.Fatalf("keys %v and %v: one customer has two keys", a, b)
+	}
+	// An identifier is indexed under the same spelling.
+	d := &v1alpha1.DealRegistration{Spec: v1alpha1.DealRegistrationSpec{Customer: v1alpha1.Customer{Name: "B", Domain: "bücher.de"}, ProductLine: "sync"}}
+	if ids := Identifiers(d); !slices.Contains(ids, IdentifierDomain("xn--bcher-kva.de", "sync")) {
+		t.Fatalf("Identifiers = %v; want the punycode domain", ids)
+	}
+}
+
+func mustCanonical(t *testing.T, raw string) string {
+	t.Helper()
+	c, err := CanonicalDomain(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, partnerOwn
 	if errs := review.ValidateDecisions(old, updated, w.Username, partnerOwner); len(errs) > 0 {
 		return nil, nil, refuse("%s", errs.ToAggregate().Error())
 	}
+	if why := unsealedPath(old, w.Seals); why != "" && len(updated.Status.Decisions) > len(old.Status.Decisions) {
+		return nil, nil, refuse("%s may not decide ExceptionRequest %s/%s: %s", w.Username, old.Namespace, old.Name, why)
+	}
 	out := updated.Status.DeepCopy()
 	stamp := metav1.NewTime(now.Truncate(time.Second))
 	for i := len(old.Status.Decisions); i < len(out.Decisions); i++ {
@@ -42,6 +46,29 @@ func RequestStatus(old, updated *v1alpha1.ExceptionRequest, w Writer, partnerOwn
 		d.Seal = w.Seals.Sign(seal.Decision(string(old.UID), i, *d)...)
 	}
 	return out, out.Decisions[len(old.Status.Decisions):], nil
+}
+
+// unsealedPath says why, with sealing on, old's copy of its review path may
+// authorize no decision ("" when it may): the guard authorizes a reviewer by
+// that copy (its name for RBAC, its escalation owner, its same-reviewer rule),
+// so one rewritten past the webhooks, sealed for another request, or missing
+// would have a decision sealed that no reviewer of the request's path gave, and
+// that then counts under the sealed copy put back (review.Outcome). A copy
+// stored before sealing was on is unsealed until adoption seals it.
+func unsealedPath(old *v1alpha1.ExceptionRequest, seals *seal.Keys) string {
+	if !seals.On() {
+		return ""
+	}
+	p := old.Status.ReviewPath
+	switch {
+	case p == nil:
+		return "status.reviewPath is not set: the request has no review path yet, so no stage can be decided"
+	case p.Seal == "" && seals.Adopting():
+		return ""
+	case !seals.Verify(p.Seal, seal.Path(string(old.UID), *p)...):
+		return fmt.Sprintf("status.reviewPath (path %q) is not the controller's sealed copy of this request's review path (it was written past the webhooks), so it authorizes no reviewer: file a new request", p.Name)
+	}
+	return ""
 }
 
 // onlyAdopted reports whether decisions are old's decisions, except that some

@@ -92,21 +92,101 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 		return decided()
 	}
 	// Escalation: an escalation stage reached its quorum, or the escalation
-	// owner approved.
-	for _, s := range path.Stages {
-		if !s.Escalation {
+	// owner approved, once the path escalated. currentStage and stageDeadline
+	// are not sealed, so whether it escalated is re-derived (escalationDue):
+	// a path with normal stages escalates only when the stage it was in
+	// passed its SLA without a quorum and does not deny on timeout, and its
+	// escalation approvals count only when made after that.
+	dueAt, next, due := time.Time{}, -1, true
+	if normal > 0 {
+		dueAt, next, due = escalationDue(q, path, ballot, sealed)
+	}
+	early := false
+	after := func(stage string, approvers []string) bool {
+		for _, who := range approvers {
+			for i, d := range q.Status.Decisions {
+				if d.Reviewer == who && d.Stage == stage && d.Decision == v1alpha1.DecisionApprove && sealed(i, d) {
+					if d.Time != nil && d.Time.Time.Before(dueAt.Add(-clockSkew)) {
+						early = true
+						return false
+					}
+					break
+				}
+			}
+		}
+		return true
+	}
+	for j, s := range path.Stages {
+		// The escalation stage the path escalated into, or one after it that
+		// a timed-out escalation stage escalates into in turn.
+		if !s.Escalation || !due || (normal > 0 && (next < 0 || j < next)) {
 			continue
 		}
-		if b := ballot(s.Name); b.denial == nil && len(b.approvers) >= quorum(s) {
+		if b := ballot(s.Name); b.denial == nil && len(b.approvers) >= quorum(s) && after(s.Name, b.approvers[:quorum(s)]) {
 			last, complete = nil, true
 			decidedAt(s.Name, b.approvers[:quorum(s)])
 			return decided()
 		}
 	}
-	if b := ballot(EscalationStage); b.denial == nil && len(b.approvers) > 0 {
+	if b := ballot(EscalationStage); due && b.denial == nil && len(b.approvers) > 0 && after(EscalationStage, b.approvers[:1]) {
 		last, complete = nil, true
 		decidedAt(EscalationStage, b.approvers[:1])
 		return decided()
 	}
+	if early {
+		return false, nil, fmt.Sprintf("the request is Approved but its escalation approvals were made before review path %q could escalate (at %s, when a stage's SLA passed without a quorum): they explain nothing (currentStage was written past the webhooks)",
+			path.Name, dueAt.UTC().Format(time.RFC3339))
+	}
+	if !due {
+		return false, nil, fmt.Sprintf("the request is Approved but review path %q never escalated: no normal stage passed its SLA without a quorum and with onTimeout Escalate, so no escalation approval explains it (currentStage was written past the webhooks)", path.Name)
+	}
 	return false, nil, fmt.Sprintf("the request is Approved but its sealed decisions do not meet review path %q: no quorum of sealed approvals explains it (the phase was written past the admission webhooks)", path.Name)
+}
+
+// clockSkew is how far the API server's clock (a request's creation) and the
+// manager's (a decision's time) may disagree when an escalation's approvals
+// are compared with the instant the path escalated.
+const clockSkew = time.Minute
+
+// escalationDue re-derives when q's path escalated from what is sealed: the
+// first normal stage, entered at the request's creation (the next one at the
+// sealed quorum of the stage before it), escalates when its SLA passes before
+// its quorum and it does not deny on timeout, into the escalation stage after
+// it (next, an index of path.Stages) or, when there is none, to the escalation
+// owner (next -1). due is false when the path never escalated: a stage without
+// an SLA, or one that denies on timeout, was still waiting for its quorum. A
+// decision without a time (made before decisions were stamped) counts as made
+// at once.
+func escalationDue(q *v1alpha1.ExceptionRequest, path *v1alpha1.ResolvedReviewPath, ballot func(string) ballot, sealed func(int, v1alpha1.ReviewDecision) bool) (at time.Time, next int, due bool) {
+	entry := q.CreationTimestamp.Time
+	for idx, s := range path.Stages {
+		if s.Escalation {
+			continue
+		}
+		// When the stage reached its quorum, if it did.
+		var reached *time.Time
+		if b := ballot(s.Name); b.denial == nil && len(b.approvers) >= quorum(s) {
+			t := entry
+			for _, who := range b.approvers[:quorum(s)] {
+				for i, d := range q.Status.Decisions {
+					if d.Reviewer == who && d.Stage == s.Name && d.Decision == v1alpha1.DecisionApprove && sealed(i, d) {
+						if d.Time != nil && d.Time.After(t) {
+							t = d.Time.Time
+						}
+						break
+					}
+				}
+			}
+			reached = &t
+		}
+		deadline := entry.Add(s.SLA.Duration)
+		if s.SLA.Duration > 0 && s.OnTimeout != v1alpha1.TimeoutDeny && (reached == nil || reached.After(deadline)) {
+			return deadline, nextEscalation(path.Stages, idx), true
+		}
+		if reached == nil {
+			return time.Time{}, -1, false
+		}
+		entry = *reached
+	}
+	return time.Time{}, -1, false
 }

@@ -25,7 +25,7 @@ func TestTheSealCoversOutcomes(t *testing.T) {
 		return &p
 	}
 	two := sealPath(v1alpha1.ResolvedReviewPath{Name: "two", Stages: []v1alpha1.ReviewStage{
-		stage("manager", 1, 0), stage("finance", 2, 0), stage("vp", 1, 0, "escalation")}, EscalationOwner: "owner@example.com"})
+		stage("manager", 1, 72*time.Hour), stage("finance", 2, 72*time.Hour), stage("vp", 1, 0, "escalation")}, EscalationOwner: "owner@example.com"})
 	// The path rewritten past the webhooks: finance dropped, its seal kept.
 	shortened := *two
 	shortened.Stages = two.Stages[:1]

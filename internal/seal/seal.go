@@ -175,6 +175,11 @@ func (k *Keys) TierSealed(partnerUID string, history []v1alpha1.TierDecision, i 
 	d := history[i]
 	switch {
 	case d.Sequence == 0:
+		if !k.Adopting() {
+			// Adoption chains every decision sealed before chaining
+			// (AdoptPartner): once it ended, one without a place is a replay.
+			return false
+		}
 		for _, h := range history {
 			if h.Sequence > 0 {
 				return false
@@ -248,11 +253,12 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	Format           = "2"
+	Format           = "3"
 )
 
 // AdoptPartner seals, in place, the evidence entries and tier decisions of p that
-// have no seal (stored before sealing was on), and reports whether it sealed any.
+// have no seal (stored before sealing was on), chains the tier decisions sealed
+// before chaining (Sequence 0), and reports whether it sealed any.
 // Entries with a seal, good or bad, are left as they are.
 func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 	if k == nil {
@@ -269,14 +275,42 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 			g.Seal, changed = k.Sign(Grant(string(p.UID), *g)...), true
 		}
 	}
-	for i := range p.Status.History {
-		if d := &p.Status.History[i]; d.Seal == "" {
-			// Chained after the entry before it, as the engine seals a new decision.
-			k.NextTier(string(p.UID), p.Status.History[:i], d)
-			changed = true
+	h := p.Status.History
+	legacy := false
+	for _, d := range h {
+		legacy = legacy || (d.Sequence == 0 && d.Seal != "")
+	}
+	if !legacy {
+		for i := range h {
+			if d := &h[i]; d.Seal == "" {
+				// Chained after the entry before it, as the engine seals a new decision.
+				k.NextTier(string(p.UID), h[:i], d)
+				changed = true
+			}
+		}
+		return changed
+	}
+	// Decisions sealed before chaining (Sequence 0) carry no place: the stored
+	// order is what adoption trusts, so each whose seal verifies is chained in
+	// it, with the chained decisions after it sealed again after their new
+	// predecessor. One whose seal does not verify keeps it, and counts nowhere.
+	valid := make([]bool, len(h))
+	for i, d := range h {
+		switch {
+		case d.Seal == "":
+			valid[i] = true
+		case d.Sequence == 0:
+			valid[i] = k.Verify(d.Seal, Tier(string(p.UID), d, "")...)
+		default:
+			valid[i] = k.Verify(d.Seal, TierAt(string(p.UID), h, i)...) && (i == 0 || h[i-1].Sequence == d.Sequence-1)
 		}
 	}
-	return changed
+	for i := range h {
+		if valid[i] {
+			k.NextTier(string(p.UID), h[:i], &h[i])
+		}
+	}
+	return true
 }
 
 // AdoptRequest seals, in place, q's copy of its review path and the review

@@ -143,3 +143,60 @@ func TestAdoptionSealsWhatHasNoSealAndLeavesTheRest(t *testing.T) {
 		t.Error("with sealing off adoption changed something")
 	}
 }
+
+// Decision integrity III, item 7: a sealed decision has one place in history,
+// decisions sealed before chaining included. Those (Sequence 0) bind no place,
+// so in a history of their kind an older one replayed as the newest, or two
+// swapped, explained a tier; adoption chains them in the stored order, and
+// once it ended an unchained decision explains nothing.
+func TestADecisionSealedBeforeChainingHasOnePlaceOnceAdopted(t *testing.T) {
+	const uid = "uid-acme"
+	k, _ := New(keyA)
+	at := func(days int) metav1.Time {
+		return metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, days))
+	}
+	legacy := func(d v1alpha1.TierDecision) v1alpha1.TierDecision {
+		d.Seal = k.Sign(Tier(uid, d, "")...)
+		return d
+	}
+	gold := legacy(v1alpha1.TierDecision{Time: at(0), To: "gold", Reason: "Promoted"})
+	silver := legacy(v1alpha1.TierDecision{Time: at(100), From: "gold", To: "silver", Reason: "Demoted"})
+	newest := func(h []v1alpha1.TierDecision) bool { return k.TierSealed(uid, h, len(h)-1) }
+
+	replayed := []v1alpha1.TierDecision{gold, silver, gold}
+	swapped := []v1alpha1.TierDecision{silver, gold}
+	if newest(replayed) || newest(swapped) {
+		t.Fatalf("a decision sealed before chaining, replayed or moved, explains the tier once adoption ended")
+	}
+
+	// Adoption chains them in the stored order; a chained decision already after them follows.
+	p := &v1alpha1.Partner{}
+	p.UID = uid
+	p.Status.History = []v1alpha1.TierDecision{gold, silver, {Time: at(200), From: "silver", To: "bronze", Reason: "Demoted"}}
+	k.NextTier(uid, p.Status.History[:2], &p.Status.History[2])
+	k.SetAdopting(true)
+	if !k.TierSealed(uid, p.Status.History[:2], 1) {
+		t.Fatalf("while adoption runs, a history sealed before chaining still explains its tier")
+	}
+	if !k.AdoptPartner(p) {
+		t.Fatalf("adoption did not chain the decisions sealed before chaining")
+	}
+	k.SetAdopting(false)
+	for i, d := range p.Status.History {
+		if d.Sequence != int64(i+1) || !k.TierSealed(uid, p.Status.History, i) {
+			t.Fatalf("decision %d (%s -> %s) is not chained in its place after adoption: sequence %d", i, d.From, d.To, d.Sequence)
+		}
+	}
+	// A decision whose seal never verified is not chained by adoption.
+	forged := gold
+	forged.To, forged.Seal = "platinum", "v1.forged"
+	q := &v1alpha1.Partner{}
+	q.UID = uid
+	q.Status.History = []v1alpha1.TierDecision{gold, forged}
+	k.SetAdopting(true)
+	k.AdoptPartner(q)
+	k.SetAdopting(false)
+	if k.TierSealed(uid, q.Status.History, 1) {
+		t.Fatalf("adoption chained a decision whose seal never verified")
+	}
+}

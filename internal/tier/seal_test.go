@@ -167,7 +167,10 @@ func TestASealedTierDecisionHasOnePlaceInHistory(t *testing.T) {
 		"an older sealed decision replayed as the newest explains nothing": {history: replayed, tier: "gold", want: false},
 		"a decision moved out of its place explains nothing":               {history: []v1alpha1.TierDecision{real[1], real[0]}, tier: "gold", want: false},
 		"a decision whose predecessor was dropped explains nothing":        {history: real[1:], tier: "silver", want: false},
-		"a decision sealed before chaining explains a history of its kind": {history: old, tier: "silver", want: true},
+		// Adoption chains decisions sealed before chaining (seal.Keys.AdoptPartner);
+		// once it ended, one left unchained explains nothing.
+		"a decision sealed before chaining explains nothing once adoption ended": {history: old, tier: "silver", want: false},
+		"an older decision sealed before chaining replayed as the newest":        {history: append(slices.Clone(old), old[0]), tier: "gold", want: false},
 		"a decision sealed before chaining replayed after a chained one explains nothing": {
 			history: append(chain(promoted, demoted), old[0]), tier: "gold", want: false},
 	} {
