@@ -319,6 +319,13 @@ func evaluate(in Input) Result {
 			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome (program %s of partner %s does not exist, so no extension is decided); the customer goes to the next registration in line",
 				st.ProtectedUntil.UTC().Format(time.RFC3339), in.Partner.Spec.Program, in.Partner.Name)
 		}
+		if q := in.Review; st.Phase == v1alpha1.DealUnderReview && q != nil &&
+			(q.Status.Phase == v1alpha1.PhaseDenied || q.Status.Phase == v1alpha1.PhaseExpired || q.Status.Phase == v1alpha1.PhaseWithdrawn) {
+			// A registration under review holds its key only while the review
+			// runs: a review that ended unapproved releases it, program or not.
+			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewDenied, "review request %s ended %s: %s (program %s of partner %s does not exist); the customer goes to the next registration in line",
+				q.Name, q.Status.Phase, lastMessage(q), in.Partner.Spec.Program, in.Partner.Name)
+		}
 		if st.Phase == "" {
 			move(v1alpha1.DealSubmitted, v1alpha1.ReasonProgramNotFound, "program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name)
 		}

@@ -1020,3 +1020,29 @@ func TestAHolderWhoseKeyWasTakenDoesNotTakeItBack(t *testing.T) {
 		t.Errorf("phase %s, lock %d; want Approved, taking its key back", r.Status.Phase, r.Lock)
 	}
 }
+
+func TestAReviewThatEndsReleasesTheKeyWithoutAProgram(t *testing.T) {
+	// A registration under review holds its key while the review is decided.
+	// Without its program it must still end when the review ends unapproved
+	// (denied, expired or withdrawn): otherwise it holds the key, and blocks
+	// the queue behind it, forever.
+	underReview := func() *v1alpha1.DealRegistration {
+		return registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealUnderReview, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ConflictKey, s.Request = "global/domain:globex.com/sync", "d1-review-uid-d1"
+		}))
+	}
+	for _, phase := range []v1alpha1.RequestPhase{v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn} {
+		t.Run("the review ended "+string(phase), func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: underReview(), Partner: partner(resell), Lock: Lock{State: LockMine}, Review: reviewIn(phase)})
+			if r.Status.Phase != v1alpha1.DealRejected || r.Status.Reason != v1alpha1.ReasonDealReviewDenied || r.Lock != Release {
+				t.Errorf("phase %s (%s: %s), lock %d; want Rejected (%s), the key released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, v1alpha1.ReasonDealReviewDenied)
+			}
+		})
+	}
+	t.Run("while the review is pending it holds", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: underReview(), Partner: partner(resell), Lock: Lock{State: LockMine}, Review: reviewIn(v1alpha1.PhasePending)})
+		if r.Status.Phase != v1alpha1.DealUnderReview || r.Lock == Release {
+			t.Errorf("phase %s, lock %d; want UnderReview, held", r.Status.Phase, r.Lock)
+		}
+	})
+}
