@@ -125,3 +125,22 @@ func partyKey(id string) string { return "party:" + strings.ToLower(id) }
 func IsParty(req *v1alpha1.ExceptionRequest, reviewer string) bool {
 	return slices.ContainsFunc(req.Spec.Parties, func(p string) bool { return p != "" && partyKey(p) == partyKey(reviewer) })
 }
+
+// WithParties returns req with the identities live added to its spec.parties,
+// as a copy (req itself is unchanged): the parties read at decision time, which
+// may have changed since the request was opened (a deal conflict holder's
+// relationship owner, reassigned since). Empty identities are skipped.
+func WithParties(req *v1alpha1.ExceptionRequest, live ...string) *v1alpha1.ExceptionRequest {
+	var add []string
+	for _, id := range live {
+		if id != "" && !IsParty(req, id) {
+			add = append(add, id)
+		}
+	}
+	if len(add) == 0 {
+		return req
+	}
+	out := req.DeepCopy()
+	out.Spec.Parties = append(out.Spec.Parties, add...)
+	return out
+}
