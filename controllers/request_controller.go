@@ -169,6 +169,10 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			return in, nil, err
 		case plan.RequestName(&jbp) != request.Name:
 			in.Withdraw = fmt.Sprintf("joint business plan %s changed since the request was opened; request %s reviews its current content", jbp.Name, plan.RequestName(&jbp))
+		default:
+			// Nobody approves their own plan: its author and owners are
+			// parties, also to a request opened before spec.parties existed.
+			in.Request = review.WithParties(in.Request, plan.Parties(&jbp)...)
 		}
 	}
 	if request.Spec.Type == v1alpha1.RequestFunds {
