@@ -1199,3 +1199,35 @@ func TestOneCustomerOneKeyWhateverTheScriptOfItsDomain(t *testing.T) {
 	g.Expect(err).To(HaveOccurred(), "a free-mail domain in full-width letters was admitted")
 	g.Expect(err.Error()).To(ContainSubstring("gmail.com is a free-mail domain"))
 }
+
+// TestASuspensionLiftedBeforeItWasSeenStillEndsProtection: a partner
+// suspended and reinstated a moment later (before the controller may have seen
+// it) keeps no protection it held: the server records when the suspension
+// began (spec.suspendedAt, which no writer sets), and a registration submitted
+// before it lost its protection then.
+func TestASuspensionLiftedBeforeItWasSeenStillEndsProtection(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 1)
+	p := f.partners[0]
+	d := f.register(g, p, "toggled-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+
+	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspended":true}}`)))).To(Succeed())
+	g.Expect(admin.Patch(ctx, getPartner(g, p), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspended":false}}`)))).To(Succeed())
+	got := getPartner(g, p)
+	g.Expect(got.Spec.SuspendedAt).NotTo(BeNil(), "the server records when the suspension began")
+	at := got.Spec.SuspendedAt.Time
+	g.Expect(at).To(BeTemporally("~", time.Now(), 5*time.Second))
+
+	// Nobody writes it: a forged value is replaced by the stored one.
+	g.Expect(admin.Patch(ctx, got, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspendedAt":"2020-01-01T00:00:00Z"}}`)))).To(Succeed())
+	g.Expect(getPartner(g, p).Spec.SuspendedAt.Time).To(BeTemporally("==", at))
+
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealLostHolder))
+		g.Expect(got.Status.Message).To(ContainSubstring("suspended"))
+		g.Expect(got.Status.ProtectedUntil.Time).To(BeTemporally("~", at, time.Second), "protection ends when the suspension began")
+	}).Should(Succeed())
+}

@@ -263,3 +263,27 @@ func TestOnboardingCannotBeSkippedByTiming(t *testing.T) {
 			HaveField("Spec.To", string(v1alpha1.LifecycleActive)), HaveField("Spec.Reason", v1alpha1.ReasonAdoptedPreExisting))))
 	}).Should(Succeed())
 }
+
+// TestAdoptionCannotLieInTheFuture: a program editor may adopt the partners
+// that existed before onboarding (spec.onboarding.adoptPartnersCreatedBefore),
+// never the ones still to come: a time in the future would let every partner
+// created until then skip the onboarding steps. Admission refuses it, naming
+// the field; a time already past is accepted.
+func TestAdoptionCannotLieInTheFuture(t *testing.T) {
+	g := NewWithT(t)
+	program, _, _ := ladder(t, time.Hour, time.Hour)
+	onboarding := func(cutoff time.Time) func(*v1alpha1.PartnerProgram) {
+		return func(p *v1alpha1.PartnerProgram) {
+			p.Spec.Onboarding = &v1alpha1.Onboarding{AdoptPartnersCreatedBefore: &metav1.Time{Time: cutoff}, Steps: []v1alpha1.OnboardingStep{{
+				Name: "first-training", Due: metav1.Duration{Duration: time.Hour}, Evidence: &v1alpha1.TierRequirement{
+					Metric: "training", Operator: v1alpha1.OperatorGreaterThanOrEqual, Threshold: "1"}}}}
+		}
+	}
+	var p v1alpha1.PartnerProgram
+	g.Expect(admin.Get(ctx, client.ObjectKey{Name: program.Name}, &p)).To(Succeed())
+	onboarding(time.Now().Add(365 * 24 * time.Hour))(&p)
+	err := admin.Update(ctx, &p)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(And(ContainSubstring("spec.onboarding.adoptPartnersCreatedBefore"), ContainSubstring("may not be in the future")))
+	updateProgram(g, program.Name, onboarding(time.Now().Add(-time.Hour)))
+}

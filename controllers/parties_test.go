@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/test/testenv"
 )
 
 // Issue 26, items 3 and 4: the requester side of a request decides none of it,
@@ -191,4 +192,109 @@ func TestOnlyTheControllerNamesARequestsParties(t *testing.T) {
 	err := f.asker.Create(ctx, r)
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 	g.Expect(err.Error()).To(And(ContainSubstring("spec.parties"), ContainSubstring("set by the partnergov controller")))
+}
+
+// TestTheHoldersOwnerNowIsAPartyToTheConflict: spec.parties records the
+// holder's relationship owner when the DealConflict request opens; a partner
+// reassigned to another owner meanwhile must not hand the conflict over its
+// own customer to its new owner. The holder's owner is read again at each
+// decision.
+func TestTheHoldersOwnerNowIsAPartyToTheConflict(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("conflicts")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealConflict}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel-chief", 1, time.Hour, v1alpha1.TimeoutEscalate)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ConflictReviewPath: path.Name}, 0)
+	suffix := rand.String(6)
+	holderOwner, newHolderOwner := "holder-owner-"+suffix+"@example.com", "new-holder-owner-"+suffix+"@example.com"
+	owned := func(owner string) func(*v1alpha1.Partner) { return func(p *v1alpha1.Partner) { p.Spec.Owner = owner } }
+	holderPartner := settledPartner(t, g, f.ns, f.program.Name, owned(holderOwner))
+	challengerPartner := settledPartner(t, g, f.ns, f.program.Name, owned("challenger-owner-"+suffix+"@example.com"))
+
+	domain := "contested-" + rand.String(4) + ".com"
+	holder := newDeal(f.ns, holderPartner, v1alpha1.DealResale, domain, "sync")
+	g.Expect(userClient(t, "holder-seller-"+suffix+"@example.com", nil, registrarRules...).Create(ctx, holder)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, holder)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	challengerClient := userClient(t, "challenger-seller-"+suffix+"@example.com", nil, registrarRules...)
+	challenger := newDeal(f.ns, challengerPartner, v1alpha1.DealResale, domain, "sync")
+	g.Expect(challengerClient.Create(ctx, challenger)).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, challenger)).To(Equal(v1alpha1.DealQueued)) }).Should(Succeed())
+	g.Expect(challengerClient.Patch(ctx, getDeal(g, challenger), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"escalateConflict":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, challenger)
+		g.Expect(got.Status.Conflict).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Conflict.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel-chief"))
+	}).Should(Succeed())
+	g.Expect(q.Spec.Parties).NotTo(ContainElement(newHolderOwner))
+
+	// The holder is reassigned after the request opened: its new owner would deny.
+	g.Expect(admin.Patch(ctx, getPartner(g, holderPartner), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"owner":"`+newHolderOwner+`"}}`)))).To(Succeed())
+	c := reviewer(t, newHolderOwner, path, "channel-chief")
+	eventually(g, func(g Gomega) { // until the cache and RBAC know the change: then only admission refuses
+		err := decide(c, &q, "channel-chief", v1alpha1.DecisionDeny)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+		g.Expect(err.Error()).To(And(ContainSubstring("admission webhook"), ContainSubstring("both sides of a deal conflict are parties"), ContainSubstring(newHolderOwner)))
+	}).Should(Succeed())
+	g.Expect(getRequest(g, &q).Status.Decisions).To(BeEmpty())
+	g.Expect(getRequest(g, &q).Status.Phase).To(Equal(v1alpha1.PhasePending))
+}
+
+// TestAPlanRequestOpenedBeforePartiesStillExcludesItsOwners: a BusinessPlan
+// request opened before spec.parties existed lists no parties (its spec cannot
+// change); the plan's author and owners, read from the plan whose current
+// content it reviews, still decide none of it.
+func TestAPlanRequestOpenedBeforePartiesStillExcludesItsOwners(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, _, _ := ladder(t, time.Hour, time.Hour)
+	path := planPath(t)
+	updateProgram(g, program.Name, func(p *v1alpha1.PartnerProgram) {
+		p.Spec.BusinessPlans = &v1alpha1.BusinessPlanRules{ReviewPath: path.Name}
+	})
+	p := settledPartner(t, g, ns, program.Name)
+	suffix := rand.String(6)
+	companyOwner := "pam-" + suffix + "@example.com"
+	jbp := newPlan(ns, p.Name, v1alpha1.PlanGoal{Metric: "revenue", Target: "1000"})
+	jbp.Spec.Owners = v1alpha1.PlanOwners{Company: []string{companyOwner}, Partner: []string{"ceo-" + suffix + "@partner.example"}}
+	g.Expect(admin.Create(ctx, jbp)).To(Succeed())
+	t.Cleanup(func() { _ = admin.Delete(ctx, jbp) })
+	q := planRequest(g, jbp)
+	g.Expect(q.Spec.Parties).To(ContainElement(companyOwner))
+
+	// The request as the controller opened it before spec.parties existed.
+	cfg, err := env.UserConfig(testenv.ManagerUser)
+	g.Expect(err).NotTo(HaveOccurred())
+	manager := newClient(t, cfg)
+	legacy := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Namespace: q.Namespace, Name: q.Name}, Spec: *q.Spec.DeepCopy()}
+	legacy.Spec.Parties, legacy.Spec.Requester = nil, nil
+	eventually(g, func(g Gomega) {
+		var got v1alpha1.ExceptionRequest
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(legacy), &got); err == nil {
+			if len(got.Spec.Parties) == 0 {
+				return // ours is stored
+			}
+			g.Expect(client.IgnoreNotFound(admin.Delete(ctx, &got))).To(Succeed())
+		}
+		err := manager.Create(ctx, legacy.DeepCopy())
+		g.Expect(err == nil || apierrors.IsAlreadyExists(err)).To(BeTrue(), "%v", err)
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(legacy), &got)).To(Succeed())
+		g.Expect(got.Spec.Parties).To(BeEmpty())
+	}).Should(Succeed())
+	q = planRequest(g, jbp)
+	g.Expect(q.Spec.Parties).To(BeEmpty())
+
+	c := reviewer(t, companyOwner, path, "plans")
+	eventually(g, func(g Gomega) { // until RBAC knows the reviewer: then only admission refuses
+		err := decide(c, q, "plans", v1alpha1.DecisionApprove)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+		g.Expect(err.Error()).To(And(ContainSubstring("admission webhook"), ContainSubstring("nobody approves their own plan"), ContainSubstring(companyOwner)))
+	}).Should(Succeed())
+	g.Expect(getRequest(g, q).Status.Decisions).To(BeEmpty())
 }

@@ -139,6 +139,25 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			in.Withdraw = fmt.Sprintf("the conflict of deal registration %s is superseded: the customer's holder changed, or the registration took the customer in turn", d.Name)
 		}
 	}
+	if request.Spec.Type == v1alpha1.RequestDealConflict && request.Spec.Grant != nil {
+		// Both sides of a deal conflict are parties: the holder's relationship
+		// owner now counts as the one spec.parties recorded at the opening.
+		var d v1alpha1.DealRegistration
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: request.Namespace, Name: request.Spec.Grant.Deal}, &d); {
+		case err == nil:
+			if key, ok := deal.ConflictHolderPartner(&d); ok && deal.ConflictName(&d) == request.Name {
+				var holder v1alpha1.Partner
+				switch err := r.Get(ctx, key, &holder); {
+				case err == nil:
+					in.Request = review.WithParties(request, holder.Spec.Owner)
+				case !apierrors.IsNotFound(err):
+					return in, nil, err
+				}
+			}
+		case !apierrors.IsNotFound(err):
+			return in, nil, err
+		}
+	}
 	if request.Spec.Type == v1alpha1.RequestBusinessPlan && request.Spec.Grant != nil && request.Status.Phase != v1alpha1.PhaseApproved {
 		// A plan that is gone, or whose content changed since the request was
 		// opened (a new request reviews the new content), has nothing left to decide.
@@ -150,6 +169,10 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 			return in, nil, err
 		case plan.RequestName(&jbp) != request.Name:
 			in.Withdraw = fmt.Sprintf("joint business plan %s changed since the request was opened; request %s reviews its current content", jbp.Name, plan.RequestName(&jbp))
+		default:
+			// Nobody approves their own plan: its author and owners are
+			// parties, also to a request opened before spec.parties existed.
+			in.Request = review.WithParties(in.Request, plan.Parties(&jbp)...)
 		}
 	}
 	if request.Spec.Type == v1alpha1.RequestFunds {

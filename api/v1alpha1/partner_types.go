@@ -60,6 +60,14 @@ type PartnerSpec struct {
 	// +optional
 	Suspended bool `json:"suspended,omitempty"`
 
+	// suspendedAt is when the partner was last suspended: the server sets it
+	// when spec.suspended turns true (a value written by the user is replaced)
+	// and keeps it after the suspension ends. A deal registration submitted
+	// before it lost its protection then, even when the suspension was lifted
+	// before the controller saw it.
+	// +optional
+	SuspendedAt *metav1.Time `json:"suspendedAt,omitempty"`
+
 	// joinedAt is when the partner joined the program; the program scorecard's
 	// time to first revenue counts from it. When it is left out at creation the
 	// server sets it to the time of creation; set an earlier date when importing

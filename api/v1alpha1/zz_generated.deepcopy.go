@@ -2190,6 +2190,10 @@ func (in *PartnerSpec) DeepCopyInto(out *PartnerSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.SuspendedAt != nil {
+		in, out := &in.SuspendedAt, &out.SuspendedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.JoinedAt != nil {
 		in, out := &in.JoinedAt, &out.JoinedAt
 		*out = (*in).DeepCopy()

@@ -372,12 +372,16 @@ func evaluate(in Input) Result {
 	}
 	// suspended ends an open registration of a suspended partner, of any type,
 	// and rejects any other.
-	suspended := func(domain string) Result {
-		if open {
-			return lose(in.Now, v1alpha1.ReasonDealLostHolder, "partner %s is suspended: its protection ended at once and customer %s for %s goes to the next registration in line",
-				in.Partner.Name, domain, d.Spec.ProductLine)
+	suspended := func(domain string, at time.Time) Result {
+		state := "is suspended"
+		if !in.Partner.Spec.Suspended {
+			state = "was suspended at " + at.UTC().Format(time.RFC3339) + " (lifted since)"
 		}
-		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled, "partner %s is suspended: it registers no deal, of any type, until the suspension ends", in.Partner.Name)
+		if open {
+			return lose(at, v1alpha1.ReasonDealLostHolder, "partner %s %s: its protection ended at once and customer %s for %s goes to the next registration in line",
+				in.Partner.Name, state, domain, d.Spec.ProductLine)
+		}
+		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealNotEntitled, "partner %s %s: it registers no deal, of any type, until the suspension ends", in.Partner.Name, state)
 	}
 
 	if d.Spec.Withdrawn {
@@ -395,8 +399,8 @@ func evaluate(in Input) Result {
 	if in.Program == nil {
 		// Nothing is decided without the rules, but protection still ends: on
 		// time, when another holder takes the key, when the partner is suspended.
-		if open && in.Partner.Spec.Suspended {
-			return suspended(st.CanonicalDomain)
+		if at, ok := suspendedSince(in); open && ok {
+			return suspended(st.CanonicalDomain, at)
 		}
 		if open && takenFrom(in.Lock, d) {
 			return lostKey(st.CanonicalDomain)
@@ -404,6 +408,13 @@ func evaluate(in Input) Result {
 		if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) {
 			return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome (program %s of partner %s does not exist, so no extension is decided); the customer goes to the next registration in line",
 				st.ProtectedUntil.UTC().Format(time.RFC3339), in.Partner.Spec.Program, in.Partner.Name)
+		}
+		if q := in.Review; st.Phase == v1alpha1.DealUnderReview && q != nil &&
+			(q.Status.Phase == v1alpha1.PhaseDenied || q.Status.Phase == v1alpha1.PhaseExpired || q.Status.Phase == v1alpha1.PhaseWithdrawn) {
+			// A registration under review holds its key only while the review
+			// runs: a review that ended unapproved releases it, program or not.
+			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewDenied, "review request %s ended %s: %s (program %s of partner %s does not exist); the customer goes to the next registration in line",
+				q.Name, q.Status.Phase, lastMessage(q), in.Partner.Spec.Program, in.Partner.Name)
 		}
 		if st.Phase == "" {
 			move(v1alpha1.DealSubmitted, v1alpha1.ReasonProgramNotFound, "program %s of partner %s does not exist", in.Partner.Spec.Program, in.Partner.Name)
@@ -440,8 +451,8 @@ func evaluate(in Input) Result {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "spec.customer.domain: %v", err)
 	}
 	st.CanonicalDomain, st.ConflictKey, st.ConflictKeys, st.Lock = domain, keys[0], keys, LockName(keys[0])
-	if in.Partner.Spec.Suspended {
-		return suspended(domain)
+	if at, ok := suspendedSince(in); ok {
+		return suspended(domain, at)
 	}
 	if missing := MissingEntitlement(in.Partner, d.Spec.Type, d.Spec.Customer.Segment); missing != "" {
 		if in.Partner.Status.ObservedGeneration == 0 && !in.Partner.Spec.Suspended {
@@ -655,13 +666,35 @@ func lossOf(in Input, open bool) (time.Time, bool) {
 		return lossAt(in), true
 	case takenFrom(in.Lock, in.Deal):
 		return lossAt(in), true
-	case in.Partner.Spec.Suspended:
-		return in.Now, true
+	case suspensionReaches(in):
+		at, _ := suspendedSince(in)
+		return at, true
 	case in.Partner.Status.ObservedGeneration != 0 && MissingEntitlement(in.Partner, in.Deal.Spec.Type, in.Deal.Spec.Customer.Segment) != "":
 		return in.Now, true
 	}
 	return time.Time{}, false
 }
+
+// suspendedSince reports whether the partner's suspension reaches the
+// registration, and from when: the partner is suspended now (since
+// spec.suspendedAt, the server's record of when it began, or now without
+// one), or it was suspended after the registration was submitted and the
+// suspension was lifted before the controller saw it.
+func suspendedSince(in Input) (time.Time, bool) {
+	p := in.Partner
+	at := p.Spec.SuspendedAt
+	switch {
+	case p.Spec.Suspended && at != nil && at.Time.Before(in.Now):
+		return at.Time, true
+	case p.Spec.Suspended:
+		return in.Now, true
+	case at != nil && !at.Time.Before(submitted(in.Deal)) && at.Time.Before(in.Now):
+		return at.Time, true
+	}
+	return time.Time{}, false
+}
+
+func suspensionReaches(in Input) bool { _, ok := suspendedSince(in); return ok }
 
 // endProtection ends st's protection at the moment at (to the second, as it is
 // stored), never before it began; a protection that ended earlier, or never

@@ -1177,3 +1177,71 @@ func TestCombineHoldsEveryKeyOrNone(t *testing.T) {
 		})
 	}
 }
+
+func TestAReviewThatEndsReleasesTheKeyWithoutAProgram(t *testing.T) {
+	// A registration under review holds its key while the review is decided.
+	// Without its program it must still end when the review ends unapproved
+	// (denied, expired or withdrawn): otherwise it holds the key, and blocks
+	// the queue behind it, forever.
+	underReview := func() *v1alpha1.DealRegistration {
+		return registration("d1", now.Add(-time.Hour), inPhase(v1alpha1.DealUnderReview, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ConflictKey, s.Request = "global/domain:globex.com/sync", "d1-review-uid-d1"
+		}))
+	}
+	for _, phase := range []v1alpha1.RequestPhase{v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn} {
+		t.Run("the review ended "+string(phase), func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: underReview(), Partner: partner(resell), Lock: Lock{State: LockMine}, Review: reviewIn(phase)})
+			if r.Status.Phase != v1alpha1.DealRejected || r.Status.Reason != v1alpha1.ReasonDealReviewDenied || r.Lock != Release {
+				t.Errorf("phase %s (%s: %s), lock %d; want Rejected (%s), the key released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, v1alpha1.ReasonDealReviewDenied)
+			}
+		})
+	}
+	t.Run("while the review is pending it holds", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: underReview(), Partner: partner(resell), Lock: Lock{State: LockMine}, Review: reviewIn(v1alpha1.PhasePending)})
+		if r.Status.Phase != v1alpha1.DealUnderReview || r.Lock == Release {
+			t.Errorf("phase %s, lock %d; want UnderReview, held", r.Status.Phase, r.Lock)
+		}
+	})
+}
+
+func TestASuspensionEndsProtectionEvenIfLiftedBeforeItWasSeen(t *testing.T) {
+	// The controller may never see a partner suspended: lifted a moment later,
+	// or while the registration waited in the queue. The server records when the
+	// suspension began (spec.suspendedAt): a registration submitted before it
+	// lost its protection then.
+	suspendedAt := now.Add(-30 * time.Minute)
+	lifted := func() *v1alpha1.Partner {
+		p := partner(resell)
+		p.Spec.SuspendedAt = &metav1.Time{Time: suspendedAt}
+		return p
+	}
+	approved := func(submitted time.Time) *v1alpha1.DealRegistration {
+		return registration("d1", submitted, inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+			s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: submitted}, &metav1.Time{Time: now.Add(24 * time.Hour)}
+			s.ConflictKey = "global/domain:globex.com/sync"
+		}))
+	}
+	t.Run("a registration submitted before the suspension lost protection when it began", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now.Add(-2 * time.Hour)), Partner: lifted(), Program: program(nil), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealExpired || r.Status.Reason != v1alpha1.ReasonDealLostHolder || r.Lock != Release {
+			t.Fatalf("phase %s (%s: %s), lock %d; want Expired (%s), released", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock, v1alpha1.ReasonDealLostHolder)
+		}
+		if !r.Status.ProtectedUntil.Time.Equal(suspendedAt) {
+			t.Errorf("protectedUntil %v, want the suspension's start %v", r.Status.ProtectedUntil, suspendedAt)
+		}
+	})
+	t.Run("a win closed during the unseen suspension earns no credit", func(t *testing.T) {
+		d := approved(now.Add(-2 * time.Hour))
+		won("5000", suspendedAt.Add(time.Minute))(d)
+		r := Evaluate(Input{Now: now, Deal: d, Partner: lifted(), Program: program(nil), Lock: Lock{State: LockMine}})
+		if r.Status.Attribution != nil {
+			t.Errorf("a close after the suspension began is credited: %s (%s)", r.Status.Phase, r.Status.Message)
+		}
+	})
+	t.Run("a registration submitted after the suspension ended is untouched", func(t *testing.T) {
+		r := Evaluate(Input{Now: now, Deal: approved(now.Add(-10 * time.Minute)), Partner: lifted(), Program: program(nil), Lock: Lock{State: LockMine}})
+		if r.Status.Phase != v1alpha1.DealApproved || r.Lock == Release {
+			t.Errorf("phase %s (%s), lock %d; want Approved, held", r.Status.Phase, r.Status.Message, r.Lock)
+		}
+	})
+}

@@ -200,14 +200,21 @@ func (e *evaluation) onboardedAt() (at *metav1.Time, adopted bool) {
 
 // adopts reports whether the program adopts the partner as pre-existing: it
 // was created (by the API server's clock) before the program's
-// spec.onboarding.adoptPartnersCreatedBefore.
+// spec.onboarding.adoptPartnersCreatedBefore, and that time has passed. A
+// cutoff still in the future adopts nobody: adoption is of partners that
+// existed before it, never of partners created from now on (set in the future,
+// it would skip every new partner's onboarding).
 func (e *evaluation) adopts() bool {
 	p := e.in.Program
 	if p == nil || p.Spec.Onboarding == nil || p.Spec.Onboarding.AdoptPartnersCreatedBefore == nil {
 		return false
 	}
+	cutoff := p.Spec.Onboarding.AdoptPartnersCreatedBefore
+	if cutoff.Time.After(e.now) {
+		return false
+	}
 	created := e.in.Partner.CreationTimestamp
-	return !created.IsZero() && created.Before(p.Spec.Onboarding.AdoptPartnersCreatedBefore)
+	return !created.IsZero() && created.Before(cutoff)
 }
 
 // steps is the partner's progress with each of the program's onboarding steps.

@@ -121,6 +121,19 @@ func TestLifecycleRules(t *testing.T) {
 			want: want{phase: v1alpha1.LifecycleActive, reason: v1alpha1.ReasonAdoptedPreExisting, entitlements: all,
 				transition: "->Active:AdoptedPreExisting"},
 		},
+		// A cutoff not yet reached adopts nobody: adoption is of partners that
+		// existed before it was decided, not of partners created from now on
+		// (a program editor setting it in the future would skip every new
+		// partner's onboarding).
+		"an adoption time still in the future adopts nobody": {
+			now: joined.Add(time.Hour),
+			program: func(p *v1alpha1.PartnerProgram) {
+				p.Spec.Onboarding.AdoptPartnersCreatedBefore = at(joined.Add(3650 * day))
+			},
+			want: want{phase: v1alpha1.LifecycleOnboarding, reason: v1alpha1.ReasonOnboardingStarted, entitlements: all,
+				transition: "->Onboarding:OnboardingStarted", next: &due30,
+				steps: map[string]v1alpha1.OnboardingStepState{"sales-certification": v1alpha1.OnboardingStepDue, "security-review": v1alpha1.OnboardingStepDue}},
+		},
 		"a partner created after the program's adoption time goes through onboarding": {
 			now: joined.Add(time.Hour),
 			program: func(p *v1alpha1.PartnerProgram) {

@@ -24,22 +24,29 @@ import (
 )
 
 // Digest identifies what an approval of the plan approves: its goals,
-// investments and owners (its partner and period cannot change), and who wrote
+// investments and owners, for its partner and period (which cannot change, but
+// a plan written again under the same name may have others), and who wrote
 // them (spec.author: the same content written by someone else is another
 // request, with that author among its parties). Recording a review does not
 // change it; any other edit does, and needs a new approval. A plan without an
 // author (written before authors were recorded) digests as it always did.
 func Digest(spec v1alpha1.JointBusinessPlanSpec) string {
-	author := ""
+	author, partner := "", ""
+	var period *v1alpha1.PlanPeriod
 	if spec.Author != nil {
-		author = spec.Author.Username
+		// An authored plan's approval is also for its partner and period: a
+		// plan deleted and written again under its name for another period
+		// (or partner) is another plan, and asks again.
+		author, partner, period = spec.Author.Username, spec.Partner, &spec.Period
 	}
 	b, _ := json.Marshal(struct {
 		Goals       []v1alpha1.PlanGoal          `json:"goals"`
 		Investments []v1alpha1.PlannedInvestment `json:"investments"`
 		Owners      v1alpha1.PlanOwners          `json:"owners"`
 		Author      string                       `json:"author,omitempty"`
-	}{spec.Goals, spec.Investments, spec.Owners, author})
+		Partner     string                       `json:"partner,omitempty"`
+		Period      *v1alpha1.PlanPeriod         `json:"period,omitempty"`
+	}{spec.Goals, spec.Investments, spec.Owners, author, partner, period})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

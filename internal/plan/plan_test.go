@@ -414,3 +414,22 @@ func TestTheSameContentWrittenByAnotherAuthorIsAnotherRequest(t *testing.T) {
 		t.Errorf("unauthored plan's request = %s, want %s as before", RequestName(unauthored), want)
 	}
 }
+
+func TestAnApprovalIsForThePlansPeriod(t *testing.T) {
+	// A plan deleted and written again under its name for another period, with
+	// the same goals, owners and author (and no investments, which would name
+	// the quarters), is another plan: the approval given to the first period's
+	// request must not approve it.
+	authored := func(p *v1alpha1.JointBusinessPlan) { p.Spec.Author = &v1alpha1.UserInfo{Username: "alice@example.com"} }
+	thisYear := plan(v1alpha1.PlanYear, q4, authored)
+	nextYear := plan(v1alpha1.PlanYear, q4.AddDate(1, 0, 0), authored)
+	if RequestName(thisYear) == RequestName(nextYear) {
+		t.Errorf("the plan for %s and the plan for %s share request %s: the first one's approval approves the second", thisYear.Spec.Period.Start.Format("2006"), nextYear.Spec.Period.Start.Format("2006"), RequestName(thisYear))
+	}
+	q := &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: RequestName(thisYear), Namespace: "partners"},
+		Spec:   v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestBusinessPlan, Partner: "acme", Grant: &v1alpha1.Grant{BusinessPlan: thisYear.Name}},
+		Status: v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved}}
+	if approvedBy(nextYear, q, nil) {
+		t.Errorf("request %s, approved for the plan's earlier period, approves the plan written for the next", q.Name)
+	}
+}

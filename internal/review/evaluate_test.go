@@ -516,6 +516,17 @@ func TestEvaluate(t *testing.T) {
 				events:   []string{"PathResolved", "StageEntered"},
 			},
 		},
+		"nobody approves their own plan: an owner written in another case decides no stage": {
+			req:   withParties(request(v1alpha1.RequestBusinessPlan, ""), "author@example.com", "PAM@Example.com"),
+			world: world{paths: []v1alpha1.ReviewPath{plansPath}},
+			steps: []step{{at: 0}, {at: time.Hour, decisions: []v1alpha1.ReviewDecision{approve("plans", "pam@example.com")}}},
+			want: outcome{
+				phase: v1alpha1.PhasePending, stage: "plans", path: "plans", deadline: 72 * time.Hour, next: 72 * time.Hour,
+				messages: map[string]string{"Ready": "0 of 1 approvals"},
+				history:  []string{"PathResolved", "StageEntered/plans"},
+				events:   []string{"PathResolved", "StageEntered"},
+			},
+		},
 		"nobody approves their own plan: a partner owner's deny does not count, a reviewer outside the plan approves": {
 			req:   withParties(request(v1alpha1.RequestBusinessPlan, ""), "author@example.com", "pam@example.com", "ceo@partner.example"),
 			world: world{paths: []v1alpha1.ReviewPath{plansPath}},

@@ -1,6 +1,9 @@
 package review
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -64,7 +67,7 @@ func tally(decisions []v1alpha1.ReviewDecision, stage string, excluded map[strin
 	firstStage := map[string]string{}
 	for i := range decisions {
 		d := &decisions[i]
-		if d.Reviewer == "" || excluded[d.Reviewer] || !sealed(i, *d) {
+		if d.Reviewer == "" || excluded[d.Reviewer] || excluded[partyKey(d.Reviewer)] || !sealed(i, *d) {
 			continue
 		}
 		if _, ok := firstStage[d.Reviewer]; !ok {
@@ -105,8 +108,39 @@ func Excluded(req *v1alpha1.ExceptionRequest, partnerOwner string) map[string]bo
 	}
 	for _, p := range req.Spec.Parties {
 		if p != "" {
-			out[p] = true
+			out[partyKey(p)] = true
 		}
 	}
+	return out
+}
+
+// partyKey is how a party is matched to a reviewer: without regard to case.
+// Parties are typed by people (a plan's owners, a partner's owner), as user
+// names or e-mail addresses: PAM@Example.com written as an owner is still
+// the owner who signs in as pam@example.com. Matching more widely only ever
+// excludes more.
+func partyKey(id string) string { return "party:" + strings.ToLower(id) }
+
+// IsParty reports whether reviewer is one of req's spec.parties (partyKey).
+func IsParty(req *v1alpha1.ExceptionRequest, reviewer string) bool {
+	return slices.ContainsFunc(req.Spec.Parties, func(p string) bool { return p != "" && partyKey(p) == partyKey(reviewer) })
+}
+
+// WithParties returns req with the identities live added to its spec.parties,
+// as a copy (req itself is unchanged): the parties read at decision time, which
+// may have changed since the request was opened (a deal conflict holder's
+// relationship owner, reassigned since). Empty identities are skipped.
+func WithParties(req *v1alpha1.ExceptionRequest, live ...string) *v1alpha1.ExceptionRequest {
+	var add []string
+	for _, id := range live {
+		if id != "" && !IsParty(req, id) {
+			add = append(add, id)
+		}
+	}
+	if len(add) == 0 {
+		return req
+	}
+	out := req.DeepCopy()
+	out.Spec.Parties = append(out.Spec.Parties, add...)
 	return out
 }

@@ -2,7 +2,6 @@ package review
 
 import (
 	"fmt"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -47,7 +46,7 @@ func ValidateDecisions(old, new *v1alpha1.ExceptionRequest, reviewer, partnerOwn
 			"the partner's relationship owner cannot decide its requests: %s owns partner %s (spec.owner), and the person closest to a partner is exactly who must not decide its exceptions",
 			reviewer, old.Spec.Partner)))
 	}
-	if slices.Contains(old.Spec.Parties, reviewer) {
+	if IsParty(old, reviewer) {
 		return append(errs, field.Forbidden(first, partyRefusal(old, reviewer)))
 	}
 	current := old.Status.CurrentStage

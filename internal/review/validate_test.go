@@ -117,6 +117,12 @@ func TestValidateDecisions(t *testing.T) {
 			old: conflictPending, new: appending(conflictPending, unstamped("chief", v1alpha1.DecisionDeny)), reviewer: "holder-owner@example.com",
 			want: []string{"status.decisions[0]: both sides of a deal conflict are parties: holder-owner@example.com is the registrant or relationship owner of the registration holding the customer (spec.parties)"},
 		},
+		// A plan's owners are typed by its author: an owner written in another
+		// case (PAM@Example.com) is still the owner who signs in as pam@example.com.
+		"nobody approves their own plan: an owner written in another case is still a party": {
+			old: withParties(planPending, "PAM@Example.com"), new: appending(withParties(planPending, "PAM@Example.com"), unstamped("plans", v1alpha1.DecisionApprove)), reviewer: "pam@example.com",
+			want: []string{"status.decisions[0]: nobody approves their own plan: pam@example.com is the author or an owner"},
+		},
 		"both sides of a deal conflict are parties: the holder's registrant cannot decide it": {
 			old: conflictPending, new: appending(conflictPending, unstamped("chief", v1alpha1.DecisionDeny)), reviewer: "holder-seller@example.com",
 			want: []string{"status.decisions[0]: both sides of a deal conflict are parties"},

@@ -35,27 +35,41 @@ type PartnerDefaulter struct {
 // spec.joinedAt to the time of creation when a new partner leaves it out. An
 // update that leaves joinedAt out (a full update from a manifest that never
 // set it: kubectl replace, a GitOps sync) keeps the stored one, which cannot change.
+// It stamps spec.suspendedAt when spec.suspended turns true and otherwise keeps
+// the stored value, whatever the writer sent: the record of the last
+// suspension outlives it, so a suspension lifted before the controller saw it
+// still ends the protection of the deals registered before it.
 func (d PartnerDefaulter) Default(ctx context.Context, p *v1alpha1.Partner) error {
 	if p.Spec.DisplayName == "" {
 		p.Spec.DisplayName = p.Name
-	}
-	if p.Spec.JoinedAt != nil {
-		return nil
 	}
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return err
 	}
+	now := metav1.NewTime(d.Clock.Now().UTC().Truncate(time.Second))
 	switch req.Operation {
 	case admissionv1.Create:
-		joined := metav1.NewTime(d.Clock.Now().UTC().Truncate(time.Second))
-		p.Spec.JoinedAt = &joined
+		if p.Spec.JoinedAt == nil {
+			p.Spec.JoinedAt = now.DeepCopy()
+		}
+		// spec.suspendedAt is the server's: when the partner was last suspended.
+		p.Spec.SuspendedAt = nil
+		if p.Spec.Suspended {
+			p.Spec.SuspendedAt = now.DeepCopy()
+		}
 	case admissionv1.Update:
 		var old v1alpha1.Partner
 		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
 			return err
 		}
-		p.Spec.JoinedAt = old.Spec.JoinedAt
+		if p.Spec.JoinedAt == nil {
+			p.Spec.JoinedAt = old.Spec.JoinedAt
+		}
+		p.Spec.SuspendedAt = old.Spec.SuspendedAt
+		if p.Spec.Suspended && !old.Spec.Suspended {
+			p.Spec.SuspendedAt = now.DeepCopy()
+		}
 	}
 	return nil
 }

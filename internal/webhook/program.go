@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -33,11 +34,14 @@ type ProgramValidator struct {
 	// MinRetention is the least spec.recordRetention a program may set
 	// (v1alpha1.MinRecordRetention unless the manager says otherwise).
 	MinRetention time.Duration
+	// Clock tells whether spec.onboarding.adoptPartnersCreatedBefore is in the future.
+	Clock clock.PassiveClock
 }
 
 // ValidateCreate refuses Outcome metrics that trust every ServiceAccount.
 func (v *ProgramValidator) ValidateCreate(_ context.Context, p *v1alpha1.PartnerProgram) (admission.Warnings, error) {
 	errs := append(selfReporting(p, tier.SelfReporting(p, "", ""), ""), freeMailAliases(p, nil)...)
+	errs = append(errs, v.adoption(nil, p)...)
 	return nil, invalid("PartnerProgram", p.Name, append(errs, v.retentionFloor(p, nil)...))
 }
 
@@ -82,6 +86,32 @@ func freeMailAliases(p, old *v1alpha1.PartnerProgram) field.ErrorList {
 	return errs
 }
 
+// adoptionSkew is how far in the future spec.onboarding.adoptPartnersCreatedBefore
+// may lie, for the clocks of the writer and the server.
+const adoptionSkew = time.Minute
+
+// adoption refuses a spec.onboarding.adoptPartnersCreatedBefore set (or moved)
+// into the future: it adopts the partners that existed before onboarding, and
+// a time to come would skip the onboarding of every partner created until then
+// (the lifecycle engine ignores such a time too).
+func (v *ProgramValidator) adoption(old, p *v1alpha1.PartnerProgram) field.ErrorList {
+	if v.Clock == nil || p.Spec.Onboarding == nil || p.Spec.Onboarding.AdoptPartnersCreatedBefore == nil {
+		return nil
+	}
+	cutoff := p.Spec.Onboarding.AdoptPartnersCreatedBefore
+	if old != nil && old.Spec.Onboarding != nil && old.Spec.Onboarding.AdoptPartnersCreatedBefore.Equal(cutoff) {
+		return nil
+	}
+	now := v.Clock.Now()
+	if !cutoff.Time.After(now.Add(adoptionSkew)) {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(field.NewPath("spec", "onboarding", "adoptPartnersCreatedBefore"), cutoff.UTC().Format(time.RFC3339), fmt.Sprintf(
+		"adoption skips onboarding for the partners that existed before it, so it may not be in the future (now is %s): a time to come would let every partner created until then skip the onboarding steps",
+		now.UTC().Format(time.RFC3339)))}
+
+}
+
 // ValidateUpdate checks the program's tiers against the new catalog (a tier that
 // fitted the old catalog must fit the new one) and the new catalog against the
 // program's partners.
@@ -107,6 +137,7 @@ func (v *ProgramValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *v
 	errs = append(errs, selfReporting(newObj, tier.SelfReporting(newObj, "", ""), "")...)
 	errs = append(errs, freeMailAliases(newObj, oldObj)...)
 	errs = append(errs, v.retentionFloor(newObj, oldObj)...)
+	errs = append(errs, v.adoption(oldObj, newObj)...)
 	partners, err := v.suspects(ctx, newObj)
 	if err != nil {
 		return nil, err

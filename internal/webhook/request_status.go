@@ -14,7 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/guard"
+	"github.com/partnergov/partnergov/internal/plan"
 	"github.com/partnergov/partnergov/internal/review"
 	"github.com/partnergov/partnergov/internal/seal"
 )
@@ -51,7 +53,14 @@ func (h *RequestStatusGuard) Handle(ctx context.Context, req admission.Request) 
 	if _, err := getOptional(ctx, h.Client, types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Partner}, &partner); err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	status, added, refusal := guard.RequestStatus(&old, &updated, writerOf(req, h.ControllerUsername, h.Seals), partner.Spec.Owner, h.Clock.Now())
+	// The parties read now, as well as those spec.parties recorded at the
+	// opening: a deal conflict holder's relationship owner, a plan's author and
+	// owners (a request opened before spec.parties existed lists none).
+	live, err := liveParties(ctx, h.Client, &old)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	status, added, refusal := guard.RequestStatus(review.WithParties(&old, live...), &updated, writerOf(req, h.ControllerUsername, h.Seals), partner.Spec.Owner, h.Clock.Now())
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}
@@ -96,4 +105,49 @@ func (h *RequestStatusGuard) authorize(ctx context.Context, u authnv1.UserInfo, 
 	}
 	return fmt.Sprintf("%s may not decide stage %q of ExceptionRequest %s/%s: it needs RBAC verb \"approve\" on resource \"reviewpaths\" (group %s) with resourceName %q",
 		u.Username, stage, r.Namespace, r.Name, v1alpha1.GroupVersion.Group, resource), nil
+}
+
+// liveParties are the parties of q read now: for a DealConflict, the holder's
+// relationship owner (conflictHolderOwner); for a BusinessPlan request, the
+// author and owners of the plan whose current content it reviews
+// (plan.Parties), so that nobody approves their own plan through a request
+// opened before spec.parties existed.
+func liveParties(ctx context.Context, reader client.Reader, q *v1alpha1.ExceptionRequest) ([]string, error) {
+	switch {
+	case q.Spec.Type == v1alpha1.RequestDealConflict:
+		owner, err := conflictHolderOwner(ctx, reader, q)
+		return []string{owner}, err
+	case q.Spec.Type == v1alpha1.RequestBusinessPlan && q.Spec.Grant != nil && q.Spec.Grant.BusinessPlan != "":
+		var jbp v1alpha1.JointBusinessPlan
+		if found, err := getOptional(ctx, reader, types.NamespacedName{Namespace: q.Namespace, Name: q.Spec.Grant.BusinessPlan}, &jbp); err != nil || !found {
+			return nil, err
+		}
+		if plan.RequestName(&jbp) != q.Name {
+			return nil, nil
+		}
+		return plan.Parties(&jbp), nil
+	}
+	return nil, nil
+}
+
+// conflictHolderOwner is, for a DealConflict request, the relationship owner of
+// the partner that holds the customer now (deal.ConflictHolderPartner of the
+// challenging registration), "" for any other request or when it is unknown.
+func conflictHolderOwner(ctx context.Context, reader client.Reader, q *v1alpha1.ExceptionRequest) (string, error) {
+	if q.Spec.Type != v1alpha1.RequestDealConflict || q.Spec.Grant == nil || q.Spec.Grant.Deal == "" {
+		return "", nil
+	}
+	var d v1alpha1.DealRegistration
+	if found, err := getOptional(ctx, reader, types.NamespacedName{Namespace: q.Namespace, Name: q.Spec.Grant.Deal}, &d); err != nil || !found {
+		return "", err
+	}
+	key, ok := deal.ConflictHolderPartner(&d)
+	if !ok || deal.ConflictName(&d) != q.Name {
+		return "", nil
+	}
+	var holder v1alpha1.Partner
+	if found, err := getOptional(ctx, reader, key, &holder); err != nil || !found {
+		return "", err
+	}
+	return holder.Spec.Owner, nil
 }

@@ -82,7 +82,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerProgram{}).
-		WithValidator(&ProgramValidator{Reader: reader, Partners: mgr.GetClient(), MinRetention: o.minRecordRetention()}).Complete(); err != nil {
+		WithValidator(&ProgramValidator{Reader: reader, Partners: mgr.GetClient(), MinRetention: o.minRecordRetention(), Clock: o.Clock}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PartnerTier{}).

@@ -1729,6 +1729,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: suspended
       type:
         scalar: boolean
+    - name: suspendedAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: type
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.PartnerType

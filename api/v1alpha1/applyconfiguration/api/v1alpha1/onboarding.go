@@ -26,7 +26,8 @@ type OnboardingApplyConfiguration struct {
 	// starts Active without the steps, with status.lifecycle.onboardedAt and a
 	// LifecycleChange record of reason AdoptedPreExisting. Every other partner
 	// goes through the steps, however late the controller first sees its
-	// program. Absent: no partner is adopted.
+	// program. It may not be in the future (a time not yet reached adopts
+	// nobody). Absent: no partner is adopted.
 	AdoptPartnersCreatedBefore *v1.Time `json:"adoptPartnersCreatedBefore,omitempty"`
 }
 

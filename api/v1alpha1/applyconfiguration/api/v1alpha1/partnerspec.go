@@ -33,6 +33,12 @@ type PartnerSpecApplyConfiguration struct {
 	Regions []string `json:"regions,omitempty"`
 	// suspended withdraws every entitlement while true, whatever the evidence says.
 	Suspended *bool `json:"suspended,omitempty"`
+	// suspendedAt is when the partner was last suspended: the server sets it
+	// when spec.suspended turns true (a value written by the user is replaced)
+	// and keeps it after the suspension ends. A deal registration submitted
+	// before it lost its protection then, even when the suspension was lifted
+	// before the controller saw it.
+	SuspendedAt *v1.Time `json:"suspendedAt,omitempty"`
 	// joinedAt is when the partner joined the program; the program scorecard's
 	// time to first revenue counts from it. When it is left out at creation the
 	// server sets it to the time of creation; set an earlier date when importing
@@ -115,6 +121,14 @@ func (b *PartnerSpecApplyConfiguration) WithRegions(values ...string) *PartnerSp
 // If called multiple times, the Suspended field is set to the value of the last call.
 func (b *PartnerSpecApplyConfiguration) WithSuspended(value bool) *PartnerSpecApplyConfiguration {
 	b.Suspended = &value
+	return b
+}
+
+// WithSuspendedAt sets the SuspendedAt field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SuspendedAt field is set to the value of the last call.
+func (b *PartnerSpecApplyConfiguration) WithSuspendedAt(value v1.Time) *PartnerSpecApplyConfiguration {
+	b.SuspendedAt = &value
 	return b
 }
 
