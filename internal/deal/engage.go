@@ -297,6 +297,7 @@ func Evaluate(in Input) Result {
 }
 
 func evaluate(in Input) Result {
+	in.Lock = seenFrom(in)
 	d := in.Deal
 	st := *d.Status.DeepCopy()
 	st.ObservedGeneration = d.Generation
@@ -635,6 +636,43 @@ func lossAt(in Input) time.Time {
 		return s
 	}
 	return in.Now
+}
+
+// seenFrom completes what a free lock says with the registrations of the same
+// keys: a lock deleted by its last holder's release names nobody, yet a
+// registration approved for one of d's keys after d was took the customer from
+// d then (one holder at a time), whether or not d saw it happen. The earliest
+// such approval is the loss, unless the lock names an earlier taker itself; a
+// lock held now by a later taker says when d lost it the same way.
+func seenFrom(in Input) Lock {
+	l, d := in.Lock, in.Deal
+	if l.State == LockMine || d.Status.ApprovedAt == nil || Final(d.Status.Phase) {
+		return l
+	}
+	keys := KeysOf(d)
+	var first *v1alpha1.DealRegistration
+	for i := range in.Others {
+		o := &in.Others[i]
+		a := o.Status.ApprovedAt
+		if o.UID == d.UID || a == nil || !a.After(d.Status.ApprovedAt.Time) || !sharesKey(KeysOf(o), keys) {
+			continue
+		}
+		if first == nil || a.Before(first.Status.ApprovedAt) {
+			first = o
+		}
+	}
+	if first == nil || (l.Holder.Kind != "" && l.Since.After(d.Status.ApprovedAt.Time) && !l.Since.After(first.Status.ApprovedAt.Time)) {
+		return l
+	}
+	if l.State == LockTaken { // held by a later taker: d lost it at the first one's approval
+		l.Since = first.Status.ApprovedAt.Time
+		return l
+	}
+	through := ""
+	if c := first.Status.Conflict; c != nil && c.Result == "Approved" {
+		through = first.Namespace + "/" + c.Request
+	}
+	return Lock{State: LockFree, Holder: HolderOf(first), Since: first.Status.ApprovedAt.Time, TakenThrough: through}
 }
 
 // takenFrom reports whether another holder took one of registration d's keys

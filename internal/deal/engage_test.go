@@ -1245,3 +1245,48 @@ func TestASuspensionEndsProtectionEvenIfLiftedBeforeItWasSeen(t *testing.T) {
 		}
 	})
 }
+
+// A holder whose key another registration took through a conflict, and whose
+// lock that one's release then deleted, does not take the key back as if the
+// lock had been deleted by hand: the registration approved for its key after
+// it shows the loss, at that approval (not at a later holder's).
+func TestAHolderDoesNotTakeBackAKeyTakenAndReleasedWhileItLooked(t *testing.T) {
+	day := 24 * time.Hour
+	const key = "global/domain:globex.com/sync"
+	d := registration("d1", now.Add(-20*day), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ApprovedAt, s.ProtectedUntil = &metav1.Time{Time: now.Add(-10 * day)}, &metav1.Time{Time: now.Add(30 * day)}
+		s.ConflictKey, s.ConflictKeys = key, []string{key}
+	}))
+	taker := func(name string, approved time.Time, phase v1alpha1.DealPhase) v1alpha1.DealRegistration {
+		o := waiting(name, now.Add(-15*day), phase)
+		o.UID = types.UID("uid-" + name)
+		o.Status.ConflictKeys = []string{key}
+		o.Status.ApprovedAt = &metav1.Time{Time: approved}
+		return o
+	}
+	b := taker("b", now.Add(-2*day), v1alpha1.DealWon) // took the customer, won and released it
+	c := taker("c", now.Add(-1*day), v1alpha1.DealApproved)
+	earlier := taker("old", now.Add(-12*day), v1alpha1.DealExpired) // held it before d: took nothing from d
+	for name, tc := range map[string]struct {
+		lock   Lock
+		others []v1alpha1.DealRegistration
+	}{
+		"the lock deleted by the taker's release":          {Lock{State: LockFree}, []v1alpha1.DealRegistration{earlier, b}},
+		"a later holder took the key free after the taker": {Lock{State: LockTaken, Holder: HolderOf(&c), Since: c.Status.ApprovedAt.Time}, []v1alpha1.DealRegistration{b, c}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: tc.lock, Others: tc.others})
+			if r.Status.Phase != v1alpha1.DealExpired || r.Lock == Acquire {
+				t.Fatalf("phase %s (%s: %s), lock %d; want Expired, the key not taken back", r.Status.Phase, r.Status.Reason, r.Status.Message, r.Lock)
+			}
+			if want := b.Status.ApprovedAt.Time; !r.Status.ProtectedUntil.Time.Equal(want) {
+				t.Errorf("protectedUntil %v, want the first taker's approval %v", r.Status.ProtectedUntil, want)
+			}
+		})
+	}
+	// Nobody approved for its key since: a lock deleted by hand is taken back.
+	r := Evaluate(Input{Now: now, Deal: d, Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockFree}, Others: []v1alpha1.DealRegistration{earlier}})
+	if r.Status.Phase != v1alpha1.DealApproved || r.Lock != Acquire {
+		t.Errorf("phase %s, lock %d; want Approved, taking back a lock deleted by hand", r.Status.Phase, r.Lock)
+	}
+}
