@@ -517,6 +517,12 @@ type DealOutcome struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ReportedBy string `json:"reportedBy,omitempty"`
+	// seal is the server's keyed MAC over the outcome and its reporter (set by
+	// the server when sealing is on). An outcome whose seal does not verify was
+	// written past the admission webhook and earns nothing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // InfluenceConfirmation is the program's CRM integration confirming one
@@ -528,6 +534,12 @@ type InfluenceConfirmation struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ConfirmedBy string `json:"confirmedBy,omitempty"`
+	// seal is the server's keyed MAC over the claim and who confirmed it (set
+	// by the server when sealing is on). A confirmation whose seal does not
+	// verify was written past the admission webhook and confirms nothing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // Credit is one partner's share of a won deal.

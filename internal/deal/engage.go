@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -169,6 +170,9 @@ type Result struct {
 	Next *time.Time
 	// Events are phase changes made by this evaluation, for Events and records.
 	Events []v1alpha1.DealEvent
+	// Warnings are warning Events about what the rules ignored (an unsealed
+	// outcome), emitted once the status is stored.
+	Warnings []Warning
 }
 
 // Final reports whether a phase is one a registration ends in.
@@ -287,7 +291,14 @@ func MissingEntitlement(p *v1alpha1.Partner, t v1alpha1.DealType, segment string
 // A registration that has not ended is evaluated again when its partner's
 // offboarding takes effect, which withdraws it.
 func Evaluate(in Input) Result {
+	stored := in.Deal
+	unsealed := ""
+	in.Deal, unsealed = sealedView(in.Deal, in.Seals)
 	res := evaluate(in)
+	// The CRM's fields are stored as they are: the controller never writes them.
+	res.Status.Outcome = stored.Status.Outcome.DeepCopy()
+	res.Status.InfluenceConfirmations = slices.Clone(stored.Status.InfluenceConfirmations)
+	res.markUnsealed(stored, unsealed, in.Now)
 	if !Final(res.Status.Phase) {
 		if t := offboarding.Deadline(in.Partner, in.Now); t != nil && (res.Next == nil || t.Before(*res.Next)) {
 			res.Next = t
@@ -680,6 +691,64 @@ func endProtection(st *v1alpha1.DealRegistrationStatus, at time.Time) bool {
 	until := metav1.NewTime(at)
 	st.ProtectedUntil = &until
 	return true
+}
+
+// sealedView is d as the rules read it: with sealing on, an outcome or an
+// influence confirmation whose seal does not verify (written past the
+// webhook that stamps and seals who reported it) is not there. It returns
+// what was left out, for people ("" when nothing was).
+func sealedView(d *v1alpha1.DealRegistration, seals *seal.Keys) (*v1alpha1.DealRegistration, string) {
+	var left []string
+	o := d.Status.Outcome
+	if o != nil && !seals.OutcomeSealed(d) {
+		left = append(left, fmt.Sprintf("status.outcome (%s at %s, reportedBy %q)", o.Result, o.ClosedAt.UTC().Format(time.RFC3339), o.ReportedBy))
+		o = nil
+	}
+	var confirmed []v1alpha1.InfluenceConfirmation
+	for _, c := range d.Status.InfluenceConfirmations {
+		if seals.ConfirmationSealed(d, c) {
+			confirmed = append(confirmed, c)
+		} else {
+			left = append(left, fmt.Sprintf("the influence confirmation of %s (confirmedBy %q)", c.Partner, c.ConfirmedBy))
+		}
+	}
+	if len(left) == 0 {
+		return d, ""
+	}
+	view := *d
+	view.Status = *d.Status.DeepCopy()
+	view.Status.Outcome, view.Status.InfluenceConfirmations = o, confirmed
+	return &view, fmt.Sprintf("not sealed, so written past the admission webhook that stamps the CRM integration's reports, and ignored: %s", strings.Join(left, "; "))
+}
+
+// markUnsealed sets the OutcomeSealed condition: False (UnsealedOutcome) while
+// stored's outcome or an influence confirmation is not sealed (unsealed says
+// which), with a warning Event when it becomes so; True again once everything
+// is sealed (or reported again). A registration that never had an unsealed
+// report gets no condition.
+func (r *Result) markUnsealed(stored *v1alpha1.DealRegistration, unsealed string, at time.Time) {
+	st := &r.Status
+	now := metav1.NewTime(at.UTC().Truncate(time.Second))
+	was := meta.FindStatusCondition(stored.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
+	if unsealed == "" {
+		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionOutcomeSealed) != nil {
+			conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionTrue, ReasonSealed,
+				"the outcome and influence confirmations are sealed")
+		}
+		return
+	}
+	if was == nil || was.Status != metav1.ConditionFalse || was.Message != clip(unsealed) {
+		r.Warnings = append(r.Warnings, Warning{Reason: v1alpha1.ReasonUnsealedOutcome, Message: clip(unsealed)})
+	}
+	conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionFalse, v1alpha1.ReasonUnsealedOutcome, clip(unsealed))
+}
+
+// ReasonSealed: everything the CRM reported on the registration is sealed.
+const ReasonSealed = "Sealed"
+
+// Warning is a warning Event the controller emits once the status is stored.
+type Warning struct {
+	Reason, Message string
 }
 
 // closedBefore reports whether outcome o closed the deal before t.

@@ -229,6 +229,34 @@ func Grant(partnerUID string, g v1alpha1.ActiveGrant) []string {
 	return []string{"grant", partnerUID, g.Request, string(g.Type), g.Tier, at(g.AppliedAt), at(g.SpentAt)}
 }
 
+// Outcome is what the seal of a deal registration's outcome covers: the
+// result, the close, the amount and who reported it.
+func Outcome(dealUID string, o v1alpha1.DealOutcome) []string {
+	amount, currency := "", ""
+	if o.Amount != nil {
+		amount, currency = string(o.Amount.Amount), o.Amount.Currency
+	}
+	return []string{"outcome", dealUID, string(o.Result), stamp(o.ClosedAt.Time), amount, currency, o.ReportedBy}
+}
+
+// Confirmation is what the seal of an influence confirmation covers: the
+// claim as confirmed (partner, namespace, role, time) and who confirmed it.
+func Confirmation(dealUID string, c v1alpha1.InfluenceConfirmation) []string {
+	return []string{"influence", dealUID, c.Partner, c.Namespace, string(c.Role), stamp(c.At.Time), c.ConfirmedBy}
+}
+
+// OutcomeSealed reports whether d's outcome is sealed (true when sealing is
+// off; false when there is none).
+func (k *Keys) OutcomeSealed(d *v1alpha1.DealRegistration) bool {
+	o := d.Status.Outcome
+	return o != nil && k.Verify(o.Seal, Outcome(string(d.UID), *o)...)
+}
+
+// ConfirmationSealed reports whether influence confirmation c of d is sealed.
+func (k *Keys) ConfirmationSealed(d *v1alpha1.DealRegistration, c v1alpha1.InfluenceConfirmation) bool {
+	return k.Verify(c.Seal, Confirmation(string(d.UID), c)...)
+}
+
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
 // line, the current first (the format Parse reads).
 const SecretKey = "keys"
@@ -248,7 +276,7 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	Format           = "2"
+	Format           = "3"
 )
 
 // AdoptPartner seals, in place, the evidence entries and tier decisions of p that
@@ -274,6 +302,24 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 			// Chained after the entry before it, as the engine seals a new decision.
 			k.NextTier(string(p.UID), p.Status.History[:i], d)
 			changed = true
+		}
+	}
+	return changed
+}
+
+// AdoptDeal seals, in place, d's reported outcome and influence
+// confirmations that have no seal, and reports whether it sealed any.
+func (k *Keys) AdoptDeal(d *v1alpha1.DealRegistration) bool {
+	if k == nil {
+		return false
+	}
+	changed := false
+	if o := d.Status.Outcome; o != nil && o.Seal == "" {
+		o.Seal, changed = k.Sign(Outcome(string(d.UID), *o)...), true
+	}
+	for i := range d.Status.InfluenceConfirmations {
+		if c := &d.Status.InfluenceConfirmations[i]; c.Seal == "" {
+			c.Seal, changed = k.Sign(Confirmation(string(d.UID), *c)...), true
 		}
 	}
 	return changed

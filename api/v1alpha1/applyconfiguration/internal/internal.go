@@ -436,6 +436,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: result
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.DealResult
+    - name: seal
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealPhase
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealRegistration
@@ -1116,6 +1119,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: role
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
+    - name: seal
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.Influencer
