@@ -67,3 +67,42 @@ func TestAnUnsealedDealOutcomeEarnsNothing(t *testing.T) {
 		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionOutcomeSealed).Status).To(Equal(metav1.ConditionTrue))
 	}).Should(Succeed())
 }
+
+// Decision integrity III, item 7: a registration's decided standing is sealed
+// by the controller. Protection moved forward past the webhooks gives nothing:
+// the registration ends at once (Expired, UnsealedStanding), with the
+// condition and a Warning Event, and releases the customer.
+func TestAnUnsealedProtectionGivesNothing(t *testing.T) {
+	g := NewWithT(t)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}}, 1)
+	d := newDeal(f.ns, f.partners[0], v1alpha1.DealResale, "extended-"+rand.String(4)+".com", "sync")
+	g.Expect(f.registrar.Create(ctx, d)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealApproved))
+		g.Expect(got.Status.Seal).NotTo(BeEmpty(), "the controller seals the standing it decides")
+	}).Should(Succeed())
+
+	restore := withoutStatusGuards(t, g, dealStatusGuard)
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"protectedUntil": time.Now().Add(10 * 365 * 24 * time.Hour).UTC().Format(time.RFC3339)}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(admin.Status().Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+	restore()
+
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.DealExpired))
+		g.Expect(got.Status.Reason).To(Equal(v1alpha1.ReasonDealUnsealedStanding))
+		g.Expect(got.Status.ProtectedUntil).To(Equal(got.Status.ApprovedAt), "no protection from an unsealed standing")
+		c := condition(got.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonDealUnsealedStanding))
+		var evs eventsv1.EventList
+		g.Expect(admin.List(ctx, &evs, client.InNamespace(f.ns))).To(Succeed())
+		g.Expect(evs.Items).To(ContainElement(And(HaveField("Regarding.Name", d.Name), HaveField("Reason", v1alpha1.ReasonDealUnsealedStanding))))
+		var locks v1alpha1.DealLockList
+		g.Expect(admin.List(ctx, &locks)).To(Succeed())
+		for _, l := range locks.Items {
+			g.Expect(l.Spec.Holder.UID).NotTo(Equal(string(got.UID)), "the customer is released")
+		}
+	}).Should(Succeed())
+}

@@ -88,8 +88,13 @@ type Input struct {
 	// when an outcome is reported): influence is credited only to a partner of
 	// the registration's program.
 	Influencers []v1alpha1.Partner
-	// Seals verify the requests' approvals (effects.Approved); nil when sealing is off.
+	// Seals verify the requests' approvals (effects.Approved), the CRM's
+	// reports and the stored standing, and seal the new standing; nil when
+	// sealing is off.
 	Seals *seal.Keys
+
+	// standingUnsealed: Deal's stored standing does not verify.
+	standingUnsealed bool
 }
 
 // Combine is what the locks of a registration's conflict keys (in key order)
@@ -294,11 +299,16 @@ func Evaluate(in Input) Result {
 	stored := in.Deal
 	unsealed := ""
 	in.Deal, unsealed = sealedView(in.Deal, in.Seals)
+	if in.standingUnsealed = !in.Seals.StandingSealed(stored); in.standingUnsealed {
+		unsealed = strings.TrimPrefix(unsealed+"; ", "; ") + fmt.Sprintf("the decided standing (phase %s) is not sealed: written past the admission webhooks, it gives nothing", stored.Status.Phase)
+	}
 	res := evaluate(in)
 	// The CRM's fields are stored as they are: the controller never writes them.
 	res.Status.Outcome = stored.Status.Outcome.DeepCopy()
 	res.Status.InfluenceConfirmations = slices.Clone(stored.Status.InfluenceConfirmations)
-	res.markUnsealed(stored, unsealed, in.Now)
+	res.markUnsealed(stored, unsealed, in.standingUnsealed, in.Now)
+	// The controller seals the standing it decided.
+	res.Status.Seal = in.Seals.Sign(seal.Standing(string(stored.UID), res.Status)...)
 	if !Final(res.Status.Phase) {
 		if t := offboarding.Deadline(in.Partner, in.Now); t != nil && (res.Next == nil || t.Before(*res.Next)) {
 			res.Next = t
@@ -316,22 +326,6 @@ func evaluate(in Input) Result {
 	held := in.Lock.State == LockMine
 	if held {
 		st.Holder = nil
-	}
-	if st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil {
-		// A registration expires when it loses its customer, if not before:
-		// protection ended no later than that (also for one expired before a
-		// loss moved protectedUntil).
-		for i := len(st.History) - 1; i >= 0; i-- {
-			if st.History[i].Phase == v1alpha1.DealExpired {
-				endProtection(&st, st.History[i].Time.Time)
-				break
-			}
-		}
-	}
-
-	if Final(st.Phase) && !(st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil && ProtectedAt(st, d.Status.Outcome.ClosedAt.Time)) {
-		res.Lock = Release
-		return res.finish(st, now, false)
 	}
 	move := func(phase v1alpha1.DealPhase, reason, format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
@@ -351,6 +345,35 @@ func evaluate(in Input) Result {
 	}
 	end := func(phase v1alpha1.DealPhase, reason, format string, args ...any) Result {
 		move(phase, reason, format, args...)
+		res.Lock = Release
+		return res.finish(st, now, false)
+	}
+	if in.standingUnsealed && (st.Phase == v1alpha1.DealApproved || st.Phase == v1alpha1.DealWon) {
+		// The stored standing was written past the webhooks: the approval,
+		// protection and credit it claims give nothing. The registration ends
+		// with an empty protection (approvedAt = protectedUntil = now, values
+		// rather than absent fields, so they replace what was written), so no
+		// close is credited to it; its attribution stays inert (credit needs
+		// Won). Any other unsealed phase grants nothing and is decided again
+		// from the sealed requests and the locks.
+		was := st.Phase
+		st.ApprovedAt, st.ProtectedUntil = now.DeepCopy(), now.DeepCopy()
+		return end(v1alpha1.DealExpired, v1alpha1.ReasonDealUnsealedStanding,
+			"the stored standing (phase %s) is not sealed: it was written past the admission webhooks and gives no protection or credit; the registration ends and the customer goes to the next registration in line", was)
+	}
+	if st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil {
+		// A registration expires when it loses its customer, if not before:
+		// protection ended no later than that (also for one expired before a
+		// loss moved protectedUntil).
+		for i := len(st.History) - 1; i >= 0; i-- {
+			if st.History[i].Phase == v1alpha1.DealExpired {
+				endProtection(&st, st.History[i].Time.Time)
+				break
+			}
+		}
+	}
+
+	if Final(st.Phase) && !(st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil && ProtectedAt(st, d.Status.Outcome.ClosedAt.Time)) {
 		res.Lock = Release
 		return res.finish(st, now, false)
 	}
@@ -726,21 +749,26 @@ func sealedView(d *v1alpha1.DealRegistration, seals *seal.Keys) (*v1alpha1.DealR
 // which), with a warning Event when it becomes so; True again once everything
 // is sealed (or reported again). A registration that never had an unsealed
 // report gets no condition.
-func (r *Result) markUnsealed(stored *v1alpha1.DealRegistration, unsealed string, at time.Time) {
+func (r *Result) markUnsealed(stored *v1alpha1.DealRegistration, unsealed string, standing bool, at time.Time) {
+	reason := v1alpha1.ReasonUnsealedOutcome
+	if standing {
+		reason = v1alpha1.ReasonDealUnsealedStanding
+	}
 	st := &r.Status
 	now := metav1.NewTime(at.UTC().Truncate(time.Second))
 	was := meta.FindStatusCondition(stored.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
 	if unsealed == "" {
-		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionOutcomeSealed) != nil {
+		// A registration ended for its unsealed standing keeps saying why.
+		if st.Reason != v1alpha1.ReasonDealUnsealedStanding && meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionOutcomeSealed) != nil {
 			conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionTrue, ReasonSealed,
 				"the outcome and influence confirmations are sealed")
 		}
 		return
 	}
 	if was == nil || was.Status != metav1.ConditionFalse || was.Message != clip(unsealed) {
-		r.Warnings = append(r.Warnings, Warning{Reason: v1alpha1.ReasonUnsealedOutcome, Message: clip(unsealed)})
+		r.Warnings = append(r.Warnings, Warning{Reason: reason, Message: clip(unsealed)})
 	}
-	conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionFalse, v1alpha1.ReasonUnsealedOutcome, clip(unsealed))
+	conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionFalse, reason, clip(unsealed))
 }
 
 // ReasonSealed: everything the CRM reported on the registration is sealed.

@@ -29,7 +29,7 @@ const (
 // amounts in different currencies. It returns them as evidence entries for the
 // tier engine (observed when the value last changed, so a demotion's grace
 // counts from then), as status entries naming the deals (with sealing on, a
-// deal whose outcome is not sealed counts for nothing), and the next instant a
+// deal whose outcome or standing is not sealed counts for nothing), and the next instant a
 // value changes by itself (a counted close leaving its window, or a close
 // reported ahead of time being reached).
 func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.DealRegistration, now time.Time, seals *seal.Keys) ([]v1alpha1.EvidenceEntry, []v1alpha1.ComputedMetric, *time.Time) {
@@ -55,7 +55,7 @@ func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.De
 		for i := range won {
 			d := &won[i]
 			amount, ok := credit(d, partner, def.Deals)
-			if !ok || !seals.OutcomeSealed(d) {
+			if !ok || !seals.OutcomeSealed(d) || !seals.StandingSealed(d) {
 				continue
 			}
 			closed := d.Status.Outcome.ClosedAt.Time

@@ -652,6 +652,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: request
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealResult
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealRevenue
