@@ -230,6 +230,9 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		}
 	}
 	if written {
+		for _, w := range res.Warnings {
+			r.Recorder.Eventf(&d, nil, eventType(true), w.Reason, "Engage", "%s", w.Message)
+		}
 		for _, e := range res.Events {
 			warning := e.Phase == v1alpha1.DealRejected || e.Phase == v1alpha1.DealExpired
 			r.Recorder.Eventf(&d, nil, eventType(warning), e.Reason, "Engage", "%s: %s", e.Phase, e.Message)

@@ -144,7 +144,7 @@ func (r *PartnerReconciler) dealMetrics(ctx context.Context, partner *v1alpha1.P
 	if err := r.List(ctx, &won, client.MatchingFields{indexCredited: id}); err != nil {
 		return nil, nil, err
 	}
-	entries, status, next := deal.Metrics(in.Program, id, won.Items, in.Now)
+	entries, status, next := deal.Metrics(in.Program, id, won.Items, in.Now, r.Seals)
 	in.Computed = entries
 	return status, next, nil
 }

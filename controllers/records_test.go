@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -215,9 +216,11 @@ func TestDeletingANamespaceDeletesItsRecords(t *testing.T) {
 }
 
 // withoutStatusGuards removes the partners/status and exceptionrequests/status
-// guards from the webhook configuration, as an uninstall or a changed failure
-// policy would, until restore is called (or the test ends).
-func withoutStatusGuards(t *testing.T, g Gomega) (restore func()) {
+// guards (and the webhooks named in more) from the webhook configuration, as an
+// uninstall or a changed failure policy would, until restore is called (or the
+// test ends).
+func withoutStatusGuards(t *testing.T, g Gomega, more ...string) (restore func()) {
+	removed := append([]string{"mpartnerstatus.governance.partnergov.io", "mexceptionrequeststatus.governance.partnergov.io"}, more...)
 	var list admissionregistrationv1.MutatingWebhookConfigurationList
 	g.Expect(admin.List(ctx, &list)).To(Succeed())
 	var saved []*admissionregistrationv1.MutatingWebhookConfiguration
@@ -226,7 +229,7 @@ func withoutStatusGuards(t *testing.T, g Gomega) (restore func()) {
 		before := mwc.DeepCopy()
 		kept := mwc.Webhooks[:0:0]
 		for _, w := range mwc.Webhooks {
-			if w.Name != "mpartnerstatus.governance.partnergov.io" && w.Name != "mexceptionrequeststatus.governance.partnergov.io" {
+			if !slices.Contains(removed, w.Name) {
 				kept = append(kept, w)
 			}
 		}

@@ -17,7 +17,8 @@ import (
 )
 
 // SealAdopter seals, once, the state stored before sealing was turned on: the
-// evidence, tier decisions and review decisions that have no seal. Until it is
+// evidence, tier decisions, review decisions and deal outcomes and influence
+// confirmations that have no seal. Until it is
 // done the manager's Seals accept what has no seal (seal.Keys.SetAdopting), so
 // turning sealing on demotes nobody; a seal that is present must verify
 // throughout. When every stored object is sealed it removes the seal Secret's
@@ -106,7 +107,8 @@ func (a *SealAdopter) Adopt(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// pass seals what has no seal in every Partner and ExceptionRequest; it counts
+// pass seals what has no seal in every Partner, ExceptionRequest and
+// DealRegistration (the CRM's outcome and influence confirmations); it counts
 // the objects it wrote and those that changed under it (the next pass sees them
 // again).
 func (a *SealAdopter) pass(ctx context.Context) (int, error) {
@@ -139,6 +141,24 @@ func (a *SealAdopter) pass(ctx context.Context) (int, error) {
 			if a.Seals.AdoptRequest(q) {
 				n++
 				if err := a.write(ctx, q, &list.Items[i]); err != nil {
+					return n, err
+				}
+			}
+		}
+		if cont = list.Continue; cont == "" {
+			break
+		}
+	}
+	for cont := ""; ; {
+		var list v1alpha1.DealRegistrationList
+		if err := a.APIReader.List(ctx, &list, client.Limit(adoptionBatch), client.Continue(cont)); err != nil {
+			return n, err
+		}
+		for i := range list.Items {
+			d := list.Items[i].DeepCopy()
+			if a.Seals.AdoptDeal(d) {
+				n++
+				if err := a.write(ctx, d, &list.Items[i]); err != nil {
 					return n, err
 				}
 			}

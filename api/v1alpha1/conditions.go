@@ -53,7 +53,10 @@ const (
 	// ConditionOutcomeSealed on an ExceptionRequest is False (reason
 	// UnexplainedOutcome) when, with sealing on, its Approved phase is not
 	// explained by sealed stage decisions that meet its review path: the phase
-	// was written past the webhooks, and the approval gives nothing.
+	// was written past the webhooks, and the approval gives nothing. On a
+	// DealRegistration it is False (reason UnsealedOutcome) while its
+	// status.outcome or an influence confirmation is not sealed: it earns
+	// nothing.
 	ConditionOutcomeSealed = "OutcomeSealed"
 )
 
@@ -128,6 +131,10 @@ const (
 	// ReasonUnexplainedOutcome: an Approved phase that no sealed stage decisions
 	// explain (written past the webhooks) gives nothing (OutcomeSealed=False).
 	ReasonUnexplainedOutcome = "UnexplainedOutcome"
+	// ReasonUnsealedOutcome: a DealRegistration's status.outcome or an
+	// influence confirmation whose seal does not verify (written past the
+	// webhooks) earns nothing (OutcomeSealed=False).
+	ReasonUnsealedOutcome = "UnsealedOutcome"
 	// ReasonNoTiers: a program without tiers, whose partners can hold none.
 	ReasonNoTiers = "NoTiers"
 	// ReasonTiersNotResolved: some of a program's tiers do not fit its catalog.

@@ -261,6 +261,10 @@ const (
 	// ReasonDealConflictLost: an approved DealConflict request gave this
 	// registration's customer to another registration.
 	ReasonDealConflictLost = "ConflictLost"
+	// ReasonDealUnsealedStanding ends an Approved or Won registration whose
+	// stored standing (phase, approval, protection, results, attribution) has
+	// no valid seal: it was written past the webhooks and gives nothing.
+	ReasonDealUnsealedStanding = "UnsealedStanding"
 )
 
 // DealHolder names who holds a conflict key.
@@ -490,6 +494,16 @@ type DealRegistrationStatus struct {
 	// outcome is reported.
 	// +optional
 	Attribution *Attribution `json:"attribution,omitempty"`
+
+	// seal is the controller's keyed MAC over the decided standing (when
+	// sealing is on): phase, approvedAt, protectedUntil, the extension's and
+	// the conflict's results and the attribution. A standing whose seal does
+	// not verify was written past the webhooks and gives nothing: an Approved
+	// or Won registration is ended (UnsealedStanding), any other is decided
+	// again from its sealed requests.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // DealResult is a deal's result.
@@ -517,6 +531,12 @@ type DealOutcome struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ReportedBy string `json:"reportedBy,omitempty"`
+	// seal is the server's keyed MAC over the outcome and its reporter (set by
+	// the server when sealing is on). An outcome whose seal does not verify was
+	// written past the admission webhook and earns nothing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // InfluenceConfirmation is the program's CRM integration confirming one
@@ -528,6 +548,12 @@ type InfluenceConfirmation struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ConfirmedBy string `json:"confirmedBy,omitempty"`
+	// seal is the server's keyed MAC over the claim and who confirmed it (set
+	// by the server when sealing is on). A confirmation whose seal does not
+	// verify was written past the admission webhook and confirms nothing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // Credit is one partner's share of a won deal.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -87,8 +88,13 @@ type Input struct {
 	// when an outcome is reported): influence is credited only to a partner of
 	// the registration's program.
 	Influencers []v1alpha1.Partner
-	// Seals verify the requests' approvals (effects.Approved); nil when sealing is off.
+	// Seals verify the requests' approvals (effects.Approved), the CRM's
+	// reports and the stored standing, and seal the new standing; nil when
+	// sealing is off.
 	Seals *seal.Keys
+
+	// standingUnsealed: Deal's stored standing does not verify.
+	standingUnsealed bool
 }
 
 // Combine is what the locks of a registration's conflict keys (in key order)
@@ -169,6 +175,9 @@ type Result struct {
 	Next *time.Time
 	// Events are phase changes made by this evaluation, for Events and records.
 	Events []v1alpha1.DealEvent
+	// Warnings are warning Events about what the rules ignored (an unsealed
+	// outcome), emitted once the status is stored.
+	Warnings []Warning
 }
 
 // Final reports whether a phase is one a registration ends in.
@@ -287,7 +296,19 @@ func MissingEntitlement(p *v1alpha1.Partner, t v1alpha1.DealType, segment string
 // A registration that has not ended is evaluated again when its partner's
 // offboarding takes effect, which withdraws it.
 func Evaluate(in Input) Result {
+	stored := in.Deal
+	unsealed := ""
+	in.Deal, unsealed = sealedView(in.Deal, in.Seals)
+	if in.standingUnsealed = !in.Seals.StandingSealed(stored); in.standingUnsealed {
+		unsealed = strings.TrimPrefix(unsealed+"; ", "; ") + fmt.Sprintf("the decided standing (phase %s) is not sealed: written past the admission webhooks, it gives nothing", stored.Status.Phase)
+	}
 	res := evaluate(in)
+	// The CRM's fields are stored as they are: the controller never writes them.
+	res.Status.Outcome = stored.Status.Outcome.DeepCopy()
+	res.Status.InfluenceConfirmations = slices.Clone(stored.Status.InfluenceConfirmations)
+	res.markUnsealed(stored, unsealed, in.standingUnsealed, in.Now)
+	// The controller seals the standing it decided.
+	res.Status.Seal = in.Seals.Sign(seal.Standing(string(stored.UID), res.Status)...)
 	if !Final(res.Status.Phase) {
 		if t := offboarding.Deadline(in.Partner, in.Now); t != nil && (res.Next == nil || t.Before(*res.Next)) {
 			res.Next = t
@@ -307,22 +328,6 @@ func evaluate(in Input) Result {
 	if held {
 		st.Holder = nil
 	}
-	if st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil {
-		// A registration expires when it loses its customer, if not before:
-		// protection ended no later than that (also for one expired before a
-		// loss moved protectedUntil).
-		for i := len(st.History) - 1; i >= 0; i-- {
-			if st.History[i].Phase == v1alpha1.DealExpired {
-				endProtection(&st, st.History[i].Time.Time)
-				break
-			}
-		}
-	}
-
-	if Final(st.Phase) && !(st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil && ProtectedAt(st, d.Status.Outcome.ClosedAt.Time)) {
-		res.Lock = Release
-		return res.finish(st, now, false)
-	}
 	move := func(phase v1alpha1.DealPhase, reason, format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		if st.Phase != phase || st.Reason != reason {
@@ -341,6 +346,35 @@ func evaluate(in Input) Result {
 	}
 	end := func(phase v1alpha1.DealPhase, reason, format string, args ...any) Result {
 		move(phase, reason, format, args...)
+		res.Lock = Release
+		return res.finish(st, now, false)
+	}
+	if in.standingUnsealed && (st.Phase == v1alpha1.DealApproved || st.Phase == v1alpha1.DealWon) {
+		// The stored standing was written past the webhooks: the approval,
+		// protection and credit it claims give nothing. The registration ends
+		// with an empty protection (approvedAt = protectedUntil = now, values
+		// rather than absent fields, so they replace what was written), so no
+		// close is credited to it; its attribution stays inert (credit needs
+		// Won). Any other unsealed phase grants nothing and is decided again
+		// from the sealed requests and the locks.
+		was := st.Phase
+		st.ApprovedAt, st.ProtectedUntil = now.DeepCopy(), now.DeepCopy()
+		return end(v1alpha1.DealExpired, v1alpha1.ReasonDealUnsealedStanding,
+			"the stored standing (phase %s) is not sealed: it was written past the admission webhooks and gives no protection or credit; the registration ends and the customer goes to the next registration in line", was)
+	}
+	if st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil {
+		// A registration expires when it loses its customer, if not before:
+		// protection ended no later than that (also for one expired before a
+		// loss moved protectedUntil).
+		for i := len(st.History) - 1; i >= 0; i-- {
+			if st.History[i].Phase == v1alpha1.DealExpired {
+				endProtection(&st, st.History[i].Time.Time)
+				break
+			}
+		}
+	}
+
+	if Final(st.Phase) && !(st.Phase == v1alpha1.DealExpired && d.Status.Outcome != nil && ProtectedAt(st, d.Status.Outcome.ClosedAt.Time)) {
 		res.Lock = Release
 		return res.finish(st, now, false)
 	}
@@ -751,6 +785,69 @@ func endProtection(st *v1alpha1.DealRegistrationStatus, at time.Time) bool {
 	until := metav1.NewTime(at)
 	st.ProtectedUntil = &until
 	return true
+}
+
+// sealedView is d as the rules read it: with sealing on, an outcome or an
+// influence confirmation whose seal does not verify (written past the
+// webhook that stamps and seals who reported it) is not there. It returns
+// what was left out, for people ("" when nothing was).
+func sealedView(d *v1alpha1.DealRegistration, seals *seal.Keys) (*v1alpha1.DealRegistration, string) {
+	var left []string
+	o := d.Status.Outcome
+	if o != nil && !seals.OutcomeSealed(d) {
+		left = append(left, fmt.Sprintf("status.outcome (%s at %s, reportedBy %q)", o.Result, o.ClosedAt.UTC().Format(time.RFC3339), o.ReportedBy))
+		o = nil
+	}
+	var confirmed []v1alpha1.InfluenceConfirmation
+	for _, c := range d.Status.InfluenceConfirmations {
+		if seals.ConfirmationSealed(d, c) {
+			confirmed = append(confirmed, c)
+		} else {
+			left = append(left, fmt.Sprintf("the influence confirmation of %s (confirmedBy %q)", c.Partner, c.ConfirmedBy))
+		}
+	}
+	if len(left) == 0 {
+		return d, ""
+	}
+	view := *d
+	view.Status = *d.Status.DeepCopy()
+	view.Status.Outcome, view.Status.InfluenceConfirmations = o, confirmed
+	return &view, fmt.Sprintf("not sealed, so written past the admission webhook that stamps the CRM integration's reports, and ignored: %s", strings.Join(left, "; "))
+}
+
+// markUnsealed sets the OutcomeSealed condition: False (UnsealedOutcome) while
+// stored's outcome or an influence confirmation is not sealed (unsealed says
+// which), with a warning Event when it becomes so; True again once everything
+// is sealed (or reported again). A registration that never had an unsealed
+// report gets no condition.
+func (r *Result) markUnsealed(stored *v1alpha1.DealRegistration, unsealed string, standing bool, at time.Time) {
+	reason := v1alpha1.ReasonUnsealedOutcome
+	if standing {
+		reason = v1alpha1.ReasonDealUnsealedStanding
+	}
+	st := &r.Status
+	now := metav1.NewTime(at.UTC().Truncate(time.Second))
+	was := meta.FindStatusCondition(stored.Status.Conditions, v1alpha1.ConditionOutcomeSealed)
+	if unsealed == "" {
+		// A registration ended for its unsealed standing keeps saying why.
+		if st.Reason != v1alpha1.ReasonDealUnsealedStanding && meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionOutcomeSealed) != nil {
+			conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionTrue, ReasonSealed,
+				"the outcome and influence confirmations are sealed")
+		}
+		return
+	}
+	if was == nil || was.Status != metav1.ConditionFalse || was.Message != clip(unsealed) {
+		r.Warnings = append(r.Warnings, Warning{Reason: reason, Message: clip(unsealed)})
+	}
+	conditions.Set(&st.Conditions, st.ObservedGeneration, now, v1alpha1.ConditionOutcomeSealed, metav1.ConditionFalse, reason, clip(unsealed))
+}
+
+// ReasonSealed: everything the CRM reported on the registration is sealed.
+const ReasonSealed = "Sealed"
+
+// Warning is a warning Event the controller emits once the status is stored.
+type Warning struct {
+	Reason, Message string
 }
 
 // closedBefore reports whether outcome o closed the deal before t.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/decimal"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // DefaultMetricWindow is DealMetric.Window's default: a year.
@@ -27,10 +28,11 @@ const (
 // wins whose close lies within the metric's trailing window, never adding
 // amounts in different currencies. It returns them as evidence entries for the
 // tier engine (observed when the value last changed, so a demotion's grace
-// counts from then), as status entries naming the deals, and the next instant a
+// counts from then), as status entries naming the deals (with sealing on, a
+// deal whose outcome or standing is not sealed counts for nothing), and the next instant a
 // value changes by itself (a counted close leaving its window, or a close
 // reported ahead of time being reached).
-func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.DealRegistration, now time.Time) ([]v1alpha1.EvidenceEntry, []v1alpha1.ComputedMetric, *time.Time) {
+func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.DealRegistration, now time.Time, seals *seal.Keys) ([]v1alpha1.EvidenceEntry, []v1alpha1.ComputedMetric, *time.Time) {
 	if program == nil {
 		return nil, nil, nil
 	}
@@ -53,7 +55,7 @@ func Metrics(program *v1alpha1.PartnerProgram, partner string, won []v1alpha1.De
 		for i := range won {
 			d := &won[i]
 			amount, ok := credit(d, partner, def.Deals)
-			if !ok {
+			if !ok || !seals.OutcomeSealed(d) || !seals.StandingSealed(d) {
 				continue
 			}
 			closed := d.Status.Outcome.ClosedAt.Time

@@ -45,7 +45,7 @@ func TestMetricsFromWonDeals(t *testing.T) {
 	lost.Status.Phase = v1alpha1.DealLost
 	won = append(won, lost)
 
-	entries, status, next := Metrics(p, "partners/acme", won, now)
+	entries, status, next := Metrics(p, "partners/acme", won, now, nil)
 	got := map[string]string{}
 	for _, e := range entries {
 		got[e.Metric] = string(e.Value)
@@ -77,7 +77,7 @@ func TestMetricsFromWonDeals(t *testing.T) {
 	}
 	// When a deal leaves the window the value changes then: that is its observation.
 	late := now.Add(DefaultMetricWindow - 5*day)
-	entries, _, next = Metrics(p, "partners/acme", won[:1], late)
+	entries, _, next = Metrics(p, "partners/acme", won[:1], late, nil)
 	if len(entries) == 0 || !entries[0].ObservedAt.Equal(&metav1.Time{Time: now.Add(-10 * day).Add(DefaultMetricWindow)}) || entries[0].Value != "0" {
 		t.Errorf("after deal a left the window: %+v", entries)
 	}

@@ -234,6 +234,72 @@ func Grant(partnerUID string, g v1alpha1.ActiveGrant) []string {
 	return []string{"grant", partnerUID, g.Request, string(g.Type), g.Tier, at(g.AppliedAt), at(g.SpentAt)}
 }
 
+// Outcome is what the seal of a deal registration's outcome covers: the
+// result, the close, the amount and who reported it.
+func Outcome(dealUID string, o v1alpha1.DealOutcome) []string {
+	amount, currency := "", ""
+	if o.Amount != nil {
+		amount, currency = string(o.Amount.Amount), o.Amount.Currency
+	}
+	return []string{"outcome", dealUID, string(o.Result), stamp(o.ClosedAt.Time), amount, currency, o.ReportedBy}
+}
+
+// Confirmation is what the seal of an influence confirmation covers: the
+// claim as confirmed (partner, namespace, role, time) and who confirmed it.
+func Confirmation(dealUID string, c v1alpha1.InfluenceConfirmation) []string {
+	return []string{"influence", dealUID, c.Partner, c.Namespace, string(c.Role), stamp(c.At.Time), c.ConfirmedBy}
+}
+
+// Standing is what the seal of a deal registration's decided standing
+// covers: its phase, approval and protection, its extension's and conflict's
+// requests and results, and the credit its attribution gives.
+func Standing(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
+	at := func(t *metav1.Time) string {
+		if t == nil {
+			return ""
+		}
+		return stamp(t.Time)
+	}
+	parts := []string{"standing", dealUID, string(st.Phase), at(st.ApprovedAt), at(st.ProtectedUntil)}
+	if e := st.Extension; e != nil {
+		parts = append(parts, "extension", e.Request, e.Result)
+	}
+	if c := st.Conflict; c != nil {
+		parts = append(parts, "conflict", c.Request, c.Against.UID, c.Result)
+	}
+	if a := st.Attribution; a != nil {
+		credit := func(c v1alpha1.Credit) []string {
+			return []string{c.Namespace, c.Partner, string(c.Role), string(c.Amount.Amount), c.Amount.Currency}
+		}
+		parts = append(parts, "attribution", strconv.Itoa(len(a.Influenced)))
+		if a.Sourced != nil {
+			parts = append(parts, credit(*a.Sourced)...)
+		}
+		for _, c := range a.Influenced {
+			parts = append(parts, credit(c)...)
+		}
+	}
+	return parts
+}
+
+// StandingSealed reports whether d's decided standing is sealed (true when
+// sealing is off, and for a registration not yet decided: no phase).
+func (k *Keys) StandingSealed(d *v1alpha1.DealRegistration) bool {
+	return d.Status.Phase == "" || k.Verify(d.Status.Seal, Standing(string(d.UID), d.Status)...)
+}
+
+// OutcomeSealed reports whether d's outcome is sealed (true when sealing is
+// off; false when there is none).
+func (k *Keys) OutcomeSealed(d *v1alpha1.DealRegistration) bool {
+	o := d.Status.Outcome
+	return o != nil && k.Verify(o.Seal, Outcome(string(d.UID), *o)...)
+}
+
+// ConfirmationSealed reports whether influence confirmation c of d is sealed.
+func (k *Keys) ConfirmationSealed(d *v1alpha1.DealRegistration, c v1alpha1.InfluenceConfirmation) bool {
+	return k.Verify(c.Seal, Confirmation(string(d.UID), c)...)
+}
+
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
 // line, the current first (the format Parse reads).
 const SecretKey = "keys"
@@ -311,6 +377,27 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 		}
 	}
 	return true
+}
+
+// AdoptDeal seals, in place, d's decided standing, reported outcome and
+// influence confirmations that have no seal, and reports whether it sealed any.
+func (k *Keys) AdoptDeal(d *v1alpha1.DealRegistration) bool {
+	if k == nil {
+		return false
+	}
+	changed := false
+	if d.Status.Phase != "" && d.Status.Seal == "" {
+		d.Status.Seal, changed = k.Sign(Standing(string(d.UID), d.Status)...), true
+	}
+	if o := d.Status.Outcome; o != nil && o.Seal == "" {
+		o.Seal, changed = k.Sign(Outcome(string(d.UID), *o)...), true
+	}
+	for i := range d.Status.InfluenceConfirmations {
+		if c := &d.Status.InfluenceConfirmations[i]; c.Seal == "" {
+			c.Seal, changed = k.Sign(Confirmation(string(d.UID), *c)...), true
+		}
+	}
+	return changed
 }
 
 // AdoptRequest seals, in place, q's copy of its review path and the review

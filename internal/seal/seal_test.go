@@ -200,3 +200,58 @@ func TestADecisionSealedBeforeChainingHasOnePlaceOnceAdopted(t *testing.T) {
 		t.Fatalf("adoption chained a decision whose seal never verified")
 	}
 }
+
+// A deal's outcome and influence confirmations stored before sealing was on
+// are sealed once by adoption; a present seal, good or bad, is left alone; the
+// seal binds the registration, the close, the amount and who reported it.
+func TestAdoptionSealsADealsUnsealedOutcomeAndConfirmations(t *testing.T) {
+	k, _ := New(keyA)
+	at := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	d := &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{UID: "uid-d"}, Status: v1alpha1.DealRegistrationStatus{
+		Phase: v1alpha1.DealApproved, ApprovedAt: &at, ProtectedUntil: &at,
+		Outcome: &v1alpha1.DealOutcome{Result: v1alpha1.DealResultWon, ClosedAt: at, Amount: &v1alpha1.Money{Amount: "100", Currency: "USD"}, ReportedBy: "crm"},
+		InfluenceConfirmations: []v1alpha1.InfluenceConfirmation{
+			{Influencer: v1alpha1.Influencer{Partner: "nimbus", At: at}, ConfirmedBy: "crm"},
+			{Influencer: v1alpha1.Influencer{Partner: "forged", At: at}, ConfirmedBy: "crm", Seal: "v1.forged"},
+		},
+	}}
+	if !k.AdoptDeal(d) || !k.OutcomeSealed(d) || !k.ConfirmationSealed(d, d.Status.InfluenceConfirmations[0]) || !k.StandingSealed(d) {
+		t.Fatalf("AdoptDeal sealed %+v %+v", d.Status.Outcome, d.Status.InfluenceConfirmations)
+	}
+	if d.Status.InfluenceConfirmations[1].Seal != "v1.forged" || k.AdoptDeal(d) {
+		t.Error("adoption resealed a present seal, or sealed twice")
+	}
+	for name, change := range map[string]func(*v1alpha1.DealRegistration){
+		"another amount":   func(d *v1alpha1.DealRegistration) { d.Status.Outcome.Amount.Amount = "900000" },
+		"another close":    func(d *v1alpha1.DealRegistration) { d.Status.Outcome.ClosedAt = metav1.NewTime(at.Add(time.Hour)) },
+		"another reporter": func(d *v1alpha1.DealRegistration) { d.Status.Outcome.ReportedBy = "the-cfo" },
+		"another deal":     func(d *v1alpha1.DealRegistration) { d.UID = "uid-other" },
+	} {
+		c := d.DeepCopy()
+		change(c)
+		if k.OutcomeSealed(c) {
+			t.Errorf("the outcome's seal still verifies with %s", name)
+		}
+	}
+	later := metav1.NewTime(at.Add(time.Hour))
+	for name, change := range map[string]func(*v1alpha1.DealRegistration){
+		"another phase":      func(d *v1alpha1.DealRegistration) { d.Status.Phase = v1alpha1.DealWon },
+		"a later protection": func(d *v1alpha1.DealRegistration) { d.Status.ProtectedUntil = &later },
+		"an attribution": func(d *v1alpha1.DealRegistration) {
+			d.Status.Attribution = &v1alpha1.Attribution{Sourced: &v1alpha1.Credit{Partner: "acme"}}
+		},
+		"an extension result": func(d *v1alpha1.DealRegistration) {
+			d.Status.Extension = &v1alpha1.DealExtension{Request: "x", Result: "Approved"}
+		},
+	} {
+		c := d.DeepCopy()
+		change(c)
+		if k.StandingSealed(c) {
+			t.Errorf("the standing's seal still verifies with %s", name)
+		}
+	}
+	var off *Keys
+	if !off.OutcomeSealed(d) || off.AdoptDeal(d) {
+		t.Error("with sealing off every outcome counts and adoption changes nothing")
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/partnergov/partnergov/internal/guard"
 	"github.com/partnergov/partnergov/internal/offboarding"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -340,6 +341,9 @@ type DealStatusGuard struct {
 	Reader             client.Reader
 	Decoder            admission.Decoder
 	ControllerUsername string
+	// Seals seal the outcome and influence confirmations the guard stamps;
+	// nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // Handle implements admission.Handler.
@@ -356,7 +360,7 @@ func (h *DealStatusGuard) Handle(ctx context.Context, req admission.Request) adm
 	if program != nil && program.Spec.DealRegistration != nil {
 		crm = program.Spec.DealRegistration.CRMReporters
 	}
-	status, refusal := guard.DealStatus(&old, &updated, writerOf(req, h.ControllerUsername, nil), crm)
+	status, refusal := guard.DealStatus(&old, &updated, writerOf(req, h.ControllerUsername, h.Seals), crm)
 	if refusal != nil {
 		return admission.Denied(refusal.Message)
 	}

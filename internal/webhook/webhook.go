@@ -70,6 +70,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Reader:             mgr.GetClient(),
 		Decoder:            admission.NewDecoder(mgr.GetScheme()),
 		ControllerUsername: o.ControllerUsername,
+		Seals:              o.Seals,
 	}})
 	reader := mgr.GetAPIReader()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealRegistration{}).

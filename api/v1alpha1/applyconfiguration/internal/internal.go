@@ -436,6 +436,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: result
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.DealResult
+    - name: seal
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealPhase
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealRegistration
@@ -647,6 +650,9 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: numeric
     - name: request
+      type:
+        scalar: string
+    - name: seal
       type:
         scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.DealResult
@@ -1119,6 +1125,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: role
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
+    - name: seal
+      type:
+        scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.InfluenceRole
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.Influencer

@@ -26,6 +26,10 @@ type DealOutcomeApplyConfiguration struct {
 	Amount *MoneyApplyConfiguration `json:"amount,omitempty"`
 	// reportedBy is the identity that reported the outcome (set by the server).
 	ReportedBy *string `json:"reportedBy,omitempty"`
+	// seal is the server's keyed MAC over the outcome and its reporter (set by
+	// the server when sealing is on). An outcome whose seal does not verify was
+	// written past the admission webhook and earns nothing.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // DealOutcomeApplyConfiguration constructs a declarative configuration of the DealOutcome type for use with
@@ -63,5 +67,13 @@ func (b *DealOutcomeApplyConfiguration) WithAmount(value *MoneyApplyConfiguratio
 // If called multiple times, the ReportedBy field is set to the value of the last call.
 func (b *DealOutcomeApplyConfiguration) WithReportedBy(value string) *DealOutcomeApplyConfiguration {
 	b.ReportedBy = &value
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *DealOutcomeApplyConfiguration) WithSeal(value string) *DealOutcomeApplyConfiguration {
+	b.Seal = &value
 	return b
 }

@@ -82,6 +82,13 @@ type DealRegistrationStatusApplyConfiguration struct {
 	// attribution is the credit a won deal gives, computed once when the
 	// outcome is reported.
 	Attribution *AttributionApplyConfiguration `json:"attribution,omitempty"`
+	// seal is the controller's keyed MAC over the decided standing (when
+	// sealing is on): phase, approvedAt, protectedUntil, the extension's and
+	// the conflict's results and the attribution. A standing whose seal does
+	// not verify was written past the webhooks and gives nothing: an Approved
+	// or Won registration is ended (UnsealedStanding), any other is decided
+	// again from its sealed requests.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // DealRegistrationStatusApplyConfiguration constructs a declarative configuration of the DealRegistrationStatus type for use with
@@ -277,5 +284,13 @@ func (b *DealRegistrationStatusApplyConfiguration) WithInfluenceConfirmations(va
 // If called multiple times, the Attribution field is set to the value of the last call.
 func (b *DealRegistrationStatusApplyConfiguration) WithAttribution(value *AttributionApplyConfiguration) *DealRegistrationStatusApplyConfiguration {
 	b.Attribution = value
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *DealRegistrationStatusApplyConfiguration) WithSeal(value string) *DealRegistrationStatusApplyConfiguration {
+	b.Seal = &value
 	return b
 }

@@ -22,6 +22,10 @@ type InfluenceConfirmationApplyConfiguration struct {
 	InfluencerApplyConfiguration `json:""`
 	// confirmedBy is the identity that confirmed the claim (set by the server).
 	ConfirmedBy *string `json:"confirmedBy,omitempty"`
+	// seal is the server's keyed MAC over the claim and who confirmed it (set
+	// by the server when sealing is on). A confirmation whose seal does not
+	// verify was written past the admission webhook and confirms nothing.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // InfluenceConfirmationApplyConfiguration constructs a declarative configuration of the InfluenceConfirmation type for use with
@@ -67,5 +71,13 @@ func (b *InfluenceConfirmationApplyConfiguration) WithAt(value v1.Time) *Influen
 // If called multiple times, the ConfirmedBy field is set to the value of the last call.
 func (b *InfluenceConfirmationApplyConfiguration) WithConfirmedBy(value string) *InfluenceConfirmationApplyConfiguration {
 	b.ConfirmedBy = &value
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *InfluenceConfirmationApplyConfiguration) WithSeal(value string) *InfluenceConfirmationApplyConfiguration {
+	b.Seal = &value
 	return b
 }
