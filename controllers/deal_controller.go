@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +46,44 @@ type DealReconciler struct {
 	// Seals verify the review, extension and conflict approvals
 	// (effects.Approved); nil when sealing is off.
 	Seals *seal.Keys
+
+	mu sync.Mutex
+	// recorded is, per registration, the UID it had and the sequence up to
+	// which this process recorded its transitions: status.recordedSequence
+	// advances only with a write made for another reason, and no record is
+	// cached, so without it every reconcile would create the records after the
+	// marker again (AlreadyExists). One number per registration, not per record.
+	recorded map[types.NamespacedName]recordedSeq
+}
+
+type recordedSeq struct {
+	uid types.UID
+	seq int64
+}
+
+// recordedUpTo is the sequence up to which d's transitions are known recorded.
+func (r *DealReconciler) recordedUpTo(d *v1alpha1.DealRegistration) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k, ok := r.recorded[client.ObjectKeyFromObject(d)]; ok && k.uid == d.UID {
+		return max(d.Status.RecordedSequence, k.seq)
+	}
+	return d.Status.RecordedSequence
+}
+
+func (r *DealReconciler) rememberRecorded(d *v1alpha1.DealRegistration, seq int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recorded == nil {
+		r.recorded = map[types.NamespacedName]recordedSeq{}
+	}
+	r.recorded[client.ObjectKeyFromObject(d)] = recordedSeq{uid: d.UID, seq: seq}
+}
+
+func (r *DealReconciler) forgetRecorded(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.recorded, key)
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=dealregistrations,verbs=get;list;watch
@@ -56,6 +95,9 @@ type DealReconciler struct {
 func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var d v1alpha1.DealRegistration
 	if err := r.Get(ctx, req.NamespacedName, &d); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetRecorded(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !d.DeletionTimestamp.IsZero() {
@@ -191,8 +233,8 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	// Transitions stored and left unrecorded (a crash between their write and
 	// their records) are recorded before anything else. status.recordedSequence
-	// advances only with a write made for another reason: the records, looked
-	// up in the cache, are what says a transition is recorded.
+	// advances only with a write made for another reason; until then this
+	// process remembers what it recorded (recordedUpTo).
 	recorded, err := r.record(ctx, &d, &d.Status, in.Program, now)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
@@ -261,6 +303,7 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 	retention := v1alpha1.RecordRetention(program)
 	stored := d.DeepCopy()
 	stored.Status = *st.DeepCopy()
+	stored.Status.RecordedSequence = max(st.RecordedSequence, r.recordedUpTo(d))
 	for _, rec := range record.DealTransitions(stored, name, FieldOwner, retention) {
 		if now.Before(rec.Spec.RetainUntil.Time) {
 			if err := ensureRecord(ctx, r.Client, rec); err != nil {
@@ -269,10 +312,11 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 		}
 	}
 	// Every transition after the marker now has its record.
-	recorded := st.RecordedSequence
+	recorded := stored.Status.RecordedSequence
 	if n := len(st.History); n > 0 {
 		recorded = max(recorded, st.History[n-1].Sequence)
 	}
+	r.rememberRecorded(d, recorded)
 	return recorded, nil
 }
 
