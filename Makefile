@@ -50,7 +50,7 @@ manifests: ## Generate CRDs, RBAC and webhook configurations under config/, and 
 
 .PHONY: api-docs
 api-docs: ## Generate the API reference docs/reference/api.md from the types (make manifests does).
-	$(CRD_REF_DOCS) --config=hack/crd-ref-docs/config.yaml --source-path=./api/v1alpha1 \
+	$(CRD_REF_DOCS) --config=hack/crd-ref-docs/config.yaml --source-path=./api \
 		--renderer=markdown --output-path=docs/reference/api.md --log-level=WARN
 
 # The PrometheusRule of config/prometheus wraps the plain rules file, the one source.

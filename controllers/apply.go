@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -68,7 +69,7 @@ func statusChanged(stored, computed any, shared ...string) (bool, error) {
 // record exists is never read from a cache: the manager keeps no record in
 // memory (records accumulate for years), so callers create only what their
 // status markers say is not recorded yet.
-func ensureRecord(ctx context.Context, c client.Client, rec *v1alpha1.DecisionRecord) error {
+func ensureRecord(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
 	// A namespace being deleted takes its records with it; one it refuses to
 	// hold is not lost, and retrying would only fail again until it is gone.
 	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 )
@@ -102,12 +103,12 @@ func underReview(g Gomega, d *v1alpha1.DealRegistration, stage string) *v1alpha1
 // reportWon has the CRM integration report d won for amount USD, closed now
 // (with a forged reporter the server replaces).
 // dealRecords lists the DealTransition records of registration d.
-func dealRecords(g Gomega, d *v1alpha1.DealRegistration) []v1alpha1.DecisionRecord {
-	var recs v1alpha1.DecisionRecordList
+func dealRecords(g Gomega, d *v1alpha1.DealRegistration) []recordsv1alpha1.DecisionRecord {
+	var recs recordsv1alpha1.DecisionRecordList
 	g.Expect(admin.List(ctx, &recs, client.InNamespace(d.Namespace))).To(Succeed())
-	var out []v1alpha1.DecisionRecord
+	var out []recordsv1alpha1.DecisionRecord
 	for _, r := range recs.Items {
-		if r.Spec.Type == v1alpha1.DecisionDealTransition && r.Spec.Subject.UID == string(d.UID) {
+		if r.Spec.Type == recordsv1alpha1.DecisionDealTransition && r.Spec.Subject.UID == string(d.UID) {
 			out = append(out, r)
 		}
 	}
@@ -487,11 +488,11 @@ func TestAWonDealCreditsItsHolderOnceAndEveryTransitionIsRecorded(t *testing.T) 
 
 	// Every transition is recorded once: approved at submission, then won.
 	eventually(g, func(g Gomega) {
-		var recs v1alpha1.DecisionRecordList
+		var recs recordsv1alpha1.DecisionRecordList
 		g.Expect(admin.List(ctx, &recs, client.InNamespace(f.ns))).To(Succeed())
 		var to []string
 		for _, r := range recs.Items {
-			if r.Spec.Type == v1alpha1.DecisionDealTransition && r.Spec.Subject.Name == d.Name {
+			if r.Spec.Type == recordsv1alpha1.DecisionDealTransition && r.Spec.Subject.Name == d.Name {
 				to = append(to, r.Spec.To)
 			}
 		}

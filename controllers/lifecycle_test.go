@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/controllers"
 	"github.com/partnergov/partnergov/test/testenv"
@@ -68,7 +69,7 @@ func expectLifecycleHistory(g Gomega, p *v1alpha1.Partner, moves ...string) {
 		g.Expect(stored).To(Equal(moves))
 		var records []string
 		for _, r := range recordsOf(g, p) {
-			if r.Spec.Type == v1alpha1.DecisionLifecycleChange {
+			if r.Spec.Type == recordsv1alpha1.DecisionLifecycleChange {
 				records = append(records, fmt.Sprintf("%s->%s:%s", r.Spec.From, r.Spec.To, r.Spec.Reason))
 			}
 		}
@@ -202,7 +203,7 @@ func TestOffboardedWithdrawsEveryEntitlementAtItsEffectiveTime(t *testing.T) {
 		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonOffboarded))
 	}).Should(Succeed())
 	expectLifecycleHistory(g, p, "Active->Offboarding:OffboardingScheduled", "Offboarding->Offboarded:OffboardingEffective")
-	g.Expect(slices.ContainsFunc(recordsOf(g, p), func(r v1alpha1.DecisionRecord) bool { return r.Spec.Type == v1alpha1.DecisionTierChange })).To(BeTrue())
+	g.Expect(slices.ContainsFunc(recordsOf(g, p), func(r recordsv1alpha1.DecisionRecord) bool { return r.Spec.Type == recordsv1alpha1.DecisionTierChange })).To(BeTrue())
 }
 
 // TestOnboardingCannotBeSkippedByTiming: whether a partner has been through
@@ -259,7 +260,7 @@ func TestOnboardingCannotBeSkippedByTiming(t *testing.T) {
 		g.Expect(got.Status.Lifecycle.Phase).To(Equal(v1alpha1.LifecycleActive))
 		g.Expect(got.Status.Lifecycle.Reason).To(Equal(v1alpha1.ReasonAdoptedPreExisting))
 		g.Expect(got.Status.Lifecycle.OnboardedAt).NotTo(BeNil())
-		g.Expect(recordsOf(g, p)).To(ContainElement(And(HaveField("Spec.Type", v1alpha1.DecisionLifecycleChange),
+		g.Expect(recordsOf(g, p)).To(ContainElement(And(HaveField("Spec.Type", recordsv1alpha1.DecisionLifecycleChange),
 			HaveField("Spec.To", string(v1alpha1.LifecycleActive)), HaveField("Spec.Reason", v1alpha1.ReasonAdoptedPreExisting))))
 	}).Should(Succeed())
 }

@@ -32,7 +32,7 @@ type ListingReconciler struct {
 	Seals *seal.Keys
 }
 
-// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
+// +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=listings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=listings/status,verbs=get;update;patch
 

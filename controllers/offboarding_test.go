@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 )
@@ -157,14 +158,14 @@ func TestOffboardingRevokesReleasesUnpublishesWithdrawsAndKeepsTheRecords(t *tes
 	g.Expect(err.Error()).To(ContainSubstring("cannot be removed or changed"))
 
 	// Each consequence is recorded.
-	var before []v1alpha1.DecisionRecord
+	var before []recordsv1alpha1.DecisionRecord
 	eventually(g, func(g Gomega) {
 		before = recordsOf(g, leaving)
-		g.Expect(before).To(ContainElement(And(HaveField("Spec.Type", v1alpha1.DecisionDealTransition),
+		g.Expect(before).To(ContainElement(And(HaveField("Spec.Type", recordsv1alpha1.DecisionDealTransition),
 			HaveField("Spec.To", string(v1alpha1.DealWithdrawn)), HaveField("Spec.Reason", v1alpha1.ReasonPartnerOffboarded))))
-		g.Expect(before).To(ContainElement(And(HaveField("Spec.Type", v1alpha1.DecisionRequestOutcome),
+		g.Expect(before).To(ContainElement(And(HaveField("Spec.Type", recordsv1alpha1.DecisionRequestOutcome),
 			HaveField("Spec.Request", open.Name), HaveField("Spec.To", string(v1alpha1.PhaseWithdrawn)), HaveField("Spec.Reason", v1alpha1.ReasonPartnerOffboarded))))
-		g.Expect(before).To(ContainElement(And(HaveField("Spec.Type", v1alpha1.DecisionListingPublication),
+		g.Expect(before).To(ContainElement(And(HaveField("Spec.Type", recordsv1alpha1.DecisionListingPublication),
 			HaveField("Spec.To", "Unpublished"), HaveField("Spec.Reason", v1alpha1.ReasonPartnerOffboarded))))
 	}).Should(Succeed())
 

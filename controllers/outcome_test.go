@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/review"
 )
@@ -67,7 +68,7 @@ func TestAForgedApprovalGrantsNothing(t *testing.T) {
 			g.Expect(got.Status.Funds.Commitments).To(BeEmpty(), "a forged approval commits no funds")
 		}
 	}).WithTimeout(4 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
-	g.Expect(countBy(recordsOf(g, f.partner))[v1alpha1.DecisionRequestOutcome]).To(BeZero(), "a forged outcome is not recorded")
+	g.Expect(countBy(recordsOf(g, f.partner))[recordsv1alpha1.DecisionRequestOutcome]).To(BeZero(), "a forged outcome is not recorded")
 }
 
 // Decision integrity III, item 7: a sealed decision has one place in history.

@@ -58,7 +58,7 @@ type PartnerReconciler struct {
 	Seals *seal.Keys
 }
 
-// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch;create

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/plugin"
 )
@@ -44,7 +45,7 @@ func pluginAs(t *testing.T, g Gomega, name string, groups []string, rules ...rba
 
 // readRule allows verbs on the named partnergov resources.
 func readRule(verbs []string, resources ...string) rbacv1.PolicyRule {
-	return rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: resources, Verbs: verbs}
+	return rbacv1.PolicyRule{APIGroups: []string{v1alpha1.GroupVersion.Group, recordsv1alpha1.GroupVersion.Group}, Resources: resources, Verbs: verbs}
 }
 
 func TestThePluginExplainsAPartnersTierWithTheEvidenceBehindIt(t *testing.T) {

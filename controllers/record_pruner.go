@@ -9,7 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/partnergov/partnergov/api/v1alpha1"
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
 )
 
@@ -51,7 +51,7 @@ func (p *RecordPruner) Prune(ctx context.Context) (int, error) {
 	pruned := 0
 	cont := ""
 	for {
-		var list v1alpha1.DecisionRecordList
+		var list recordsv1alpha1.DecisionRecordList
 		if err := p.APIReader.List(ctx, &list, client.Limit(pruneBatch), client.Continue(cont)); err != nil {
 			return pruned, err
 		}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/controllers"
 	"github.com/partnergov/partnergov/internal/plugin"
@@ -29,15 +30,15 @@ import (
 // Decision integrity II: records that cannot be lost or forged.
 
 // recordsOf lists a partner's DecisionRecords.
-func recordsOf(g Gomega, p *v1alpha1.Partner) []v1alpha1.DecisionRecord {
-	var list v1alpha1.DecisionRecordList
+func recordsOf(g Gomega, p *v1alpha1.Partner) []recordsv1alpha1.DecisionRecord {
+	var list recordsv1alpha1.DecisionRecordList
 	g.Expect(admin.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingLabels{record.LabelPartner: p.Name})).To(Succeed())
 	return list.Items
 }
 
 // countBy counts records by type.
-func countBy(records []v1alpha1.DecisionRecord) map[v1alpha1.DecisionType]int {
-	out := map[v1alpha1.DecisionType]int{}
+func countBy(records []recordsv1alpha1.DecisionRecord) map[recordsv1alpha1.DecisionType]int {
+	out := map[recordsv1alpha1.DecisionType]int{}
 	for _, r := range records {
 		out[r.Spec.Type]++
 	}
@@ -55,10 +56,10 @@ func TestEveryDecisionIsRecordedOnceEvenAcrossARestart(t *testing.T) {
 	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.CurrentStage).To(Equal("finance")) }).Should(Succeed())
 	g.Expect(decide(bob, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 
-	want := map[v1alpha1.DecisionType]int{
-		v1alpha1.DecisionTierChange:     2, // none -> entry, entry -> select
-		v1alpha1.DecisionStageDecision:  2, // alice at manager, bob at finance
-		v1alpha1.DecisionRequestOutcome: 1, // approved
+	want := map[recordsv1alpha1.DecisionType]int{
+		recordsv1alpha1.DecisionTierChange:     2, // none -> entry, entry -> select
+		recordsv1alpha1.DecisionStageDecision:  2, // alice at manager, bob at finance
+		recordsv1alpha1.DecisionRequestOutcome: 1, // approved
 	}
 	eventually(g, func(g Gomega) {
 		g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(selectTier))
@@ -68,14 +69,14 @@ func TestEveryDecisionIsRecordedOnceEvenAcrossARestart(t *testing.T) {
 	recs := recordsOf(g, f.partner)
 	for _, rec := range recs {
 		switch rec.Spec.Type {
-		case v1alpha1.DecisionTierChange:
+		case recordsv1alpha1.DecisionTierChange:
 			g.Expect(rec.Spec.Actor).To(Equal(controllers.FieldOwner))
 			if rec.Spec.To == selectTier {
 				g.Expect(rec.Spec.From).To(Equal(entry))
 				g.Expect(rec.Spec.Evidence).To(ContainElement(HaveField("Metric", "revenue")))
 				g.Expect(rec.Spec.PolicyGenerations.Tier).NotTo(BeZero())
 			}
-		case v1alpha1.DecisionStageDecision:
+		case recordsv1alpha1.DecisionStageDecision:
 			g.Expect(rec.Spec.Actor).To(BeElementOf("alice@example.com", "bob@example.com"))
 			g.Expect(rec.Spec.Request).To(Equal(r.Name))
 		}
@@ -104,13 +105,13 @@ func TestRecordsCannotBeForgedChangedOrDeletedBeforeTheirRetention(t *testing.T)
 	alice := reviewer(t, "alice@example.com", f.path, "manager")
 	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, Amount: usd("100")})
 	g.Expect(decide(alice, r, "", v1alpha1.DecisionApprove)).To(Succeed())
-	var rec v1alpha1.DecisionRecord
+	var rec recordsv1alpha1.DecisionRecord
 	eventually(g, func(g Gomega) {
 		recs := recordsOf(g, f.partner)
-		g.Expect(recs).To(ContainElement(HaveField("Spec.Type", v1alpha1.DecisionRequestOutcome), &rec))
+		g.Expect(recs).To(ContainElement(HaveField("Spec.Type", recordsv1alpha1.DecisionRequestOutcome), &rec))
 	}).Should(Succeed())
 
-	forged := &v1alpha1.DecisionRecord{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "forged"}, Spec: *rec.Spec.DeepCopy()}
+	forged := &recordsv1alpha1.DecisionRecord{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "forged"}, Spec: *rec.Spec.DeepCopy()}
 	err := admin.Create(ctx, forged)
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 	g.Expect(err.Error()).To(ContainSubstring("only the partnergov controller records decisions"))
@@ -134,7 +135,7 @@ func TestRecordsCannotBeForgedChangedOrDeletedBeforeTheirRetention(t *testing.T)
 	offboard(g, f.partner, time.Now())
 	eventually(g, func() error { return admin.Delete(ctx, getPartner(g, f.partner)) }).Should(Succeed())
 	g.Consistently(func(g Gomega) {
-		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(&rec), &v1alpha1.DecisionRecord{})).To(Succeed())
+		g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(&rec), &recordsv1alpha1.DecisionRecord{})).To(Succeed())
 	}).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 }
 
@@ -149,7 +150,7 @@ func TestRecordsPastTheirRetentionArePruned(t *testing.T) {
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 	}).Should(Succeed())
 	p := settledPartner(t, g, ns, program.Name)
-	var kept []v1alpha1.DecisionRecord
+	var kept []recordsv1alpha1.DecisionRecord
 	eventually(g, func(g Gomega) {
 		kept = recordsOf(g, p)
 		g.Expect(kept).NotTo(BeEmpty())
@@ -204,13 +205,13 @@ func TestANewPartnerOfAnOldNameInheritsNothing(t *testing.T) {
 func TestDeletingANamespaceDeletesItsRecords(t *testing.T) {
 	g := NewWithT(t)
 	f, _, _ := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
-	var rec v1alpha1.DecisionRecord
+	var rec recordsv1alpha1.DecisionRecord
 	eventually(g, func(g Gomega) {
-		g.Expect(recordsOf(g, f.partner)).To(ContainElement(HaveField("Spec.Type", v1alpha1.DecisionTierChange), &rec))
+		g.Expect(recordsOf(g, f.partner)).To(ContainElement(HaveField("Spec.Type", recordsv1alpha1.DecisionTierChange), &rec))
 	}).Should(Succeed())
 	// The namespace controller empties a namespace being deleted; it is let through.
 	nsController := userClient(t, "system:serviceaccount:kube-system:namespace-controller", nil, rbacv1.PolicyRule{
-		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"decisionrecords"}, Verbs: []string{"delete"},
+		APIGroups: []string{recordsv1alpha1.GroupVersion.Group}, Resources: []string{"decisionrecords"}, Verbs: []string{"delete"},
 	})
 	eventually(g, func() error { return nsController.Delete(ctx, &rec) }).Should(Succeed())
 }
@@ -296,7 +297,7 @@ func TestForgedDecisionsEvidenceAndTiersDoNotSurvive(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(getRequest(g, r).Status.Phase).To(Equal(v1alpha1.PhasePending), "a forged approval never counts")
 	}).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
-	g.Expect(countBy(recordsOf(g, f.partner))[v1alpha1.DecisionStageDecision]).To(BeZero(), "a forged decision is not recorded")
+	g.Expect(countBy(recordsOf(g, f.partner))[recordsv1alpha1.DecisionStageDecision]).To(BeZero(), "a forged decision is not recorded")
 
 	// Reported again through the webhook, the same revenue counts.
 	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "151", time.Now())).To(Succeed())
@@ -315,7 +316,7 @@ func TestARequestIsNotDeletedBeforeItsDecisionsAreRecorded(t *testing.T) {
 	r := f.ask(g, claimSpec())
 	eventually(g, func(g Gomega) { g.Expect(getRequest(g, r).Status.CurrentStage).To(Equal("manager")) }).Should(Succeed())
 
-	none := corev1.ResourceList{"count/decisionrecords.governance.partnergov.io": resource.MustParse("0")}
+	none := corev1.ResourceList{"count/decisionrecords.records.partnergov.io": resource.MustParse("0")}
 	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "no-records"}, Spec: corev1.ResourceQuotaSpec{Hard: none}}
 	g.Expect(admin.Create(ctx, quota)).To(Succeed())
 	quota.Status = corev1.ResourceQuotaStatus{Hard: none, Used: none} // what the quota controller (absent here) would write
@@ -333,7 +334,7 @@ func TestARequestIsNotDeletedBeforeItsDecisionsAreRecorded(t *testing.T) {
 	// pending request may go; its record stays.
 	g.Expect(admin.Delete(ctx, quota)).To(Succeed())
 	eventually(g, func(g Gomega) { g.Expect(admin.Delete(ctx, getRequest(g, r))).To(Succeed()) }).Should(Succeed())
-	g.Expect(countBy(recordsOf(g, f.partner))).To(HaveKeyWithValue(v1alpha1.DecisionStageDecision, 1))
+	g.Expect(countBy(recordsOf(g, f.partner))).To(HaveKeyWithValue(recordsv1alpha1.DecisionStageDecision, 1))
 }
 
 // TestRetentionIsFixedWhenTheDecisionIsMade: a decided request keeps the
@@ -347,7 +348,7 @@ func TestRetentionIsFixedWhenTheDecisionIsMade(t *testing.T) {
 	r := f.ask(g, v1alpha1.ExceptionRequestSpec{Type: v1alpha1.RequestFunds, Amount: usd("100")})
 	g.Expect(decide(alice, r, "", v1alpha1.DecisionApprove)).To(Succeed())
 	var until metav1.Time
-	var rec v1alpha1.DecisionRecord
+	var rec recordsv1alpha1.DecisionRecord
 	eventually(g, func(g Gomega) {
 		got := getRequest(g, r)
 		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseApproved))
@@ -355,7 +356,7 @@ func TestRetentionIsFixedWhenTheDecisionIsMade(t *testing.T) {
 		until = *got.Status.RetainUntil
 		approved := condition(got.Status.Conditions, v1alpha1.ConditionApproved)
 		g.Expect(until.Time).To(BeTemporally("~", approved.LastTransitionTime.Add(v1alpha1.DefaultRecordRetention), time.Second))
-		g.Expect(recordsOf(g, f.partner)).To(ContainElement(HaveField("Spec.Type", v1alpha1.DecisionRequestOutcome), &rec))
+		g.Expect(recordsOf(g, f.partner)).To(ContainElement(HaveField("Spec.Type", recordsv1alpha1.DecisionRequestOutcome), &rec))
 	}).Should(Succeed())
 
 	// The program editor lowers the retention to two seconds and waits.

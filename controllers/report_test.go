@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -58,11 +59,11 @@ func TestReportWritesTheProgramsHTMLReport(t *testing.T) {
 
 	// Three tier decisions are recorded: none -> entry for both, entry -> select for a.
 	eventually(g, func(g Gomega) {
-		var records v1alpha1.DecisionRecordList
+		var records recordsv1alpha1.DecisionRecordList
 		g.Expect(admin.List(ctx, &records, client.InNamespace(ns))).To(Succeed())
 		n := 0
 		for _, r := range records.Items {
-			if r.Spec.Type == v1alpha1.DecisionTierChange {
+			if r.Spec.Type == recordsv1alpha1.DecisionTierChange {
 				n++
 			}
 		}

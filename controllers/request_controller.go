@@ -45,7 +45,7 @@ type RequestReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch
-// +kubebuilder:rbac:groups=governance.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
+// +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=reviewpaths,verbs=get;list;watch
 

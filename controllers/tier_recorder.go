@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/seal"
@@ -83,7 +84,7 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	}
 	now := r.Clock.Now()
 	retention := v1alpha1.RecordRetention(program)
-	var tiers, lifecycle []*v1alpha1.DecisionRecord
+	var tiers, lifecycle []*recordsv1alpha1.DecisionRecord
 	for i, d := range p.Status.History {
 		if !r.Seals.TierSealed(string(p.UID), p.Status.History, i) || !now.Before(d.Time.Add(retention)) {
 			continue
@@ -118,15 +119,15 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 // record's existence is read from the API server: when it exists, so do the
 // older ones (they are created in order), else every one is created, a create
 // refused as AlreadyExists being success.
-func (r *TierRecorder) recordAfter(ctx context.Context, recs []*v1alpha1.DecisionRecord, known string) (string, error) {
+func (r *TierRecorder) recordAfter(ctx context.Context, recs []*recordsv1alpha1.DecisionRecord, known string) (string, error) {
 	if len(recs) == 0 {
 		return known, nil
 	}
 	newest := recs[len(recs)-1].Name
-	from := slices.IndexFunc(recs, func(rec *v1alpha1.DecisionRecord) bool { return rec.Name == known }) + 1
+	from := slices.IndexFunc(recs, func(rec *recordsv1alpha1.DecisionRecord) bool { return rec.Name == known }) + 1
 	if from == 0 {
 		existing := &metav1.PartialObjectMetadata{}
-		existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+		existing.SetGroupVersionKind(recordsv1alpha1.GroupVersion.WithKind("DecisionRecord"))
 		switch err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(recs[len(recs)-1]), existing); {
 		case err == nil:
 			return newest, nil

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/controllers"
 	"github.com/partnergov/partnergov/internal/seal"
@@ -35,6 +36,7 @@ var Scheme = runtime.NewScheme()
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+	utilruntime.Must(recordsv1alpha1.AddToScheme(Scheme))
 }
 
 var managedBy = labels.SelectorFromSet(labels.Set{controllers.ManagedByLabel: controllers.ManagedByValue})
@@ -182,7 +184,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// so no read of one ever starts an informer (metadata or not); the
 		// controllers create records as their status markers say and take
 		// AlreadyExists as done.
-		Client:        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&v1alpha1.DecisionRecord{}}}},
+		Client:        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&recordsv1alpha1.DecisionRecord{}}}},
 		WebhookServer: webhookServer,
 		Controller:    ctrlConfig(skip),
 	})

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
 )
@@ -91,16 +92,16 @@ func (o HistoryOptions) validate() error {
 // selector on spec.partner, although the CRD declares it selectable, so that it
 // works on any client, the controller-runtime fake included. A name that cannot
 // be a label value (longer than 63 characters) is looked up by spec.partner alone.
-func History(ctx context.Context, c client.Client, key types.NamespacedName) ([]v1alpha1.DecisionRecord, error) {
+func History(ctx context.Context, c client.Client, key types.NamespacedName) ([]recordsv1alpha1.DecisionRecord, error) {
 	opts := []client.ListOption{client.InNamespace(key.Namespace)}
 	if len(validation.IsValidLabelValue(key.Name)) == 0 {
 		opts = append(opts, client.MatchingLabels{record.LabelPartner: key.Name})
 	}
-	var list v1alpha1.DecisionRecordList
+	var list recordsv1alpha1.DecisionRecordList
 	if err := c.List(ctx, &list, opts...); err != nil {
 		return nil, fmt.Errorf("listing the decision records of partner %s: %w", key, err)
 	}
-	var out []v1alpha1.DecisionRecord
+	var out []recordsv1alpha1.DecisionRecord
 	for _, r := range list.Items {
 		if r.Spec.Partner == key.Name {
 			out = append(out, r)
@@ -111,9 +112,9 @@ func History(ctx context.Context, c client.Client, key types.NamespacedName) ([]
 
 // newestFirst returns a copy of records sorted by spec.time, newest first, then
 // by name, keeping only the limit newest when limit is above 0.
-func newestFirst(records []v1alpha1.DecisionRecord, limit int) []v1alpha1.DecisionRecord {
+func newestFirst(records []recordsv1alpha1.DecisionRecord, limit int) []recordsv1alpha1.DecisionRecord {
 	out := slices.Clone(records)
-	slices.SortStableFunc(out, func(a, b v1alpha1.DecisionRecord) int {
+	slices.SortStableFunc(out, func(a, b recordsv1alpha1.DecisionRecord) int {
 		return cmp.Or(b.Spec.Time.Compare(a.Spec.Time.Time), cmp.Compare(a.Name, b.Name))
 	})
 	if limit > 0 && len(out) > limit {
@@ -127,7 +128,7 @@ var historyHeader = []string{"TIME", "TYPE", "WHO", "WHAT", "WHY", "EVIDENCE", "
 
 // historyRow is one record's cells under historyHeader; the message is cut to
 // about whyWidth characters unless wide.
-func historyRow(r *v1alpha1.DecisionRecord, wide bool) []string {
+func historyRow(r *recordsv1alpha1.DecisionRecord, wide bool) []string {
 	s := r.Spec
 	when := none
 	if !s.Time.IsZero() {
@@ -143,7 +144,7 @@ func historyRow(r *v1alpha1.DecisionRecord, wide bool) []string {
 
 // evidenceText prints the metrics and values of a decision, such as
 // "sourced-revenue=250000, csat=4.6", or "-".
-func evidenceText(evidence []v1alpha1.EvidenceValue) string {
+func evidenceText(evidence []recordsv1alpha1.EvidenceValue) string {
 	parts := make([]string, 0, len(evidence))
 	for _, e := range evidence {
 		parts = append(parts, e.Metric+"="+string(e.Value))
@@ -153,7 +154,7 @@ func evidenceText(evidence []v1alpha1.EvidenceValue) string {
 
 // policyText prints the policy generations a decision applied, such as
 // "tier gen 3, program gen 7" or "path gen 2", or "-".
-func policyText(g v1alpha1.PolicyGenerations) string {
+func policyText(g recordsv1alpha1.PolicyGenerations) string {
 	var parts []string
 	for _, p := range []struct {
 		what string
@@ -186,16 +187,16 @@ func cutMessage(s string, width int) string {
 // of records as stored in JSON or YAML (an empty list when there are none, so
 // the output stays parseable). Server-side managedFields are left out, as
 // kubectl get leaves them out.
-func writeHistory(w io.Writer, key types.NamespacedName, records []v1alpha1.DecisionRecord, opts HistoryOptions) error {
+func writeHistory(w io.Writer, key types.NamespacedName, records []recordsv1alpha1.DecisionRecord, opts HistoryOptions) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
 	records = newestFirst(records, opts.Limit)
 	switch opts.Output {
 	case outputJSON, outputYAML:
-		list := v1alpha1.DecisionRecordList{
+		list := recordsv1alpha1.DecisionRecordList{
 			TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "DecisionRecordList"},
-			Items:    make([]v1alpha1.DecisionRecord, 0, len(records)),
+			Items:    make([]recordsv1alpha1.DecisionRecord, 0, len(records)),
 		}
 		for _, r := range records {
 			r.TypeMeta = metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "DecisionRecord"}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/yaml"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
 )
@@ -24,13 +25,13 @@ import (
 var acme = types.NamespacedName{Namespace: "partners", Name: "acme"}
 
 // historyRecord is a record of partner acme named name, made at now+at by actor.
-func historyRecord(name, actor string, at time.Duration, change func(*v1alpha1.DecisionRecordSpec)) v1alpha1.DecisionRecord {
-	r := v1alpha1.DecisionRecord{
+func historyRecord(name, actor string, at time.Duration, change func(*recordsv1alpha1.DecisionRecordSpec)) recordsv1alpha1.DecisionRecord {
+	r := recordsv1alpha1.DecisionRecord{
 		ObjectMeta: metav1.ObjectMeta{Namespace: acme.Namespace, Name: name,
-			Labels: map[string]string{record.LabelPartner: acme.Name, record.LabelType: string(v1alpha1.DecisionRequestOutcome)}},
-		Spec: v1alpha1.DecisionRecordSpec{
-			Type: v1alpha1.DecisionRequestOutcome, Partner: acme.Name, Program: "global",
-			Subject: v1alpha1.DecisionSubject{Kind: "ExceptionRequest", Name: name + "-request"},
+			Labels: map[string]string{record.LabelPartner: acme.Name, record.LabelType: string(recordsv1alpha1.DecisionRequestOutcome)}},
+		Spec: recordsv1alpha1.DecisionRecordSpec{
+			Type: recordsv1alpha1.DecisionRequestOutcome, Partner: acme.Name, Program: "global",
+			Subject: recordsv1alpha1.DecisionSubject{Kind: "ExceptionRequest", Name: name + "-request"},
 			Time:    metav1.NewTime(now.Add(at)), Actor: actor, Reason: "Approved", To: "Approved", Request: name + "-request",
 			RetainUntil: metav1.NewTime(now.Add(at + 365*24*time.Hour)),
 		},
@@ -44,24 +45,24 @@ func historyRecord(name, actor string, at time.Duration, change func(*v1alpha1.D
 func TestHistoryRow(t *testing.T) {
 	long := strings.Repeat("abcdefghij", 12) // 120 characters
 	tests := map[string]struct {
-		change func(*v1alpha1.DecisionRecordSpec)
+		change func(*recordsv1alpha1.DecisionRecordSpec)
 		wide   bool
 		want   []string
 	}{
 		"tier change with evidence and tier and program generations": {
-			change: func(s *v1alpha1.DecisionRecordSpec) {
-				s.Type, s.From, s.To, s.Reason, s.Request = v1alpha1.DecisionTierChange, "registered", "select", "Promoted", ""
+			change: func(s *recordsv1alpha1.DecisionRecordSpec) {
+				s.Type, s.From, s.To, s.Reason, s.Request = recordsv1alpha1.DecisionTierChange, "registered", "select", "Promoted", ""
 				s.Message = "all requirements of select met"
-				s.Evidence = []v1alpha1.EvidenceValue{{Metric: "sourced-revenue", Value: "250000"}, {Metric: "csat", Value: "4.6"}}
-				s.PolicyGenerations = v1alpha1.PolicyGenerations{Tier: 3, Program: 7}
+				s.Evidence = []recordsv1alpha1.EvidenceValue{{Metric: "sourced-revenue", Value: "250000"}, {Metric: "csat", Value: "4.6"}}
+				s.PolicyGenerations = recordsv1alpha1.PolicyGenerations{Tier: 3, Program: 7}
 			},
 			want: []string{"2026-11-23T10:00:00Z", "TierChange", "system:serviceaccount:partnergov-system:controller",
 				"tier registered -> select (Promoted)", "all requirements of select met",
 				"sourced-revenue=250000, csat=4.6", "tier gen 3, program gen 7"},
 		},
 		"stage decision with a review path generation and no evidence": {
-			change: func(s *v1alpha1.DecisionRecordSpec) {
-				s.Type, s.Reason, s.Stage, s.To, s.Actor = v1alpha1.DecisionStageDecision, "Approve", "finance", "", "dana@example.com"
+			change: func(s *recordsv1alpha1.DecisionRecordSpec) {
+				s.Type, s.Reason, s.Stage, s.To, s.Actor = recordsv1alpha1.DecisionStageDecision, "Approve", "finance", "", "dana@example.com"
 				s.Message = "pipeline justifies it"
 				s.PolicyGenerations.ReviewPath = 2
 			},
@@ -73,23 +74,23 @@ func TestHistoryRow(t *testing.T) {
 				"request r1-request Approved (Approved)", "-", "-", "-"},
 		},
 		"a long message is cut to 80 characters": {
-			change: func(s *v1alpha1.DecisionRecordSpec) { s.Message = long },
+			change: func(s *recordsv1alpha1.DecisionRecordSpec) { s.Message = long },
 			want: []string{"2026-11-23T10:00:00Z", "RequestOutcome", "system:serviceaccount:partnergov-system:controller",
 				"request r1-request Approved (Approved)", long[:77] + "...", "-", "-"},
 		},
 		"a long message is whole when wide": {
-			change: func(s *v1alpha1.DecisionRecordSpec) { s.Message = long },
+			change: func(s *recordsv1alpha1.DecisionRecordSpec) { s.Message = long },
 			wide:   true,
 			want: []string{"2026-11-23T10:00:00Z", "RequestOutcome", "system:serviceaccount:partnergov-system:controller",
 				"request r1-request Approved (Approved)", long, "-", "-"},
 		},
 		"a message of exactly 80 characters is not cut": {
-			change: func(s *v1alpha1.DecisionRecordSpec) { s.Message = long[:80] },
+			change: func(s *recordsv1alpha1.DecisionRecordSpec) { s.Message = long[:80] },
 			want: []string{"2026-11-23T10:00:00Z", "RequestOutcome", "system:serviceaccount:partnergov-system:controller",
 				"request r1-request Approved (Approved)", long[:80], "-", "-"},
 		},
 		"a multi-line message stays on one line": {
-			change: func(s *v1alpha1.DecisionRecordSpec) { s.Message = "within budget\n\tsee the\r\nQ4 plan" },
+			change: func(s *recordsv1alpha1.DecisionRecordSpec) { s.Message = "within budget\n\tsee the\r\nQ4 plan" },
 			want: []string{"2026-11-23T10:00:00Z", "RequestOutcome", "system:serviceaccount:partnergov-system:controller",
 				"request r1-request Approved (Approved)", "within budget see the Q4 plan", "-", "-"},
 		},
@@ -110,15 +111,15 @@ func TestHistoryRow(t *testing.T) {
 
 func TestWriteHistory(t *testing.T) {
 	long := strings.Repeat("0123456789", 10)
-	records := []v1alpha1.DecisionRecord{
+	records := []recordsv1alpha1.DecisionRecord{
 		historyRecord("r-old", "oldest@example.com", -72*time.Hour, nil),
-		historyRecord("r-new", "newest@example.com", -time.Minute, func(s *v1alpha1.DecisionRecordSpec) { s.Message = long }),
+		historyRecord("r-new", "newest@example.com", -time.Minute, func(s *recordsv1alpha1.DecisionRecordSpec) { s.Message = long }),
 		historyRecord("r-tie-b", "tie-b@example.com", -time.Hour, nil),
 		historyRecord("r-tie-a", "tie-a@example.com", -time.Hour, nil),
 	}
 	records[0].ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "partnergov", Operation: metav1.ManagedFieldsOperationUpdate}}
 	tests := map[string]struct {
-		records []v1alpha1.DecisionRecord
+		records []recordsv1alpha1.DecisionRecord
 		opts    HistoryOptions
 		// rows are, in order, a string found in each row of a table.
 		rows []string
@@ -207,7 +208,7 @@ func TestWriteHistory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.EqualFunc(tc.records, input, func(a, b v1alpha1.DecisionRecord) bool { return a.Name == b.Name }) {
+			if !slices.EqualFunc(tc.records, input, func(a, b recordsv1alpha1.DecisionRecord) bool { return a.Name == b.Name }) {
 				t.Errorf("writeHistory reordered its input")
 			}
 			got := out.String()
@@ -236,7 +237,7 @@ func TestWriteHistory(t *testing.T) {
 				}
 			}
 			if tc.names != nil {
-				var list v1alpha1.DecisionRecordList
+				var list recordsv1alpha1.DecisionRecordList
 				var uerr error
 				if tc.opts.Output == outputYAML {
 					uerr = yaml.Unmarshal(out.Bytes(), &list)
@@ -254,7 +255,7 @@ func TestWriteHistory(t *testing.T) {
 					t.Errorf("records %q, want %q", names, tc.names)
 				}
 				for _, r := range list.Items {
-					i := slices.IndexFunc(tc.records, func(in v1alpha1.DecisionRecord) bool { return in.Name == r.Name })
+					i := slices.IndexFunc(tc.records, func(in recordsv1alpha1.DecisionRecord) bool { return in.Name == r.Name })
 					if i < 0 {
 						t.Fatalf("record %s was not given", r.Name)
 					}
@@ -281,20 +282,23 @@ func TestHistoryListsThePartnersRecordsWithoutThePartner(t *testing.T) {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	if err := recordsv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
 	// The controller's own records of partner acme (which no longer exists).
 	gone := &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: "partners", Name: "acme", UID: "uid-acme"},
 		Spec: v1alpha1.PartnerSpec{Program: "global"}}
 	promoted := record.TierChange(gone, v1alpha1.TierDecision{Time: metav1.NewTime(now.Add(-time.Hour)), From: "registered", To: "select", Reason: "Promoted"}, "controller", time.Hour)
 	demoted := record.TierChange(gone, v1alpha1.TierDecision{Time: metav1.NewTime(now), From: "select", To: "registered", Reason: "Demoted"}, "controller", time.Hour)
 	// Labelled acme, but about another partner: spec.partner decides.
-	mislabelled := historyRecord("mislabelled", "x", 0, func(s *v1alpha1.DecisionRecordSpec) { s.Partner = "acme-2" })
-	otherPartner := historyRecord("other-partner", "x", 0, func(s *v1alpha1.DecisionRecordSpec) { s.Partner = "globex" })
+	mislabelled := historyRecord("mislabelled", "x", 0, func(s *recordsv1alpha1.DecisionRecordSpec) { s.Partner = "acme-2" })
+	otherPartner := historyRecord("other-partner", "x", 0, func(s *recordsv1alpha1.DecisionRecordSpec) { s.Partner = "globex" })
 	otherPartner.Labels[record.LabelPartner] = "globex"
 	otherNamespace := historyRecord("other-namespace", "x", 0, nil)
 	otherNamespace.Namespace = "elsewhere"
 	// A name too long for a label value is found by spec.partner.
 	longName := strings.Repeat("a", 70)
-	long := historyRecord("long-name", "x", 0, func(s *v1alpha1.DecisionRecordSpec) { s.Partner = longName })
+	long := historyRecord("long-name", "x", 0, func(s *recordsv1alpha1.DecisionRecordSpec) { s.Partner = longName })
 	delete(long.Labels, record.LabelPartner)
 
 	c := fake.NewClientBuilder().WithScheme(scheme).

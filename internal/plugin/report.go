@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/scorecard"
@@ -126,10 +127,10 @@ func gatherReport(ctx context.Context, c client.Client, program *v1alpha1.Partne
 	}
 	// Records are kept for years: read them a page at a time and keep the
 	// program's only.
-	var records []v1alpha1.DecisionRecord
+	var records []recordsv1alpha1.DecisionRecord
 	for cont := ""; ; {
-		var page v1alpha1.DecisionRecordList
-		if err := c.List(ctx, &page, client.MatchingLabels{record.LabelType: string(v1alpha1.DecisionTierChange)},
+		var page recordsv1alpha1.DecisionRecordList
+		if err := c.List(ctx, &page, client.MatchingLabels{record.LabelType: string(recordsv1alpha1.DecisionTierChange)},
 			client.Limit(recordPageSize), client.Continue(cont)); err != nil {
 			return ReportData{}, fmt.Errorf("listing the tier decision records: %w", err)
 		}
@@ -220,11 +221,11 @@ func tiersByRank(program string, tiers []v1alpha1.PartnerTier, counted []v1alpha
 // tierDecisions counts the tier changes of program's partners recorded in
 // records (type TierChange, spec.program the program) with a time in
 // (now-scorecard.Window, now], the window of the scorecard's review decisions.
-func tierDecisions(program string, records []v1alpha1.DecisionRecord, now time.Time) int {
+func tierDecisions(program string, records []recordsv1alpha1.DecisionRecord, now time.Time) int {
 	since := now.Add(-scorecard.Window)
 	n := 0
 	for _, r := range records {
-		if r.Spec.Type == v1alpha1.DecisionTierChange && r.Spec.Program == program &&
+		if r.Spec.Type == recordsv1alpha1.DecisionTierChange && r.Spec.Program == program &&
 			r.Spec.Time.After(since) && !r.Spec.Time.After(now) {
 			n++
 		}

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -190,33 +191,33 @@ func TestTiersByRank(t *testing.T) {
 
 func TestTierDecisionsCountsTheProgramsTierChangesOfTheLast30Days(t *testing.T) {
 	day := 24 * time.Hour
-	rec := func(typ v1alpha1.DecisionType, program string, ago time.Duration) v1alpha1.DecisionRecord {
-		return v1alpha1.DecisionRecord{Spec: v1alpha1.DecisionRecordSpec{Type: typ, Program: program, Time: metav1.NewTime(now.Add(-ago))}}
+	rec := func(typ recordsv1alpha1.DecisionType, program string, ago time.Duration) recordsv1alpha1.DecisionRecord {
+		return recordsv1alpha1.DecisionRecord{Spec: recordsv1alpha1.DecisionRecordSpec{Type: typ, Program: program, Time: metav1.NewTime(now.Add(-ago))}}
 	}
 	for name, tc := range map[string]struct {
-		records []v1alpha1.DecisionRecord
+		records []recordsv1alpha1.DecisionRecord
 		want    int
 	}{
 		"tier changes within the window": {
-			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "global", 0), rec(v1alpha1.DecisionTierChange, "global", day),
-				rec(v1alpha1.DecisionTierChange, "global", 30*day-time.Second)},
+			records: []recordsv1alpha1.DecisionRecord{rec(recordsv1alpha1.DecisionTierChange, "global", 0), rec(recordsv1alpha1.DecisionTierChange, "global", day),
+				rec(recordsv1alpha1.DecisionTierChange, "global", 30*day-time.Second)},
 			want: 3,
 		},
 		"exactly 30 days ago and older are out": {
-			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "global", 30*day), rec(v1alpha1.DecisionTierChange, "global", 31*day)},
+			records: []recordsv1alpha1.DecisionRecord{rec(recordsv1alpha1.DecisionTierChange, "global", 30*day), rec(recordsv1alpha1.DecisionTierChange, "global", 31*day)},
 			want:    0,
 		},
 		"a future time is out": {
-			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "global", -time.Minute)},
+			records: []recordsv1alpha1.DecisionRecord{rec(recordsv1alpha1.DecisionTierChange, "global", -time.Minute)},
 		},
 		"review decisions and other kinds are not tier decisions": {
-			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionStageDecision, "global", day), rec(v1alpha1.DecisionRequestOutcome, "global", day),
-				rec(v1alpha1.DecisionGrantExpiry, "global", day), rec(v1alpha1.DecisionListingPublication, "global", day),
-				rec(v1alpha1.DecisionTierChange, "global", day)},
+			records: []recordsv1alpha1.DecisionRecord{rec(recordsv1alpha1.DecisionStageDecision, "global", day), rec(recordsv1alpha1.DecisionRequestOutcome, "global", day),
+				rec(recordsv1alpha1.DecisionGrantExpiry, "global", day), rec(recordsv1alpha1.DecisionListingPublication, "global", day),
+				rec(recordsv1alpha1.DecisionTierChange, "global", day)},
 			want: 1,
 		},
 		"another program's tier changes are not counted": {
-			records: []v1alpha1.DecisionRecord{rec(v1alpha1.DecisionTierChange, "elsewhere", day), rec(v1alpha1.DecisionTierChange, "", day)},
+			records: []recordsv1alpha1.DecisionRecord{rec(recordsv1alpha1.DecisionTierChange, "elsewhere", day), rec(recordsv1alpha1.DecisionTierChange, "", day)},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -47,11 +48,11 @@ func TestLifecycleRecordKeepsTheTransition(t *testing.T) {
 	tr := v1alpha1.LifecycleTransition{Time: metav1.NewTime(t0), From: v1alpha1.LifecycleActive, To: v1alpha1.LifecycleProbation,
 		Reason: v1alpha1.ReasonRiskThresholdExceeded, Message: "Risk metric escalations is 4, above its probationAbove 3"}
 	r := LifecycleChange(partner(), tr, "partnergov-controller", 24*time.Hour)
-	want := v1alpha1.DecisionRecordSpec{Type: v1alpha1.DecisionLifecycleChange,
-		Subject: v1alpha1.DecisionSubject{Kind: "Partner", Name: "acme", UID: "uid-acme"}, Partner: "acme", Program: "global",
+	want := recordsv1alpha1.DecisionRecordSpec{Type: recordsv1alpha1.DecisionLifecycleChange,
+		Subject: recordsv1alpha1.DecisionSubject{Kind: "Partner", Name: "acme", UID: "uid-acme"}, Partner: "acme", Program: "global",
 		Time: metav1.NewTime(t0), Actor: "partnergov-controller", Reason: v1alpha1.ReasonRiskThresholdExceeded, Message: tr.Message,
 		From: "Active", To: "Probation", RetainUntil: metav1.NewTime(t0.Add(24 * time.Hour))}
-	if r.Namespace != "partners" || r.Labels[LabelType] != string(v1alpha1.DecisionLifecycleChange) || r.Labels[LabelPartner] != "acme" {
+	if r.Namespace != "partners" || r.Labels[LabelType] != string(recordsv1alpha1.DecisionLifecycleChange) || r.Labels[LabelPartner] != "acme" {
 		t.Fatalf("record metadata %+v", r.ObjectMeta)
 	}
 	if r.Spec.Type != want.Type || r.Spec.Subject != want.Subject || r.Spec.Partner != want.Partner || r.Spec.Program != want.Program ||

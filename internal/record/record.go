@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -49,15 +50,15 @@ func clip(s string) string {
 }
 
 // base fills what every record of partner p's program has.
-func base(namespace, recordName string, typ v1alpha1.DecisionType, subject v1alpha1.DecisionSubject, partner, program string,
-	at time.Time, retention time.Duration) *v1alpha1.DecisionRecord {
+func base(namespace, recordName string, typ recordsv1alpha1.DecisionType, subject recordsv1alpha1.DecisionSubject, partner, program string,
+	at time.Time, retention time.Duration) *recordsv1alpha1.DecisionRecord {
 	labels := map[string]string{LabelType: string(typ)}
 	if len(validation.IsValidLabelValue(partner)) == 0 {
 		labels[LabelPartner] = partner // a longer name is found by spec.partner alone
 	}
-	return &v1alpha1.DecisionRecord{
+	return &recordsv1alpha1.DecisionRecord{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: recordName, Labels: labels},
-		Spec: v1alpha1.DecisionRecordSpec{
+		Spec: recordsv1alpha1.DecisionRecordSpec{
 			Type: typ, Subject: subject, Partner: partner, Program: program,
 			Time: metav1.NewTime(at), RetainUntil: metav1.NewTime(at.Add(retention)),
 		},
@@ -66,8 +67,8 @@ func base(namespace, recordName string, typ v1alpha1.DecisionType, subject v1alp
 
 // Labels on every record, so they can be listed by partner and type.
 const (
-	LabelPartner = "governance.partnergov.io/partner"
-	LabelType    = "governance.partnergov.io/decision-type"
+	LabelPartner = "records.partnergov.io/partner"
+	LabelType    = "records.partnergov.io/decision-type"
 )
 
 // TierChangeName is the name of the record of tier decision d of partner p.
@@ -76,22 +77,34 @@ func TierChangeName(p *v1alpha1.Partner, d v1alpha1.TierDecision) string {
 }
 
 // TierChange records decision d of partner p, made by the controller actor.
-func TierChange(p *v1alpha1.Partner, d v1alpha1.TierDecision, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
-	r := base(p.Namespace, TierChangeName(p, d), v1alpha1.DecisionTierChange,
-		v1alpha1.DecisionSubject{Kind: "Partner", Name: p.Name, UID: string(p.UID)}, p.Name, p.Spec.Program, d.Time.Time, retention)
+func TierChange(p *v1alpha1.Partner, d v1alpha1.TierDecision, actor string, retention time.Duration) *recordsv1alpha1.DecisionRecord {
+	r := base(p.Namespace, TierChangeName(p, d), recordsv1alpha1.DecisionTierChange,
+		recordsv1alpha1.DecisionSubject{Kind: "Partner", Name: p.Name, UID: string(p.UID)}, p.Name, p.Spec.Program, d.Time.Time, retention)
 	r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, d.Reason, clip(d.Message)
 	r.Spec.From, r.Spec.To, r.Spec.Request = d.From, d.To, d.Request
-	r.Spec.Evidence = append([]v1alpha1.EvidenceValue(nil), d.Evidence...)
-	r.Spec.PolicyGenerations = v1alpha1.PolicyGenerations{Tier: d.TierGeneration, Program: d.ProgramGeneration}
+	r.Spec.Evidence = evidence(d.Evidence)
+	r.Spec.PolicyGenerations = recordsv1alpha1.PolicyGenerations{Tier: d.TierGeneration, Program: d.ProgramGeneration}
 	return r
+}
+
+// evidence copies a tier decision's evidence into the record's own type.
+func evidence(in []v1alpha1.EvidenceValue) []recordsv1alpha1.EvidenceValue {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]recordsv1alpha1.EvidenceValue, len(in))
+	for i, e := range in {
+		out[i] = recordsv1alpha1.EvidenceValue{Metric: e.Metric, Value: string(e.Value), ObservedAt: e.ObservedAt}
+	}
+	return out
 }
 
 // StageDecisions records the decisions of request q from index from on; each
 // decision is stamped by the webhook with its reviewer and time. Decisions that
 // sealed rejects (written past the webhook) are not recorded: they never count.
 func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, retention time.Duration,
-	sealed func(int, v1alpha1.ReviewDecision) bool) []*v1alpha1.DecisionRecord {
-	var out []*v1alpha1.DecisionRecord
+	sealed func(int, v1alpha1.ReviewDecision) bool) []*recordsv1alpha1.DecisionRecord {
+	var out []*recordsv1alpha1.DecisionRecord
 	for i := from; i < len(q.Status.Decisions); i++ {
 		d := q.Status.Decisions[i]
 		if sealed != nil && !sealed(i, d) {
@@ -101,7 +114,7 @@ func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, rete
 		if d.Time != nil {
 			at = d.Time.Time
 		}
-		r := base(q.Namespace, name(q.Name+"-decision", string(q.UID), strconv.Itoa(i)), v1alpha1.DecisionStageDecision,
+		r := base(q.Namespace, name(q.Name+"-decision", string(q.UID), strconv.Itoa(i)), recordsv1alpha1.DecisionStageDecision,
 			requestSubject(q), q.Spec.Partner, program, at, retention)
 		r.Spec.Actor, r.Spec.Reason, r.Spec.Message = orUnknown(d.Reviewer), string(d.Decision), clip(d.Rationale)
 		r.Spec.Request, r.Spec.Stage = q.Name, d.Stage
@@ -114,8 +127,8 @@ func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, rete
 // Outcome records that request q reached its final phase (Approved, Denied or
 // Withdrawn: a RequestOutcome; Expired: a GrantExpiry), decided by the controller
 // actor at the transition time of the phase's condition. Nil for other phases.
-func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
-	typ := v1alpha1.DecisionRequestOutcome
+func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time.Duration) *recordsv1alpha1.DecisionRecord {
+	typ := recordsv1alpha1.DecisionRequestOutcome
 	cond := ""
 	switch q.Status.Phase {
 	case v1alpha1.PhaseApproved:
@@ -125,7 +138,7 @@ func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time
 	case v1alpha1.PhaseWithdrawn:
 		cond = v1alpha1.ConditionWithdrawn
 	case v1alpha1.PhaseExpired:
-		cond, typ = v1alpha1.ConditionExpired, v1alpha1.DecisionGrantExpiry
+		cond, typ = v1alpha1.ConditionExpired, recordsv1alpha1.DecisionGrantExpiry
 	default:
 		return nil
 	}
@@ -146,7 +159,7 @@ func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time
 // Publication records listing l's change to published (or unpublished), as its
 // Published condition c says.
 // first says it is the listing's first publication decision (it had no state before).
-func Publication(l *v1alpha1.Listing, c metav1.Condition, first bool, program, actor string, retention time.Duration) *v1alpha1.DecisionRecord {
+func Publication(l *v1alpha1.Listing, c metav1.Condition, first bool, program, actor string, retention time.Duration) *recordsv1alpha1.DecisionRecord {
 	to, from := "Unpublished", "Published"
 	if c.Status == metav1.ConditionTrue {
 		to, from = from, to
@@ -155,15 +168,15 @@ func Publication(l *v1alpha1.Listing, c metav1.Condition, first bool, program, a
 		from = "" // the listing's first publication decision
 	}
 	r := base(l.Namespace, name(l.Name+"-publication", string(l.UID), stamp(c.LastTransitionTime.Time), string(c.Status)),
-		v1alpha1.DecisionListingPublication, v1alpha1.DecisionSubject{Kind: "Listing", Name: l.Name, UID: string(l.UID)},
+		recordsv1alpha1.DecisionListingPublication, recordsv1alpha1.DecisionSubject{Kind: "Listing", Name: l.Name, UID: string(l.UID)},
 		l.Spec.Partner, program, c.LastTransitionTime.Time, retention)
 	r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, c.Reason, clip(c.Message)
 	r.Spec.From, r.Spec.To = from, to
 	return r
 }
 
-func requestSubject(q *v1alpha1.ExceptionRequest) v1alpha1.DecisionSubject {
-	return v1alpha1.DecisionSubject{Kind: "ExceptionRequest", Name: q.Name, UID: string(q.UID)}
+func requestSubject(q *v1alpha1.ExceptionRequest) recordsv1alpha1.DecisionSubject {
+	return recordsv1alpha1.DecisionSubject{Kind: "ExceptionRequest", Name: q.Name, UID: string(q.UID)}
 }
 
 func pathGeneration(q *v1alpha1.ExceptionRequest) int64 {
@@ -191,14 +204,14 @@ func lower(p v1alpha1.RequestPhase) string {
 }
 
 // Describe is a one-line summary of a record, for `kubectl partnergov history`.
-func Describe(r *v1alpha1.DecisionRecord) string {
+func Describe(r *recordsv1alpha1.DecisionRecord) string {
 	s := r.Spec
 	switch s.Type {
-	case v1alpha1.DecisionTierChange:
+	case recordsv1alpha1.DecisionTierChange:
 		return fmt.Sprintf("tier %s -> %s (%s)", dash(s.From), dash(s.To), s.Reason)
-	case v1alpha1.DecisionStageDecision:
+	case recordsv1alpha1.DecisionStageDecision:
 		return fmt.Sprintf("%s stage %s of %s", s.Reason, s.Stage, s.Request)
-	case v1alpha1.DecisionListingPublication:
+	case recordsv1alpha1.DecisionListingPublication:
 		return fmt.Sprintf("listing %s %s (%s)", s.Subject.Name, s.To, s.Reason)
 	default:
 		return fmt.Sprintf("request %s %s (%s)", s.Request, s.To, s.Reason)
@@ -214,8 +227,8 @@ func dash(s string) string {
 
 // Expired returns the records whose retention has passed at now: the controller
 // prunes them.
-func Expired(records []v1alpha1.DecisionRecord, now time.Time) []*v1alpha1.DecisionRecord {
-	var out []*v1alpha1.DecisionRecord
+func Expired(records []recordsv1alpha1.DecisionRecord, now time.Time) []*recordsv1alpha1.DecisionRecord {
+	var out []*recordsv1alpha1.DecisionRecord
 	for i := range records {
 		if !now.Before(records[i].Spec.RetainUntil.Time) {
 			out = append(out, &records[i])
@@ -274,13 +287,13 @@ func DealTransitionName(d *v1alpha1.DealRegistration, seq int64) string {
 // DealTransitions records the transitions of registration d stored after
 // status.recordedSequence, decided by the controller actor under its program's
 // rules (a reviewer's part is recorded on the review request).
-func DealTransitions(d *v1alpha1.DealRegistration, program, actor string, retention time.Duration) []*v1alpha1.DecisionRecord {
-	var out []*v1alpha1.DecisionRecord
+func DealTransitions(d *v1alpha1.DealRegistration, program, actor string, retention time.Duration) []*recordsv1alpha1.DecisionRecord {
+	var out []*recordsv1alpha1.DecisionRecord
 	from := ""
 	for _, e := range d.Status.History {
 		if e.Sequence > d.Status.RecordedSequence {
-			r := base(d.Namespace, DealTransitionName(d, e.Sequence), v1alpha1.DecisionDealTransition,
-				v1alpha1.DecisionSubject{Kind: "DealRegistration", Name: d.Name, UID: string(d.UID)}, d.Spec.Partner, program, e.Time.Time, retention)
+			r := base(d.Namespace, DealTransitionName(d, e.Sequence), recordsv1alpha1.DecisionDealTransition,
+				recordsv1alpha1.DecisionSubject{Kind: "DealRegistration", Name: d.Name, UID: string(d.UID)}, d.Spec.Partner, program, e.Time.Time, retention)
 			r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, orUnknown(e.Reason), clip(e.Message)
 			r.Spec.From, r.Spec.To, r.Spec.Request = from, string(e.Phase), d.Status.Request
 			out = append(out, r)

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -75,7 +76,7 @@ func TestRecordContents(t *testing.T) {
 	d := v1alpha1.TierDecision{Time: metav1.NewTime(t0), From: "select", To: "advanced", Reason: "Promoted", Message: "m",
 		Evidence: []v1alpha1.EvidenceValue{{Metric: "revenue", Value: "600000"}}, TierGeneration: 3, ProgramGeneration: 7, Request: "acme-promote"}
 	tier := TierChange(partner(), d, "partnergov-controller", 24*time.Hour)
-	if s := tier.Spec; s.Type != v1alpha1.DecisionTierChange || s.From != "select" || s.To != "advanced" || s.Actor != "partnergov-controller" ||
+	if s := tier.Spec; s.Type != recordsv1alpha1.DecisionTierChange || s.From != "select" || s.To != "advanced" || s.Actor != "partnergov-controller" ||
 		s.PolicyGenerations.Tier != 3 || s.PolicyGenerations.Program != 7 || len(s.Evidence) != 1 || s.Request != "acme-promote" ||
 		!s.RetainUntil.Equal(&metav1.Time{Time: t0.Add(24 * time.Hour)}) || tier.Labels[LabelPartner] != "acme" {
 		t.Errorf("tier change record = %+v", tier)
@@ -86,7 +87,7 @@ func TestRecordContents(t *testing.T) {
 		t.Errorf("stage decision records = %+v", stage)
 	}
 	expired := Outcome(request(v1alpha1.PhaseExpired), "global", "ctrl", time.Hour)
-	if expired.Spec.Type != v1alpha1.DecisionGrantExpiry || !expired.Spec.Time.Equal(&metav1.Time{Time: t0.Add(time.Hour)}) {
+	if expired.Spec.Type != recordsv1alpha1.DecisionGrantExpiry || !expired.Spec.Time.Equal(&metav1.Time{Time: t0.Add(time.Hour)}) {
 		t.Errorf("expiry record = %+v", expired.Spec)
 	}
 	if Outcome(request(v1alpha1.PhasePending), "global", "ctrl", time.Hour) != nil {
@@ -100,10 +101,10 @@ func TestRecordContents(t *testing.T) {
 }
 
 func TestExpired(t *testing.T) {
-	rec := func(until time.Time) v1alpha1.DecisionRecord {
-		return v1alpha1.DecisionRecord{Spec: v1alpha1.DecisionRecordSpec{RetainUntil: metav1.NewTime(until)}}
+	rec := func(until time.Time) recordsv1alpha1.DecisionRecord {
+		return recordsv1alpha1.DecisionRecord{Spec: recordsv1alpha1.DecisionRecordSpec{RetainUntil: metav1.NewTime(until)}}
 	}
-	got := Expired([]v1alpha1.DecisionRecord{rec(t0.Add(-time.Second)), rec(t0), rec(t0.Add(time.Second))}, t0)
+	got := Expired([]recordsv1alpha1.DecisionRecord{rec(t0.Add(-time.Second)), rec(t0), rec(t0.Add(time.Second))}, t0)
 	if len(got) != 2 {
 		t.Errorf("%d records expired at their retainUntil, want 2 (past and now)", len(got))
 	}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/guard"
@@ -252,7 +253,7 @@ func (v *DealValidator) ValidateDelete(ctx context.Context, r *v1alpha1.DealRegi
 			continue
 		}
 		existing := &metav1.PartialObjectMetadata{}
-		existing.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DecisionRecord"))
+		existing.SetGroupVersionKind(recordsv1alpha1.GroupVersion.WithKind("DecisionRecord"))
 		switch err := v.Reader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: record.DealTransitionName(r, e.Sequence)}, existing); {
 		case apierrors.IsNotFound(err):
 			missing = append(missing, strconv.FormatInt(e.Sequence, 10))

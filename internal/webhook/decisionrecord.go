@@ -10,10 +10,10 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/partnergov/partnergov/api/v1alpha1"
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 )
 
-// +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-decisionrecord,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=decisionrecords,verbs=create;update;delete,versions=v1alpha1,name=vdecisionrecord.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-records-partnergov-io-v1alpha1-decisionrecord,mutating=false,failurePolicy=fail,sideEffects=None,groups=records.partnergov.io,resources=decisionrecords,verbs=create;update;delete,versions=v1alpha1,name=vdecisionrecord.records.partnergov.io,admissionReviewVersions=v1
 
 // DecisionRecordValidator keeps decision records trustworthy: only the
 // controller creates them, nobody changes them (CEL keeps the spec immutable;
@@ -24,10 +24,10 @@ type DecisionRecordValidator struct {
 	Clock              clock.PassiveClock
 }
 
-var recordsResource = v1alpha1.GroupVersion.WithResource("decisionrecords").GroupResource()
+var recordsResource = recordsv1alpha1.GroupVersion.WithResource("decisionrecords").GroupResource()
 
 // ValidateCreate admits records from the controller only.
-func (v *DecisionRecordValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+func (v *DecisionRecordValidator) ValidateCreate(ctx context.Context, r *recordsv1alpha1.DecisionRecord) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (v *DecisionRecordValidator) ValidateCreate(ctx context.Context, r *v1alpha
 }
 
 // ValidateUpdate refuses every change: a record is kept as it was made.
-func (v *DecisionRecordValidator) ValidateUpdate(_ context.Context, _, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+func (v *DecisionRecordValidator) ValidateUpdate(_ context.Context, _, r *recordsv1alpha1.DecisionRecord) (admission.Warnings, error) {
 	return nil, apierrors.NewForbidden(recordsResource, r.Name, errors.New("a DecisionRecord never changes: records are immutable"))
 }
 
@@ -57,7 +57,7 @@ func deletingNamespace(ctx context.Context) bool {
 }
 
 // ValidateDelete refuses deleting a record before its retention has passed.
-func (v *DecisionRecordValidator) ValidateDelete(ctx context.Context, r *v1alpha1.DecisionRecord) (admission.Warnings, error) {
+func (v *DecisionRecordValidator) ValidateDelete(ctx context.Context, r *recordsv1alpha1.DecisionRecord) (admission.Warnings, error) {
 	if deletingNamespace(ctx) {
 		return nil, nil
 	}

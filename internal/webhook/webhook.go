@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/seal"
 )
@@ -110,7 +111,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		WithValidator(&PlanValidator{Reader: reader}).Complete(); err != nil {
 		return err
 	}
-	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DecisionRecord{}).
+	if err := ctrl.NewWebhookManagedBy(mgr, &recordsv1alpha1.DecisionRecord{}).
 		WithValidator(&DecisionRecordValidator{ControllerUsername: o.ControllerUsername, Clock: o.Clock}).Complete(); err != nil {
 		return err
 	}

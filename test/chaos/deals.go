@@ -14,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/test/harness"
 )
 
@@ -300,8 +302,8 @@ func verifyDeals(ctx context.Context, c client.Client, ns string, cfg DealsConfi
 			problems = append(problems, d.Name+" is won without a reported win")
 		}
 	}
-	var recs v1alpha1.DecisionRecordList
-	if err := c.List(ctx, &recs, client.InNamespace(ns), client.MatchingLabels{"governance.partnergov.io/decision-type": string(v1alpha1.DecisionDealTransition)}); err != nil {
+	var recs recordsv1alpha1.DecisionRecordList
+	if err := c.List(ctx, &recs, client.InNamespace(ns), client.MatchingLabels{record.LabelType: string(recordsv1alpha1.DecisionDealTransition)}); err != nil {
 		return 0, 0, 0, 0, 0, err
 	}
 	perDeal := map[string]int{}

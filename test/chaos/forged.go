@@ -13,6 +13,7 @@ import (
 	clientretry "k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/test/harness"
@@ -153,8 +154,8 @@ func (e *Env) forged(ctx context.Context, timeout time.Duration, r *Result) erro
 		if q.Status.Phase != v1alpha1.PhasePending {
 			counted++ // the forged approval
 		}
-		var recs v1alpha1.DecisionRecordList
-		if err := cl.Admin.List(ctx, &recs, client.InNamespace(ns), client.MatchingLabels{record.LabelType: string(v1alpha1.DecisionStageDecision)}); err != nil {
+		var recs recordsv1alpha1.DecisionRecordList
+		if err := cl.Admin.List(ctx, &recs, client.InNamespace(ns), client.MatchingLabels{record.LabelType: string(recordsv1alpha1.DecisionStageDecision)}); err != nil {
 			return err
 		}
 		counted += len(recs.Items)

@@ -12,6 +12,7 @@ import (
 	clientretry "k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/test/harness"
 )
@@ -151,13 +152,13 @@ func (e *Env) forgedOutcomes(ctx context.Context, timeout time.Duration, r *Resu
 			counted++
 			why = append(why, err.Error())
 		}
-		var recs v1alpha1.DecisionRecordList
+		var recs recordsv1alpha1.DecisionRecordList
 		if err := cl.Admin.List(ctx, &recs, client.InNamespace(ns)); err != nil {
 			return err
 		}
 		for _, rec := range recs.Items {
 			t := rec.Spec.Type
-			if (t == v1alpha1.DecisionStageDecision || t == v1alpha1.DecisionRequestOutcome) &&
+			if (t == recordsv1alpha1.DecisionStageDecision || t == recordsv1alpha1.DecisionRequestOutcome) &&
 				(rec.Spec.Subject.Name == forgedOutcome.Name || rec.Spec.Subject.Name == replayed.Name) {
 				counted++
 				why = append(why, fmt.Sprintf("record %s (%s of %s)", rec.Name, t, rec.Spec.Subject.Name))

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/decimal"
 	"github.com/partnergov/partnergov/internal/plugin"
@@ -129,7 +130,7 @@ func (e *Env) CrashRecords(ctx context.Context, c ReviewsConfig) Result {
 // than once in namespace: reviewer decisions by (request, stage, reviewer),
 // outcomes by (request, phase), tier decisions by (partner, time, from, to).
 func (e *Env) verifyRecords(ctx context.Context, ns string, plan []plannedRequest) (lost, dups, checked int, err error) {
-	var recs v1alpha1.DecisionRecordList
+	var recs recordsv1alpha1.DecisionRecordList
 	if err := e.Cluster.Admin.List(ctx, &recs, client.InNamespace(ns)); err != nil {
 		return 0, 0, 0, err
 	}
@@ -137,11 +138,11 @@ func (e *Env) verifyRecords(ctx context.Context, ns string, plan []plannedReques
 	for _, rec := range recs.Items {
 		s := rec.Spec
 		switch s.Type {
-		case v1alpha1.DecisionStageDecision:
+		case recordsv1alpha1.DecisionStageDecision:
 			count["decision/"+s.Request+"/"+s.Stage+"/"+s.Actor]++
-		case v1alpha1.DecisionRequestOutcome, v1alpha1.DecisionGrantExpiry:
+		case recordsv1alpha1.DecisionRequestOutcome, recordsv1alpha1.DecisionGrantExpiry:
 			count["outcome/"+s.Request+"/"+s.To]++
-		case v1alpha1.DecisionTierChange:
+		case recordsv1alpha1.DecisionTierChange:
 			count["tier/"+s.Partner+"/"+s.Time.UTC().Format(time.RFC3339)+"/"+s.From+"/"+s.To]++
 		}
 	}

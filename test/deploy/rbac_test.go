@@ -69,9 +69,9 @@ var allowed = map[string]allowance{
 	"governance.partnergov.io/listings":          {verbs: readOnly},
 	"governance.partnergov.io/reviewpaths":       {verbs: readOnly},
 	"governance.partnergov.io/exceptionrequests": {verbs: []string{"create", "get", "list", "watch"}},
-	// Decision records: created once each, pruned after their retention; the
-	// manager caches their metadata (watch) to know a tier decision is recorded.
-	"governance.partnergov.io/decisionrecords": {verbs: []string{"create", "delete", "get", "list", "watch"}},
+	// Decision records (their own group): created once each, read uncached,
+	// pruned after their retention; never watched, nothing of them is cached.
+	"records.partnergov.io/decisionrecords": {verbs: []string{"create", "delete", "get", "list"}},
 	// Deal registration: registrations are decided (status), locks taken and released.
 	"governance.partnergov.io/dealregistrations":        {verbs: readOnly},
 	"governance.partnergov.io/dealregistrations/status": {verbs: statusRW},

@@ -595,7 +595,7 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 	for _, w := range vwc.Webhooks {
 		skipped[w.Name] = w.MatchConditions
 	}
-	for _, name := range []string{"mpartnerstatus.governance.partnergov.io", "mdealregistrationstatus.governance.partnergov.io", "vdecisionrecord.governance.partnergov.io"} {
+	for _, name := range []string{"mpartnerstatus.governance.partnergov.io", "mdealregistrationstatus.governance.partnergov.io", "vdecisionrecord.records.partnergov.io"} {
 		if len(skipped[name]) == 0 {
 			t.Errorf("webhook %s has no match condition for the manager's own writes", name)
 		}

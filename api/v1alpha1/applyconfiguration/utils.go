@@ -80,12 +80,6 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.DealRegistrationStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DealRevenue"):
 		return &apiv1alpha1.DealRevenueApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("DecisionRecord"):
-		return &apiv1alpha1.DecisionRecordApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("DecisionRecordSpec"):
-		return &apiv1alpha1.DecisionRecordSpecApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("DecisionSubject"):
-		return &apiv1alpha1.DecisionSubjectApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DomainAlias"):
 		return &apiv1alpha1.DomainAliasApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DuplicateMatch"):
@@ -198,8 +192,6 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PlanPeriodApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PlanReview"):
 		return &apiv1alpha1.PlanReviewApplyConfiguration{}
-	case v1alpha1.SchemeGroupVersion.WithKind("PolicyGenerations"):
-		return &apiv1alpha1.PolicyGenerationsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Probation"):
 		return &apiv1alpha1.ProbationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):

@@ -126,6 +126,22 @@ type DecisionRecordSpec struct {
 	RetainUntil metav1.Time `json:"retainUntil"`
 }
 
+// EvidenceValue is one metric value a tier decision used.
+type EvidenceValue struct {
+	// metric name.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Metric string `json:"metric"`
+	// value used, an exact decimal number written as a string, such as "1250000" or "4.5".
+	// +required
+	// +kubebuilder:validation:Pattern=`^-?[0-9]{1,18}(\.[0-9]{1,9})?$`
+	// +kubebuilder:validation:MaxLength=29
+	Value string `json:"value"`
+	// observedAt of the value used.
+	// +optional
+	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
+}
+
 // PolicyGenerations are the generations of the policy objects a decision applied.
 type PolicyGenerations struct {
 	// tier is the PartnerTier's generation.
