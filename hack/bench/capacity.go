@@ -21,10 +21,17 @@ type Assumptions struct {
 	// ConvergeHours is the longest acceptable time to decide every partner
 	// from a cold start (a new leader with an empty cache).
 	ConvergeHours float64
+	// RecordsPerPartnerYear is how many DecisionRecords a partner's decisions
+	// make in a year (deal transitions dominate), kept RetentionYears.
+	RecordsPerPartnerYear, RetentionYears float64
+	// RecordBytesEtcd and RecordBytesPostgres are what one record takes in
+	// each store; a records phase that ran measures the first.
+	RecordBytesEtcd, RecordBytesPostgres float64
 }
 
 // DefaultAssumptions are the model's defaults (flags override them).
-var DefaultAssumptions = Assumptions{WriteRate: 500, MemoryGiB: 4, StorageQuotaGiB: 8, StorageShare: 0.5, ConvergeHours: 1}
+var DefaultAssumptions = Assumptions{WriteRate: 500, MemoryGiB: 4, StorageQuotaGiB: 8, StorageShare: 0.5, ConvergeHours: 1,
+	RecordsPerPartnerYear: 75, RetentionYears: 7, RecordBytesEtcd: 2055, RecordBytesPostgres: 1600}
 
 // Slope is y = Intercept + PerPartner * partners, fitted by least squares
 // over the measured sizes (through the origin when one size was measured).
@@ -155,4 +162,76 @@ func (c Capacity) Print(w io.Writer) {
 	if first != "" {
 		fmt.Fprintf(w, "  one manager stops being enough at about %.0f partners (%s first)\n", at, first)
 	}
+}
+
+// RecordProjection is what a program's kept records take at one partner count.
+type RecordProjection struct {
+	Partners int
+	// Records are kept over the retention; EtcdGiB and PostgresGiB are what
+	// they take in each store; EtcdSharePercent is of partnergov's share of
+	// etcd's quota; EtcdYears is how many years of records fill that share
+	// (with the partners' own objects, Partner bytes per partner, in it too).
+	Records                                float64
+	EtcdGiB, EtcdSharePercent, PostgresGiB float64
+	EtcdYears                              float64
+}
+
+// RecordsModel projects the records a program keeps at each partner count,
+// with partnerBytes of etcd per partner for everything else (the capacity
+// model's slope; 0 when unknown).
+func RecordsModel(a Assumptions, partnerBytes float64, at ...int) []RecordProjection {
+	share := a.StorageQuotaGiB * (1 << 30) * a.StorageShare
+	out := make([]RecordProjection, 0, len(at))
+	for _, p := range at {
+		n := float64(p)
+		records := n * a.RecordsPerPartnerYear * a.RetentionYears
+		etcd := records * a.RecordBytesEtcd
+		years := math.Inf(1)
+		if perYear := n * a.RecordsPerPartnerYear * a.RecordBytesEtcd; perYear > 0 {
+			years = math.Max(0, share-n*partnerBytes) / perYear
+		}
+		out = append(out, RecordProjection{Partners: p, Records: records, EtcdGiB: etcd / (1 << 30),
+			EtcdSharePercent: 100 * etcd / share, PostgresGiB: records * a.RecordBytesPostgres / (1 << 30), EtcdYears: years})
+	}
+	return out
+}
+
+// PrintRecords writes the records projection.
+func PrintRecords(w io.Writer, a Assumptions, partnerBytes float64, ps []RecordProjection) {
+	fmt.Fprintf(w, "records model: %.0f records per partner a year kept %.0f years; %.0f bytes a record in etcd, %.0f in PostgreSQL; %.1f KiB of other etcd per partner\n",
+		a.RecordsPerPartnerYear, a.RetentionYears, a.RecordBytesEtcd, a.RecordBytesPostgres, partnerBytes/1024)
+	fmt.Fprintf(w, "| partners | records kept | etcd GiB | of partnergov's etcd share (%.0f%% of %.0f GiB) | years until that share is full | PostgreSQL GiB |\n", 100*a.StorageShare, a.StorageQuotaGiB)
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|")
+	for _, p := range ps {
+		fmt.Fprintf(w, "| %d | %.0f | %.1f | %.0f%% | %.1f | %.1f |\n", p.Partners, p.Records, p.EtcdGiB, p.EtcdSharePercent, p.EtcdYears, p.PostgresGiB)
+	}
+}
+
+// RecordModel is the records projection a report prints.
+type RecordModel struct {
+	Assumptions  Assumptions
+	PartnerBytes float64
+	Projections  []RecordProjection
+}
+
+// defaultPartnerBytes is the etcd a partner's own objects take when no size
+// was measured (docs/performance.md, 2026-12-02: 14.5 KiB).
+const defaultPartnerBytes = 14.5 * 1024
+
+// withRecordModel adds the records projection to report, with what its own
+// phases measured in place of the assumptions.
+func withRecordModel(report *Report, a Assumptions) {
+	partnerBytes := defaultPartnerBytes
+	if report.Capacity != nil && report.Capacity.StorageBytes.PerPartner > 0 {
+		partnerBytes = report.Capacity.StorageBytes.PerPartner
+	}
+	if x := report.Records; x != nil && x.BytesPerRecord > 0 {
+		switch x.Store {
+		case "crd":
+			a.RecordBytesEtcd = x.BytesPerRecord
+		case "postgres":
+			a.RecordBytesPostgres = x.BytesPerRecord
+		}
+	}
+	report.RecordModel = &RecordModel{Assumptions: a, PartnerBytes: partnerBytes, Projections: RecordsModel(a, partnerBytes, 10000, 100000, 500000)}
 }

@@ -56,3 +56,25 @@ func TestOneMeasuredSizeIsProjectedThroughTheOrigin(t *testing.T) {
 		t.Error("a model without a measured size")
 	}
 }
+
+func TestTheRecordsModelProjectsRecordsKeptOverTheRetention(t *testing.T) {
+	a := Assumptions{StorageQuotaGiB: 8, StorageShare: 0.5, RecordsPerPartnerYear: 100, RetentionYears: 7, RecordBytesEtcd: 1024, RecordBytesPostgres: 2048}
+	p := RecordsModel(a, 0, 1000)[0]
+	if p.Records != 700000 {
+		t.Errorf("records kept = %g, want 1000 partners x 100 a year x 7 years", p.Records)
+	}
+	if want := 700000.0 * 1024 / (1 << 30); math.Abs(p.EtcdGiB-want) > 1e-9 {
+		t.Errorf("etcd GiB = %g, want %g", p.EtcdGiB, want)
+	}
+	if want := 700000.0 * 2048 / (1 << 30); math.Abs(p.PostgresGiB-want) > 1e-9 {
+		t.Errorf("PostgreSQL GiB = %g, want %g", p.PostgresGiB, want)
+	}
+	// 4 GiB of share, 100,000 records a year of 1 KiB: about 42 years; with
+	// 1 MiB of other objects per partner (1000 MiB in all) fewer.
+	if want := 4.0 * (1 << 30) / (1000 * 100 * 1024); math.Abs(p.EtcdYears-want) > 1e-9 {
+		t.Errorf("years = %g, want %g", p.EtcdYears, want)
+	}
+	if q := RecordsModel(a, 1<<20, 1000)[0]; q.EtcdYears >= p.EtcdYears {
+		t.Errorf("the partners' own objects leave records less room: %g years, not fewer than %g", q.EtcdYears, p.EtcdYears)
+	}
+}

@@ -60,6 +60,9 @@ type config struct {
 	deals           int
 	dealPartners    int
 	dealCustomers   int
+	records         int
+	recordPartners  int
+	historyRecords  int
 }
 
 func main() {
@@ -83,6 +86,9 @@ func main() {
 	flag.IntVar(&c.deals, "deals", 2000, "deal registrations the deal phase registers and times, on its own control plane after the partner sizes (0: no deal phase)")
 	flag.IntVar(&c.dealPartners, "deal-partners", 100, "partners registering in the deal phase (at least 2)")
 	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
+	flag.IntVar(&c.records, "records", 0, "DecisionRecords the records phase creates as the manager, on its own control plane (0: no records phase)")
+	flag.IntVar(&c.recordPartners, "record-partners", 100, "partners the records phase spreads its records over")
+	flag.IntVar(&c.historyRecords, "history-records", 10000, "records of the one partner whose history the records phase reads, page by page")
 	flag.StringVar(&c.memoryLimit, "memory-limit", "", "run the manager as in a container with this memory limit (a quantity such as 160Mi, or \"auto\" for the sizing rule of docs/performance.md): GOMEMLIMIT is set to the share of it automemlimit would set; empty: no limit")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase and kube-apiserver's CPU profile of it, under bin/bench/N/")
 	flag.Float64Var(&c.assume.WriteRate, "assume-write-rate", DefaultAssumptions.WriteRate, "capacity model: object writes a second a production API server absorbs from the manager")
@@ -90,6 +96,10 @@ func main() {
 	flag.Float64Var(&c.assume.StorageQuotaGiB, "assume-etcd-quota-gib", DefaultAssumptions.StorageQuotaGiB, "capacity model: etcd's quota, GiB")
 	flag.Float64Var(&c.assume.StorageShare, "assume-etcd-share", DefaultAssumptions.StorageShare, "capacity model: the share of etcd's quota partnergov may use")
 	flag.Float64Var(&c.assume.ConvergeHours, "assume-converge-hours", DefaultAssumptions.ConvergeHours, "capacity model: the longest acceptable cold convergence, hours")
+	flag.Float64Var(&c.assume.RecordsPerPartnerYear, "assume-records-per-partner-year", DefaultAssumptions.RecordsPerPartnerYear, "records model: DecisionRecords a partner's decisions make a year")
+	flag.Float64Var(&c.assume.RetentionYears, "assume-retention-years", DefaultAssumptions.RetentionYears, "records model: years records are kept (the program's recordRetention)")
+	flag.Float64Var(&c.assume.RecordBytesEtcd, "assume-record-bytes-etcd", DefaultAssumptions.RecordBytesEtcd, "records model: etcd bytes a record takes (a records phase measures it)")
+	flag.Float64Var(&c.assume.RecordBytesPostgres, "assume-record-bytes-postgres", DefaultAssumptions.RecordBytesPostgres, "records model: PostgreSQL bytes a record takes, with its indexes")
 	report := flag.String("report", "", "render a results JSON file (its table, capacity model and an SVG chart beside it) instead of measuring")
 	flag.Parse()
 	if *report != "" {
@@ -117,8 +127,11 @@ func main() {
 	case c.deals < 0 || c.dealPartners < 2:
 		fmt.Fprintln(os.Stderr, "bench: -deals must be at least 0 and -deal-partners at least 2")
 		os.Exit(2)
-	case len(c.sizes) == 0 && c.deals == 0:
-		fmt.Fprintln(os.Stderr, "bench: nothing to measure: -n none and -deals 0")
+	case c.records < 0 || c.recordPartners < 1:
+		fmt.Fprintln(os.Stderr, "bench: -records must be at least 0 and -record-partners at least 1")
+		os.Exit(2)
+	case len(c.sizes) == 0 && c.deals == 0 && c.records == 0:
+		fmt.Fprintln(os.Stderr, "bench: nothing to measure: -n none, -deals 0 and -records 0")
 		os.Exit(2)
 	}
 	if err := run(c); err != nil {
@@ -164,6 +177,15 @@ func run(c config) error {
 		}
 		report.Deals = d
 	}
+	if c.records > 0 {
+		fmt.Printf("\n=== records: %d DecisionRecords over %d partners, %d of one partner ===\n", c.records, c.recordPartners, min(c.historyRecords, c.records))
+		rr, err := measureRecords(ctx, c, root)
+		if err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+		report.Records = rr
+	}
+	withRecordModel(&report, c.assume)
 	fmt.Println()
 	report.Print(os.Stdout)
 	dir := resultsDir(root, c.out)
@@ -196,6 +218,7 @@ func render(path string, a Assumptions) error {
 	if m, ok := Model(report.Results, a, 100000, 500000); ok {
 		report.Capacity = &m
 	}
+	withRecordModel(&report, a)
 	report.Print(os.Stdout)
 	return writeChart(path, report)
 }

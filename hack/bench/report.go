@@ -16,6 +16,11 @@ type Report struct {
 	Results  []Result
 	// Deals is the deal phase, when it ran (-deals).
 	Deals *DealsResult `json:",omitempty"`
+	// Records is the records phase, when it ran (-records).
+	Records *RecordsResult `json:",omitempty"`
+	// RecordModel projects the records a program keeps (-assume-record-* and
+	// what the records phase measured).
+	RecordModel *RecordModel `json:",omitempty"`
 	// Capacity is the capacity model fitted to Results.
 	Capacity *Capacity `json:",omitempty"`
 }
@@ -168,6 +173,13 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "\nfirst decisions: %s; once settled: %s\n", phaseText(d.FirstPhases), phaseText(d.Phases))
 		fmt.Fprintf(w, "plain-client limit: %d writes (a lock for each registration that holds its customer, one status write and one DecisionRecord each)\n\n", d.PlainWrites)
 	}
+	if r.Records != nil {
+		r.Records.Print(w)
+	}
+	if m := r.RecordModel; m != nil {
+		PrintRecords(w, m.Assumptions, m.PartnerBytes, m.Projections)
+		fmt.Fprintln(w)
+	}
 	for _, g := range r.Goals() {
 		fmt.Fprintln(w, g)
 	}
@@ -202,6 +214,10 @@ func (r Report) Goals() []string {
 	}
 	if d := r.Deals; d != nil {
 		check(d.Ratio <= 1.25, "deal registrations decided within 1.25x of the plain client (%.2f)", d.Ratio)
+	}
+	if x := r.Records; x != nil {
+		check(x.HistoryFirstPageMs < 1000, "the first page of a partner's history of %d records within 1 s (%s: %.0f ms; all of it %.0f ms)",
+			x.HistoryRecords, x.Store, x.HistoryFirstPageMs, x.HistoryAllMs)
 	}
 	return out
 }
