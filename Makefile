@@ -113,8 +113,8 @@ $(KREW):
 	GOBIN=$(CURDIR)/bin go install sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION) sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
 
 .PHONY: test-tools
-test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test, python3-kubernetes for the Python integration example, Prometheus and promtool for the alerting rules' tests).
-	@hack/install-debian-packages chromium:chromium python3-import=kubernetes:python3-kubernetes promtool:prometheus prometheus:prometheus
+test-tools: ## Install the Debian packages the tests need when missing (Chromium for the HTML report's screenshot test, python3-kubernetes for the Python integration example, Prometheus and promtool for the alerting rules' tests, PostgreSQL for the records store's tests).
+	@hack/install-debian-packages chromium:chromium python3-import=kubernetes:python3-kubernetes promtool:prometheus prometheus:prometheus postgresql-bin=initdb:postgresql
 
 .PHONY: test
 test: controlplane helm krew test-tools ## Run unit and integration tests against a real kube-apiserver and etcd (installs what they need).
