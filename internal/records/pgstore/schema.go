@@ -1,0 +1,250 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations are applied in order, each once, in the schema the migrating
+// connection's search_path puts first ({{schema}} is that schema, quoted).
+// Never change one that has shipped: add another.
+var migrations = []string{
+	// 1: the append-only records, partitioned by month on the decision's time;
+	// the names table keeps (namespace, name) unique across partitions (a
+	// unique index on a partitioned table must include the partition key).
+	`
+CREATE TABLE decision_records (
+	id           bigserial   NOT NULL,
+	namespace    text        NOT NULL,
+	name         text        NOT NULL,
+	uid          text        NOT NULL,
+	partner      text        NOT NULL,
+	type         text        NOT NULL,
+	subject_kind text        NOT NULL,
+	subject_name text        NOT NULL,
+	time         timestamptz NOT NULL,
+	retain_until timestamptz NOT NULL,
+	labels       jsonb       NOT NULL DEFAULT '{}',
+	object       jsonb       NOT NULL,
+	created_at   timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (time, id),
+	CONSTRAINT retained_after_the_decision CHECK (retain_until > time)
+) PARTITION BY RANGE (time);
+
+CREATE INDEX decision_records_by_namespace ON decision_records (namespace, time, id);
+CREATE INDEX decision_records_by_partner ON decision_records (namespace, partner, time, id);
+CREATE INDEX decision_records_by_type ON decision_records (namespace, type, time, id);
+CREATE INDEX decision_records_by_subject ON decision_records (namespace, subject_kind, subject_name);
+CREATE INDEX decision_records_by_retention ON decision_records (retain_until);
+CREATE INDEX decision_records_by_labels ON decision_records USING gin (labels jsonb_path_ops);
+
+CREATE TABLE decision_record_names (
+	namespace    text        NOT NULL,
+	name         text        NOT NULL,
+	time         timestamptz NOT NULL,
+	id           bigint      NOT NULL,
+	retain_until timestamptz NOT NULL,
+	PRIMARY KEY (namespace, name)
+);
+CREATE INDEX decision_record_names_by_time ON decision_record_names (time);
+
+-- Records are append-only: no row is ever updated, none deleted before it
+-- is past its retention, and neither table is ever truncated.
+CREATE FUNCTION decision_records_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' THEN
+		RAISE EXCEPTION 'decision record %/% cannot be changed: decision records are append-only, kept as the decision was made', OLD.namespace, OLD.name
+			USING ERRCODE = 'integrity_constraint_violation',
+			      HINT = 'a correction is a new decision with a record of its own';
+	END IF;
+	IF OLD.retain_until > now() THEN
+		RAISE EXCEPTION 'decision record %/% is retained until % and cannot be deleted before then', OLD.namespace, OLD.name,
+			to_char(OLD.retain_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+			USING ERRCODE = 'integrity_constraint_violation',
+			      HINT = 'the records server prunes a record once its retention (fixed when the decision was made) has passed';
+	END IF;
+	RETURN OLD;
+END $$;
+
+CREATE FUNCTION decision_records_no_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'decision records are never truncated: each is kept until its retention has passed'
+		USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON decision_records
+	FOR EACH ROW EXECUTE FUNCTION decision_records_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON decision_record_names
+	FOR EACH ROW EXECUTE FUNCTION decision_records_append_only();
+CREATE TRIGGER no_truncate BEFORE TRUNCATE ON decision_records
+	FOR EACH STATEMENT EXECUTE FUNCTION decision_records_no_truncate();
+CREATE TRIGGER no_truncate BEFORE TRUNCATE ON decision_record_names
+	FOR EACH STATEMENT EXECUTE FUNCTION decision_records_no_truncate();
+
+-- The partitions of t's month and the next, created when missing. It runs
+-- as the schema's owner (SECURITY DEFINER), so the records server's role
+-- needs no right to create tables.
+CREATE FUNCTION decision_records_ensure_partitions(t timestamptz) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+DECLARE
+	month timestamp := date_trunc('month', t AT TIME ZONE 'UTC');
+	lo timestamp;
+	part text;
+BEGIN
+	FOR i IN 0..1 LOOP
+		lo := month + make_interval(months => i);
+		part := 'decision_records_' || to_char(lo, 'YYYY"m"MM');
+		IF to_regclass(quote_ident(part)) IS NULL THEN
+			-- A lock that conflicts with itself and not with reading or
+			-- inserting, taken before looking again: acquiring a table lock
+			-- (unlike an advisory one) makes the catalog show a partition
+			-- that another server created meanwhile.
+			LOCK TABLE decision_records IN SHARE UPDATE EXCLUSIVE MODE;
+			IF to_regclass(quote_ident(part)) IS NULL THEN
+				EXECUTE format('CREATE TABLE %I PARTITION OF decision_records FOR VALUES FROM (%L) TO (%L)',
+					part, lo AT TIME ZONE 'UTC', (lo + interval '1 month') AT TIME ZONE 'UTC');
+			END IF;
+		END IF;
+	END LOOP;
+END $$;
+
+-- Deletes at most batch records past their retention at least(at, now())
+-- and frees their names; returns how many. The records server's role may
+-- call it and has no DELETE right of its own.
+CREATE FUNCTION decision_records_prune(at timestamptz, batch integer) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := least(at, now());
+	n bigint;
+BEGIN
+	WITH gone AS (
+		DELETE FROM decision_records d
+		WHERE (d.time, d.id) IN (SELECT r.time, r.id FROM decision_records r WHERE r.retain_until <= cutoff LIMIT batch)
+		RETURNING d.namespace, d.name
+	), freed AS (
+		DELETE FROM decision_record_names n USING gone g
+		WHERE n.namespace = g.namespace AND n.name = g.name
+		RETURNING 1
+	)
+	SELECT count(*) INTO n FROM gone;
+	RETURN n;
+END $$;
+
+-- Drops the partitions of months that have ended whose every record is past
+-- its retention at least(at, now()), with their names; returns how many
+-- records went with them. Cheaper than deleting them row by row.
+CREATE FUNCTION decision_records_drop_expired_partitions(at timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := least(at, now());
+	p record;
+	lo timestamptz;
+	hi timestamptz;
+	live boolean;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	FOR p IN
+		SELECT c.oid::regclass AS part, pg_get_expr(c.relpartbound, c.oid) AS bound
+		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'decision_records'::regclass
+	LOOP
+		lo := substring(p.bound FROM $r$FROM \('([^']*)'\)$r$)::timestamptz;
+		hi := substring(p.bound FROM $r$TO \('([^']*)'\)$r$)::timestamptz;
+		CONTINUE WHEN hi IS NULL OR hi > cutoff;
+		EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p.part);
+		EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE retain_until > $1)', p.part) INTO live USING cutoff;
+		CONTINUE WHEN live;
+		DELETE FROM decision_record_names WHERE time >= lo AND time < hi;
+		EXECUTE format('SELECT count(*) FROM %s', p.part) INTO n;
+		EXECUTE format('DROP TABLE %s', p.part);
+		total := total + n;
+	END LOOP;
+	RETURN total;
+END $$;
+
+REVOKE ALL ON FUNCTION decision_records_ensure_partitions(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION decision_records_prune(timestamptz, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION decision_records_drop_expired_partitions(timestamptz) FROM PUBLIC;
+`,
+}
+
+// migrationsTable records which migrations a schema has.
+const migrationsTable = `CREATE TABLE IF NOT EXISTS decision_records_migrations (
+	version    integer     PRIMARY KEY,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`
+
+// migrate applies the migrations the schema lacks, in one transaction under
+// an advisory lock, so that replicas starting together apply each once.
+func migrate(ctx context.Context, conn interface {
+	Begin(context.Context) (pgx.Tx, error)
+}) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('partnergov decision_records migrations'))`); err != nil {
+		return err
+	}
+	var schema string
+	if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	if schema == "" {
+		return fmt.Errorf("the database connection has no schema to create the records' tables in (search_path is empty)")
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('decision_records_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return err
+	}
+	have := 0
+	if exists {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM decision_records_migrations`).Scan(&have); err != nil {
+			return err
+		}
+	}
+	if have == len(migrations) {
+		return nil // up to date: no DDL, so the records role may start on a migrated schema
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, migrationsTable); err != nil {
+			return fmt.Errorf("creating decision_records_migrations in schema %s (migrating needs the schema owner's rights): %w", schema, err)
+		}
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("the database's records schema is at version %d, newer than this records server knows (%d): run a newer records server", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		sql := strings.ReplaceAll(migrations[v-1], "{{schema}}", pgx.Identifier{schema}.Sanitize())
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("applying records schema migration %d in schema %s (migrating needs the schema owner's rights): %w", v, schema, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO decision_records_migrations (version) VALUES ($1)`, v); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// GrantSQL returns the statements that give role what the records server
+// needs and nothing more: read and append records, create partitions and
+// prune records past their retention through the owner's functions. No
+// UPDATE, no DELETE, no TRUNCATE, no DDL. Run them as the schema's owner
+// after the migrations, in the schema they ran in.
+func GrantSQL(schema, role string) string {
+	r := pgx.Identifier{role}.Sanitize()
+	return strings.Join([]string{
+		"GRANT USAGE ON SCHEMA " + pgx.Identifier{schema}.Sanitize() + " TO " + r,
+		"GRANT SELECT, INSERT ON decision_records, decision_record_names TO " + r,
+		"GRANT SELECT ON decision_records_migrations TO " + r,
+		"GRANT USAGE, SELECT ON SEQUENCE decision_records_id_seq TO " + r,
+		"GRANT EXECUTE ON FUNCTION decision_records_ensure_partitions(timestamptz), decision_records_prune(timestamptz, integer), decision_records_drop_expired_partitions(timestamptz) TO " + r,
+	}, ";\n") + ";\n"
+}
