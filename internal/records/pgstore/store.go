@@ -319,17 +319,22 @@ func (w *where) labels(sel labels.Selector) error {
 		return nil
 	}
 	for _, r := range reqs {
-		key := w.arg(r.Key())
-		value := "r.labels->>" + key
+		value := func() string { return "r.labels->>" + w.arg(r.Key()) + "::text" }
 		switch r.Operator() {
 		case selection.Equals, selection.DoubleEquals, selection.In:
-			w.add("%s = ANY(%s::text[])", value, w.arg(r.Values().List()))
+			// Containment, which the labels' GIN index serves.
+			var any []string
+			for _, v := range r.Values().List() {
+				doc, _ := json.Marshal(map[string]string{r.Key(): v})
+				any = append(any, "r.labels @> "+w.arg(string(doc))+"::jsonb")
+			}
+			w.add("(%s)", strings.Join(any, " OR "))
 		case selection.NotEquals, selection.NotIn:
-			w.add("NOT coalesce(%s = ANY(%s::text[]), false)", value, w.arg(r.Values().List()))
+			w.add("NOT coalesce(%s = ANY(%s::text[]), false)", value(), w.arg(r.Values().List()))
 		case selection.Exists:
-			w.add("%s IS NOT NULL", value)
+			w.add("%s IS NOT NULL", value())
 		case selection.DoesNotExist:
-			w.add("%s IS NULL", value)
+			w.add("%s IS NULL", value())
 		case selection.GreaterThan, selection.LessThan:
 			vals := r.Values().List()
 			if len(vals) != 1 {
@@ -343,7 +348,8 @@ func (w *where) labels(sel labels.Selector) error {
 			if r.Operator() == selection.LessThan {
 				op = "<"
 			}
-			w.add(`CASE WHEN %[1]s ~ '^[-+]?[0-9]{1,18}$' THEN (%[1]s)::bigint %[2]s %[3]s ELSE false END`, value, op, w.arg(n))
+			v := value()
+			w.add(`CASE WHEN %[1]s ~ '^[-+]?[0-9]{1,18}$' THEN (%[1]s)::bigint %[2]s %[3]s ELSE false END`, v, op, w.arg(n))
 		default:
 			return invalid("label selector %s: operator %s is not supported", r.String(), r.Operator())
 		}
