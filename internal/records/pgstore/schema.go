@@ -100,11 +100,12 @@ BEGIN
 		lo := month + make_interval(months => i);
 		part := 'decision_records_' || to_char(lo, 'YYYY"m"MM');
 		IF to_regclass(quote_ident(part)) IS NULL THEN
-			-- A lock that conflicts with itself and not with reading or
-			-- inserting, taken before looking again: acquiring a table lock
-			-- (unlike an advisory one) makes the catalog show a partition
-			-- that another server created meanwhile.
-			LOCK TABLE decision_records IN SHARE UPDATE EXCLUSIVE MODE;
+			-- The lock creating a partition takes anyway, taken first (as
+			-- dropping one does, so neither waits for the other holding
+			-- half) and before looking again: acquiring a table lock (unlike
+			-- an advisory one) makes the catalog show a partition that
+			-- another server created meanwhile.
+			LOCK TABLE decision_records IN ACCESS EXCLUSIVE MODE;
 			IF to_regclass(quote_ident(part)) IS NULL THEN
 				EXECUTE format('CREATE TABLE %I PARTITION OF decision_records FOR VALUES FROM (%L) TO (%L)',
 					part, lo AT TIME ZONE 'UTC', (lo + interval '1 month') AT TIME ZONE 'UTC');
@@ -135,42 +136,69 @@ BEGIN
 	RETURN n;
 END $$;
 
--- Drops the partitions of months that have ended whose every record is past
--- its retention at least(at, now()), with their names; returns how many
--- records went with them. Cheaper than deleting them row by row.
-CREATE FUNCTION decision_records_drop_expired_partitions(at timestamptz) RETURNS bigint
+-- The partitions of months that have ended by least(at, now()) whose every
+-- record is past its retention then: those decision_records_drop_partition
+-- may drop. It reads without locking anyone out.
+CREATE FUNCTION decision_records_expired_partitions(at timestamptz) RETURNS SETOF text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
 DECLARE
 	cutoff timestamptz := least(at, now());
 	p record;
+	live boolean;
+BEGIN
+	FOR p IN
+		SELECT c.relname AS part, pg_get_expr(c.relpartbound, c.oid) AS bound
+		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'decision_records'::regclass
+	LOOP
+		CONTINUE WHEN substring(p.bound FROM $r$TO \('([^']*)'\)$r$)::timestamptz > cutoff;
+		EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE retain_until > $1)', p.part) INTO live USING cutoff;
+		CONTINUE WHEN live;
+		RETURN NEXT p.part;
+	END LOOP;
+END $$;
+
+-- Drops partition part, with its records' names, if its month has ended by
+-- least(at, now()) and every record in it is past its retention then;
+-- returns how many records went with it. Cheaper than deleting them row by
+-- row. It locks the table first, as creating a partition and every statement
+-- on the table do, so it neither deadlocks with them nor races an insert.
+CREATE FUNCTION decision_records_drop_partition(part text, at timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := least(at, now());
+	bound text;
 	lo timestamptz;
 	hi timestamptz;
 	live boolean;
 	n bigint;
-	total bigint := 0;
 BEGIN
-	FOR p IN
-		SELECT c.oid::regclass AS part, pg_get_expr(c.relpartbound, c.oid) AS bound
-		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'decision_records'::regclass
-	LOOP
-		lo := substring(p.bound FROM $r$FROM \('([^']*)'\)$r$)::timestamptz;
-		hi := substring(p.bound FROM $r$TO \('([^']*)'\)$r$)::timestamptz;
-		CONTINUE WHEN hi IS NULL OR hi > cutoff;
-		EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p.part);
-		EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE retain_until > $1)', p.part) INTO live USING cutoff;
-		CONTINUE WHEN live;
-		DELETE FROM decision_record_names WHERE time >= lo AND time < hi;
-		EXECUTE format('SELECT count(*) FROM %s', p.part) INTO n;
-		EXECUTE format('DROP TABLE %s', p.part);
-		total := total + n;
-	END LOOP;
-	RETURN total;
+	LOCK TABLE decision_records IN ACCESS EXCLUSIVE MODE;
+	SELECT pg_get_expr(c.relpartbound, c.oid) INTO bound
+	FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	WHERE i.inhparent = 'decision_records'::regclass AND c.relname = part;
+	IF bound IS NULL THEN
+		RETURN 0; -- not a partition of decision_records (or gone already)
+	END IF;
+	lo := substring(bound FROM $r$FROM \('([^']*)'\)$r$)::timestamptz;
+	hi := substring(bound FROM $r$TO \('([^']*)'\)$r$)::timestamptz;
+	IF hi IS NULL OR hi > cutoff THEN
+		RETURN 0;
+	END IF;
+	EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE retain_until > $1)', part) INTO live USING cutoff;
+	IF live THEN
+		RETURN 0;
+	END IF;
+	DELETE FROM decision_record_names WHERE time >= lo AND time < hi;
+	EXECUTE format('SELECT count(*) FROM %I', part) INTO n;
+	EXECUTE format('DROP TABLE %I', part);
+	RETURN n;
 END $$;
 
 REVOKE ALL ON FUNCTION decision_records_ensure_partitions(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION decision_records_prune(timestamptz, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION decision_records_drop_expired_partitions(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION decision_records_expired_partitions(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION decision_records_drop_partition(text, timestamptz) FROM PUBLIC;
 `,
 }
 
@@ -245,6 +273,7 @@ func GrantSQL(schema, role string) string {
 		"GRANT SELECT, INSERT ON decision_records, decision_record_names TO " + r,
 		"GRANT SELECT ON decision_records_migrations TO " + r,
 		"GRANT USAGE, SELECT ON SEQUENCE decision_records_id_seq TO " + r,
-		"GRANT EXECUTE ON FUNCTION decision_records_ensure_partitions(timestamptz), decision_records_prune(timestamptz, integer), decision_records_drop_expired_partitions(timestamptz) TO " + r,
+		"GRANT EXECUTE ON FUNCTION decision_records_ensure_partitions(timestamptz), decision_records_prune(timestamptz, integer), " +
+			"decision_records_expired_partitions(timestamptz), decision_records_drop_partition(text, timestamptz) TO " + r,
 	}, ";\n") + ";\n"
 }

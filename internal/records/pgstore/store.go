@@ -133,7 +133,7 @@ func (s *Store) ensurePartitions(ctx context.Context, t time.Time, force bool) e
 		return nil
 	}
 	if _, err := s.pool.Exec(ctx, `SELECT decision_records_ensure_partitions($1)`, t); err != nil {
-		return fmt.Errorf("creating the records partition of %s: %w", monthOf(t).Format("2006-01"), err)
+		return fmt.Errorf("creating the records partition of %s: %w", monthOf(t).Format("2006-01"), err) // wrapped: Create retries a deadlock
 	}
 	s.mu.Lock()
 	s.months[m] = true
@@ -159,20 +159,23 @@ func (s *Store) Create(ctx context.Context, r *Record) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out *Record
 	for attempt := 0; ; attempt++ {
-		if err := s.ensurePartitions(ctx, r.Time, attempt > 0); err != nil {
-			return nil, err
-		}
-		out, err = s.insert(ctx, r, labelsJSON)
+		out, err := s.create(ctx, r, labelsJSON, attempt > 0)
 		var pgErr *pgconn.PgError
-		// No partition for the row (it was pruned away after this server saw
-		// it), or a deadlock with pruning: once more.
-		if attempt < 2 && errors.As(err, &pgErr) && (pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition") || pgErr.Code == "40P01") {
+		// No partition for the row (it was dropped after this server saw
+		// it), or a deadlock with a partition dropped meanwhile: once more.
+		if attempt < 3 && errors.As(err, &pgErr) && (pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition") || pgErr.Code == "40P01") {
 			continue
 		}
 		return out, err
 	}
+}
+
+func (s *Store) create(ctx context.Context, r *Record, labelsJSON []byte, recheck bool) (*Record, error) {
+	if err := s.ensurePartitions(ctx, r.Time, recheck); err != nil {
+		return nil, err
+	}
+	return s.insert(ctx, r, labelsJSON)
 }
 
 func (s *Store) insert(ctx context.Context, r *Record, labelsJSON []byte) (*Record, error) {
@@ -448,10 +451,22 @@ const pruneBatch = 1000
 // the rest in batches. It returns how many records it deleted.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT decision_records_drop_expired_partitions($1)`, now).Scan(&total); err != nil {
-		return 0, fmt.Errorf("dropping expired partitions of decision records: %w", err)
+	rows, err := s.pool.Query(ctx, `SELECT decision_records_expired_partitions($1)`, now)
+	if err != nil {
+		return 0, fmt.Errorf("finding the expired partitions of decision records: %w", err)
 	}
-	if total > 0 {
+	parts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("finding the expired partitions of decision records: %w", err)
+	}
+	for _, part := range parts {
+		var n int64
+		if err := s.pool.QueryRow(ctx, `SELECT decision_records_drop_partition($1, $2)`, part, now).Scan(&n); err != nil {
+			return total, fmt.Errorf("dropping the expired partition %s of decision records: %w", part, err)
+		}
+		total += n
+	}
+	if len(parts) > 0 {
 		s.mu.Lock()
 		s.months = map[int64]bool{} // some are gone
 		s.mu.Unlock()

@@ -500,6 +500,17 @@ func TestTheRecordsRoleMayOnlyReadAndAppend(t *testing.T) {
 	if n, err := app.Prune(ctx, time.Now()); err != nil || n != 1 {
 		t.Fatalf("pruning as the records role: %d pruned, %v; want 1", n, err)
 	}
+	// The owner's functions drop only ended partitions whose records are all past retention.
+	for _, part := range []string{"decision_record_names", "decision_records_migrations", "decision_records_2026m01", "decision_records_2031m07", "no_such_table"} {
+		var n int64
+		if err := app.pool.QueryRow(ctx, `SELECT decision_records_drop_partition($1, now() + interval '500 years')`, part).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the records role dropping %s: %d records, %v; want nothing dropped", part, n, err)
+		}
+	}
+	var left int
+	if err := owner.pool.QueryRow(ctx, `SELECT count(*) FROM decision_records`).Scan(&left); err != nil || left != 2 {
+		t.Errorf("%d records left after the records role's drop attempts (%v), want 2", left, err)
+	}
 	// Anything else is refused by privilege, before any trigger.
 	for _, sql := range []string{
 		`UPDATE decision_records SET partner = 'x'`,
@@ -518,5 +529,55 @@ func TestTheRecordsRoleMayOnlyReadAndAppend(t *testing.T) {
 	}
 	if err := app.Migrate(ctx); err != nil {
 		t.Errorf("migrating an up-to-date schema as the records role: %v", err)
+	}
+}
+
+func TestPruningWhileMonthsAreCreatedNeitherFailsNorBlocks(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	// Ended months, retained (the pruner looks at them each time) and expired (it drops them).
+	for m := range 12 {
+		mustCreate(t, s, rec("p", fmt.Sprintf("kept-%d", m), "acme", "TierChange", date(2024, time.Month(1+m), 3), 100*year))
+		mustCreate(t, s, rec("p", fmt.Sprintf("gone-%d", m), "acme", "TierChange", date(2022, time.Month(1+m), 3), 24*time.Hour))
+	}
+	stop := make(chan struct{})
+	pruned := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				pruned <- nil
+				return
+			default:
+			}
+			if _, err := s.Prune(ctx, time.Now()); err != nil {
+				pruned <- err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for m := range 24 {
+				r := rec("p", fmt.Sprintf("new-%d-%d", w, m), "acme", "DealTransition", date(2030+m/12, time.Month(1+m%12), 1+w), year)
+				if _, err := s.Create(ctx, r); err != nil {
+					t.Errorf("creating %s while pruning: %v", r.Name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-pruned; err != nil {
+		t.Errorf("pruning while months are created: %v", err)
+	}
+	list, err := s.List(ctx, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Records) != 12+4*24 {
+		t.Errorf("%d records left, want the 12 retained and the 96 created", len(list.Records))
 	}
 }
