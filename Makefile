@@ -9,6 +9,7 @@ KUBEBUILDER_ASSETS ?= $(K8S_BIN)
 export KUBEBUILDER_ASSETS
 CONTROLLER_GEN := go tool controller-gen
 CRD_REF_DOCS := go tool crd-ref-docs
+OPENAPI_GEN := go tool openapi-gen
 GO_TEST_FLAGS ?= -count=1
 IMG ?= partnergov/partnergov:dev
 # Helm, built from its Go module (no binary downloads); test/deploy renders dist/chart with it.
@@ -36,10 +37,17 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: generate
-generate: ## Generate deepcopy code and the apply configurations (api/v1alpha1/applyconfiguration).
+generate: ## Generate deepcopy code, the apply configurations (api/v1alpha1/applyconfiguration) and the records server's OpenAPI definitions.
 	rm -rf api/v1alpha1/applyconfiguration
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" \
 		applyconfiguration:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	@mkdir -p bin
+	$(OPENAPI_GEN) --output-dir internal/records/server/openapi \
+		--output-pkg github.com/partnergov/partnergov/internal/records/server/openapi \
+		--output-file zz_generated.openapi.go --go-header-file hack/boilerplate.go.txt \
+		--report-filename bin/openapi-rule-violations.txt \
+		github.com/partnergov/partnergov/api/records/v1alpha1 k8s.io/apimachinery/pkg/apis/meta/v1 \
+		k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version
 
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and webhook configurations under config/, and the API reference docs/reference/api.md.

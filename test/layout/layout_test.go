@@ -1,6 +1,6 @@
 // Package layout checks that the repository's layout shows what ships:
-// internal/ holds only what the manager and the kubectl plugin run, and the
-// test machinery lives under test/.
+// internal/ holds only what the manager, the records server and the kubectl
+// plugin run, and the test machinery lives under test/.
 package layout
 
 import (
@@ -34,7 +34,7 @@ func goList(t *testing.T, args ...string) []string {
 
 func TestInternalHoldsOnlyWhatTheManagerAndThePluginRun(t *testing.T) {
 	shipped := map[string]bool{}
-	for _, p := range goList(t, "-deps", module, module+"/cmd/kubectl-partnergov") {
+	for _, p := range goList(t, "-deps", module, module+"/cmd/kubectl-partnergov", module+"/cmd/records-server") {
 		shipped[p] = true
 	}
 	internal := goList(t, module+"/internal/...")
@@ -43,12 +43,12 @@ func TestInternalHoldsOnlyWhatTheManagerAndThePluginRun(t *testing.T) {
 	}
 	for _, p := range internal {
 		if !shipped[p] {
-			t.Errorf("%s is under internal/ but neither the manager nor the plugin imports it: test machinery belongs under test/", p)
+			t.Errorf("%s is under internal/ but neither the manager, the records server nor the plugin imports it: test machinery belongs under test/", p)
 		}
 	}
 	for p := range shipped {
 		if strings.HasPrefix(p, module+"/test/") || strings.HasPrefix(p, module+"/hack/") {
-			t.Errorf("the manager or the plugin imports %s, which is test or build machinery", p)
+			t.Errorf("the manager, the records server or the plugin imports %s, which is test or build machinery", p)
 		}
 	}
 }
