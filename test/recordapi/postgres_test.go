@@ -49,7 +49,7 @@ func TestRecordAPIOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := testenv.StartWith(testenv.StartOptions{APIServerArgs: args})
+	env, err := testenv.StartWith(testenv.StartOptions{APIServerArgs: args, ExcludeCRDs: []string{testenv.RecordsCRD}})
 	if err != nil {
 		t.Fatal(err)
 	}

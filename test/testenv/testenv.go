@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -66,6 +67,32 @@ type StartOptions struct {
 	APIServerCertDir string
 	// APIServerArgs are set on kube-apiserver's command line (name to values).
 	APIServerArgs map[string][]string
+	// ExcludeCRDs are CRD files of config/crd/bases not to install, such as
+	// RecordsCRD when the records server serves its group.
+	ExcludeCRDs []string
+}
+
+// RecordsCRD is the DecisionRecord CRD's file in config/crd/bases: the
+// records store `crd`. With the records server (store `postgres`) it must not
+// be installed: kube-apiserver would serve the group from it.
+const RecordsCRD = "records.partnergov.io_decisionrecords.yaml"
+
+// crdPaths lists the CRD files of dir, without the excluded ones.
+func crdPaths(dir string, exclude []string) ([]string, error) {
+	if len(exclude) == 0 {
+		return []string{dir}, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") && !slices.Contains(exclude, e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
 }
 
 // StartWith is Start with options.
@@ -85,10 +112,14 @@ func StartWith(o StartOptions) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	crds, err := crdPaths(filepath.Join(root, "config", "crd", "bases"), o.ExcludeCRDs)
+	if err != nil {
+		return nil, err
+	}
 	env := &envtest.Environment{
 		Scheme:                app.Scheme,
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		CRDDirectoryPaths:     crds,
 		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			MutatingWebhooks: mutating, ValidatingWebhooks: validating,

@@ -45,6 +45,7 @@ type DecisionSubject struct {
 }
 
 // DecisionRecordSpec is one decision, as it was made. It never changes.
+// +kubebuilder:validation:XValidation:rule="self.retainUntil > self.time",message="retainUntil must be after time: a record is kept at least until the decision it keeps",fieldPath=".retainUntil"
 type DecisionRecordSpec struct {
 	// type of decision.
 	// +required
