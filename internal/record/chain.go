@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
+	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
 // ChainName is the name of the RecordChain of partner's records: the
@@ -46,6 +47,22 @@ type Head struct {
 	RetainUntil *metav1.Time
 	// Newest is the newest record as the head holds it, when at hand.
 	Newest *recordsv1alpha1.DecisionRecord
+}
+
+// NewestOf is the newest record RecordChain rc holds, as a DecisionRecord.
+func NewestOf(rc *v1alpha1.RecordChain) *recordsv1alpha1.DecisionRecord {
+	n := rc.Spec.Newest.DeepCopy()
+	return &recordsv1alpha1.DecisionRecord{
+		ObjectMeta: metav1.ObjectMeta{Namespace: rc.Namespace, Name: n.Name, Labels: n.Labels},
+		Spec:       n.Spec,
+	}
+}
+
+// HeadOfChain is the head RecordChain rc says the chain has: its sequence and
+// digest, and its copy of the newest record (which Verify checks against them).
+func HeadOfChain(rc *v1alpha1.RecordChain) *Head {
+	newest := NewestOf(rc)
+	return &Head{Sequence: rc.Spec.Sequence, Digest: rc.Spec.Digest, RetainUntil: newest.Spec.RetainUntil.DeepCopy(), Newest: newest}
 }
 
 // HeadOf is the head of a chain whose newest record is rec (a chained record).
