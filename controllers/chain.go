@@ -45,8 +45,10 @@ import (
 //     in 2 made it, identical).
 //
 // A crash anywhere leaves either nothing claimed or a head whose newest record
-// the next record of the partner creates: no gap, no fork. Within the process,
-// one partner's records go one at a time (a mutex per partner), and the head
+// the next record of the partner creates: no gap, no fork. The resourceVersion
+// is what keeps writers apart; within the process, one partner's records also
+// go one at a time (a mutex per partner, so they do not refuse each other as
+// Conflicts), and the head
 // the process last wrote is remembered (its resourceVersion, sequence and
 // digest: memory per partner, not per record), so a partner's next record
 // costs one read of the record, the head's update and the record's create.
