@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -62,21 +60,6 @@ func statusChanged(stored, computed any, shared ...string) (bool, error) {
 		return false, err
 	}
 	return !equality.Semantic.DeepEqual(before, after), nil
-}
-
-// ensureRecord creates DecisionRecord rec; a create refused as AlreadyExists
-// is success: a record's name is fixed by the decision it records. Whether a
-// record exists is never read from a cache: the manager keeps no record in
-// memory (records accumulate for years), so callers create only what their
-// status markers say is not recorded yet.
-func ensureRecord(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
-	// A namespace being deleted takes its records with it; one it refuses to
-	// hold is not lost, and retrying would only fail again until it is gone.
-	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
-		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-		return err
-	}
-	return nil
 }
 
 // errStale is applyStatus's answer when the object changed after it was read.

@@ -46,6 +46,8 @@ type DealReconciler struct {
 	// Seals verify the review, extension and conflict approvals
 	// (effects.Approved); nil when sealing is off.
 	Seals *seal.Keys
+	// Chain creates the records, each in its partner's chain.
+	Chain *Chain
 
 	mu sync.Mutex
 	// recorded is, per registration, the UID it had and the sequence up to
@@ -306,7 +308,7 @@ func (r *DealReconciler) record(ctx context.Context, d *v1alpha1.DealRegistratio
 	stored.Status.RecordedSequence = max(st.RecordedSequence, r.recordedUpTo(d))
 	for _, rec := range record.DealTransitions(stored, name, FieldOwner, retention) {
 		if now.Before(rec.Spec.RetainUntil.Time) {
-			if err := ensureRecord(ctx, r.Client, rec); err != nil {
+			if err := r.Chain.Record(ctx, rec); err != nil {
 				return st.RecordedSequence, err
 			}
 		}

@@ -30,6 +30,8 @@ type ListingReconciler struct {
 	Recorder events.EventRecorder
 	// Seals verify ListingException approvals (effects.Approved); nil when sealing is off.
 	Seals *seal.Keys
+	// Chain creates the records, each in its partner's chain.
+	Chain *Chain
 }
 
 // +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -98,7 +100,7 @@ func (r *ListingReconciler) recordPublication(ctx context.Context, l *v1alpha1.L
 			return err
 		}
 	}
-	if err := ensureRecord(ctx, r.Client, record.Publication(l, *c, l.Status.RecordedPublication == nil, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil {
+	if err := r.Chain.Record(ctx, record.Publication(l, *c, l.Status.RecordedPublication == nil, name, FieldOwner, v1alpha1.RecordRetention(program))); err != nil {
 		return err
 	}
 	next.RecordedPublication = c.LastTransitionTime.DeepCopy()

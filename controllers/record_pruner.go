@@ -46,23 +46,45 @@ func (p *RecordPruner) Start(ctx context.Context) error {
 	}
 }
 
-// Prune deletes every record past its retention and returns how many it deleted.
+// Prune deletes the records past their retention and returns how many it
+// deleted. A chain is pruned oldest first (record.Prunable): a first pass over
+// every record notes, per chain, the oldest record still within its retention
+// (one number per partner), and the second deletes the records past their
+// retention before it.
 func (p *RecordPruner) Prune(ctx context.Context) (int, error) {
+	now := p.Clock.Now()
+	floor := map[record.ChainKey]int64{}
+	if err := p.each(ctx, func(records []recordsv1alpha1.DecisionRecord) error {
+		record.Retained(floor, records, now)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
 	pruned := 0
-	cont := ""
-	for {
-		var list recordsv1alpha1.DecisionRecordList
-		if err := p.APIReader.List(ctx, &list, client.Limit(pruneBatch), client.Continue(cont)); err != nil {
-			return pruned, err
-		}
-		for _, r := range record.Expired(list.Items, p.Clock.Now()) {
+	err := p.each(ctx, func(records []recordsv1alpha1.DecisionRecord) error {
+		for _, r := range record.Prunable(records, floor, now) {
 			if err := p.Client.Delete(ctx, r); err != nil && !apierrors.IsNotFound(err) {
-				return pruned, err
+				return err
 			}
 			pruned++
 		}
+		return nil
+	})
+	return pruned, err
+}
+
+// each pages through every record.
+func (p *RecordPruner) each(ctx context.Context, page func([]recordsv1alpha1.DecisionRecord) error) error {
+	for cont := ""; ; {
+		var list recordsv1alpha1.DecisionRecordList
+		if err := p.APIReader.List(ctx, &list, client.Limit(pruneBatch), client.Continue(cont)); err != nil {
+			return err
+		}
+		if err := page(list.Items); err != nil {
+			return err
+		}
 		if cont = list.Continue; cont == "" {
-			return pruned, nil
+			return nil
 		}
 	}
 }

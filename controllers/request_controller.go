@@ -38,6 +38,8 @@ type RequestReconciler struct {
 
 	// Seals verify review decisions; nil when sealing is off.
 	Seals *seal.Keys
+	// Chain creates the records, each in its partner's chain.
+	Chain *Chain
 
 	// fundsLocks serialises Funds evaluations per partner, so two requests
 	// cannot both be approved against the same remaining cap.
@@ -210,7 +212,7 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 		}
 	}
 	for _, rec := range recs {
-		if err := ensureRecord(ctx, r.Client, rec); err != nil {
+		if err := r.Chain.Record(ctx, rec); err != nil {
 			return err
 		}
 	}

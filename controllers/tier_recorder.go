@@ -48,6 +48,8 @@ type TierRecorder struct {
 	Clock     clock.PassiveClock
 	// Seals verify the decisions; nil when sealing is off.
 	Seals *seal.Keys
+	// Chain creates the records, each in its partner's chain.
+	Chain *Chain
 
 	mu sync.Mutex
 	// newest is, per partner (namespace/name), the UID it had and the names
@@ -136,7 +138,7 @@ func (r *TierRecorder) recordAfter(ctx context.Context, recs []*recordsv1alpha1.
 		}
 	}
 	for _, rec := range recs[from:] {
-		if err := ensureRecord(ctx, r.Client, rec); err != nil {
+		if err := r.Chain.Record(ctx, rec); err != nil {
 			return known, err
 		}
 	}

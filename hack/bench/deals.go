@@ -204,7 +204,7 @@ func (r *DealsResult) countWrites(w harness.Writes) {
 			r.StatusWrites += v
 		case "deallocks":
 			r.LockWrites += v
-		case "decisionrecords":
+		case "decisionrecords", "recordchains": // a record and its chain head's write
 			r.RecordWrites += v
 		case "exceptionrequests", "exceptionrequests/status":
 			r.RequestWrites += v

@@ -184,7 +184,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// so no read of one ever starts an informer (metadata or not); the
 		// controllers create records as their status markers say and take
 		// AlreadyExists as done.
-		Client:        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&recordsv1alpha1.DecisionRecord{}}}},
+		Client:        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&recordsv1alpha1.DecisionRecord{}, &v1alpha1.RecordChain{}}}},
 		WebhookServer: webhookServer,
 		Controller:    ctrlConfig(skip),
 	})
@@ -203,6 +203,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 func setup(mgr ctrl.Manager, o Options, username string) error {
 	c := mgr.GetClient()
 	controllers.RegisterMetrics(c, mgr.Elected())
+	// One chain for every controller that records: a partner's records are
+	// chained one at a time in this process.
+	chain := &controllers.Chain{Client: c, Reader: mgr.GetAPIReader(), Seals: o.Seals, Clock: o.Clock, Events: mgr.GetEventRecorder(controllers.FieldOwner)}
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{
@@ -210,15 +213,15 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
 		"reviewpath":     controllers.NewReviewPathReconciler(c, o.Clock),
 		"exceptionrequest": &controllers.RequestReconciler{
-			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals, Chain: chain,
 		},
 		"listing": &controllers.ListingReconciler{
-			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
+			Client: c, Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals, Chain: chain,
 		},
 		"dealregistration": &controllers.DealReconciler{
-			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
+			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals, Chain: chain,
 		},
-		"tierrecord": &controllers.TierRecorder{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals},
+		"tierrecord": &controllers.TierRecorder{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals, Chain: chain},
 		"jointbusinessplan": &controllers.PlanReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals,
 		},

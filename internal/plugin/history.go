@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -33,12 +34,14 @@ const whyWidth = 80
 
 func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	var opts HistoryOptions
+	var verify bool
 	cmd := &cobra.Command{
-		Use:   "history PARTNER [-n NAMESPACE] [--limit N] [-o table|wide|json|yaml]",
-		Short: "List a partner's decision records, newest first (also after the partner was deleted)",
+		Use:   "history PARTNER [-n NAMESPACE] [--limit N] [-o table|wide|json|yaml] [--verify]",
+		Short: "List a partner's decision records, newest first (also after the partner was deleted), or verify their chain",
 		Example: `  kubectl partnergov history acme-consulting -n partners
   kubectl partnergov history acme-consulting -n partners --limit 10 --wide
-  kubectl partnergov history acme-consulting -n partners -o yaml`,
+  kubectl partnergov history acme-consulting -n partners -o yaml
+  kubectl partnergov history acme-consulting -n partners --verify`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -49,6 +52,13 @@ func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptio
 				return err
 			}
 			key := types.NamespacedName{Namespace: ns, Name: args[0]}
+			if verify {
+				v, err := VerifyHistory(cmd.Context(), c, key, time.Now())
+				if err != nil {
+					return err
+				}
+				return writeVerification(streams.Out, key, v)
+			}
 			records, err := History(cmd.Context(), c, key)
 			if err != nil {
 				return err
@@ -59,6 +69,8 @@ func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptio
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", outputTable, "output format: table, wide, json or yaml")
 	cmd.Flags().BoolVar(&opts.Wide, "wide", false, "show each record's whole message (same as -o wide)")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "show only the N newest records (0: all)")
+	cmd.Flags().BoolVar(&verify, "verify", false,
+		"check the partner's whole record chain against itself and its sealed head (RecordChain) instead of listing it; exits non-zero when anything is wrong")
 	return cmd
 }
 
@@ -84,8 +96,12 @@ func (o HistoryOptions) validate() error {
 	return nil
 }
 
+// historyPage is how many records History asks for at a time.
+const historyPage = 500
+
 // History lists the DecisionRecords of partner key.Name in namespace
-// key.Namespace, newest first. It never reads the Partner: records outlive it.
+// key.Namespace, newest first, a page at a time. It never reads the Partner:
+// records outlive it.
 //
 // It selects by the record.LabelPartner label (which every record carries) and
 // keeps the records whose spec.partner is the partner. It does not use a field
@@ -93,21 +109,103 @@ func (o HistoryOptions) validate() error {
 // works on any client, the controller-runtime fake included. A name that cannot
 // be a label value (longer than 63 characters) is looked up by spec.partner alone.
 func History(ctx context.Context, c client.Client, key types.NamespacedName) ([]recordsv1alpha1.DecisionRecord, error) {
-	opts := []client.ListOption{client.InNamespace(key.Namespace)}
+	opts := []client.ListOption{client.InNamespace(key.Namespace), client.Limit(historyPage)}
 	if len(validation.IsValidLabelValue(key.Name)) == 0 {
 		opts = append(opts, client.MatchingLabels{record.LabelPartner: key.Name})
 	}
-	var list recordsv1alpha1.DecisionRecordList
-	if err := c.List(ctx, &list, opts...); err != nil {
-		return nil, fmt.Errorf("listing the decision records of partner %s: %w", key, err)
-	}
 	var out []recordsv1alpha1.DecisionRecord
-	for _, r := range list.Items {
-		if r.Spec.Partner == key.Name {
-			out = append(out, r)
+	for cont := ""; ; {
+		var list recordsv1alpha1.DecisionRecordList
+		if err := c.List(ctx, &list, append(opts, client.Continue(cont))...); err != nil {
+			return nil, fmt.Errorf("listing the decision records of partner %s: %w", key, err)
+		}
+		for _, r := range list.Items {
+			if r.Spec.Partner == key.Name {
+				out = append(out, r)
+			}
+		}
+		if cont = list.Continue; cont == "" {
+			break
 		}
 	}
 	return newestFirst(out, 0), nil
+}
+
+// verifyAttempts bounds how often VerifyHistory reads again because the
+// partner was being recorded while it read.
+const verifyAttempts = 5
+
+// VerifyHistory checks every record of partner key against each other and
+// against the partner's RecordChain, the chain's sealed head (record.Verify),
+// at now. The head is read before and after the records; when it moved in
+// between (a decision was recorded meanwhile), it reads again.
+func VerifyHistory(ctx context.Context, c client.Client, key types.NamespacedName, now time.Time) (record.Verification, error) {
+	for attempt := 1; ; attempt++ {
+		before, err := recordChain(ctx, c, key)
+		if err != nil {
+			return record.Verification{}, err
+		}
+		records, err := History(ctx, c, key)
+		if err != nil {
+			return record.Verification{}, err
+		}
+		after, err := recordChain(ctx, c, key)
+		if err != nil {
+			return record.Verification{}, err
+		}
+		if attempt < verifyAttempts && resourceVersion(after) != resourceVersion(before) {
+			continue
+		}
+		var head *record.Head
+		if before != nil {
+			head = record.HeadOfChain(before)
+		}
+		return record.Verify(records, head, now), nil
+	}
+}
+
+func resourceVersion(rc *v1alpha1.RecordChain) string {
+	if rc == nil {
+		return ""
+	}
+	return rc.ResourceVersion
+}
+
+// recordChain reads partner key's RecordChain; nil when it has none.
+func recordChain(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.RecordChain, error) {
+	var rc v1alpha1.RecordChain
+	err := c.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: record.ChainName(key.Name)}, &rc)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the RecordChain of partner %s (--verify needs get on recordchains.governance.partnergov.io): %w", key, err)
+	}
+	return &rc, nil
+}
+
+// writeVerification prints what VerifyHistory found: a line saying the chain
+// verified, or each finding naming its records; then the notes and the
+// records made before chaining. Findings make it return an error (a non-zero exit).
+func writeVerification(w io.Writer, key types.NamespacedName, v record.Verification) error {
+	if v.Verified() {
+		fmt.Fprintf(w, "chain verified: %d records, head sequence %d\n", v.Chained, v.HeadSequence)
+	} else {
+		fmt.Fprintf(w, "chain NOT verified: %d finding(s) over %d records, head sequence %d\n", len(v.Findings), v.Chained, v.HeadSequence)
+		for _, f := range v.Findings {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if n := len(v.Unchained); n > 0 {
+		fmt.Fprintf(w, "%d record(s) unchained (before chaining), not checked: %s\n", n, strings.Join(v.Unchained, ", "))
+	}
+	if !v.Verified() {
+		return fmt.Errorf("the record chain of partner %s/%s has %d finding(s)", key.Namespace, key.Name, len(v.Findings))
+	}
+	return nil
 }
 
 // newestFirst returns a copy of records sorted by spec.time, newest first, then

@@ -338,7 +338,7 @@ func TestHistoryCommandIsRegistered(t *testing.T) {
 	if err != nil || cmd.Name() != "history" {
 		t.Fatalf("kubectl partnergov history is not registered: %v", err)
 	}
-	for _, f := range []string{"output", "wide", "limit", "namespace"} {
+	for _, f := range []string{"output", "wide", "limit", "namespace", "verify"} {
 		if cmd.Flags().Lookup(f) == nil && cmd.InheritedFlags().Lookup(f) == nil {
 			t.Errorf("history has no --%s flag", f)
 		}
@@ -346,5 +346,77 @@ func TestHistoryCommandIsRegistered(t *testing.T) {
 	if err := Run(context.Background(), genericiooptions.NewTestIOStreamsDiscard(), []string{"history", "acme", "-o", "csv"}); err == nil ||
 		!strings.Contains(err.Error(), "unknown output format") {
 		t.Errorf("history -o csv: %v, want an unknown output format error before connecting", err)
+	}
+}
+
+// TestHistoryVerifyNamesWhatIsWrong: --verify prints that a partner's chain
+// verified (counting its records and the head's sequence, and listing the
+// records made before chaining apart), or each finding with the records it
+// names, and then fails.
+func TestHistoryVerifyNamesWhatIsWrong(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := recordsv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	old := historyRecord("before-chaining", "x", -4*time.Hour, nil)
+	var chained []recordsv1alpha1.DecisionRecord
+	head := record.Head{}
+	for i, name := range []string{"r1", "r2", "r3"} {
+		r := historyRecord(name, "controller", time.Duration(i-3)*time.Hour, nil)
+		record.Link(&r, head)
+		head = record.HeadOf(&r)
+		chained = append(chained, r)
+	}
+	rc := &v1alpha1.RecordChain{
+		ObjectMeta: metav1.ObjectMeta{Namespace: acme.Namespace, Name: record.ChainName(acme.Name)},
+		Spec: v1alpha1.RecordChainSpec{Partner: acme.Name, Sequence: 3, Digest: head.Digest,
+			Newest: v1alpha1.ChainedRecord{Name: "r3", Labels: chained[2].Labels, Spec: chained[2].Spec}},
+	}
+	tests := map[string]struct {
+		tamper  func(records []recordsv1alpha1.DecisionRecord)
+		want    []string
+		wantErr string
+	}{
+		"a whole chain": {
+			want: []string{"chain verified: 3 records, head sequence 3", "1 record(s) unchained (before chaining), not checked: before-chaining"},
+		},
+		"an altered record": {
+			tamper: func(records []recordsv1alpha1.DecisionRecord) { records[1].Spec.Actor = "mallory@example.com" },
+			want: []string{"chain NOT verified: 1 finding(s) over 3 records, head sequence 3",
+				"  altered: record r2 (sequence 2) does not match its digest"},
+			wantErr: "the record chain of partner partners/acme has 1 finding(s)",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			records := []recordsv1alpha1.DecisionRecord{*old.DeepCopy()}
+			for _, r := range chained {
+				records = append(records, *r.DeepCopy())
+			}
+			if tc.tamper != nil {
+				tc.tamper(records[1:])
+			}
+			b := fake.NewClientBuilder().WithScheme(scheme).WithObjects(rc.DeepCopy())
+			for i := range records {
+				b = b.WithObjects(&records[i])
+			}
+			v, err := VerifyHistory(context.Background(), b.Build(), acme, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = writeVerification(&out, acme, v)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
+				t.Errorf("error %v, want %q", err, tc.wantErr)
+			}
+			for _, line := range tc.want {
+				if !strings.Contains(out.String(), line) {
+					t.Errorf("output lacks %q:\n%s", line, out.String())
+				}
+			}
+		})
 	}
 }

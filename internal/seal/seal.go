@@ -300,6 +300,13 @@ func (k *Keys) ConfirmationSealed(d *v1alpha1.DealRegistration, c v1alpha1.Influ
 	return k.Verify(c.Seal, Confirmation(string(d.UID), c)...)
 }
 
+// Chain is what the seal of a partner's RecordChain covers: where the partner's
+// chain of DecisionRecords ends in namespace (the newest record's sequence and
+// digest; the digest covers that whole record).
+func Chain(namespace, partner string, sequence int64, digest string) []string {
+	return []string{"chain", namespace, partner, strconv.FormatInt(sequence, 10), digest}
+}
+
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
 // line, the current first (the format Parse reads).
 const SecretKey = "keys"

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
@@ -128,7 +129,8 @@ func (e *Env) CrashRecords(ctx context.Context, c ReviewsConfig) Result {
 
 // verifyRecords counts decisions without a record and decisions recorded more
 // than once in namespace: reviewer decisions by (request, stage, reviewer),
-// outcomes by (request, phase), tier decisions by (partner, time, from, to).
+// outcomes by (request, phase), tier decisions by (partner, time, from, to);
+// and it verifies each partner's record chain (kubectl partnergov history --verify).
 func (e *Env) verifyRecords(ctx context.Context, ns string, plan []plannedRequest) (lost, dups, checked int, err error) {
 	var recs recordsv1alpha1.DecisionRecordList
 	if err := e.Cluster.Admin.List(ctx, &recs, client.InNamespace(ns)); err != nil {
@@ -178,6 +180,16 @@ func (e *Env) verifyRecords(ctx context.Context, ns string, plan []plannedReques
 	}
 	if len(plan) > 0 && len(list.Items) < len(plan) {
 		return lost, dups, len(want), fmt.Errorf("%d of %d requests filed", len(list.Items), len(plan))
+	}
+	// Each partner's records form one chain, whole: no gap, no fork.
+	for _, p := range partners {
+		v, err := plugin.VerifyHistory(ctx, e.Cluster.Admin, types.NamespacedName{Namespace: ns, Name: p.Name}, time.Now())
+		if err != nil {
+			return lost, dups, len(want), err
+		}
+		if !v.Verified() {
+			return lost, dups, len(want), fmt.Errorf("the record chain of partner %s/%s: %s", ns, p.Name, v.Findings[0])
+		}
 	}
 	return lost, dups, len(want), nil
 }

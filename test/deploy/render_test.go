@@ -843,7 +843,7 @@ func TestTheChartNamesTheManagerOfItsReleaseNamespace(t *testing.T) {
 			}
 		}
 	}
-	if n != 3 {
-		t.Errorf("the chart renders %d match conditions, want 3 (config/webhook/controller_writes_patch.yaml)", n)
+	if n != 4 {
+		t.Errorf("the chart renders %d match conditions, want 4 (config/webhook/controller_writes_patch.yaml)", n)
 	}
 }

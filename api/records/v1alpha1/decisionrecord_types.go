@@ -125,6 +125,43 @@ type DecisionRecordSpec struct {
 	// prunes the record.
 	// +required
 	RetainUntil metav1.Time `json:"retainUntil"`
+
+	// chain places the record in its partner's hash chain (one chain per
+	// namespace and spec.partner), so that a record changed, removed, replaced
+	// or reordered outside the controller is named by `kubectl partnergov
+	// history --verify`. Absent on records made before records were chained.
+	// +optional
+	Chain *ChainLink `json:"chain,omitempty"`
+}
+
+// ChainLink is a record's place in its partner's chain. The controller assigns
+// it, one record at a time per partner, after the partner's RecordChain (the
+// chain's sealed head, in the governance group) has taken the record as its
+// newest.
+type ChainLink struct {
+	// sequence is the record's place in the chain: 1 for the partner's first
+	// chained record, one more for each record after it.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Sequence int64 `json:"sequence"`
+
+	// previous is the digest of the partner's record before this one; empty for
+	// the first.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9a-f]{64})?$`
+	Previous string `json:"previous,omitempty"`
+
+	// previousRetainUntil is the spec.retainUntil of the record before this one:
+	// once it has passed, that record (and, pruned oldest first, those before it)
+	// may be gone.
+	// +optional
+	PreviousRetainUntil *metav1.Time `json:"previousRetainUntil,omitempty"`
+
+	// digest is the hex SHA-256 of the record: its namespace, its name and its
+	// spec, with this digest empty (record.Digest).
+	// +required
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
+	Digest string `json:"digest"`
 }
 
 // EvidenceValue is one metric value a tier decision used.

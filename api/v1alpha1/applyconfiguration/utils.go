@@ -32,6 +32,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.AttributionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BusinessPlanRules"):
 		return &apiv1alpha1.BusinessPlanRulesApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ChainedRecord"):
+		return &apiv1alpha1.ChainedRecordApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ChangeNotice"):
 		return &apiv1alpha1.ChangeNoticeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClaimGrant"):
@@ -194,6 +196,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PlanReviewApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Probation"):
 		return &apiv1alpha1.ProbationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RecordChain"):
+		return &apiv1alpha1.RecordChainApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RecordChainSpec"):
+		return &apiv1alpha1.RecordChainSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):
 		return &apiv1alpha1.RequestEventApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequiredTrack"):

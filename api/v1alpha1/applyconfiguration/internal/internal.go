@@ -29,6 +29,113 @@ func Parser() *typed.Parser {
 var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
+- name: com.github.partnergov.partnergov.api.records.v1alpha1.ChainLink
+  map:
+    fields:
+    - name: digest
+      type:
+        scalar: string
+    - name: previous
+      type:
+        scalar: string
+    - name: previousRetainUntil
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: sequence
+      type:
+        scalar: numeric
+- name: com.github.partnergov.partnergov.api.records.v1alpha1.DecisionRecordSpec
+  map:
+    fields:
+    - name: actor
+      type:
+        scalar: string
+    - name: chain
+      type:
+        namedType: com.github.partnergov.partnergov.api.records.v1alpha1.ChainLink
+    - name: evidence
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.records.v1alpha1.EvidenceValue
+          elementRelationship: atomic
+    - name: from
+      type:
+        scalar: string
+    - name: message
+      type:
+        scalar: string
+    - name: partner
+      type:
+        scalar: string
+    - name: policyGenerations
+      type:
+        namedType: com.github.partnergov.partnergov.api.records.v1alpha1.PolicyGenerations
+    - name: program
+      type:
+        scalar: string
+    - name: reason
+      type:
+        scalar: string
+    - name: request
+      type:
+        scalar: string
+    - name: retainUntil
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: stage
+      type:
+        scalar: string
+    - name: subject
+      type:
+        namedType: com.github.partnergov.partnergov.api.records.v1alpha1.DecisionSubject
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: to
+      type:
+        scalar: string
+    - name: type
+      type:
+        namedType: com.github.partnergov.partnergov.api.records.v1alpha1.DecisionType
+- name: com.github.partnergov.partnergov.api.records.v1alpha1.DecisionSubject
+  map:
+    fields:
+    - name: kind
+      type:
+        scalar: string
+    - name: name
+      type:
+        scalar: string
+    - name: uid
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.records.v1alpha1.DecisionType
+  scalar: string
+- name: com.github.partnergov.partnergov.api.records.v1alpha1.EvidenceValue
+  map:
+    fields:
+    - name: metric
+      type:
+        scalar: string
+    - name: observedAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: value
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.records.v1alpha1.PolicyGenerations
+  map:
+    fields:
+    - name: program
+      type:
+        scalar: numeric
+    - name: reviewPath
+      type:
+        scalar: numeric
+    - name: tier
+      type:
+        scalar: numeric
 - name: com.github.partnergov.partnergov.api.v1alpha1.ActiveGrant
   map:
     fields:
@@ -111,6 +218,20 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
       default: 336h
+- name: com.github.partnergov.partnergov.api.v1alpha1.ChainedRecord
+  map:
+    fields:
+    - name: labels
+      type:
+        map:
+          elementType:
+            scalar: string
+    - name: name
+      type:
+        scalar: string
+    - name: spec
+      type:
+        namedType: com.github.partnergov.partnergov.api.records.v1alpha1.DecisionRecordSpec
 - name: com.github.partnergov.partnergov.api.v1alpha1.ChangeNotice
   map:
     fields:
@@ -1921,6 +2042,39 @@ var schemaYAML = typed.YAMLObject(`types:
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.ReadinessClaimKind
   scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.RecordChain
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+    - name: spec
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.RecordChainSpec
+- name: com.github.partnergov.partnergov.api.v1alpha1.RecordChainSpec
+  map:
+    fields:
+    - name: digest
+      type:
+        scalar: string
+    - name: newest
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.ChainedRecord
+    - name: partner
+      type:
+        scalar: string
+    - name: seal
+      type:
+        scalar: string
+    - name: sequence
+      type:
+        scalar: numeric
 - name: com.github.partnergov.partnergov.api.v1alpha1.RequestEvent
   map:
     fields:
