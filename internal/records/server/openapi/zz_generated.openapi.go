@@ -21,6 +21,7 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		"github.com/partnergov/partnergov/api/records/v1alpha1.ChainLink":          schema_partnergov_api_records_v1alpha1_ChainLink(ref),
 		"github.com/partnergov/partnergov/api/records/v1alpha1.DecisionRecord":     schema_partnergov_api_records_v1alpha1_DecisionRecord(ref),
 		"github.com/partnergov/partnergov/api/records/v1alpha1.DecisionRecordList": schema_partnergov_api_records_v1alpha1_DecisionRecordList(ref),
 		"github.com/partnergov/partnergov/api/records/v1alpha1.DecisionRecordSpec": schema_partnergov_api_records_v1alpha1_DecisionRecordSpec(ref),
@@ -81,6 +82,51 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.TypeMeta{}.OpenAPIModelName():                                      schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
 		runtime.Unknown{}.OpenAPIModelName():                                       schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		version.Info{}.OpenAPIModelName():                                          schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_partnergov_api_records_v1alpha1_ChainLink(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ChainLink is a record's place in its partner's chain. The controller assigns it, one record at a time per partner, after the partner's RecordChain (the chain's sealed head, in the governance group) has taken the record as its newest.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"sequence": {
+						SchemaProps: spec.SchemaProps{
+							Description: "sequence is the record's place in the chain: 1 for the partner's first chained record, one more for each record after it.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"previous": {
+						SchemaProps: spec.SchemaProps{
+							Description: "previous is the digest of the partner's record before this one; empty for the first.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"previousRetainUntil": {
+						SchemaProps: spec.SchemaProps{
+							Description: "previousRetainUntil is the spec.retainUntil of the record before this one: once it has passed, that record (and, pruned oldest first, those before it) may be gone.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"digest": {
+						SchemaProps: spec.SchemaProps{
+							Description: "digest is the hex SHA-256 of the record: its namespace, its name and its spec, with this digest empty (record.Digest).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"sequence", "digest"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -300,12 +346,18 @@ func schema_partnergov_api_records_v1alpha1_DecisionRecordSpec(ref common.Refere
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"chain": {
+						SchemaProps: spec.SchemaProps{
+							Description: "chain places the record in its partner's hash chain (one chain per namespace and spec.partner), so that a record changed, removed, replaced or reordered outside the controller is named by `kubectl partnergov history --verify`. Absent on records made before records were chained.",
+							Ref:         ref("github.com/partnergov/partnergov/api/records/v1alpha1.ChainLink"),
+						},
+					},
 				},
 				Required: []string{"type", "subject", "partner", "time", "actor", "reason", "retainUntil"},
 			},
 		},
 		Dependencies: []string{
-			"github.com/partnergov/partnergov/api/records/v1alpha1.DecisionSubject", "github.com/partnergov/partnergov/api/records/v1alpha1.EvidenceValue", "github.com/partnergov/partnergov/api/records/v1alpha1.PolicyGenerations", v1.Time{}.OpenAPIModelName()},
+			"github.com/partnergov/partnergov/api/records/v1alpha1.ChainLink", "github.com/partnergov/partnergov/api/records/v1alpha1.DecisionSubject", "github.com/partnergov/partnergov/api/records/v1alpha1.EvidenceValue", "github.com/partnergov/partnergov/api/records/v1alpha1.PolicyGenerations", v1.Time{}.OpenAPIModelName()},
 	}
 }
 
