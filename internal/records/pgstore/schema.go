@@ -200,6 +200,95 @@ REVOKE ALL ON FUNCTION decision_records_prune(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION decision_records_expired_partitions(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION decision_records_drop_partition(text, timestamptz) FROM PUBLIC;
 `,
+	// 2: each partner's chain is pruned oldest first (internal/record's
+	// Verify takes a missing oldest run past its retention as pruned, any
+	// other missing record as deleted). Retention is fixed when a decision is
+	// made, so after recordRetention is lowered a newer record can pass its
+	// retention before an older one: it then waits for the older ones. A
+	// record without spec.chain (made before chaining) is pruned by its own
+	// retention alone.
+	`
+CREATE FUNCTION decision_records_sequence(object jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (object->'spec'->'chain'->>'sequence')::bigint $$;
+
+CREATE INDEX decision_records_by_chain ON decision_records
+	(namespace, partner, decision_records_sequence(object)) INCLUDE (retain_until)
+	WHERE decision_records_sequence(object) IS NOT NULL;
+
+-- Whether record (namespace, partner, object) waits for an older record of
+-- its partner's chain that is still retained at cutoff.
+CREATE FUNCTION decision_records_waits(ns text, partner text, object jsonb, cutoff timestamptz) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = {{schema}}, pg_temp AS $$
+	-- Positional: a parameter named like a column would mean the column.
+	SELECT decision_records_sequence($3) IS NOT NULL AND EXISTS (
+		SELECT 1 FROM decision_records o
+		WHERE o.namespace = $1 AND o.partner = $2
+		  AND decision_records_sequence(o.object) < decision_records_sequence($3)
+		  AND o.retain_until > $4)
+$$;
+
+CREATE OR REPLACE FUNCTION decision_records_prune(at timestamptz, batch integer) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := least(at, now());
+	n bigint;
+BEGIN
+	WITH gone AS (
+		DELETE FROM decision_records d
+		WHERE (d.time, d.id) IN (SELECT r.time, r.id FROM decision_records r
+			WHERE r.retain_until <= cutoff AND NOT decision_records_waits(r.namespace, r.partner, r.object, cutoff)
+			LIMIT batch)
+		RETURNING d.namespace, d.name
+	), freed AS (
+		DELETE FROM decision_record_names n USING gone g
+		WHERE n.namespace = g.namespace AND n.name = g.name
+		RETURNING 1
+	)
+	SELECT count(*) INTO n FROM gone;
+	RETURN n;
+END $$;
+
+-- decision_records_expired_partitions stays as it was: a cheap first pass
+-- over each partition alone (reading the whole table here, with partitions
+-- being created, deadlocks); decision_records_drop_partition decides, under
+-- the table's lock, whether a record of the month waits for an older one.
+
+CREATE OR REPLACE FUNCTION decision_records_drop_partition(part text, at timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+DECLARE
+	cutoff timestamptz := least(at, now());
+	bound text;
+	lo timestamptz;
+	hi timestamptz;
+	live boolean;
+	n bigint;
+BEGIN
+	LOCK TABLE decision_records IN ACCESS EXCLUSIVE MODE;
+	SELECT pg_get_expr(c.relpartbound, c.oid) INTO bound
+	FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	WHERE i.inhparent = 'decision_records'::regclass AND c.relname = part;
+	IF bound IS NULL THEN
+		RETURN 0; -- not a partition of decision_records (or gone already)
+	END IF;
+	lo := substring(bound FROM $r$FROM \('([^']*)'\)$r$)::timestamptz;
+	hi := substring(bound FROM $r$TO \('([^']*)'\)$r$)::timestamptz;
+	IF hi IS NULL OR hi > cutoff THEN
+		RETURN 0;
+	END IF;
+	EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I r WHERE r.retain_until > $1 OR decision_records_waits(r.namespace, r.partner, r.object, $1))', part)
+		INTO live USING cutoff;
+	IF live THEN
+		RETURN 0;
+	END IF;
+	DELETE FROM decision_record_names WHERE time >= lo AND time < hi;
+	EXECUTE format('SELECT count(*) FROM %I', part) INTO n;
+	EXECUTE format('DROP TABLE %I', part);
+	RETURN n;
+END $$;
+
+REVOKE ALL ON FUNCTION decision_records_prune(timestamptz, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION decision_records_drop_partition(text, timestamptz) FROM PUBLIC;
+`,
 }
 
 // migrationsTable records which migrations a schema has.

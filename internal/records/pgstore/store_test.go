@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -579,5 +580,50 @@ func TestPruningWhileMonthsAreCreatedNeitherFailsNorBlocks(t *testing.T) {
 	}
 	if len(list.Records) != 12+4*24 {
 		t.Errorf("%d records left, want the 12 retained and the 96 created", len(list.Records))
+	}
+}
+
+// chained is rec with spec.chain.sequence seq.
+func chained(ns, name, partner string, seq int64, t time.Time, retention time.Duration) *Record {
+	r := rec(ns, name, partner, "DealTransition", t, retention)
+	r.Object, _ = json.Marshal(map[string]any{
+		"apiVersion": "records.partnergov.io/v1alpha1", "kind": "DecisionRecord",
+		"metadata": map[string]any{"namespace": ns, "name": name},
+		"spec":     map[string]any{"partner": partner, "type": "DealTransition", "chain": map[string]any{"sequence": seq}},
+	})
+	return r
+}
+
+// After recordRetention is lowered a newer record passes its retention before
+// an older one of the same partner; pruning it would leave a hole in the middle
+// of the partner's chain, which `history --verify` names as a deletion.
+func TestEachPartnersChainIsPrunedOldestFirst(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	// acme: sequence 1 (2019-03) kept 100 years, sequence 2 (2019-06) one day:
+	// 2 waits for 1, and its ended month is not dropped either.
+	mustCreate(t, s, chained("p", "acme-1", "acme", 1, date(2019, 3, 1), 100*year))
+	mustCreate(t, s, chained("p", "acme-2", "acme", 2, date(2019, 6, 1), 24*time.Hour))
+	// globex: sequences 1 and 2 both past retention, 3 retained: 1 and 2 go.
+	mustCreate(t, s, chained("p", "globex-1", "globex", 1, date(2019, 3, 2), 24*time.Hour))
+	mustCreate(t, s, chained("p", "globex-2", "globex", 2, date(2019, 3, 3), 24*time.Hour))
+	mustCreate(t, s, chained("p", "globex-3", "globex", 3, date(2019, 3, 4), 100*year))
+	// Another namespace's acme does not hold this acme's records back.
+	mustCreate(t, s, chained("q", "acme-1", "acme", 1, date(2019, 9, 1), 24*time.Hour))
+	if _, err := s.Prune(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List(ctx, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, r := range list.Records {
+		left = append(left, r.Namespace+"/"+r.Name)
+	}
+	slices.Sort(left)
+	if got := strings.Join(left, " "); got != "p/acme-1 p/acme-2 p/globex-3" {
+		t.Errorf("after pruning %s are left, want p/acme-1 p/acme-2 p/globex-3 (acme-2 waits for acme-1)", got)
 	}
 }
