@@ -265,6 +265,10 @@ const (
 	// stored standing (phase, approval, protection, results, attribution) has
 	// no valid seal: it was written past the webhooks and gives nothing.
 	ReasonDealUnsealedStanding = "UnsealedStanding"
+	// ReasonDealUnsealedLock (a Warning Event on a registration) says a
+	// DealLock of one of its keys has no valid seal: written past the
+	// webhooks, it holds nothing and was read as free.
+	ReasonDealUnsealedLock = "UnsealedLock"
 )
 
 // DealHolder names who holds a conflict key.
@@ -669,6 +673,19 @@ type DealLockSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=317
 	TakenThrough string `json:"takenThrough,omitempty"`
+
+	// seal is partnergov's keyed MAC over the program, the key, the holder
+	// (kind, namespace, name, uid, partner, opportunity), since, until and
+	// takenThrough, when sealing is on: the controller seals the locks it takes
+	// for registrations, and the admission webhook seals the direct team's
+	// claims the program's CRM integration (spec.dealRegistration.crmReporters)
+	// writes; a value anyone else writes is removed. A lock whose seal does not
+	// verify was written past the webhooks: it holds nothing and reads as free
+	// (the first registration in line takes it over), with a Warning Event
+	// UnsealedLock on each registration that reads it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // DealLock is the one object per program, customer and product line that says

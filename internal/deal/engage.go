@@ -56,6 +56,9 @@ type Lock struct {
 	// Since is when the current holder took the key (the lock's spec.since):
 	// for a registration that lost the key, the moment its protection ended.
 	Since time.Time
+	// Unsealed: the lock's seal does not verify (ReadLock); it reads as free
+	// and names nobody.
+	Unsealed bool
 }
 
 // Input is everything a registration's evaluation reads.

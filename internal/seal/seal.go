@@ -307,6 +307,33 @@ func Chain(namespace, partner string, sequence int64, digest string) []string {
 	return []string{"chain", namespace, partner, strconv.FormatInt(sequence, 10), digest}
 }
 
+// Lock is what the seal of a DealLock covers: its program and conflict key,
+// its holder, when the holder took it (to the microsecond, as stored), until
+// when a direct claim runs and the conflict request it was taken through.
+func Lock(l v1alpha1.DealLockSpec) []string {
+	until := ""
+	if l.Until != nil {
+		until = stamp(l.Until.Time)
+	}
+	h := l.Holder
+	return []string{"lock", l.Program, l.ConflictKey, h.Kind, h.Namespace, h.Name, h.UID, h.Partner, h.Opportunity,
+		l.Since.UTC().Format(microStamp), until, l.TakenThrough}
+}
+
+// microStamp is a MicroTime as the API server stores it.
+const microStamp = "2006-01-02T15:04:05.000000Z07:00"
+
+// SealLock seals l in place (l.Seal is "" when sealing is off).
+func (k *Keys) SealLock(l *v1alpha1.DealLockSpec) {
+	l.Seal = ""
+	l.Seal = k.Sign(Lock(*l)...)
+}
+
+// LockSealed reports whether lock l is sealed (true when sealing is off).
+func (k *Keys) LockSealed(l *v1alpha1.DealLock) bool {
+	return k.Verify(l.Spec.Seal, Lock(l.Spec)...)
+}
+
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
 // line, the current first (the format Parse reads).
 const SecretKey = "keys"
@@ -326,7 +353,8 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	Format           = "3"
+	// Format 4 seals DealLocks.
+	Format = "4"
 )
 
 // AdoptPartner seals, in place, the evidence entries and tier decisions of p that

@@ -518,6 +518,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: program
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
     - name: since
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime
