@@ -148,9 +148,11 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			}
 		}
 	}
+	// The keys the registration holds or waits for: fixed once it holds them
+	// (deal.HeldKeys), else under the program's rules as they are now.
 	keys := deal.KeysOf(&d)
 	if in.Program != nil {
-		if _, k, err := deal.Keys(&d, in.Program); err == nil {
+		if _, k, err := deal.HeldKeys(&d, in.Program, r.Seals); err == nil {
 			keys = k
 		}
 	}

@@ -252,8 +252,17 @@ func Confirmation(dealUID string, c v1alpha1.InfluenceConfirmation) []string {
 
 // Standing is what the seal of a deal registration's decided standing
 // covers: its phase, approval and protection, its extension's and conflict's
-// requests and results, and the credit its attribution gives.
+// requests and results, the credit its attribution gives, and its canonical
+// domain and conflict keys (fixed once it holds them: KeysSealed).
 func Standing(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
+	parts := standingV1(dealUID, st)
+	parts = append(parts, "keys", st.CanonicalDomain, st.ConflictKey, strconv.Itoa(len(st.ConflictKeys)))
+	return append(parts, st.ConflictKeys...)
+}
+
+// standingV1 is what a standing's seal covered before it covered the keys:
+// such a seal still seals the standing, not the keys.
+func standingV1(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
 	at := func(t *metav1.Time) string {
 		if t == nil {
 			return ""
@@ -283,9 +292,18 @@ func Standing(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
 }
 
 // StandingSealed reports whether d's decided standing is sealed (true when
-// sealing is off, and for a registration not yet decided: no phase).
+// sealing is off, and for a registration not yet decided: no phase), by a
+// seal over its keys too or one made before seals covered them (the
+// controller seals the keys with its next write).
 func (k *Keys) StandingSealed(d *v1alpha1.DealRegistration) bool {
-	return d.Status.Phase == "" || k.Verify(d.Status.Seal, Standing(string(d.UID), d.Status)...)
+	return d.Status.Phase == "" || k.KeysSealed(d) || (d.Status.Seal != "" && k.Verify(d.Status.Seal, standingV1(string(d.UID), d.Status)...))
+}
+
+// KeysSealed reports whether d's stored standing is sealed together with its
+// canonical domain and conflict keys (true when sealing is off): only then
+// are the stored keys the ones the controller decided.
+func (k *Keys) KeysSealed(d *v1alpha1.DealRegistration) bool {
+	return d.Status.Phase != "" && k.Verify(d.Status.Seal, Standing(string(d.UID), d.Status)...)
 }
 
 // OutcomeSealed reports whether d's outcome is sealed (true when sealing is
