@@ -325,6 +325,38 @@ func Chain(namespace, partner string, sequence int64, digest string) []string {
 	return []string{"chain", namespace, partner, strconv.FormatInt(sequence, 10), digest}
 }
 
+// Lifecycle is what the seal of a partner's status.lifecycle covers: its
+// phase, since and reason, onboardedAt, each onboarding step's name, state,
+// due and metAt, what it withholds, and each transition.
+func Lifecycle(partnerUID string, lc v1alpha1.PartnerLifecycle) []string {
+	at := func(t *metav1.Time) string {
+		if t == nil {
+			return ""
+		}
+		return stamp(t.Time)
+	}
+	parts := []string{"lifecycle", partnerUID, string(lc.Phase), at(lc.Since), lc.Reason, at(lc.OnboardedAt), strconv.Itoa(len(lc.Onboarding))}
+	for _, s := range lc.Onboarding {
+		parts = append(parts, s.Name, string(s.State), stamp(s.Due.Time), at(s.MetAt))
+	}
+	parts = append(parts, strconv.Itoa(len(lc.Withheld)))
+	for _, w := range lc.Withheld {
+		parts = append(parts, string(w))
+	}
+	parts = append(parts, strconv.Itoa(len(lc.Transitions)))
+	for _, t := range lc.Transitions {
+		parts = append(parts, stamp(t.Time.Time), string(t.From), string(t.To), t.Reason, t.Message)
+	}
+	return parts
+}
+
+// LifecycleSealed reports whether p's stored lifecycle is sealed (true when
+// sealing is off, and when it has none).
+func (k *Keys) LifecycleSealed(p *v1alpha1.Partner) bool {
+	lc := p.Status.Lifecycle
+	return lc == nil || k.Verify(lc.Seal, Lifecycle(string(p.UID), *lc)...)
+}
+
 // Lock is what the seal of a DealLock covers: its program and conflict key,
 // its holder, when the holder took it (to the microsecond, as stored), until
 // when a direct claim runs and the conflict request it was taken through.
@@ -371,12 +403,12 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	// Format 4 seals DealLocks.
+	// Format 4 seals DealLocks and partners' lifecycles.
 	Format = "4"
 )
 
-// AdoptPartner seals, in place, the evidence entries and tier decisions of p that
-// have no seal (stored before sealing was on), chains the tier decisions sealed
+// AdoptPartner seals, in place, the evidence entries, grant entries, lifecycle
+// and tier decisions of p that have no seal (stored before sealing was on), chains the tier decisions sealed
 // before chaining (Sequence 0), and reports whether it sealed any.
 // Entries with a seal, good or bad, are left as they are.
 func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
@@ -393,6 +425,9 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 		if g := &p.Status.Grants[i]; g.Seal == "" {
 			g.Seal, changed = k.Sign(Grant(string(p.UID), *g)...), true
 		}
+	}
+	if lc := p.Status.Lifecycle; lc != nil && lc.Seal == "" {
+		lc.Seal, changed = k.Sign(Lifecycle(string(p.UID), *lc)...), true
 	}
 	h := p.Status.History
 	legacy := false

@@ -110,11 +110,15 @@ func TestAdoptionSealsWhatHasNoSealAndLeavesTheRest(t *testing.T) {
 	forged := entry()
 	forged.Metric, forged.Seal = "pipeline", "v1.forged"
 	p := &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{UID: "uid-p"}, Status: v1alpha1.PartnerStatus{
-		Evidence: []v1alpha1.EvidenceEntry{entry(), forged},
-		History:  []v1alpha1.TierDecision{{Time: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), To: "select"}},
+		Evidence:  []v1alpha1.EvidenceEntry{entry(), forged},
+		History:   []v1alpha1.TierDecision{{Time: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), To: "select"}},
+		Lifecycle: &v1alpha1.PartnerLifecycle{Phase: v1alpha1.LifecycleActive, OnboardedAt: &metav1.Time{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	}}
 	if !k.AdoptPartner(p) {
 		t.Fatal("AdoptPartner sealed nothing")
+	}
+	if !k.LifecycleSealed(p) {
+		t.Error("the unsealed lifecycle is not sealed")
 	}
 	if !k.Verify(p.Status.Evidence[0].Seal, Evidence("uid-p", p.Status.Evidence[0])...) {
 		t.Error("the unsealed evidence entry is not sealed")
