@@ -229,15 +229,19 @@ func Keys(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) (domai
 
 // HeldKeys are a registration's canonical domain and conflict keys. Keys of an
 // open registration are fixed when it is decided: an Approved or UnderReview
-// registration (it holds its keys) keeps those its sealed standing stores,
-// whatever the program's domainAliases and freeMailDomains say since, and a
-// program edit moves no customer it holds. Any other registration (new,
-// queued, or one whose stored keys the seal does not cover) has its keys
-// computed under the program's rules as they are now (Keys).
+// registration (it holds its keys) keeps the program and canonical domain its
+// sealed standing stores, whatever the program's domainAliases and
+// freeMailDomains say since, and a program edit moves no customer it holds
+// (its keys are those of that domain and its immutable customer: the stored
+// ones, with a D-U-N-S key added if they were stored before there were any).
+// Any other registration (new, queued, or one whose stored keys the seal does
+// not cover) has its keys computed under the program's rules as they are now
+// (Keys).
 func HeldKeys(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram, seals *seal.Keys) (domain string, keys []string, err error) {
 	if (d.Status.Phase == v1alpha1.DealApproved || d.Status.Phase == v1alpha1.DealUnderReview) &&
 		d.Status.CanonicalDomain != "" && len(KeysOf(d)) > 0 && seals.KeysSealed(d) {
-		return d.Status.CanonicalDomain, KeysOf(d), nil
+		decidedIn, _, _ := strings.Cut(KeysOf(d)[0], "/")
+		return d.Status.CanonicalDomain, ConflictKeys(decidedIn, d.Spec.Customer, d.Status.CanonicalDomain, d.Spec.ProductLine), nil
 	}
 	return Keys(d, program)
 }

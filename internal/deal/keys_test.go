@@ -80,6 +80,13 @@ func TestAProgramEditDoesNotMoveAHeldCustomer(t *testing.T) {
 		t.Errorf("a queued registration's keys %v, want those of the new rules", k)
 	}
 
+	// Keys stored before D-U-N-S numbers had keys gain the number's key, next
+	// to the domain's the registration was decided with.
+	legacy := registration("d1", now.Add(-20*day), withDUNS("123456789"), holding(v1alpha1.DealApproved))
+	if _, k, _ := HeldKeys(legacy, aliased, keys); !slices.Equal(k, []string{key, "global/duns:123456789/sync"}) {
+		t.Errorf("a held registration's keys %v, want its domain's and its number's", k)
+	}
+
 	// Keys written past the webhooks are not the decided ones: the seal does
 	// not cover them, and they are computed again (the standing, no longer
 	// sealed, gives nothing either).
