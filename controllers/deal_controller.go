@@ -148,9 +148,11 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			}
 		}
 	}
+	// The keys the registration holds or waits for: fixed once it holds them
+	// (deal.HeldKeys), else under the program's rules as they are now.
 	keys := deal.KeysOf(&d)
 	if in.Program != nil {
-		if _, k, err := deal.Keys(&d, in.Program); err == nil {
+		if _, k, err := deal.HeldKeys(&d, in.Program, r.Seals); err == nil {
 			keys = k
 		}
 	}
@@ -191,6 +193,7 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		if locks, in.Lock, err = r.readLocks(ctx, true, &d, keys, now); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.warnUnsealed(&d, locks)
 	}
 
 	res := deal.Evaluate(in)
@@ -204,7 +207,7 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 				return ctrl.Result{}, err
 			}
 		}
-		if locks, in.Lock, err = r.acquireAll(ctx, &d, in.Program.Name, locks, now, from, through); err != nil {
+		if locks, in.Lock, err = r.acquireAll(ctx, &d, locks, now, from, through); err != nil {
 			return ctrl.Result{}, err
 		}
 		res = deal.Evaluate(in) // with what the locks now say
@@ -397,7 +400,7 @@ func (r *DealReconciler) readLocks(ctx context.Context, cached bool, d *v1alpha1
 // lost, the locks this call took are given back as they were (a created one
 // deleted, a taken-over one restored), and the locks are read again from the
 // API server.
-func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistration, program string, locks []keyLock, now time.Time, from, through string) ([]keyLock, deal.Lock, error) {
+func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistration, locks []keyLock, now time.Time, from, through string) ([]keyLock, deal.Lock, error) {
 	type took struct {
 		stored, prev *v1alpha1.DealLock
 	}
@@ -430,7 +433,7 @@ func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistr
 				}
 				via = through
 			}
-			got, created, err := r.acquire(ctx, d, program, kl.key, kl.lock, now, via)
+			got, created, err := r.acquire(ctx, d, kl.key, kl.lock, now, via)
 			if err != nil {
 				return nil, deal.Lock{}, err
 			}
@@ -479,6 +482,23 @@ func (r *DealReconciler) acquireAll(ctx context.Context, d *v1alpha1.DealRegistr
 	return r.readLocks(ctx, false, d, keys, now)
 }
 
+// warnUnsealed emits a Warning Event on d for each lock of its keys whose
+// seal does not verify: written past the webhooks, it was read as free.
+func (r *DealReconciler) warnUnsealed(d *v1alpha1.DealRegistration, locks []keyLock) {
+	for _, kl := range locks {
+		if !kl.state.Unsealed || kl.lock == nil {
+			continue
+		}
+		h := kl.lock.Spec.Holder
+		who := "the direct team (opportunity " + h.Opportunity + ")"
+		if h.Kind != deal.HolderDirect {
+			who = fmt.Sprintf("registration %s/%s of partner %s", h.Namespace, h.Name, h.Partner)
+		}
+		r.Recorder.Eventf(d, kl.lock, eventType(true), v1alpha1.ReasonDealUnsealedLock, "Engage",
+			"DealLock %s of %s names %s, but its seal does not verify: it was written past the admission webhooks, holds nothing and is read as free", kl.lock.Name, kl.key, who)
+	}
+}
+
 // readLock reads the lock of key and says what it means for d: free (absent,
 // or its holder no longer holds), d's, or someone else's.
 func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
@@ -496,7 +516,9 @@ func (r *DealReconciler) readLock(ctx context.Context, d *v1alpha1.DealRegistrat
 	return r.readLockFrom(ctx, r.APIReader, d, key, now)
 }
 
-// readLockFrom reads the lock of key and its holder from reader.
+// readLockFrom reads the lock of key and its holder from reader, and says
+// what it means for d (deal.ReadLock: a lock whose seal does not verify holds
+// nothing).
 func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader, d *v1alpha1.DealRegistration, key string, now time.Time) (*v1alpha1.DealLock, deal.Lock, error) {
 	var lock v1alpha1.DealLock
 	if err := reader.Get(ctx, types.NamespacedName{Name: deal.LockName(key)}, &lock); err != nil {
@@ -505,12 +527,8 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 		}
 		return nil, deal.Lock{}, err
 	}
-	h := lock.Spec.Holder
-	if h.Kind == deal.HolderPartner && h.UID == string(d.UID) {
-		return &lock, deal.Lock{State: deal.LockMine, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
-	}
 	var holder *v1alpha1.DealRegistration
-	if h.Kind == deal.HolderPartner {
+	if h := lock.Spec.Holder; h.Kind == deal.HolderPartner && h.UID != string(d.UID) && r.Seals.LockSealed(&lock) {
 		var hd v1alpha1.DealRegistration
 		switch err := reader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &hd); {
 		case err == nil:
@@ -519,10 +537,7 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 			return nil, deal.Lock{}, err
 		}
 	}
-	if deal.Releases(h, lock.Spec.Until, holder, now) {
-		return &lock, deal.Lock{State: deal.LockFree, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
-	}
-	return &lock, deal.Lock{State: deal.LockTaken, Holder: h, TakenThrough: lock.Spec.TakenThrough, Since: lock.Spec.Since.Time}, nil
+	return &lock, deal.ReadLock(&lock, d, holder, now, r.Seals), nil
 }
 
 // acquire creates the lock for d, or takes it over from a holder that no longer
@@ -531,8 +546,8 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 // lock as stored, and whether it created it (a lock deleted since it was read
 // is created). Losing either race is not an error: it returns nil, and the
 // caller reads the lock again.
-func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, program, key string, lock *v1alpha1.DealLock, now time.Time, through string) (taken *v1alpha1.DealLock, created bool, err error) {
-	spec := v1alpha1.DealLockSpec{Program: program, ConflictKey: key, Holder: deal.HolderOf(d), Since: metav1.NewMicroTime(now.UTC()), TakenThrough: through}
+func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistration, key string, lock *v1alpha1.DealLock, now time.Time, through string) (taken *v1alpha1.DealLock, created bool, err error) {
+	spec := deal.LockSpec(d, key, now, through, r.Seals)
 	if lock != nil {
 		taken = lock.DeepCopy()
 		taken.Spec = spec
@@ -547,7 +562,7 @@ func (r *DealReconciler) acquire(ctx context.Context, d *v1alpha1.DealRegistrati
 			return taken, false, nil
 		}
 		// Its holder released it (deleted) since it was read: create it.
-		spec.TakenThrough = ""
+		spec = deal.LockSpec(d, key, now, "", r.Seals)
 	}
 	taken = &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: deal.LockName(key)}, Spec: spec}
 	err = r.Create(ctx, taken)

@@ -96,12 +96,27 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	// The lifecycle filters what the tier gives (probation, offboarding) before
 	// the funds cap is read from it.
 	life := lifecycle.Apply(lifecycle.Input{Now: in.Now, Partner: &partner, Program: in.Program,
-		Evidence: tier.Current(in), Claims: res.Status.ReadinessClaims}, &res.Status)
+		Evidence: tier.Current(in), Claims: res.Status.ReadinessClaims, Seals: r.Seals}, &res.Status)
 	res.Status.Funds = effects.Funds(requests, effects.FundsCap(res.Status.Entitlements), in.Now, r.Seals)
 	res.NextDeadline = earliest(res.NextDeadline, life.NextDeadline) // includes the offboarding's effective time
 	res.NextDeadline = earliest(res.NextDeadline, effects.NextChange(res.Status.Funds, res.Status.ReadinessClaims, in.Now))
 
-	written, err := applyStatus(ctx, r.Client, &partner, "Partner", &partner.Status, &res.Status, "evidence")
+	stored := &partner
+	if life.Unsealed {
+		// A lifecycle written past the webhooks is removed outright before the
+		// decided one is applied: the status apply would leave in place the
+		// fields another writer owns and the decision omits (onboardedAt, a
+		// step of another name). Removed, it reads as what it counted for: none.
+		stored = partner.DeepCopy()
+		stored.Status.Lifecycle = nil
+		if err := r.Status().Patch(ctx, stored, client.MergeFromWithOptions(&partner, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
+			if apierrors.IsConflict(err) {
+				err = errStale
+			}
+			return retryStale(ctrl.Result{}, client.IgnoreNotFound(err))
+		}
+	}
+	written, err := applyStatus(ctx, r.Client, stored, "Partner", &stored.Status, &res.Status, "evidence")
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}
@@ -114,6 +129,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if d := res.Decision; d != nil && written {
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
+	}
+	if life.Unsealed && written {
+		r.Recorder.Eventf(&partner, nil, corev1.EventTypeWarning, v1alpha1.ReasonUnsealedLifecycle, "LifecycleChange",
+			"the stored lifecycle (phase %s) is not sealed: it was written past the admission webhooks and counts for nothing; the partner's lifecycle is decided again from its program's steps",
+			partner.Status.Lifecycle.Phase)
 	}
 	if t := life.Transition; t != nil && written {
 		r.Recorder.Eventf(&partner, nil, eventType(t.To == v1alpha1.LifecycleProbation), t.Reason, "LifecycleChange", "%s -> %s: %s", orNone(t.From), t.To, t.Message)
@@ -317,7 +337,7 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 func inputsChanged(seals *seal.Keys) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*v1alpha1.Partner), e.ObjectNew.(*v1alpha1.Partner)
-		return o.ResourceVersion == n.ResourceVersion || o.Generation != n.Generation || unexplainedTier(seals, n) ||
+		return o.ResourceVersion == n.ResourceVersion || o.Generation != n.Generation || unexplainedTier(seals, n) || !seals.LifecycleSealed(n) ||
 			!equality.Semantic.DeepEqual(o.Status.Evidence, n.Status.Evidence) ||
 			!equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
 			!equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) || !equality.Semantic.DeepEqual(o.Finalizers, n.Finalizers) ||

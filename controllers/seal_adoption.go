@@ -13,12 +13,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // SealAdopter seals, once, the state stored before sealing was turned on: the
-// evidence, tier decisions, review decisions and deal outcomes and influence
-// confirmations that have no seal. Until it is
+// evidence, tier decisions, review decisions, deal outcomes, influence
+// confirmations and standings, and the DealLocks their holders confirm, that
+// have no seal. Until it is
 // done the manager's Seals accept what has no seal (seal.Keys.SetAdopting), so
 // turning sealing on demotes nobody; a seal that is present must verify
 // throughout. When every stored object is sealed it removes the seal Secret's
@@ -164,9 +166,59 @@ func (a *SealAdopter) pass(ctx context.Context) (int, error) {
 			}
 		}
 		if cont = list.Continue; cont == "" {
+			break
+		}
+	}
+	// Locks last, after the registrations whose standing confirms them.
+	for cont := ""; ; {
+		var list v1alpha1.DealLockList
+		if err := a.APIReader.List(ctx, &list, client.Limit(adoptionBatch), client.Continue(cont)); err != nil {
+			return n, err
+		}
+		for i := range list.Items {
+			sealed, err := a.adoptLock(ctx, &list.Items[i])
+			if sealed {
+				n++
+			}
+			if err != nil {
+				return n, err
+			}
+		}
+		if cont = list.Continue; cont == "" {
 			return n, nil
 		}
 	}
+}
+
+// adoptLock seals l when it has no seal and deal.LockConfirmed confirms it
+// (the direct team's claim, or a lock its holder's sealed standing names),
+// with an update carrying the resourceVersion read. It reports whether it
+// wrote (or lost a race: the next pass reads it again). A lock it does not
+// confirm stays unsealed and holds nothing once adoption ends.
+func (a *SealAdopter) adoptLock(ctx context.Context, l *v1alpha1.DealLock) (bool, error) {
+	if l.Spec.Seal != "" {
+		return false, nil
+	}
+	var holder *v1alpha1.DealRegistration
+	if h := l.Spec.Holder; h.Kind == deal.HolderPartner && h.Name != "" {
+		var d v1alpha1.DealRegistration
+		switch err := a.APIReader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &d); {
+		case err == nil:
+			holder = &d
+		case !apierrors.IsNotFound(err):
+			return false, err
+		}
+	}
+	if !deal.LockConfirmed(l, holder, a.Seals) {
+		return false, nil
+	}
+	sealed := l.DeepCopy()
+	a.Seals.SealLock(&sealed.Spec)
+	err := a.Client.Update(ctx, sealed)
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return true, nil // changed or gone: the next pass reads it again
+	}
+	return err == nil, err
 }
 
 // write stores obj's sealed status over stored, only if stored is still current.

@@ -93,11 +93,11 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		}
 		tiers = append(tiers, record.TierChange(&p, d, FieldOwner, retention))
 	}
-	// Lifecycle transitions are recorded the same way. They need no seal: only
-	// the controller may write status.lifecycle (the partners/status webhook
-	// refuses anyone else).
+	// Lifecycle transitions are recorded the same way, from a sealed lifecycle
+	// only: one written past the webhooks records nothing (the controller
+	// decides the partner's lifecycle again).
 	for _, t := range lifecycleTransitionsOf(&p) {
-		if now.Before(t.Time.Add(retention)) {
+		if now.Before(t.Time.Add(retention)) && r.Seals.LifecycleSealed(&p) {
 			lifecycle = append(lifecycle, record.LifecycleChange(&p, t, FieldOwner, retention))
 		}
 	}

@@ -135,6 +135,10 @@ const (
 	// influence confirmation whose seal does not verify (written past the
 	// webhooks) earns nothing (OutcomeSealed=False).
 	ReasonUnsealedOutcome = "UnsealedOutcome"
+	// ReasonUnsealedLifecycle (a Warning Event on a Partner): its stored
+	// status.lifecycle has no valid seal, was written past the webhooks and
+	// counted for nothing.
+	ReasonUnsealedLifecycle = "UnsealedLifecycle"
 	// ReasonNoTiers: a program without tiers, whose partners can hold none.
 	ReasonNoTiers = "NoTiers"
 	// ReasonTiersNotResolved: some of a program's tiers do not fit its catalog.

@@ -265,6 +265,10 @@ const (
 	// stored standing (phase, approval, protection, results, attribution) has
 	// no valid seal: it was written past the webhooks and gives nothing.
 	ReasonDealUnsealedStanding = "UnsealedStanding"
+	// ReasonDealUnsealedLock (a Warning Event on a registration) says a
+	// DealLock of one of its keys has no valid seal: written past the
+	// webhooks, it holds nothing and was read as free.
+	ReasonDealUnsealedLock = "UnsealedLock"
 )
 
 // DealHolder names who holds a conflict key.
@@ -407,6 +411,7 @@ type DealRegistrationStatus struct {
 	// conflictKeys are every key the registration holds together, one per
 	// identifier of its customer, sorted: "<program>/domain:<canonicalDomain>/<productLine>"
 	// and, when spec.customer.duns is given, "<program>/duns:<duns>/<productLine>".
+	// They are fixed once the registration holds them (UnderReview, Approved).
 	// At most one live registration (or the direct team) holds each; a
 	// registration holds all of them or none, and conflicts with any holder of
 	// any of them. Each has its DealLock, named by deal.LockName.
@@ -497,7 +502,10 @@ type DealRegistrationStatus struct {
 
 	// seal is the controller's keyed MAC over the decided standing (when
 	// sealing is on): phase, approvedAt, protectedUntil, the extension's and
-	// the conflict's results and the attribution. A standing whose seal does
+	// the conflict's results, the attribution, canonicalDomain and the
+	// conflict keys (fixed once the registration holds them: a later edit of
+	// the program's domainAliases or freeMailDomains moves no customer an
+	// UnderReview or Approved registration holds). A standing whose seal does
 	// not verify was written past the webhooks and gives nothing: an Approved
 	// or Won registration is ended (UnsealedStanding), any other is decided
 	// again from its sealed requests.
@@ -669,6 +677,19 @@ type DealLockSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=317
 	TakenThrough string `json:"takenThrough,omitempty"`
+
+	// seal is partnergov's keyed MAC over the program, the key, the holder
+	// (kind, namespace, name, uid, partner, opportunity), since, until and
+	// takenThrough, when sealing is on: the controller seals the locks it takes
+	// for registrations, and the admission webhook seals the direct team's
+	// claims the program's CRM integration (spec.dealRegistration.crmReporters)
+	// writes; a value anyone else writes is removed. A lock whose seal does not
+	// verify was written past the webhooks: it holds nothing and reads as free
+	// (the first registration in line takes it over), with a Warning Event
+	// UnsealedLock on each registration that reads it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // DealLock is the one object per program, customer and product line that says

@@ -99,6 +99,17 @@ type PartnerLifecycle struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
 	Transitions []LifecycleTransition `json:"transitions,omitempty"`
+
+	// seal is the controller's keyed MAC over the lifecycle it decided (when
+	// sealing is on): phase, since, reason, onboardedAt, each onboarding
+	// step's state, due and metAt, withheld and the transitions. A lifecycle
+	// whose seal does not verify was written past the webhooks and counts for
+	// nothing: the partner is decided again as one with no stored lifecycle
+	// (it goes through the program's steps unless the program adopts it), its
+	// transitions get no record, and a Warning Event UnsealedLifecycle says so.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
 }
 
 // OnboardingStepState is how far a partner is with one onboarding step.

@@ -56,6 +56,9 @@ type Lock struct {
 	// Since is when the current holder took the key (the lock's spec.since):
 	// for a registration that lost the key, the moment its protection ended.
 	Since time.Time
+	// Unsealed: the lock's seal does not verify (ReadLock); it reads as free
+	// and names nobody.
+	Unsealed bool
 }
 
 // Input is everything a registration's evaluation reads.
@@ -222,6 +225,25 @@ func Keys(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram) (domai
 		return "", nil, err
 	}
 	return domain, ConflictKeys(program.Name, d.Spec.Customer, domain, d.Spec.ProductLine), nil
+}
+
+// HeldKeys are a registration's canonical domain and conflict keys. Keys of an
+// open registration are fixed when it is decided: an Approved or UnderReview
+// registration (it holds its keys) keeps the program and canonical domain its
+// sealed standing stores, whatever the program's domainAliases and
+// freeMailDomains say since, and a program edit moves no customer it holds
+// (its keys are those of that domain and its immutable customer: the stored
+// ones, with a D-U-N-S key added if they were stored before there were any).
+// Any other registration (new, queued, or one whose stored keys the seal does
+// not cover) has its keys computed under the program's rules as they are now
+// (Keys).
+func HeldKeys(d *v1alpha1.DealRegistration, program *v1alpha1.PartnerProgram, seals *seal.Keys) (domain string, keys []string, err error) {
+	if (d.Status.Phase == v1alpha1.DealApproved || d.Status.Phase == v1alpha1.DealUnderReview) &&
+		d.Status.CanonicalDomain != "" && len(KeysOf(d)) > 0 && seals.KeysSealed(d) {
+		decidedIn, _, _ := strings.Cut(KeysOf(d)[0], "/")
+		return d.Status.CanonicalDomain, ConflictKeys(decidedIn, d.Spec.Customer, d.Status.CanonicalDomain, d.Spec.ProductLine), nil
+	}
+	return Keys(d, program)
 }
 
 // KeysOf are the conflict keys a registration's status says it holds or
@@ -481,7 +503,7 @@ func evaluate(in Input) Result {
 		return end(phase, "Won", "the CRM reports the deal won at %s for %s %s: sourced credit to %s%s", o.ClosedAt.UTC().Format(time.RFC3339),
 			o.Amount.Amount, o.Amount.Currency, d.Spec.Partner, influencedNote(st.Attribution))
 	}
-	domain, keys, err := Keys(d, in.Program)
+	domain, keys, err := HeldKeys(d, in.Program, in.Seals)
 	if err != nil {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealIneligible, "spec.customer.domain: %v", err)
 	}

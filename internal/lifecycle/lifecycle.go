@@ -25,6 +25,10 @@
 // controller took to see its program, unless the program adopts it as
 // pre-existing (spec.onboarding.adoptPartnersCreatedBefore, an explicit, stored
 // decision), which records a transition of reason AdoptedPreExisting.
+//
+// With sealing on, the controller seals the lifecycle it decides
+// (status.lifecycle.seal); a stored lifecycle whose seal does not verify
+// counts for nothing, as if the partner had none.
 package lifecycle
 
 import (
@@ -38,6 +42,7 @@ import (
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/conditions"
 	"github.com/partnergov/partnergov/internal/decimal"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -54,6 +59,9 @@ type Input struct {
 	Evidence map[string]v1alpha1.Decimal
 	// Claims are the partner's approved readiness claims in force now.
 	Claims []v1alpha1.ApprovedClaim
+	// Seals verify the stored lifecycle and seal the decided one; nil when
+	// sealing is off.
+	Seals *seal.Keys
 }
 
 // Result is what Apply decided besides the status it wrote.
@@ -65,6 +73,9 @@ type Result struct {
 	// change with no input changing: an unmet step falling due, the offboarding
 	// taking effect. Nil when there is none.
 	NextDeadline *time.Time
+	// Unsealed says the stored lifecycle's seal does not verify: it was
+	// written past the webhooks and counted for nothing (for a Warning Event).
+	Unsealed bool
 }
 
 // maxMessage is the API's limit on status.lifecycle.message and a transition's.
@@ -86,12 +97,20 @@ func Apply(in Input, status *v1alpha1.PartnerStatus) Result {
 	e := evaluation{in: in, now: now, stored: in.Partner.Status.Lifecycle}
 	if in.Program == nil && in.Partner.Spec.Offboarding == nil {
 		// Nothing new is decided without the program: the stored lifecycle and
-		// what it withholds stand, as the tier engine keeps the held tier.
+		// what it withholds stand, as the tier engine keeps the held tier (with
+		// its seal as stored: an unsealed one is found out once the program is back).
 		if e.stored != nil {
 			status.Lifecycle = e.stored.DeepCopy()
 			status.Entitlements = without(status.Entitlements, e.stored.Withheld)
 		}
 		return Result{}
+	}
+	var result Result
+	if !in.Seals.LifecycleSealed(in.Partner) {
+		// A lifecycle sealed by nobody (written past the webhooks: a phase,
+		// onboardedAt, a step met, a transition) counts for nothing: the
+		// partner is decided as one with no stored lifecycle.
+		e.stored, result.Unsealed = nil, true
 	}
 
 	lc := &v1alpha1.PartnerLifecycle{}
@@ -122,7 +141,6 @@ func Apply(in Input, status *v1alpha1.PartnerStatus) Result {
 	}
 	lc.Message = truncate(e.message(lc, causes), maxMessage)
 
-	var result Result
 	from := v1alpha1.LifecyclePhase("")
 	if e.stored != nil {
 		from = e.stored.Phase
@@ -156,6 +174,7 @@ func Apply(in Input, status *v1alpha1.PartnerStatus) Result {
 		}
 		result.Transition = t.DeepCopy()
 	}
+	lc.Seal = in.Seals.Sign(seal.Lifecycle(string(in.Partner.UID), *lc)...)
 	status.Lifecycle = lc
 	e.setConditions(status, lc, causes)
 	result.NextDeadline = e.nextDeadline(lc)

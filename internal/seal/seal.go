@@ -252,8 +252,17 @@ func Confirmation(dealUID string, c v1alpha1.InfluenceConfirmation) []string {
 
 // Standing is what the seal of a deal registration's decided standing
 // covers: its phase, approval and protection, its extension's and conflict's
-// requests and results, and the credit its attribution gives.
+// requests and results, the credit its attribution gives, and its canonical
+// domain and conflict keys (fixed once it holds them: KeysSealed).
 func Standing(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
+	parts := standingV1(dealUID, st)
+	parts = append(parts, "keys", st.CanonicalDomain, st.ConflictKey, strconv.Itoa(len(st.ConflictKeys)))
+	return append(parts, st.ConflictKeys...)
+}
+
+// standingV1 is what a standing's seal covered before it covered the keys:
+// such a seal still seals the standing, not the keys.
+func standingV1(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
 	at := func(t *metav1.Time) string {
 		if t == nil {
 			return ""
@@ -283,9 +292,18 @@ func Standing(dealUID string, st v1alpha1.DealRegistrationStatus) []string {
 }
 
 // StandingSealed reports whether d's decided standing is sealed (true when
-// sealing is off, and for a registration not yet decided: no phase).
+// sealing is off, and for a registration not yet decided: no phase), by a
+// seal over its keys too or one made before seals covered them (the
+// controller seals the keys with its next write).
 func (k *Keys) StandingSealed(d *v1alpha1.DealRegistration) bool {
-	return d.Status.Phase == "" || k.Verify(d.Status.Seal, Standing(string(d.UID), d.Status)...)
+	return d.Status.Phase == "" || k.KeysSealed(d) || (d.Status.Seal != "" && k.Verify(d.Status.Seal, standingV1(string(d.UID), d.Status)...))
+}
+
+// KeysSealed reports whether d's stored standing is sealed together with its
+// canonical domain and conflict keys (true when sealing is off): only then
+// are the stored keys the ones the controller decided.
+func (k *Keys) KeysSealed(d *v1alpha1.DealRegistration) bool {
+	return d.Status.Phase != "" && k.Verify(d.Status.Seal, Standing(string(d.UID), d.Status)...)
 }
 
 // OutcomeSealed reports whether d's outcome is sealed (true when sealing is
@@ -307,6 +325,65 @@ func Chain(namespace, partner string, sequence int64, digest string) []string {
 	return []string{"chain", namespace, partner, strconv.FormatInt(sequence, 10), digest}
 }
 
+// Lifecycle is what the seal of a partner's status.lifecycle covers: its
+// phase, since and reason, onboardedAt, each onboarding step's name, state,
+// due and metAt, what it withholds, and each transition.
+func Lifecycle(partnerUID string, lc v1alpha1.PartnerLifecycle) []string {
+	at := func(t *metav1.Time) string {
+		if t == nil {
+			return ""
+		}
+		return stamp(t.Time)
+	}
+	parts := []string{"lifecycle", partnerUID, string(lc.Phase), at(lc.Since), lc.Reason, at(lc.OnboardedAt), strconv.Itoa(len(lc.Onboarding))}
+	for _, s := range lc.Onboarding {
+		parts = append(parts, s.Name, string(s.State), stamp(s.Due.Time), at(s.MetAt))
+	}
+	parts = append(parts, strconv.Itoa(len(lc.Withheld)))
+	for _, w := range lc.Withheld {
+		parts = append(parts, string(w))
+	}
+	parts = append(parts, strconv.Itoa(len(lc.Transitions)))
+	for _, t := range lc.Transitions {
+		parts = append(parts, stamp(t.Time.Time), string(t.From), string(t.To), t.Reason, t.Message)
+	}
+	return parts
+}
+
+// LifecycleSealed reports whether p's stored lifecycle is sealed (true when
+// sealing is off, and when it has none).
+func (k *Keys) LifecycleSealed(p *v1alpha1.Partner) bool {
+	lc := p.Status.Lifecycle
+	return lc == nil || k.Verify(lc.Seal, Lifecycle(string(p.UID), *lc)...)
+}
+
+// Lock is what the seal of a DealLock covers: its program and conflict key,
+// its holder, when the holder took it (to the microsecond, as stored), until
+// when a direct claim runs and the conflict request it was taken through.
+func Lock(l v1alpha1.DealLockSpec) []string {
+	until := ""
+	if l.Until != nil {
+		until = stamp(l.Until.Time)
+	}
+	h := l.Holder
+	return []string{"lock", l.Program, l.ConflictKey, h.Kind, h.Namespace, h.Name, h.UID, h.Partner, h.Opportunity,
+		l.Since.UTC().Format(microStamp), until, l.TakenThrough}
+}
+
+// microStamp is a MicroTime as the API server stores it.
+const microStamp = "2006-01-02T15:04:05.000000Z07:00"
+
+// SealLock seals l in place (l.Seal is "" when sealing is off).
+func (k *Keys) SealLock(l *v1alpha1.DealLockSpec) {
+	l.Seal = ""
+	l.Seal = k.Sign(Lock(*l)...)
+}
+
+// LockSealed reports whether lock l is sealed (true when sealing is off).
+func (k *Keys) LockSealed(l *v1alpha1.DealLock) bool {
+	return k.Verify(l.Spec.Seal, Lock(l.Spec)...)
+}
+
 // SecretKey is the key of the manager's seal Secret that holds the keys, one per
 // line, the current first (the format Parse reads).
 const SecretKey = "keys"
@@ -326,11 +403,12 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	Format           = "3"
+	// Format 4 seals DealLocks and partners' lifecycles.
+	Format = "4"
 )
 
-// AdoptPartner seals, in place, the evidence entries and tier decisions of p that
-// have no seal (stored before sealing was on), chains the tier decisions sealed
+// AdoptPartner seals, in place, the evidence entries, grant entries, lifecycle
+// and tier decisions of p that have no seal (stored before sealing was on), chains the tier decisions sealed
 // before chaining (Sequence 0), and reports whether it sealed any.
 // Entries with a seal, good or bad, are left as they are.
 func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
@@ -347,6 +425,9 @@ func (k *Keys) AdoptPartner(p *v1alpha1.Partner) bool {
 		if g := &p.Status.Grants[i]; g.Seal == "" {
 			g.Seal, changed = k.Sign(Grant(string(p.UID), *g)...), true
 		}
+	}
+	if lc := p.Status.Lifecycle; lc != nil && lc.Seal == "" {
+		lc.Seal, changed = k.Sign(Lifecycle(string(p.UID), *lc)...), true
 	}
 	h := p.Status.History
 	legacy := false

@@ -110,11 +110,15 @@ func TestAdoptionSealsWhatHasNoSealAndLeavesTheRest(t *testing.T) {
 	forged := entry()
 	forged.Metric, forged.Seal = "pipeline", "v1.forged"
 	p := &v1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{UID: "uid-p"}, Status: v1alpha1.PartnerStatus{
-		Evidence: []v1alpha1.EvidenceEntry{entry(), forged},
-		History:  []v1alpha1.TierDecision{{Time: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), To: "select"}},
+		Evidence:  []v1alpha1.EvidenceEntry{entry(), forged},
+		History:   []v1alpha1.TierDecision{{Time: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), To: "select"}},
+		Lifecycle: &v1alpha1.PartnerLifecycle{Phase: v1alpha1.LifecycleActive, OnboardedAt: &metav1.Time{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	}}
 	if !k.AdoptPartner(p) {
 		t.Fatal("AdoptPartner sealed nothing")
+	}
+	if !k.LifecycleSealed(p) {
+		t.Error("the unsealed lifecycle is not sealed")
 	}
 	if !k.Verify(p.Status.Evidence[0].Seal, Evidence("uid-p", p.Status.Evidence[0])...) {
 		t.Error("the unsealed evidence entry is not sealed")
@@ -253,5 +257,34 @@ func TestAdoptionSealsADealsUnsealedOutcomeAndConfirmations(t *testing.T) {
 	var off *Keys
 	if !off.OutcomeSealed(d) || off.AdoptDeal(d) {
 		t.Error("with sealing off every outcome counts and adoption changes nothing")
+	}
+}
+
+// TestAStandingSealedBeforeSealsCoveredItsKeysStillCounts: a standing the
+// controller sealed before seals covered the canonical domain and conflict
+// keys still seals the standing (nobody is ended by the upgrade), but not the
+// keys: those are computed again until the controller's next write seals them
+// with the standing. Changing the keys under a seal that covers them unseals
+// the standing.
+func TestAStandingSealedBeforeSealsCoveredItsKeysStillCounts(t *testing.T) {
+	k, _ := New(keyA)
+	d := &v1alpha1.DealRegistration{ObjectMeta: metav1.ObjectMeta{UID: "uid-d"}, Status: v1alpha1.DealRegistrationStatus{
+		Phase: v1alpha1.DealApproved, CanonicalDomain: "globex.com", ConflictKey: "global/domain:globex.com/sync",
+		ConflictKeys: []string{"global/domain:globex.com/sync"}}}
+	d.Status.Seal = k.Sign(standingV1(string(d.UID), d.Status)...)
+	if !k.StandingSealed(d) || k.KeysSealed(d) {
+		t.Errorf("an older seal: StandingSealed %v (want true), KeysSealed %v (want false)", k.StandingSealed(d), k.KeysSealed(d))
+	}
+	d.Status.Seal = k.Sign(Standing(string(d.UID), d.Status)...)
+	if !k.StandingSealed(d) || !k.KeysSealed(d) {
+		t.Errorf("a seal over the keys: StandingSealed %v, KeysSealed %v, want both", k.StandingSealed(d), k.KeysSealed(d))
+	}
+	d.Status.ConflictKeys = []string{"global/domain:victim.com/sync"}
+	if k.StandingSealed(d) || k.KeysSealed(d) {
+		t.Errorf("keys changed under the seal: StandingSealed %v, KeysSealed %v, want neither", k.StandingSealed(d), k.KeysSealed(d))
+	}
+	var off *Keys
+	if !off.KeysSealed(d) {
+		t.Errorf("with sealing off the stored keys count")
 	}
 }

@@ -32,6 +32,7 @@ import (
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create;update,versions=v1alpha1,name=mdealregistration.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-dealregistration,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations,verbs=create;update;delete,versions=v1alpha1,name=vdealregistration.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-governance-partnergov-io-v1alpha1-deallock,mutating=false,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=deallocks,verbs=create;update;delete,versions=v1alpha1,name=vdeallock.governance.partnergov.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-deallock,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=deallocks,verbs=create;update,versions=v1alpha1,name=mdeallock.governance.partnergov.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-governance-partnergov-io-v1alpha1-dealregistration-status,mutating=true,failurePolicy=fail,sideEffects=None,groups=governance.partnergov.io,resources=dealregistrations/status,verbs=update,versions=v1alpha1,name=mdealregistrationstatus.governance.partnergov.io,admissionReviewVersions=v1
 
 // The deal webhooks read DealLocks to warn early about a held customer.
@@ -93,6 +94,9 @@ func (d DealDefaulter) Default(ctx context.Context, r *v1alpha1.DealRegistration
 type DealValidator struct {
 	Reader client.Reader
 	Clock  clock.PassiveClock
+	// Seals verify the locks it warns about (an unsealed lock holds
+	// nothing); nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // ValidateCreate checks the partner, its program and the customer's domain.
@@ -147,7 +151,7 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 	// Every identifier's key: a holder of any of them holds the customer.
 	for _, key := range keys {
 		var lock v1alpha1.DealLock
-		if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found {
+		if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found && v.Seals.LockSealed(&lock) {
 			h := lock.Spec.Holder
 			if h.Kind == deal.HolderDirect {
 				return admission.Warnings{fmt.Sprintf("the direct team holds %s (opportunity %s): this registration will be rejected DirectEngaged unless that claim ends first", key, h.Opportunity)}, nil
@@ -312,9 +316,17 @@ func (v *DealLockValidator) checkWriter(ctx context.Context, l, old *v1alpha1.De
 	if req.UserInfo.Username == v.ControllerUsername {
 		return nil
 	}
+	return lockWriterRefusal(ctx, v.Reader, req, l, old)
+}
+
+// lockWriterRefusal refuses a lock write by anyone but the controller unless
+// the writer is one of the program's crmReporters writing the direct team's
+// claim (old, the lock before an update or a delete, held by the direct team
+// too). nil means the write is the CRM integration's, and allowed.
+func lockWriterRefusal(ctx context.Context, reader client.Reader, req admission.Request, l, old *v1alpha1.DealLock) error {
 	var program v1alpha1.PartnerProgram
 	trusted := false
-	if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: l.Spec.Program}, &program); err != nil {
+	if found, err := getOptional(ctx, reader, types.NamespacedName{Name: l.Spec.Program}, &program); err != nil {
 		return err
 	} else if found && program.Spec.DealRegistration != nil {
 		_, trusted = tier.Matches(program.Spec.DealRegistration.CRMReporters, req.UserInfo.Username, req.UserInfo.Groups)
@@ -327,6 +339,46 @@ func (v *DealLockValidator) checkWriter(ctx context.Context, l, old *v1alpha1.De
 	case l.Spec.Holder.Kind != deal.HolderDirect || (old != nil && old.Spec.Holder.Kind != deal.HolderDirect):
 		return apierrors.NewForbidden(locksResource, l.Name, fmt.Errorf(
 			"%s writes the direct team's claims only: a key a partner's registration holds is taken and released by the controller, in submission order", req.UserInfo.Username))
+	}
+	return nil
+}
+
+// DealLockDefaulter seals the direct team's claims the program's CRM
+// integration writes (spec.seal, over what seal.Lock covers), so that a lock
+// written past the webhooks, without a valid seal, holds nothing. The
+// controller seals the locks it takes itself: its writes are left as they
+// are. Any other writer's seal is removed (DealLockValidator refuses its write
+// anyway).
+type DealLockDefaulter struct {
+	Reader             client.Reader
+	ControllerUsername string
+	// Seals seal the claims; nil when sealing is off.
+	Seals *seal.Keys
+}
+
+// Default seals a claim the CRM integration may write, and removes any other
+// writer's seal.
+func (d *DealLockDefaulter) Default(ctx context.Context, l *v1alpha1.DealLock) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if req.UserInfo.Username == d.ControllerUsername {
+		return nil
+	}
+	l.Spec.Seal = ""
+	var old *v1alpha1.DealLock
+	if req.Operation == admissionv1.Update {
+		old = &v1alpha1.DealLock{}
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return err
+		}
+	}
+	switch err := lockWriterRefusal(ctx, d.Reader, req, l, old); {
+	case err == nil:
+		d.Seals.SealLock(&l.Spec)
+	case !apierrors.IsForbidden(err):
+		return err
 	}
 	return nil
 }

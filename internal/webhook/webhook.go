@@ -76,10 +76,11 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	reader := mgr.GetAPIReader()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealRegistration{}).
 		WithDefaulter(&DealDefaulter{Reader: reader, Clock: o.Clock}).
-		WithValidator(&DealValidator{Reader: reader, Clock: o.Clock}).Complete(); err != nil {
+		WithValidator(&DealValidator{Reader: reader, Clock: o.Clock, Seals: o.Seals}).Complete(); err != nil {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.DealLock{}).
+		WithDefaulter(&DealLockDefaulter{Reader: reader, ControllerUsername: o.ControllerUsername, Seals: o.Seals}).
 		WithValidator(&DealLockValidator{Reader: reader, ControllerUsername: o.ControllerUsername}).Complete(); err != nil {
 		return err
 	}

@@ -584,7 +584,7 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 		}
 	}
 
-	// The manager's own hot-path writes skip three webhooks by a match
+	// The manager's own hot-path writes skip five webhooks by a match
 	// condition naming its ServiceAccount; a condition naming any other
 	// identity would let that identity's writes skip them instead.
 	manager := "'system:serviceaccount:" + dep.Namespace + ":" + pod.ServiceAccountName + "'"
@@ -595,7 +595,7 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 	for _, w := range vwc.Webhooks {
 		skipped[w.Name] = w.MatchConditions
 	}
-	for _, name := range []string{"mpartnerstatus.governance.partnergov.io", "mdealregistrationstatus.governance.partnergov.io", "vdecisionrecord.records.partnergov.io"} {
+	for _, name := range []string{"mpartnerstatus.governance.partnergov.io", "mdealregistrationstatus.governance.partnergov.io", "mdeallock.governance.partnergov.io", "vdecisionrecord.records.partnergov.io"} {
 		if len(skipped[name]) == 0 {
 			t.Errorf("webhook %s has no match condition for the manager's own writes", name)
 		}
@@ -843,7 +843,7 @@ func TestTheChartNamesTheManagerOfItsReleaseNamespace(t *testing.T) {
 			}
 		}
 	}
-	if n != 4 {
-		t.Errorf("the chart renders %d match conditions, want 4 (config/webhook/controller_writes_patch.yaml)", n)
+	if n != 5 {
+		t.Errorf("the chart renders %d match conditions, want 5 (config/webhook/controller_writes_patch.yaml)", n)
 	}
 }

@@ -518,6 +518,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: program
       type:
         scalar: string
+    - name: seal
+      type:
+        scalar: string
     - name: since
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime
@@ -1632,6 +1635,9 @@ var schemaYAML = typed.YAMLObject(`types:
             scalar: string
           elementRelationship: atomic
     - name: reason
+      type:
+        scalar: string
+    - name: seal
       type:
         scalar: string
     - name: since

@@ -36,6 +36,16 @@ type DealLockSpecApplyConfiguration struct {
 	// takenThrough names the DealConflict ExceptionRequest (namespace/name)
 	// whose approval gave the key to this holder ahead of the previous one.
 	TakenThrough *string `json:"takenThrough,omitempty"`
+	// seal is partnergov's keyed MAC over the program, the key, the holder
+	// (kind, namespace, name, uid, partner, opportunity), since, until and
+	// takenThrough, when sealing is on: the controller seals the locks it takes
+	// for registrations, and the admission webhook seals the direct team's
+	// claims the program's CRM integration (spec.dealRegistration.crmReporters)
+	// writes; a value anyone else writes is removed. A lock whose seal does not
+	// verify was written past the webhooks: it holds nothing and reads as free
+	// (the first registration in line takes it over), with a Warning Event
+	// UnsealedLock on each registration that reads it.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // DealLockSpecApplyConfiguration constructs a declarative configuration of the DealLockSpec type for use with
@@ -89,5 +99,13 @@ func (b *DealLockSpecApplyConfiguration) WithUntil(value v1.Time) *DealLockSpecA
 // If called multiple times, the TakenThrough field is set to the value of the last call.
 func (b *DealLockSpecApplyConfiguration) WithTakenThrough(value string) *DealLockSpecApplyConfiguration {
 	b.TakenThrough = &value
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *DealLockSpecApplyConfiguration) WithSeal(value string) *DealLockSpecApplyConfiguration {
+	b.Seal = &value
 	return b
 }

@@ -38,6 +38,7 @@ type DealRegistrationStatusApplyConfiguration struct {
 	// conflictKeys are every key the registration holds together, one per
 	// identifier of its customer, sorted: "<program>/domain:<canonicalDomain>/<productLine>"
 	// and, when spec.customer.duns is given, "<program>/duns:<duns>/<productLine>".
+	// They are fixed once the registration holds them (UnderReview, Approved).
 	// At most one live registration (or the direct team) holds each; a
 	// registration holds all of them or none, and conflicts with any holder of
 	// any of them. Each has its DealLock, named by deal.LockName.
@@ -84,7 +85,10 @@ type DealRegistrationStatusApplyConfiguration struct {
 	Attribution *AttributionApplyConfiguration `json:"attribution,omitempty"`
 	// seal is the controller's keyed MAC over the decided standing (when
 	// sealing is on): phase, approvedAt, protectedUntil, the extension's and
-	// the conflict's results and the attribution. A standing whose seal does
+	// the conflict's results, the attribution, canonicalDomain and the
+	// conflict keys (fixed once the registration holds them: a later edit of
+	// the program's domainAliases or freeMailDomains moves no customer an
+	// UnderReview or Approved registration holds). A standing whose seal does
 	// not verify was written past the webhooks and gives nothing: an Approved
 	// or Won registration is ended (UnsealedStanding), any other is decided
 	// again from its sealed requests.

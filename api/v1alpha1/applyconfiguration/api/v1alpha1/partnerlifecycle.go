@@ -47,6 +47,14 @@ type PartnerLifecycleApplyConfiguration struct {
 	// transitions are the partner's last phase changes, newest last, at most 8;
 	// each is also kept as a LifecycleChange DecisionRecord.
 	Transitions []LifecycleTransitionApplyConfiguration `json:"transitions,omitempty"`
+	// seal is the controller's keyed MAC over the lifecycle it decided (when
+	// sealing is on): phase, since, reason, onboardedAt, each onboarding
+	// step's state, due and metAt, withheld and the transitions. A lifecycle
+	// whose seal does not verify was written past the webhooks and counts for
+	// nothing: the partner is decided again as one with no stored lifecycle
+	// (it goes through the program's steps unless the program adopts it), its
+	// transitions get no record, and a Warning Event UnsealedLifecycle says so.
+	Seal *string `json:"seal,omitempty"`
 }
 
 // PartnerLifecycleApplyConfiguration constructs a declarative configuration of the PartnerLifecycle type for use with
@@ -138,5 +146,13 @@ func (b *PartnerLifecycleApplyConfiguration) WithTransitions(values ...*Lifecycl
 		}
 		b.Transitions = append(b.Transitions, *values[i])
 	}
+	return b
+}
+
+// WithSeal sets the Seal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Seal field is set to the value of the last call.
+func (b *PartnerLifecycleApplyConfiguration) WithSeal(value string) *PartnerLifecycleApplyConfiguration {
+	b.Seal = &value
 	return b
 }
