@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
-	"github.com/partnergov/partnergov/internal/records/server"
 	"github.com/partnergov/partnergov/test/postgres"
+	"github.com/partnergov/partnergov/test/recordsserver"
 	"github.com/partnergov/partnergov/test/testenv"
 )
 
@@ -21,13 +19,6 @@ const (
 	storeCRD = "crd"
 	// storePostgres serves them from the records server on a throwaway PostgreSQL.
 	storePostgres = "postgres"
-)
-
-// recordsGroup and recordsVersion are the records' API group and version, which
-// the records server serves in the postgres store.
-const (
-	recordsGroup   = "records.partnergov.io"
-	recordsVersion = "v1alpha1"
 )
 
 // recordsDatabase is the database the records server keeps records in.
@@ -45,9 +36,8 @@ type controlPlane struct {
 	pg  *postgres.Server
 	dsn string
 	dir string
-	// serverDone reports the records server's end; stopServer ends it.
-	stopServer func()
-	serverDone chan error
+	// server is the records server.
+	server *recordsserver.Running
 }
 
 // start starts the control plane for store (storeCRD or storePostgres).
@@ -104,58 +94,12 @@ func (c *controlPlane) startPostgres(ctx context.Context) error {
 	}
 	c.set(func() { c.env = env })
 	fmt.Println("starting the records server ...")
-	host, port, caBundle, err := c.startRecordsServer(ctx, env, dsn, dir)
+	rs, err := recordsserver.Start(ctx, env, dsn, dir, recordsserver.Options{})
 	if err != nil {
 		return err
 	}
-	return env.RegisterAggregatedAPI(ctx, testenv.AggregatedAPI{
-		Group: recordsGroup, Version: recordsVersion, Namespace: "partnergov-records", Service: "records-server",
-		Host: host, Port: port, CABundle: caBundle,
-	})
-}
-
-// startRecordsServer runs the records server in process on a free port of
-// this machine's address, authenticating and authorizing through env's
-// kube-apiserver, until ctx ends or Stop.
-func (c *controlPlane) startRecordsServer(ctx context.Context, env *testenv.Env, dsn, dir string) (net.IP, int, []byte, error) {
-	kubeconfig, err := env.UserKubeconfig("partnergov-records-server", "system:masters")
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	kubeconfigFile := filepath.Join(dir, "records-server.kubeconfig")
-	if err := os.WriteFile(kubeconfigFile, kubeconfig, 0o600); err != nil {
-		return nil, 0, nil, err
-	}
-	host, err := testenv.HostIP()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	cert, err := testenv.NewServingCert(dir, "partnergov-records", "records-server", host)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host.String(), "0"))
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	o := server.NewOptions()
-	o.DSN = dsn
-	o.Creator = testenv.ManagerUser
-	o.SecureServing.Listener, o.SecureServing.BindPort, o.SecureServing.BindAddress = ln, port, host
-	o.SecureServing.ServerCert.CertKey.CertFile, o.SecureServing.ServerCert.CertKey.KeyFile = cert.CertFile, cert.KeyFile
-	o.Authentication.RemoteKubeConfigFile = kubeconfigFile
-	o.Authorization.RemoteKubeConfigFile = kubeconfigFile
-	s, err := server.New(ctx, o)
-	if err != nil {
-		_ = ln.Close()
-		return nil, 0, nil, err
-	}
-	ctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	c.set(func() { c.stopServer, c.serverDone = stop, done })
-	return host, port, cert.CABundle, nil
+	c.set(func() { c.server = rs })
+	return rs.Register(ctx, env)
 }
 
 // Stop stops the records server, the control plane and PostgreSQL, whichever
@@ -165,17 +109,11 @@ func (c *controlPlane) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
-	if c.stopServer != nil {
-		c.stopServer()
-		select {
-		case err := <-c.serverDone:
-			if err != nil {
-				errs = append(errs, fmt.Errorf("the records server: %w", err))
-			}
-		case <-time.After(30 * time.Second):
-			errs = append(errs, errors.New("the records server did not stop within 30s"))
+	if c.server != nil {
+		if err := c.server.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("the records server: %w", err))
 		}
-		c.stopServer = nil
+		c.server = nil
 	}
 	if c.env != nil {
 		if err := c.env.Stop(); err != nil {
