@@ -7,6 +7,8 @@ package recordmigrate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,6 +132,10 @@ func seed(ctx context.Context, env *testenv.Env, counts map[string]int) error {
 				}
 				u := recordObject(Resource.GroupVersion(), j.ns, fmt.Sprintf("%s-tier-%04d", partner, j.i), partner, at, retention,
 					map[string]any{record.LabelPartner: partner, record.LabelType: "TierChange"})
+				// Records carry their place in the partner's chain (its digest is
+				// not checked here: the copy keeps the spec, the chain with it).
+				digest := sha256.Sum256([]byte(j.ns + "/" + u.GetName()))
+				_ = unstructured.SetNestedMap(u.Object, map[string]any{"sequence": int64(j.i/25 + 1), "digest": hex.EncodeToString(digest[:])}, "spec", "chain")
 				if _, err := records.Namespace(j.ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 					errs <- err
 					return
@@ -363,12 +369,15 @@ func TestTheCheckNamesARecordAlteredInPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	alter(ctx, t, db, "emea", "partner-07-tier-0007", `jsonb_set(object, '{spec,message}', '"a message it never had"')`)
+	alter(ctx, t, db, "partners", "partner-02-tier-0027", `jsonb_set(object, '{spec,chain,sequence}', '1')`)
 
 	_, err := plugin.CheckRecords(ctx, source(env.Config), store, plugin.MigrateOptions{})
-	if err == nil || !strings.Contains(err.Error(), "emea/partner-07-tier-0007 (spec.message)") {
-		t.Fatalf("the check after a record's message was altered in PostgreSQL: %v, want emea/partner-07-tier-0007 named with spec.message", err)
+	if err == nil || !strings.Contains(err.Error(), "emea/partner-07-tier-0007 (spec.message)") ||
+		!strings.Contains(err.Error(), "partners/partner-02-tier-0027 (spec.chain)") {
+		t.Fatalf("the check after a record's message and another's place in its chain were altered in PostgreSQL: %v, "+
+			"want emea/partner-07-tier-0007 named with spec.message and partners/partner-02-tier-0027 with spec.chain", err)
 	}
-	if strings.Count(err.Error(), "tier-0") != 1 {
+	if strings.Count(err.Error(), "tier-0") != 2 {
 		t.Errorf("the check names other records too: %v", err)
 	}
 }
