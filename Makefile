@@ -11,6 +11,9 @@ CONTROLLER_GEN := go tool controller-gen
 CRD_REF_DOCS := go tool crd-ref-docs
 OPENAPI_GEN := go tool openapi-gen
 GO_TEST_FLAGS ?= -count=1
+# make run's records store: crd (DecisionRecords in their CRD, in etcd) or postgres (the records server on a
+# throwaway PostgreSQL from Debian's postgresql package, registered by an APIService).
+RECORDS ?= crd
 IMG ?= partnergov/partnergov:dev
 # Helm, built from its Go module (no binary downloads); test/deploy renders dist/chart with it.
 HELM := $(CURDIR)/bin/helm
@@ -151,9 +154,9 @@ soak: controlplane ## Run 2,000 partners under churn for SOAK (default 1h; make 
 	go run ./hack/soak -duration $(SOAK) $(SOAK_ARGS)
 
 .PHONY: run
-run: controlplane ## Run the manager on a local control plane with the samples applied.
+run: controlplane ## Run the manager on a local control plane with the samples applied (RECORDS=postgres: records in PostgreSQL through the records server).
 	go build -o bin/partnergov-run ./hack/run
-	bin/partnergov-run
+	bin/partnergov-run -records $(RECORDS)
 
 .PHONY: run-cluster
 run-cluster: ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed; webhooks off-cluster need certificates).

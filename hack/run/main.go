@@ -2,15 +2,18 @@
 // kube-apiserver from bin/k8s), installs partnergov's CRDs and webhooks, runs the
 // manager in the foreground, applies config/samples and prints a kubeconfig for
 // kubectl. Ctrl-C stops the manager and the control plane.
+//
+// With -records postgres (`make run RECORDS=postgres`) DecisionRecords are
+// served by the records server on a throwaway PostgreSQL instead of their CRD.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync/atomic"
 	"syscall"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,32 +21,35 @@ import (
 
 	"github.com/partnergov/partnergov/internal/app"
 	"github.com/partnergov/partnergov/test/samples"
-	"github.com/partnergov/partnergov/test/testenv"
 )
 
 func main() {
-	if err := run(); err != nil {
+	records := flag.String("records", storeCRD, "the records store: crd (DecisionRecords in their CRD, in etcd) "+
+		"or postgres (the records server on a throwaway PostgreSQL, registered by an APIService)")
+	flag.Parse()
+	if err := run(*records); err != nil {
 		fmt.Fprintln(os.Stderr, "make run:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(store string) error {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	ctx, started := signalContext()
-
-	fmt.Println("starting etcd and kube-apiserver ...")
-	env, err := testenv.Start()
-	if err != nil {
-		return err
-	}
-	started.Store(env)
+	cp := &controlPlane{}
+	ctx := signalContext(cp)
 	defer func() {
 		fmt.Println("stopping the control plane ...")
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
+		if err := cp.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
+	if store == storeCRD {
+		fmt.Println("starting etcd and kube-apiserver ...")
+	}
+	if err := cp.start(ctx, store); err != nil {
+		return err
+	}
+	env := cp.env
 
 	dir, release, err := runDir(env.Root)
 	if err != nil {
@@ -87,15 +93,24 @@ sample integrations (CRM, survey, service desk, LMS) have reported evidence.
 
 Metrics: http://%s/metrics   Probes: http://%s/healthz   Ctrl-C stops everything.
 `, kubeconfig, kubectl, opts.MetricsBindAddress, opts.HealthProbeBindAddress)
+	if store == storePostgres {
+		fmt.Printf(`
+DecisionRecords are served by the records server (APIService v1alpha1.records.partnergov.io) from PostgreSQL:
+
+  kubectl get apiservice v1alpha1.records.partnergov.io
+  kubectl get decisionrecords -A
+  %s -c 'SELECT namespace, name, type FROM decision_records'
+`, cp.psqlCommand())
+	}
 	return <-mgrErr
 }
 
 // signalContext is cancelled by the first Ctrl-C or SIGTERM, which stops the
-// manager and then the control plane. A second signal stops the control plane at
-// once and exits, so no etcd or kube-apiserver is ever left behind.
-func signalContext() (context.Context, *atomic.Pointer[testenv.Env]) {
+// manager and then the control plane. A second signal stops the control plane
+// (and PostgreSQL) at once and exits, so no etcd, kube-apiserver or postgres
+// is ever left behind.
+func signalContext(cp *controlPlane) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
-	var env atomic.Pointer[testenv.Env]
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -103,10 +118,8 @@ func signalContext() (context.Context, *atomic.Pointer[testenv.Env]) {
 		cancel()
 		<-sigs
 		fmt.Fprintln(os.Stderr, "second signal: stopping the control plane now")
-		if e := env.Load(); e != nil {
-			_ = e.Stop()
-		}
+		_ = cp.Stop()
 		os.Exit(1)
 	}()
-	return ctx, &env
+	return ctx
 }

@@ -42,6 +42,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		dealsCommand(flags, streams),
 		registerCommand(flags, streams),
 		evidenceCommand(flags, streams),
+		recordsCommand(flags, streams),
 	)
 	root.AddCommand(reportCommand(flags, streams))
 	root.AddCommand(simulateCommand(flags, streams))

@@ -239,6 +239,58 @@ func (s *Store) Get(ctx context.Context, namespace, name string) (*Record, error
 	return r, err
 }
 
+// Key names a record: its namespace and name.
+type Key struct{ Namespace, Name string }
+
+// GetMany returns those of the records keys name that exist, by key, in one
+// query (the migration from the CRD store looks up a page of records at a time).
+func (s *Store) GetMany(ctx context.Context, keys []Key) (map[Key]*Record, error) {
+	out := make(map[Key]*Record, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	namespaces, names := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		namespaces[i], names[i] = k.Namespace, k.Name
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+`
+		FROM unnest($1::text[], $2::text[]) AS k(namespace, name)
+		JOIN decision_record_names n ON n.namespace = k.namespace AND n.name = k.name
+		JOIN decision_records r ON r.time = n.time AND r.id = n.id`, namespaces, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[Key{r.Namespace, r.Name}] = r
+	}
+	return out, rows.Err()
+}
+
+// CountByNamespace counts, in each namespace that has any, the records still
+// retained at t (retain_until after t): those no pruner may delete yet.
+func (s *Store) CountByNamespace(ctx context.Context, t time.Time) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT namespace, count(*) FROM decision_records WHERE retain_until > $1 GROUP BY namespace`, t)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var ns string
+		var n int64
+		if err := rows.Scan(&ns, &n); err != nil {
+			return nil, err
+		}
+		out[ns] = n
+	}
+	return out, rows.Err()
+}
+
 // ListOptions select and page records.
 type ListOptions struct {
 	// Namespace to list; empty lists every namespace.

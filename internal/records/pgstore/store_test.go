@@ -627,3 +627,42 @@ func TestEachPartnersChainIsPrunedOldestFirst(t *testing.T) {
 		t.Errorf("after pruning %s are left, want p/acme-1 p/acme-2 p/globex-3 (acme-2 waits for acme-1)", got)
 	}
 }
+
+func TestGetManyReturnsTheRecordsThatExistAcrossMonths(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	mustCreate(t, s, rec("partners", "acme-tier-1", "acme", "TierChange", date(2025, 1, 5), 7*year))
+	mustCreate(t, s, rec("partners", "acme-tier-2", "acme", "TierChange", date(2026, 3, 5), 7*year))
+	mustCreate(t, s, rec("other", "acme-tier-1", "acme", "TierChange", date(2026, 3, 6), 7*year))
+	got, err := s.GetMany(ctx, []Key{{"partners", "acme-tier-1"}, {"partners", "acme-tier-2"}, {"partners", "missing"}, {"elsewhere", "acme-tier-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[Key{"partners", "acme-tier-1"}] == nil || got[Key{"partners", "acme-tier-2"}] == nil {
+		t.Fatalf("GetMany = %v, want partners/acme-tier-1 and partners/acme-tier-2 only", got)
+	}
+	if r := got[Key{"partners", "acme-tier-2"}]; !r.Time.Equal(date(2026, 3, 5)) || r.UID != "uid-acme-tier-2" {
+		t.Errorf("GetMany's partners/acme-tier-2 = %+v", r)
+	}
+	if none, err := s.GetMany(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("GetMany of no keys = %v, %v", none, err)
+	}
+}
+
+func TestCountByNamespaceCountsOnlyRetainedRecords(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	now := date(2026, 6, 1)
+	mustCreate(t, s, rec("partners", "a", "acme", "TierChange", date(2026, 1, 5), 7*year))
+	mustCreate(t, s, rec("partners", "b", "acme", "TierChange", date(2026, 2, 5), 7*year))
+	mustCreate(t, s, rec("partners", "expired", "acme", "TierChange", date(2026, 1, 5), 24*time.Hour))
+	mustCreate(t, s, rec("other", "c", "acme", "TierChange", date(2026, 3, 5), 7*year))
+	mustCreate(t, s, rec("gone", "expired", "acme", "TierChange", date(2026, 1, 5), 24*time.Hour))
+	got, err := s.CountByNamespace(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int64{"partners": 2, "other": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("CountByNamespace = %v, want %v (records past their retention left out)", got, want)
+	}
+}
