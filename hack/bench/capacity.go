@@ -31,7 +31,7 @@ type Assumptions struct {
 
 // DefaultAssumptions are the model's defaults (flags override them).
 var DefaultAssumptions = Assumptions{WriteRate: 500, MemoryGiB: 4, StorageQuotaGiB: 8, StorageShare: 0.5, ConvergeHours: 1,
-	RecordsPerPartnerYear: 75, RetentionYears: 7, RecordBytesEtcd: 2055, RecordBytesPostgres: 1600}
+	RecordsPerPartnerYear: 75, RetentionYears: 7, RecordBytesEtcd: 2060, RecordBytesPostgres: 2623}
 
 // Slope is y = Intercept + PerPartner * partners, fitted by least squares
 // over the measured sizes (through the origin when one size was measured).
@@ -225,7 +225,10 @@ func withRecordModel(report *Report, a Assumptions) {
 	if report.Capacity != nil && report.Capacity.StorageBytes.PerPartner > 0 {
 		partnerBytes = report.Capacity.StorageBytes.PerPartner
 	}
-	if x := report.Records; x != nil && x.BytesPerRecord > 0 {
+	for _, x := range report.recordStores() {
+		if x.BytesPerRecord <= 0 {
+			continue
+		}
 		switch x.Store {
 		case "crd":
 			a.RecordBytesEtcd = x.BytesPerRecord

@@ -63,6 +63,7 @@ type config struct {
 	records         int
 	recordPartners  int
 	historyRecords  int
+	recordStores    string
 }
 
 func main() {
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&c.dealCustomers, "deal-customers", 0, "distinct customers of the deal phase's registrations; the rest register a customer someone registered first and queue (default: three quarters of -deals)")
 	flag.IntVar(&c.records, "records", 0, "DecisionRecords the records phase creates as the manager, on its own control plane (0: no records phase)")
 	flag.IntVar(&c.recordPartners, "record-partners", 100, "partners the records phase spreads its records over")
+	flag.StringVar(&c.recordStores, "records-store", "crd,postgres", "stores the records phase measures, comma-separated: crd (etcd) and postgres (the records server on a throwaway PostgreSQL)")
 	flag.IntVar(&c.historyRecords, "history-records", 10000, "records of the one partner whose history the records phase reads, page by page")
 	flag.StringVar(&c.memoryLimit, "memory-limit", "", "run the manager as in a container with this memory limit (a quantity such as 160Mi, or \"auto\" for the sizing rule of docs/performance.md): GOMEMLIMIT is set to the share of it automemlimit would set; empty: no limit")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase and kube-apiserver's CPU profile of it, under bin/bench/N/")
@@ -177,13 +179,17 @@ func run(c config) error {
 		}
 		report.Deals = d
 	}
-	if c.records > 0 {
-		fmt.Printf("\n=== records: %d DecisionRecords over %d partners, %d of one partner ===\n", c.records, c.recordPartners, min(c.historyRecords, c.records))
-		rr, err := measureRecords(ctx, c, root)
-		if err != nil {
-			return fmt.Errorf("records: %w", err)
+	for _, store := range strings.Split(c.recordStores, ",") {
+		if c.records == 0 {
+			break
 		}
-		report.Records = rr
+		store = strings.TrimSpace(store)
+		fmt.Printf("\n=== records in %s: %d DecisionRecords over %d partners, %d of one partner ===\n", store, c.records, c.recordPartners, min(c.historyRecords, c.records))
+		rr, err := measureRecords(ctx, c, root, store)
+		if err != nil {
+			return fmt.Errorf("records in %s: %w", store, err)
+		}
+		report.RecordStores = append(report.RecordStores, rr)
 	}
 	withRecordModel(&report, c.assume)
 	fmt.Println()

@@ -4,20 +4,26 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
+	"github.com/partnergov/partnergov/internal/app"
 	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/test/harness"
+	"github.com/partnergov/partnergov/test/postgres"
+	"github.com/partnergov/partnergov/test/recordsserver"
 	"github.com/partnergov/partnergov/test/testenv"
 )
 
@@ -25,7 +31,8 @@ import (
 // the manager's identity, what each costs the store, and how long
 // `kubectl partnergov history` takes to read one partner's long history.
 type RecordsResult struct {
-	// Store is where the records went: crd (etcd through the CRD).
+	// Store is where the records went: crd (etcd through the CRD) or
+	// postgres (the records server; the bytes are the records database's).
 	Store string
 	// Records were created for Partners partners, HistoryRecords of them for
 	// the one partner whose history is read.
@@ -34,9 +41,10 @@ type RecordsResult struct {
 	Create           Latency
 	Workers          int
 	CreatesPerSecond float64
-	// StorageBytesBefore and StorageBytesAfter are etcd's database size
-	// (apiserver_storage_size_bytes) around the creates; BytesPerRecord is
-	// their difference over Records.
+	// StorageBytesBefore and StorageBytesAfter are the store's size around
+	// the creates (etcd's database as apiserver_storage_size_bytes reports it,
+	// or the records' relations in PostgreSQL with their indexes);
+	// BytesPerRecord is their difference over Records.
 	StorageBytesBefore, StorageBytesAfter, BytesPerRecord float64
 	// HistoryFirstPageMs is the first page (HistoryPageSize records) of the
 	// partner's records; HistoryAllMs reads all of them page by page
@@ -69,37 +77,122 @@ func recordSpec(i int, partner string, at time.Time) *recordsv1alpha1.DecisionRe
 	}
 }
 
+// recordStore is a control plane serving records from one store, and how to
+// read what the records take in it.
+type recordStore struct {
+	env *testenv.Env
+	// size is the bytes the store holds (etcd's database, or the records
+	// database's relations).
+	size func(ctx context.Context) (float64, error)
+	stop func()
+}
+
+// startRecordStore starts a control plane whose records are in store: crd
+// (etcd, through the CRD) or postgres (the records server, in process, on a
+// throwaway PostgreSQL).
+func startRecordStore(ctx context.Context, store, root string) (*recordStore, error) {
+	switch store {
+	case "crd":
+		cl, err := harness.Start(ctx, filepath.Join(root, "bin", "bench", "records"))
+		if err != nil {
+			return nil, err
+		}
+		return &recordStore{env: cl.Env, stop: cl.Stop, size: func(ctx context.Context) (float64, error) {
+			var r Result
+			err := recordStorage(ctx, cl, &r)
+			return r.StorageBytes, err
+		}}, nil
+	case "postgres":
+		var stops []func()
+		stop := func() {
+			for i := len(stops) - 1; i >= 0; i-- {
+				stops[i]()
+			}
+		}
+		pg, err := postgres.Start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, func() { _ = pg.Stop() })
+		dsn, err := pg.CreateDatabase(ctx, "records")
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "partnergov-bench-records-")
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { _ = os.RemoveAll(dir) })
+		args, err := testenv.AggregationArgs(dir)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		env, err := testenv.StartWith(testenv.StartOptions{APIServerArgs: args, ExcludeCRDs: []string{testenv.RecordsCRD}})
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { _ = env.Stop() })
+		rs, err := recordsserver.Start(ctx, env, dsn, dir, recordsserver.Options{})
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { _ = rs.Stop() })
+		if err := rs.Register(ctx, env); err != nil {
+			stop()
+			return nil, err
+		}
+		return &recordStore{env: env, stop: stop, size: func(ctx context.Context) (float64, error) {
+			// Every relation of the records (partitions, their indexes and
+			// TOAST, the names table), not the empty database's catalog.
+			out, err := pg.Psql(ctx, "records", `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)
+				FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname LIKE 'decision_record%'`)
+			if err != nil {
+				return 0, err
+			}
+			return strconv.ParseFloat(strings.TrimSpace(out), 64)
+		}}, nil
+	}
+	return nil, fmt.Errorf("-records-store %q: crd or postgres", store)
+}
+
 // measureRecords creates c.records records in a fresh control plane as the
 // manager would, spread over c.recordPartners partners with one partner
 // holding c.historyRecords of them, and reads that partner's history.
-func measureRecords(ctx context.Context, c config, root string) (*RecordsResult, error) {
-	r := &RecordsResult{Store: "crd", Records: c.records, Partners: c.recordPartners, Workers: c.loadWorkers, HistoryPageSize: historyPageSize}
+func measureRecords(ctx context.Context, c config, root, store string) (*RecordsResult, error) {
+	r := &RecordsResult{Store: store, Records: c.records, Partners: c.recordPartners, Workers: c.loadWorkers, HistoryPageSize: historyPageSize}
 	r.HistoryRecords = min(c.historyRecords, c.records)
-	cl, err := harness.Start(ctx, filepath.Join(root, "bin", "bench", "records"))
+	st, err := startRecordStore(ctx, store, root)
 	if err != nil {
 		return r, err
 	}
-	defer cl.Stop()
+	defer st.stop()
+	admin, err := client.New(harness.Unlimited(st.env.Config), client.Options{Scheme: app.Scheme})
+	if err != nil {
+		return r, err
+	}
 	const ns = "bench-records"
-	if err := cl.Namespace(ctx, ns); err != nil {
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return r, err
 	}
 	// The manager's identity and RBAC (the generated ClusterRole): records are
 	// created as the manager creates them.
-	managerCfg, err := cl.Env.ManagerConfig(ctx)
+	managerCfg, err := st.env.ManagerConfig(ctx)
 	if err != nil {
 		return r, err
 	}
-	managerCfg.QPS, managerCfg.Burst = -1, 0
-	writer, err := client.New(managerCfg, client.Options{Scheme: cl.Admin.Scheme()})
+	writer, err := client.New(harness.Unlimited(managerCfg), client.Options{Scheme: app.Scheme})
 	if err != nil {
 		return r, err
 	}
-	before := Result{}
-	if err := recordStorage(ctx, cl, &before); err != nil {
+	if r.StorageBytesBefore, err = st.size(ctx); err != nil {
 		return r, err
 	}
-	r.StorageBytesBefore = before.StorageBytes
 
 	start := time.Now().Add(-time.Duration(c.records) * time.Minute)
 	var next atomic.Int64
@@ -143,21 +236,23 @@ func measureRecords(ctx context.Context, c config, root string) (*RecordsResult,
 	r.CreatesPerSecond = float64(c.records) / time.Since(began).Seconds()
 	slices.Sort(rtts)
 	r.Create = latency(rtts)
-	time.Sleep(5 * time.Second) // the API server samples the database size every few seconds
-	after := Result{}
-	if err := recordStorage(ctx, cl, &after); err != nil {
+	time.Sleep(5 * time.Second) // the API server samples etcd's size every few seconds
+	if r.StorageBytesAfter, err = st.size(ctx); err != nil {
 		return r, err
 	}
-	r.StorageBytesAfter = after.StorageBytes
 	r.BytesPerRecord = (r.StorageBytesAfter - r.StorageBytesBefore) / float64(c.records)
 
 	// One partner's history, read as `kubectl partnergov history` reads it, by
 	// a reader with its own credentials.
-	reader, err := cl.UserClient(-1, 0, "auditor@example.com")
+	if err := grantRecordReader(ctx, admin, "auditor@example.com"); err != nil {
+		return r, err
+	}
+	readerCfg, err := st.env.UserConfig("auditor@example.com")
 	if err != nil {
 		return r, err
 	}
-	if err := grantRecordReader(ctx, cl, "auditor@example.com"); err != nil {
+	reader, err := client.New(harness.Unlimited(readerCfg), client.Options{Scheme: app.Scheme})
+	if err != nil {
 		return r, err
 	}
 	t := time.Now()
@@ -185,7 +280,7 @@ func measureRecords(ctx context.Context, c config, root string) (*RecordsResult,
 }
 
 // grantRecordReader lets user get and list records, as a reviewer or auditor may.
-func grantRecordReader(ctx context.Context, cl *harness.Cluster, user string) error {
+func grantRecordReader(ctx context.Context, admin client.Client, user string) error {
 	objs := []map[string]any{{
 		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
 		"metadata": map[string]any{"name": "bench-record-reader"},
@@ -200,16 +295,19 @@ func grantRecordReader(ctx context.Context, cl *harness.Cluster, user string) er
 	for i, o := range objs {
 		us[i] = &unstructured.Unstructured{Object: o}
 	}
-	return testenv.Apply(ctx, cl.Admin, "partnergov-bench", us)
+	return testenv.Apply(ctx, admin, "partnergov-bench", us)
 }
 
-// Print writes the records phase.
-func (r *RecordsResult) Print(w io.Writer) {
-	fmt.Fprintln(w, "| store | records | partners | create p50/p99 ms | creates/s | etcd bytes/record | history of one partner | first page ms | whole history ms (pages) |")
+// printRecords writes the records phase, a row a store.
+func printRecords(w io.Writer, stores []*RecordsResult) {
+	fmt.Fprintln(w, "| store | records | partners | create p50/p99 ms | creates/s | store bytes/record | history of one partner | first page ms | whole history ms (pages) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	fmt.Fprintf(w, "| %s | %d | %d | %.1f / %.1f | %.0f | %.0f | %d | %.0f | %.0f (%d of %d) |\n\n",
-		r.Store, r.Records, r.Partners, r.Create.P50ms, r.Create.P99ms, r.CreatesPerSecond, r.BytesPerRecord,
-		r.HistoryRecords, r.HistoryFirstPageMs, r.HistoryAllMs, r.HistoryPages, r.HistoryPageSize)
+	for _, r := range stores {
+		fmt.Fprintf(w, "| %s | %d | %d | %.1f / %.1f | %.0f | %.0f | %d | %.0f | %.0f (%d of %d) |\n",
+			r.Store, r.Records, r.Partners, r.Create.P50ms, r.Create.P99ms, r.CreatesPerSecond, r.BytesPerRecord,
+			r.HistoryRecords, r.HistoryFirstPageMs, r.HistoryAllMs, r.HistoryPages, r.HistoryPageSize)
+	}
+	fmt.Fprintln(w)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

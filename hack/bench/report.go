@@ -16,8 +16,12 @@ type Report struct {
 	Results  []Result
 	// Deals is the deal phase, when it ran (-deals).
 	Deals *DealsResult `json:",omitempty"`
-	// Records is the records phase, when it ran (-records).
+	// Records is the records phase of a run that measured only the CRD
+	// store (2026-12-07, before -records-store).
 	Records *RecordsResult `json:",omitempty"`
+	// RecordStores is the records phase, one result a store (-records,
+	// -records-store).
+	RecordStores []*RecordsResult `json:",omitempty"`
 	// RecordModel projects the records a program keeps (-assume-record-* and
 	// what the records phase measured).
 	RecordModel *RecordModel `json:",omitempty"`
@@ -175,8 +179,8 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "\nfirst decisions: %s; once settled: %s\n", phaseText(d.FirstPhases), phaseText(d.Phases))
 		fmt.Fprintf(w, "plain-client limit: %d writes (a lock for each registration that holds its customer, one status write and one DecisionRecord each)\n\n", d.PlainWrites)
 	}
-	if r.Records != nil {
-		r.Records.Print(w)
+	if stores := r.recordStores(); len(stores) > 0 {
+		printRecords(w, stores)
 	}
 	if m := r.RecordModel; m != nil {
 		PrintRecords(w, m.Assumptions, m.PartnerBytes, m.Projections)
@@ -217,7 +221,7 @@ func (r Report) Goals() []string {
 	if d := r.Deals; d != nil {
 		check(d.Ratio <= 1.25, "deal registrations decided within 1.25x of the plain client (%.2f)", d.Ratio)
 	}
-	if x := r.Records; x != nil {
+	for _, x := range r.recordStores() {
 		check(x.HistoryFirstPageMs < 1000, "the first page of a partner's history of %d records within 1 s (%s: %.0f ms; all of it %.0f ms)",
 			x.HistoryRecords, x.Store, x.HistoryFirstPageMs, x.HistoryAllMs)
 	}
@@ -281,4 +285,12 @@ func low(rate int, l Latency) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f / %.0f (%d/s)", l.P50ms, l.P99ms, rate)
+}
+
+// recordStores are the records phase's results, old and new form.
+func (r Report) recordStores() []*RecordsResult {
+	if r.Records != nil {
+		return append([]*RecordsResult{r.Records}, r.RecordStores...)
+	}
+	return r.RecordStores
 }
