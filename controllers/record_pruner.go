@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,6 +22,11 @@ type RecordPruner struct {
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Interval  time.Duration
+	// StorePrunes reports whether the records store prunes its own records:
+	// the records server (store postgres) offers no delete verb and deletes
+	// what is past retention itself, so the pruner then does nothing. Nil:
+	// the pruner always prunes (the CRD store).
+	StorePrunes func(ctx context.Context) (bool, error)
 }
 
 // pruneBatch is the page size of a pruning pass.
@@ -32,17 +38,42 @@ func (p *RecordPruner) NeedLeaderElection() bool { return true }
 // Start prunes at once and then every Interval until ctx ends.
 func (p *RecordPruner) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("record-pruner")
+	idle := false
 	for {
-		if n, err := p.Prune(ctx); err != nil {
-			log.Error(err, "pruning decision records", "pruned", n)
-		} else if n > 0 {
-			log.Info("pruned decision records past their retention", "pruned", n)
+		self, err := p.storePrunes(ctx)
+		switch {
+		case err != nil:
+			log.Error(err, "finding out whether the records store prunes its own records")
+		case self:
+			if !idle {
+				log.Info("the records store offers no delete and prunes its own records past their retention: the manager prunes none")
+			}
+			idle = true
+		default:
+			idle = false
+			p.pass(ctx, log)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(p.Interval):
 		}
+	}
+}
+
+func (p *RecordPruner) storePrunes(ctx context.Context) (bool, error) {
+	if p.StorePrunes == nil {
+		return false, nil
+	}
+	return p.StorePrunes(ctx)
+}
+
+// pass prunes once and logs what it did.
+func (p *RecordPruner) pass(ctx context.Context, log logr.Logger) {
+	if n, err := p.Prune(ctx); err != nil {
+		log.Error(err, "pruning decision records", "pruned", n)
+	} else if n > 0 {
+		log.Info("pruned decision records past their retention", "pruned", n)
 	}
 }
 

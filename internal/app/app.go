@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
@@ -233,7 +235,11 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 			return fmt.Errorf("setting up the %s controller: %w", name, err)
 		}
 	}
-	if err := mgr.Add(&controllers.RecordPruner{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Interval: time.Hour}); err != nil {
+	storePrunes, err := RecordsStorePrunes(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(&controllers.RecordPruner{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Interval: time.Hour, StorePrunes: storePrunes}); err != nil {
 		return err
 	}
 	if o.Seals.Adopting() { // loaded from the seal Secret, before its adoption ended
@@ -259,4 +265,27 @@ func syncPeriod(d time.Duration) *time.Duration {
 		return nil
 	}
 	return &d
+}
+
+// RecordsStorePrunes returns a function telling whether the records store serving
+// decisionrecords.records.partnergov.io prunes its own records: the records
+// server (the postgres store) advertises no delete verb and prunes what is past
+// retention itself; the CRD does advertise delete.
+func RecordsStorePrunes(cfg *rest.Config) (func(context.Context) (bool, error), error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (bool, error) {
+		list, err := dc.ServerResourcesForGroupVersion(recordsv1alpha1.GroupVersion.String())
+		if err != nil {
+			return false, err
+		}
+		for _, r := range list.APIResources {
+			if r.Name == "decisionrecords" {
+				return !slices.Contains(r.Verbs, "delete"), nil
+			}
+		}
+		return false, fmt.Errorf("%s serves no decisionrecords", recordsv1alpha1.GroupVersion)
+	}, nil
 }

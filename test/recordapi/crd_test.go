@@ -50,4 +50,14 @@ func TestRecordAPIOnCRD(t *testing.T) {
 		Admin: env.Config, UserConfig: env.UserConfig, Manager: testenv.ManagerUser, Kubectl: kubectl,
 		Namespace: "records-suite",
 	})
+
+	t.Run("the CRD store advertises delete: the manager prunes it", func(t *testing.T) {
+		prunes, err := app.RecordsStorePrunes(env.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if self, err := prunes(ctx); err != nil || self != false {
+			t.Errorf("the store prunes its own records: %v (%v), want false", self, err)
+		}
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/partnergov/partnergov/internal/app"
 	"github.com/partnergov/partnergov/internal/records/server"
 	"github.com/partnergov/partnergov/test/postgres"
 	"github.com/partnergov/partnergov/test/testenv"
@@ -70,6 +71,16 @@ func TestRecordAPIOnPostgres(t *testing.T) {
 	RunRecordAPISuite(t, Config{
 		Admin: env.Config, UserConfig: env.UserConfig, Manager: testenv.ManagerUser, Kubectl: kubectl,
 		Namespace: "records-suite", NoWriteVerbs: true,
+	})
+
+	t.Run("the records server prunes its own records: the manager prunes none", func(t *testing.T) {
+		prunes, err := app.RecordsStorePrunes(env.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if self, err := prunes(ctx); err != nil || self != true {
+			t.Errorf("the store prunes its own records: %v (%v), want true", self, err)
+		}
 	})
 
 	t.Run("the server prunes records past their retention", func(t *testing.T) {
