@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -197,6 +198,10 @@ func build(o *Options, store *pgstore.Store) (*Server, error) {
 		return store.Ping(ctx)
 	}))
 
+	// Ready only once the aggregator's client CA is loaded: before it, every
+	// request kube-apiserver proxies is taken as anonymous and refused.
+	cfg.ReadyzChecks = append(cfg.ReadyzChecks, requestHeaderCACheck(cfg.Authentication.RequestHeaderConfig))
+
 	generic, err := cfg.Complete().New("partnergov-records-server", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -240,4 +245,19 @@ func (s *Server) prune(ctx context.Context) {
 		case <-s.clock.After(s.opts.PruneInterval):
 		}
 	}
+}
+
+// requestHeaderCACheck fails until the front proxy's (the aggregator's) client
+// CA is loaded from kube-system/extension-apiserver-authentication: until then
+// the server cannot tell kube-apiserver's proxied requests from anonymous ones.
+func requestHeaderCACheck(rh *authenticatorfactory.RequestHeaderConfig) healthz.HealthChecker {
+	return healthz.NamedCheck("requestheader-client-ca", func(*http.Request) error {
+		if rh == nil || rh.CAContentProvider == nil {
+			return errors.New("no request header client CA configured: kube-apiserver's requests cannot be authenticated (is API aggregation set up?)")
+		}
+		if len(rh.CAContentProvider.CurrentCABundleContent()) == 0 {
+			return errors.New("the request header client CA is not loaded yet")
+		}
+		return nil
+	})
 }

@@ -2,14 +2,17 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
@@ -216,5 +219,30 @@ func TestRecordsAreSelectedByTheCRDsSelectableFields(t *testing.T) {
 	}
 	if _, _, err := Scheme.ConvertFieldLabel(gvk, "spec.actor", "x"); err == nil {
 		t.Errorf("spec.actor is selectable; the CRD selects by spec.partner and spec.type only")
+	}
+}
+
+type caBundle []byte
+
+func (c caBundle) Name() string                              { return "test" }
+func (c caBundle) CurrentCABundleContent() []byte            { return c }
+func (c caBundle) AddListener(dynamiccertificates.Listener)  {}
+func (c caBundle) VerifyOptions() (x509.VerifyOptions, bool) { return x509.VerifyOptions{}, len(c) > 0 }
+
+func TestTheServerIsReadyOnlyOnceItCanAuthenticateTheAggregator(t *testing.T) {
+	for name, tc := range map[string]struct {
+		rh    *authenticatorfactory.RequestHeaderConfig
+		ready bool
+	}{
+		"no request header config": {nil, false},
+		"the CA not loaded yet":    {&authenticatorfactory.RequestHeaderConfig{CAContentProvider: caBundle(nil)}, false},
+		"the CA loaded":            {&authenticatorfactory.RequestHeaderConfig{CAContentProvider: caBundle("-----BEGIN CERTIFICATE-----")}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := requestHeaderCACheck(tc.rh).Check(nil)
+			if (err == nil) != tc.ready {
+				t.Errorf("ready = %v (%v), want %v", err == nil, err, tc.ready)
+			}
+		})
 	}
 }
