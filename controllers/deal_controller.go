@@ -528,7 +528,7 @@ func (r *DealReconciler) readLockFrom(ctx context.Context, reader client.Reader,
 		return nil, deal.Lock{}, err
 	}
 	var holder *v1alpha1.DealRegistration
-	if h := lock.Spec.Holder; h.Kind == deal.HolderPartner && h.UID != string(d.UID) && r.Seals.LockSealed(&lock) {
+	if h := lock.Spec.Holder; h.Kind == deal.HolderPartner && h.UID != string(d.UID) && deal.LockHolds(&lock, r.Seals) {
 		var hd v1alpha1.DealRegistration
 		switch err := reader.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, &hd); {
 		case err == nil:

@@ -20,12 +20,13 @@ import (
 // lock whose seal does not verify (written past the webhooks, naming a holder
 // no decision gave) holds nothing, for d or anyone. It reads as free and names
 // nobody (Unsealed), so the first registration in line takes it over and no
-// registration counts it as a loss.
+// registration counts it as a loss. So does a lock stored under another key's
+// name (LockHolds).
 func ReadLock(lock *v1alpha1.DealLock, d, holder *v1alpha1.DealRegistration, now time.Time, seals *seal.Keys) Lock {
 	if lock == nil {
 		return Lock{State: LockFree}
 	}
-	if !seals.LockSealed(lock) {
+	if !LockHolds(lock, seals) {
 		return Lock{State: LockFree, Unsealed: true}
 	}
 	h := lock.Spec.Holder
@@ -37,6 +38,14 @@ func ReadLock(lock *v1alpha1.DealLock, d, holder *v1alpha1.DealRegistration, now
 		l.State = LockFree
 	}
 	return l
+}
+
+// LockHolds reports whether lock may hold anything: it is sealed and stored
+// under its own key's name. The seal covers the key, not the name, and a key's
+// lock is read by name: a sealed lock copied past the webhooks under another
+// key's name would otherwise hold that key for its holder.
+func LockHolds(lock *v1alpha1.DealLock, seals *seal.Keys) bool {
+	return lock.Name == LockName(lock.Spec.ConflictKey) && seals.LockSealed(lock)
 }
 
 // LockSpec is the lock spec d holds key with from now, taken through the
@@ -56,11 +65,14 @@ func LockSpec(d *v1alpha1.DealRegistration, key string, now time.Time, through s
 // claims, which only the program's CRM integration could write, and a lock
 // whose partner holder's own sealed standing confirms it (holder, read from
 // the API server, is the registration the lock names, has not ended, and its
-// status.conflictKeys hold the lock's key). Any other unsealed lock stays
+// status.conflictKeys hold the lock's key), each stored under its own key's
+// name. Any other unsealed lock stays
 // unsealed, and reads as free once adoption ends.
 func LockConfirmed(lock *v1alpha1.DealLock, holder *v1alpha1.DealRegistration, seals *seal.Keys) bool {
 	h := lock.Spec.Holder
 	switch {
+	case lock.Name != LockName(lock.Spec.ConflictKey):
+		return false
 	case h.Kind == HolderDirect:
 		return true
 	case h.Kind != HolderPartner || holder == nil || string(holder.UID) != h.UID:

@@ -135,7 +135,7 @@ func TestAdoptionSealsOnlyTheLocksTheirHoldersConfirm(t *testing.T) {
 		return d
 	}
 	lock := func(h v1alpha1.DealHolder) *v1alpha1.DealLock {
-		return &v1alpha1.DealLock{Spec: v1alpha1.DealLockSpec{Program: "global", ConflictKey: key, Holder: h, Since: metav1.NewMicroTime(now)}}
+		return &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: LockName(key)}, Spec: v1alpha1.DealLockSpec{Program: "global", ConflictKey: key, Holder: h, Since: metav1.NewMicroTime(now)}}
 	}
 	h := holding(v1alpha1.DealApproved, key)
 	for name, tc := range map[string]struct {
@@ -156,6 +156,51 @@ func TestAdoptionSealsOnlyTheLocksTheirHoldersConfirm(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if got := LockConfirmed(tc.lock, tc.holder, keys); got != tc.want {
 				t.Errorf("LockConfirmed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestALockUnderAnotherKeysNameHoldsNothing: a lock's seal covers its key,
+// not its name, and a key's lock is read by name (LockName). A sealed lock
+// copied past the webhooks under another key's name (its spec and seal as
+// they were) would protect its holder on a customer no decision gave it: a
+// lock holds only under its own key's name, and reads as free otherwise.
+func TestALockUnderAnotherKeysNameHoldsNothing(t *testing.T) {
+	keys, _ := seal.New([]byte(strings.Repeat("k", 32)))
+	day := 24 * time.Hour
+	held, wanted := "global/domain:globex.com/sync", "global/domain:initech.com/sync"
+	rival := registration("rival", now.Add(-20*day), inPhase(v1alpha1.DealApproved, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ConflictKey, s.ConflictKeys, s.CanonicalDomain = held, []string{held}, "globex.com"
+	}))
+	other := registration("other", now.Add(-day), inPhase(v1alpha1.DealQueued, func(s *v1alpha1.DealRegistrationStatus) {
+		s.ConflictKey, s.ConflictKeys, s.CanonicalDomain = wanted, []string{wanted}, "initech.com"
+	}))
+	direct := v1alpha1.DealLockSpec{Program: "global", ConflictKey: held, Holder: v1alpha1.DealHolder{Kind: HolderDirect, Opportunity: "006"},
+		Since: metav1.NewMicroTime(now.Add(-time.Hour)), Until: &metav1.Time{Time: now.Add(day)}}
+	keys.SealLock(&direct)
+	for name, tc := range map[string]struct {
+		spec   v1alpha1.DealLockSpec
+		holder *v1alpha1.DealRegistration
+	}{
+		"a partner's sealed lock":        {LockSpec(rival, held, now.Add(-time.Hour), "", keys), rival},
+		"the direct team's sealed claim": {direct, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			own := &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: LockName(held)}, Spec: tc.spec}
+			if l := ReadLock(own, other, tc.holder, now, keys); l.State != LockTaken {
+				t.Fatalf("under its own key's name: state %d, want taken", l.State)
+			}
+			moved := &v1alpha1.DealLock{ObjectMeta: metav1.ObjectMeta{Name: LockName(wanted)}, Spec: tc.spec}
+			if l := ReadLock(moved, other, tc.holder, now, keys); l.State != LockFree || !l.Unsealed || l.Holder.UID != "" {
+				t.Errorf("under %s's name: state %d (unsealed %v, holder %q), want free, unsealed, naming nobody", wanted, l.State, l.Unsealed, l.Holder.UID)
+			}
+			keys.SetAdopting(true)
+			defer keys.SetAdopting(false)
+			unsealed := moved.DeepCopy()
+			unsealed.Spec.Seal = ""
+			if LockConfirmed(unsealed, tc.holder, keys) {
+				t.Errorf("adoption confirms a lock under another key's name")
 			}
 		})
 	}

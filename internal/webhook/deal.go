@@ -151,7 +151,7 @@ func (v *DealValidator) ValidateCreate(ctx context.Context, r *v1alpha1.DealRegi
 	// Every identifier's key: a holder of any of them holds the customer.
 	for _, key := range keys {
 		var lock v1alpha1.DealLock
-		if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found && v.Seals.LockSealed(&lock) {
+		if found, err := getOptional(ctx, v.Reader, types.NamespacedName{Name: deal.LockName(key)}, &lock); err == nil && found && deal.LockHolds(&lock, v.Seals) {
 			h := lock.Spec.Holder
 			if h.Kind == deal.HolderDirect {
 				return admission.Warnings{fmt.Sprintf("the direct team holds %s (opportunity %s): this registration will be rejected DirectEngaged unless that claim ends first", key, h.Opportunity)}, nil
