@@ -128,10 +128,12 @@ func (c *Chain) state(key record.ChainKey) *chainState {
 }
 
 func (c *Chain) record(ctx context.Context, st *chainState, rec *recordsv1alpha1.DecisionRecord) error {
-	existing := &metav1.PartialObjectMetadata{}
-	existing.SetGroupVersionKind(recordsv1alpha1.GroupVersion.WithKind("DecisionRecord"))
+	existing := &recordsv1alpha1.DecisionRecord{}
 	switch err := c.Reader.Get(ctx, client.ObjectKeyFromObject(rec), existing); {
 	case err == nil:
+		if !record.SameDecision(existing, rec) {
+			return c.nameTaken(ctx, rec, existing)
+		}
 		return nil
 	case !apierrors.IsNotFound(err):
 		return err
@@ -185,7 +187,7 @@ func (c *Chain) record(ctx context.Context, st *chainState, rec *recordsv1alpha1
 	case err != nil:
 		return err
 	}
-	if err := createRecord(ctx, c.Client, next); err != nil {
+	if err := c.createChained(ctx, next); err != nil {
 		return err
 	}
 	st.known = &knownHead{resourceVersion: head.ResourceVersion, head: record.HeadOf(next)}
@@ -283,6 +285,47 @@ func createRecord(ctx context.Context, c client.Client, rec *recordsv1alpha1.Dec
 	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
 		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return err
+	}
+	return nil
+}
+
+// errNameTaken is a record name held by a record of another decision.
+var errNameTaken = errors.New("the record's name is taken by a record of another decision")
+
+// nameTaken reports that rec's name holds stored, a record of another
+// decision: someone who could write records took the name of a decision to
+// come. rec is not recorded; the chain and its head are left as they are, so
+// `history --verify` names the record that stands in its place.
+func (c *Chain) nameTaken(ctx context.Context, rec, stored *recordsv1alpha1.DecisionRecord) error {
+	msg := fmt.Sprintf("record %s/%s holds another decision (%s %s -> %s by %s at %s) than the one to record (%s %s -> %s by %s at %s): it was written past the controller; the decision is not recorded (kubectl partnergov history %s --verify)",
+		rec.Namespace, rec.Name, stored.Spec.Type, stored.Spec.From, stored.Spec.To, stored.Spec.Actor, stored.Spec.Time.UTC().Format(time.RFC3339),
+		rec.Spec.Type, rec.Spec.From, rec.Spec.To, rec.Spec.Actor, rec.Spec.Time.UTC().Format(time.RFC3339), rec.Spec.Partner)
+	if c.Events != nil {
+		c.Events.Eventf(stored, nil, corev1.EventTypeWarning, "RecordNameTaken", "Record", "%s", msg)
+	}
+	return fmt.Errorf("%w: %s", errNameTaken, msg)
+}
+
+// createChained creates next, whose place the head now holds. A record
+// already under its name must be next itself (a retry): anything else took the
+// name while the head was written, and the head now names a record the store
+// does not hold, which `history --verify` names.
+func (c *Chain) createChained(ctx context.Context, next *recordsv1alpha1.DecisionRecord) error {
+	err := c.Client.Create(ctx, next)
+	switch {
+	case err == nil, apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		return nil
+	case !apierrors.IsAlreadyExists(err):
+		return err
+	}
+	stored := &recordsv1alpha1.DecisionRecord{}
+	if err := c.Reader.Get(ctx, client.ObjectKeyFromObject(next), stored); err != nil {
+		// A name the store says is taken and then has no record under: the
+		// names were written past the records (the records database).
+		return fmt.Errorf("%w: record %s/%s exists and cannot be read: %v", errNameTaken, next.Namespace, next.Name, err)
+	}
+	if stored.Spec.Chain == nil || stored.Spec.Chain.Digest != next.Spec.Chain.Digest {
+		return c.nameTaken(ctx, next, stored)
 	}
 	return nil
 }

@@ -90,6 +90,11 @@ func TestConcurrentRecordersLeaveOneChain(t *testing.T) {
 	c := managerClient(t, g)
 	chains := []*controllers.Chain{newChain(c), newChain(c)}
 	const decisions, workers = 40, 8
+	// One decision is one record, whoever records it (same name, same time).
+	recs := make([]*recordsv1alpha1.DecisionRecord, decisions)
+	for i := range recs {
+		recs[i] = outcomeRecord(ns, partner, fmt.Sprintf("%s-q%d", partner, i))
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*workers*decisions)
 	for _, chain := range chains {
@@ -98,7 +103,7 @@ func TestConcurrentRecordersLeaveOneChain(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := w; i < decisions; i += workers {
-					if err := chain.Record(ctx, outcomeRecord(ns, partner, fmt.Sprintf("%s-q%d", partner, i))); err != nil {
+					if err := chain.Record(ctx, recs[i].DeepCopy()); err != nil {
 						errs <- err
 					}
 				}
@@ -294,4 +299,39 @@ func TestTheChainNamesAnAlteredRecord(t *testing.T) {
 	g.Expect(out).To(ContainSubstring(fmt.Sprintf("gap: sequence 4 missing between record %s (sequence 3) and record %s (sequence 5)",
 		bySeq[3].Name, bySeq[5].Name)))
 	g.Expect(strings.Count(out, "\n  ")).To(Equal(2), out)
+}
+
+// TestANameTakenByAnotherDecisionIsNotTakenAsRecorded: record names follow
+// from the decisions, so someone who can write records (past the webhooks, or
+// in the records database) can put a record of their own under the name of a
+// decision to come. When the decision comes, the name is taken by a record of
+// another decision: the controller says so and records nothing, instead of
+// taking the forgery as the decision recorded.
+func TestANameTakenByAnotherDecisionIsNotTakenAsRecorded(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	partner := uniqueName("acme")
+	c := managerClient(t, g)
+	chain := newChain(c)
+	g.Expect(chain.Record(ctx, outcomeRecord(ns, partner, partner+"-q0"))).To(Succeed())
+
+	real := outcomeRecord(ns, partner, partner+"-q1")
+	forged := real.DeepCopy()
+	forged.Spec.Reason, forged.Spec.To, forged.Spec.Message = "Denied", "Denied", "denied by the partner manager"
+	g.Expect(c.Create(ctx, forged)).To(Succeed())
+
+	err := chain.Record(ctx, real)
+	g.Expect(err).To(MatchError(ContainSubstring("taken by a record of another decision")))
+	g.Expect(err).To(MatchError(And(ContainSubstring("-> Denied"), ContainSubstring("-> Approved"))))
+	var stored recordsv1alpha1.DecisionRecord
+	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(real), &stored)).To(Succeed())
+	g.Expect(stored.Spec.Reason).To(Equal("Denied"), "the forgery is left for history --verify to name")
+	v := verifyChain(g, ns, partner)
+	g.Expect(v.HeadSequence).To(BeEquivalentTo(1), "the head did not move for a decision that was not recorded")
+	g.Expect(v.Unchained).To(ConsistOf(real.Name))
+
+	// The same decision recorded before records were chained is recorded.
+	before := outcomeRecord(ns, partner, partner+"-q2")
+	g.Expect(c.Create(ctx, before.DeepCopy())).To(Succeed())
+	g.Expect(chain.Record(ctx, before)).To(Succeed())
 }

@@ -407,3 +407,18 @@ func Prunable(records []recordsv1alpha1.DecisionRecord, floor map[ChainKey]int64
 	}
 	return out
 }
+
+// SameDecision reports whether stored keeps the decision rec records: the
+// same type, subject, partner, time (to the second), actor, reason,
+// transition, request and stage. Its wording (message, evidence, generations, retention) may differ
+// between two attempts at recording one decision; a record under rec's name
+// that is not the same decision was put there by someone else, and rec is not
+// recorded by it.
+func SameDecision(stored, rec *recordsv1alpha1.DecisionRecord) bool {
+	a, b := stored.Spec, rec.Spec
+	// A stored time has whole seconds (metav1.Time's encoding); the one to
+	// record may not have been stored yet.
+	return a.Type == b.Type && a.Subject == b.Subject && a.Partner == b.Partner && a.Time.Unix() == b.Time.Unix() &&
+		a.Actor == b.Actor && a.Reason == b.Reason && a.From == b.From && a.To == b.To &&
+		a.Request == b.Request && a.Stage == b.Stage
+}

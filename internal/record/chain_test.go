@@ -351,3 +351,36 @@ func TestAChainIsPrunedOldestFirst(t *testing.T) {
 		t.Errorf("after r2's retention: pruned %v, want %v (r3 no longer waits)", got, want)
 	}
 }
+
+func TestARecordUnderTheNameOfAnotherDecisionIsNotThatDecision(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	base := recordsv1alpha1.DecisionRecord{Spec: recordsv1alpha1.DecisionRecordSpec{
+		Type: recordsv1alpha1.DecisionDealTransition, Partner: "acme", Time: at, Actor: "controller", Reason: "Approved",
+		From: "Submitted", To: "Approved", Subject: recordsv1alpha1.DecisionSubject{Kind: "DealRegistration", Name: "d1", UID: "u1"},
+		Message: "auto-approved", RetainUntil: metav1.NewTime(at.Add(time.Hour)),
+	}}
+	for name, tc := range map[string]struct {
+		edit func(s *recordsv1alpha1.DecisionRecordSpec)
+		same bool
+	}{
+		"the same decision":          {func(*recordsv1alpha1.DecisionRecordSpec) {}, true},
+		"worded differently":         {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Message = "approved" }, true},
+		"kept for another retention": {func(s *recordsv1alpha1.DecisionRecordSpec) { s.RetainUntil = metav1.NewTime(at.Add(2 * time.Hour)) }, true},
+		"chained, the other not":     {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Chain = &recordsv1alpha1.ChainLink{Sequence: 3} }, true},
+		"another outcome":            {func(s *recordsv1alpha1.DecisionRecordSpec) { s.To, s.Reason = "Rejected", "Rejected" }, false},
+		"another actor":              {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Actor = "someone" }, false},
+		"another time":               {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Time = metav1.NewTime(at.Add(time.Second)) }, false},
+		"another subject":            {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Subject.UID = "u2" }, false},
+		"another partner":            {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Partner = "globex" }, false},
+		"another type":               {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Type = recordsv1alpha1.DecisionTierChange }, false},
+		"another request or stage":   {func(s *recordsv1alpha1.DecisionRecordSpec) { s.Stage = "finance" }, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stored := base.DeepCopy()
+			tc.edit(&stored.Spec)
+			if got := SameDecision(stored, &base); got != tc.same {
+				t.Errorf("SameDecision = %v, want %v", got, tc.same)
+			}
+		})
+	}
+}
