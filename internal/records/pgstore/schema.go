@@ -289,6 +289,49 @@ END $$;
 REVOKE ALL ON FUNCTION decision_records_prune(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION decision_records_drop_partition(text, timestamptz) FROM PUBLIC;
 `,
+	// 3: a row's columns say what its object says. Queries select and prune by
+	// the columns, `history` and `--verify` read the objects: a row written
+	// past the records server whose columns and object disagree could hide
+	// from one and act on the other (a row filed under a partner it does not
+	// show, holding that partner's pruning back). And a chain waits only for
+	// rows history lists: those labelled with their partner, at a sequence.
+	`
+CREATE FUNCTION decision_records_consistent() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	o jsonb := NEW.object;
+BEGIN
+	IF o->'metadata'->>'namespace' IS DISTINCT FROM NEW.namespace
+	   OR o->'metadata'->>'name' IS DISTINCT FROM NEW.name
+	   OR coalesce(o->'metadata'->'labels', '{}'::jsonb) IS DISTINCT FROM NEW.labels
+	   OR o->'spec'->>'partner' IS DISTINCT FROM NEW.partner
+	   OR o->'spec'->>'type' IS DISTINCT FROM NEW.type
+	   OR o->'spec'->'subject'->>'kind' IS DISTINCT FROM NEW.subject_kind
+	   OR o->'spec'->'subject'->>'name' IS DISTINCT FROM NEW.subject_name
+	   OR (o->'spec'->>'time')::timestamptz IS DISTINCT FROM date_trunc('second', NEW.time)
+	   OR (o->'spec'->>'retainUntil')::timestamptz IS DISTINCT FROM date_trunc('second', NEW.retain_until) THEN
+		RAISE EXCEPTION 'decision record %/%: its columns do not say what its object says (namespace, name, labels, partner, type, subject, time, retainUntil)', NEW.namespace, NEW.name
+			USING ERRCODE = 'integrity_constraint_violation',
+			      HINT = 'records are written through the records server, which fills the columns from the object';
+	END IF;
+	RETURN NEW;
+END $$;
+
+CREATE TRIGGER consistent BEFORE INSERT ON decision_records
+	FOR EACH ROW EXECUTE FUNCTION decision_records_consistent();
+
+CREATE OR REPLACE FUNCTION decision_records_waits(ns text, partner text, object jsonb, cutoff timestamptz) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = {{schema}}, pg_temp AS $$
+	-- Positional: a parameter named like a column would mean the column.
+	SELECT decision_records_sequence($3) IS NOT NULL AND EXISTS (
+		SELECT 1 FROM decision_records o
+		WHERE o.namespace = $1 AND o.partner = $2
+		  AND (o.labels->>'records.partnergov.io/partner' = $2 OR length($2) > 63)
+		  AND decision_records_sequence(o.object) >= 1
+		  AND decision_records_sequence(o.object) < decision_records_sequence($3)
+		  AND o.retain_until > $4)
+$$;
+`,
 }
 
 // migrationsTable records which migrations a schema has.

@@ -75,15 +75,27 @@ func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 12, 
 
 // rec is a record of partner's decision of type typ at t, retained for retention.
 func rec(ns, name, partner, typ string, t time.Time, retention time.Duration) *Record {
+	return recWith(ns, name, partner, typ, t, retention, nil)
+}
+
+// recWith is rec with spec.chain (nil: none); its object says what its columns say.
+func recWith(ns, name, partner, typ string, t time.Time, retention time.Duration, chain map[string]any) *Record {
+	t = t.Truncate(time.Second)
+	labels := map[string]string{"partner": partner, "type": typ}
+	spec := map[string]any{"partner": partner, "type": typ, "subject": map[string]any{"kind": "Partner", "name": partner},
+		"time": t.UTC().Format(time.RFC3339), "retainUntil": t.Add(retention).UTC().Format(time.RFC3339)}
+	if chain != nil {
+		spec["chain"] = chain
+	}
 	obj, _ := json.Marshal(map[string]any{
 		"apiVersion": "records.partnergov.io/v1alpha1", "kind": "DecisionRecord",
-		"metadata": map[string]any{"namespace": ns, "name": name},
-		"spec":     map[string]any{"partner": partner, "type": typ},
+		"metadata": map[string]any{"namespace": ns, "name": name, "labels": labels},
+		"spec":     spec,
 	})
 	return &Record{
 		Namespace: ns, Name: name, UID: "uid-" + name, Partner: partner, Type: typ,
 		SubjectKind: "Partner", SubjectName: partner, Time: t, RetainUntil: t.Add(retention),
-		Labels: map[string]string{"partner": partner, "type": typ}, Object: obj,
+		Labels: labels, Object: obj,
 	}
 }
 
@@ -292,7 +304,7 @@ func TestListSelectsByLabelsAndFields(t *testing.T) {
 		if r.Name == "globex-1" {
 			r.Labels["rank"] = "12"
 		}
-		mustCreate(t, s, r)
+		mustCreate(t, s, relabel(r, r.Labels))
 	}
 	for _, tc := range []struct {
 		name      string
@@ -583,14 +595,19 @@ func TestPruningWhileMonthsAreCreatedNeitherFailsNorBlocks(t *testing.T) {
 	}
 }
 
-// chained is rec with spec.chain.sequence seq.
+// chained is a record of partner labelled as history lists it, at sequence seq.
 func chained(ns, name, partner string, seq int64, t time.Time, retention time.Duration) *Record {
-	r := rec(ns, name, partner, "DealTransition", t, retention)
-	r.Object, _ = json.Marshal(map[string]any{
-		"apiVersion": "records.partnergov.io/v1alpha1", "kind": "DecisionRecord",
-		"metadata": map[string]any{"namespace": ns, "name": name},
-		"spec":     map[string]any{"partner": partner, "type": "DealTransition", "chain": map[string]any{"sequence": seq}},
-	})
+	r := recWith(ns, name, partner, "DealTransition", t, retention, map[string]any{"sequence": seq})
+	return relabel(r, map[string]string{"records.partnergov.io/partner": partner})
+}
+
+// relabel gives r (row and object) the labels given.
+func relabel(r *Record, labels map[string]string) *Record {
+	var obj map[string]any
+	_ = json.Unmarshal(r.Object, &obj)
+	obj["metadata"].(map[string]any)["labels"] = labels
+	r.Object, _ = json.Marshal(obj)
+	r.Labels = labels
 	return r
 }
 
@@ -664,5 +681,49 @@ func TestCountByNamespaceCountsOnlyRetainedRecords(t *testing.T) {
 	}
 	if want := map[string]int64{"partners": 2, "other": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("CountByNamespace = %v, want %v (records past their retention left out)", got, want)
+	}
+}
+
+// A row written past the records server whose columns and object disagree
+// could hide from history (which reads objects) while acting through its
+// columns: the attacker's row filed under partner P, unlabelled, retained for
+// ever, held every record of P back from pruning.
+func TestARowSaysWhatItsObjectSays(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	at := date(2026, 3, 1)
+	for name, edit := range map[string]func(r *Record){
+		"another partner's column": func(r *Record) { r.Partner = "globex" },
+		"another name":             func(r *Record) { r.Name = "other" },
+		"labels not the object's":  func(r *Record) { r.Labels = map[string]string{} },
+		"a later retention":        func(r *Record) { r.RetainUntil = r.RetainUntil.Add(100 * year) },
+		"another time":             func(r *Record) { r.Time = r.Time.Add(time.Hour) },
+		"another type":             func(r *Record) { r.Type = "TierChange" },
+		"another subject":          func(r *Record) { r.SubjectName = "initech" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := rec("p", "row-"+strings.ReplaceAll(name, " ", "-"), "acme", "DealTransition", at, year)
+			edit(r)
+			if _, err := s.Create(ctx, r); err == nil || !strings.Contains(err.Error(), "do not say what its object says") {
+				t.Errorf("a row whose %s was stored: %v", name, err)
+			}
+		})
+	}
+	mustCreate(t, s, rec("p", "consistent", "acme", "DealTransition", at, year))
+}
+
+// A chained row that history does not list (no partner label) holds nothing back.
+func TestOnlyRowsHistoryListsHoldAChainsPruningBack(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	hidden := relabel(recWith("p", "hidden", "acme", "DealTransition", date(2019, 1, 1), 100*year, map[string]any{"sequence": 1}), map[string]string{})
+	mustCreate(t, s, hidden)
+	mustCreate(t, s, chained("p", "acme-2", "acme", 2, date(2019, 6, 1), 24*time.Hour))
+	if _, err := s.Prune(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "p", "acme-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a row history does not list held acme-2 back from pruning: %v", err)
 	}
 }
