@@ -759,43 +759,110 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 	}
 }
 
-// TestDockerfileCopiesWhatTheManagerBuildsFrom: every package of this module
-// that main.go depends on lies under a path the Dockerfile copies into the
-// build stage, and the build is static and stamps the version.
-func TestDockerfileCopiesWhatTheManagerBuildsFrom(t *testing.T) {
+// TestDockerfileCopiesWhatTheBinariesBuildFrom: every package of this module
+// that main.go (the manager) or cmd/records-server depends on lies under a
+// path the Dockerfile copies into the build stage, the image holds both
+// binaries at the paths the Deployments run (/manager, /records-server), and
+// the builds are static and stamp the version.
+func TestDockerfileCopiesWhatTheBinariesBuildFrom(t *testing.T) {
 	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	problems := dockerfileProblems(string(df), map[string][]string{
+		".":                    goListDeps(t, "."),
+		"./cmd/records-server": goListDeps(t, "./cmd/records-server"),
+	})
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// TestDockerfileCheckCatchesAMissingCopyOrBinary spoils the Dockerfile in
+// each way the check must refuse.
+func TestDockerfileCheckCatchesAMissingCopyOrBinary(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	deps := map[string][]string{".": goListDeps(t, "."), "./cmd/records-server": goListDeps(t, "./cmd/records-server")}
+	if p := dockerfileProblems(df, deps); len(p) > 0 {
+		t.Fatalf("the Dockerfile already fails: %v", p)
+	}
+	for name, spoil := range map[string][2]string{
+		"the records server's sources not copied": {"COPY cmd/records-server/ cmd/records-server/\n", ""},
+		"the records server not built":            {"./cmd/records-server", "./cmd/other"},
+		"the records server not in the image":     {"/workspace/records-server ./", "./"},
+		"the manager's sources not copied":        {"COPY controllers/ controllers/\n", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(df, spoil[0]) {
+				t.Fatalf("the Dockerfile has no %q to spoil", spoil[0])
+			}
+			p := dockerfileProblems(strings.Replace(df, spoil[0], spoil[1], 1), deps)
+			if len(p) == 0 {
+				t.Fatal("the spoiled Dockerfile passed the check")
+			}
+			t.Logf("caught: %s", strings.Join(p, "; "))
+		})
+	}
+}
+
+// goListDeps lists the packages of this module that the main package at pkg depends on.
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out := command(t, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+	const module = "github.com/partnergov/partnergov"
+	var deps []string
+	for _, p := range strings.Fields(string(out)) {
+		if p == module || strings.HasPrefix(p, module+"/") {
+			deps = append(deps, strings.TrimPrefix(strings.TrimPrefix(p, module), "/"))
+		}
+	}
+	if len(deps) < 2 {
+		t.Fatalf("go list found %d packages of the module for %s", len(deps), pkg)
+	}
+	return deps
+}
+
+// dockerfileProblems checks a Dockerfile against the module packages each
+// main package (by its go build path) depends on, as paths relative to the module.
+func dockerfileProblems(df string, deps map[string][]string) []string {
+	var out []string
 	var copied []string
-	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)\s+\S+\s*$`).FindAllStringSubmatch(string(df), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)\s+\S+\s*$`).FindAllStringSubmatch(df, -1) {
 		copied = append(copied, strings.TrimSuffix(m[1], "/"))
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "-X main.version=${VERSION}", "FROM gcr.io/distroless/static:nonroot", "USER 65532:65532"} {
-		if !bytes.Contains(df, []byte(want)) {
-			t.Errorf("the Dockerfile lacks %q", want)
+	for _, want := range []string{"CGO_ENABLED=0", "-X main.version=${VERSION}", "FROM gcr.io/distroless/static:nonroot", "USER 65532:65532",
+		`ENTRYPOINT ["/manager"]`} {
+		if !strings.Contains(df, want) {
+			out = append(out, fmt.Sprintf("the Dockerfile lacks %q", want))
 		}
 	}
-	out := command(t, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
-	const module = "github.com/partnergov/partnergov"
-	n := 0
-	for _, pkg := range strings.Fields(string(out)) {
-		if pkg != module && !strings.HasPrefix(pkg, module+"/") {
-			continue
+	// Each binary: built from its package into /workspace/<name>, copied to / in the image.
+	builds := map[string]string{".": "manager", "./cmd/records-server": "records-server"}
+	final := df[strings.LastIndex(df, "\nFROM ")+1:]
+	for pkg, bin := range builds {
+		if !regexp.MustCompile(`go build [^\n]*-o ` + regexp.QuoteMeta(bin) + ` ` + regexp.QuoteMeta(pkg) + `\s`).MatchString(df) {
+			out = append(out, fmt.Sprintf("the Dockerfile does not build %s into %s", pkg, bin))
 		}
-		n++
-		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
-		ok := rel == "" && slices.Contains(copied, "main.go")
-		for _, c := range copied {
-			ok = ok || rel == c || strings.HasPrefix(rel, c+"/")
-		}
-		if !ok {
-			t.Errorf("main.go depends on %s, which the Dockerfile does not copy (it copies %v)", pkg, copied)
+		if !regexp.MustCompile(`(?m)^COPY --from=builder [^\n]*/workspace/` + regexp.QuoteMeta(bin) + `[ \t][^\n]*\./?\s*$`).MatchString(final) {
+			out = append(out, fmt.Sprintf("the image does not hold /%s (COPY --from=builder /workspace/%s ... ./)", bin, bin))
 		}
 	}
-	if n < 2 {
-		t.Fatalf("go list found %d packages of the module", n)
+	for main, pkgs := range deps {
+		for _, rel := range pkgs {
+			ok := rel == "" && slices.Contains(copied, "main.go")
+			for _, c := range copied {
+				ok = ok || rel == c || strings.HasPrefix(rel, c+"/")
+			}
+			if !ok {
+				out = append(out, fmt.Sprintf("%s depends on %s, which the Dockerfile does not copy (it copies %v)", main, rel, copied))
+			}
+		}
 	}
+	return out
 }
 
 // TestChartLints runs `helm lint --strict` on the chart with each variant's
