@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/types"
@@ -171,7 +172,7 @@ func webhookServer(o Options) (webhook.Server, func(ctrl.Manager) error, error) 
 		if !o.RecordsServerCert.enabled() {
 			return nil
 		}
-		return addRecordsServerRotator(mgr, ns, certDir, o.RecordsServerCert)
+		return addRecordsServerRotator(mgr, ns, certDir, o.RecordsServerCert, rotatorName(o, "records-server-cert-rotator"))
 	}
 	if !c.Enabled {
 		return srv, addRecords, nil
@@ -201,6 +202,7 @@ func webhookServer(o Options) (webhook.Server, func(ctrl.Manager) error, error) 
 			// (concurrent writes resolve through resourceVersion conflicts).
 			RequireLeaderElection: false,
 			EnableReadinessCheck:  true,
+			ControllerName:        rotatorName(o, "cert-rotator"),
 		})
 		if err != nil {
 			return fmt.Errorf("adding the webhook certificate rotator: %w", err)
@@ -208,6 +210,21 @@ func webhookServer(o Options) (webhook.Server, func(ctrl.Manager) error, error) 
 		return addRecords(mgr)
 	}
 	return gatedServer{Server: srv, ready: ready}, add, nil
+}
+
+// rotatorSeq numbers rotator controllers of managers that skip name validation.
+var rotatorSeq atomic.Int64
+
+// rotatorName is a rotator's controller name (its metrics' controller label).
+// controller-runtime refuses a controller name twice in one process, and
+// cert-controller cannot be told to skip that check, so the managers of
+// tests that start several in one process (SkipNameValidation) get numbered
+// names.
+func rotatorName(o Options, name string) string {
+	if !o.SkipNameValidation {
+		return name
+	}
+	return fmt.Sprintf("%s-%d", name, rotatorSeq.Add(1))
 }
 
 // recordsRotatorObjects are the collections the records server's rotator
@@ -232,7 +249,7 @@ func recordsRotatorObjects(ns string, r RecordsServerCert) map[string]string {
 // directory, which the webhook certificate fills (from the webhook rotator or
 // cert-manager) in every working manager, and is told not to gate its
 // injection on it.
-func addRecordsServerRotator(mgr ctrl.Manager, ns, certDir string, r RecordsServerCert) error {
+func addRecordsServerRotator(mgr ctrl.Manager, ns, certDir string, r RecordsServerCert, controllerName string) error {
 	names := recordsRotatorObjects(ns, r)
 	ready := make(chan struct{}) // closed by the rotator once the CA is injected; nothing waits for it
 	err := rotator.AddRotator(scopedManager{Manager: mgr, cfg: scopedConfig(mgr.GetConfig(), names)}, &rotator.CertRotator{
@@ -248,7 +265,7 @@ func addRecordsServerRotator(mgr ctrl.Manager, ns, certDir string, r RecordsServ
 		RequireLeaderElection: true,
 		EnableReadinessCheck:  false,
 		// A second rotator in one manager needs a controller name of its own.
-		ControllerName: "records-server-cert-rotator",
+		ControllerName: controllerName,
 	})
 	if err != nil {
 		return fmt.Errorf("adding the records server certificate rotator: %w", err)

@@ -2,6 +2,10 @@ package deploy
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"path"
 	"regexp"
@@ -9,15 +13,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/internal/app"
@@ -624,4 +634,149 @@ func shipSecret(name string) func([]*unstructured.Unstructured) []*unstructured.
 		}}
 		return append(objs, s)
 	}
+}
+
+// TestRenderedManagerRotatesTheRecordsServerCertificate installs
+// config/default-records-postgres for real and starts the manager with the
+// args of the rendered Deployment, as its ServiceAccount (so holding only the
+// rendered RBAC), and checks that its second rotator writes a CA and a serving
+// certificate into the records server's Secret (shipped empty), valid for
+// the records Service's DNS name, with the two keys the records server
+// mounts, and injects the CA into the rendered APIService: what the
+// aggregator verifies the records server with. (No records server runs: the
+// APIService is removed again when the test ends, because an APIService
+// without a server holds up namespace deletion in the whole cluster.)
+func TestRenderedManagerRotatesTheRecordsServerCertificate(t *testing.T) {
+	objs := kustomize(t, "config/default-records-postgres")
+	api := find(t, objs, "APIService", recordsAPIService)
+	// A records CRD from another test's install (the crd store) would keep
+	// the group for itself: switch stores as an operator would, without it.
+	crd := &unstructured.Unstructured{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	err := admin.Get(ctx, client.ObjectKey{Name: recordsCRD}, crd)
+	switch {
+	case err == nil:
+		if err := admin.Delete(ctx, crd); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, "the records CRD and its APIService to go", func() error {
+			if err := admin.Get(ctx, client.ObjectKey{Name: recordsCRD}, crd.DeepCopy()); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("the CRD is still there (%v)", err)
+			}
+			got := &unstructured.Unstructured{}
+			got.SetGroupVersionKind(api.GroupVersionKind())
+			if err := admin.Get(ctx, client.ObjectKey{Name: recordsAPIService}, got); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("the CRD's APIService is still there (%v)", err)
+			}
+			return nil
+		})
+	case !apierrors.IsNotFound(err):
+		t.Fatal(err)
+	}
+	installForReal(t, objs)
+	t.Cleanup(func() {
+		u := api.DeepCopy()
+		if err := admin.Delete(context.Background(), u); client.IgnoreNotFound(err) != nil {
+			t.Errorf("removing the APIService: %v", err)
+		}
+	})
+	dep := find(t, objs, "Deployment", "partnergov-controller-manager")
+	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	o := parseArgs(t, args)
+	r := o.RecordsServerCert
+	if r.SecretName != recordsCertSecret || r.APIServiceName != recordsAPIService || r.ServiceName != recordsServer {
+		t.Fatalf("the rendered args %q do not rotate the records server's certificate", args)
+	}
+	serviceAccount, _, _ := unstructured.NestedString(dep.Object, "spec", "template", "spec", "serviceAccountName")
+
+	certDir := t.TempDir()
+	o.WebhookHost, o.WebhookPort, o.WebhookCertDir = "127.0.0.1", freePort(t), certDir
+	o.HealthProbeBindAddress = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	o.MetricsBindAddress = "0"
+	o.LeaderElectionNamespace = namespace
+	o.SkipNameValidation = true
+	t.Setenv("POD_NAMESPACE", namespace)
+	user, err := env.AddUser(envtest.User{
+		Name:   "system:serviceaccount:" + namespace + ":" + serviceAccount,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace},
+	}, env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := app.NewManager(user.Config(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgrCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- mgr.Start(mgrCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Errorf("the manager stopped with an error: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the manager did not stop within 30s")
+		}
+	})
+	// The kubelet's part for the manager's webhook certificate.
+	go projectSecret(mgrCtx, t, types.NamespacedName{Namespace: namespace, Name: o.CertRotation.SecretName}, certDir)
+
+	secret := &corev1.Secret{}
+	eventually(t, 90*time.Second, "the manager to write the records server's certificate", func() error {
+		select {
+		case err := <-stopped:
+			stopped <- err
+			return fmt.Errorf("the manager stopped: %v", err)
+		default:
+		}
+		if err := admin.Get(ctx, types.NamespacedName{Namespace: namespace, Name: recordsCertSecret}, secret); err != nil {
+			return err
+		}
+		for _, k := range []string{"ca.crt", "tls.crt", "tls.key"} {
+			if len(secret.Data[k]) == 0 {
+				return fmt.Errorf("no %s yet", k)
+			}
+		}
+		return nil
+	})
+	dnsName := recordsServer + "." + namespace + ".svc"
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(secret.Data["ca.crt"]) {
+		t.Fatal("ca.crt holds no certificate")
+	}
+	pair, err := tls.X509KeyPair(secret.Data["tls.crt"], secret.Data["tls.key"])
+	if err != nil {
+		t.Fatalf("tls.crt and tls.key, which the records server mounts, are not a key pair: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: dnsName, Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		t.Fatalf("the records server's certificate does not verify for %s against ca.crt: %v", dnsName, err)
+	}
+	webhookSecret := &corev1.Secret{}
+	if err := admin.Get(ctx, types.NamespacedName{Namespace: namespace, Name: o.CertRotation.SecretName}, webhookSecret); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(webhookSecret.Data["ca.crt"], secret.Data["ca.crt"]) {
+		t.Error("the records server and the webhooks share a CA")
+	}
+	eventually(t, 60*time.Second, "the records server's CA in the APIService", func() error {
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(api.GroupVersionKind())
+		if err := admin.Get(ctx, client.ObjectKey{Name: recordsAPIService}, got); err != nil {
+			return err
+		}
+		b, _, _ := unstructured.NestedString(got.Object, "spec", "caBundle")
+		if b != base64.StdEncoding.EncodeToString(secret.Data["ca.crt"]) {
+			return fmt.Errorf("caBundle %.40q…", b)
+		}
+		return nil
+	})
+	t.Logf("records server certificate for %v, CA injected into APIService %s", leaf.DNSNames, recordsAPIService)
 }
