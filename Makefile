@@ -74,10 +74,15 @@ prometheus-rules: ## Wrap config/prometheus/partnergov.rules.yaml into the Prome
 		'  namespace: partnergov-system' '  labels:' '    app.kubernetes.io/name: partnergov' 'spec:'; \
 	  sed -e '/^#/d' -e 's/^\(.\)/  \1/' $(PROMETHEUS_RULES); } > config/prometheus/prometheusrule.yaml
 
+# The records CRD goes to files/, not crds/: templates/records-crd.yaml renders it only with
+# records.store=crd (with postgres it must not exist), and Helm upgrades templates, never crds/.
+RECORDS_CRD := records.partnergov.io_decisionrecords.yaml
+
 .PHONY: chart-sync
 chart-sync: ## Copy the generated CRDs, RBAC role and webhook configurations, and the alerting rules, into the Helm chart (make manifests does).
 	rm -f dist/chart/crds/*.yaml
 	cp config/crd/bases/*.yaml dist/chart/crds/
+	mv dist/chart/crds/$(RECORDS_CRD) dist/chart/files/$(RECORDS_CRD)
 	cp config/rbac/role.yaml dist/chart/files/role.yaml
 	cp config/webhook/manifests.yaml dist/chart/files/webhooks.yaml
 	cp config/webhook/controller_writes_patch.yaml dist/chart/files/controller_writes_patch.yaml

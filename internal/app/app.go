@@ -63,6 +63,9 @@ type Options struct {
 	WebhookCertDir string
 	// CertRotation generates and renews the webhook certificate (certs.go).
 	CertRotation CertRotation
+	// RecordsServerCert, when set, generates and renews the records server's
+	// serving certificate and injects its CA into the records APIService (certs.go).
+	RecordsServerCert RecordsServerCert
 	// QPS and Burst limit the manager's requests to the API server.
 	QPS   float32
 	Burst int

@@ -24,6 +24,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ServiceName, "webhook-service-name", c.ServiceName, "Service the API server calls the webhooks through; the certificate is issued for <name>.<namespace>.svc")
 	fs.StringVar(&c.MutatingWebhookConfiguration, "mutating-webhook-configuration", c.MutatingWebhookConfiguration, "MutatingWebhookConfiguration that gets the rotated CA bundle")
 	fs.StringVar(&c.ValidatingWebhookConfiguration, "validating-webhook-configuration", c.ValidatingWebhookConfiguration, "ValidatingWebhookConfiguration that gets the rotated CA bundle")
+	r := &o.RecordsServerCert
+	fs.StringVar(&r.SecretName, "records-server-cert-secret-name", r.SecretName, "Secret (in the namespace of --cert-secret-name) the manager writes the records server's CA and serving certificate into and renews; with --records-server-service-name and --records-apiservice-name (all three or none; none: no records server certificate, e.g. the crd records store or cert-manager)")
+	fs.StringVar(&r.ServiceName, "records-server-service-name", r.ServiceName, "Service the aggregator calls the records server through; its certificate is issued for <name>.<namespace>.svc")
+	fs.StringVar(&r.APIServiceName, "records-apiservice-name", r.APIServiceName, "APIService registering the records server (v1alpha1.records.partnergov.io) that gets its CA bundle")
 	fs.Var((*float32Value)(&o.QPS), "kube-api-qps", "requests per second to the API server")
 	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "burst of requests to the API server")
 	fs.StringVar(&o.SealKeySecret, "seal-key-secret", o.SealKeySecret, "Secret of seal keys the manager owns (key \"keys\", one per line, the current first); shipped empty, the first manager writes a new key and seals the state stored before (used when --seal-key-file is not set)")

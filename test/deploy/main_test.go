@@ -122,6 +122,8 @@ type variant struct {
 	kustomize string   // directory
 	helmSet   []string // --set values
 	certMgr   bool
+	postgres  bool // the postgres records store (records.store=postgres)
+	migration bool // with the migration DSN Secret
 }
 
 var variants = []variant{
@@ -129,6 +131,12 @@ var variants = []variant{
 	{name: "cert-manager", kustomize: "config/default-certmanager", helmSet: []string{"certManager.enabled=true"}, certMgr: true},
 	// config/default with the component config/prometheus, as docs/operations.md's overlay adds the alerting rules.
 	{name: "alerts", kustomize: "test/deploy/testdata/alerts", helmSet: []string{"prometheusRule.enabled=true"}},
+	{name: "postgres", kustomize: "config/default-records-postgres", helmSet: []string{"records.store=postgres"}, postgres: true},
+	{name: "postgres-cert-manager", kustomize: "config/default-records-postgres-certmanager",
+		helmSet: []string{"records.store=postgres", "certManager.enabled=true"}, certMgr: true, postgres: true},
+	// config/default-records-postgres with the component config/records-postgres-migration, as docs/operations.md's overlay adds it.
+	{name: "postgres-migration", kustomize: "test/deploy/testdata/records-migration",
+		helmSet: []string{"records.store=postgres", "records.database.migrationSecretName=" + recordsMigrationSecret}, postgres: true, migration: true},
 }
 
 func decode(t *testing.T, b []byte) []*unstructured.Unstructured {

@@ -53,9 +53,11 @@ var allowed = map[string]allowance{
 	// Leader election: its own Lease, and Events about it, in the install's namespace.
 	"coordination.k8s.io/leases": {verbs: []string{"create", "get", "update"}, names: []string{leaseName}, namedVerbs: []string{"get", "update"}, namespaced: true},
 	"/events":                    {verbs: []string{"create", "patch"}, namespaced: true},
-	// Certificate rotation: the one Secret and the two webhook configurations.
+	// Certificate rotation: the webhook Secret and the two webhook configurations;
+	// with the postgres records store, the records server's Secret and its APIService.
 	// Sealing: the seal key Secret (get and update only, see config/rbac/seal_key_role.yaml).
-	"/secrets": {verbs: []string{"get", "list", "watch", "update"}, names: []string{app.Defaults.CertRotation.SecretName, sealKeySecret}, namespaced: true},
+	"/secrets":                           {verbs: []string{"get", "list", "watch", "update"}, names: []string{app.Defaults.CertRotation.SecretName, sealKeySecret, recordsCertSecret}, namespaced: true},
+	"apiregistration.k8s.io/apiservices": {verbs: []string{"get", "list", "watch", "update"}, names: []string{recordsAPIService}},
 	"admissionregistration.k8s.io/mutatingwebhookconfigurations": {
 		verbs: []string{"get", "list", "watch", "update"}, names: []string{app.Defaults.CertRotation.MutatingWebhookConfiguration},
 	},
@@ -96,12 +98,23 @@ const sealKeySecret = "partnergov-seal-key"
 // The one role with a non-resource URL: GET /metrics, for scrapers; the install does not bind it.
 const metricsReader = "partnergov-metrics-reader"
 
+// recordsServerBindings are the only bindings of roles the install does not
+// define, and the only ones of the records server's ServiceAccount (the
+// postgres records store): the cluster's roles for delegated authentication
+// and authorization, as every aggregated API server has. "Kind namespace/name"
+// of the binding -> "Kind name" of the role.
+var recordsServerBindings = map[string]string{
+	"ClusterRoleBinding /partnergov-records-server-auth-delegator":  "ClusterRole system:auth-delegator",
+	"RoleBinding kube-system/partnergov-records-server-auth-reader": "Role extension-apiserver-authentication-reader",
+}
+
 // TestLeastPrivilege holds the RBAC of every rendering (kustomize and Helm,
 // both variants) to the allow-list above: no wildcard anywhere, no verb or
 // resource beyond the list, Secrets only the certificate Secret by name in a
 // namespaced Role, webhook configurations and the Lease only by name, no
 // aggregation, and bindings only of the install's own roles to the manager's
-// ServiceAccount.
+// ServiceAccount, but for the records server's two bindings (postgres store)
+// to the cluster's delegated authentication and authorization roles.
 func TestLeastPrivilege(t *testing.T) {
 	for _, v := range variants {
 		for renderer, objs := range map[string][]*unstructured.Unstructured{
@@ -162,12 +175,52 @@ func TestLeastPrivilegeCatchesWidening(t *testing.T) {
 			u.SetLabels(map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"})
 		},
 	}
-	base := kustomize(t, "config/default")
-	if p := leastPrivilegeViolations(t, base); len(p) > 0 {
-		t.Fatalf("the rendered RBAC already fails: %v", p)
+	// The postgres records store's RBAC (config/default-records-postgres).
+	recordsRotation := "partnergov-records-cert-rotation-apiservice-role"
+	setBinding := func(kind, name string, fields map[string]any) func([]*unstructured.Unstructured) {
+		return func(objs []*unstructured.Unstructured) {
+			u := find(t, objs, kind, name)
+			for f, v := range fields {
+				if f == "namespace" {
+					u.SetNamespace(v.(string))
+					continue
+				}
+				_ = unstructured.SetNestedField(u.Object, v, strings.Split(f, ".")...)
+			}
+		}
 	}
+	pgCases := map[string]func([]*unstructured.Unstructured){
+		"any APIService": addRule("ClusterRole", recordsRotation, rbacv1.PolicyRule{APIGroups: []string{"apiregistration.k8s.io"}, Resources: []string{"apiservices"}, Verbs: []string{"update"}}),
+		"another APIService": addRule("ClusterRole", recordsRotation, rbacv1.PolicyRule{APIGroups: []string{"apiregistration.k8s.io"}, Resources: []string{"apiservices"},
+			Verbs: []string{"update"}, ResourceNames: []string{"v1beta1.metrics.k8s.io"}}),
+		"delete the APIService": addRule("ClusterRole", recordsRotation, rbacv1.PolicyRule{APIGroups: []string{"apiregistration.k8s.io"}, Resources: []string{"apiservices"},
+			Verbs: []string{"delete"}, ResourceNames: []string{recordsAPIService}}),
+		"the records server bound to cluster-admin": setBinding("ClusterRoleBinding", "partnergov-records-server-auth-delegator", map[string]any{"roleRef.name": "cluster-admin"}),
+		"auth-delegator for another subject": setBinding("ClusterRoleBinding", "partnergov-records-server-auth-delegator",
+			map[string]any{"subjects": []any{map[string]any{"kind": "Group", "name": "system:authenticated", "apiGroup": "rbac.authorization.k8s.io"}}}),
+		"the auth reader in another namespace":    setBinding("RoleBinding", "partnergov-records-server-auth-reader", map[string]any{"namespace": "default"}),
+		"the auth reader bound to another role":   setBinding("RoleBinding", "partnergov-records-server-auth-reader", map[string]any{"roleRef.name": "system:controller:bootstrap-signer"}),
+		"the manager's role bound in kube-system": setBinding("RoleBinding", "partnergov-records-cert-rotation-rolebinding", map[string]any{"namespace": "kube-system"}),
+	}
+	bases := map[string][]*unstructured.Unstructured{"": kustomize(t, "config/default"), "postgres": kustomize(t, "config/default-records-postgres")}
+	for b, objs := range bases {
+		if p := leastPrivilegeViolations(t, objs); len(p) > 0 {
+			t.Fatalf("the rendered RBAC (%s) already fails: %v", b, p)
+		}
+	}
+	all := map[string]func([]*unstructured.Unstructured){}
 	for name, widen := range cases {
+		all[name] = widen
+	}
+	for name, widen := range pgCases {
+		all["postgres: "+name] = widen
+	}
+	for name, widen := range all {
 		t.Run(name, func(t *testing.T) {
+			base := bases[""]
+			if strings.HasPrefix(name, "postgres: ") {
+				base = bases["postgres"]
+			}
 			objs := make([]*unstructured.Unstructured, len(base))
 			for i, u := range base {
 				objs[i] = u.DeepCopy()
@@ -271,6 +324,18 @@ func leastPrivilegeViolations(t *testing.T, objs []*unstructured.Unstructured) [
 		var rb rbacv1.RoleBinding // same fields as a ClusterRoleBinding
 		convert(t, &unstructured.Unstructured{Object: map[string]any{"roleRef": b.Object["roleRef"], "subjects": b.Object["subjects"]}}, &rb)
 		id := key(b)
+		if role, ok := recordsServerBindings[b.GetKind()+" "+b.GetNamespace()+"/"+b.GetName()]; ok {
+			if rb.RoleRef.Kind+" "+rb.RoleRef.Name != role {
+				bad("%s: binds %s %s; the records server's binding may bind only %s", id, rb.RoleRef.Kind, rb.RoleRef.Name, role)
+			}
+			if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Name != recordsServer || rb.Subjects[0].Namespace != namespace {
+				bad("%s: subjects %+v; only the records server's ServiceAccount %s/%s may be bound", id, rb.Subjects, namespace, recordsServer)
+			}
+			continue
+		}
+		if b.GetNamespace() != "" && b.GetNamespace() != namespace {
+			bad("%s: a RoleBinding outside the install's namespace %s", id, namespace)
+		}
 		if !roles[rb.RoleRef.Kind+" "+rb.RoleRef.Name] {
 			bad("%s: binds %s %s, which is not one of the install's roles", id, rb.RoleRef.Kind, rb.RoleRef.Name)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -330,6 +331,11 @@ func TestThePrometheusRuleIsThePlainRulesFile(t *testing.T) {
 //     config/crd/bases without the labels kustomize adds (app.kubernetes.io/name
 //     and partnergov.io/keep-on-uninstall, which the kustomize uninstall
 //     command selects on and Helm does not need).
+//   - The records CRD: Helm renders it from a template (only with
+//     records.store=crd; a CRD in crds/ would be installed whatever the store,
+//     and never upgraded), so it carries Helm's labels besides kustomize's and
+//     the annotation helm.sh/resource-policy: keep, which keeps it (and every
+//     record) through helm uninstall and a switch to postgres.
 func TestKustomizeAndHelmRenderTheSameInstall(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
@@ -343,14 +349,24 @@ func TestKustomizeAndHelmRenderTheSameInstall(t *testing.T) {
 					t.Errorf("%s: rendered by kustomize (%s) but not by Helm", id, v.kustomize)
 					continue
 				}
+				templatedCRD := ku.GetKind() == "CustomResourceDefinition" && ku.GetName() == recordsCRD
 				if ku.GetKind() == "CustomResourceDefinition" {
 					want := map[string]string{"app.kubernetes.io/name": "partnergov", keepLabel: "true"}
-					if d := cmp.Diff(ku.GetLabels(), want); d != "" || len(hu.GetLabels()) > 0 {
+					if d := cmp.Diff(ku.GetLabels(), want); d != "" || (len(hu.GetLabels()) > 0 && !templatedCRD) {
 						t.Errorf("%s: unexpected labels: kustomize %v, Helm %v", id, ku.GetLabels(), hu.GetLabels())
 					}
 				}
+				if templatedCRD {
+					if hu.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+						t.Errorf("%s: Helm renders it without helm.sh/resource-policy: keep; an uninstall or a switch to postgres would delete every record", id)
+					}
+					hu = hu.DeepCopy()
+					a := hu.GetAnnotations()
+					delete(a, "helm.sh/resource-policy")
+					hu.SetAnnotations(a)
+				}
 				for l, val := range ku.GetLabels() {
-					if ku.GetKind() == "CustomResourceDefinition" {
+					if ku.GetKind() == "CustomResourceDefinition" && !templatedCRD {
 						break // intentional: see above
 					}
 					if got, ok := hu.GetLabels()[l]; !ok || got != val {
@@ -415,7 +431,12 @@ func TestRenderedInstallIsWiredTogether(t *testing.T) {
 			"kustomize": kustomize(t, v.kustomize),
 			"helm":      helm(t, v.helmSet...),
 		} {
-			t.Run(v.name+"/"+renderer, func(t *testing.T) { checkWiring(t, v, objs) })
+			t.Run(v.name+"/"+renderer, func(t *testing.T) {
+				checkWiring(t, v, objs)
+				for _, p := range recordsWiringProblems(t, v, objs) {
+					t.Error(p)
+				}
+			})
 		}
 	}
 }
@@ -443,28 +464,8 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 	if !o.MetricsSecure {
 		t.Error("metrics are served without --metrics-secure")
 	}
-	psc, sc := pod.SecurityContext, c.SecurityContext
-	switch {
-	case psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot:
-		t.Error("pod securityContext.runAsNonRoot is not true")
-	case psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
-		t.Error("pod seccompProfile is not RuntimeDefault")
-	case sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
-		t.Error("container readOnlyRootFilesystem is not true")
-	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-		t.Error("container allowPrivilegeEscalation is not false")
-	case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
-		t.Error("container capabilities do not drop ALL (or add some)")
-	case sc.Privileged != nil && *sc.Privileged:
-		t.Error("container is privileged")
-	}
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		if _, ok := c.Resources.Requests[r]; !ok {
-			t.Errorf("no %s request", r)
-		}
-		if _, ok := c.Resources.Limits[r]; !ok {
-			t.Errorf("no %s limit", r)
-		}
+	for _, p := range hardeningProblems("the manager", pod, c) {
+		t.Error(p)
 	}
 	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
 		t.Fatal("the manager has no liveness or readiness probe")
@@ -490,12 +491,16 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 		t.Errorf("PodDisruptionBudget minAvailable %v: want at least 1 and fewer than the replicas", pdb.Spec.MinAvailable)
 	}
 
-	// The ServiceAccount the pods run as is the one the bindings grant.
+	// The ServiceAccount the pods run as is the one the bindings grant (the
+	// records server's bindings are checked by recordsWiringProblems).
 	find(t, objs, "ServiceAccount", pod.ServiceAccountName)
 	for _, b := range ofKind(objs, "RoleBinding", "ClusterRoleBinding") {
 		subjects, _, _ := unstructured.NestedSlice(b.Object, "subjects")
 		for _, s := range subjects {
 			s := s.(map[string]any)
+			if v.postgres && s["kind"] == "ServiceAccount" && s["name"] == recordsServer && s["namespace"] == namespace {
+				continue
+			}
 			if s["kind"] != "ServiceAccount" || s["name"] != pod.ServiceAccountName || s["namespace"] != namespace {
 				t.Errorf("%s binds %v, not the manager's ServiceAccount %s/%s", key(b), s, namespace, pod.ServiceAccountName)
 			}
@@ -669,13 +674,14 @@ func checkWiring(t *testing.T, v variant, objs []*unstructured.Unstructured) {
 			t.Errorf("with cert-manager the install must not ship the certificate Secret (cert-manager owns it), got %s", s.GetName())
 		}
 	}
-	certs := ofKind(objs, "Certificate")
-	if len(certs) != 1 {
-		t.Fatalf("want one cert-manager Certificate, got %d", len(certs))
+	var cert *unstructured.Unstructured
+	for _, u := range ofKind(objs, "Certificate") {
+		if got, _, _ := unstructured.NestedString(u.Object, "spec", "secretName"); got == secretName {
+			cert = u
+		}
 	}
-	cert := certs[0]
-	if got, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName"); got != secretName {
-		t.Errorf("the Certificate writes Secret %s, the pods mount %s", got, secretName)
+	if cert == nil {
+		t.Fatalf("no cert-manager Certificate writes the Secret %s the manager's pods mount", secretName)
 	}
 	dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
 	if want := webhookSvc.Name + "." + namespace + ".svc"; !slices.Contains(dnsNames, want) {
@@ -730,7 +736,8 @@ func convert(t *testing.T, u *unstructured.Unstructured, into any) {
 
 // TestChartCopiesAreCurrent: the chart's CRDs and the generated RBAC role and
 // webhook configurations it templates from are copies of config/ (made by
-// `make manifests`), byte for byte.
+// `make manifests`), byte for byte. The records CRD is copied into files/, not
+// crds/ (templates/records-crd.yaml renders it only for the crd store).
 func TestChartCopiesAreCurrent(t *testing.T) {
 	pairs := map[string]string{
 		"config/rbac/role.yaml":         "dist/chart/files/role.yaml",
@@ -740,12 +747,23 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 	if err != nil || len(bases) == 0 {
 		t.Fatalf("no CRDs in config/crd/bases: %v", err)
 	}
+	recordsCRDFile := "records.partnergov.io_decisionrecords.yaml"
 	for _, b := range bases {
-		pairs["config/crd/bases/"+filepath.Base(b)] = "dist/chart/crds/" + filepath.Base(b)
+		dir := "dist/chart/crds/"
+		if filepath.Base(b) == recordsCRDFile {
+			dir = "dist/chart/files/"
+		}
+		pairs["config/crd/bases/"+filepath.Base(b)] = dir + filepath.Base(b)
+	}
+	if _, ok := pairs["config/crd/bases/"+recordsCRDFile]; !ok {
+		t.Fatalf("config/crd/bases has no %s", recordsCRDFile)
 	}
 	copies, _ := filepath.Glob(filepath.Join(root, "dist/chart/crds/*.yaml"))
-	if len(copies) != len(bases) {
-		t.Errorf("dist/chart/crds has %d files, config/crd/bases %d: run `make manifests`", len(copies), len(bases))
+	if len(copies) != len(bases)-1 {
+		t.Errorf("dist/chart/crds has %d files, config/crd/bases %d (all but the records CRD belong there): run `make manifests`", len(copies), len(bases))
+	}
+	if _, err := os.Stat(filepath.Join(root, "dist/chart/crds", recordsCRDFile)); err == nil {
+		t.Errorf("dist/chart/crds holds the records CRD: Helm would install it with records.store=postgres too, and never upgrade it")
 	}
 	for src, dst := range pairs {
 		a, err := os.ReadFile(filepath.Join(root, src))
@@ -759,47 +777,115 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 	}
 }
 
-// TestDockerfileCopiesWhatTheManagerBuildsFrom: every package of this module
-// that main.go depends on lies under a path the Dockerfile copies into the
-// build stage, and the build is static and stamps the version.
-func TestDockerfileCopiesWhatTheManagerBuildsFrom(t *testing.T) {
+// TestDockerfileCopiesWhatTheBinariesBuildFrom: every package of this module
+// that main.go (the manager) or cmd/records-server depends on lies under a
+// path the Dockerfile copies into the build stage, the image holds both
+// binaries at the paths the Deployments run (/manager, /records-server), and
+// the builds are static and stamp the version.
+func TestDockerfileCopiesWhatTheBinariesBuildFrom(t *testing.T) {
 	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var copied []string
-	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)\s+\S+\s*$`).FindAllStringSubmatch(string(df), -1) {
-		copied = append(copied, strings.TrimSuffix(m[1], "/"))
-	}
-	for _, want := range []string{"CGO_ENABLED=0", "-X main.version=${VERSION}", "FROM gcr.io/distroless/static:nonroot", "USER 65532:65532"} {
-		if !bytes.Contains(df, []byte(want)) {
-			t.Errorf("the Dockerfile lacks %q", want)
-		}
-	}
-	out := command(t, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
-	const module = "github.com/partnergov/partnergov"
-	n := 0
-	for _, pkg := range strings.Fields(string(out)) {
-		if pkg != module && !strings.HasPrefix(pkg, module+"/") {
-			continue
-		}
-		n++
-		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
-		ok := rel == "" && slices.Contains(copied, "main.go")
-		for _, c := range copied {
-			ok = ok || rel == c || strings.HasPrefix(rel, c+"/")
-		}
-		if !ok {
-			t.Errorf("main.go depends on %s, which the Dockerfile does not copy (it copies %v)", pkg, copied)
-		}
-	}
-	if n < 2 {
-		t.Fatalf("go list found %d packages of the module", n)
+	problems := dockerfileProblems(string(df), map[string][]string{
+		".":                    goListDeps(t, "."),
+		"./cmd/records-server": goListDeps(t, "./cmd/records-server"),
+	})
+	for _, p := range problems {
+		t.Error(p)
 	}
 }
 
+// TestDockerfileCheckCatchesAMissingCopyOrBinary spoils the Dockerfile in
+// each way the check must refuse.
+func TestDockerfileCheckCatchesAMissingCopyOrBinary(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	deps := map[string][]string{".": goListDeps(t, "."), "./cmd/records-server": goListDeps(t, "./cmd/records-server")}
+	if p := dockerfileProblems(df, deps); len(p) > 0 {
+		t.Fatalf("the Dockerfile already fails: %v", p)
+	}
+	for name, spoil := range map[string][2]string{
+		"the records server's sources not copied": {"COPY cmd/records-server/ cmd/records-server/\n", ""},
+		"the records server not built":            {"./cmd/records-server", "./cmd/other"},
+		"the records server not in the image":     {"/workspace/records-server ./", "./"},
+		"the manager's sources not copied":        {"COPY controllers/ controllers/\n", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(df, spoil[0]) {
+				t.Fatalf("the Dockerfile has no %q to spoil", spoil[0])
+			}
+			p := dockerfileProblems(strings.Replace(df, spoil[0], spoil[1], 1), deps)
+			if len(p) == 0 {
+				t.Fatal("the spoiled Dockerfile passed the check")
+			}
+			t.Logf("caught: %s", strings.Join(p, "; "))
+		})
+	}
+}
+
+// goListDeps lists the packages of this module that the main package at pkg depends on.
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out := command(t, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+	const module = "github.com/partnergov/partnergov"
+	var deps []string
+	for _, p := range strings.Fields(string(out)) {
+		if p == module || strings.HasPrefix(p, module+"/") {
+			deps = append(deps, strings.TrimPrefix(strings.TrimPrefix(p, module), "/"))
+		}
+	}
+	if len(deps) < 2 {
+		t.Fatalf("go list found %d packages of the module for %s", len(deps), pkg)
+	}
+	return deps
+}
+
+// dockerfileProblems checks a Dockerfile against the module packages each
+// main package (by its go build path) depends on, as paths relative to the module.
+func dockerfileProblems(df string, deps map[string][]string) []string {
+	var out []string
+	var copied []string
+	for _, m := range regexp.MustCompile(`(?m)^COPY\s+(\S+)\s+\S+\s*$`).FindAllStringSubmatch(df, -1) {
+		copied = append(copied, strings.TrimSuffix(m[1], "/"))
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-X main.version=${VERSION}", "FROM gcr.io/distroless/static:nonroot", "USER 65532:65532",
+		`ENTRYPOINT ["/manager"]`} {
+		if !strings.Contains(df, want) {
+			out = append(out, fmt.Sprintf("the Dockerfile lacks %q", want))
+		}
+	}
+	// Each binary: built from its package into /workspace/<name>, copied to / in the image.
+	builds := map[string]string{".": "manager", "./cmd/records-server": "records-server"}
+	final := df[strings.LastIndex(df, "\nFROM ")+1:]
+	for pkg, bin := range builds {
+		if !regexp.MustCompile(`go build [^\n]*-o ` + regexp.QuoteMeta(bin) + ` ` + regexp.QuoteMeta(pkg) + `\s`).MatchString(df) {
+			out = append(out, fmt.Sprintf("the Dockerfile does not build %s into %s", pkg, bin))
+		}
+		if !regexp.MustCompile(`(?m)^COPY --from=builder [^\n]*/workspace/` + regexp.QuoteMeta(bin) + `[ \t][^\n]*\./?\s*$`).MatchString(final) {
+			out = append(out, fmt.Sprintf("the image does not hold /%s (COPY --from=builder /workspace/%s ... ./)", bin, bin))
+		}
+	}
+	for main, pkgs := range deps {
+		for _, rel := range pkgs {
+			ok := rel == "" && slices.Contains(copied, "main.go")
+			for _, c := range copied {
+				ok = ok || rel == c || strings.HasPrefix(rel, c+"/")
+			}
+			if !ok {
+				out = append(out, fmt.Sprintf("%s depends on %s, which the Dockerfile does not copy (it copies %v)", main, rel, copied))
+			}
+		}
+	}
+	return out
+}
+
 // TestChartLints runs `helm lint --strict` on the chart with each variant's
-// values, and checks the values the chart documents change what they should.
+// values (both records stores), checks the values the chart documents change
+// what they should, and that bad records values fail the render.
 func TestChartLints(t *testing.T) {
 	h := tool(t, "bin/helm", "make helm")
 	for _, v := range variants {
@@ -819,11 +905,50 @@ func TestChartLints(t *testing.T) {
 	if len(ofKind(helm(t, "replicaCount=1"), "PodDisruptionBudget")) != 0 {
 		t.Error("with one replica the chart still renders a PodDisruptionBudget, which would block every node drain")
 	}
+
+	// The records values.
+	objs = helm(t, "records.store=postgres", "records.server.replicaCount=3", "records.server.resources.limits.memory=1Gi",
+		"records.database.secretName=my-dsn", "records.database.migrationSecretName=my-owner-dsn")
+	var rdep appsv1.Deployment
+	convert(t, find(t, objs, "Deployment", recordsServer), &rdep)
+	rc := rdep.Spec.Template.Spec.Containers[0]
+	secrets := map[string]bool{}
+	for _, vol := range rdep.Spec.Template.Spec.Volumes {
+		if vol.Secret != nil {
+			secrets[vol.Secret.SecretName] = true
+		}
+	}
+	if *rdep.Spec.Replicas != 3 || rc.Resources.Limits.Memory().String() != "1Gi" || !secrets["my-dsn"] || !secrets["my-owner-dsn"] ||
+		!slices.Contains(rc.Args, "--migration-dsn-file=/etc/partnergov/records-migration/dsn") {
+		t.Errorf("records values not applied: replicas %d, memory limit %s, Secrets %v, args %v", *rdep.Spec.Replicas, rc.Resources.Limits.Memory(), secrets, rc.Args)
+	}
+	var pdbs []string
+	for _, u := range ofKind(helm(t, "records.store=postgres", "records.server.replicaCount=1"), "PodDisruptionBudget") {
+		pdbs = append(pdbs, u.GetName())
+	}
+	if slices.Contains(pdbs, recordsServer) {
+		t.Error("with one records server replica the chart still renders its PodDisruptionBudget, which would block every node drain")
+	}
+	// Bad values fail the render with the value's name and the rule.
+	h = tool(t, "bin/helm", "make helm")
+	for set, want := range map[string]string{
+		"records.store=postgress":                             `records.store must be crd or postgres, not "postgress"`,
+		"records.store=postgres,records.database.secretName=": "records.database.secretName must name the Secret",
+		"records.store=CRD":                                   `records.store must be crd or postgres, not "CRD"`,
+	} {
+		cmd := exec.Command(h, "template", "partnergov", "dist/chart", "--set", set)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("--set %s: want the render to fail with %q, got %v: %s", set, want, err, out)
+		}
+	}
 }
 
 // TestTheChartNamesTheManagerOfItsReleaseNamespace renders the chart into
 // another namespace: the match conditions that let the manager's own writes
-// skip the webhooks must name the ServiceAccount of that namespace.
+// skip the webhooks must name the ServiceAccount of that namespace, and the
+// records server's references must point into it.
 func TestTheChartNamesTheManagerOfItsReleaseNamespace(t *testing.T) {
 	const other = "governance"
 	objs := decode(t, command(t, tool(t, "bin/helm", "make helm"), "template", "partnergov", "dist/chart", "--namespace", other))
@@ -845,5 +970,38 @@ func TestTheChartNamesTheManagerOfItsReleaseNamespace(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("the chart renders %d match conditions, want 5 (config/webhook/controller_writes_patch.yaml)", n)
+	}
+
+	// The records server of that namespace: the APIService calls its Service
+	// there, its bindings name its ServiceAccount there, and cert-manager
+	// issues its certificate for the Service there.
+	for _, certMgr := range []bool{false, true} {
+		objs := decode(t, command(t, tool(t, "bin/helm", "make helm"), "template", "partnergov", "dist/chart", "--namespace", other,
+			"--set", "records.store=postgres", "--set", fmt.Sprintf("certManager.enabled=%t", certMgr)))
+		if ns, _, _ := unstructured.NestedString(find(t, objs, "APIService", recordsAPIService).Object, "spec", "service", "namespace"); ns != other {
+			t.Errorf("the APIService calls the records Service in %q, not %q", ns, other)
+		}
+		for _, b := range []*unstructured.Unstructured{
+			find(t, objs, "ClusterRoleBinding", "partnergov-records-server-auth-delegator"),
+			find(t, objs, "RoleBinding", "partnergov-records-server-auth-reader"),
+		} {
+			subjects, _, _ := unstructured.NestedSlice(b.Object, "subjects")
+			if len(subjects) != 1 || subjects[0].(map[string]any)["namespace"] != other {
+				t.Errorf("%s binds %v, not the records server's ServiceAccount in %s", key(b), subjects, other)
+			}
+		}
+		if ns := find(t, objs, "RoleBinding", "partnergov-records-server-auth-reader").GetNamespace(); ns != "kube-system" {
+			t.Errorf("the records server's auth reader binding is in %q, not kube-system", ns)
+		}
+		if certMgr {
+			cert := find(t, objs, "Certificate", recordsCertSecret)
+			dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+			if want := recordsServer + "." + other + ".svc"; !slices.Contains(dnsNames, want) {
+				t.Errorf("the records Certificate's dnsNames %v lack %s", dnsNames, want)
+			}
+			if got, want := find(t, objs, "APIService", recordsAPIService).GetAnnotations()["cert-manager.io/inject-ca-from"], other+"/"+recordsCertSecret; got != want {
+				t.Errorf("the APIService's cert-manager.io/inject-ca-from is %q, want %q", got, want)
+			}
+		}
 	}
 }

@@ -30,6 +30,12 @@ const keepLabel = "partnergov.io/keep-on-uninstall"
 var (
 	kustomizeInstall   = []string{"apply", "--server-side", "-k", "config/default"}
 	kustomizeUninstall = []string{"delete", "-k", "config/default", "-l", "!" + keepLabel}
+	// The records CRD is a template of the chart (records.store=crd): when it
+	// exists already (applied with kubectl, or by kustomize), the release adopts it.
+	helmAdoptRecordsCRD = [][]string{
+		{"label", "crd", "decisionrecords.records.partnergov.io", "app.kubernetes.io/managed-by=Helm", "--overwrite"},
+		{"annotate", "crd", "decisionrecords.records.partnergov.io", "meta.helm.sh/release-name=partnergov", "meta.helm.sh/release-namespace=" + namespace, "--overwrite"},
+	}
 	helmInstall        = []string{"install", "partnergov", "dist/chart", "--namespace", namespace, "--create-namespace"}
 	helmLabelNamespace = []string{"label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"}
 	helmUpgradeCRDs    = []string{"apply", "--server-side", "-f", "dist/chart/crds/"}
@@ -226,11 +232,17 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 
 	t.Run("helm", func(t *testing.T) {
 		hobjs := helm(t)
-		var chartObjs []*unstructured.Unstructured // templates/, which uninstall removes; crds/ stay
+		var chartObjs []*unstructured.Unstructured // templates/, which uninstall removes; crds/ and the records CRD (resource-policy keep) stay
 		for _, u := range hobjs {
 			if u.GetKind() != "CustomResourceDefinition" {
 				chartObjs = append(chartObjs, u)
 			}
+		}
+		if len(ofKind(hobjs, "CustomResourceDefinition")) != len(crds) {
+			t.Fatalf("helm renders %d CRDs, kustomize %d", len(ofKind(hobjs, "CustomResourceDefinition")), len(crds))
+		}
+		for _, adopt := range helmAdoptRecordsCRD {
+			run(kubectl, adopt...)
 		}
 		run(helmBin, helmInstall...)
 		run(kubectl, append(helmLabelNamespace, "--overwrite")...)

@@ -13,3 +13,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   name: partnergov-controller-manager
   namespace: {{ .Release.Namespace }}
 {{- end }}
+
+{{/* The records store, checked: crd or postgres. */}}
+{{- define "partnergov.recordsStore" -}}
+{{- $store := .Values.records.store -}}
+{{- if not (has $store (list "crd" "postgres")) -}}
+{{- fail (printf "records.store must be crd or postgres, not %q" (toString $store)) -}}
+{{- end -}}
+{{- if and (eq $store "postgres") (not .Values.records.database.secretName) -}}
+{{- fail "records.database.secretName must name the Secret with the records database's DSN when records.store is postgres" -}}
+{{- end -}}
+{{- $store -}}
+{{- end }}
+
+{{/* The records server's ServiceAccount as an RBAC subject. */}}
+{{- define "partnergov.recordsServerSubject" -}}
+- kind: ServiceAccount
+  name: partnergov-records-server
+  namespace: {{ .Release.Namespace }}
+{{- end }}
