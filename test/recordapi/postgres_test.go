@@ -114,6 +114,10 @@ func TestRecordAPIOnPostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("history --verify names a record edited in PostgreSQL", func(t *testing.T) {
+		verifyNamesARowEditedInPostgres(ctx, t, env, pg)
+	})
+
 	t.Run("the server is ready only while its database answers", func(t *testing.T) {
 		if code, body := readyz(ctx, t, running); code != http.StatusOK {
 			t.Fatalf("readyz %d with the database up: %s", code, body)
