@@ -61,6 +61,19 @@ type MigrateOptions struct {
 	Out io.Writer
 	// Now is the clock the count of retained records is taken at (time.Now when nil).
 	Now func() time.Time
+	// CreatedBefore, when set, is when the source stopped being guarded: a
+	// record the source created at or after it is not copied but named (and
+	// left out of the checks). The old group's records were guarded by the
+	// old release's webhook (only the controller created them); once an
+	// upgrade replaced that webhook, anyone RBAC lets write the old CRD could
+	// add records there, which nothing tells from real ones made before
+	// chaining (history --verify lists unchained records as such).
+	CreatedBefore time.Time
+}
+
+// unguarded reports whether u was created after its source stopped being guarded.
+func (o MigrateOptions) unguarded(u *unstructured.Unstructured) bool {
+	return !o.CreatedBefore.IsZero() && !u.GetCreationTimestamp().Time.Before(o.CreatedBefore)
 }
 
 // MigrateResult is what a migration did.
@@ -94,6 +107,12 @@ func MigrateRecords(ctx context.Context, list RecordPager, db RecordDatabase, o 
 		wants := make([]*pgstore.Record, 0, len(items))
 		keys := make([]pgstore.Key, 0, len(items))
 		for i := range items {
+			if o.unguarded(&items[i]) {
+				problems.add(fmt.Sprintf("decision record %s/%s was created at %s, after its group stopped being guarded by partnergov's webhook (%s): "+
+					"only a writer past the webhooks made it, so it is not copied (if the old manager made it before it stopped, check it against your records' export and pass a later --old-group-guarded-until)",
+					items[i].GetNamespace(), items[i].GetName(), items[i].GetCreationTimestamp().UTC().Format(time.RFC3339), o.CreatedBefore.UTC().Format(time.RFC3339)))
+				continue
+			}
 			want, err := RecordForDatabase(&items[i])
 			if err != nil {
 				problems.add(err.Error())
@@ -311,6 +330,7 @@ func CheckRecords(ctx context.Context, list RecordPager, db RecordDatabase, o Mi
 	source := map[string]int64{}
 	var missing, differ named
 	err := eachPage(ctx, list, o, func(items []unstructured.Unstructured) error {
+		items = slices.DeleteFunc(items, func(u unstructured.Unstructured) bool { return o.unguarded(&u) }) // named by the copy
 		keys := make([]pgstore.Key, 0, len(items))
 		for i := range items {
 			keys = append(keys, pgstore.Key{Namespace: items[i].GetNamespace(), Name: items[i].GetName()})

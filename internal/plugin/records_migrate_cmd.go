@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,7 +37,7 @@ const recordsAPIService = "v1alpha1." + RecordsGroup
 var apiServices = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 
 func recordsMigrateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	var dsn, dsnFile, fromGroup string
+	var dsn, dsnFile, fromGroup, guardedUntil string
 	var chunk int64
 	cmd := &cobra.Command{
 		Use:   "migrate --dsn DSN | --dsn-file FILE [--from-group GROUP] [--chunk-size N]",
@@ -76,10 +77,13 @@ had their own group (their labels become today's records.partnergov.io/ ones).`,
 			if err != nil {
 				return err
 			}
+			var createdBefore time.Time
 			if fromGroup == RecordsGroup {
 				if err := theCRDServesRecords(ctx, dyn); err != nil {
 					return err
 				}
+			} else if createdBefore, err = oldGroupGuardedUntil(ctx, dyn, guardedUntil); err != nil {
+				return err
 			}
 			db, err := pgstore.Open(ctx, dsn)
 			if err != nil {
@@ -91,7 +95,7 @@ had their own group (their labels become today's records.partnergov.io/ ones).`,
 			}
 			source := dyn.Resource(schema.GroupVersionResource{Group: fromGroup, Version: "v1alpha1", Resource: "decisionrecords"})
 			fmt.Fprintf(streams.Out, "source: decisionrecords.%s (all namespaces)\n", fromGroup)
-			if _, err := MigrateRecords(ctx, listPager(source.List), db, MigrateOptions{PageSize: chunk, Out: streams.Out}); err != nil {
+			if _, err := MigrateRecords(ctx, listPager(source.List), db, MigrateOptions{PageSize: chunk, Out: streams.Out, CreatedBefore: createdBefore}); err != nil {
 				return err
 			}
 			writeMigrateNextSteps(streams.Out, fromGroup)
@@ -101,8 +105,50 @@ had their own group (their labels become today's records.partnergov.io/ ones).`,
 	cmd.Flags().StringVar(&dsn, "dsn", "", "the records database's PostgreSQL DSN (URL or key=value); the schema owner's the first time")
 	cmd.Flags().StringVar(&dsnFile, "dsn-file", "", "a file holding the DSN (keeps the password out of the shell's history)")
 	cmd.Flags().StringVar(&fromGroup, "from-group", RecordsGroup, "the API group to read DecisionRecords from: "+RecordsGroup+" or "+OldRecordsGroup)
+	cmd.Flags().StringVar(&guardedUntil, "old-group-guarded-until", "", "with --from-group "+OldRecordsGroup+": when the old release's webhook stopped guarding its records "+
+		"(RFC 3339; default: when the first CRD of today's release was created, "+strings.Join(upgradeCRDs, " or ")+"); records created since are not copied")
 	cmd.Flags().Int64Var(&chunk, "chunk-size", MigratePageSize, "how many records to read and copy at a time")
 	return cmd
+}
+
+// upgradeCRDs are CRDs that came with the release that moved records out of
+// the old group: the upgrade that created the first of them also replaced the
+// webhook that let only the controller create records in the old group.
+var upgradeCRDs = []string{"decisionrecords." + RecordsGroup, "recordchains." + OldRecordsGroup}
+
+var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// oldGroupGuardedUntil is when the old group's records stopped being guarded
+// by partnergov's webhook: flag (RFC 3339) when given, else the creation of the
+// oldest of upgradeCRDs (kube-apiserver sets creationTimestamp; nobody
+// backdates it). A record of the old group created since was made past the
+// webhooks, by whoever RBAC lets write that CRD, and is not copied.
+func oldGroupGuardedUntil(ctx context.Context, dyn dynamic.Interface, flag string) (time.Time, error) {
+	if flag != "" {
+		t, err := time.Parse(time.RFC3339, flag)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("--old-group-guarded-until %q: not an RFC 3339 time (2026-03-05T10:00:00Z): %w", flag, err)
+		}
+		return t, nil
+	}
+	var oldest time.Time
+	for _, name := range upgradeCRDs {
+		crd, err := dyn.Resource(crds).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reading CRD %s to tell when the old group's records stopped being guarded (needs a cluster admin; or pass --old-group-guarded-until): %w", name, err)
+		}
+		if t := crd.GetCreationTimestamp().Time; !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		return time.Time{}, fmt.Errorf("cannot tell when the old group's records stopped being guarded: neither CRD %s exists; pass --old-group-guarded-until (when you upgraded)",
+			strings.Join(upgradeCRDs, " nor "))
+	}
+	return oldest, nil
 }
 
 // readMigrateDSN is the DSN of --dsn or --dsn-file: exactly one of them.

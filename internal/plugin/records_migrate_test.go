@@ -10,10 +10,15 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/records/pgstore"
 )
 
 // sourceRecord is a DecisionRecord as a CRD store lists it.
@@ -177,5 +182,103 @@ func TestAnErrorNamesAtMostFiftyRecordsAndCountsTheRest(t *testing.T) {
 	got := p.join(", ")
 	if p.n != 120 || !strings.HasPrefix(got, "partners/r-000, ") || !strings.Contains(got, "partners/r-049, and 70 more") || strings.Contains(got, "r-050") {
 		t.Errorf("120 problems joined as %q (counted %d), want the first 50 and \"and 70 more\"", got, p.n)
+	}
+}
+
+// memDatabase is a records database in memory.
+type memDatabase map[pgstore.Key]*pgstore.Record
+
+func (m memDatabase) Create(_ context.Context, r *pgstore.Record) (*pgstore.Record, error) {
+	k := pgstore.Key{Namespace: r.Namespace, Name: r.Name}
+	if m[k] != nil {
+		return nil, pgstore.ErrAlreadyExists
+	}
+	m[k] = r
+	return r, nil
+}
+
+func (m memDatabase) GetMany(_ context.Context, keys []pgstore.Key) (map[pgstore.Key]*pgstore.Record, error) {
+	out := map[pgstore.Key]*pgstore.Record{}
+	for _, k := range keys {
+		if r := m[k]; r != nil {
+			out[k] = r
+		}
+	}
+	return out, nil
+}
+
+func (m memDatabase) CountByNamespace(_ context.Context, t time.Time) (map[string]int64, error) {
+	out := map[string]int64{}
+	for k, r := range m {
+		if r.RetainUntil.After(t) {
+			out[k.Namespace]++
+		}
+	}
+	return out, nil
+}
+
+// The old group lost partnergov's webhook when the release that moved records
+// to their own group was installed: from then anyone RBAC lets write
+// decisionrecords.governance.partnergov.io (a namespace owner with a wildcard
+// role, say) can add records there, unchained like every record made before
+// chaining, which history --verify lists as such. migrate --from-group must
+// not carry them into PostgreSQL, where they would look like the manager's.
+func TestARecordOfTheOldGroupMadeAfterItLostItsWebhookIsNotCopied(t *testing.T) {
+	upgraded := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	real := sourceRecord(OldRecordsGroup, "acme-tier-1", map[string]any{"governance.partnergov.io/partner": "acme"})
+	forged := sourceRecord(OldRecordsGroup, "acme-exception-approved", map[string]any{"governance.partnergov.io/partner": "acme"})
+	forged.SetCreationTimestamp(metav1.NewTime(upgraded.Add(time.Hour)))
+	forged.Object["spec"].(map[string]any)["reason"] = "Approved"
+	list := func(context.Context, int64, string) (*unstructured.UnstructuredList, error) {
+		return &unstructured.UnstructuredList{Items: []unstructured.Unstructured{*real.DeepCopy(), *forged.DeepCopy()}}, nil
+	}
+	db := memDatabase{}
+	res, err := MigrateRecords(context.Background(), list, db, MigrateOptions{CreatedBefore: upgraded})
+	if db[pgstore.Key{Namespace: "partners", Name: "acme-exception-approved"}] != nil {
+		t.Fatal("a record created in the old group after the upgrade was copied into the records database")
+	}
+	if db[pgstore.Key{Namespace: "partners", Name: "acme-tier-1"}] == nil || res.Copied != 1 {
+		t.Errorf("the record made before the upgrade was not copied (copied %d)", res.Copied)
+	}
+	if err == nil || !strings.Contains(err.Error(), "partners/acme-exception-approved was created at 2026-04-01T10:00:00Z, after its group stopped being guarded") {
+		t.Errorf("the refusal does not name the record and why: %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "not in the records database") {
+		t.Errorf("the check names the refused record as missing too: %v", err)
+	}
+}
+
+func TestTheOldGroupWasGuardedUntilTheFirstCRDOfTheUpgrade(t *testing.T) {
+	crd := func(name string, created time.Time) runtime.Object {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("apiextensions.k8s.io/v1")
+		u.SetKind("CustomResourceDefinition")
+		u.SetName(name)
+		u.SetCreationTimestamp(metav1.NewTime(created))
+		return u
+	}
+	first, later := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC), time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	scheme := runtime.NewScheme()
+	kinds := map[schema.GroupVersionResource]string{crds: "CustomResourceDefinitionList"}
+	ctx := context.Background()
+
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, kinds,
+		crd("recordchains.governance.partnergov.io", later), crd("decisionrecords.records.partnergov.io", first))
+	if got, err := oldGroupGuardedUntil(ctx, dyn, ""); err != nil || !got.Equal(first) {
+		t.Errorf("guarded until %v (%v), want %v: the older of the upgrade's CRDs", got, err, first)
+	}
+	only := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, kinds, crd("recordchains.governance.partnergov.io", later))
+	if got, err := oldGroupGuardedUntil(ctx, only, ""); err != nil || !got.Equal(later) {
+		t.Errorf("with the RecordChain CRD only (postgres store): guarded until %v (%v), want %v", got, err, later)
+	}
+	none := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, kinds)
+	if _, err := oldGroupGuardedUntil(ctx, none, ""); err == nil || !strings.Contains(err.Error(), "--old-group-guarded-until") {
+		t.Errorf("with neither CRD: %v, want an error naming --old-group-guarded-until", err)
+	}
+	if got, err := oldGroupGuardedUntil(ctx, none, "2026-04-02T00:00:00Z"); err != nil || !got.Equal(first.Add(15*time.Hour)) {
+		t.Errorf("--old-group-guarded-until: %v (%v)", got, err)
+	}
+	if _, err := oldGroupGuardedUntil(ctx, none, "yesterday"); err == nil || !strings.Contains(err.Error(), "--old-group-guarded-until") {
+		t.Errorf("a flag that is no time: %v", err)
 	}
 }

@@ -483,7 +483,11 @@ func TestMigrateReadsTheOldGroup(t *testing.T) {
 		}
 	}
 
-	out, err := migrate(ctx, kubeconfig, "--dsn", dsn, "--from-group", plugin.OldRecordsGroup)
+	// The test's CRDs of today's release were created before these records,
+	// which migrate would take as made past the old release's webhook: say
+	// when that webhook stopped guarding them, as an operator would.
+	guardedUntil := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
+	out, err := migrate(ctx, kubeconfig, "--dsn", dsn, "--from-group", plugin.OldRecordsGroup, "--old-group-guarded-until", guardedUntil)
 	if err != nil {
 		t.Fatalf("migrate --from-group %s: %v\n%s", plugin.OldRecordsGroup, err, out)
 	}
