@@ -332,6 +332,34 @@ LANGUAGE sql STABLE SET search_path = {{schema}}, pg_temp AS $$
 		  AND o.retain_until > $4)
 $$;
 `,
+	// 4: records are appended only through the owner's function, which
+	// writes the name and the record together: a role that could INSERT into
+	// the tables could take a name alone (a future decision's, so that the
+	// records server's create of it finds the name taken and the decision is
+	// never recorded) or write rows past the records server's check of who
+	// creates records. GrantSQL grants the function and no INSERT. The
+	// triggers (append-only, consistent) apply to its rows as to any.
+	`
+CREATE FUNCTION decision_records_append(a_namespace text, a_name text, a_uid text, a_partner text, a_type text,
+	a_subject_kind text, a_subject_name text, a_time timestamptz, a_retain_until timestamptz, a_labels jsonb, a_object jsonb,
+	OUT record_id bigint, OUT record_created_at timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
+BEGIN
+	INSERT INTO decision_record_names (namespace, name, time, id, retain_until)
+	VALUES (a_namespace, a_name, a_time, nextval('decision_records_id_seq'), a_retain_until)
+	ON CONFLICT (namespace, name) DO NOTHING
+	RETURNING id INTO record_id;
+	IF record_id IS NULL THEN
+		RAISE EXCEPTION 'decision record %/% already exists', a_namespace, a_name
+			USING ERRCODE = 'unique_violation', CONSTRAINT = 'decision_record_names_pkey';
+	END IF;
+	INSERT INTO decision_records (id, namespace, name, uid, partner, type, subject_kind, subject_name, time, retain_until, labels, object)
+	VALUES (record_id, a_namespace, a_name, a_uid, a_partner, a_type, a_subject_kind, a_subject_name, a_time, a_retain_until, a_labels, a_object)
+	RETURNING created_at INTO record_created_at;
+END $$;
+
+REVOKE ALL ON FUNCTION decision_records_append(text, text, text, text, text, text, text, timestamptz, timestamptz, jsonb, jsonb) FROM PUBLIC;
+`,
 }
 
 // migrationsTable records which migrations a schema has.
@@ -394,18 +422,23 @@ func migrate(ctx context.Context, conn interface {
 }
 
 // GrantSQL returns the statements that give role what the records server
-// needs and nothing more: read and append records, create partitions and
+// needs and nothing more: read records, append them, create partitions and
 // prune records past their retention through the owner's functions. No
-// UPDATE, no DELETE, no TRUNCATE, no DDL. Run them as the schema's owner
-// after the migrations, in the schema they ran in.
+// INSERT, UPDATE, DELETE or TRUNCATE of its own, no DDL. Run them as the
+// schema's owner after the migrations, in the schema they ran in; they first
+// revoke what earlier versions granted (INSERT, the sequence's USAGE), so
+// running them again fixes a role granted by an older version.
 func GrantSQL(schema, role string) string {
 	r := pgx.Identifier{role}.Sanitize()
 	return strings.Join([]string{
+		"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON decision_records, decision_record_names, decision_records_migrations FROM " + r,
+		"REVOKE USAGE, UPDATE ON SEQUENCE decision_records_id_seq FROM " + r,
 		"GRANT USAGE ON SCHEMA " + pgx.Identifier{schema}.Sanitize() + " TO " + r,
-		"GRANT SELECT, INSERT ON decision_records, decision_record_names TO " + r,
+		"GRANT SELECT ON decision_records, decision_record_names TO " + r,
 		"GRANT SELECT ON decision_records_migrations TO " + r,
-		"GRANT USAGE, SELECT ON SEQUENCE decision_records_id_seq TO " + r,
-		"GRANT EXECUTE ON FUNCTION decision_records_ensure_partitions(timestamptz), decision_records_prune(timestamptz, integer), " +
+		"GRANT SELECT ON SEQUENCE decision_records_id_seq TO " + r,
+		"GRANT EXECUTE ON FUNCTION decision_records_append(text, text, text, text, text, text, text, timestamptz, timestamptz, jsonb, jsonb), " +
+			"decision_records_ensure_partitions(timestamptz), decision_records_prune(timestamptz, integer), " +
 			"decision_records_expired_partitions(timestamptz), decision_records_drop_partition(text, timestamptz) TO " + r,
 	}, ";\n") + ";\n"
 }

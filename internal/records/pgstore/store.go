@@ -5,8 +5,9 @@
 //
 // The database itself keeps records as made: a trigger refuses every UPDATE,
 // and every DELETE of a record before its retain_until, whoever runs it; the
-// records server's role (GrantSQL) may only SELECT and INSERT, and prunes
-// through a function that deletes nothing still retained.
+// records server's role (GrantSQL) may only SELECT, appends through a
+// function that writes a record and its name together, and prunes through a
+// function that deletes nothing still retained.
 //
 // The package stores rows; it knows nothing of the API type beyond the
 // columns: the records server encodes the object and fills the columns from it.
@@ -178,33 +179,18 @@ func (s *Store) create(ctx context.Context, r *Record, labelsJSON []byte, rechec
 	return s.insert(ctx, r, labelsJSON)
 }
 
+// insert appends r through the owner's decision_records_append, which
+// writes its name and the record together (the records role may not INSERT).
 func (s *Store) insert(ctx context.Context, r *Record, labelsJSON []byte) (*Record, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO decision_record_names (namespace, name, time, id, retain_until)
-		VALUES ($1, $2, $3, nextval('decision_records_id_seq'), $4)
-		ON CONFLICT (namespace, name) DO NOTHING RETURNING id`, r.Namespace, r.Name, r.Time, r.RetainUntil).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	out := *r
+	err := s.pool.QueryRow(ctx, `SELECT record_id, record_created_at FROM decision_records_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		r.Namespace, r.Name, r.UID, r.Partner, r.Type, r.SubjectKind, r.SubjectName, r.Time, r.RetainUntil,
+		string(labelsJSON), string(r.Object)).Scan(&out.ID, &out.CreatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "decision_record_names_pkey" {
 		return nil, &AlreadyExistsError{Namespace: r.Namespace, Name: r.Name}
 	}
 	if err != nil {
-		return nil, err
-	}
-	out := *r
-	out.ID = id
-	err = tx.QueryRow(ctx, `INSERT INTO decision_records
-		(id, namespace, name, uid, partner, type, subject_kind, subject_name, time, retain_until, labels, object)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING created_at`,
-		id, r.Namespace, r.Name, r.UID, r.Partner, r.Type, r.SubjectKind, r.SubjectName, r.Time, r.RetainUntil,
-		string(labelsJSON), string(r.Object)).Scan(&out.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
 	return &out, nil

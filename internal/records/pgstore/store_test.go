@@ -487,13 +487,22 @@ func TestPruneDeletesOnlyRecordsPastTheirRetention(t *testing.T) {
 	}
 }
 
+// The records role appends only through decision_records_append: with INSERT
+// on the tables, whoever holds its DSN could take a future decision's name
+// alone (the manager's create of it then finds the name taken, and the
+// decision is never recorded) or write rows past --creator-username.
 func TestTheRecordsRoleMayOnlyReadAndAppend(t *testing.T) {
 	owner, db := newStore(t)
 	ctx := context.Background()
 	mustCreate(t, owner, rec("p", "before", "acme", "TierChange", date(2026, 1, 1), year))
+	// A role granted by an older GrantSQL (INSERT on both tables, the
+	// sequence's USAGE) loses them when GrantSQL runs again.
 	if _, err := server.Psql(ctx, db, `DO $$ BEGIN
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'records_app') THEN CREATE ROLE records_app LOGIN; END IF;
-	END $$;`+GrantSQL("public", "records_app")); err != nil {
+	END $$;
+	GRANT SELECT, INSERT ON decision_records, decision_record_names TO records_app;
+	GRANT USAGE, SELECT ON SEQUENCE decision_records_id_seq TO records_app;
+	`+GrantSQL("public", "records_app")); err != nil {
 		t.Fatal(err)
 	}
 	app, err := Open(ctx, strings.Replace(server.DSN(db), "partnergov@", "records_app@", 1))
@@ -534,11 +543,36 @@ func TestTheRecordsRoleMayOnlyReadAndAppend(t *testing.T) {
 		`CREATE TABLE sneaky (id int)`,
 		`ALTER TABLE decision_records DISABLE TRIGGER append_only`,
 		`INSERT INTO decision_records_migrations (version) VALUES (99)`,
+		// A name alone, taken for a decision not yet recorded.
+		`INSERT INTO decision_record_names (namespace, name, time, id, retain_until)
+			VALUES ('p', 'future', now(), 999, now() + interval '1 year')`,
+		`INSERT INTO decision_records (id, namespace, name, uid, partner, type, subject_kind, subject_name, time, retain_until, object)
+			VALUES (999, 'p', 'future', 'u', 'acme', 'TierChange', 'Partner', 'acme', '2026-01-02', '2027-01-02', '{}')`,
+		`INSERT INTO decision_records_2026m01 (id, namespace, name, uid, partner, type, subject_kind, subject_name, time, retain_until, object)
+			VALUES (999, 'p', 'future', 'u', 'acme', 'TierChange', 'Partner', 'acme', '2026-01-02', '2027-01-02', '{}')`,
+		`SELECT nextval('decision_records_id_seq')`,
 	} {
 		_, err := app.pool.Exec(ctx, sql)
 		if err == nil || !(strings.Contains(err.Error(), "permission denied") || strings.Contains(err.Error(), "must be owner")) {
 			t.Errorf("the records role ran %q: %v", sql, err)
 		}
+	}
+	if _, err := app.Get(ctx, "p", "future"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the records role's direct inserts left a record or name: %v", err)
+	}
+	// Appending through the function keeps names unique and rows consistent,
+	// and writes a name only with its record.
+	if _, err := app.Create(ctx, rec("p", "before", "acme", "TierChange", date(2026, 2, 1), year)); !errors.Is(err, ErrAlreadyExists) {
+		t.Errorf("the records role appended a second record named p/before: %v", err)
+	}
+	bad := rec("p", "inconsistent", "acme", "TierChange", date(2026, 1, 5), year)
+	bad.Partner = "globex"
+	if _, err := app.Create(ctx, bad); err == nil || !strings.Contains(err.Error(), "do not say what its object says") {
+		t.Errorf("the records role appended a row whose columns are not its object's: %v", err)
+	}
+	var names int
+	if err := owner.pool.QueryRow(ctx, `SELECT count(*) FROM decision_record_names WHERE name IN ('inconsistent', 'future')`).Scan(&names); err != nil || names != 0 {
+		t.Errorf("%d names taken without their records (%v), want 0", names, err)
 	}
 	if err := app.Migrate(ctx); err != nil {
 		t.Errorf("migrating an up-to-date schema as the records role: %v", err)
