@@ -34,6 +34,15 @@ func main() {
 		os.Exit(2)
 	}
 	ctx := genericapiserver.SetupSignalContext()
+	if o.MigrateOnly {
+		klog.InfoS("migrating the partnergov records schema", "version", version)
+		if err := server.Migrate(ctx, o); err != nil {
+			klog.ErrorS(err, "cannot migrate the records schema")
+			os.Exit(1)
+		}
+		klog.InfoS("the records schema is up to date")
+		return
+	}
 	klog.InfoS("starting the partnergov records server", "version", version)
 	s, err := server.New(ctx, o)
 	if err != nil {

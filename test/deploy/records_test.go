@@ -53,7 +53,8 @@ const (
 // listens on (--secure-port); the server mounts the serving certificate's
 // Secret (only tls.crt and tls.key) where --tls-cert-file and
 // --tls-private-key-file point, the DSN Secret (not shipped) at
-// --database-dsn-file, and the migration Secret when the variant has one;
+// --database-dsn-file, and never the schema owner's migration Secret: with a
+// migration Secret, an init container alone mounts it and runs --migrate-only;
 // --creator-username is the manager's ServiceAccount's username; the pods are
 // hardened, probed over HTTPS (/readyz, /livez), two replicas spread over
 // nodes with a PodDisruptionBudget; the server is bound to system:auth-delegator
@@ -168,27 +169,38 @@ func recordsWiringProblems(t *testing.T, v variant, objs []*unstructured.Unstruc
 			env[e.Name] = e.Value
 		}
 	}
-	args := make([]string, len(c.Args))
-	for i, a := range c.Args {
-		args[i] = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`).ReplaceAllStringFunc(a, func(m string) string {
-			if v, ok := env[m[2:len(m)-1]]; ok {
-				return v
-			}
-			return m // the kubelet leaves an unknown reference as it is
-		})
+	parse := func(who string, c corev1.Container) *server.Options {
+		args := make([]string, len(c.Args))
+		for i, a := range c.Args {
+			args[i] = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`).ReplaceAllStringFunc(a, func(m string) string {
+				if v, ok := env[m[2:len(m)-1]]; ok {
+					return v
+				}
+				return m // the kubelet leaves an unknown reference as it is
+			})
+		}
+		so := server.NewOptions()
+		fs := pflag.NewFlagSet("records-server", pflag.ContinueOnError)
+		fs.SetOutput(&bytes.Buffer{})
+		so.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			bad("%s's args %q do not parse with its flags: %v", who, c.Args, err)
+			return nil
+		}
+		if fs.NArg() > 0 {
+			bad("%s's args leave %q unparsed", who, fs.Args())
+		}
+		if err := so.Validate(); err != nil {
+			bad("%s's args do not validate: %v", who, err)
+		}
+		return so
 	}
-	so := server.NewOptions()
-	fs := pflag.NewFlagSet("records-server", pflag.ContinueOnError)
-	fs.SetOutput(&bytes.Buffer{})
-	so.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return append(out, fmt.Sprintf("the records server's args %q do not parse with its flags: %v", c.Args, err))
+	so := parse("the records server", c)
+	if so == nil {
+		return out
 	}
-	if fs.NArg() > 0 {
-		bad("the records server's args leave %q unparsed", fs.Args())
-	}
-	if err := so.Validate(); err != nil {
-		bad("the records server's args do not validate: %v", err)
+	if so.MigrateOnly {
+		bad("the records server's container runs --migrate-only: it would serve nothing")
 	}
 	if so.Creator != managerUser {
 		bad("--creator-username %q, the manager runs as %q: the manager could not record decisions", so.Creator, managerUser)
@@ -248,7 +260,7 @@ func recordsWiringProblems(t *testing.T, v variant, objs []*unstructured.Unstruc
 	}
 
 	// Mounted Secrets: each file flag's directory is a Secret volume projecting the file's key.
-	mountedSecret := func(file, key string) (string, bool) {
+	mountedSecretIn := func(c corev1.Container, file, key string) (string, bool) {
 		for _, m := range c.VolumeMounts {
 			if m.MountPath != path.Dir(file) {
 				continue
@@ -270,6 +282,7 @@ func recordsWiringProblems(t *testing.T, v variant, objs []*unstructured.Unstruc
 		}
 		return "", false
 	}
+	mountedSecret := func(file, key string) (string, bool) { return mountedSecretIn(c, file, key) }
 	certSecret := ""
 	for _, f := range []struct{ flag, file, key string }{
 		{"--tls-cert-file", so.SecureServing.ServerCert.CertKey.CertFile, "tls.crt"},
@@ -294,12 +307,70 @@ func recordsWiringProblems(t *testing.T, v variant, objs []*unstructured.Unstruc
 	if s, ok := mountedSecret(so.DSNFile, "dsn"); !ok || s != recordsDatabaseSecret {
 		bad("--database-dsn-file %q is not key dsn of the mounted Secret %s (got %q)", so.DSNFile, recordsDatabaseSecret, s)
 	}
-	if v.migration {
-		if s, ok := mountedSecret(so.MigrationDSNFile, "dsn"); !ok || s != recordsMigrationSecret {
-			bad("--migration-dsn-file %q is not key dsn of the mounted Secret %s (got %q)", so.MigrationDSNFile, recordsMigrationSecret, s)
+	// The schema owner's DSN: only the init container that migrates mounts
+	// it; the serving container, which anyone who gets into it runs as,
+	// holds the records role's alone.
+	if so.MigrationDSNFile != "" || so.MigrationDSN != "" {
+		bad("the records server's serving container gets the schema owner's DSN (--migration-dsn-file %q): only the init container that migrates may hold it", so.MigrationDSNFile)
+	}
+	owners := map[string]bool{} // volumes of the migration Secret
+	for _, vol := range pod.Volumes {
+		if vol.Secret != nil && vol.Secret.SecretName == recordsMigrationSecret {
+			owners[vol.Name] = true
 		}
-	} else if so.MigrationDSNFile != "" {
-		bad("--migration-dsn-file %q without a migration Secret in this variant", so.MigrationDSNFile)
+		if vol.Projected != nil {
+			for _, src := range vol.Projected.Sources {
+				if src.Secret != nil && src.Secret.Name == recordsMigrationSecret {
+					owners[vol.Name] = true
+				}
+			}
+		}
+	}
+	holdsOwner := func(c corev1.Container) bool {
+		for _, m := range c.VolumeMounts {
+			if owners[m.Name] {
+				return true
+			}
+		}
+		for _, e := range c.EnvFrom {
+			if e.SecretRef != nil && e.SecretRef.Name == recordsMigrationSecret {
+				return true
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == recordsMigrationSecret {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ctr := range pod.Containers {
+		if holdsOwner(ctr) {
+			bad("the records server's container %s mounts the schema owner's Secret %s: only the init container that migrates may", ctr.Name, recordsMigrationSecret)
+		}
+	}
+	if v.migration {
+		if len(pod.InitContainers) != 1 {
+			bad("the records server has %d init containers, want 1 that migrates as the schema's owner", len(pod.InitContainers))
+		} else {
+			ic := pod.InitContainers[0]
+			if !slices.Equal(ic.Command, []string{"/records-server"}) || ic.Image != c.Image {
+				bad("the records server's init container runs %v of %s, not /records-server of %s", ic.Command, ic.Image, c.Image)
+			}
+			out = append(out, securityProblems("the records server's init container", pod, ic)...)
+			if io := parse("the records server's init container", ic); io != nil {
+				if !io.MigrateOnly {
+					bad("the records server's init container does not run --migrate-only: it would serve, and never exit")
+				}
+				if s, ok := mountedSecretIn(ic, io.MigrationDSNFile, "dsn"); !ok || s != recordsMigrationSecret {
+					bad("the init container's --migration-dsn-file %q is not key dsn of the mounted Secret %s (got %q)", io.MigrationDSNFile, recordsMigrationSecret, s)
+				}
+			}
+		}
+	} else {
+		if len(pod.InitContainers) > 0 || len(owners) > 0 {
+			bad("the records server has init containers %d, or the migration Secret mounted, without a migration Secret in this variant", len(pod.InitContainers))
+		}
 	}
 	for _, s := range []string{recordsDatabaseSecret, recordsMigrationSecret} {
 		if get("Secret", s) != nil {
@@ -415,6 +486,16 @@ func grants(t *testing.T, objs []*unstructured.Unstructured, subject rbacv1.Subj
 // Security Standard wants and more (read-only root, no capabilities), with
 // requests, limits and both probes.
 func hardeningProblems(who string, pod corev1.PodSpec, c corev1.Container) []string {
+	out := securityProblems(who, pod, c)
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+		out = append(out, who+": no liveness or readiness probe")
+	}
+	return out
+}
+
+// securityProblems is hardeningProblems without the probes (which an init
+// container cannot have).
+func securityProblems(who string, pod corev1.PodSpec, c corev1.Container) []string {
 	var out []string
 	psc, sc := pod.SecurityContext, c.SecurityContext
 	switch {
@@ -438,9 +519,6 @@ func hardeningProblems(who string, pod corev1.PodSpec, c corev1.Container) []str
 		if _, ok := c.Resources.Limits[r]; !ok {
 			out = append(out, fmt.Sprintf("%s: no %s limit", who, r))
 		}
-	}
-	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
-		out = append(out, who+": no liveness or readiness probe")
 	}
 	return out
 }
@@ -491,6 +569,17 @@ func TestRecordsWiringCatchesBreaks(t *testing.T) {
 				}
 			}
 			_ = unstructured.SetNestedSlice(u.Object, vs, "spec", "template", "spec", "volumes")
+		}
+	}
+	initArgs := func(args []any) func([]*unstructured.Unstructured) {
+		return func(objs []*unstructured.Unstructured) {
+			u := find(t, objs, "Deployment", recordsServer)
+			ics, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "initContainers")
+			if len(ics) != 1 {
+				t.Fatalf("the records server has %d init containers", len(ics))
+			}
+			ics[0].(map[string]any)["args"] = args
+			_ = unstructured.SetNestedSlice(u.Object, ics, "spec", "template", "spec", "initContainers")
 		}
 	}
 	remove := func(kind, name string) func([]*unstructured.Unstructured) []*unstructured.Unstructured {
@@ -578,6 +667,33 @@ func TestRecordsWiringCatchesBreaks(t *testing.T) {
 		"migration Secret not mounted": {v: pgMigration, edit: volume("migration-database", func(v map[string]any) {
 			v["secret"].(map[string]any)["secretName"] = recordsDatabaseSecret
 		})},
+		"serving container mounts the owner's Secret": {v: pgMigration, edit: func(objs []*unstructured.Unstructured) {
+			container(objs, recordsServer, func(c map[string]any) {
+				c["volumeMounts"] = append(c["volumeMounts"].([]any),
+					map[string]any{"name": "migration-database", "mountPath": "/etc/partnergov/records-migration", "readOnly": true})
+			})
+		}},
+		"serving container migrates as the owner": {v: pgMigration, edit: func(objs []*unstructured.Unstructured) {
+			container(objs, recordsServer, func(c map[string]any) {
+				c["args"] = append(c["args"].([]any), "--migration-dsn-file=/etc/partnergov/records-migration/dsn")
+				c["volumeMounts"] = append(c["volumeMounts"].([]any),
+					map[string]any{"name": "migration-database", "mountPath": "/etc/partnergov/records-migration", "readOnly": true})
+			})
+		}},
+		"serving container gets the owner's DSN in env": {v: pgMigration, edit: func(objs []*unstructured.Unstructured) {
+			container(objs, recordsServer, func(c map[string]any) {
+				c["envFrom"] = []any{map[string]any{"secretRef": map[string]any{"name": recordsMigrationSecret}}}
+			})
+		}},
+		"no init container migrates":        {v: pgMigration, edit: set("Deployment", recordsServer, []any{}, "spec", "template", "spec", "initContainers")},
+		"init container serves":             {v: pgMigration, edit: initArgs([]any{"--migration-dsn-file=/etc/partnergov/records-migration/dsn"})},
+		"init container reads another file": {v: pgMigration, edit: initArgs([]any{"--migrate-only", "--migration-dsn-file=/etc/elsewhere/dsn"})},
+		"init container not hardened": {v: pgMigration, edit: func(objs []*unstructured.Unstructured) {
+			u := find(t, objs, "Deployment", recordsServer)
+			ics, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "initContainers")
+			ics[0].(map[string]any)["securityContext"].(map[string]any)["allowPrivilegeEscalation"] = true
+			_ = unstructured.SetNestedSlice(u.Object, ics, "spec", "template", "spec", "initContainers")
+		}},
 		"cert-manager: APIService annotation names another Certificate": {v: pgCertMgr, edit: func(objs []*unstructured.Unstructured) {
 			find(t, objs, "APIService", recordsAPIService).SetAnnotations(map[string]string{"cert-manager.io/inject-ca-from": namespace + "/partnergov-serving-cert"})
 		}},

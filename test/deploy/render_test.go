@@ -918,9 +918,13 @@ func TestChartLints(t *testing.T) {
 			secrets[vol.Secret.SecretName] = true
 		}
 	}
+	var initArgs []string
+	if ics := rdep.Spec.Template.Spec.InitContainers; len(ics) == 1 {
+		initArgs = ics[0].Args
+	}
 	if *rdep.Spec.Replicas != 3 || rc.Resources.Limits.Memory().String() != "1Gi" || !secrets["my-dsn"] || !secrets["my-owner-dsn"] ||
-		!slices.Contains(rc.Args, "--migration-dsn-file=/etc/partnergov/records-migration/dsn") {
-		t.Errorf("records values not applied: replicas %d, memory limit %s, Secrets %v, args %v", *rdep.Spec.Replicas, rc.Resources.Limits.Memory(), secrets, rc.Args)
+		!slices.Contains(initArgs, "--migration-dsn-file=/etc/partnergov/records-migration/dsn") {
+		t.Errorf("records values not applied: replicas %d, memory limit %s, Secrets %v, init container args %v", *rdep.Spec.Replicas, rc.Resources.Limits.Memory(), secrets, initArgs)
 	}
 	var pdbs []string
 	for _, u := range ofKind(helm(t, "records.store=postgres", "records.server.replicaCount=1"), "PodDisruptionBudget") {

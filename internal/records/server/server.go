@@ -50,6 +50,10 @@ type Options struct {
 	MigrationDSN string
 	// MigrationDSNFile holds MigrationDSN.
 	MigrationDSNFile string
+	// MigrateOnly applies the migrations and serves nothing (Migrate): an
+	// init container runs it with the owner's DSN, which the serving
+	// container then never holds.
+	MigrateOnly bool
 	// Creator is the one username that may create records: the manager's.
 	Creator string
 	// PruneInterval is how often records past their retention are deleted; 0 never.
@@ -79,7 +83,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DSNFile, "database-dsn-file", o.DSNFile,
 		"file holding the PostgreSQL DSN of the records database (else the "+DSNEnv+" environment variable)")
 	fs.StringVar(&o.MigrationDSNFile, "migration-dsn-file", o.MigrationDSNFile,
-		"file holding the DSN of the schema's owner, to apply migrations at start (else they run as the records role, which suffices on an up-to-date schema)")
+		"file holding the DSN of the schema's owner, to apply migrations at start (else they run as the records role, which suffices on an up-to-date schema); give it to --migrate-only, in an init container, so the serving container never holds the owner's DSN")
+	fs.BoolVar(&o.MigrateOnly, "migrate-only", o.MigrateOnly,
+		"apply the records schema's migrations (as --migration-dsn-file's role, else the records DSN's) and exit: 0 when the schema is up to date, non-zero with the error")
 	fs.StringVar(&o.Creator, "creator-username", o.Creator,
 		"the one username that may create records: the partnergov manager's (system:serviceaccount:<namespace>:<name>)")
 	fs.DurationVar(&o.PruneInterval, "prune-interval", o.PruneInterval, "how often records past their retention are deleted (0: never)")
@@ -110,6 +116,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.SecureServing.Validate()...)
 	errs = append(errs, o.Authentication.Validate()...)
 	errs = append(errs, o.Authorization.Validate()...)
+	if o.MigrateOnly {
+		return nil // serves nothing: only the DSN matters (Migrate checks it)
+	}
 	if o.Creator == "" {
 		errs = append(errs, errors.New("--creator-username is required: the manager's username, the only one that may create records"))
 	}
@@ -131,10 +140,32 @@ type Server struct {
 // (its module's), which the aggregator shows for it.
 var effectiveVersion = compatibility.DefaultBuildEffectiveVersion()
 
+// Migrate applies the records schema's migrations, as MigrationDSN's
+// (MigrationDSNFile's) role when given, else as the records DSN's, and
+// returns: --migrate-only.
+func Migrate(ctx context.Context, o *Options) error {
+	migrationDSN, err := readDSN(o.MigrationDSN, o.MigrationDSNFile, "")
+	if err != nil {
+		return err
+	}
+	if migrationDSN == "" {
+		if migrationDSN, err = readDSN(o.DSN, o.DSNFile, DSNEnv); err != nil {
+			return err
+		}
+	}
+	if migrationDSN == "" {
+		return fmt.Errorf("no records database to migrate: pass --migration-dsn-file (the schema owner's DSN), --database-dsn-file or set %s", DSNEnv)
+	}
+	return migrate(ctx, migrationDSN)
+}
+
 // New connects to the database, applies the migrations and builds the server.
 func New(ctx context.Context, o *Options) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if o.MigrateOnly {
+		return nil, errors.New("--migrate-only serves nothing: call Migrate")
 	}
 	dsn, err := readDSN(o.DSN, o.DSNFile, DSNEnv)
 	if err != nil {
@@ -143,14 +174,7 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("no records database: pass --database-dsn-file or set %s", DSNEnv)
 	}
-	migrationDSN, err := readDSN(o.MigrationDSN, o.MigrationDSNFile, "")
-	if err != nil {
-		return nil, err
-	}
-	if migrationDSN == "" {
-		migrationDSN = dsn
-	}
-	if err := migrate(ctx, migrationDSN); err != nil {
+	if err := Migrate(ctx, o); err != nil {
 		return nil, err
 	}
 	store, err := pgstore.Open(ctx, dsn)
