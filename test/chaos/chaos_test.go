@@ -151,7 +151,7 @@ func TestTheRecordsServerKilledAndPostgreSQLRestartedLoseNoRecordAndHoldNoDecisi
 		}
 	}()
 	re.Logf = logf(t)
-	r := re.RecordsOutage(ctx, chaos.RecordsOutageConfig{Partners: 60, Waves: 2, WaveEvery: 6 * time.Second, KillEvery: 3 * time.Second, Down: time.Second,
+	r := re.RecordsOutage(ctx, chaos.RecordsOutageConfig{Partners: 60, Waves: 2, WaveEvery: 6 * time.Second, KillEvery: 2 * time.Second, Down: time.Second,
 		PostgresDown: 2 * time.Second, Budget: time.Minute, HoldTerminating: 10 * time.Second, Timeout: 2 * time.Minute})
 	check(t, r)
 	if r.Kills < 2 {

@@ -94,10 +94,11 @@ func (e *RecordsEnv) Stop() {
 // RecordsOutageConfig sizes RecordsOutage.
 type RecordsOutageConfig struct {
 	Partners int
-	// Waves are the evidence waves after the first (the partners' load), each
-	// moving every partner one tier; at least 2: PostgreSQL restarts during
-	// the first of them, and stays down during the last until every partner
-	// holds its tier.
+	// Waves are the evidence waves made while the records server is killed,
+	// each moving every partner one tier, after the partners' load and a
+	// reference wave with the records store healthy; at least 2: PostgreSQL
+	// restarts during the first of them, and stays down during the last
+	// until every partner holds its tier.
 	Waves int
 	// WaveEvery is how far apart the waves are written; the records server
 	// is killed meanwhile.
@@ -130,7 +131,7 @@ type RecordsOutageConfig struct {
 // reports how long after.
 func (e *RecordsEnv) RecordsOutage(ctx context.Context, c RecordsOutageConfig) Result {
 	return runScenario(Result{Scenario: "records server killed and PostgreSQL restarted during decisions",
-		Size: fmt.Sprintf("%d partners, %d waves of tier changes", c.Partners, c.Waves+1)}, func(r *Result) error {
+		Size: fmt.Sprintf("%d partners, %d waves of tier changes", c.Partners, c.Waves+2)}, func(r *Result) error {
 		return e.recordsOutage(ctx, c, r)
 	})
 }
@@ -162,11 +163,7 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 		return err
 	}
 
-	k := &recordsKiller{rs: e.Records, every: c.KillEvery, down: c.Down, stop: make(chan struct{}), done: make(chan struct{})}
-	go k.run(ctx)
-	stopKiller := sync.OnceValue(func() error { close(k.stop); <-k.done; return k.failed() })
-	defer func() { _ = stopKiller() }()
-	e.logf("records-outage: %d partners loaded; the records server is SIGKILLed every %s; the manager takes the lease", c.Partners, c.KillEvery)
+	e.logf("records-outage: %d partners loaded; the manager takes the lease", c.Partners)
 	if err := cl.ReleaseLease(ctx); err != nil {
 		return err
 	}
@@ -174,17 +171,20 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 		return err
 	}
 
-	var all []time.Duration
-	var pgDown, held time.Duration
 	began := time.Now()
-	wave := func(w int, during string) error {
-		// Paced: the records server dies and comes back between the waves, and
-		// while their decisions are recorded.
+	// pace waits for wave w's turn: the records server dies and comes back
+	// between the waves, and while their decisions are recorded.
+	pace := func(w int) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Until(began.Add(time.Duration(w) * c.WaveEvery))):
+			return nil
 		}
+	}
+	// wave writes evidence moving every partner to tier (i+w)%4 (w > 0) and
+	// waits, at most Budget, until every partner holds it.
+	wave := func(w int, during string) (latencies []time.Duration, took time.Duration, err error) {
 		start := time.Now()
 		if w > 0 {
 			if err := harness.Parallel(ctx, c.Partners, 16, func(ctx context.Context, i int) error {
@@ -193,25 +193,43 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 					return harness.ReportEvidence(ctx, reporter, ns, harness.PartnerName(i), (i+w)%len(harness.Tiers), w)
 				})
 			}); err != nil {
-				return fmt.Errorf("wave %d: %w", w, err)
+				return nil, 0, fmt.Errorf("wave %d: %w", w, err)
 			}
 		}
 		if _, err := tracker.Wait(ctx, c.Budget); err != nil {
 			r.fail("decisions blocked: wave %d (%s): %v", w, during, err)
-			return err
+			return nil, 0, err
 		}
-		lat := tracker.Latencies()
-		all = append(all, lat...)
-		e.logf("records-outage: wave %d (%s) decided in %s (p99 %s)", w, during, time.Since(start).Round(time.Millisecond), harness.Quantile(lat, 0.99).Round(time.Millisecond))
-		return nil
+		latencies, took = tracker.Latencies(), time.Since(start)
+		e.logf("records-outage: wave %d (%s) decided in %s (p99 %s)", w, during, took.Round(time.Millisecond), harness.Quantile(latencies, 0.99).Round(time.Millisecond))
+		return latencies, took, nil
 	}
-	if err := wave(0, "the load, records server killed"); err != nil {
+	// The load, then a reference wave, with the records store healthy.
+	if _, _, err := wave(0, "the load, records healthy"); err != nil {
 		return err
 	}
-	for w := 1; w < c.Waves; w++ {
+	if err := pace(1); err != nil {
+		return err
+	}
+	reference, _, err := wave(1, "records healthy")
+	if err != nil {
+		return err
+	}
+
+	k := &recordsKiller{rs: e.Records, every: c.KillEvery, down: c.Down, stop: make(chan struct{}), done: make(chan struct{})}
+	go k.run(ctx)
+	stopKiller := sync.OnceValue(func() error { close(k.stop); <-k.done; return k.failed() })
+	defer func() { _ = stopKiller() }()
+	e.logf("records-outage: the records server is SIGKILLed every %s from now on", c.KillEvery)
+	var outage []time.Duration
+	var pgDown time.Duration
+	for w := 2; w <= c.Waves; w++ {
+		if err := pace(w); err != nil {
+			return err
+		}
 		during := "records server killed"
 		restart := make(chan error, 1)
-		if w == 1 {
+		if w == 2 {
 			during += ", PostgreSQL restarted"
 			go func() {
 				start := time.Now()
@@ -224,23 +242,30 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 		} else {
 			restart <- nil
 		}
-		if err := wave(w, during); err != nil {
+		lat, _, err := wave(w, during)
+		if err != nil {
+			<-restart
 			return err
 		}
+		outage = append(outage, lat...)
 		if err := <-restart; err != nil {
 			return fmt.Errorf("restarting PostgreSQL: %w", err)
 		}
 	}
 	// The last wave with PostgreSQL down throughout: every decision is made
 	// while no record can be.
+	last := c.Waves + 1
+	if err := pace(last); err != nil {
+		return err
+	}
 	heldAt := time.Now()
 	e.Postgres.Shutdown()
-	err = wave(c.Waves, "PostgreSQL down throughout")
-	heldWave := time.Since(heldAt)
+	lat, heldWave, err := wave(last, "PostgreSQL down throughout")
+	outage = append(outage, lat...)
 	if startErr := e.Postgres.StartAgain(ctx); startErr != nil {
 		return fmt.Errorf("starting PostgreSQL again: %w", startErr)
 	}
-	held = time.Since(heldAt)
+	held := time.Since(heldAt)
 	if err != nil {
 		return err
 	}
@@ -258,24 +283,28 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 	kills, starts := k.counts()
 	r.Kills = kills
 	r.figure("records server SIGKILLed %d times (every %s, %s down; %d starts, those while PostgreSQL was down failing)", kills, c.KillEvery, c.Down, starts)
-	r.figure("PostgreSQL restarted twice: down %.1fs during wave 1, and held down %.1fs while wave %d was decided (in %.1fs)", pgDown.Seconds(), held.Seconds(), c.Waves, heldWave.Seconds())
-	slices.Sort(all)
+	r.figure("PostgreSQL restarted twice: down %.1fs during wave 2, and held down %.1fs while wave %d was decided (its %d decisions in %.1fs)", pgDown.Seconds(), held.Seconds(), last, c.Partners, heldWave.Seconds())
 	if kills == 0 {
 		r.fail("the records server was never killed while decisions were made")
 	}
-	r.figure("every wave decided within its %s budget; %d decisions timed from evidence to tier: p50 %s, p99 %s, max %s", c.Budget, len(all),
-		harness.Quantile(all, 0.5).Round(10*time.Millisecond), harness.Quantile(all, 0.99).Round(10*time.Millisecond), harness.Quantile(all, 1).Round(10*time.Millisecond))
+	slices.Sort(outage)
+	quantiles := func(d []time.Duration) string {
+		q := func(f float64) string { return harness.Quantile(d, f).Round(10 * time.Millisecond).String() }
+		return fmt.Sprintf("p50 %s, p99 %s, max %s", q(0.5), q(0.99), q(1))
+	}
+	r.figure("every wave decided within its %s budget; evidence to tier with records healthy (wave 1) %s, with records unavailable (waves 2-%d, %d decisions) %s",
+		c.Budget, quantiles(reference), last, len(outage), quantiles(outage))
 
 	// The records catch up from what the partners' status holds.
-	var last recordsCheck
+	var seen recordsCheck
 	if err := eventually(ctx, c.Timeout, func() error {
 		var err error
-		last, err = e.checkTierRecords(ctx, ns, false)
-		if err == nil && last.lost > 0 {
-			err = fmt.Errorf("%d decisions without a record", last.lost)
+		seen, err = e.checkTierRecords(ctx, ns, false)
+		if err == nil && seen.lost > 0 {
+			err = fmt.Errorf("%d decisions without a record", seen.lost)
 		}
 		return err
-	}); err != nil && last.lost == 0 {
+	}); err != nil && seen.lost == 0 {
 		return err
 	}
 	caughtUp := time.Since(back)
@@ -291,16 +320,16 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 		return err
 	}
 	for i := range c.Partners {
-		want := harness.Tiers[(i+c.Waves)%len(harness.Tiers)]
+		want := harness.Tiers[(i+last)%len(harness.Tiers)]
 		p := partners[harness.PartnerName(i)]
 		switch {
 		case p == nil:
 			return fmt.Errorf("partner %s is gone", harness.PartnerName(i))
-		case p.Status.Tier != want || len(p.Status.History) < c.Waves+1:
+		case p.Status.Tier != want || len(p.Status.History) < last+1:
 			r.DecisionsLost++
 		default:
 			// One decision per wave, each from the tier before.
-			r.Duplicated += historyDuplicates(p.Status.History) + len(p.Status.History) - (c.Waves + 1)
+			r.Duplicated += historyDuplicates(p.Status.History) + len(p.Status.History) - (last + 1)
 		}
 	}
 	if err := m.SaveMetrics(cl.Dir + "/records-outage.metrics"); err != nil {
@@ -333,10 +362,12 @@ func (k *recordsKiller) run(ctx context.Context) {
 		case <-time.After(k.every):
 		}
 		k.rs.Kill()
+		k.mu.Lock()
+		k.kills++
+		k.mu.Unlock()
 		time.Sleep(k.down)
 		n, err := k.rs.Restart(ctx, 5*time.Minute)
 		k.mu.Lock()
-		k.kills++
 		k.starts += n
 		k.err = err
 		k.mu.Unlock()
