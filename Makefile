@@ -106,13 +106,13 @@ verify: ## Fail when gofmt, go vet or generated code and manifests differ from w
 		git status --porcelain -- api config dist/chart docs/reference; git diff --stat -- api config dist/chart docs/reference; exit 1; fi
 
 .PHONY: controlplane
-controlplane: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl ## Build etcd, kube-apiserver and kubectl into bin/k8s (once).
+controlplane: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl $(K8S_BIN)/namespace-controller ## Build etcd, kube-apiserver, kubectl and kube-controller-manager's namespace controller into bin/k8s (once).
 
-$(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl: hack/controlplane/go.mod hack/controlplane/go.sum
+$(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl $(K8S_BIN)/namespace-controller: hack/controlplane/go.mod hack/controlplane/go.sum
 	@mkdir -p $(K8S_BIN)
 	@echo "building the control plane from its Go modules into $(K8S_BIN) (a cold build takes several minutes)"
-	cd hack/controlplane && go build -trimpath -o $(K8S_BIN)/ ./etcd ./kube-apiserver ./kubectl
-	@touch $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl
+	cd hack/controlplane && go build -trimpath -o $(K8S_BIN)/ ./etcd ./kube-apiserver ./kubectl ./namespace-controller
+	@touch $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl $(K8S_BIN)/namespace-controller
 
 .PHONY: helm
 helm: $(HELM) ## Build Helm from its Go module into bin/helm (once; skipped when it exists).
@@ -149,7 +149,8 @@ bench: controlplane ## Measure convergence, write amplification, latency and mem
 	go run ./hack/bench $(BENCH_ARGS)
 
 .PHONY: chaos
-chaos: controlplane ## SIGKILL the manager during a 5k-partner convergence and during reviews, fail over, restart kube-apiserver, storm evidence; then the corpus and permissions tests; prints a table (CHAOS_ARGS="-partners 1000" to shrink); not part of make test.
+chaos: controlplane ## SIGKILL the manager during a 5k-partner convergence and during reviews, fail over, restart kube-apiserver, storm evidence, kill the records server and restart PostgreSQL; then the corpus and permissions tests; prints a table (CHAOS_ARGS="-partners 1000" to shrink, "-only records-outage" for one row); not part of make test.
+	@hack/install-debian-packages postgresql-bin=initdb:postgresql
 	go run ./hack/chaos $(CHAOS_ARGS)
 
 SOAK ?= 1h

@@ -237,12 +237,20 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		}
 	}
 	// Transitions stored and left unrecorded (a crash between their write and
-	// their records) are recorded before anything else. status.recordedSequence
-	// advances only with a write made for another reason; until then this
-	// process remembers what it recorded (recordedUpTo).
-	recorded, err := r.record(ctx, &d, &d.Status, in.Program, now)
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
+	// their records, the records store down) are recorded before anything
+	// else. status.recordedSequence advances only with a write made for
+	// another reason; until then this process remembers what it recorded
+	// (recordedUpTo). A decision does not wait for the records store: when the
+	// records cannot be made, the marker stays, the decision is written and its
+	// effects follow, and the error makes the registration come back until its
+	// records are made. Only a decision that would trim an unrecorded
+	// transition out of the history kept waits for the records.
+	recorded, recordErr := r.record(ctx, &d, &d.Status, in.Program, now)
+	if recordErr != nil {
+		if dropped := record.DealTransitionsDropped(d.Status.History, res.Status.History, max(d.Status.RecordedSequence, r.recordedUpTo(&d))); len(dropped) > 0 {
+			return ctrl.Result{}, fmt.Errorf("recording transitions (the next decision waits: it would trim transitions %v, not recorded yet, out of the history): %w", dropped, recordErr)
+		}
+		recordErr = fmt.Errorf("recording transitions: %w", recordErr)
 	}
 	res.Status.RecordedSequence = d.Status.RecordedSequence
 	if changed, err := statusChanged(&d.Status, &res.Status, "outcome", "influenceConfirmations"); err != nil {
@@ -256,10 +264,10 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}
-	if written && len(res.Events) > 0 {
+	if written && len(res.Events) > 0 && recordErr == nil {
 		// The transitions are stored: record them now, in the same reconcile.
 		if _, err := r.record(ctx, &d, &res.Status, in.Program, now); err != nil {
-			return ctrl.Result{}, fmt.Errorf("recording transitions: %w", err)
+			recordErr = fmt.Errorf("recording transitions: %w", err)
 		}
 	}
 	if res.Lock == deal.Release || in.Lock.State == deal.LockTaken {
@@ -287,6 +295,9 @@ func (r *DealReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 				r.Recorder.Eventf(in.Partner, &d, eventType(warning), e.Reason, "Engage", "deal registration %s: %s", d.Name, e.Message)
 			}
 		}
+	}
+	if recordErr != nil {
+		return ctrl.Result{}, recordErr
 	}
 	return requeueAt(now, res.Next), nil
 }

@@ -69,12 +69,20 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	res := review.Evaluate(in)
-	if err := r.record(ctx, &request, &res.Status, program); err != nil {
-		return ctrl.Result{}, fmt.Errorf("recording decisions: %w", err)
+	// A decision does not wait for the records store: when records cannot be
+	// made (the records server or its database down), the markers stay where
+	// they were, the decision is written all the same, and the error makes
+	// the request come back until its records are made.
+	recordErr := r.record(ctx, &request, &res.Status, program)
+	if recordErr != nil {
+		recordErr = fmt.Errorf("recording decisions: %w", recordErr)
 	}
 	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &request.Status, &res.Status, "decisions")
 	if err != nil || !written {
-		return retryStale(requeueAt(in.Now, res.NextDeadline), err)
+		if res, err := retryStale(requeueAt(in.Now, res.NextDeadline), err); err != nil || recordErr == nil {
+			return res, err
+		}
+		return ctrl.Result{}, recordErr
 	}
 	for _, e := range res.Events {
 		r.Recorder.Eventf(&request, nil, eventType(e.Warning), e.Reason, "Review", "%s", e.Message)
@@ -85,6 +93,9 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	if slaBreached(request.Status, res.Status) {
 		slaBreaches.WithLabelValues(string(request.Spec.Type), pathName(&request.Status)).Inc()
+	}
+	if recordErr != nil {
+		return ctrl.Result{}, recordErr
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
 }
@@ -192,7 +203,9 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 // unless status.recordedPhase has it. Records come after the fact they record is
 // stored and before the marker that says so, so a crash in between creates the
 // same record again (same name: AlreadyExists), never a second one, and never one
-// of a decision that did not happen. The markers go into the status written next.
+// of a decision that did not happen. The markers go into the status written next,
+// and only when every record was made: after an error they stay as they were
+// (the records made meanwhile exist when they are made again).
 func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionRequest, next *v1alpha1.ExceptionRequestStatus, program *v1alpha1.PartnerProgram) error {
 	retention := v1alpha1.RecordRetention(program)
 	programName := ""
@@ -211,14 +224,17 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 			recs = append(recs, o)
 		}
 	}
+	var err error
 	for _, rec := range recs {
-		if err := r.Chain.Record(ctx, rec); err != nil {
-			return err
+		if err = r.Chain.Record(ctx, rec); err != nil {
+			break
 		}
 	}
-	next.RecordedDecisions = int32(len(q.Status.Decisions))
-	if outcome && record.Final(q.Status.Phase) {
-		next.RecordedPhase = q.Status.Phase
+	if err == nil {
+		next.RecordedDecisions = int32(len(q.Status.Decisions))
+		if outcome && record.Final(q.Status.Phase) {
+			next.RecordedPhase = q.Status.Phase
+		}
 	}
 	// The retention in force at the decision is the request's for good.
 	switch {
@@ -227,7 +243,7 @@ func (r *RequestReconciler) record(ctx context.Context, q *v1alpha1.ExceptionReq
 	case outcome:
 		next.RetainUntil = record.RetainUntil(q, retention)
 	}
-	return nil
+	return err
 }
 
 // unsealed counts the decisions of q whose seal does not verify.

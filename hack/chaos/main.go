@@ -1,9 +1,11 @@
 // Command chaos is `make chaos`: on a local control plane it runs the chaos
 // scenarios of test/chaos at full size (the manager SIGKILLed at random
 // moments during a 5,000-partner convergence, during reviews with funds
-// effects and while deal registrations race for customers, a leader failover, a kube-apiserver restart, an evidence write storm),
-// then the invalid-input corpus and the permissions matrix of controllers/, and
-// prints one table. It exits non-zero when a row fails.
+// effects and while deal registrations race for customers, a leader failover, a kube-apiserver restart, an evidence write storm,
+// the records server killed and PostgreSQL restarted during decisions, on a
+// control plane of its own), then the invalid-input corpus and the
+// permissions matrix of controllers/, and prints one table (-only picks
+// rows). It exits non-zero when a row fails.
 package main
 
 import (
@@ -44,10 +46,23 @@ func main() {
 		down          = flag.Duration("apiserver-down", 3*time.Second, "how long kube-apiserver stays stopped")
 		storm         = flag.Duration("conflicts", 60*time.Second, "how long the integrations write evidence")
 		stormN        = flag.Int("conflicts-partners", 20, "partners the integrations write to")
+		recordsN      = flag.Int("records-partners", 300, "partners deciding while the records server is killed and PostgreSQL restarted")
+		recordsWaves  = flag.Int("records-waves", 4, "evidence waves after the load in the records-outage scenario (PostgreSQL restarts during the first and is held down during the last)")
+		recordsWave   = flag.Duration("records-wave-every", 12*time.Second, "how far apart the records-outage scenario's evidence waves are written")
+		recordsEvery  = flag.Duration("records-kill-every", 5*time.Second, "how often the records server is SIGKILLed")
+		recordsDown   = flag.Duration("records-down", 2*time.Second, "how long the killed records server stays down")
+		postgresDown  = flag.Duration("postgres-down", 3*time.Second, "how long PostgreSQL stays down in its restart during a wave")
+		recordsBudget = flag.Duration("records-budget", 2*time.Minute, "longest a wave of decisions may take while records are unavailable")
+		holdDeletion  = flag.Duration("records-hold", 20*time.Second, "how long a namespace deleted while the records server is down is watched staying Terminating")
 		timeout       = flag.Duration("timeout", 20*time.Minute, "longest wait for a scenario to settle")
 		skipTests     = flag.Bool("skip-go-tests", false, "do not run the corpus and permissions tests")
+		only          = flag.String("only", "", "run only these scenarios (comma-separated: "+strings.Join(scenarioKeys, ", ")+"); no go tests unless go-tests is named")
 	)
 	flag.Parse()
+	selected, err := selectScenarios(*only)
+	if err != nil {
+		fail(err)
+	}
 	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -59,52 +74,75 @@ func main() {
 	logf := func(format string, args ...any) {
 		fmt.Printf("  %s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
-	fmt.Println("building the manager and starting a control plane ...")
-	env, err := chaos.Setup(ctx, root, chaos.Dir(root, time.Now().UTC().Format("20060102T150405Z")))
-	if err != nil {
-		fail(err)
-	}
-	env.Logf = logf
-	scenarios := []func() chaos.Result{
-		func() chaos.Result {
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	var env *chaos.Env
+	scenarios := []struct {
+		key string
+		run func() chaos.Result
+	}{
+		{"converge", func() chaos.Result {
 			return env.CrashConvergence(ctx, chaos.ConvergeConfig{Partners: *partners, Kills: *convergeKills,
 				KillMin: 500 * time.Millisecond, KillMax: 5 * time.Second, Timeout: *timeout})
-		},
-		func() chaos.Result {
+		}},
+		{"reviews", func() chaos.Result {
 			return env.CrashReviews(ctx, chaos.ReviewsConfig{Partners: *reviewers, Requests: *requests, Kills: *reviewKills,
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
-		},
-		func() chaos.Result {
+		}},
+		{"records", func() chaos.Result {
 			return env.CrashRecords(ctx, chaos.ReviewsConfig{Partners: *reviewers / 2, Requests: *requests, Kills: *recordKills,
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
-		},
-		func() chaos.Result {
+		}},
+		{"deals", func() chaos.Result {
 			return env.CrashDeals(ctx, chaos.DealsConfig{Partners: 20, Customers: *dealCustomers, Registrations: *dealRegs, Kills: *dealKills,
 				KillMin: 500 * time.Millisecond, KillMax: 3 * time.Second, Timeout: *timeout})
-		},
-		func() chaos.Result { return env.Forged(ctx, *timeout) },
-		func() chaos.Result { return env.ForgedOutcomes(ctx, *timeout) },
-		func() chaos.Result {
+		}},
+		{"forged", func() chaos.Result { return env.Forged(ctx, *timeout) }},
+		{"forged-outcomes", func() chaos.Result { return env.ForgedOutcomes(ctx, *timeout) }},
+		{"failover", func() chaos.Result {
 			return env.Failover(ctx, chaos.FailoverConfig{Partners: *failoverN, KillAfter: time.Second, Timeout: *timeout})
-		},
-		func() chaos.Result {
+		}},
+		{"apiserver", func() chaos.Result {
 			return env.APIServerRestart(ctx, chaos.APIServerConfig{Partners: *apiserverN, Down: *down, Timeout: *timeout})
-		},
-		func() chaos.Result {
+		}},
+		{"conflicts", func() chaos.Result {
 			return env.Conflicts(ctx, chaos.ConflictsConfig{Partners: *stormN, Duration: *storm, Writers: 2, Timeout: *timeout})
-		},
+		}},
 	}
 	var rows []chaos.Result
 	for _, s := range scenarios {
-		r := s()
+		if !selected[s.key] || ctx.Err() != nil {
+			continue
+		}
+		if env == nil {
+			fmt.Println("building the manager and starting a control plane ...")
+			if env, err = chaos.Setup(ctx, root, chaos.Dir(root, stamp)); err != nil {
+				fail(err)
+			}
+			env.Logf = logf
+		}
+		r := s.run()
 		fmt.Printf("%s: %s\n", r.Scenario, verdict(r))
 		rows = append(rows, r)
-		if ctx.Err() != nil {
-			break
-		}
 	}
-	env.Stop()
-	if !*skipTests && ctx.Err() == nil {
+	if env != nil {
+		env.Stop()
+	}
+	// The records server's row needs a control plane of its own (API
+	// aggregation on, no records CRD), started once the other one is gone.
+	if selected["records-outage"] && ctx.Err() == nil {
+		fmt.Println("building the manager and the records server, starting PostgreSQL and a control plane for the records server ...")
+		renv, err := chaos.SetupRecords(ctx, root, chaos.Dir(root, stamp+"-records"))
+		if err != nil {
+			fail(err)
+		}
+		renv.Logf = logf
+		r := renv.RecordsOutage(ctx, chaos.RecordsOutageConfig{Partners: *recordsN, Waves: *recordsWaves, WaveEvery: *recordsWave, KillEvery: *recordsEvery,
+			Down: *recordsDown, PostgresDown: *postgresDown, Budget: *recordsBudget, HoldTerminating: *holdDeletion, Timeout: *timeout})
+		renv.Stop()
+		fmt.Printf("%s: %s\n", r.Scenario, verdict(r))
+		rows = append(rows, r)
+	}
+	if !*skipTests && selected["go-tests"] && ctx.Err() == nil {
 		rows = append(rows, goTests(ctx, root)...)
 	}
 	fmt.Println()
@@ -115,6 +153,29 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// scenarioKeys name the rows for -only, in the table's order ("go-tests" the
+// corpus and the permissions matrix).
+var scenarioKeys = []string{"converge", "reviews", "records", "deals", "forged", "forged-outcomes", "failover", "apiserver", "conflicts", "records-outage", "go-tests"}
+
+// selectScenarios reads -only: every scenario when it is empty, else the ones it names.
+func selectScenarios(only string) (map[string]bool, error) {
+	selected := map[string]bool{}
+	for _, k := range scenarioKeys {
+		selected[k] = only == ""
+	}
+	if only == "" {
+		return selected, nil
+	}
+	for _, k := range strings.Split(only, ",") {
+		k = strings.TrimSpace(k)
+		if _, ok := selected[k]; !ok {
+			return nil, fmt.Errorf("-only %s: no scenario %q (the scenarios: %s)", only, k, strings.Join(scenarioKeys, ", "))
+		}
+		selected[k] = true
+	}
+	return selected, nil
 }
 
 func fail(err error) {

@@ -284,6 +284,25 @@ func DealTransitionName(d *v1alpha1.DealRegistration, seq int64) string {
 	return name(d.Name+"-deal", string(d.UID), strconv.FormatInt(seq, 10))
 }
 
+// DealTransitionsDropped lists the sequences of the transitions stored after
+// recorded (so without their records yet) that history next no longer holds:
+// writing next, trimmed to the MaxDealHistory transitions a registration keeps,
+// would lose them before they are recorded. A decision does not wait for the
+// records store, except for this.
+func DealTransitionsDropped(stored, next []v1alpha1.DealEvent, recorded int64) []int64 {
+	kept := make(map[int64]bool, len(next))
+	for _, e := range next {
+		kept[e.Sequence] = true
+	}
+	var out []int64
+	for _, e := range stored {
+		if e.Sequence > recorded && !kept[e.Sequence] {
+			out = append(out, e.Sequence)
+		}
+	}
+	return out
+}
+
 // DealTransitions records the transitions of registration d stored after
 // status.recordedSequence, decided by the controller actor under its program's
 // rules (a reviewer's part is recorded on the review request).

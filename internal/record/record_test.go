@@ -173,3 +173,36 @@ func TestDealTransitionsAreRecordedOnceEach(t *testing.T) {
 		t.Errorf("%d records once everything is recorded", n)
 	}
 }
+
+func TestADealDecisionWaitsForRecordsOnlyWhenItWouldDropAnUnrecordedTransition(t *testing.T) {
+	events := func(seqs ...int64) []v1alpha1.DealEvent {
+		var out []v1alpha1.DealEvent
+		for _, s := range seqs {
+			out = append(out, v1alpha1.DealEvent{Sequence: s, Phase: v1alpha1.DealApproved})
+		}
+		return out
+	}
+	for name, tc := range map[string]struct {
+		stored, next []v1alpha1.DealEvent
+		recorded     int64
+		want         []int64
+	}{
+		"a new transition, nothing trimmed":                  {events(1, 2), events(1, 2, 3), 0, nil},
+		"a recorded transition trimmed":                      {events(1, 2, 3), events(2, 3, 4), 1, nil},
+		"an unrecorded transition trimmed":                   {events(1, 2, 3), events(2, 3, 4), 0, []int64{1}},
+		"two unrecorded trimmed, a recorded one before them": {events(4, 5, 6, 7), events(7, 8), 4, []int64{5, 6}},
+		"nothing stored":                                     {nil, events(1), 0, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := DealTransitionsDropped(tc.stored, tc.next, tc.recorded)
+			if len(got) != len(tc.want) {
+				t.Fatalf("dropped %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("dropped %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}

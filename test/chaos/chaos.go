@@ -108,6 +108,12 @@ func Setup(ctx context.Context, root, dir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	return setup(ctx, cl, bin, dir)
+}
+
+// setup makes an Env of a started cluster with the manager binary bin: the seal
+// key, and the program installed. It stops the cluster when it fails.
+func setup(ctx context.Context, cl *harness.Cluster, bin, dir string) (*Env, error) {
 	cl.SetManagerBinary(bin)
 	e := &Env{Cluster: cl}
 	// Every manager seals with the same key, as a mounted Secret gives them.

@@ -127,3 +127,34 @@ func TestIntegrationsStormingEvidenceLoseNoWrite(t *testing.T) {
 	r := env.Conflicts(ctx, chaos.ConflictsConfig{Partners: 10, Duration: 5 * time.Second, Writers: 1, Timeout: time.Minute})
 	check(t, r)
 }
+
+func TestTheRecordsServerKilledAndPostgreSQLRestartedLoseNoRecordAndHoldNoDecision(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A control plane of its own: API aggregation on, no records CRD.
+	dir, err := os.MkdirTemp("", "partnergov-chaos-records-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := chaos.SetupRecords(ctx, root, dir)
+	if err != nil {
+		t.Fatalf("setup: %v (logs in %s)", err, dir)
+	}
+	defer func() {
+		re.Stop()
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		} else {
+			t.Logf("logs kept in %s", dir)
+		}
+	}()
+	re.Logf = logf(t)
+	r := re.RecordsOutage(ctx, chaos.RecordsOutageConfig{Partners: 60, Waves: 2, WaveEvery: 6 * time.Second, KillEvery: 2 * time.Second, Down: time.Second,
+		PostgresDown: 2 * time.Second, Budget: time.Minute, HoldTerminating: 10 * time.Second, Timeout: 2 * time.Minute})
+	check(t, r)
+	if r.Kills < 2 {
+		t.Fatalf("the records server was killed %d times, want at least 2", r.Kills)
+	}
+}

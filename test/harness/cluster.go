@@ -43,7 +43,18 @@ type Cluster struct {
 }
 
 // Start starts a control plane; Stop stops it. dir receives kubeconfigs and logs.
-func Start(ctx context.Context, dir string) (*Cluster, error) {
+func Start(ctx context.Context, dir string) (*Cluster, error) { return StartWith(ctx, dir, Options{}) }
+
+// Options adjust the control plane.
+type Options struct {
+	// RecordsServer prepares the control plane for the records server
+	// (StartRecordsServer): API aggregation on, no DecisionRecord CRD (with it,
+	// kube-apiserver would serve the records' group itself).
+	RecordsServer bool
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, dir string, o Options) (*Cluster, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -51,11 +62,26 @@ func Start(ctx context.Context, dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := testenv.StartWith(testenv.StartOptions{
+	so := testenv.StartOptions{
 		APIServerCertDir: certDir,
 		// A busy program keeps the API server's CPU, not its request limits, the bottleneck.
 		APIServerArgs: map[string][]string{"max-requests-inflight": {"800"}, "max-mutating-requests-inflight": {"400"}},
-	})
+	}
+	if o.RecordsServer {
+		aggregation := filepath.Join(dir, "aggregation")
+		if err := os.MkdirAll(aggregation, 0o700); err != nil {
+			return nil, err
+		}
+		args, err := testenv.AggregationArgs(aggregation)
+		if err != nil {
+			return nil, err
+		}
+		for name, values := range args {
+			so.APIServerArgs[name] = values
+		}
+		so.ExcludeCRDs = []string{testenv.RecordsCRD}
+	}
+	env, err := testenv.StartWith(so)
 	if err != nil {
 		return nil, err
 	}

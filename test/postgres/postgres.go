@@ -2,7 +2,9 @@
 // Debian's binaries (package postgresql, /usr/lib/postgresql/<version>/bin, the
 // newest version installed), a data directory in a fresh temporary directory, a
 // free port on 127.0.0.1 and a unix socket in the same directory. Stop ends the
-// server and removes the directory.
+// server and removes the directory; Shutdown and StartAgain restart it on the
+// same data directory and port (the chaos harness restarts the records
+// database under load).
 //
 // initdb refuses to run as root: when the tests run as root, initdb and postgres
 // run as the Debian postgres user (or nobody when there is none), and the
@@ -174,7 +176,11 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("initdb in %s: %w\n%s", s.Dir, err, out)
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.launch(ctx)
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		err = s.launch(ctx, port, os.O_TRUNC)
 		if err == nil {
 			return nil
 		}
@@ -185,13 +191,11 @@ func (s *Server) start(ctx context.Context) error {
 	}
 }
 
-func (s *Server) launch(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
+// launch starts postgres on the data directory and port, its log opened with
+// the flag given (O_TRUNC the first time, O_APPEND after a Shutdown).
+func (s *Server) launch(ctx context.Context, port, logFlag int) error {
 	s.Port = port
-	log, err := os.OpenFile(s.logFile(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	log, err := os.OpenFile(s.logFile(), os.O_CREATE|os.O_WRONLY|logFlag, 0o644)
 	if err != nil {
 		return err
 	}
@@ -275,9 +279,11 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 	return s.DSN(name), nil
 }
 
-// Stop ends the server (a fast shutdown, then a kill after 10 s) and removes its directory.
-func (s *Server) Stop() error {
-	var errs []error
+// Shutdown ends the server (a fast shutdown: open connections are closed,
+// then a kill after 10 s) and keeps its data directory and port, for
+// StartAgain: a database restart, as a failover or an upgrade of the database
+// server makes one.
+func (s *Server) Shutdown() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -288,6 +294,21 @@ func (s *Server) Stop() error {
 		}
 		s.cmd = nil
 	}
+}
+
+// StartAgain starts the server Shutdown ended on the same data directory and
+// port, and waits until it accepts connections.
+func (s *Server) StartAgain(ctx context.Context) error {
+	if s.cmd != nil {
+		return errors.New("postgres is running: Shutdown first")
+	}
+	return s.launch(ctx, s.Port, os.O_APPEND)
+}
+
+// Stop ends the server (a fast shutdown, then a kill after 10 s) and removes its directory.
+func (s *Server) Stop() error {
+	var errs []error
+	s.Shutdown()
 	if s.Dir != "" {
 		if err := os.RemoveAll(s.Dir); err != nil {
 			errs = append(errs, err)

@@ -64,6 +64,49 @@ func TestStartServesAThrowawayDatabaseAndStopRemovesIt(t *testing.T) {
 	}
 }
 
+// TestARestartKeepsTheDataAndThePort: Shutdown and StartAgain restart the
+// server on its data directory and port, so clients reconnect to the same DSN
+// and find what was committed before.
+func TestARestartKeepsTheDataAndThePort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Stop() }()
+	dsn, err := s.CreateDatabase(ctx, "restart_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Psql(ctx, "restart_test", "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')"); err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown()
+	if s.ready(ctx) {
+		t.Fatal("the server still accepts connections after Shutdown")
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "data", "PG_VERSION")); err != nil {
+		t.Fatalf("Shutdown removed the data directory: %v", err)
+	}
+	if err := s.StartAgain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.DSN("restart_test"); got != dsn {
+		t.Errorf("after the restart the DSN is %q, want %q (same port)", got, dsn)
+	}
+	out, err := s.Psql(ctx, "restart_test", "SELECT v FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "kept" {
+		t.Errorf("after the restart the table holds %q, want kept", out)
+	}
+	if err := s.StartAgain(ctx); err == nil {
+		t.Errorf("StartAgain on a running server did not fail")
+	}
+}
+
 func TestBinPicksTheNewestInstalledVersion(t *testing.T) {
 	root := t.TempDir()
 	for _, v := range []string{"9.6", "15", "13", "16"} {

@@ -25,6 +25,13 @@ import (
 	"github.com/partnergov/partnergov/test/testenv"
 )
 
+// Namespace and Service name the Service the records' APIService points at
+// (the serving certificate is for its DNS names).
+const (
+	Namespace = "partnergov-records"
+	Service   = "records-server"
+)
+
 // Running is a records server started by Start.
 type Running struct {
 	Host     net.IP
@@ -57,7 +64,7 @@ func Start(ctx context.Context, env *testenv.Env, dsn, dir string, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := testenv.NewServingCert(dir, "partnergov-records", "records-server", host)
+	cert, err := testenv.NewServingCert(dir, Namespace, Service, host)
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +104,16 @@ func Start(ctx context.Context, env *testenv.Env, dsn, dir string, opts Options)
 // were anonymous (Forbidden for system:anonymous), until it has read the
 // front proxy's CA from kube-system/extension-apiserver-authentication.
 func (r *Running) Register(ctx context.Context, env *testenv.Env) error {
+	return Register(ctx, env, r.Host, r.Port, r.CABundle)
+}
+
+// Register is Running.Register for a records server running elsewhere (its
+// own process, in the chaos harness) on host and port, whose serving
+// certificate caBundle verifies (testenv.NewServingCert for Namespace and Service).
+func Register(ctx context.Context, env *testenv.Env, host net.IP, port int, caBundle []byte) error {
 	if err := env.RegisterAggregatedAPI(ctx, testenv.AggregatedAPI{
-		Group: "records.partnergov.io", Version: "v1alpha1", Namespace: "partnergov-records", Service: "records-server",
-		Host: r.Host, Port: r.Port, CABundle: r.CABundle,
+		Group: "records.partnergov.io", Version: "v1alpha1", Namespace: Namespace, Service: Service,
+		Host: host, Port: port, CABundle: caBundle,
 	}); err != nil {
 		return err
 	}
