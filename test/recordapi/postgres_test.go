@@ -23,8 +23,8 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/partnergov/partnergov/internal/app"
-	"github.com/partnergov/partnergov/internal/records/server"
 	"github.com/partnergov/partnergov/test/postgres"
+	"github.com/partnergov/partnergov/test/recordsserver"
 	"github.com/partnergov/partnergov/test/testenv"
 )
 
@@ -56,11 +56,13 @@ func TestRecordAPIOnPostgres(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 
-	running := StartRecordsServer(ctx, t, env, dsn, dir)
-	if err := env.RegisterAggregatedAPI(ctx, testenv.AggregatedAPI{
-		Group: Resource.Group, Version: Resource.Version, Namespace: "partnergov-records", Service: "records-server",
-		Host: running.Host, Port: running.Port, CABundle: running.CABundle,
-	}); err != nil {
+	// The suite changes RBAC as it goes: no cached authorization.
+	running, err := recordsserver.Start(ctx, env, dsn, dir, recordsserver.Options{PruneInterval: pruneInterval, NoAuthorizationCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = running.Stop() })
+	if err := running.Register(ctx, env); err != nil {
 		t.Fatal(err)
 	}
 
@@ -133,7 +135,7 @@ func TestRecordAPIOnPostgres(t *testing.T) {
 }
 
 // readyz asks the records server whether it is ready, as a kubelet's probe does (anonymously).
-func readyz(ctx context.Context, t *testing.T, s RunningServer) (int, string) {
+func readyz(ctx context.Context, t *testing.T, s *recordsserver.Running) (int, string) {
 	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.CABundle)
@@ -175,71 +177,3 @@ func Kubectl(env *testenv.Env, dir string) (func(context.Context, ...string) (st
 
 // pruneInterval is how often the test's records server prunes.
 const pruneInterval = 300 * time.Millisecond
-
-// RunningServer is a records server started by StartRecordsServer.
-type RunningServer struct {
-	Host     net.IP
-	Port     int
-	CABundle []byte
-}
-
-// StartRecordsServer starts the records server in process on a free port of
-// this machine's address (testenv.HostIP), with the test control plane's authentication and authorization
-// (as a cluster admin, for brevity: a cluster binds it system:auth-delegator),
-// manager testenv.ManagerUser as the creator, and database dsn. It stops when
-// ctx ends or the test's cleanup runs.
-func StartRecordsServer(ctx context.Context, t *testing.T, env *testenv.Env, dsn, dir string) RunningServer {
-	t.Helper()
-	kubeconfig, err := env.UserKubeconfig("partnergov-records-server", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfigFile := filepath.Join(dir, "records-server.kubeconfig")
-	if err := os.WriteFile(kubeconfigFile, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	host, err := testenv.HostIP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := testenv.NewServingCert(dir, "partnergov-records", "records-server", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host.String(), "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-
-	o := server.NewOptions()
-	o.DSN = dsn
-	o.Creator = testenv.ManagerUser
-	o.PruneInterval = pruneInterval
-	o.SecureServing.Listener, o.SecureServing.BindPort = ln, port
-	o.SecureServing.BindAddress = host
-	o.SecureServing.ServerCert.CertKey.CertFile, o.SecureServing.ServerCert.CertKey.KeyFile = cert.CertFile, cert.KeyFile
-	o.Authentication.RemoteKubeConfigFile = kubeconfigFile
-	o.Authorization.RemoteKubeConfigFile = kubeconfigFile
-	// Decisions are cached for seconds; the suite changes RBAC as it goes.
-	o.Authorization.AllowCacheTTL, o.Authorization.DenyCacheTTL = 0, 0
-	s, err := server.New(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Logf("records server: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Log("the records server did not stop within 30s")
-		}
-	})
-	return RunningServer{Host: host, Port: port, CABundle: cert.CABundle}
-}
