@@ -76,3 +76,56 @@ func TestATierStatusRolledBackPastItsRecordsIsRefused(t *testing.T) {
 		warnedWith(g, f.ns, f.partner.Name, v1alpha1.ReasonStatusBehindRecords)
 	}).Should(Succeed())
 }
+
+// Rule 7, a sealed decision has one place in history: a request whose final
+// Deny (recorded) is cut from its status past the webhooks, leaving it Pending
+// again, is not decided from that status: it says StatusBehindRecords (a
+// Warning Event), and another reviewer's approval written at the cut
+// decision's index does not count, as it would without the records.
+func TestARequestStatusRolledBackPastItsRecordsIsNotApproved(t *testing.T) {
+	g := NewWithT(t)
+	f := newReviewFixture(t, g, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	r := f.ask(g, claimSpec())
+	var pending *v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		pending = getRequest(g, r)
+		g.Expect(pending.Status.CurrentStage).To(Equal("manager"))
+	}).Should(Succeed())
+	alice := reviewer(t, "alice@example.com", f.path, "manager")
+	bob := reviewer(t, "bob@example.com", f.path, "manager")
+	g.Expect(decide(alice, r, "manager", v1alpha1.DecisionDeny)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.PhaseDenied))
+		g.Expect(got.Status.RecordedDecisions).To(BeEquivalentTo(1), "the Deny is recorded")
+	}).Should(Succeed())
+
+	restore := withoutStatusGuards(t, g)
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getRequest(g, r)
+		retain := forged.Status.RetainUntil // fixed by the API once decided
+		forged.Status = *pending.Status.DeepCopy()
+		forged.Status.RetainUntil = retain
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+
+	behind := func(g Gomega) {
+		got := getRequest(g, r)
+		g.Expect(got.Status.Phase).NotTo(Equal(v1alpha1.PhaseApproved), "a request whose Deny was cut is not approved")
+		c := condition(got.Status.Conditions, v1alpha1.ConditionStatusBehindRecords)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
+	}
+	eventually(g, func(g Gomega) {
+		behind(g)
+		warnedWith(g, f.ns, r.Name, v1alpha1.ReasonStatusBehindRecords)
+	}).Should(Succeed())
+	g.Expect(decide(bob, r, "manager", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		g.Expect(getRequest(g, r).Status.Decisions).To(HaveLen(1))
+		g.Expect(getRequest(g, r).Status.Conditions).To(ContainElement(And(
+			HaveField("Type", v1alpha1.ConditionStatusBehindRecords), HaveField("Message", ContainSubstring("bob@example.com")))))
+	}).Should(Succeed())
+	g.Consistently(behind).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+}

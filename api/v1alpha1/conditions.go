@@ -58,6 +58,12 @@ const (
 	// status.outcome or an influence confirmation is not sealed: it earns
 	// nothing.
 	ConditionOutcomeSealed = "OutcomeSealed"
+	// ConditionStatusBehindRecords on an ExceptionRequest is True (reason
+	// StatusBehindRecords) while its status.decisions lack a stage decision its
+	// DecisionRecords hold (the status was rolled back past its records, past
+	// the webhooks), or hold another decision at a recorded index: the request
+	// is held as it is, deciding nothing, until the decisions are restored.
+	ConditionStatusBehindRecords = "StatusBehindRecords"
 )
 
 // Condition reasons, in CamelCase as Kubernetes conventions ask.
