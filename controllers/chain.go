@@ -80,6 +80,9 @@ type chainState struct {
 type knownHead struct {
 	resourceVersion string
 	head            record.Head
+	// tierChange is the head's anchor of the partner's newest recorded tier
+	// decision (RecordChainSpec.NewestTierChange); nil for none.
+	tierChange *v1alpha1.RecordedDecision
 }
 
 // errChainMoved: another writer moved the head since it was read.
@@ -165,14 +168,22 @@ func (c *Chain) record(ctx context.Context, st *chainState, rec *recordsv1alpha1
 	next := rec.DeepCopy()
 	record.Link(next, known.head)
 	link := next.Spec.Chain
+	// The head names the newest tier decision recorded, carried forward past
+	// records of other kinds: a status cut back past it is found out
+	// (tier.StatusBehindRecords), even while the records store is down.
+	tierChange := known.tierChange
+	if next.Spec.Type == recordsv1alpha1.DecisionTierChange {
+		tierChange = recordedDecision(next)
+	}
 	head := &v1alpha1.RecordChain{
 		ObjectMeta: metav1.ObjectMeta{Namespace: next.Namespace, Name: record.ChainName(next.Spec.Partner), ResourceVersion: known.resourceVersion},
 		Spec: v1alpha1.RecordChainSpec{
 			Partner: next.Spec.Partner, Sequence: link.Sequence, Digest: link.Digest,
-			Newest: v1alpha1.ChainedRecord{Name: next.Name, Labels: next.Labels, Spec: next.Spec},
-			Seal:   c.Seals.Sign(seal.Chain(next.Namespace, next.Spec.Partner, link.Sequence, link.Digest)...),
+			Newest:           v1alpha1.ChainedRecord{Name: next.Name, Labels: next.Labels, Spec: next.Spec},
+			NewestTierChange: tierChange.DeepCopy(),
 		},
 	}
+	head.Spec.Seal = c.Seals.Sign(seal.ChainHead(next.Namespace, head.Spec)...)
 	var err error
 	if known.resourceVersion == "" {
 		err = c.Client.Create(ctx, head)
@@ -190,7 +201,7 @@ func (c *Chain) record(ctx context.Context, st *chainState, rec *recordsv1alpha1
 	if err := c.createChained(ctx, next); err != nil {
 		return err
 	}
-	st.known = &knownHead{resourceVersion: head.ResourceVersion, head: record.HeadOf(next)}
+	st.known = &knownHead{resourceVersion: head.ResourceVersion, head: record.HeadOf(next), tierChange: tierChange}
 	st.known.head.Newest = nil
 	return nil
 }
@@ -204,8 +215,7 @@ func (c *Chain) readHead(ctx context.Context, namespace, partner string) (*known
 	err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: record.ChainName(partner)}, &rc)
 	switch {
 	case apierrors.IsNotFound(err):
-		head, err := c.resume(ctx, namespace, partner)
-		return &knownHead{head: head}, err
+		return c.resume(ctx, namespace, partner, "")
 	case err != nil:
 		return nil, err
 	}
@@ -217,10 +227,72 @@ func (c *Chain) readHead(ctx context.Context, namespace, partner string) (*known
 			c.Events.Eventf(&rc, nil, corev1.EventTypeWarning, "UnverifiedRecordChain", "Record",
 				"%s; the chain resumes after the newest stored record of partner %s (kubectl partnergov history %s --verify)", why, partner, partner)
 		}
-		head, err := c.resume(ctx, namespace, partner)
-		return &knownHead{resourceVersion: rc.ResourceVersion, head: head}, err
+		return c.resume(ctx, namespace, partner, rc.ResourceVersion)
 	}
-	return &knownHead{resourceVersion: rc.ResourceVersion, head: record.HeadOf(newest)}, nil
+	known := &knownHead{resourceVersion: rc.ResourceVersion, head: record.HeadOf(newest), tierChange: rc.Spec.NewestTierChange.DeepCopy()}
+	if known.tierChange == nil {
+		// A head written before heads named the newest tier decision: it is
+		// found once among the partner's tier records, and named from the next
+		// head written on.
+		t, err := c.newestTierChange(ctx, namespace, partner)
+		if err != nil {
+			return nil, err
+		}
+		known.tierChange = t
+	}
+	return known, nil
+}
+
+// recordedDecision names record rec as a head's anchor.
+func recordedDecision(rec *recordsv1alpha1.DecisionRecord) *v1alpha1.RecordedDecision {
+	return &v1alpha1.RecordedDecision{Name: rec.Name, Time: *rec.Spec.Time.DeepCopy(), SubjectUID: rec.Spec.Subject.UID}
+}
+
+// HeadTierChange is the newest recorded tier decision the head rc names, when
+// rc is partner's and sealed by the controller (seal.ChainHead); nil otherwise. Whoever
+// wrote an unsealed head decided nothing, and demotes nobody.
+func HeadTierChange(seals *seal.Keys, rc *v1alpha1.RecordChain, partner string) *v1alpha1.RecordedDecision {
+	if rc == nil || rc.Spec.Partner != partner || rc.Spec.NewestTierChange == nil || !seals.Verify(rc.Spec.Seal, seal.ChainHead(rc.Namespace, rc.Spec)...) {
+		return nil
+	}
+	return rc.Spec.NewestTierChange
+}
+
+// newestTierChange is the newest chained TierChange record partner has in
+// namespace, as a head's anchor; nil for none.
+func (c *Chain) newestTierChange(ctx context.Context, namespace, partner string) (*v1alpha1.RecordedDecision, error) {
+	labels := client.MatchingLabels{record.LabelType: string(recordsv1alpha1.DecisionTierChange)}
+	if len(validation.IsValidLabelValue(partner)) == 0 {
+		labels[record.LabelPartner] = partner
+	}
+	var newest *recordsv1alpha1.DecisionRecord
+	for cont := ""; ; {
+		var list recordsv1alpha1.DecisionRecordList
+		if err := c.Reader.List(ctx, &list, client.InNamespace(namespace), labels, client.Limit(resumeBatch), client.Continue(cont)); err != nil {
+			return nil, fmt.Errorf("listing the tier records of partner %s in %s: %w", partner, namespace, err)
+		}
+		newest = newerTierChange(newest, list.Items, partner)
+		if cont = list.Continue; cont == "" {
+			break
+		}
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	return recordedDecision(newest), nil
+}
+
+// newerTierChange is the newest chained TierChange record of partner among
+// newest and records.
+func newerTierChange(newest *recordsv1alpha1.DecisionRecord, records []recordsv1alpha1.DecisionRecord, partner string) *recordsv1alpha1.DecisionRecord {
+	for i := range records {
+		r := &records[i]
+		if r.Spec.Partner == partner && r.Spec.Type == recordsv1alpha1.DecisionTierChange && r.Spec.Chain != nil &&
+			(newest == nil || r.Spec.Chain.Sequence > newest.Spec.Chain.Sequence) {
+			newest = r.DeepCopy()
+		}
+	}
+	return newest
 }
 
 // untrusted says why head rc, whose newest record is newest, cannot be
@@ -233,7 +305,7 @@ func (c *Chain) untrusted(rc *v1alpha1.RecordChain, newest *recordsv1alpha1.Deci
 		return fmt.Sprintf("RecordChain %s/%s is not partner %s's", rc.Namespace, rc.Name, partner)
 	case newest.Spec.Chain == nil || newest.Spec.Chain.Sequence != s.Sequence || newest.Spec.Chain.Digest != s.Digest || record.Digest(newest) != s.Digest:
 		return fmt.Sprintf("RecordChain %s/%s: its newest record %s is not the one its sequence and digest name", rc.Namespace, rc.Name, newest.Name)
-	case !c.Seals.Verify(s.Seal, seal.Chain(rc.Namespace, partner, s.Sequence, s.Digest)...):
+	case !c.Seals.Verify(s.Seal, seal.ChainHead(rc.Namespace, s)...):
 		return fmt.Sprintf("RecordChain %s/%s is not sealed by the controller", rc.Namespace, rc.Name)
 	}
 	return ""
@@ -243,19 +315,21 @@ func (c *Chain) untrusted(rc *v1alpha1.RecordChain, newest *recordsv1alpha1.Deci
 const resumeBatch = 500
 
 // resume is the head after the newest chained record partner has in
-// namespace (an empty head when it has none). It lists the partner's records:
+// namespace (an empty head when it has none), with the newest tier decision
+// recorded among them, at resourceVersion. It lists the partner's records:
 // that happens once for a partner's first record, and when a head was lost.
-func (c *Chain) resume(ctx context.Context, namespace, partner string) (record.Head, error) {
+func (c *Chain) resume(ctx context.Context, namespace, partner, resourceVersion string) (*knownHead, error) {
 	opts := []client.ListOption{client.InNamespace(namespace), client.Limit(resumeBatch)}
 	if len(validation.IsValidLabelValue(partner)) == 0 {
 		opts = append(opts, client.MatchingLabels{record.LabelPartner: partner})
 	}
-	var newest *recordsv1alpha1.DecisionRecord
+	var newest, tierChange *recordsv1alpha1.DecisionRecord
 	for cont := ""; ; {
 		var list recordsv1alpha1.DecisionRecordList
 		if err := c.Reader.List(ctx, &list, append(opts, client.Continue(cont))...); err != nil {
-			return record.Head{}, fmt.Errorf("listing the records of partner %s in %s to resume its chain: %w", partner, namespace, err)
+			return nil, fmt.Errorf("listing the records of partner %s in %s to resume its chain: %w", partner, namespace, err)
 		}
+		tierChange = newerTierChange(tierChange, list.Items, partner)
 		mine := list.Items[:0]
 		for _, r := range list.Items {
 			if r.Spec.Partner == partner {
@@ -269,12 +343,15 @@ func (c *Chain) resume(ctx context.Context, namespace, partner string) (record.H
 			break
 		}
 	}
-	if newest == nil {
-		return record.Head{}, nil
+	known := &knownHead{resourceVersion: resourceVersion}
+	if tierChange != nil {
+		known.tierChange = recordedDecision(tierChange)
 	}
-	head := record.HeadOf(newest)
-	head.Newest = nil // stored: nothing to create
-	return head, nil
+	if newest != nil {
+		known.head = record.HeadOf(newest)
+		known.head.Newest = nil // stored: nothing to create
+	}
+	return known, nil
 }
 
 // createRecord creates DecisionRecord rec; a create refused as AlreadyExists

@@ -29,6 +29,7 @@ import (
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/lifecycle"
 	"github.com/partnergov/partnergov/internal/plan"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
@@ -56,9 +57,14 @@ type PartnerReconciler struct {
 	Recorder  events.EventRecorder
 	// Seals verify evidence and seal tier decisions; nil when sealing is off.
 	Seals *seal.Keys
+	// Heads reads the partners' RecordChains from the manager's cache (their
+	// newest records trimmed: a head costs memory per partner, not per
+	// record); nil reads them through APIReader.
+	Heads client.Reader
 }
 
 // +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
+// +kubebuilder:rbac:groups=governance.partnergov.io,resources=recordchains,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners,verbs=get;list;watch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=partners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=governance.partnergov.io,resources=exceptionrequests,verbs=get;list;watch;create
@@ -78,6 +84,9 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	in, requests, err := r.inputs(ctx, &partner)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if in.Recorded, err = r.behindRecords(ctx, &partner); err != nil {
+		return retryStale(ctrl.Result{}, err)
 	}
 	dealMetrics, dealsChange, err := r.dealMetrics(ctx, &partner, &in)
 	if err != nil {
@@ -127,7 +136,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Recorder.Eventf(&partner, nil, corev1.EventTypeWarning, "UnsealedEvidence", "Evaluate", "%s", c.Message)
 	}
 	if d := res.Decision; d != nil && written {
-		r.Recorder.Eventf(&partner, nil, corev1.EventTypeNormal, d.Reason, "TierChange", "%s", d.Message)
+		r.Recorder.Eventf(&partner, nil, eventType(d.Reason == v1alpha1.ReasonStatusBehindRecords), d.Reason, "TierChange", "%s", d.Message)
 		tierTransitions.WithLabelValues(partner.Spec.Program, d.From, d.To, d.Reason).Inc()
 	}
 	if life.Unsealed && written {
@@ -150,6 +159,57 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
+}
+
+// behindRecords returns the newest recorded tier decision that partner's
+// stored history lacks (tier.StatusBehindRecords: the history was cut back
+// past its records), for the engine to decide the tier again; nil when the
+// history is not behind, or when that cannot be told.
+//
+// The cached head is read first (one per partner); a detection is then
+// confirmed with uncached reads, the head first and then the partner: the
+// head moves only after the decision it names is stored, so a partner read
+// after it holds that decision unless the status was rolled back, and a cache
+// whose head is newer than its partner demotes nobody. A cached partner older
+// than the stored one is errStale (the cache catches up and the partner is
+// evaluated again). A head that cannot be read, or that is not sealed by the
+// controller, holds nothing: a tier decision never waits for it.
+func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1.Partner) (*v1alpha1.RecordedDecision, error) {
+	key := types.NamespacedName{Namespace: partner.Namespace, Name: record.ChainName(partner.Name)}
+	heads := r.Heads
+	if heads == nil {
+		heads = r.APIReader
+	}
+	log := ctrl.LoggerFrom(ctx)
+	var rc v1alpha1.RecordChain
+	if err := heads.Get(ctx, key, &rc); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.Error(err, "reading the partner's record chain head; its tier is decided without it", "recordChain", key)
+		}
+		return nil, nil
+	}
+	if !tier.StatusBehindRecords(r.Seals, partner, HeadTierChange(r.Seals, &rc, partner.Name)) {
+		return nil, nil
+	}
+	if err := r.APIReader.Get(ctx, key, &rc); err != nil {
+		log.Error(err, "confirming the partner's record chain head; its tier is decided without it", "recordChain", key)
+		return nil, nil
+	}
+	recorded := HeadTierChange(r.Seals, &rc, partner.Name)
+	var live v1alpha1.Partner
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(partner), &live); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if !tier.StatusBehindRecords(r.Seals, &live, recorded) {
+		if live.ResourceVersion != partner.ResourceVersion {
+			return nil, errStale
+		}
+		return nil, nil
+	}
+	if live.ResourceVersion != partner.ResourceVersion {
+		return nil, errStale
+	}
+	return recorded, nil
 }
 
 // dealMetrics computes the partner's Deals metrics from the won registrations
@@ -326,6 +386,11 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		Watches(&v1alpha1.ExceptionRequest{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.ExceptionRequest).Spec.Partner}}}
 		})).
+		// A head that names a newer recorded tier decision: the partner's
+		// history must hold it (the cache may have seen the partner first).
+		Watches(&v1alpha1.RecordChain{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.RecordChain).Spec.Partner}}}
+		}), builder.WithPredicates(tierChangeRecorded)).
 		WithOptions(opts.controller()).
 		Named("partner").
 		Complete(r)
@@ -338,6 +403,7 @@ func inputsChanged(seals *seal.Keys) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*v1alpha1.Partner), e.ObjectNew.(*v1alpha1.Partner)
 		return o.ResourceVersion == n.ResourceVersion || o.Generation != n.Generation || unexplainedTier(seals, n) || !seals.LifecycleSealed(n) ||
+			historyCut(o, n) ||
 			!equality.Semantic.DeepEqual(o.Status.Evidence, n.Status.Evidence) ||
 			!equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
 			!equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) || !equality.Semantic.DeepEqual(o.Finalizers, n.Finalizers) ||
@@ -350,6 +416,25 @@ func inputsChanged(seals *seal.Keys) predicate.Funcs {
 // The controller's own writes are always explained.
 func unexplainedTier(seals *seal.Keys, p *v1alpha1.Partner) bool {
 	return !tier.TierExplained(seals, p.UID, p.Status.Tier, p.Status.History)
+}
+
+// historyCut reports whether n's history lost decisions o's held: the
+// controller only appends (trimming keeps the length), so a shorter history or
+// an older newest decision was written by someone else, maybe cut back past
+// its records.
+func historyCut(o, n *v1alpha1.Partner) bool {
+	ho, hn := o.Status.History, n.Status.History
+	return len(hn) < len(ho) || (len(ho) > 0 && hn[len(hn)-1].Sequence < ho[len(ho)-1].Sequence)
+}
+
+// tierChangeRecorded passes heads that name a newer recorded tier decision
+// (and every head once, at start and on resyncs).
+var tierChangeRecorded = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1alpha1.RecordChain), e.ObjectNew.(*v1alpha1.RecordChain)
+		return o.ResourceVersion == n.ResourceVersion || !equality.Semantic.DeepEqual(o.Spec.NewestTierChange, n.Spec.NewestTierChange)
+	},
+	DeleteFunc: func(event.DeleteEvent) bool { return false },
 }
 
 // notCreated drops create events.

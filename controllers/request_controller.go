@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/conditions"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
 	"github.com/partnergov/partnergov/internal/plan"
@@ -68,7 +70,11 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if behind := r.behindRecords(ctx, &request, program); behind != "" {
+		return r.hold(ctx, &request, behind, in.Now)
+	}
 	res := review.Evaluate(in)
+	meta.RemoveStatusCondition(&res.Status.Conditions, v1alpha1.ConditionStatusBehindRecords)
 	// A decision does not wait for the records store: when records cannot be
 	// made (the records server or its database down), the markers stay where
 	// they were, the decision is written all the same, and the error makes
@@ -196,6 +202,66 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 		in.FundsRemaining = remaining
 	}
 	return in, program, nil
+}
+
+// behindRecords says how request q's status is behind its records ("" when
+// it is not, or when that cannot be told): rule 7, a sealed decision has one
+// place in history. Stage decisions are recorded from the stored status,
+// each under a name derived from its index, so a record of the next index
+// (len(status.decisions)) means decisions were cut from the status (a final
+// Deny, say, leaving it Pending), and a record at an unrecorded index that
+// holds another decision means one was cut and another written in its place.
+// Records are read uncached, for requests not yet final only; when the
+// records store cannot be read the request is decided as it is (a decision
+// never waits for the records store), and the error is logged.
+func (r *RequestReconciler) behindRecords(ctx context.Context, q *v1alpha1.ExceptionRequest, program *v1alpha1.PartnerProgram) string {
+	if record.Final(q.Status.Phase) {
+		return ""
+	}
+	n := len(q.Status.Decisions)
+	from := min(max(int(q.Status.RecordedDecisions), 0), n)
+	programName := ""
+	if program != nil {
+		programName = program.Name
+	}
+	want := record.StageDecisions(q, programName, from, v1alpha1.RecordRetention(program), nil)
+	for i := from; i <= n; i++ {
+		var stored recordsv1alpha1.DecisionRecord
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: q.Namespace, Name: record.StageDecisionName(q, i)}, &stored)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			ctrl.LoggerFrom(ctx).Error(err, "reading the request's stage decision records; it is decided without checking them", "index", i)
+			return ""
+		case i == n:
+			return fmt.Sprintf("status.decisions holds %d stage decision(s), but record %s holds decision %d (%s at stage %s by %s at %s): decisions were cut from the status past the admission webhooks. "+
+				"The request decides nothing until its decisions are restored (kubectl partnergov history %s)",
+				n, stored.Name, n, stored.Spec.Reason, stored.Spec.Stage, stored.Spec.Actor, stored.Spec.Time.UTC().Format(time.RFC3339), q.Spec.Partner)
+		case !record.SameDecision(&stored, want[i-from]):
+			d := q.Status.Decisions[i]
+			return fmt.Sprintf("status.decisions[%d] (%s at stage %s by %s) is not the decision record %s holds (%s at stage %s by %s at %s): the recorded decision was cut from the status past the admission webhooks and another written in its place. "+
+				"The request decides nothing until its decisions are restored (kubectl partnergov history %s)",
+				i, d.Decision, d.Stage, d.Reviewer, stored.Name, stored.Spec.Reason, stored.Spec.Stage, stored.Spec.Actor, stored.Spec.Time.UTC().Format(time.RFC3339), q.Spec.Partner)
+		}
+	}
+	return ""
+}
+
+// hold keeps request q as it is stored, deciding nothing, with condition
+// StatusBehindRecords saying why (and a Warning Event when it is set).
+func (r *RequestReconciler) hold(ctx context.Context, q *v1alpha1.ExceptionRequest, why string, now time.Time) (ctrl.Result, error) {
+	next := q.Status.DeepCopy()
+	conditions.Set(&next.Conditions, q.Generation, metav1.NewTime(now), v1alpha1.ConditionStatusBehindRecords, metav1.ConditionTrue,
+		v1alpha1.ReasonStatusBehindRecords, why)
+	written, err := applyStatus(ctx, r.Client, q, "ExceptionRequest", &q.Status, next, "decisions")
+	if err != nil {
+		return retryStale(ctrl.Result{}, err)
+	}
+	if written {
+		r.Recorder.Eventf(q, nil, corev1.EventTypeWarning, v1alpha1.ReasonStatusBehindRecords, "Review", "%s", why)
+	}
+	return ctrl.Result{}, nil
 }
 
 // record creates the DecisionRecords of what is stored and not yet recorded: the

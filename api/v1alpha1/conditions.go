@@ -58,6 +58,12 @@ const (
 	// status.outcome or an influence confirmation is not sealed: it earns
 	// nothing.
 	ConditionOutcomeSealed = "OutcomeSealed"
+	// ConditionStatusBehindRecords on an ExceptionRequest is True (reason
+	// StatusBehindRecords) while its status.decisions lack a stage decision its
+	// DecisionRecords hold (the status was rolled back past its records, past
+	// the webhooks), or hold another decision at a recorded index: the request
+	// is held as it is, deciding nothing, until the decisions are restored.
+	ConditionStatusBehindRecords = "StatusBehindRecords"
 )
 
 // Condition reasons, in CamelCase as Kubernetes conventions ask.
@@ -128,6 +134,14 @@ const (
 	// ReasonUnexplainedTier: a stored tier that no sealed decision gave (written
 	// past the webhooks) was recomputed from evidence without grace.
 	ReasonUnexplainedTier = "UnexplainedTier"
+	// ReasonStatusBehindRecords: a partner's status.history was rolled back
+	// past its records (it holds neither the newest tier decision its
+	// RecordChain names nor a sealed one after it): the tier the older status
+	// claims was recomputed from evidence without grace. On an ExceptionRequest
+	// (condition StatusBehindRecords, and a Warning Event): its
+	// status.decisions lack a stage decision its records hold; it is held as it
+	// is until the decisions are restored.
+	ReasonStatusBehindRecords = "StatusBehindRecords"
 	// ReasonUnexplainedOutcome: an Approved phase that no sealed stage decisions
 	// explain (written past the webhooks) gives nothing (OutcomeSealed=False).
 	ReasonUnexplainedOutcome = "UnexplainedOutcome"

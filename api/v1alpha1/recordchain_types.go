@@ -32,12 +32,45 @@ type RecordChainSpec struct {
 	// +required
 	Newest ChainedRecord `json:"newest"`
 
-	// seal is the controller's seal over the namespace, partner, sequence and
-	// digest: a head written past the webhooks does not verify, and the
-	// controller then resumes the chain from the stored records instead.
+	// newestTierChange names the partner's newest recorded tier decision (a
+	// TierChange record), kept here as the chain moves on with records of other
+	// kinds. A partner whose status.history holds neither that decision nor a
+	// sealed one newer than it was rolled back past its records: the
+	// controller decides its tier again (reason StatusBehindRecords). Unset
+	// until the partner's first tier decision is recorded.
+	// +optional
+	NewestTierChange *RecordedDecision `json:"newestTierChange,omitempty"`
+
+	// seal is the controller's seal over the namespace, partner, sequence,
+	// digest and newestTierChange: a head written past the webhooks does not
+	// verify, and the controller then resumes the chain from the stored
+	// records instead (and ignores its newestTierChange).
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	Seal string `json:"seal,omitempty"`
+}
+
+// RecordedDecision names one recorded decision of a partner: the record's
+// name and the decision's time, as the record holds them.
+type RecordedDecision struct {
+	// name of the DecisionRecord, in the RecordChain's namespace. It derives
+	// from the decision (record.TierChangeName for a tier decision), so the
+	// decision in status.history that it records is found by it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// time of the decision (the record's spec.time).
+	// +required
+	Time metav1.Time `json:"time"`
+
+	// subjectUID is the UID of the partner the decision is about (the
+	// record's spec.subject.uid): a partner created again under the same name
+	// is not held to its predecessor's records.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	SubjectUID string `json:"subjectUID,omitempty"`
 }
 
 // ChainedRecord is a DecisionRecord as a RecordChain holds it.

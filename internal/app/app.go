@@ -232,6 +232,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
+			Heads: mgr.GetCache(),
 		},
 	} {
 		if err := r.SetupWithManager(mgr, o.Controllers); err != nil {

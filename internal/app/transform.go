@@ -43,6 +43,12 @@ func trimForCache(obj any) (any, error) {
 		clipPartner(p)
 		internPartner(cacheStrings, p)
 	}
+	if rc, ok := obj.(*v1alpha1.RecordChain); ok {
+		// The partner controller reads a cached head for its sealed fields
+		// (newestTierChange); the newest record's copy is read uncached, by
+		// the Chain, and not kept here.
+		rc.Spec.Newest = v1alpha1.ChainedRecord{Name: rc.Spec.Newest.Name}
+	}
 	return obj, nil
 }
 

@@ -99,6 +99,12 @@ func evidence(in []v1alpha1.EvidenceValue) []recordsv1alpha1.EvidenceValue {
 	return out
 }
 
+// StageDecisionName is the name of the record of request q's stage decision
+// at index i of status.decisions.
+func StageDecisionName(q *v1alpha1.ExceptionRequest, i int) string {
+	return name(q.Name+"-decision", string(q.UID), strconv.Itoa(i))
+}
+
 // StageDecisions records the decisions of request q from index from on; each
 // decision is stamped by the webhook with its reviewer and time. Decisions that
 // sealed rejects (written past the webhook) are not recorded: they never count.
@@ -114,7 +120,7 @@ func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, rete
 		if d.Time != nil {
 			at = d.Time.Time
 		}
-		r := base(q.Namespace, name(q.Name+"-decision", string(q.UID), strconv.Itoa(i)), recordsv1alpha1.DecisionStageDecision,
+		r := base(q.Namespace, StageDecisionName(q, i), recordsv1alpha1.DecisionStageDecision,
 			requestSubject(q), q.Spec.Partner, program, at, retention)
 		r.Spec.Actor, r.Spec.Reason, r.Spec.Message = orUnknown(d.Reviewer), string(d.Decision), clip(d.Rationale)
 		r.Spec.Request, r.Spec.Stage = q.Name, d.Stage

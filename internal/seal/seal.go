@@ -325,6 +325,17 @@ func Chain(namespace, partner string, sequence int64, digest string) []string {
 	return []string{"chain", namespace, partner, strconv.FormatInt(sequence, 10), digest}
 }
 
+// ChainHead is what the seal of RecordChain spec s in namespace covers: Chain,
+// and the partner's newest recorded tier decision when the head names one (a
+// head sealed before it named one still verifies, over Chain alone).
+func ChainHead(namespace string, s v1alpha1.RecordChainSpec) []string {
+	parts := Chain(namespace, s.Partner, s.Sequence, s.Digest)
+	if t := s.NewestTierChange; t != nil {
+		parts = append(parts, "newestTierChange", t.Name, stamp(t.Time.Time), t.SubjectUID)
+	}
+	return parts
+}
+
 // Lifecycle is what the seal of a partner's status.lifecycle covers: its
 // phase, since and reason, onboardedAt, each onboarding step's name, state,
 // due and metAt, what it withholds, and each transition.

@@ -288,3 +288,38 @@ func TestAStandingSealedBeforeSealsCoveredItsKeysStillCounts(t *testing.T) {
 		t.Errorf("with sealing off the stored keys count")
 	}
 }
+
+// TestAChainHeadsSealCoversItsNewestTierChange: rule 7, a sealed decision has
+// one place in history. The head's anchor of the partner's newest recorded
+// tier decision is sealed with it: an anchor removed, moved back to an older
+// decision or added past the webhooks does not verify, while a head sealed
+// before heads carried one still does.
+func TestAChainHeadsSealCoversItsNewestTierChange(t *testing.T) {
+	a, _ := New(keyA)
+	at := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	base := v1alpha1.RecordChainSpec{Partner: "acme", Sequence: 7, Digest: strings.Repeat("0", 64)}
+	anchored := base
+	anchored.NewestTierChange = &v1alpha1.RecordedDecision{Name: "acme-tier-2", Time: at, SubjectUID: "uid-1"}
+	older := base
+	older.NewestTierChange = &v1alpha1.RecordedDecision{Name: "acme-tier-1", Time: metav1.NewTime(at.Add(-time.Hour)), SubjectUID: "uid-1"}
+	sealed := a.Sign(ChainHead("ns", anchored)...)
+	tests := map[string]struct {
+		seal string
+		spec v1alpha1.RecordChainSpec
+		want bool
+	}{
+		"the anchored head verifies":                      {sealed, anchored, true},
+		"its anchor removed does not verify":              {sealed, base, false},
+		"its anchor moved to an older decision does not":  {sealed, older, false},
+		"an anchor added to an unanchored head does not":  {a.Sign(ChainHead("ns", base)...), anchored, false},
+		"a head sealed before anchors still verifies":     {a.Sign(Chain("ns", "acme", 7, base.Digest)...), base, true},
+		"the anchored head in another namespace does not": {a.Sign(ChainHead("other", anchored)...), anchored, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := a.Verify(tc.seal, ChainHead("ns", tc.spec)...); got != tc.want {
+				t.Errorf("Verify = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

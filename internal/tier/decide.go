@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/record"
 	"github.com/partnergov/partnergov/internal/seal"
 )
 
@@ -63,6 +64,12 @@ func (e *evaluation) decide() outcome {
 	case stored != "" && !e.tierExplained(stored):
 		// Written past the webhooks: no decision gave it, so it gets no grace.
 		o.moveTo(grantable, v1alpha1.ReasonUnexplainedTier, approval.Request)
+	case StatusBehindRecords(e.seals, e.partner, e.recorded):
+		// Rolled back past its records: the older status's tier (and any grace
+		// it had) was taken away by a later decision, so it gets no grace either.
+		// The decision this makes is newer than the recorded one: once stored,
+		// the history is no longer behind.
+		o.moveTo(grantable, v1alpha1.ReasonStatusBehindRecords, approval.Request)
 	case stored != "" && current == nil:
 		o.moveTo(grantable, v1alpha1.ReasonTierRemoved, approval.Request)
 	case grantable != nil && rank(grantable) > rank(current):
@@ -108,6 +115,30 @@ func TierExplained(seals *seal.Keys, uid types.UID, tier string, history []v1alp
 	}
 	n := len(history)
 	return history[n-1].To == tier && seals.TierSealed(string(uid), history, n-1)
+}
+
+// StatusBehindRecords reports whether partner p's stored history was rolled
+// back past its records: recorded names p's newest recorded tier decision (its
+// record's name and time), and the history holds no sealed decision (in its
+// place: seal.Keys.TierSealed) that is either that decision (its record name,
+// record.TierChangeName) or newer than it. A newer one covers a history
+// trimmed to MaxHistory, decisions not recorded yet, and the decision made on
+// finding the history behind. False without recorded, and for a recorded
+// decision of another partner of the same name (another UID).
+func StatusBehindRecords(seals *seal.Keys, p *v1alpha1.Partner, recorded *v1alpha1.RecordedDecision) bool {
+	if recorded == nil || (recorded.SubjectUID != "" && recorded.SubjectUID != string(p.UID)) {
+		return false
+	}
+	h := p.Status.History
+	for i := len(h) - 1; i >= 0; i-- {
+		if !seals.TierSealed(string(p.UID), h, i) {
+			continue
+		}
+		if h[i].Time.After(recorded.Time.Time) || record.TierChangeName(p, h[i]) == recorded.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // enteredByException reports whether the partner got its stored tier through a

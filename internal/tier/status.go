@@ -185,6 +185,9 @@ func (e *evaluation) decisionMessage(from string, o outcome) string {
 	case v1alpha1.ReasonUnexplainedTier:
 		return fmt.Sprintf("Tier %s was stored without a sealed decision that gave it (written past the admission webhooks); recomputed from current evidence without a grace period: %s.",
 			describe(from), describe(to))
+	case v1alpha1.ReasonStatusBehindRecords:
+		return fmt.Sprintf("The stored status (tier %s) is older than the partner's records: its newest recorded tier decision is missing from status.history, so newer decisions were cut from it (written past the admission webhooks). Recomputed from current evidence without a grace period: %s.",
+			describe(from), describe(to))
 	case v1alpha1.ReasonTierRemoved:
 		return fmt.Sprintf("Tier %s no longer exists in program %s; moved to %s, as current evidence allows.",
 			from, e.partner.Spec.Program, describe(to))

@@ -52,6 +52,11 @@ type Input struct {
 	// contains Now (plan.Current); "" when it has none. A tier with
 	// requiresBusinessPlan qualifies nobody without one.
 	CurrentPlan string
+	// Recorded names the partner's newest recorded tier decision, from its
+	// RecordChain (sealed); nil when unknown. A history that holds neither it
+	// nor a sealed decision after it was rolled back past its records
+	// (StatusBehindRecords), and the tier it claims is recomputed at once.
+	Recorded *v1alpha1.RecordedDecision
 	// Seals verify evidence seals and seal tier decisions; nil when sealing is off.
 	// With sealing on, unsealed evidence does not count, and a stored tier that no
 	// sealed decision explains is recomputed from evidence at once.
@@ -93,6 +98,8 @@ type evaluation struct {
 	// decided from evidence, but grants still expire and running deadlines fire.
 	programMissing bool
 	seals          *seal.Keys
+	// recorded is the partner's newest recorded tier decision; nil when unknown.
+	recorded *v1alpha1.RecordedDecision
 }
 
 // Evaluate computes the partner's desired status from in. It does not modify in:
@@ -148,6 +155,7 @@ func newEvaluation(in Input, now time.Time) *evaluation {
 		promotions:     in.Promotions,
 		programMissing: in.Program == nil,
 		seals:          in.Seals,
+		recorded:       in.Recorded,
 	}
 }
 
@@ -160,7 +168,7 @@ func (e *evaluation) applyTier(status *v1alpha1.PartnerStatus, o outcome) *v1alp
 		r := o.held.Spec.Rank
 		status.TierRank = &r
 	}
-	if nameOf(o.held) == from && o.reason != v1alpha1.ReasonUnexplainedTier {
+	if nameOf(o.held) == from && o.reason != v1alpha1.ReasonUnexplainedTier && o.reason != v1alpha1.ReasonStatusBehindRecords {
 		return nil
 	}
 	d := e.decision(from, o)

@@ -200,6 +200,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.RecordChainApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RecordChainSpec"):
 		return &apiv1alpha1.RecordChainSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RecordedDecision"):
+		return &apiv1alpha1.RecordedDecisionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):
 		return &apiv1alpha1.RequestEventApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequiredTrack"):

@@ -2072,6 +2072,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: newest
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.ChainedRecord
+    - name: newestTierChange
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.RecordedDecision
     - name: partner
       type:
         scalar: string
@@ -2081,6 +2084,18 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: sequence
       type:
         scalar: numeric
+- name: com.github.partnergov.partnergov.api.v1alpha1.RecordedDecision
+  map:
+    fields:
+    - name: name
+      type:
+        scalar: string
+    - name: subjectUID
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
 - name: com.github.partnergov.partnergov.api.v1alpha1.RequestEvent
   map:
     fields:

@@ -24,9 +24,17 @@ type RecordChainSpecApplyConfiguration struct {
 	// the two leaves it here, and the partner's next record creates it first),
 	// and keeps it after.
 	Newest *ChainedRecordApplyConfiguration `json:"newest,omitempty"`
-	// seal is the controller's seal over the namespace, partner, sequence and
-	// digest: a head written past the webhooks does not verify, and the
-	// controller then resumes the chain from the stored records instead.
+	// newestTierChange names the partner's newest recorded tier decision (a
+	// TierChange record), kept here as the chain moves on with records of other
+	// kinds. A partner whose status.history holds neither that decision nor a
+	// sealed one newer than it was rolled back past its records: the
+	// controller decides its tier again (reason StatusBehindRecords). Unset
+	// until the partner's first tier decision is recorded.
+	NewestTierChange *RecordedDecisionApplyConfiguration `json:"newestTierChange,omitempty"`
+	// seal is the controller's seal over the namespace, partner, sequence,
+	// digest and newestTierChange: a head written past the webhooks does not
+	// verify, and the controller then resumes the chain from the stored
+	// records instead (and ignores its newestTierChange).
 	Seal *string `json:"seal,omitempty"`
 }
 
@@ -65,6 +73,14 @@ func (b *RecordChainSpecApplyConfiguration) WithDigest(value string) *RecordChai
 // If called multiple times, the Newest field is set to the value of the last call.
 func (b *RecordChainSpecApplyConfiguration) WithNewest(value *ChainedRecordApplyConfiguration) *RecordChainSpecApplyConfiguration {
 	b.Newest = value
+	return b
+}
+
+// WithNewestTierChange sets the NewestTierChange field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NewestTierChange field is set to the value of the last call.
+func (b *RecordChainSpecApplyConfiguration) WithNewestTierChange(value *RecordedDecisionApplyConfiguration) *RecordChainSpecApplyConfiguration {
+	b.NewestTierChange = value
 	return b
 }
 
