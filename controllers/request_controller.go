@@ -211,15 +211,19 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 // (len(status.decisions)) means decisions were cut from the status (a final
 // Deny, say, leaving it Pending), and a record at an unrecorded index that
 // holds another decision means one was cut and another written in its place.
-// Records are read uncached, for requests not yet final only; when the
+// Records are read uncached (one read per stored decision and one for the
+// next index), for requests not yet final only; when the
 // records store cannot be read the request is decided as it is (a decision
 // never waits for the records store), and the error is logged.
 func (r *RequestReconciler) behindRecords(ctx context.Context, q *v1alpha1.ExceptionRequest, program *v1alpha1.PartnerProgram) string {
 	if record.Final(q.Status.Phase) {
 		return ""
 	}
+	// Every index is read, from the first: status.recordedDecisions is the
+	// controller's marker, not sealed, and raised past the webhooks over a
+	// decision written in place of a cut one it would hide that index.
 	n := len(q.Status.Decisions)
-	from := min(max(int(q.Status.RecordedDecisions), 0), n)
+	from := 0
 	programName := ""
 	if program != nil {
 		programName = program.Name

@@ -128,4 +128,16 @@ func TestARequestStatusRolledBackPastItsRecordsIsNotApproved(t *testing.T) {
 			HaveField("Type", v1alpha1.ConditionStatusBehindRecords), HaveField("Message", ContainSubstring("bob@example.com")))))
 	}).Should(Succeed())
 	g.Consistently(behind).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+
+	// status.recordedDecisions is the controller's marker, not sealed: raised
+	// past the webhooks over bob's decision, it must not hide the index whose
+	// record holds alice's Deny.
+	restore = withoutStatusGuards(t, g)
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getRequest(g, r)
+		forged.Status.RecordedDecisions = int32(len(forged.Status.Decisions))
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+	g.Consistently(behind).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
 }
