@@ -174,7 +174,7 @@ func (r *TierRecorder) forget(key types.NamespacedName) {
 func (r *TierRecorder) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Partner{}, builder.WithPredicates(historyChanged)).
-		WithOptions(opts.controller()).
+		WithOptions(opts.recorder()).
 		Named("tierrecord").
 		Complete(r)
 }
