@@ -56,6 +56,9 @@ type PartnerReconciler struct {
 	Recorder  events.EventRecorder
 	// Seals verify evidence and seal tier decisions; nil when sealing is off.
 	Seals *seal.Keys
+	// TierRecords, the recorder of the tier decisions, tells which records it
+	// knows exist (holdTierDecision); nil: they are read from the API server.
+	TierRecords *TierRecorder
 }
 
 // +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -115,6 +118,9 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			}
 			return retryStale(ctrl.Result{}, client.IgnoreNotFound(err))
 		}
+	}
+	if held, err := r.holdTierDecision(ctx, stored, &res.Status, res.Decision, in.Program, in.Now); err != nil || held {
+		return retryStale(ctrl.Result{RequeueAfter: tierHoldRetry}, err)
 	}
 	written, err := applyStatus(ctx, r.Client, stored, "Partner", &stored.Status, &res.Status, "evidence")
 	if err != nil {
