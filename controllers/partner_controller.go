@@ -119,8 +119,10 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return retryStale(ctrl.Result{}, client.IgnoreNotFound(err))
 		}
 	}
-	if held, err := r.holdTierDecision(ctx, stored, &res.Status, res.Decision, in.Program, in.Now); err != nil || held {
-		return retryStale(ctrl.Result{RequeueAfter: tierHoldRetry}, err)
+	if held, err := r.holdTierDecision(ctx, stored, &res.Status, res.Decision, in.Program, in.Now); err != nil {
+		return retryStale(ctrl.Result{}, err)
+	} else if held {
+		return ctrl.Result{RequeueAfter: tierHoldRetry}, nil
 	}
 	written, err := applyStatus(ctx, r.Client, stored, "Partner", &stored.Status, &res.Status, "evidence")
 	if err != nil {
