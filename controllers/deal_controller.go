@@ -671,7 +671,7 @@ func (r *DealReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: q.Namespace, Name: q.Spec.Grant.Deal}}}
 		})).
-		WithOptions(opts.controller()).
+		WithOptions(opts.recorder()).
 		Named("dealregistration").
 		Complete(r)
 }

@@ -125,7 +125,7 @@ func (r *ListingReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: q.Namespace, Name: q.Spec.Grant.Listing}}}
 		})).
-		WithOptions(opts.controller()).
+		WithOptions(opts.recorder()).
 		Named("listing").
 		Complete(r)
 }

@@ -61,6 +61,9 @@ type PartnerReconciler struct {
 	// newest records trimmed: a head costs memory per partner, not per
 	// record); nil reads them through APIReader.
 	Heads client.Reader
+	// TierRecords, the recorder of the tier decisions, tells which records it
+	// knows exist (holdTierDecision); nil: they are read from the API server.
+	TierRecords *TierRecorder
 }
 
 // +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -124,6 +127,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			}
 			return retryStale(ctrl.Result{}, client.IgnoreNotFound(err))
 		}
+	}
+	if held, err := r.holdTierDecision(ctx, stored, &res.Status, res.Decision, in.Program, in.Now); err != nil {
+		return retryStale(ctrl.Result{}, err)
+	} else if held {
+		return ctrl.Result{RequeueAfter: tierHoldRetry}, nil
 	}
 	written, err := applyStatus(ctx, r.Client, stored, "Partner", &stored.Status, &res.Status, "evidence")
 	if err != nil {

@@ -120,3 +120,62 @@ func TestADealIsDecidedWhileItsRecordsCannotBeWritten(t *testing.T) {
 		g.Expect(v.Verified()).To(BeTrue(), "partner %s: %v", p.Name, v.Findings)
 	}
 }
+
+// TestATierDecisionThatWouldTrimAnUnrecordedOneWaitsForItsRecord: status.history
+// keeps 20 tier decisions and is the only copy of one not recorded yet. With
+// records refused, a partner's first 20 decisions are written; the 21st, which
+// would trim the first out of the history before its record exists, waits
+// (TierDecisionHeld, the tier and the history unchanged). Once records can be
+// written, all 21 decisions are recorded, the held one is written, and the
+// chain verifies.
+func TestATierDecisionThatWouldTrimAnUnrecordedOneWaitsForItsRecord(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	program, entry, selectTier := ladder(t, time.Hour, 0)
+	release := holdRecords(g, ns)
+	p := settledPartner(t, g, ns, program.Name) // none -> entry
+	crm := qualifyForSelect(t, g, p)
+	tierFor := map[string]string{"150": selectTier, "50": entry}
+	revenue := "150"
+	flip := func() {
+		// A record's name has its decision's time in whole seconds: one flip a
+		// second keeps two decisions of the same tiers apart.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		revenue = map[string]string{"150": "50", "50": "150"}[revenue]
+		g.Expect(reportEvidence(crm, "crm", p, "revenue", revenue, time.Now())).To(Succeed())
+	}
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, p).Status.History).To(HaveLen(2)) }).Should(Succeed())
+	for n := 2; n < v1alpha1.MaxHistory; n++ {
+		flip()
+		eventually(g, func(g Gomega) {
+			got := getPartner(g, p)
+			g.Expect(got.Status.History).To(HaveLen(n + 1))
+			g.Expect(got.Status.Tier).To(Equal(tierFor[revenue]))
+		}).Should(Succeed())
+	}
+	g.Expect(countBy(recordsOf(g, p))).NotTo(HaveKey(recordsv1alpha1.DecisionTierChange), "no record could be made")
+	full := getPartner(g, p)
+
+	flip()
+	eventually(g, func(g Gomega) {
+		c := condition(getPartner(g, p).Status.Conditions, v1alpha1.ConditionTierDecisionHeld)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonRecordsPending))
+	}).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		got := getPartner(g, p)
+		g.Expect(got.Status.Tier).To(Equal(full.Status.Tier), "the decision waits")
+		g.Expect(got.Status.History).To(Equal(full.Status.History), "no unrecorded decision is trimmed")
+	}).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+
+	release()
+	catchUp(g, func(g Gomega) {
+		got := getPartner(g, p)
+		g.Expect(got.Status.Tier).To(Equal(tierFor[revenue]), "the held decision is written")
+		g.Expect(got.Status.History).To(HaveLen(v1alpha1.MaxHistory))
+		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionTierDecisionHeld).Type).To(BeEmpty())
+		g.Expect(countBy(recordsOf(g, p))).To(HaveKeyWithValue(recordsv1alpha1.DecisionTierChange, v1alpha1.MaxHistory+1), "every decision is recorded, the trimmed one too")
+	}).Should(Succeed())
+	v := verifyChain(g, ns, p.Name)
+	g.Expect(v.Verified()).To(BeTrue(), "%v", v.Findings)
+}

@@ -432,7 +432,7 @@ func (r *RequestReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 			}
 			return out
 		})).
-		WithOptions(opts.controller()).
+		WithOptions(opts.recorder()).
 		Named("exceptionrequest").
 		Complete(r)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -88,10 +89,9 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	retention := v1alpha1.RecordRetention(program)
 	var tiers, lifecycle []*recordsv1alpha1.DecisionRecord
 	for i, d := range p.Status.History {
-		if !r.Seals.TierSealed(string(p.UID), p.Status.History, i) || !now.Before(d.Time.Add(retention)) {
-			continue
+		if tierRecordable(r.Seals, &p, p.Status.History, i, now, retention) {
+			tiers = append(tiers, record.TierChange(&p, d, FieldOwner, retention))
 		}
-		tiers = append(tiers, record.TierChange(&p, d, FieldOwner, retention))
 	}
 	// Lifecycle transitions are recorded the same way, from a sealed lifecycle
 	// only: one written past the webhooks records nothing (the controller
@@ -145,6 +145,18 @@ func (r *TierRecorder) recordAfter(ctx context.Context, recs []*recordsv1alpha1.
 	return newest, nil
 }
 
+// tierRecordable tells whether the recorder records history[i], a stored tier
+// decision of partner p: sealed, and not past the program's record retention.
+func tierRecordable(seals *seal.Keys, p *v1alpha1.Partner, history []v1alpha1.TierDecision, i int, now time.Time, retention time.Duration) bool {
+	return seals.TierSealed(string(p.UID), history, i) && now.Before(history[i].Time.Add(retention))
+}
+
+// recorded tells whether the recorder knows that the record named name, of
+// partner p's newest recorded tier decision, exists.
+func (r *TierRecorder) recorded(p *v1alpha1.Partner, name string) bool {
+	return r != nil && r.known(client.ObjectKeyFromObject(p), p.UID).tier == name
+}
+
 func (r *TierRecorder) known(key types.NamespacedName, uid types.UID) recordedUpTo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -174,7 +186,7 @@ func (r *TierRecorder) forget(key types.NamespacedName) {
 func (r *TierRecorder) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Partner{}, builder.WithPredicates(historyChanged)).
-		WithOptions(opts.controller()).
+		WithOptions(opts.recorder()).
 		Named("tierrecord").
 		Complete(r)
 }

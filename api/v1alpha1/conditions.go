@@ -27,6 +27,12 @@ const (
 	// ConditionPromotionPending on a Partner is True while it qualifies for a higher
 	// tier whose promotion waits for an approved TierPromotion request.
 	ConditionPromotionPending = "PromotionPending"
+	// ConditionTierDecisionHeld on a Partner is True (reason RecordsPending)
+	// while its next tier decision waits: writing it would trim out of
+	// status.history (which keeps 20) a decision whose DecisionRecord is not
+	// made yet, the records store being unavailable. The decision is written,
+	// and the condition removed, once the records are made.
+	ConditionTierDecisionHeld = "TierDecisionHeld"
 
 	// ConditionPublished on a Listing is True while the listing is shown in the marketplace.
 	ConditionPublished = "Published"
@@ -68,6 +74,7 @@ const (
 
 // Condition reasons, in CamelCase as Kubernetes conventions ask.
 const (
+	ReasonRecordsPending       = "RecordsPending"
 	ReasonReconciled           = "Reconciled"
 	ReasonCatalogResolved      = "CatalogResolved"
 	ReasonProgramNotFound      = "ProgramNotFound"

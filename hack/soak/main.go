@@ -9,6 +9,8 @@
 // work-queue depths, API results and reconcile errors from its metrics; every
 // -row it prints a table row. At the end it prints the verdicts (verdict.go),
 // writes every sample as JSON under -out and exits non-zero when one fails.
+// -records-store postgres keeps the records in the records server on a
+// throwaway PostgreSQL (harness.StartPostgresRecords, as make chaos does).
 package main
 
 import (
@@ -34,6 +36,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/test/testenv"
@@ -59,6 +62,7 @@ type config struct {
 	timeout      time.Duration
 	out          string
 	pprof        string
+	recordsStore string
 }
 
 func main() {
@@ -81,6 +85,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 3*time.Minute, "after the load, longest wait for every partner to hold the tier its evidence qualifies for (longer is an error)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "longest wait for the initial convergence")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON of the samples (relative: under the repository root)")
+	flag.StringVar(&c.recordsStore, "records-store", "crd", "where the DecisionRecords are kept: crd (etcd, through the CRD) or postgres (the records server, its own process, on a throwaway PostgreSQL, registered by its APIService)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save its heap profile at the end of each quarter, as heap-q1.pprof ... heap-q4.pprof beside its log (compare: go tool pprof -base heap-q2.pprof heap-q4.pprof)")
 	flag.Parse()
 	if err := c.check(); err != nil {
@@ -107,6 +112,8 @@ func (c config) check() error {
 		return fmt.Errorf("-duration %s: at least 8 samples (-sample %s), two a quarter", c.duration, c.sample)
 	case c.row < c.sample || c.row%c.sample != 0:
 		return fmt.Errorf("-row %s must be a multiple of -sample %s", c.row, c.sample)
+	case c.recordsStore != "crd" && c.recordsStore != "postgres":
+		return fmt.Errorf("-records-store %q: crd or postgres", c.recordsStore)
 	case c.requestEvery <= 0 || c.dealEvery <= 0 || c.listingEvery <= 0 || c.protection <= 0 || c.grantFor <= 0:
 		return fmt.Errorf("-request-every, -deal-every, -listing-every, -protection and -grant-for must be positive")
 	}
@@ -208,7 +215,7 @@ func run(c config) (failed bool, err error) {
 	report := Report{Started: started.Format(time.RFC3339), Machine: map[string]any{"cpus": runtime.NumCPU(), "go": runtime.Version(), "os": runtime.GOOS + "/" + runtime.GOARCH},
 		Settings: map[string]any{"duration": c.duration.String(), "partners": c.partners, "rate": c.rate, "tierEvery": c.tierEvery,
 			"sample": c.sample.String(), "requestEvery": c.requestEvery.String(), "grantFor": c.grantFor.String(), "dealEvery": c.dealEvery.String(),
-			"winEvery": c.winEvery, "protection": c.protection.String(), "listingEvery": c.listingEvery.String(), "listings": c.listings}}
+			"winEvery": c.winEvery, "protection": c.protection.String(), "listingEvery": c.listingEvery.String(), "listings": c.listings, "recordsStore": c.recordsStore}}
 
 	fmt.Println("building the manager ...")
 	bin, err := harness.BuildManager(ctx, root)
@@ -216,11 +223,20 @@ func run(c config) (failed bool, err error) {
 		return false, err
 	}
 	dir := filepath.Join(root, "bin", "soak", stamp)
-	cl, err := harness.Start(ctx, dir)
-	if err != nil {
+	var cl *harness.Cluster
+	if c.recordsStore == "postgres" {
+		fmt.Println("building the records server, starting PostgreSQL and a control plane for it ...")
+		pr, err := harness.StartPostgresRecords(ctx, root, dir)
+		if err != nil {
+			return false, err
+		}
+		defer pr.Stop()
+		cl = pr.Cluster
+	} else if cl, err = harness.Start(ctx, dir); err != nil {
 		return false, err
+	} else {
+		defer cl.Stop()
 	}
-	defer cl.Stop()
 	cl.SetManagerBinary(bin)
 	keys, err := harness.WriteSealKey(dir)
 	if err != nil {
@@ -463,8 +479,11 @@ func objects(ctx context.Context, cl *harness.Cluster, ns string) map[string]flo
 	for _, k := range counted {
 		var list metav1.PartialObjectMetadataList
 		gv := v1alpha1.GroupVersion
-		if k.kind == "Event" {
+		switch k.kind {
+		case "Event":
 			gv = corev1.SchemeGroupVersion
+		case "DecisionRecord":
+			gv = recordsv1alpha1.GroupVersion
 		}
 		list.SetGroupVersionKind(gv.WithKind(k.kind + "List"))
 		var opts []client.ListOption

@@ -211,6 +211,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 	// One chain for every controller that records: a partner's records are
 	// chained one at a time in this process.
 	chain := &controllers.Chain{Client: c, Reader: mgr.GetAPIReader(), Seals: o.Seals, Clock: o.Clock, Events: mgr.GetEventRecorder(controllers.FieldOwner)}
+	tierRecorder := &controllers.TierRecorder{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals, Chain: chain}
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{
@@ -226,13 +227,14 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 		"dealregistration": &controllers.DealReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals, Chain: chain,
 		},
-		"tierrecord": &controllers.TierRecorder{Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals, Chain: chain},
+		"tierrecord": tierRecorder,
 		"jointbusinessplan": &controllers.PlanReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Seals: o.Seals,
 		},
 		"partner": &controllers.PartnerReconciler{
 			Client: c, APIReader: mgr.GetAPIReader(), Clock: o.Clock, Recorder: mgr.GetEventRecorder(controllers.FieldOwner), Seals: o.Seals,
-			Heads: mgr.GetCache(),
+			Heads:       mgr.GetCache(),
+			TierRecords: tierRecorder,
 		},
 	} {
 		if err := r.SetupWithManager(mgr, o.Controllers); err != nil {

@@ -36,6 +36,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MinRecordRetention, "min-record-retention", o.MinRecordRetention, "the least spec.recordRetention a PartnerProgram may set (0: one year); a program with less is refused at admission")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "how often every cached object is reconciled again even when nothing changed (0: controller-runtime's default, 10h)")
 	fs.IntVar(&o.Controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controllers.MaxConcurrentReconciles, "reconciles each controller runs at once")
+	fs.DurationVar(&o.Controllers.RecordRetryMaxDelay, "record-retry-max-delay", o.Controllers.RecordRetryMaxDelay, "longest wait before a controller that creates decision records retries (the records store down); records are made at most this long after the store is back (0: 30s)")
 }
 
 type float32Value float32

@@ -32,47 +32,25 @@ type RecordsEnv struct {
 	Records  *harness.RecordsServer
 }
 
-// recordsDatabase is the database the records server keeps records in.
-const recordsDatabase = "records"
-
-// SetupRecords builds the manager and the records server from root, starts
-// PostgreSQL, a control plane under dir ready for the records server, the
-// records server registered by its APIService, and installs the load's
-// program as Setup does.
+// SetupRecords builds the manager from root, starts the records store
+// (harness.StartPostgresRecords: PostgreSQL, a control plane under dir ready
+// for the records server, the records server registered by its APIService),
+// and installs the load's program as Setup does.
 func SetupRecords(ctx context.Context, root, dir string) (*RecordsEnv, error) {
 	mgr, err := harness.BuildManager(ctx, root)
 	if err != nil {
 		return nil, err
 	}
-	rsBin, err := harness.BuildRecordsServer(ctx, root)
+	pr, err := harness.StartPostgresRecords(ctx, root, dir)
 	if err != nil {
 		return nil, err
 	}
-	pg, err := postgres.Start(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e := &RecordsEnv{Postgres: pg}
-	fail := func(err error) (*RecordsEnv, error) { e.Stop(); return nil, err }
-	dsn, err := pg.CreateDatabase(ctx, recordsDatabase)
-	if err != nil {
-		return fail(err)
-	}
-	cl, err := harness.StartWith(ctx, dir, harness.Options{RecordsServer: true})
-	if err != nil {
-		return fail(err)
-	}
-	e.Env = &Env{Cluster: cl}
-	if e.Records, err = cl.StartRecordsServer(ctx, rsBin, dsn); err != nil {
-		return fail(err)
-	}
-	if err := e.Records.Register(ctx); err != nil {
-		return fail(err)
-	}
-	env, err := setup(ctx, cl, mgr, dir)
+	e := &RecordsEnv{Env: &Env{Cluster: pr.Cluster}, Postgres: pr.Postgres, Records: pr.Records}
+	env, err := setup(ctx, pr.Cluster, mgr, dir)
 	if err != nil {
 		e.Env = nil // setup stopped the cluster
-		return fail(err)
+		e.Stop()
+		return nil, err
 	}
 	e.Env = env
 	return e, nil
