@@ -359,11 +359,27 @@ func (c *Chain) resume(ctx context.Context, namespace, partner, resourceVersion 
 func createRecord(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
 	// A namespace being deleted takes its records with it; one it refuses to
 	// hold is not lost, and retrying would only fail again until it is gone.
-	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
+	if err := timedCreate(ctx, c, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
 		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return err
 	}
 	return nil
+}
+
+// timedCreate creates rec in the records store, timing the round trip
+// (partnergov_record_create_duration_seconds).
+func timedCreate(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
+	start := time.Now()
+	err := c.Create(ctx, rec)
+	result := "created"
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		result = "exists"
+	case err != nil:
+		result = "error"
+	}
+	recordCreateSeconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	return err
 }
 
 // errNameTaken is a record name held by a record of another decision.
@@ -388,7 +404,7 @@ func (c *Chain) nameTaken(ctx context.Context, rec, stored *recordsv1alpha1.Deci
 // name while the head was written, and the head now names a record the store
 // does not hold, which `history --verify` names.
 func (c *Chain) createChained(ctx context.Context, next *recordsv1alpha1.DecisionRecord) error {
-	err := c.Client.Create(ctx, next)
+	err := timedCreate(ctx, c.Client, next)
 	switch {
 	case err == nil, apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 		return nil
