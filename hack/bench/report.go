@@ -71,6 +71,13 @@ type Result struct {
 	DecisionLow        Latency
 	UpdateRoundTripLow Latency
 	Admission          Latency
+	// RecordsStore is where the manager recorded the decisions (crd or
+	// postgres; "" in results from before the flag: crd).
+	RecordsStore string `json:",omitempty"`
+	// RecordCreate is the manager's record creates to that store during the
+	// Decision phase, with the upper bounds of the histogram buckets
+	// (partnergov_record_create_duration_seconds) its percentiles fall in.
+	RecordCreate Latency
 	PeakRSSMiB         float64
 	PeakHeapMiB        float64
 	// ConvergenceCPUSeconds is the manager's CPU (user and system) from
