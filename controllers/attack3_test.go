@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
+	"github.com/partnergov/partnergov/internal/record"
 )
 
 // Rule 7, a sealed decision has one place in history: a recorded decision
@@ -60,4 +62,87 @@ func TestARecordedDecisionBrokenInPlaceHoldsTheRequest(t *testing.T) {
 	g.Expect(decide(bob, r, "manager", v1alpha1.DecisionApprove)).To(Succeed())
 	eventually(g, behind).Should(Succeed())
 	g.Consistently(behind).WithTimeout(3 * time.Second).WithPolling(300 * time.Millisecond).Should(Succeed())
+}
+
+// headRolledBackFixture: a partner promoted to select and demoted to entry,
+// both recorded, with the head sealed after the promotion (promotedHead) and
+// the demoted status; from then on a demotion from select waits an hour.
+func headRolledBackFixture(t *testing.T, g *WithT) (f *reviewFixture, entry, selectTier string, promotedHead *v1alpha1.RecordChain, demoted *v1alpha1.Partner, at int) {
+	f, entry, selectTier = effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
+	crm := qualifyForSelect(t, g, f.partner)
+	eventually(g, func(g Gomega) {
+		p := getPartner(g, f.partner)
+		g.Expect(p.Status.Tier).To(Equal(selectTier))
+		promotedHead = headOf(g, p)
+		g.Expect(promotedHead.Spec.NewestTierChange).NotTo(BeNil())
+		g.Expect(promotedHead.Spec.NewestTierChange.Name).To(Equal(record.TierChangeName(p, p.Status.History[len(p.Status.History)-1])), "the promotion is recorded")
+	}).Should(Succeed())
+	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "10", time.Now())).To(Succeed())
+	eventually(g, func(g Gomega) {
+		demoted = getPartner(g, f.partner)
+		g.Expect(demoted.Status.Tier).To(Equal(entry))
+		at = slices.IndexFunc(demoted.Status.History, func(d v1alpha1.TierDecision) bool { return d.From == selectTier && d.To == entry })
+		g.Expect(at).To(BeNumerically(">", 0))
+		g.Expect(headOf(g, demoted).Spec.NewestTierChange.Name).To(Equal(record.TierChangeName(demoted, demoted.Status.History[at])), "the demotion is recorded")
+	}).Should(Succeed())
+	updateTier(g, selectTier, func(t *v1alpha1.PartnerTier) { t.Spec.DemotionGracePeriod = &metav1.Duration{Duration: time.Hour} })
+	return f, entry, selectTier, promotedHead, demoted, at
+}
+
+// cutToPromotion writes demoted's status back to before its demotion (select,
+// an hour of grace) past the webhooks.
+func cutToPromotion(t *testing.T, g *WithT, f *reviewFixture, selectTier string, demoted *v1alpha1.Partner, at int) {
+	restore := withoutStatusGuards(t, g)
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getPartner(g, f.partner)
+		rank, grace := int32(1), metav1.NewTime(time.Now().Add(time.Hour).Truncate(time.Second))
+		forged.Status.Tier, forged.Status.TierRank, forged.Status.DemotionDeadline = selectTier, &rank, &grace
+		forged.Status.History = demoted.Status.History[:at]
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+}
+
+// Rule 7, a sealed decision has one place in history: the anchor of a
+// partner's newest recorded tier decision is the records', not whatever head
+// is stored. With the RecordChain webhook gone, the head sealed after the
+// partner's promotion (read by anyone who may read RecordChains) is written
+// back over the head that names its demotion; its seal still verifies (it is
+// bound to no moment), so a status then cut back to the promotion, the tier
+// with an hour of grace, must still be found behind the stored records.
+func TestAnOlderSealedHeadRestoredDoesNotHideARollback(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, selectTier, promotedHead, demoted, at := headRolledBackFixture(t, g)
+
+	withoutValidatingWebhooks(t, g, "vrecordchain.governance.partnergov.io")
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		head := headOf(g, demoted)
+		head.Spec = promotedHead.Spec
+		return admin.Update(ctx, head)
+	})).To(Succeed())
+	cutToPromotion(t, g, f, selectTier, demoted, at)
+
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
+		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
+	}).Should(Succeed())
+}
+
+// Rule 7: with the RecordChain webhook gone, the head that names the
+// partner's demotion is deleted; a status then cut back to the promotion must
+// still be found behind the stored records.
+func TestADeletedHeadDoesNotHideARollback(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, selectTier, _, demoted, at := headRolledBackFixture(t, g)
+
+	withoutValidatingWebhooks(t, g, "vrecordchain.governance.partnergov.io")
+	g.Expect(admin.Delete(ctx, headOf(g, demoted))).To(Succeed())
+	cutToPromotion(t, g, f, selectTier, demoted, at)
+
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
+		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
+	}).Should(Succeed())
 }
