@@ -146,3 +146,25 @@ func TestADeletedHeadDoesNotHideARollback(t *testing.T) {
 		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
 	}).Should(Succeed())
 }
+
+// Rule 7: with the RecordChain webhook gone, the head that names the
+// partner's demotion is rewritten without its anchor and seal; a status then
+// cut back to the promotion must still be found behind the stored records.
+func TestAnUnsealedHeadDoesNotHideARollback(t *testing.T) {
+	g := NewWithT(t)
+	f, entry, selectTier, _, demoted, at := headRolledBackFixture(t, g)
+
+	withoutValidatingWebhooks(t, g, "vrecordchain.governance.partnergov.io")
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		head := headOf(g, demoted)
+		head.Spec.NewestTierChange, head.Spec.Seal = nil, ""
+		return admin.Update(ctx, head)
+	})).To(Succeed())
+	cutToPromotion(t, g, f, selectTier, demoted, at)
+
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
+		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
+	}).Should(Succeed())
+}
