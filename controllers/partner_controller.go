@@ -193,8 +193,14 @@ func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1
 	if err := heads.Get(ctx, key, &rc); err != nil {
 		if !apierrors.IsNotFound(err) {
 			log.Error(err, "reading the partner's record chain head; its tier is decided without it", "recordChain", key)
+			return nil, nil
 		}
-		return nil, nil
+		return r.behindStoredRecords(ctx, partner)
+	}
+	if !headSealed(r.Seals, &rc, partner.Name) {
+		// Written past the webhooks (another partner's, or its seal broken):
+		// it says nothing, and the stored records are read instead.
+		return r.behindStoredRecords(ctx, partner)
 	}
 	if !tier.StatusBehindRecords(r.Seals, partner, HeadTierChange(r.Seals, &rc, partner.Name)) {
 		return nil, nil
@@ -216,6 +222,36 @@ func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1
 	}
 	if live.ResourceVersion != partner.ResourceVersion {
 		return nil, errStale
+	}
+	return recorded, nil
+}
+
+// behindStoredRecords is behindRecords for a partner without a head it can
+// trust (none stored: deleted past the webhooks, or no record made yet; or one
+// that is not the controller's): the newest TierChange record stored for the
+// partner is read instead, uncached, and then the partner, as with a head. A
+// partner without history has nothing to cut and costs no read.
+func (r *PartnerReconciler) behindStoredRecords(ctx context.Context, partner *v1alpha1.Partner) (*v1alpha1.RecordedDecision, error) {
+	if len(partner.Status.History) == 0 || !r.Seals.On() {
+		return nil, nil
+	}
+	recorded, err := storedTierChange(ctx, r.APIReader, partner.Namespace, partner.Name)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "reading the partner's tier records (its record chain head is missing or not sealed); its tier is decided without them")
+		return nil, nil
+	}
+	if !tier.StatusBehindRecords(r.Seals, partner, recorded) {
+		return nil, nil
+	}
+	var live v1alpha1.Partner
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(partner), &live); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if live.ResourceVersion != partner.ResourceVersion {
+		return nil, errStale
+	}
+	if !tier.StatusBehindRecords(r.Seals, &live, recorded) {
+		return nil, nil
 	}
 	return recorded, nil
 }
