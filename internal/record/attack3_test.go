@@ -20,7 +20,7 @@ import (
 // anchor in it).
 func TestEveryTierDecisionOfAHistoryHasItsOwnRecord(t *testing.T) {
 	p := partner()
-	at := metav1.NewTime(t0.Add(300 * 1e6)) // 12:00:00.3
+	at := metav1.NewTime(t0.Add(300 * 1e6))    // 12:00:00.3
 	later := metav1.NewTime(t0.Add(900 * 1e6)) // 12:00:00.9, the same whole second
 	history := []v1alpha1.TierDecision{
 		{Time: at, From: "gold", To: "silver", Reason: v1alpha1.ReasonDemoted, Sequence: 1},
