@@ -7,7 +7,10 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
@@ -166,5 +169,63 @@ func TestAnUnsealedHeadDoesNotHideARollback(t *testing.T) {
 		got := getPartner(g, f.partner)
 		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
 		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
+	}).Should(Succeed())
+}
+
+// Rule 7 must not stop the clock: a request held because its status is
+// behind its records (StatusBehindRecords) decides nothing, and so must give
+// nothing a pending request gives for as long as it is held. A partner whose
+// deal's extension request has its first stage's approval recorded writes the
+// request's status back to before it past the webhooks: the request is held
+// Pending, its second stage's SLA (onTimeout Deny) never fires, and "under
+// review" kept the deal protected past protectedUntil for as long as nobody
+// restored the status. The deal's protection ends when it was due.
+func TestARequestHeldBehindItsRecordsDoesNotExtendProtection(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("deals")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo: v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealRegistration}},
+		Stages: []v1alpha1.ReviewStage{stage("channel", 1, time.Hour, v1alpha1.TimeoutEscalate),
+			stage("finance", 1, 4*time.Second, v1alpha1.TimeoutDeny)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ReviewPath: path.Name,
+		Protection: &metav1.Duration{Duration: 8 * time.Second}, Extension: &metav1.Duration{Duration: time.Hour}}, 1)
+	d := f.register(g, f.partners[0], "held-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	until := getDeal(g, d).Status.ProtectedUntil.Time
+
+	g.Expect(admin.Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"extensionRequested":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	var pending *v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Extension).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Extension.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel"))
+		pending = q.DeepCopy()
+	}).Should(Succeed())
+	g.Expect(decide(reviewer(t, "channel-manager@example.com", path, "channel"), &q, "", v1alpha1.DecisionApprove)).To(Succeed())
+	eventually(g, func(g Gomega) {
+		got := getRequest(g, &q)
+		g.Expect(got.Status.CurrentStage).To(Equal("finance"))
+		g.Expect(got.Status.RecordedDecisions).To(BeEquivalentTo(1), "the approval is recorded")
+	}).Should(Succeed())
+
+	restore := withoutStatusGuards(t, g)
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getRequest(g, &q)
+		forged.Status = *pending.Status.DeepCopy()
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+	eventually(g, func(g Gomega) {
+		c := condition(getRequest(g, &q).Status.Conditions, v1alpha1.ConditionStatusBehindRecords)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "the request is held")
+	}).Should(Succeed())
+
+	time.Sleep(time.Until(until))
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealExpired), "protection due to end at %s is not kept by a request held behind its records", until)
 	}).Should(Succeed())
 }
