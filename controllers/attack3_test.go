@@ -229,3 +229,46 @@ func TestARequestHeldBehindItsRecordsDoesNotExtendProtection(t *testing.T) {
 		g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealExpired), "protection due to end at %s is not kept by a request held behind its records", until)
 	}).Should(Succeed())
 }
+
+// A decision gives protection only when sealed: a partner that writes its
+// deal's extension request Approved past the webhooks (no sealed decision
+// explains it: it gives nothing, effects.Unexplained) has the request final,
+// so no stage SLA ever denies it, and "under review (or unexplained)" kept the
+// deal protected past protectedUntil for good. The deal's protection ends when
+// it was due.
+func TestAnUnexplainedExtensionApprovalDoesNotExtendProtection(t *testing.T) {
+	g := NewWithT(t)
+	path := &v1alpha1.ReviewPath{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("deals")}, Spec: v1alpha1.ReviewPathSpec{
+		AppliesTo:       v1alpha1.AppliesTo{Types: []v1alpha1.RequestType{v1alpha1.RequestDealRegistration}},
+		Stages:          []v1alpha1.ReviewStage{stage("channel", 1, 4*time.Second, v1alpha1.TimeoutDeny)},
+		EscalationOwner: "vp-partnerships@example.com",
+	}}
+	create(t, path)
+	f := newDealFixture(t, g, v1alpha1.DealRegistrationRules{AutoApprove: &v1alpha1.DealAutoApproval{}, ReviewPath: path.Name,
+		Protection: &metav1.Duration{Duration: 8 * time.Second}, Extension: &metav1.Duration{Duration: time.Hour}}, 1)
+	d := f.register(g, f.partners[0], "unexplained-"+rand.String(4)+".com")
+	eventually(g, func(g Gomega) { g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealApproved)) }).Should(Succeed())
+	until := getDeal(g, d).Status.ProtectedUntil.Time
+
+	g.Expect(admin.Patch(ctx, getDeal(g, d), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"extensionRequested":true}}`)))).To(Succeed())
+	var q v1alpha1.ExceptionRequest
+	eventually(g, func(g Gomega) {
+		got := getDeal(g, d)
+		g.Expect(got.Status.Extension).NotTo(BeNil())
+		g.Expect(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: got.Status.Extension.Request}, &q)).To(Succeed())
+		g.Expect(q.Status.CurrentStage).To(Equal("channel"))
+	}).Should(Succeed())
+
+	restore := withoutStatusGuards(t, g)
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getRequest(g, &q)
+		forged.Status.Phase = v1alpha1.PhaseApproved
+		return admin.Status().Update(ctx, forged)
+	})).To(Succeed())
+	restore()
+
+	time.Sleep(time.Until(until))
+	eventually(g, func(g Gomega) {
+		g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealExpired), "protection due to end at %s is not kept by an approval no sealed decision explains", until)
+	}).Should(Succeed())
+}
