@@ -258,9 +258,21 @@ func HeadTierChange(seals *seal.Keys, rc *v1alpha1.RecordChain, partner string) 
 	return rc.Spec.NewestTierChange
 }
 
+// headSealed tells whether head rc is partner's and sealed by the controller
+// (with or without an anchor).
+func headSealed(seals *seal.Keys, rc *v1alpha1.RecordChain, partner string) bool {
+	return rc.Spec.Partner == partner && seals.Verify(rc.Spec.Seal, seal.ChainHead(rc.Namespace, rc.Spec)...)
+}
+
 // newestTierChange is the newest chained TierChange record partner has in
 // namespace, as a head's anchor; nil for none.
 func (c *Chain) newestTierChange(ctx context.Context, namespace, partner string) (*v1alpha1.RecordedDecision, error) {
+	return storedTierChange(ctx, c.Reader, namespace, partner)
+}
+
+// storedTierChange is the newest chained TierChange record partner has in
+// namespace, read through reader, as a head's anchor; nil for none.
+func storedTierChange(ctx context.Context, reader client.Reader, namespace, partner string) (*v1alpha1.RecordedDecision, error) {
 	labels := client.MatchingLabels{record.LabelType: string(recordsv1alpha1.DecisionTierChange)}
 	if len(validation.IsValidLabelValue(partner)) == 0 {
 		labels[record.LabelPartner] = partner
@@ -268,7 +280,7 @@ func (c *Chain) newestTierChange(ctx context.Context, namespace, partner string)
 	var newest *recordsv1alpha1.DecisionRecord
 	for cont := ""; ; {
 		var list recordsv1alpha1.DecisionRecordList
-		if err := c.Reader.List(ctx, &list, client.InNamespace(namespace), labels, client.Limit(resumeBatch), client.Continue(cont)); err != nil {
+		if err := reader.List(ctx, &list, client.InNamespace(namespace), labels, client.Limit(resumeBatch), client.Continue(cont)); err != nil {
 			return nil, fmt.Errorf("listing the tier records of partner %s in %s: %w", partner, namespace, err)
 		}
 		newest = newerTierChange(newest, list.Items, partner)
