@@ -247,11 +247,15 @@ const (
 	ReasonDealNotEntitled   = "NotEntitled"
 	ReasonDealIneligible    = "Ineligible"
 	ReasonDealReviewDenied  = "ReviewDenied"
-	ReasonDealHeld          = "HeldByAnother"
-	ReasonDealAutoApproved  = "AutoApproved"
-	ReasonDealReviewed      = "ReviewApproved"
-	ReasonDealProtectionEnd = "ProtectionEnded"
-	ReasonDealLostHolder    = "ProtectionLost"
+	// ReasonDealReviewUnexplained: the registration's review request is not
+	// being decided: Approved with no sealed decision explaining it, or held
+	// because its status is behind its records. It holds no customer.
+	ReasonDealReviewUnexplained = "ReviewUnexplained"
+	ReasonDealHeld              = "HeldByAnother"
+	ReasonDealAutoApproved      = "AutoApproved"
+	ReasonDealReviewed          = "ReviewApproved"
+	ReasonDealProtectionEnd     = "ProtectionEnded"
+	ReasonDealLostHolder        = "ProtectionLost"
 	// ReasonDealReserved: the customer is one of the program's reservedAccounts,
 	// which only the direct team holds (phase Rejected, like DirectEngaged).
 	ReasonDealReserved = "ReservedAccount"

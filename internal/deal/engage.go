@@ -664,6 +664,14 @@ func evaluate(in Input) Result {
 			approve(at, v1alpha1.ReasonDealReviewed, fmt.Sprintf("approved through review request %s", q.Name))
 		case q.Status.Phase == v1alpha1.PhaseDenied || q.Status.Phase == v1alpha1.PhaseExpired || q.Status.Phase == v1alpha1.PhaseWithdrawn:
 			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewDenied, "review request %s ended %s: %s", q.Name, q.Status.Phase, lastMessage(q))
+		case effects.Unexplained(q, in.Seals):
+			// Final, so no SLA ends it: the customer would be held for good.
+			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewUnexplained, "review request %s is Approved with no sealed decision explaining it (written past the admission webhooks): it approves nothing, and a review that is not being decided holds no customer; the customer goes to the next registration in line",
+				q.Name)
+		case heldBehindRecords(q):
+			// Its SLA frozen until its decisions are restored.
+			return end(v1alpha1.DealRejected, v1alpha1.ReasonDealReviewUnexplained, "review request %s is held: its status is behind its decision records (decisions cut past the admission webhooks), so it decides nothing and its SLA does not run; a review that is not being decided holds no customer, and the customer goes to the next registration in line",
+				q.Name)
 		}
 	default: // Submitted or Queued, and the key just taken
 		if conflictApproved(in, st) {

@@ -51,3 +51,50 @@ func TestAnExtensionRequestThatGivesNothingDoesNotHoldProtection(t *testing.T) {
 		})
 	}
 }
+
+// TestAReviewThatGivesNothingHoldsNoCustomer: a registration under review
+// holds its customer only while its review request is really being decided.
+// A review request Approved with no sealed decision explaining it (written
+// past the webhooks: final, so no SLA ends it) or held because its status is
+// behind its records (StatusBehindRecords: it decides nothing, its SLA
+// frozen) would keep the customer from the registrations in line for good:
+// the registration is rejected (ReviewUnexplained) and the key released. A
+// review still pending keeps it under review.
+func TestAReviewThatGivesNothingHoldsNoCustomer(t *testing.T) {
+	keys, _ := seal.New([]byte(strings.Repeat("k", 32)))
+	underReview := func() *v1alpha1.DealRegistration {
+		return registration("d1", now, inPhase(v1alpha1.DealUnderReview, func(s *v1alpha1.DealRegistrationStatus) {
+			s.Request = "d1-review-uid-d1"
+		}), func(d *v1alpha1.DealRegistration) {
+			d.Status.Seal = keys.Sign(seal.Standing(string(d.UID), d.Status)...)
+		})
+	}
+	review := func(phase v1alpha1.RequestPhase, conds ...metav1.Condition) *v1alpha1.ExceptionRequest {
+		return &v1alpha1.ExceptionRequest{ObjectMeta: metav1.ObjectMeta{Name: "d1-review-uid-d1"}, Status: v1alpha1.ExceptionRequestStatus{Phase: phase, Conditions: conds}}
+	}
+	held := metav1.Condition{Type: v1alpha1.ConditionStatusBehindRecords, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonStatusBehindRecords}
+	forgedApproval := metav1.Condition{Type: v1alpha1.ConditionApproved, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-time.Hour))}
+	for name, tc := range map[string]struct {
+		q          *v1alpha1.ExceptionRequest
+		want       v1alpha1.DealPhase
+		wantReason string
+		wantLock   Action
+	}{
+		"pending, still under review":                                 {review(v1alpha1.PhasePending), v1alpha1.DealUnderReview, "", 0},
+		"held behind its records, rejected and released":              {review(v1alpha1.PhasePending, held), v1alpha1.DealRejected, v1alpha1.ReasonDealReviewUnexplained, Release},
+		"approved with no sealed decision behind it, rejected, freed": {review(v1alpha1.PhaseApproved, forgedApproval), v1alpha1.DealRejected, v1alpha1.ReasonDealReviewUnexplained, Release},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Evaluate(Input{Now: now, Deal: underReview(), Partner: partner(resell), Program: program(nil), Lock: Lock{State: LockMine}, Review: tc.q, Seals: keys})
+			if r.Status.Phase != tc.want {
+				t.Fatalf("phase %s (%s), want %s", r.Status.Phase, r.Status.Message, tc.want)
+			}
+			if tc.wantReason != "" && r.Status.Reason != tc.wantReason {
+				t.Errorf("reason %s, want %s", r.Status.Reason, tc.wantReason)
+			}
+			if r.Lock != tc.wantLock {
+				t.Errorf("lock action %v, want %v", r.Lock, tc.wantLock)
+			}
+		})
+	}
+}
