@@ -71,6 +71,16 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	if behind := r.behindRecords(ctx, &request, program); behind != "" {
+		// Confirmed on the stored request, read after its records: a cache
+		// behind a decision another manager recorded (a failover) holds
+		// nothing, since a held review rejects its deal registration.
+		var live v1alpha1.ExceptionRequest
+		if err := r.APIReader.Get(ctx, req.NamespacedName, &live); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		if live.ResourceVersion != request.ResourceVersion {
+			return retryStale(ctrl.Result{}, errStale)
+		}
 		return r.hold(ctx, &request, behind, in.Now)
 	}
 	res := review.Evaluate(in)
