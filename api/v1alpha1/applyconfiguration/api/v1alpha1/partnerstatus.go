@@ -56,10 +56,10 @@ type PartnerStatusApplyConfiguration struct {
 	// same reconcile); the LMS integration enrolls partners from it.
 	Enablement *PartnerEnablementApplyConfiguration `json:"enablement,omitempty"`
 	// history holds the partner's present tier decisions, newest last, at most
-	// 20: the newest, those not recorded yet (newer than the newest recorded
-	// tier decision its RecordChain names), and those an active TierPromotion
-	// grant's marks are read from. Every decision is kept as a DecisionRecord
-	// (kubectl partnergov history).
+	// 20: the newest, the newest recorded one its RecordChain names and those
+	// after it (not recorded yet), and those an active TierPromotion grant's
+	// marks are read from; with no recorded decision known, the newest 20.
+	// Every decision is kept as a DecisionRecord (kubectl partnergov history).
 	History []TierDecisionApplyConfiguration `json:"history,omitempty"`
 }
 
