@@ -258,9 +258,21 @@ func HeadTierChange(seals *seal.Keys, rc *v1alpha1.RecordChain, partner string) 
 	return rc.Spec.NewestTierChange
 }
 
+// headSealed tells whether head rc is partner's and sealed by the controller
+// (with or without an anchor).
+func headSealed(seals *seal.Keys, rc *v1alpha1.RecordChain, partner string) bool {
+	return rc.Spec.Partner == partner && seals.Verify(rc.Spec.Seal, seal.ChainHead(rc.Namespace, rc.Spec)...)
+}
+
 // newestTierChange is the newest chained TierChange record partner has in
 // namespace, as a head's anchor; nil for none.
 func (c *Chain) newestTierChange(ctx context.Context, namespace, partner string) (*v1alpha1.RecordedDecision, error) {
+	return storedTierChange(ctx, c.Reader, namespace, partner)
+}
+
+// storedTierChange is the newest chained TierChange record partner has in
+// namespace, read through reader, as a head's anchor; nil for none.
+func storedTierChange(ctx context.Context, reader client.Reader, namespace, partner string) (*v1alpha1.RecordedDecision, error) {
 	labels := client.MatchingLabels{record.LabelType: string(recordsv1alpha1.DecisionTierChange)}
 	if len(validation.IsValidLabelValue(partner)) == 0 {
 		labels[record.LabelPartner] = partner
@@ -268,7 +280,7 @@ func (c *Chain) newestTierChange(ctx context.Context, namespace, partner string)
 	var newest *recordsv1alpha1.DecisionRecord
 	for cont := ""; ; {
 		var list recordsv1alpha1.DecisionRecordList
-		if err := c.Reader.List(ctx, &list, client.InNamespace(namespace), labels, client.Limit(resumeBatch), client.Continue(cont)); err != nil {
+		if err := reader.List(ctx, &list, client.InNamespace(namespace), labels, client.Limit(resumeBatch), client.Continue(cont)); err != nil {
 			return nil, fmt.Errorf("listing the tier records of partner %s in %s: %w", partner, namespace, err)
 		}
 		newest = newerTierChange(newest, list.Items, partner)
@@ -359,11 +371,27 @@ func (c *Chain) resume(ctx context.Context, namespace, partner, resourceVersion 
 func createRecord(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
 	// A namespace being deleted takes its records with it; one it refuses to
 	// hold is not lost, and retrying would only fail again until it is gone.
-	if err := c.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
+	if err := timedCreate(ctx, c, rec); err != nil && !apierrors.IsAlreadyExists(err) &&
 		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return err
 	}
 	return nil
+}
+
+// timedCreate creates rec in the records store, timing the round trip
+// (partnergov_record_create_duration_seconds).
+func timedCreate(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
+	start := time.Now()
+	err := c.Create(ctx, rec)
+	result := "created"
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		result = "exists"
+	case err != nil:
+		result = "error"
+	}
+	recordCreateSeconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	return err
 }
 
 // errNameTaken is a record name held by a record of another decision.
@@ -388,7 +416,7 @@ func (c *Chain) nameTaken(ctx context.Context, rec, stored *recordsv1alpha1.Deci
 // name while the head was written, and the head now names a record the store
 // does not hold, which `history --verify` names.
 func (c *Chain) createChained(ctx context.Context, next *recordsv1alpha1.DecisionRecord) error {
-	err := c.Client.Create(ctx, next)
+	err := timedCreate(ctx, c.Client, next)
 	switch {
 	case err == nil, apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 		return nil

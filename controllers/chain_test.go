@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
@@ -334,4 +335,38 @@ func TestANameTakenByAnotherDecisionIsNotTakenAsRecorded(t *testing.T) {
 	before := outcomeRecord(ns, partner, partner+"-q2")
 	g.Expect(c.Create(ctx, before.DeepCopy())).To(Succeed())
 	g.Expect(chain.Record(ctx, before)).To(Succeed())
+}
+
+// recordCreates is how many record creates the manager's registry has timed
+// with result.
+func recordCreates(g Gomega, result string) uint64 {
+	fams, err := metrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range fams {
+		if f.GetName() != "partnergov_record_create_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestEveryRecordCreateIsTimed: each create a Chain sends to the records
+// store is observed in partnergov_record_create_duration_seconds, by result,
+// so an operator (and make bench) sees what a record costs its store.
+func TestEveryRecordCreateIsTimed(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	chain := newChain(managerClient(t, g))
+	created := recordCreates(g, "created")
+	g.Expect(chain.Record(ctx, outcomeRecord(ns, "acme", "timed-1"))).To(Succeed())
+	g.Expect(chain.Record(ctx, outcomeRecord(ns, "acme", "timed-2"))).To(Succeed())
+	// At least: the suite's manager may record for other tests meanwhile.
+	g.Expect(recordCreates(g, "created")).To(BeNumerically(">=", created+2), "each record created is timed")
 }

@@ -32,6 +32,15 @@ var slaBreaches = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Exception requests escalated or denied because a stage's SLA passed, by type and review path.",
 }, []string{"type", "path"})
 
+// recordCreateSeconds times every DecisionRecord create the manager sends to
+// the records store, so an operator sees what the store (etcd through the CRD,
+// or the records server and its database) costs a decision's record.
+var recordCreateSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "partnergov_record_create_duration_seconds",
+	Help:    "Round trip of each DecisionRecord create to the records store, by result: created, exists (already stored, which counts as recorded) or error.",
+	Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1 ms to 33 s
+}, []string{"result"})
+
 var pendingDesc = prometheus.NewDesc("partnergov_requests_pending",
 	"Exception requests under review, by type, current stage and age bucket (under 1d, 1-3d, 3-7d, over 7d).",
 	[]string{"type", "stage", "age"}, nil)
@@ -425,6 +434,7 @@ func RegisterMetrics(reader client.Reader, elected <-chan struct{}) {
 	_ = metrics.Registry.Register(tierTransitions)
 	_ = metrics.Registry.Register(lifecycleTransitions)
 	_ = metrics.Registry.Register(slaBreaches)
+	_ = metrics.Registry.Register(recordCreateSeconds)
 	if registered != nil {
 		metrics.Registry.Unregister(registered)
 	}

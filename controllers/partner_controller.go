@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,6 +65,13 @@ type PartnerReconciler struct {
 	// TierRecords, the recorder of the tier decisions, tells which records it
 	// knows exist (holdTierDecision); nil: they are read from the API server.
 	TierRecords *TierRecorder
+
+	// sequences holds, by partner UID, the sequence of the newest tier
+	// decision seen in the partner's history. A history whose newest decision
+	// is older was cut back, and is checked against the stored records rather
+	// than the head: an older sealed head written back past the webhooks still
+	// verifies, and would vouch for the cut history.
+	sequences sync.Map // types.UID -> int64
 }
 
 // +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -170,10 +178,11 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 }
 
 // behindRecords returns the newest recorded tier decision the partner's
-// cached head names (newest, for status.history to drop the decisions up to
-// it: tier.Present), and the one that partner's stored history lacks (tier.StatusBehindRecords: the history was cut back
-// past its records), for the engine to decide the tier again; nil when the
-// history is not behind, or when that cannot be told.
+// cached, sealed head names (newest, for status.history to drop the decisions
+// before it: tier.Present; nil without such a head), and the one that
+// partner's stored history lacks (tier.StatusBehindRecords: the history was
+// cut back past its records), for the engine to decide the tier again; nil
+// when the history is not behind, or when that cannot be told.
 //
 // The cached head is read first (one per partner); a detection is then
 // confirmed with uncached reads, the head first and then the partner: the
@@ -184,6 +193,18 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // evaluated again). A head that cannot be read, or that is not sealed by the
 // controller, holds nothing: a tier decision never waits for it.
 func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1.Partner) (newest, behind *v1alpha1.RecordedDecision, err error) {
+	var newestSeq int64
+	if h := partner.Status.History; len(h) > 0 {
+		newestSeq = h[len(h)-1].Sequence
+	}
+	if seen, ok := r.sequences.Load(partner.UID); ok && newestSeq < seen.(int64) {
+		recorded, checked, err := r.behindStoredRecords(ctx, partner)
+		if checked && recorded == nil && err == nil {
+			r.sequences.Store(partner.UID, newestSeq) // the records agree with the history
+		}
+		return nil, recorded, err
+	}
+	r.sequences.Store(partner.UID, newestSeq)
 	key := types.NamespacedName{Namespace: partner.Namespace, Name: record.ChainName(partner.Name)}
 	heads := r.Heads
 	if heads == nil {
@@ -194,8 +215,16 @@ func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1
 	if err := heads.Get(ctx, key, &rc); err != nil {
 		if !apierrors.IsNotFound(err) {
 			log.Error(err, "reading the partner's record chain head; its tier is decided without it", "recordChain", key)
+			return nil, nil, nil
 		}
-		return newest, nil, nil
+		recorded, _, err := r.behindStoredRecords(ctx, partner)
+		return nil, recorded, err
+	}
+	if !headSealed(r.Seals, &rc, partner.Name) {
+		// Written past the webhooks (another partner's, or its seal broken):
+		// it says nothing, and the stored records are read instead.
+		recorded, _, err := r.behindStoredRecords(ctx, partner)
+		return nil, recorded, err
 	}
 	newest = HeadTierChange(r.Seals, &rc, partner.Name).DeepCopy()
 	if !tier.StatusBehindRecords(r.Seals, partner, newest) {
@@ -220,6 +249,38 @@ func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1
 		return newest, nil, errStale
 	}
 	return newest, recorded, nil
+}
+
+// behindStoredRecords is behindRecords for a partner without a head it can
+// trust (none stored: deleted past the webhooks, or no record made yet; one
+// that is not the controller's; or a history seen cut back, which an older
+// sealed head would vouch for): the newest TierChange record stored for the
+// partner is read instead, uncached, and then the partner, as with a head.
+// checked says the records were read. A partner without history has nothing
+// to cut and costs no read.
+func (r *PartnerReconciler) behindStoredRecords(ctx context.Context, partner *v1alpha1.Partner) (recorded *v1alpha1.RecordedDecision, checked bool, err error) {
+	if len(partner.Status.History) == 0 || !r.Seals.On() {
+		return nil, true, nil
+	}
+	recorded, err = storedTierChange(ctx, r.APIReader, partner.Namespace, partner.Name)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "reading the partner's tier records (its record chain head is missing or not sealed, or its history was cut); its tier is decided without them")
+		return nil, false, nil
+	}
+	if !tier.StatusBehindRecords(r.Seals, partner, recorded) {
+		return nil, true, nil
+	}
+	var live v1alpha1.Partner
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(partner), &live); err != nil {
+		return nil, false, client.IgnoreNotFound(err)
+	}
+	if live.ResourceVersion != partner.ResourceVersion {
+		return nil, false, errStale
+	}
+	if !tier.StatusBehindRecords(r.Seals, &live, recorded) {
+		return nil, true, nil
+	}
+	return recorded, true, nil
 }
 
 // dealMetrics computes the partner's Deals metrics from the won registrations

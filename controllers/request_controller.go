@@ -210,7 +210,8 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 // each under a name derived from its index, so a record of the next index
 // (len(status.decisions)) means decisions were cut from the status (a final
 // Deny, say, leaving it Pending), and a record at an unrecorded index that
-// holds another decision means one was cut and another written in its place.
+// holds another decision, or the recorded decision with its seal broken (it no
+// longer counts), means one was cut and another written in its place.
 // Records are read uncached (one read per stored decision and one for the
 // next index), for requests not yet final only; when the
 // records store cannot be read the request is decided as it is (a decision
@@ -242,6 +243,15 @@ func (r *RequestReconciler) behindRecords(ctx context.Context, q *v1alpha1.Excep
 			return fmt.Sprintf("status.decisions holds %d stage decision(s), but record %s holds decision %d (%s at stage %s by %s at %s): decisions were cut from the status past the admission webhooks. "+
 				"The request decides nothing until its decisions are restored (kubectl partnergov history %s)",
 				n, stored.Name, n, stored.Spec.Reason, stored.Spec.Stage, stored.Spec.Actor, stored.Spec.Time.UTC().Format(time.RFC3339), q.Spec.Partner)
+		case !r.Seals.Verify(q.Status.Decisions[i].Seal, seal.Decision(string(q.UID), i, q.Status.Decisions[i])...):
+			// Only sealed decisions are recorded: the decision at a recorded
+			// index that no longer verifies in its place (its seal, or a field
+			// the record does not hold such as its rationale, changed past the
+			// webhooks) counts for nothing, as if it were cut.
+			d := q.Status.Decisions[i]
+			return fmt.Sprintf("status.decisions[%d] (%s at stage %s by %s), recorded as %s, no longer carries a valid seal: it was altered past the admission webhooks and counts for nothing. "+
+				"The request decides nothing until its decisions are restored (kubectl partnergov history %s)",
+				i, d.Decision, d.Stage, d.Reviewer, stored.Name, q.Spec.Partner)
 		case !record.SameDecision(&stored, want[i-from]):
 			d := q.Status.Decisions[i]
 			return fmt.Sprintf("status.decisions[%d] (%s at stage %s by %s) is not the decision record %s holds (%s at stage %s by %s at %s): the recorded decision was cut from the status past the admission webhooks and another written in its place. "+

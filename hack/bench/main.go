@@ -14,11 +14,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,6 +66,7 @@ type config struct {
 	recordPartners  int
 	historyRecords  int
 	recordStores    string
+	partnersStore   string
 }
 
 func main() {
@@ -90,6 +93,7 @@ func main() {
 	flag.IntVar(&c.records, "records", 0, "DecisionRecords the records phase creates as the manager, on its own control plane (0: no records phase)")
 	flag.IntVar(&c.recordPartners, "record-partners", 100, "partners the records phase spreads its records over")
 	flag.StringVar(&c.recordStores, "records-store", "crd,postgres", "stores the records phase measures, comma-separated: crd (etcd) and postgres (the records server on a throwaway PostgreSQL)")
+	flag.StringVar(&c.partnersStore, "partners-records-store", "crd", "where the manager records the partner sizes' decisions: crd (etcd) or postgres (the records server on a throwaway PostgreSQL); the decision phase reports each record create's round trip to it")
 	flag.IntVar(&c.historyRecords, "history-records", 10000, "records of the one partner whose history the records phase reads, page by page")
 	flag.StringVar(&c.memoryLimit, "memory-limit", "", "run the manager as in a container with this memory limit (a quantity such as 160Mi, or \"auto\" for the sizing rule of docs/performance.md): GOMEMLIMIT is set to the share of it automemlimit would set; empty: no limit")
 	flag.StringVar(&c.pprof, "pprof", "", "serve the manager's pprof on this address (e.g. 127.0.0.1:6060) and save heap and CPU profiles of convergence, a CPU profile and a goroutine dump of the decision phase and kube-apiserver's CPU profile of it, under bin/bench/N/")
@@ -131,6 +135,9 @@ func main() {
 		os.Exit(2)
 	case c.records < 0 || c.recordPartners < 1:
 		fmt.Fprintln(os.Stderr, "bench: -records must be at least 0 and -record-partners at least 1")
+		os.Exit(2)
+	case c.partnersStore != "crd" && c.partnersStore != "postgres":
+		fmt.Fprintf(os.Stderr, "bench: -partners-records-store %q: crd or postgres\n", c.partnersStore)
 		os.Exit(2)
 	case len(c.sizes) == 0 && c.deals == 0 && c.records == 0:
 		fmt.Fprintln(os.Stderr, "bench: nothing to measure: -n none, -deals 0 and -records 0")
@@ -250,12 +257,24 @@ func resultsDir(root, out string) string {
 
 // measure runs every phase for one N on a fresh control plane.
 func measure(ctx context.Context, c config, root, bin string, n int) (Result, error) {
-	r := Result{Partners: n}
-	cl, err := harness.Start(ctx, filepath.Join(root, "bin", "bench", strconv.Itoa(n)))
-	if err != nil {
-		return r, err
+	r := Result{Partners: n, RecordsStore: c.partnersStore}
+	dir := filepath.Join(root, "bin", "bench", strconv.Itoa(n))
+	var cl *harness.Cluster
+	if c.partnersStore == "postgres" {
+		fmt.Println("building the records server, starting PostgreSQL and a control plane for it ...")
+		pr, err := harness.StartPostgresRecords(ctx, root, dir)
+		if err != nil {
+			return r, err
+		}
+		defer pr.Stop()
+		cl = pr.Cluster
+	} else {
+		var err error
+		if cl, err = harness.Start(ctx, dir); err != nil {
+			return r, err
+		}
+		defer cl.Stop()
 	}
-	defer cl.Stop()
 	cl.SetManagerBinary(bin)
 	// The harness holds the lease while it loads the program: the manager serves
 	// the webhooks (evidence goes through them) but decides nothing yet.
@@ -464,10 +483,19 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 		time.Sleep(c.decisionFor / 2)
 		<-profile(c.pprof, "goroutine?debug=1", filepath.Join(cl.Dir, "goroutines-decisions.txt"))
 	}()
+	createsBefore, err := mgr.Metrics()
+	if err != nil {
+		return r, err
+	}
 	lat, rtts, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRate, c.decisionFor, c.convergeBudget)
 	if err != nil {
 		return r, err
 	}
+	createsAfter, err := mgr.Metrics()
+	if err != nil {
+		return r, err
+	}
+	r.RecordCreate = histogramLatency(createsBefore, createsAfter, "partnergov_record_create_duration_seconds")
 	<-decisionCPU
 	<-apiserverCPU
 	_ = mgr.SaveMetrics(filepath.Join(cl.Dir, "metrics-after-decisions.txt"))
@@ -475,6 +503,8 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	r.Decision, r.UpdateRoundTrip = latency(lat), latency(rtts)
 	fmt.Printf("decision latency at %d updates/s: %d samples, p50 %.0fms, p99 %.0fms (of which the update's own round trip: p50 %.0fms, p99 %.0fms)\n",
 		c.decisionRate, len(lat), r.Decision.P50ms, r.Decision.P99ms, r.UpdateRoundTrip.P50ms, r.UpdateRoundTrip.P99ms)
+	fmt.Printf("  record creates to the %s store meanwhile: %d, p50 ≤ %.0fms, p99 ≤ %.0fms (upper bounds of the manager's histogram buckets)\n",
+		c.partnersStore, r.RecordCreate.Samples, r.RecordCreate.P50ms, r.RecordCreate.P99ms)
 	// The same at a lower rate: the latency of the controller when the API
 	// server it shares the machine with is not saturated.
 	if c.decisionRateLow > 0 {
@@ -700,6 +730,37 @@ func quiet(ctx context.Context, m *harness.Manager) (harness.Writes, error) {
 		last = now
 	}
 	return last, nil
+}
+
+// histogramLatency is the samples a histogram of the manager's (in seconds,
+// every series summed) gained between two scrapes, with the upper bounds of
+// the buckets its 50th and 99th percentiles fall in (the largest bound for
+// one above them all).
+func histogramLatency(before, after harness.Metrics, name string) Latency {
+	b, a := before.Buckets(name), after.Buckets(name)
+	var bounds []float64 // finite: JSON has no +Inf
+	for le := range a {
+		if !math.IsInf(le, 1) {
+			bounds = append(bounds, le)
+		}
+	}
+	slices.Sort(bounds)
+	total := a[math.Inf(1)] - b[math.Inf(1)]
+	out := Latency{Samples: int(total)}
+	if total == 0 {
+		return out
+	}
+	quantile := func(q float64) float64 {
+		for _, le := range bounds {
+			if a[le]-b[le] >= q*total {
+				return le * 1000
+			}
+		}
+		// Above the largest bound (33 s, a create that timed out): that bound.
+		return bounds[len(bounds)-1] * 1000
+	}
+	out.P50ms, out.P99ms = quantile(0.50), quantile(0.99)
+	return out
 }
 
 func latency(sorted []time.Duration) Latency {

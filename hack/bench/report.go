@@ -71,8 +71,15 @@ type Result struct {
 	DecisionLow        Latency
 	UpdateRoundTripLow Latency
 	Admission          Latency
-	PeakRSSMiB         float64
-	PeakHeapMiB        float64
+	// RecordsStore is where the manager recorded the decisions (crd or
+	// postgres; "" in results from before the flag: crd).
+	RecordsStore string `json:",omitempty"`
+	// RecordCreate is the manager's record creates to that store during the
+	// Decision phase, with the upper bounds of the histogram buckets
+	// (partnergov_record_create_duration_seconds) its percentiles fall in.
+	RecordCreate Latency
+	PeakRSSMiB   float64
+	PeakHeapMiB  float64
 	// ConvergenceCPUSeconds is the manager's CPU (user and system) from
 	// taking the lease until quiet after convergence.
 	ConvergenceCPUSeconds float64
@@ -193,16 +200,30 @@ func (r Report) Print(w io.Writer) {
 
 // printSizes writes the table of the partner sizes.
 func (r Report) printSizes(w io.Writer) {
-	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | decision at the low rate p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | record creates meanwhile p50/p99 ms | decision at the low rate p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %.1f / %.1f | %.0f | %.0f |\n",
+		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %s | %.1f / %.1f | %.0f | %.0f |\n",
 			x.Partners, x.Convergence.Seconds, x.Convergence.PlainSeconds, x.Convergence.PlainMinSeconds, x.Convergence.Ratio, x.Convergence.MinRatio,
 			x.Wave.Seconds, x.Wave.PlainSeconds, x.Wave.PlainMinSeconds, x.Wave.Ratio, x.Wave.MinRatio,
 			x.Convergence.Writes/float64(x.Partners), x.Wave.Writes/float64(x.Wave.Changed), x.Wave.Events/float64(x.Wave.Changed),
-			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, low(r.Settings.DecisionRateLow, x.DecisionLow), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
+			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, recordCreates(x), low(r.Settings.DecisionRateLow, x.DecisionLow), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
 	}
 	fmt.Fprintln(w)
+}
+
+// recordCreates is a size's record creates during its decision phase: the
+// store, the count and the bucket bounds of p50/p99 ("-" in results from
+// before they were measured).
+func recordCreates(x Result) string {
+	if x.RecordCreate.Samples == 0 {
+		return "-"
+	}
+	store := x.RecordsStore
+	if store == "" {
+		store = "crd"
+	}
+	return fmt.Sprintf("%s: %d, ≤%.0f / ≤%.0f", store, x.RecordCreate.Samples, x.RecordCreate.P50ms, x.RecordCreate.P99ms)
 }
 
 // Goals checks issue 7's goals against the results.

@@ -540,13 +540,20 @@ func evaluate(in Input) Result {
 		return end(v1alpha1.DealRejected, v1alpha1.ReasonDealDuplicate, "partner %s already registered customer %s for %s in registration %s (phase %s): one registration per partner, customer and product line",
 			d.Spec.Partner, domain, d.Spec.ProductLine, o.Name, dash(string(o.Status.Phase)))
 	}
+	stalled := false // the extension request is not being decided
 	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && d.Spec.ExtensionRequested && (st.Extension == nil || st.Extension.Result == "") {
 		// The one extension: asked for, then decided through its request.
 		name := ExtensionName(d)
 		st.Extension = &v1alpha1.DealExtension{Request: name}
 		switch q := in.Extension; {
-		case q == nil || q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending || effects.Unexplained(q, in.Seals):
+		case q == nil || (q.Status.Phase == "" || q.Status.Phase == v1alpha1.PhasePending) && !heldBehindRecords(q):
 			// Under review (or about to be): protection holds until it is decided.
+		case effects.Unexplained(q, in.Seals) || heldBehindRecords(q):
+			// Approved with no sealed decision explaining it (final: no SLA
+			// ends it), or held as its status is behind its records (its SLA
+			// frozen): it is not being decided, and holds nothing past
+			// protectedUntil. It stays undecided (no result).
+			stalled = true
 		case effects.Approved(q, in.Seals):
 			at := in.Now
 			if t := effects.ApprovedAt(q, in.Seals); t != nil {
@@ -565,7 +572,7 @@ func evaluate(in Input) Result {
 		}
 	}
 	if st.Phase == v1alpha1.DealApproved && st.ProtectedUntil != nil && !in.Now.Before(st.ProtectedUntil.Time) &&
-		(st.Extension == nil || st.Extension.Result != "") {
+		(st.Extension == nil || st.Extension.Result != "" || stalled) {
 		return end(v1alpha1.DealExpired, v1alpha1.ReasonDealProtectionEnd, "protection ended at %s without a reported outcome; the customer goes to the next registration in line",
 			st.ProtectedUntil.UTC().Format(time.RFC3339))
 	}
@@ -1318,4 +1325,11 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// heldBehindRecords reports whether request q is held because its status is
+// behind its records (condition StatusBehindRecords): it decides nothing, and
+// its SLA does not run, until its decisions are restored.
+func heldBehindRecords(q *v1alpha1.ExceptionRequest) bool {
+	return q != nil && meta.IsStatusConditionTrue(q.Status.Conditions, v1alpha1.ConditionStatusBehindRecords)
 }

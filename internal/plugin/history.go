@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // outputWide is the table with the WHY column uncut.
@@ -35,6 +37,7 @@ const whyWidth = 80
 func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	var opts HistoryOptions
 	var verify bool
+	var sealKeyFile string
 	cmd := &cobra.Command{
 		Use:   "history PARTNER [-n NAMESPACE] [--limit N] [-o table|wide|json|yaml] [--verify]",
 		Short: "List a partner's decision records, newest first (also after the partner was deleted), or verify their chain",
@@ -52,8 +55,21 @@ func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptio
 				return err
 			}
 			key := types.NamespacedName{Namespace: ns, Name: args[0]}
+			if sealKeyFile != "" && !verify {
+				return fmt.Errorf("--seal-key-file is for --verify: it checks the head's seal")
+			}
 			if verify {
-				v, err := VerifyHistory(cmd.Context(), c, key, time.Now())
+				var keys *seal.Keys
+				if sealKeyFile != "" {
+					data, err := os.ReadFile(sealKeyFile)
+					if err != nil {
+						return fmt.Errorf("--seal-key-file: %w", err)
+					}
+					if keys, err = seal.Parse(data); err != nil {
+						return fmt.Errorf("--seal-key-file %s: %w", sealKeyFile, err)
+					}
+				}
+				v, err := VerifyHistoryWith(cmd.Context(), c, key, time.Now(), keys)
 				if err != nil {
 					return err
 				}
@@ -71,6 +87,8 @@ func historyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptio
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "show only the N newest records (0: all)")
 	cmd.Flags().BoolVar(&verify, "verify", false,
 		"check the partner's whole record chain against itself and its sealed head (RecordChain) instead of listing it; exits non-zero when anything is wrong")
+	cmd.Flags().StringVar(&sealKeyFile, "seal-key-file", "",
+		"with --verify, also check the head's seal with the manager's seal keys (the file its --seal-key-file reads: the current key first, then previous ones); without it the head is trusted as read")
 	return cmd
 }
 
@@ -140,6 +158,14 @@ const verifyAttempts = 5
 // at now. The head is read before and after the records; when it moved in
 // between (a decision was recorded meanwhile), it reads again.
 func VerifyHistory(ctx context.Context, c client.Client, key types.NamespacedName, now time.Time) (record.Verification, error) {
+	return VerifyHistoryWith(ctx, c, key, now, nil)
+}
+
+// VerifyHistoryWith is VerifyHistory that also checks the head's seal with
+// keys (the manager's seal keys): a head that does not verify under them was
+// written past the webhooks (record.FindingUnsealedHead). Without keys the
+// head is trusted as read, and a note says so.
+func VerifyHistoryWith(ctx context.Context, c client.Client, key types.NamespacedName, now time.Time, keys *seal.Keys) (record.Verification, error) {
 	for attempt := 1; ; attempt++ {
 		before, err := recordChain(ctx, c, key)
 		if err != nil {
@@ -160,7 +186,16 @@ func VerifyHistory(ctx context.Context, c client.Client, key types.NamespacedNam
 		if before != nil {
 			head = record.HeadOfChain(before)
 		}
-		return record.Verify(records, head, now), nil
+		v := record.Verify(records, head, now)
+		switch {
+		case before == nil:
+		case keys == nil:
+			v.Notes = append(v.Notes, fmt.Sprintf("the seal of RecordChain %s/%s was not checked (give --seal-key-file the manager's seal keys to check it)", before.Namespace, before.Name))
+		case !keys.Verify(before.Spec.Seal, seal.ChainHead(before.Namespace, before.Spec)...):
+			v.Findings = append(v.Findings, record.Finding{Kind: record.FindingUnsealedHead, Sequence: before.Spec.Sequence, Records: []string{before.Spec.Newest.Name},
+				Message: fmt.Sprintf("RecordChain %s/%s (sequence %d, newest record %s) is not sealed by the given keys: it was written past the webhooks, and what it says of the chain's end is not the controller's", before.Namespace, before.Name, before.Spec.Sequence, before.Spec.Newest.Name)})
+		}
+		return v, nil
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/seal"
 )
 
 var acme = types.NamespacedName{Namespace: "partners", Name: "acme"}
@@ -416,6 +417,68 @@ func TestHistoryVerifyNamesWhatIsWrong(t *testing.T) {
 				if !strings.Contains(out.String(), line) {
 					t.Errorf("output lacks %q:\n%s", line, out.String())
 				}
+			}
+		})
+	}
+}
+
+// TestHistoryVerifyChecksTheHeadsSealWithTheKeys: given the manager's seal
+// keys, --verify names a head that does not verify under them (written past
+// the webhooks), and accepts one sealed with a previous key; without keys it
+// says the head's seal was not checked.
+func TestHistoryVerifyChecksTheHeadsSealWithTheKeys(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := recordsv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	r := historyRecord("r1", "controller", -time.Hour, nil)
+	record.Link(&r, record.Head{})
+	head := record.HeadOf(&r)
+	spec := v1alpha1.RecordChainSpec{Partner: acme.Name, Sequence: 1, Digest: head.Digest,
+		Newest: v1alpha1.ChainedRecord{Name: "r1", Labels: r.Labels, Spec: r.Spec}}
+	oldKey, newKey, otherKey := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32)), []byte(strings.Repeat("x", 32))
+	sealWith := func(key []byte) string {
+		k, err := seal.New(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Sign(seal.ChainHead(acme.Namespace, spec)...)
+	}
+	manager, err := seal.New(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		seal        string
+		keys        *seal.Keys
+		unsealed    bool
+		noteChecked bool
+	}{
+		"sealed with the current key":             {seal: sealWith(newKey), keys: manager},
+		"sealed with a previous key":              {seal: sealWith(oldKey), keys: manager},
+		"sealed with a key the manager never had": {seal: sealWith(otherKey), keys: manager, unsealed: true},
+		"not sealed at all":                       {seal: "", keys: manager, unsealed: true},
+		"no keys given: not checked, and said":    {seal: "", noteChecked: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rc := &v1alpha1.RecordChain{ObjectMeta: metav1.ObjectMeta{Namespace: acme.Namespace, Name: record.ChainName(acme.Name)}, Spec: *spec.DeepCopy()}
+			rc.Spec.Seal = tc.seal
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(rc, r.DeepCopy()).Build()
+			v, err := VerifyHistoryWith(context.Background(), c, acme, now, tc.keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := slices.ContainsFunc(v.Findings, func(f record.Finding) bool { return f.Kind == record.FindingUnsealedHead })
+			if found != tc.unsealed {
+				t.Errorf("unsealed head found: %v, want %v (findings %v)", found, tc.unsealed, v.Findings)
+			}
+			noted := slices.ContainsFunc(v.Notes, func(n string) bool { return strings.Contains(n, "was not checked") })
+			if noted != tc.noteChecked {
+				t.Errorf("note that the seal was not checked: %v, want %v (notes %v)", noted, tc.noteChecked, v.Notes)
 			}
 		})
 	}

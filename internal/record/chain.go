@@ -142,6 +142,9 @@ const (
 	// FindingUnanchored: chained records that no head vouches for (beyond the
 	// head, or no head at all).
 	FindingUnanchored FindingKind = "unanchored"
+	// FindingUnsealedHead: the head's seal does not verify under the seal keys
+	// given to the check: it was written past the webhooks.
+	FindingUnsealedHead FindingKind = "unsealed head"
 )
 
 // Finding is one thing Verify found wrong, naming the records involved.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -319,6 +320,27 @@ func value(m *dto.Metric) float64 {
 		return m.Untyped.GetValue()
 	}
 	return 0
+}
+
+// Buckets is a histogram family's cumulative counts by upper bound, every
+// series summed; +Inf holds the sample count.
+func (ms Metrics) Buckets(name string) map[float64]float64 {
+	out := map[float64]float64{}
+	fam, ok := ms[name]
+	if !ok {
+		return out
+	}
+	for _, m := range fam.GetMetric() {
+		h := m.GetHistogram()
+		if h == nil {
+			continue
+		}
+		for _, b := range h.GetBucket() {
+			out[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+		}
+		out[math.Inf(1)] += float64(h.GetSampleCount())
+	}
+	return out
 }
 
 // SumBy adds a counter or gauge family's values by the value of one label
