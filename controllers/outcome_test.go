@@ -79,14 +79,16 @@ func TestAReplayedTierDecisionExplainsNothing(t *testing.T) {
 	g := NewWithT(t)
 	f, entry, selectTier := effectsFixture(t, g, false, stage("manager", 1, time.Hour, v1alpha1.TimeoutEscalate))
 	crm := qualifyForSelect(t, g, f.partner)
-	eventually(g, func(g Gomega) { g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(selectTier)) }).Should(Succeed())
-	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "10", time.Now())).To(Succeed())
+	// The promotion, read while it is the newest decision (the history keeps
+	// only the present: once a newer one is recorded, it leaves).
 	var promoted v1alpha1.TierDecision
 	eventually(g, func(g Gomega) {
 		got := getPartner(g, f.partner)
-		g.Expect(got.Status.Tier).To(Equal(entry))
+		g.Expect(got.Status.Tier).To(Equal(selectTier))
 		g.Expect(got.Status.History).To(ContainElement(HaveField("To", selectTier), &promoted))
 	}).Should(Succeed())
+	g.Expect(reportEvidence(crm, "crm", f.partner, "revenue", "10", time.Now())).To(Succeed())
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, f.partner).Status.Tier).To(Equal(entry)) }).Should(Succeed())
 
 	restore := withoutStatusGuards(t, g)
 	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {

@@ -96,7 +96,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if in.Recorded, err = r.behindRecords(ctx, &partner); err != nil {
+	if in.NewestRecorded, in.Recorded, err = r.behindRecords(ctx, &partner); err != nil {
 		return retryStale(ctrl.Result{}, err)
 	}
 	dealMetrics, dealsChange, err := r.dealMetrics(ctx, &partner, &in)
@@ -136,7 +136,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return retryStale(ctrl.Result{}, client.IgnoreNotFound(err))
 		}
 	}
-	if held, err := r.holdTierDecision(ctx, stored, &res.Status, res.Decision, in.Program, in.Now); err != nil {
+	if held, err := r.holdTierDecision(ctx, stored, &res.Status, res.Decision, in.Program, in.NewestRecorded, in.Now); err != nil {
 		return retryStale(ctrl.Result{}, err)
 	} else if held {
 		return ctrl.Result{RequeueAfter: tierHoldRetry}, nil
@@ -177,10 +177,12 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return requeueAt(in.Now, res.NextDeadline), nil
 }
 
-// behindRecords returns the newest recorded tier decision that partner's
-// stored history lacks (tier.StatusBehindRecords: the history was cut back
-// past its records), for the engine to decide the tier again; nil when the
-// history is not behind, or when that cannot be told.
+// behindRecords returns the newest recorded tier decision the partner's
+// cached, sealed head names (newest, for status.history to drop the decisions
+// before it: tier.Present; nil without such a head), and the one that
+// partner's stored history lacks (tier.StatusBehindRecords: the history was
+// cut back past its records), for the engine to decide the tier again; nil
+// when the history is not behind, or when that cannot be told.
 //
 // The cached head is read first (one per partner); a detection is then
 // confirmed with uncached reads, the head first and then the partner: the
@@ -190,19 +192,19 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // than the stored one is errStale (the cache catches up and the partner is
 // evaluated again). A head that cannot be read, or that is not sealed by the
 // controller, holds nothing: a tier decision never waits for it.
-func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1.Partner) (*v1alpha1.RecordedDecision, error) {
-	var newest int64
+func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1.Partner) (newest, behind *v1alpha1.RecordedDecision, err error) {
+	var newestSeq int64
 	if h := partner.Status.History; len(h) > 0 {
-		newest = h[len(h)-1].Sequence
+		newestSeq = h[len(h)-1].Sequence
 	}
-	if seen, ok := r.sequences.Load(partner.UID); ok && newest < seen.(int64) {
+	if seen, ok := r.sequences.Load(partner.UID); ok && newestSeq < seen.(int64) {
 		recorded, checked, err := r.behindStoredRecords(ctx, partner)
 		if checked && recorded == nil && err == nil {
-			r.sequences.Store(partner.UID, newest) // the records agree with the history
+			r.sequences.Store(partner.UID, newestSeq) // the records agree with the history
 		}
-		return recorded, err
+		return nil, recorded, err
 	}
-	r.sequences.Store(partner.UID, newest)
+	r.sequences.Store(partner.UID, newestSeq)
 	key := types.NamespacedName{Namespace: partner.Namespace, Name: record.ChainName(partner.Name)}
 	heads := r.Heads
 	if heads == nil {
@@ -213,39 +215,40 @@ func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1
 	if err := heads.Get(ctx, key, &rc); err != nil {
 		if !apierrors.IsNotFound(err) {
 			log.Error(err, "reading the partner's record chain head; its tier is decided without it", "recordChain", key)
-			return nil, nil
+			return nil, nil, nil
 		}
 		recorded, _, err := r.behindStoredRecords(ctx, partner)
-		return recorded, err
+		return nil, recorded, err
 	}
 	if !headSealed(r.Seals, &rc, partner.Name) {
 		// Written past the webhooks (another partner's, or its seal broken):
 		// it says nothing, and the stored records are read instead.
 		recorded, _, err := r.behindStoredRecords(ctx, partner)
-		return recorded, err
+		return nil, recorded, err
 	}
-	if !tier.StatusBehindRecords(r.Seals, partner, HeadTierChange(r.Seals, &rc, partner.Name)) {
-		return nil, nil
+	newest = HeadTierChange(r.Seals, &rc, partner.Name).DeepCopy()
+	if !tier.StatusBehindRecords(r.Seals, partner, newest) {
+		return newest, nil, nil
 	}
 	if err := r.APIReader.Get(ctx, key, &rc); err != nil {
 		log.Error(err, "confirming the partner's record chain head; its tier is decided without it", "recordChain", key)
-		return nil, nil
+		return newest, nil, nil
 	}
 	recorded := HeadTierChange(r.Seals, &rc, partner.Name)
 	var live v1alpha1.Partner
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(partner), &live); err != nil {
-		return nil, client.IgnoreNotFound(err)
+		return newest, nil, client.IgnoreNotFound(err)
 	}
 	if !tier.StatusBehindRecords(r.Seals, &live, recorded) {
 		if live.ResourceVersion != partner.ResourceVersion {
-			return nil, errStale
+			return newest, nil, errStale
 		}
-		return nil, nil
+		return newest, nil, nil
 	}
 	if live.ResourceVersion != partner.ResourceVersion {
-		return nil, errStale
+		return newest, nil, errStale
 	}
-	return recorded, nil
+	return newest, recorded, nil
 }
 
 // behindStoredRecords is behindRecords for a partner without a head it can

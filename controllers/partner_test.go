@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -179,8 +180,12 @@ func TestRecoveryWithinGraceCancelsTheDemotion(t *testing.T) {
 		g.Expect(got.Status.DemotionDeadline).To(BeNil())
 		g.Expect(condition(got.Status.Conditions, v1alpha1.ConditionTierAtRisk).Status).To(Equal(metav1.ConditionFalse))
 	}).Should(Succeed())
-	// One promotion, no demotion.
-	g.Expect(getPartner(g, p).Status.History).To(HaveLen(2)) // none -> entry, entry -> select
+	// One promotion, no demotion: the records list every decision (status.history keeps only the present).
+	eventually(g, func(g Gomega) {
+		g.Expect(countBy(recordsOf(g, p))).To(HaveKeyWithValue(recordsv1alpha1.DecisionTierChange, 2)) // none -> entry, entry -> select
+	}).Should(Succeed())
+	h := getPartner(g, p).Status.History
+	g.Expect(h[len(h)-1].To).To(Equal(selectTier))
 }
 
 func TestUntrustedReporterIsRefused(t *testing.T) {

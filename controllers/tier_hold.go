@@ -31,10 +31,16 @@ const tierHoldRetry = 10 * time.Second
 // decision (decided afresh from the evidence then) is written once the
 // TierRecorder has made the records. Otherwise a TierDecisionHeld left from an
 // earlier hold is removed from next.
-func (r *PartnerReconciler) holdTierDecision(ctx context.Context, p *v1alpha1.Partner, next *v1alpha1.PartnerStatus, decision *v1alpha1.TierDecision, program *v1alpha1.PartnerProgram, now time.Time) (held bool, err error) {
+//
+// The decisions before newestRecorded (the newest recorded tier decision the
+// partner's RecordChain head names, nil when unknown), which status.history
+// drops (tier.Present), are recorded: dropping them waits for nothing
+// (tier.NotYetRecorded).
+func (r *PartnerReconciler) holdTierDecision(ctx context.Context, p *v1alpha1.Partner, next *v1alpha1.PartnerStatus, decision *v1alpha1.TierDecision, program *v1alpha1.PartnerProgram, newestRecorded *v1alpha1.RecordedDecision, now time.Time) (held bool, err error) {
 	meta.RemoveStatusCondition(&next.Conditions, v1alpha1.ConditionTierDecisionHeld)
 	stored, retention := p.Status.History, v1alpha1.RecordRetention(program)
-	i := tier.TrimWaitsFor(stored, next.History, func(i int) bool { return tierRecordable(r.Seals, p, stored, i, now, retention) })
+	i := tier.TrimWaitsFor(stored, next.History, tier.NotYetRecorded(r.Seals, p, stored, newestRecorded,
+		func(i int) bool { return tierRecordable(r.Seals, p, stored, i, now, retention) }))
 	if i < 0 {
 		return false, nil
 	}

@@ -371,9 +371,17 @@ type TierDecision struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	Seal string `json:"seal,omitempty"`
+	// previousSeal is the seal of the decision before this one (unset for the
+	// first): the seal covers it, so the decision verifies on its own, as the
+	// oldest entry of a history that keeps only the present (older decisions
+	// live in DecisionRecords), and in a longer history only right after the
+	// decision whose seal it is.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	PreviousSeal string `json:"previousSeal,omitempty"`
 }
 
-// MaxHistory is how many tier decisions a Partner keeps; older ones are dropped.
+// MaxHistory is how many tier decisions a Partner keeps at most; older ones are dropped.
 const MaxHistory = 20
 
 // PartnerStatus is the observed state of a Partner: evidence reported by
@@ -464,7 +472,11 @@ type PartnerStatus struct {
 	// +optional
 	Enablement *PartnerEnablement `json:"enablement,omitempty"`
 
-	// history records tier decisions, newest last, at most 20.
+	// history holds the partner's present tier decisions, newest last, at most
+	// 20: the newest, the newest recorded one its RecordChain names and those
+	// after it (not recorded yet), and those an active TierPromotion grant's
+	// marks are read from; with no recorded decision known, the newest 20.
+	// Every decision is kept as a DecisionRecord (kubectl partnergov history).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20

@@ -164,10 +164,15 @@ func TierAt(partnerUID string, history []v1alpha1.TierDecision, i int) []string 
 
 // TierSealed reports whether history[i] is a sealed decision in its place: its
 // seal verifies over its sequence and its predecessor's seal, and its sequence
-// follows its predecessor's. A decision sealed before decisions were chained
-// (Sequence 0) counts only in a history that holds no chained decision. The
-// oldest entry of a trimmed history (sequence above 1, predecessor dropped) can
-// no longer be placed, and does not count.
+// follows its predecessor's. A decision that carries its predecessor's seal
+// (PreviousSeal, set by NextTier) verifies over it on its own, so it counts as
+// the oldest entry of a history that keeps only the present; in any other
+// place it counts only right after the decision whose seal it carries, so a
+// replayed older decision still has one place. A decision sealed without
+// PreviousSeal verifies over history[i-1]'s seal: as the oldest entry of a
+// trimmed history (sequence above 1, predecessor dropped) it can no longer be
+// placed, and does not count. A decision sealed before decisions were chained
+// (Sequence 0) counts only in a history that holds no chained decision.
 func (k *Keys) TierSealed(partnerUID string, history []v1alpha1.TierDecision, i int) bool {
 	if k == nil {
 		return true
@@ -185,6 +190,11 @@ func (k *Keys) TierSealed(partnerUID string, history []v1alpha1.TierDecision, i 
 				return false
 			}
 		}
+	case d.PreviousSeal != "":
+		if i > 0 && (history[i-1].Seal != d.PreviousSeal || history[i-1].Sequence != d.Sequence-1) {
+			return false
+		}
+		return k.Verify(d.Seal, Tier(partnerUID, d, d.PreviousSeal)...)
 	case i == 0 && d.Sequence > 1:
 		return false
 	case i > 0 && history[i-1].Sequence != d.Sequence-1:
@@ -194,14 +204,17 @@ func (k *Keys) TierSealed(partnerUID string, history []v1alpha1.TierDecision, i 
 }
 
 // NextTier gives d the sequence after history's newest decision and seals it
-// after that decision.
+// after that decision, whose seal it keeps as d.PreviousSeal.
 func (k *Keys) NextTier(partnerUID string, history []v1alpha1.TierDecision, d *v1alpha1.TierDecision) {
-	d.Sequence, d.Seal = 1, ""
+	d.Sequence, d.Seal, d.PreviousSeal = 1, "", ""
 	prev := ""
 	if n := len(history); n > 0 {
 		d.Sequence, prev = history[n-1].Sequence+1, history[n-1].Seal
 	}
 	d.Seal = k.Sign(Tier(partnerUID, *d, prev)...)
+	if d.Seal != "" {
+		d.PreviousSeal = prev
+	}
 }
 
 // Path is what the seal of a request's copy of its review path covers: the

@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,6 +320,65 @@ func TestAChainHeadsSealCoversItsNewestTierChange(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if got := a.Verify(tc.seal, ChainHead("ns", tc.spec)...); got != tc.want {
 				t.Errorf("Verify = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// Issue 28, item 1: each tier decision verifies alone. NextTier keeps the
+// predecessor's seal in the decision (PreviousSeal), under the decision's own
+// seal, so the oldest entry of a history that keeps only the present still
+// counts; in any other place a decision still counts only right after the
+// decision whose seal it carries (one place in history), and one sealed
+// before it carried PreviousSeal verifies exactly as before.
+func TestEachTierDecisionVerifiesAlone(t *testing.T) {
+	const uid = "uid-acme"
+	k, _ := New(keyA)
+	at := func(days int) metav1.Time {
+		return metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, days))
+	}
+	chain := func(prevSeal bool, ds ...v1alpha1.TierDecision) []v1alpha1.TierDecision {
+		var h []v1alpha1.TierDecision
+		for _, d := range ds {
+			k.NextTier(uid, h, &d)
+			if !prevSeal {
+				d.PreviousSeal = "" // sealed as before previousSeal existed: the seal is the same
+			}
+			h = append(h, d)
+		}
+		return h
+	}
+	decisions := []v1alpha1.TierDecision{
+		{Time: at(0), To: "gold", Reason: "Promoted"},
+		{Time: at(100), From: "gold", To: "silver", Reason: "Demoted"},
+		{Time: at(200), From: "silver", To: "bronze", Reason: "Demoted"},
+	}
+	h := chain(true, decisions...)
+	old := chain(false, decisions...)
+	if h[1].PreviousSeal != h[0].Seal || h[2].PreviousSeal != h[1].Seal || h[0].PreviousSeal != "" {
+		t.Fatalf("NextTier did not keep the predecessor's seal: %+v", h)
+	}
+	if old[2].Seal != h[2].Seal {
+		t.Fatalf("previousSeal changed what the seal covers")
+	}
+	moved := h[2]
+	moved.PreviousSeal = h[0].Seal
+	for name, tc := range map[string]struct {
+		history []v1alpha1.TierDecision
+		want    bool
+	}{
+		"the newest decision alone verifies":                                   {history: h[2:], want: true},
+		"an older decision alone verifies (the records tell it is not newest)": {history: h[1:2], want: true},
+		"the whole chain verifies":                                             {history: h, want: true},
+		"an older decision replayed after the newest does not":                 {history: append(slices.Clone(h), h[1]), want: false},
+		"a decision after a cut in the middle does not":                        {history: []v1alpha1.TierDecision{h[0], h[2]}, want: false},
+		"a decision whose previousSeal was changed does not":                   {history: []v1alpha1.TierDecision{moved}, want: false},
+		"a decision sealed without previousSeal verifies in place as before":   {history: old, want: true},
+		"a decision sealed without previousSeal cannot be placed alone":        {history: old[2:], want: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := k.TierSealed(uid, tc.history, len(tc.history)-1); got != tc.want {
+				t.Errorf("TierSealed(newest) = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -166,7 +166,10 @@ func TestASealedTierDecisionHasOnePlaceInHistory(t *testing.T) {
 		"the newest sealed decision explains the tier":                     {history: real, tier: "silver", want: true},
 		"an older sealed decision replayed as the newest explains nothing": {history: replayed, tier: "gold", want: false},
 		"a decision moved out of its place explains nothing":               {history: []v1alpha1.TierDecision{real[1], real[0]}, tier: "gold", want: false},
-		"a decision whose predecessor was dropped explains nothing":        {history: real[1:], tier: "silver", want: false},
+		// Issue 28: a decision carries its predecessor's seal, so it explains
+		// the tier alone; one sealed before it did cannot be placed alone.
+		"a decision whose predecessor was dropped explains the tier by its previousSeal": {history: real[1:], tier: "silver", want: true},
+		"a decision without previousSeal whose predecessor was dropped explains nothing": {history: []v1alpha1.TierDecision{withoutPreviousSeal(real[1])}, tier: "silver", want: false},
 		// Adoption chains decisions sealed before chaining (seal.Keys.AdoptPartner);
 		// once it ended, one left unchained explains nothing.
 		"a decision sealed before chaining explains nothing once adoption ended": {history: old, tier: "silver", want: false},
@@ -236,4 +239,10 @@ func TestAStatusThatLosesTheSpentMarkDoesNotPromoteAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutPreviousSeal is d as sealed before decisions carried their predecessor's seal.
+func withoutPreviousSeal(d v1alpha1.TierDecision) v1alpha1.TierDecision {
+	d.PreviousSeal = ""
+	return d
 }

@@ -57,6 +57,12 @@ type Input struct {
 	// nor a sealed decision after it was rolled back past its records
 	// (StatusBehindRecords), and the tier it claims is recomputed at once.
 	Recorded *v1alpha1.RecordedDecision
+	// NewestRecorded names the partner's newest recorded tier decision as its
+	// RecordChain head names it (sealed), whether or not the history is behind
+	// it (the cached head will do: a head never names a decision before its
+	// record is written ahead); nil when unknown. The decisions before it are
+	// recorded: status.history drops them (Present).
+	NewestRecorded *v1alpha1.RecordedDecision
 	// Seals verify evidence seals and seal tier decisions; nil when sealing is off.
 	// With sealing on, unsealed evidence does not count, and a stored tier that no
 	// sealed decision explains is recomputed from evidence at once.
@@ -121,6 +127,7 @@ func Evaluate(in Input) Result {
 	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
 	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now), in.Seals, string(in.Partner.UID))
 	status.Enablement = requiredEnablement(o.held, e.ladder)
+	status.History = Present(in.Seals, in.Partner, status.History, in.NewestRecorded, e.grants.ofType(v1alpha1.RequestTierPromotion))
 	e.setConditions(&status.Conditions, o)
 
 	return Result{

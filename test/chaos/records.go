@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
+	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/plugin"
 	"github.com/partnergov/partnergov/test/harness"
 	"github.com/partnergov/partnergov/test/postgres"
@@ -303,11 +305,12 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 		switch {
 		case p == nil:
 			return fmt.Errorf("partner %s is gone", harness.PartnerName(i))
-		case p.Status.Tier != want || len(p.Status.History) < last+1:
+		case p.Status.Tier != want || len(final.decisions[p.Name]) < last+1:
 			r.DecisionsLost++
 		default:
-			// One decision per wave, each from the tier before.
-			r.Duplicated += historyDuplicates(p.Status.History) + len(p.Status.History) - (last + 1)
+			// One decision per wave, each from the tier before (read from the
+			// records: status.history keeps only the present).
+			r.Duplicated += historyDuplicates(final.decisions[p.Name]) + len(final.decisions[p.Name]) - (last + 1)
 		}
 	}
 	if err := m.SaveMetrics(cl.Dir + "/records-outage.metrics"); err != nil {
@@ -315,6 +318,14 @@ func (e *RecordsEnv) recordsOutage(ctx context.Context, c RecordsOutageConfig, r
 	}
 	m.Stop()
 	return e.namespaceDeletion(ctx, c, r)
+}
+
+// chainSequence is rec's place in its partner's chain (0 before it is chained).
+func chainSequence(rec recordsv1alpha1.DecisionRecord) int64 {
+	if rec.Spec.Chain == nil {
+		return 0
+	}
+	return rec.Spec.Chain.Sequence
 }
 
 // recordsKiller SIGKILLs the records server every `every` and starts it
@@ -372,6 +383,10 @@ type recordsCheck struct {
 	// lost are tier decisions without a record; dups records beyond the
 	// first of a decision, and records of no decision the partners hold.
 	lost, dups, checked, chains int
+	// decisions are each partner's recorded tier decisions, one per decision,
+	// in chain order: status.history keeps only the present (issue 28), so
+	// the records are the list of every decision.
+	decisions map[string][]v1alpha1.TierDecision
 }
 
 // checkTierRecords counts the tier decisions of ns's partners without a
@@ -384,19 +399,37 @@ func (e *RecordsEnv) checkTierRecords(ctx context.Context, ns string, chains boo
 		return out, err
 	}
 	count := map[string]int{}
-	for _, rec := range recs.Items {
-		if s := rec.Spec; s.Type == recordsv1alpha1.DecisionTierChange {
-			count[s.Partner+"/"+s.Time.UTC().Format(time.RFC3339)+"/"+s.From+"/"+s.To]++
+	// partnerOf and timeOf say whose decision a record key is, and when.
+	partnerOf, timeOf := map[string]string{}, map[string]time.Time{}
+	tierRecs := slices.DeleteFunc(slices.Clone(recs.Items), func(rec recordsv1alpha1.DecisionRecord) bool {
+		return rec.Spec.Type != recordsv1alpha1.DecisionTierChange
+	})
+	slices.SortFunc(tierRecs, func(a, b recordsv1alpha1.DecisionRecord) int { return cmp.Compare(chainSequence(a), chainSequence(b)) })
+	out.decisions = map[string][]v1alpha1.TierDecision{}
+	for _, rec := range tierRecs {
+		s := rec.Spec
+		k := s.Partner + "/" + s.Time.UTC().Format(time.RFC3339) + "/" + s.From + "/" + s.To
+		if count[k] == 0 {
+			out.decisions[s.Partner] = append(out.decisions[s.Partner], v1alpha1.TierDecision{Time: s.Time, From: s.From, To: s.To, Reason: s.Reason})
 		}
+		count[k]++
+		partnerOf[k], timeOf[k] = s.Partner, s.Time.Time
 	}
 	partners, err := partnerList(ctx, e.Cluster.Admin, ns)
 	if err != nil {
 		return out, err
 	}
 	want := map[string]bool{}
+	// oldest is when each partner's oldest decision in status.history was
+	// made: status.history keeps only the present, so a record of an older
+	// decision is of one it dropped, not of no decision.
+	oldest := map[string]time.Time{}
 	for _, p := range partners {
-		for _, d := range p.Status.History {
+		for i, d := range p.Status.History {
 			want[p.Name+"/"+d.Time.UTC().Format(time.RFC3339)+"/"+d.From+"/"+d.To] = true
+			if i == 0 {
+				oldest[p.Name] = d.Time.Time
+			}
 		}
 	}
 	for k := range want {
@@ -406,7 +439,7 @@ func (e *RecordsEnv) checkTierRecords(ctx context.Context, ns string, chains boo
 	}
 	for k, n := range count {
 		out.dups += n - 1
-		if !want[k] {
+		if at, ok := oldest[partnerOf[k]]; !want[k] && (!ok || !timeOf[k].Before(at)) {
 			out.dups++
 		}
 	}

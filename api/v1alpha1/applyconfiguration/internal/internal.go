@@ -2361,6 +2361,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: message
       type:
         scalar: string
+    - name: previousSeal
+      type:
+        scalar: string
     - name: programGeneration
       type:
         scalar: numeric

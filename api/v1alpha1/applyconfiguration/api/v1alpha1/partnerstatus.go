@@ -55,7 +55,11 @@ type PartnerStatusApplyConfiguration struct {
 	// the tier it holds with the tier itself (so a tier change updates it in the
 	// same reconcile); the LMS integration enrolls partners from it.
 	Enablement *PartnerEnablementApplyConfiguration `json:"enablement,omitempty"`
-	// history records tier decisions, newest last, at most 20.
+	// history holds the partner's present tier decisions, newest last, at most
+	// 20: the newest, the newest recorded one its RecordChain names and those
+	// after it (not recorded yet), and those an active TierPromotion grant's
+	// marks are read from; with no recorded decision known, the newest 20.
+	// Every decision is kept as a DecisionRecord (kubectl partnergov history).
 	History []TierDecisionApplyConfiguration `json:"history,omitempty"`
 }
 

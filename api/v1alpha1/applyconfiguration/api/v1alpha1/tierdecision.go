@@ -44,6 +44,12 @@ type TierDecisionApplyConfiguration struct {
 	// valid in one place of the history only. A stored tier that no sealed
 	// decision explains is recomputed from evidence.
 	Seal *string `json:"seal,omitempty"`
+	// previousSeal is the seal of the decision before this one (unset for the
+	// first): the seal covers it, so the decision verifies on its own, as the
+	// oldest entry of a history that keeps only the present (older decisions
+	// live in DecisionRecords), and in a longer history only right after the
+	// decision whose seal it is.
+	PreviousSeal *string `json:"previousSeal,omitempty"`
 }
 
 // TierDecisionApplyConfiguration constructs a declarative configuration of the TierDecision type for use with
@@ -142,5 +148,13 @@ func (b *TierDecisionApplyConfiguration) WithSequence(value int64) *TierDecision
 // If called multiple times, the Seal field is set to the value of the last call.
 func (b *TierDecisionApplyConfiguration) WithSeal(value string) *TierDecisionApplyConfiguration {
 	b.Seal = &value
+	return b
+}
+
+// WithPreviousSeal sets the PreviousSeal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PreviousSeal field is set to the value of the last call.
+func (b *TierDecisionApplyConfiguration) WithPreviousSeal(value string) *TierDecisionApplyConfiguration {
+	b.PreviousSeal = &value
 	return b
 }
