@@ -72,7 +72,15 @@ const (
 )
 
 // TierChangeName is the name of the record of tier decision d of partner p.
+// A decision that carries its predecessor's seal (previousSeal: made since
+// decisions verify alone) is named with its sequence too, so two decisions of
+// one partner in the same second with the same from, to and reason (a tier
+// flapping) have a record each; one without it keeps the name its record was
+// made under.
 func TierChangeName(p *v1alpha1.Partner, d v1alpha1.TierDecision) string {
+	if d.PreviousSeal != "" {
+		return name(p.Name+"-tier", string(p.UID), stamp(d.Time.Time), d.From, d.To, d.Reason, strconv.FormatInt(d.Sequence, 10))
+	}
 	return name(p.Name+"-tier", string(p.UID), stamp(d.Time.Time), d.From, d.To, d.Reason)
 }
 

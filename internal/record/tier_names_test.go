@@ -22,10 +22,13 @@ func TestEveryTierDecisionOfAHistoryHasItsOwnRecord(t *testing.T) {
 	p := partner()
 	at := metav1.NewTime(t0.Add(300 * 1e6))    // 12:00:00.3
 	later := metav1.NewTime(t0.Add(900 * 1e6)) // 12:00:00.9, the same whole second
+	// As seal.Keys.NextTier makes them: each after the first carries its
+	// predecessor's seal.
 	history := []v1alpha1.TierDecision{
-		{Time: at, From: "gold", To: "silver", Reason: v1alpha1.ReasonDemoted, Sequence: 1},
-		{Time: at, From: "silver", To: "gold", Reason: v1alpha1.ReasonPromoted, Sequence: 2},
-		{Time: later, From: "gold", To: "silver", Reason: v1alpha1.ReasonDemoted, Sequence: 3},
+		{Time: at, From: "gold", To: "silver", Reason: v1alpha1.ReasonDemoted, Sequence: 1, Seal: "s1"},
+		{Time: at, From: "silver", To: "gold", Reason: v1alpha1.ReasonPromoted, Sequence: 2, Seal: "s2", PreviousSeal: "s1"},
+		{Time: later, From: "gold", To: "silver", Reason: v1alpha1.ReasonDemoted, Sequence: 3, Seal: "s3", PreviousSeal: "s2"},
+		{Time: later, From: "silver", To: "gold", Reason: v1alpha1.ReasonPromoted, Sequence: 4, Seal: "s4", PreviousSeal: "s3"},
 	}
 	seen := map[string]int{}
 	for i, d := range history {
@@ -34,5 +37,19 @@ func TestEveryTierDecisionOfAHistoryHasItsOwnRecord(t *testing.T) {
 			t.Errorf("decisions %d and %d of the history (sequences %d and %d) share record name %s: the later one is never recorded", j, i, history[j].Sequence, d.Sequence, n)
 		}
 		seen[n] = i
+	}
+}
+
+// TestATierDecisionMadeBeforePreviousSealKeepsItsRecordName: a decision made
+// before decisions carried their predecessor's seal keeps the name its record
+// was made under (without its sequence): named anew, every partner's stored
+// history would miss its RecordChain's newestTierChange and be taken as cut
+// back past its records, and its decisions recorded twice.
+func TestATierDecisionMadeBeforePreviousSealKeepsItsRecordName(t *testing.T) {
+	p := partner()
+	d := v1alpha1.TierDecision{Time: metav1.NewTime(t0), From: "gold", To: "silver", Reason: v1alpha1.ReasonDemoted, Sequence: 7, Seal: "s7"}
+	want := name(p.Name+"-tier", string(p.UID), stamp(d.Time.Time), d.From, d.To, d.Reason)
+	if got := TierChangeName(p, d); got != want {
+		t.Errorf("TierChangeName = %s, want the name of before previousSeal %s", got, want)
 	}
 }
