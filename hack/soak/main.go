@@ -371,6 +371,9 @@ func run(c config) (failed bool, err error) {
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 			row := NewRow(k/perRow, prevRow, s, float64(harness.Quantile(lat, 0.99).Microseconds())/1000)
 			row.Objects = objects(ctx, cl, l.ns)
+			if ms, err := cl.APIServerMetrics(ctx); err == nil {
+				row.EtcdMiB = ms.Sum("apiserver_storage_size_bytes", nil) / (1 << 20)
+			}
 			fmt.Println(row.Format())
 			report.Rows = append(report.Rows, row)
 			prevRow, lat = s, nil

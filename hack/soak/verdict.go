@@ -298,6 +298,9 @@ type Row struct {
 	DecisionP99ms float64 `json:"decisionP99ms"`
 	// Objects are the objects stored by kind at the row's end (main.go counts them).
 	Objects map[string]float64 `json:"objects,omitempty"`
+	// EtcdMiB is etcd's database size at the row's end, as kube-apiserver
+	// reports it (apiserver_storage_size_bytes; 0: not read).
+	EtcdMiB float64 `json:"etcdMiB,omitempty"`
 }
 
 // NewRow is the row of minute m from the previous row's reading and this one.
@@ -311,7 +314,7 @@ func NewRow(m int, prev, cur Sample, p99ms float64) Row {
 func TableHeader() string {
 	cols := []string{"min", "RSS MiB", "heap MiB", "live heap MiB", "goroutines", "fds", "queue sum", "queue max", "API req", "409", "404+410",
 		"unexpected", "reconcile err", "load err", "evidence", "tier moves", "pending", "decision p99 ms", "requests filed/decided",
-		"deals reg/won/exp/del", "listings new/upd/del", "records stored"}
+		"deals reg/won/exp/del", "listings new/upd/del", "records stored", "etcd MiB"}
 	return "| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---:|", len(cols))
 }
 
@@ -333,10 +336,13 @@ func (r Row) Format() string {
 		fmt.Sprintf("%d/%d", d.Load.RequestsFiled, d.Load.RequestsDecided),
 		fmt.Sprintf("%d/%d/%d/%d", d.Load.DealsRegistered, d.Load.DealsWon, d.Load.DealsExpired, d.Load.DealsDeleted),
 		fmt.Sprintf("%d/%d/%d", d.Load.ListingsCreated, d.Load.ListingsUpdated, d.Load.ListingsDeleted),
-		"-",
+		"-", "-",
 	}
 	if n, ok := r.Objects["DecisionRecord"]; ok {
-		cells[len(cells)-1] = fmt.Sprintf("%.0f", n)
+		cells[len(cells)-2] = fmt.Sprintf("%.0f", n)
+	}
+	if r.EtcdMiB > 0 {
+		cells[len(cells)-1] = fmt.Sprintf("%.1f", r.EtcdMiB)
 	}
 	return "| " + strings.Join(cells, " | ") + " |"
 }

@@ -210,8 +210,9 @@ func TestRowsShowTheMinutesCountersAndTheReadingsGauges(t *testing.T) {
 		Load: LoadCounts{EvidenceSent: 6000, TierChanges: 120, DealsRegistered: 120, DealsWon: 20, ListingsCreated: 30, ListingsUpdated: 30, RequestsFiled: 20, RequestsDecided: 18}}
 	r := NewRow(2, prev, cur, 850)
 	r.Objects = map[string]float64{"DecisionRecord": 2480}
+	r.EtcdMiB = 31.25
 	got := r.Format()
-	want := "| 2 | 142.2 | 80.0 | 41.0 | 311 | 42 | 7 | 5 partner | 1500 | 4 | 1 | 2 | 0 | 0 | 3000 | 120 | 0 | 850 | 20/18 | 60/20/0/0 | 15/30/0 | 2480 |"
+	want := "| 2 | 142.2 | 80.0 | 41.0 | 311 | 42 | 7 | 5 partner | 1500 | 4 | 1 | 2 | 0 | 0 | 3000 | 120 | 0 | 850 | 20/18 | 60/20/0/0 | 15/30/0 | 2480 | 31.2 |"
 	if got != want {
 		t.Errorf("row\n got %s\nwant %s", got, want)
 	}
