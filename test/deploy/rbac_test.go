@@ -74,9 +74,10 @@ var allowed = map[string]allowance{
 	// Decision records (their own group): created once each, read uncached,
 	// pruned after their retention; never watched, nothing of them is cached.
 	"records.partnergov.io/decisionrecords": {verbs: []string{"create", "delete", "get", "list"}},
-	// The heads of the partners' record chains: read uncached and written with
-	// each record (never deleted, listed or watched).
-	"governance.partnergov.io/recordchains": {verbs: []string{"create", "get", "update"}},
+	// The heads of the partners' record chains: written with each record and
+	// cached (one per partner, without its copy of the newest record) so the
+	// partner controller finds a status cut back past its records; never deleted.
+	"governance.partnergov.io/recordchains": {verbs: []string{"create", "get", "list", "update", "watch"}},
 	// Deal registration: registrations are decided (status), locks taken and released.
 	"governance.partnergov.io/dealregistrations":        {verbs: readOnly},
 	"governance.partnergov.io/dealregistrations/status": {verbs: statusRW},
