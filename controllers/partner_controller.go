@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
 	"github.com/partnergov/partnergov/internal/effects"
@@ -108,6 +109,20 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	res := tier.Evaluate(in)
+	// A decision made with a TierPromotion approval is confirmed on the
+	// approval's records first: one recorded as Expired (used up, or lapsed)
+	// gives nothing, whatever its stored status says now.
+	for res.Decision != nil {
+		used, err := r.expiredPromotion(ctx, res.Decision, requests)
+		if err != nil || used == "" {
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			break
+		}
+		in.Grants = slices.DeleteFunc(in.Grants, func(g tier.Grant) bool { return g.Request == used })
+		res = tier.Evaluate(in)
+	}
 	res.Status.DealMetrics = dealMetrics
 	res.NextDeadline = earliest(earliest(res.NextDeadline, dealsChange), planChange)
 	// Funds and claims follow the approved requests, program or not: a claim
@@ -175,6 +190,40 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	return requeueAt(in.Now, res.NextDeadline), nil
+}
+
+// expiredPromotion names the TierPromotion request decision d was made with
+// when the request has a GrantExpiry record ("" otherwise): its approval was
+// used up (PromotionUsed) or lapsed, and a stored status that says Approved
+// again was written back past the webhooks. A final phase is compared with no
+// record by the request controller, and once the approval is used the
+// partner's status no longer remembers it (status.grants drops it, and
+// status.history the decision that applied it), so the record alone tells.
+// The record is read uncached, for decisions made with a promotion approval
+// only; while the records store cannot be read the decision waits (the error),
+// since an approval's promotion may be delayed but not given twice.
+func (r *PartnerReconciler) expiredPromotion(ctx context.Context, d *v1alpha1.TierDecision, requests []v1alpha1.ExceptionRequest) (string, error) {
+	if d.Request == "" {
+		return "", nil
+	}
+	i := slices.IndexFunc(requests, func(q v1alpha1.ExceptionRequest) bool {
+		return q.Name == d.Request && q.Spec.Type == v1alpha1.RequestTierPromotion
+	})
+	if i < 0 {
+		return "", nil
+	}
+	q := &requests[i]
+	var stored recordsv1alpha1.DecisionRecord
+	switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: q.Namespace, Name: record.OutcomeName(q, v1alpha1.PhaseExpired)}, &stored); {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("reading the expiry record of promotion request %s before promoting with it: %w", q.Name, err)
+	}
+	if stored.Spec.Request != q.Name {
+		return "", nil
+	}
+	return q.Name, nil
 }
 
 // behindRecords returns the newest recorded tier decision the partner's

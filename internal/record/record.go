@@ -138,6 +138,13 @@ func StageDecisions(q *v1alpha1.ExceptionRequest, program string, from int, rete
 	return out
 }
 
+// OutcomeName is the name of the record of request q reaching final phase
+// phase (Outcome): one per phase, so a record of Expired says the request
+// expired whatever its stored status says now.
+func OutcomeName(q *v1alpha1.ExceptionRequest, phase v1alpha1.RequestPhase) string {
+	return name(q.Name+"-"+lower(phase), string(q.UID), string(phase))
+}
+
 // Outcome records that request q reached its final phase (Approved, Denied or
 // Withdrawn: a RequestOutcome; Expired: a GrantExpiry), decided by the controller
 // actor at the transition time of the phase's condition. Nil for other phases.
@@ -162,7 +169,7 @@ func Outcome(q *v1alpha1.ExceptionRequest, program, actor string, retention time
 			at, reason, message = c.LastTransitionTime.Time, c.Reason, c.Message
 		}
 	}
-	r := base(q.Namespace, name(q.Name+"-"+lower(q.Status.Phase), string(q.UID), string(q.Status.Phase)), typ,
+	r := base(q.Namespace, OutcomeName(q, q.Status.Phase), typ,
 		requestSubject(q), q.Spec.Partner, program, at, retention)
 	r.Spec.Actor, r.Spec.Reason, r.Spec.Message = actor, reason, clip(message)
 	r.Spec.To, r.Spec.Request = string(q.Status.Phase), q.Name

@@ -199,12 +199,23 @@ func (e *evaluation) failedAt(t *v1alpha1.PartnerTier) time.Time {
 			}
 		}
 	}
-	for _, floor := range []*metav1.Time{e.partner.Status.TierSince, e.policySince(t)} {
+	for _, floor := range []*metav1.Time{e.tierSince(), e.policySince(t)} {
 		if floor != nil && since.Before(floor.Time) {
 			since = floor.Time
 		}
 	}
 	return since
+}
+
+// tierSince is when the partner got its stored tier. With sealing on it is the
+// time of the sealed decision that explains the tier (the newest in history:
+// demote runs only for an explained tier), not status.tierSince, which is not
+// sealed: written forward past the webhooks it would restart the grace.
+func (e *evaluation) tierSince() *metav1.Time {
+	if h := e.partner.Status.History; e.seals.On() && len(h) > 0 {
+		return h[len(h)-1].Time.DeepCopy()
+	}
+	return e.partner.Status.TierSince
 }
 
 // policySince is when the rules t is judged by took effect: the later of when the
