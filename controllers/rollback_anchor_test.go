@@ -128,11 +128,7 @@ func TestAnOlderSealedHeadRestoredDoesNotHideARollback(t *testing.T) {
 	})).To(Succeed())
 	cutToPromotion(t, g, f, selectTier, cut)
 
-	eventually(g, func(g Gomega) {
-		got := getPartner(g, f.partner)
-		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
-		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
-	}).Should(Succeed())
+	decidedAgainBehindRecords(g, f, entry)
 }
 
 // Rule 7: with the RecordChain webhook gone, the head that names the
@@ -146,11 +142,7 @@ func TestADeletedHeadDoesNotHideARollback(t *testing.T) {
 	g.Expect(admin.Delete(ctx, headOf(g, demoted))).To(Succeed())
 	cutToPromotion(t, g, f, selectTier, cut)
 
-	eventually(g, func(g Gomega) {
-		got := getPartner(g, f.partner)
-		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
-		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
-	}).Should(Succeed())
+	decidedAgainBehindRecords(g, f, entry)
 }
 
 // Rule 7: with the RecordChain webhook gone, the head that names the
@@ -168,11 +160,7 @@ func TestAnUnsealedHeadDoesNotHideARollback(t *testing.T) {
 	})).To(Succeed())
 	cutToPromotion(t, g, f, selectTier, cut)
 
-	eventually(g, func(g Gomega) {
-		got := getPartner(g, f.partner)
-		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
-		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
-	}).Should(Succeed())
+	decidedAgainBehindRecords(g, f, entry)
 }
 
 // Rule 7 must not stop the clock: a request held because its status is
@@ -273,5 +261,16 @@ func TestAnUnexplainedExtensionApprovalDoesNotExtendProtection(t *testing.T) {
 	time.Sleep(time.Until(until))
 	eventually(g, func(g Gomega) {
 		g.Expect(dealPhase(g, d)).To(Equal(v1alpha1.DealExpired), "protection due to end at %s is not kept by an approval no sealed decision explains", until)
+	}).Should(Succeed())
+}
+
+// decidedAgainBehindRecords waits for f's partner, its status cut back past
+// its records, to be decided again at entry, the tier its evidence gives,
+// by a decision that says why.
+func decidedAgainBehindRecords(g Gomega, f *reviewFixture, entry string) {
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry), "the tier a recorded demotion took away is not kept, nor is its hour of grace")
+		g.Expect(got.Status.History[len(got.Status.History)-1].Reason).To(Equal(v1alpha1.ReasonStatusBehindRecords))
 	}).Should(Succeed())
 }
