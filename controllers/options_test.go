@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,5 +43,24 @@ func TestRecordRetryBackoffIsCapped(t *testing.T) {
 				t.Errorf("delay after success and a new failure = %s, want the backoff to start again", d)
 			}
 		})
+	}
+}
+
+// TestRecordRetriesOfManyObjectsCatchUpWithinMinutes: the retries of a
+// recording controller are also bounded per second, so an outage spends a
+// bounded share of the API budget; with 10,000 partners waiting the last
+// retry still leaves the queue within about 200 s (at 10 a second it would
+// wait some 1,000 s, the wait the capped backoff removes).
+func TestRecordRetriesOfManyObjectsCatchUpWithinMinutes(t *testing.T) {
+	limiter := Options{MaxConcurrentReconciles: 8}.recorder().RateLimiter
+	var last time.Duration
+	for i := range 10000 {
+		last = limiter.When(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "acme", Name: fmt.Sprintf("p%d", i)}})
+	}
+	if last > 200*time.Second {
+		t.Errorf("the 10,000th waiting object retries after %s, want at most 200s", last.Round(time.Second))
+	}
+	if last < 100*time.Second {
+		t.Errorf("the 10,000th waiting object retries after %s: the retries of an outage are not bounded per second", last.Round(time.Second))
 	}
 }
