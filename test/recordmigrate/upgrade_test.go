@@ -89,6 +89,16 @@ func TestTheUpgradePathFromTheCRDStoreKeepsEveryRecord(t *testing.T) {
 		if !strings.Contains(svc, "partnergov-records/records-server") || !strings.Contains(svc, "True") {
 			t.Errorf("%s the APIService is not the records server's and Available:\n%s", when, svc)
 		}
+		// The group's discovery moves from the CRD to the APIService (and
+		// back to the APIService alone once the CRD is gone): kubectl may not
+		// find the resource for a moment while the aggregator catches up.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+			out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(dir, "cache"),
+				"get", "decisionrecords", "-A", "--chunk-size=500", "--no-headers").CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "doesn't have a resource type") || time.Now().After(deadline) {
+				break
+			}
+		}
 		list := run("get", "decisionrecords", "-A", "--chunk-size=500", "--no-headers")
 		if n := len(strings.Split(strings.TrimSpace(list), "\n")); n != 70 {
 			t.Errorf("%s kubectl lists %d records, want 70:\n%s", when, n, list)
