@@ -118,10 +118,32 @@ func TestTheEngineWritesOnlyThePresent(t *testing.T) {
 	if r2 := Evaluate(again); r2.Decision != nil || len(r2.Status.History) != 3 {
 		t.Errorf("evaluating again: decision %s, %d decisions kept", describeDecision(r2.Decision), len(r2.Status.History))
 	}
-	// Once the new decision is recorded, it alone stays.
+	// Once the new decision is recorded, dropping the older ones is no write
+	// of its own: with no decision the history stays as stored.
 	again.NewestRecorded = &v1alpha1.RecordedDecision{Name: record.TierChangeName(again.Partner, h[2]), Time: h[2].Time, SubjectUID: string(p.UID)}
-	if r3 := Evaluate(again); r3.Decision != nil || len(r3.Status.History) != 1 || r3.Status.History[0].Seal != h[2].Seal {
-		t.Errorf("with the new decision recorded: decision %s, history %v", describeDecision(r3.Decision), messages(r3.Status.History))
+	if r3 := Evaluate(again); r3.Decision != nil || len(r3.Status.History) != 3 {
+		t.Errorf("with the new decision recorded and no decision: decision %s, history %v, want it as stored", describeDecision(r3.Decision), messages(r3.Status.History))
+	}
+}
+
+// Issue 28: shedding recorded decisions rides on the next decision's write,
+// never a status write of its own (which would double the writes of every
+// decision): the next decision leaves the recorded one it follows and itself.
+func TestTheHistoryShedsWhatIsRecordedWithTheNextDecisionOnly(t *testing.T) {
+	p, _ := presentPartner(4) // the newest moved the partner to gold
+	in := sealedInput(holding("gold"), withEvidence(goldEvidence()...))
+	in.Partner.Status.History = p.Status.History
+	newest := p.Status.History[3]
+	in.NewestRecorded = &v1alpha1.RecordedDecision{Name: record.TierChangeName(in.Partner, newest), Time: newest.Time, SubjectUID: string(p.UID)}
+	if r := Evaluate(in); r.Decision != nil || len(r.Status.History) != 4 {
+		t.Fatalf("no decision: decision %s, history %v, want the 4 stored (no write only to drop recorded ones)", describeDecision(r.Decision), messages(r.Status.History))
+	}
+	demote := sealedInput(holding("gold"), withEvidence(silverEvidence()...))
+	demote.Partner.Status.History, demote.NewestRecorded = p.Status.History, in.NewestRecorded
+	demote.Partner.Status.DemotionDeadline = &metav1.Time{Time: now.Add(-time.Hour)}
+	r := Evaluate(demote)
+	if r.Decision == nil || len(r.Status.History) != 2 || r.Status.History[0].Seal != newest.Seal || r.Status.History[1].Seal != r.Decision.Seal {
+		t.Errorf("with a decision: decision %s, history %v, want the recorded newest and the new one", describeDecision(r.Decision), messages(r.Status.History))
 	}
 }
 
@@ -165,22 +187,28 @@ func TestHistoryKeepsWhatAnActivePromotionsMarksAreReadFrom(t *testing.T) {
 		withGrant(tierPromotion("acme-promote-platinum", "platinum", at(300*day))))
 	in.Partner.Status.History = history
 	in.NewestRecorded = &v1alpha1.RecordedDecision{Name: record.TierChangeName(in.Partner, history[2]), Time: history[2].Time, SubjectUID: uid}
+	// What the next decision's write keeps (Present runs with a decision).
+	promotions := []Grant{tierPromotion("acme-promote-platinum", "platinum", at(300*day))}
+	kept := Present(testSeals, in.Partner, history, in.NewestRecorded, promotions)
+	if len(kept) != 2 || kept[0].Request != "acme-promote-platinum" {
+		t.Fatalf("history %d decisions: want the promotion and the demotion kept", len(kept))
+	}
 	r := Evaluate(in)
-	if r.Decision != nil || len(r.Status.History) != 2 || r.Status.History[0].Request != "acme-promote-platinum" {
-		t.Fatalf("decision %s, history %d decisions: want the promotion and the demotion kept", describeDecision(r.Decision), len(r.Status.History))
+	if r.Decision != nil {
+		t.Fatalf("decision %s, want none", describeDecision(r.Decision))
 	}
 	// The spent mark lost from the stored grant: the kept history still shows it.
 	again := in
 	again.Partner = in.Partner.DeepCopy()
 	again.Partner.Status = r.Status
+	again.Partner.Status.History = kept
 	again.Partner.Status.Grants = nil
 	if r2 := Evaluate(again); r2.Status.Tier != "gold" || r2.Decision != nil {
 		t.Fatalf("tier %q, decision %s: a spent approval promoted the partner again", r2.Status.Tier, describeDecision(r2.Decision))
 	}
 	// Once the grant is no longer active, the newest decision alone stays.
-	again.Grants = nil
-	if r3 := Evaluate(again); len(r3.Status.History) != 1 {
-		t.Errorf("without an active promotion, %d decisions kept, want 1", len(r3.Status.History))
+	if n := len(Present(testSeals, again.Partner, kept, in.NewestRecorded, nil)); n != 1 {
+		t.Errorf("without an active promotion, %d decisions kept, want 1", n)
 	}
 }
 

@@ -127,7 +127,12 @@ func Evaluate(in Input) Result {
 	status.Entitlements = entitlements(o.held, e.grants.ofType(v1alpha1.RequestIncentiveException), in.Partner.Spec.Suspended)
 	status.Grants = e.grants.status(o, e.ladder, metav1.NewTime(now), in.Seals, string(in.Partner.UID))
 	status.Enablement = requiredEnablement(o.held, e.ladder)
-	status.History = Present(in.Seals, in.Partner, status.History, in.NewestRecorded, e.grants.ofType(v1alpha1.RequestTierPromotion))
+	if decision != nil {
+		// Only with a decision: dropping what is recorded is never a write of
+		// its own (it would double the status writes of every decision, the
+		// cost issue 28 is about); the history sheds it with the next one.
+		status.History = Present(in.Seals, in.Partner, status.History, in.NewestRecorded, e.grants.ofType(v1alpha1.RequestTierPromotion))
+	}
 	e.setConditions(&status.Conditions, o)
 
 	return Result{
