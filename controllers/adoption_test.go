@@ -89,7 +89,8 @@ func TestTurningSealingOnSealsWhatWasStoredAndDemotesNobody(t *testing.T) {
 	}).Should(Succeed())
 }
 
-// sealedHistory is before with the seals of after, when both hold the same
+// sealedHistory is before with the seals (and the sequence and previous seal
+// adoption fills) of after, when both hold the same
 // decisions; otherwise before unchanged, so that the comparison shows the difference.
 func sealedHistory(before, after []v1alpha1.TierDecision) []v1alpha1.TierDecision {
 	if len(before) != len(after) {
@@ -98,7 +99,7 @@ func sealedHistory(before, after []v1alpha1.TierDecision) []v1alpha1.TierDecisio
 	out := make([]v1alpha1.TierDecision, len(before))
 	for i := range before {
 		out[i] = before[i]
-		out[i].Seal, out[i].Sequence = after[i].Seal, after[i].Sequence
+		out[i].Seal, out[i].Sequence, out[i].PreviousSeal = after[i].Seal, after[i].Sequence, after[i].PreviousSeal
 	}
 	return out
 }

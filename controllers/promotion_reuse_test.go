@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 )
 
@@ -47,7 +48,28 @@ func TestAUsedPromotionApprovalRevivedPastTheWebhooksDoesNotPromoteAgain(t *test
 		g.Expect(r.Status.Phase).To(Equal(v1alpha1.PhaseExpired))
 		g.Expect(r.Status.RecordedPhase).To(Equal(v1alpha1.PhaseExpired))
 		g.Expect(got.Status.Grants).To(BeEmpty())
-		g.Expect(got.Status.History).To(HaveLen(1), "the promotion's decision is recorded and dropped")
+	}).Should(Succeed())
+	// Two more decisions (the entry tier asks for more training, then no
+	// longer does) push the promotion's decision out of status.history once it
+	// is recorded: the history drops recorded decisions with the next
+	// decision's write only. Then the partner's status no longer remembers
+	// the promotion, and the request's GrantExpiry record alone tells.
+	recorded := func(g Gomega) {
+		h := getPartner(g, f.partner).Status.History
+		g.Expect(countBy(recordsOf(g, f.partner))).To(HaveKeyWithValue(recordsv1alpha1.DecisionTierChange, int(h[len(h)-1].Sequence)))
+	}
+	catchUp(g, recorded).Should(Succeed())
+	updateTier(g, entry, func(t *v1alpha1.PartnerTier) {
+		t.Spec.Requirements = []v1alpha1.TierRequirement{atLeast("training", "100")}
+		t.Spec.DemotionGracePeriod = &metav1.Duration{}
+	})
+	eventually(g, func(g Gomega) { g.Expect(getPartner(g, f.partner).Status.Tier).To(BeEmpty()) }).Should(Succeed())
+	catchUp(g, recorded).Should(Succeed())
+	updateTier(g, entry, func(t *v1alpha1.PartnerTier) { t.Spec.Requirements = nil })
+	eventually(g, func(g Gomega) {
+		got := getPartner(g, f.partner)
+		g.Expect(got.Status.Tier).To(Equal(entry))
+		g.Expect(got.Status.History).NotTo(ContainElement(HaveField("Request", first)), "the promotion's decision is recorded and dropped")
 	}).Should(Succeed())
 
 	// The partner writes its request back to Approved, past the webhooks.
