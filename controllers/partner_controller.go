@@ -67,12 +67,14 @@ type PartnerReconciler struct {
 	// knows exist (holdTierDecision); nil: they are read from the API server.
 	TierRecords *TierRecorder
 
-	// sequences holds, by partner UID, the sequence of the newest tier
-	// decision seen in the partner's history. A history whose newest decision
-	// is older was cut back, and is checked against the stored records rather
-	// than the head: an older sealed head written back past the webhooks still
-	// verifies, and would vouch for the cut history.
-	sequences sync.Map // types.UID -> int64
+	// sequences holds, by partner, the sequence of the newest tier decision
+	// seen in the partner's history. A history whose newest decision is older
+	// was cut back, and is checked against the stored records rather than the
+	// head: an older sealed head written back past the webhooks still
+	// verifies, and would vouch for the cut history. A partner's entry goes
+	// when the partner does (Reconcile finds it gone or deleting), and a
+	// partner created again under the name (another UID) starts afresh.
+	sequences sync.Map // types.NamespacedName -> seenSequence
 }
 
 // +kubebuilder:rbac:groups=records.partnergov.io,resources=decisionrecords,verbs=get;list;create;delete
@@ -84,13 +86,24 @@ type PartnerReconciler struct {
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// seenSequence is the newest tier decision's sequence seen in the history of
+// the partner with uid (PartnerReconciler.sequences).
+type seenSequence struct {
+	uid      types.UID
+	sequence int64
+}
+
 // Reconcile evaluates one partner and writes its status when it changed.
 func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var partner v1alpha1.Partner
 	if err := r.Get(ctx, req.NamespacedName, &partner); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.sequences.Delete(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !partner.DeletionTimestamp.IsZero() {
+		r.sequences.Delete(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	in, requests, err := r.inputs(ctx, &partner)
@@ -246,14 +259,15 @@ func (r *PartnerReconciler) behindRecords(ctx context.Context, partner *v1alpha1
 	if h := partner.Status.History; len(h) > 0 {
 		newestSeq = h[len(h)-1].Sequence
 	}
-	if seen, ok := r.sequences.Load(partner.UID); ok && newestSeq < seen.(int64) {
+	name := client.ObjectKeyFromObject(partner)
+	if seen, ok := r.sequences.Load(name); ok && seen.(seenSequence).uid == partner.UID && newestSeq < seen.(seenSequence).sequence {
 		recorded, checked, err := r.behindStoredRecords(ctx, partner)
 		if checked && recorded == nil && err == nil {
-			r.sequences.Store(partner.UID, newestSeq) // the records agree with the history
+			r.sequences.Store(name, seenSequence{partner.UID, newestSeq}) // the records agree with the history
 		}
 		return nil, recorded, err
 	}
-	r.sequences.Store(partner.UID, newestSeq)
+	r.sequences.Store(name, seenSequence{partner.UID, newestSeq})
 	key := types.NamespacedName{Namespace: partner.Namespace, Name: record.ChainName(partner.Name)}
 	heads := r.Heads
 	if heads == nil {
