@@ -118,21 +118,25 @@ func (r *TierRecorder) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 // known, and returns the name of the newest record that now exists ("" when
 // recs is empty). When known is not among recs (a partner not seen since the
 // manager started, or whose known record left the trimmed history), the newest
-// record's existence is read from the API server: when it exists, so do the
-// older ones (they are created in order), else every one is created, a create
-// refused as AlreadyExists being success.
+// record that exists is read from the API server, newest first: when one
+// exists, so do the older ones (they are created in order), and only the ones
+// after it are created; a create refused as AlreadyExists is success.
 func (r *TierRecorder) recordAfter(ctx context.Context, recs []*recordsv1alpha1.DecisionRecord, known string) (string, error) {
 	if len(recs) == 0 {
 		return known, nil
 	}
 	newest := recs[len(recs)-1].Name
 	from := slices.IndexFunc(recs, func(rec *recordsv1alpha1.DecisionRecord) bool { return rec.Name == known }) + 1
-	if from == 0 {
+	// Not known: the newest record that exists is found by reading back from
+	// the newest (at most the history's length in reads, two in the common
+	// case), so that a decision made after a restart creates its own record
+	// only, not a refused create for every older one.
+	for i := len(recs) - 1; from == 0 && i >= 0; i-- {
 		existing := &metav1.PartialObjectMetadata{}
 		existing.SetGroupVersionKind(recordsv1alpha1.GroupVersion.WithKind("DecisionRecord"))
-		switch err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(recs[len(recs)-1]), existing); {
+		switch err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(recs[i]), existing); {
 		case err == nil:
-			return newest, nil
+			from = i + 1
 		case !apierrors.IsNotFound(err):
 			return known, err
 		}
