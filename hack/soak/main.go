@@ -134,6 +134,8 @@ type Report struct {
 	Verdicts    []Verdict `json:"verdicts"`
 	// SettleSeconds: from the load's end to every partner holding its expected tier.
 	SettleSeconds float64 `json:"settleSeconds"`
+	// Recorded is the records check after the load (VerdictRecorded).
+	Recorded *Recorded `json:"recorded,omitempty"`
 	// ObjectsAtStart and ObjectsAtEnd are the objects stored by kind (the soak's
 	// namespace; DealLocks are cluster-scoped), listed from the API server.
 	ObjectsAtStart map[string]float64 `json:"objectsAtStart"`
@@ -405,6 +407,8 @@ func run(c config) (failed bool, err error) {
 		report.ReconcileErrors = sub(r.reconciles, base.reconciles)
 	}
 	report.ObjectsAtEnd = objects(ctx, cl, l.ns)
+	recorded, recErr := checkRecorded(ctx, cl.Admin, l.ns, c.partners, keys, 3*time.Minute)
+	report.Recorded = &recorded
 	report.Samples = samples
 	report.Errors = append(rd.messages, l.errorMessages()...)
 	final := samples[len(samples)-1]
@@ -424,7 +428,7 @@ func run(c config) (failed bool, err error) {
 		d = time.Duration(taken * float64(time.Second))
 		fmt.Println("\ninterrupted: the verdicts judge the samples taken")
 	}
-	report.Verdicts = Verdicts(samples, d)
+	report.Verdicts = append(Verdicts(samples, d), RecordedVerdict(recorded, recErr))
 	fmt.Println()
 	PrintVerdicts(os.Stdout, report.Verdicts)
 

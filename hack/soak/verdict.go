@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -194,6 +195,9 @@ const (
 	VerdictGoroutines = "goroutines flat: the last quarter's max at most the second quarter's max + 10%"
 	// VerdictErrors: no unexpected error over the soak (Sample.Unexpected of the last sample).
 	VerdictErrors = "0 unexpected errors"
+	// VerdictRecorded: after the load, every partner's newest tier decision
+	// has its DecisionRecord and every partner's chain verifies (Recorded).
+	VerdictRecorded = "every decision recorded: each partner's newest tier decision has its record and its chain verifies"
 )
 
 // RSSTolerance and GoroutineTolerance are the verdicts' margins.
@@ -247,6 +251,25 @@ func Verdicts(samples []Sample, d time.Duration) []Verdict {
 			s.API.Conflicts, s.API.NotFound, s.API.Gone, s.Load.Retried)
 	}
 	return append(out, e)
+}
+
+// RecordedVerdict judges the records check made after the load; err is the
+// check's own failure (it could not read), which fails the verdict too.
+func RecordedVerdict(r Recorded, err error) Verdict {
+	v := Verdict{Name: VerdictRecorded, Met: err == nil && r.Partners > 0 && r.Complete()}
+	switch {
+	case err != nil:
+		v.Detail = "the check failed: " + err.Error()
+	case r.Partners == 0:
+		v.Detail = "no partner was checked"
+	default:
+		v.Detail = fmt.Sprintf("%d partners, %d records in their chains; %d partners without the record of their newest decision, %d chains that do not verify (checked for %.0fs)",
+			r.Partners, r.Records, len(r.Unrecorded), len(r.Unverified), r.Seconds)
+		for _, m := range append(slices.Clone(r.Unrecorded), r.Unverified...) {
+			v.Detail += "; " + m
+		}
+	}
+	return v
 }
 
 func field(samples []Sample, f func(Sample) float64) []float64 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -218,5 +219,25 @@ func TestRowsShowTheMinutesCountersAndTheReadingsGauges(t *testing.T) {
 	}
 	if h := TableHeader(); strings.Count(strings.SplitN(h, "\n", 2)[0], "|")-1 != strings.Count(got, "|")-1 {
 		t.Errorf("the header has other columns than the row:\n%s\n%s", h, got)
+	}
+}
+
+func TestEveryDecisionRecordedVerdict(t *testing.T) {
+	for name, c := range map[string]struct {
+		r    Recorded
+		err  error
+		want bool
+	}{
+		"every partner recorded and verified":       {r: Recorded{Partners: 2000, Records: 30000}, want: true},
+		"a partner's newest decision has no record": {r: Recorded{Partners: 2000, Unrecorded: []string{"p-00001: no record"}}},
+		"a chain does not verify":                   {r: Recorded{Partners: 2000, Unverified: []string{"p-00002: gap"}}},
+		"no partner checked":                        {r: Recorded{}},
+		"the check could not read":                  {r: Recorded{Partners: 2000}, err: errors.New("connection refused")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := RecordedVerdict(c.r, c.err); got.Met != c.want || got.Name != VerdictRecorded {
+				t.Errorf("got %+v, want met=%v", got, c.want)
+			}
+		})
 	}
 }
