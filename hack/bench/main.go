@@ -517,6 +517,14 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 			c.decisionRateLow, len(lat), r.DecisionLow.P50ms, r.DecisionLow.P99ms, r.UpdateRoundTripLow.P50ms, r.UpdateRoundTripLow.P99ms)
 	}
 
+	// What a stored Partner weighs after the decisions: the object as read
+	// back, managed fields included, as JSON (how etcd keeps a custom
+	// resource, before its small envelope).
+	if r.PartnerBytes, r.PartnerBytesMax, err = partnerBytes(ctx, cl.Admin, ns); err != nil {
+		return r, err
+	}
+	fmt.Printf("stored Partner: %.0f bytes on average, %.0f the largest (JSON as read back, managed fields included)\n", r.PartnerBytes, r.PartnerBytesMax)
+
 	// 5. Admission latency of the partners/status webhook.
 	var p v1alpha1.Partner
 	if err := cl.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: harness.PartnerName(1)}, &p); err != nil {
@@ -817,4 +825,25 @@ func SuggestedMemoryLimit(n int) int64 {
 // the write of its partner's chain head (RecordChain) that comes before it.
 func recordWrites(w harness.Writes) float64 {
 	return w.ByResource["create decisionrecords"] + w.ByResource["create recordchains"] + w.ByResource["update recordchains"]
+}
+
+// partnerBytes is the mean and the largest size of the Partners of ns as
+// stored: JSON of the object read back from the API server.
+func partnerBytes(ctx context.Context, c client.Client, ns string) (mean, largest float64, err error) {
+	var list v1alpha1.PartnerList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return 0, 0, err
+	}
+	for i := range list.Items {
+		b, err := json.Marshal(&list.Items[i])
+		if err != nil {
+			return 0, 0, err
+		}
+		mean += float64(len(b))
+		largest = max(largest, float64(len(b)))
+	}
+	if len(list.Items) > 0 {
+		mean /= float64(len(list.Items))
+	}
+	return mean, largest, nil
 }

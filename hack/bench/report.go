@@ -87,6 +87,10 @@ type Result struct {
 	// server reports it (apiserver_storage_size_bytes); StorageObjects counts
 	// the objects it stores (apiserver_storage_objects).
 	StorageBytes, StorageObjects float64
+	// PartnerBytes and PartnerBytesMax are the mean and the largest stored
+	// Partner after the decision phases (JSON as read back, managed fields
+	// included); 0 in results from before they were measured.
+	PartnerBytes, PartnerBytesMax float64 `json:",omitempty"`
 }
 
 // Phase is a timed phase and its plain-client limit.
@@ -200,16 +204,25 @@ func (r Report) Print(w io.Writer) {
 
 // printSizes writes the table of the partner sizes.
 func (r Report) printSizes(w io.Writer) {
-	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | record creates meanwhile p50/p99 ms | decision at the low rate p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | record creates meanwhile p50/p99 ms | decision at the low rate p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB | stored Partner bytes (mean / max) |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %s | %.1f / %.1f | %.0f | %.0f |\n",
+		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %s | %.1f / %.1f | %.0f | %.0f | %s |\n",
 			x.Partners, x.Convergence.Seconds, x.Convergence.PlainSeconds, x.Convergence.PlainMinSeconds, x.Convergence.Ratio, x.Convergence.MinRatio,
 			x.Wave.Seconds, x.Wave.PlainSeconds, x.Wave.PlainMinSeconds, x.Wave.Ratio, x.Wave.MinRatio,
 			x.Convergence.Writes/float64(x.Partners), x.Wave.Writes/float64(x.Wave.Changed), x.Wave.Events/float64(x.Wave.Changed),
-			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, recordCreates(x), low(r.Settings.DecisionRateLow, x.DecisionLow), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB)
+			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, recordCreates(x), low(r.Settings.DecisionRateLow, x.DecisionLow), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB, partnerSize(x))
 	}
 	fmt.Fprintln(w)
+}
+
+// partnerSize is a size's stored Partner bytes, mean / max ("-" in results
+// from before they were measured).
+func partnerSize(x Result) string {
+	if x.PartnerBytes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f / %.0f", x.PartnerBytes, x.PartnerBytesMax)
 }
 
 // recordCreates is a size's record creates during its decision phase: the
