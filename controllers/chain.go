@@ -150,9 +150,12 @@ func (c *Chain) record(ctx context.Context, st *chainState, rec *recordsv1alpha1
 		}
 		if n := read.head.Newest; n != nil {
 			// Written ahead by a writer that may have crashed before creating
-			// it; unless it was pruned since, past its retention.
+			// it; unless it was pruned since, past its retention. It is read
+			// first: it almost always exists (every head read after a restart
+			// finds the last record made), and a read costs the store less
+			// than a create it refuses.
 			if c.Clock.Now().Before(n.Spec.RetainUntil.Time) {
-				if err := createRecord(ctx, c.Client, n.DeepCopy()); err != nil {
+				if err := c.ensureRecord(ctx, n); err != nil {
 					return err
 				}
 			}
@@ -368,6 +371,19 @@ func (c *Chain) resume(ctx context.Context, namespace, partner, resourceVersion 
 
 // createRecord creates DecisionRecord rec; a create refused as AlreadyExists
 // is success: a record's name is fixed by the decision it records.
+// ensureRecord creates rec, a record a head names, when it is not stored.
+func (c *Chain) ensureRecord(ctx context.Context, rec *recordsv1alpha1.DecisionRecord) error {
+	existing := &metav1.PartialObjectMetadata{}
+	existing.SetGroupVersionKind(recordsv1alpha1.GroupVersion.WithKind("DecisionRecord"))
+	switch err := c.Reader.Get(ctx, client.ObjectKeyFromObject(rec), existing); {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	return createRecord(ctx, c.Client, rec.DeepCopy())
+}
+
 func createRecord(ctx context.Context, c client.Client, rec *recordsv1alpha1.DecisionRecord) error {
 	// A namespace being deleted takes its records with it; one it refuses to
 	// hold is not lost, and retrying would only fail again until it is gone.
