@@ -246,21 +246,49 @@ func LedgerSpec(program string, b v1alpha1.FundsBudget, reservations []v1alpha1.
 
 // Figures are the program's budgets, each with what the approvals that count
 // (effects.ApprovedAt) of requests (the program's partners' Funds requests,
-// OfProgram) commit in its quarter and currency, for the scorecard.
+// OfProgram) commit in its quarter and currency, for the scorecard. Each
+// approval is derived once, whatever the number of budgets.
 func Figures(program *v1alpha1.PartnerProgram, requests []v1alpha1.ExceptionRequest, seals *seal.Keys) []v1alpha1.FundsBudgetFigure {
-	if program == nil || program.Spec.Funds == nil {
+	if program == nil || program.Spec.Funds == nil || len(program.Spec.Funds.Budgets) == 0 {
 		return nil
+	}
+	type key struct{ quarter, currency string }
+	budgeted := map[key]bool{}
+	for _, b := range program.Spec.Funds.Budgets {
+		budgeted[key{b.Quarter, b.Currency}] = true
+	}
+	committed := map[key]*big.Rat{}
+	for i := range requests {
+		q := &requests[i]
+		if q.Spec.Type != v1alpha1.RequestFunds || q.Spec.Amount == nil {
+			continue
+		}
+		at := effects.ApprovedAt(q, seals)
+		if at == nil {
+			continue
+		}
+		quarter, _ := effects.Quarter(*at)
+		k := key{quarter, q.Spec.Amount.Currency}
+		v, err := decimal.Parse(q.Spec.Amount.Amount)
+		if !budgeted[k] || err != nil {
+			continue
+		}
+		if committed[k] == nil {
+			committed[k] = new(big.Rat)
+		}
+		committed[k].Add(committed[k], v)
 	}
 	var out []v1alpha1.FundsBudgetFigure
 	for _, b := range program.Spec.Funds.Budgets {
-		kept, _ := Count(b, nil, requests, seals)
-		committed := Committed(kept, "")
-		limit, err1 := decimal.Parse(b.Amount)
-		used, err2 := decimal.Parse(committed)
-		if err1 != nil || err2 != nil {
+		limit, err := decimal.Parse(b.Amount)
+		if err != nil {
 			continue // the schema refuses amounts that do not parse
 		}
-		f := v1alpha1.FundsBudgetFigure{Quarter: b.Quarter, Currency: b.Currency, Budget: b.Amount, Committed: committed, Remaining: "0"}
+		used := committed[key{b.Quarter, b.Currency}]
+		if used == nil {
+			used = new(big.Rat)
+		}
+		f := v1alpha1.FundsBudgetFigure{Quarter: b.Quarter, Currency: b.Currency, Budget: b.Amount, Committed: decimal.Format(used), Remaining: "0"}
 		if left := new(big.Rat).Sub(limit, used); left.Sign() > 0 {
 			f.Remaining = decimal.Format(left)
 		}

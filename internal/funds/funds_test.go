@@ -294,12 +294,14 @@ func TestFigures(t *testing.T) {
 		request("a", "6000", v1alpha1.PhaseApproved, now),
 		request("b", "1000", v1alpha1.PhasePending, time.Time{}),
 		inEUR(request("c", "150", v1alpha1.PhaseApproved, now)),
+		request("last-quarter", "99", v1alpha1.PhaseApproved, time.Date(2026, 9, 30, 23, 59, 59, 0, time.UTC)),
+		request("next-quarter", "700", v1alpha1.PhaseApproved, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)),
 	}
 	got := Figures(program, requests, nil)
 	want := []v1alpha1.FundsBudgetFigure{
 		{Quarter: "2026-Q4", Currency: "EUR", Budget: "100", Committed: "150", Remaining: "0"},
 		{Quarter: "2026-Q4", Currency: "USD", Budget: "10000", Committed: "6000", Remaining: "4000"},
-		{Quarter: "2027-Q1", Currency: "USD", Budget: "5000", Committed: "0", Remaining: "5000"},
+		{Quarter: "2027-Q1", Currency: "USD", Budget: "5000", Committed: "700", Remaining: "4300"},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Figures =\n%+v\nwant\n%+v", got, want)
