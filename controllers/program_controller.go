@@ -15,7 +15,9 @@ import (
 
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/conditions"
+	"github.com/partnergov/partnergov/internal/funds"
 	"github.com/partnergov/partnergov/internal/scorecard"
+	"github.com/partnergov/partnergov/internal/seal"
 	"github.com/partnergov/partnergov/internal/tier"
 )
 
@@ -58,6 +60,8 @@ type ProgramReconciler struct {
 	// Interval is the least time between two scorecard writes of a program; zero
 	// means DefaultScorecardInterval.
 	Interval time.Duration
+	// Seals verify the approvals the funds budgets count; nil when sealing is off.
+	Seals *seal.Keys
 }
 
 // Reconcile computes the program's scorecard and writes status when it changed.
@@ -80,6 +84,7 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	sc := scorecard.Compute(&program, m.tiers, m.partners, m.requests, m.listings, stamp)
 	sc.Deals = scorecard.Deals(&program, m.partners, m.deals, m.requests, stamp)
+	sc.FundsBudgets = funds.Figures(&program, funds.OfProgram(m.partners, m.requests), r.Seals)
 
 	status := program.Status.DeepCopy()
 	if status.ObservedGeneration != program.Generation || status.CatalogSince == nil {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -84,6 +85,17 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return r.hold(ctx, &request, behind, in.Now)
 	}
 	res := review.Evaluate(in)
+	// A Funds approval under a program budget is reserved in the budget's
+	// ledger before its Approved status is written (funds_budget.go).
+	res, reservation, err := r.checkBudget(ctx, in, res, program)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if reservation != nil {
+		if err := r.reserve(ctx, reservation, &request, metav1.NewTime(in.Now)); err != nil {
+			return retryStale(ctrl.Result{}, err)
+		}
+	}
 	meta.RemoveStatusCondition(&res.Status.Conditions, v1alpha1.ConditionStatusBehindRecords)
 	// A decision does not wait for the records store: when records cannot be
 	// made (the records server or its database down), the markers stay where
@@ -94,6 +106,12 @@ func (r *RequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		recordErr = fmt.Errorf("recording decisions: %w", recordErr)
 	}
 	written, err := applyStatus(ctx, r.Client, &request, "ExceptionRequest", &request.Status, &res.Status, "decisions")
+	if err == nil {
+		// Stored now: a final phase other than Approved holds no budget.
+		if releaseErr := r.releaseBudget(ctx, &request, res.Status.Phase); releaseErr != nil {
+			recordErr = errors.Join(recordErr, fmt.Errorf("releasing the request's funds reservation: %w", releaseErr))
+		}
+	}
 	if err != nil || !written {
 		if res, err := retryStale(requeueAt(in.Now, res.NextDeadline), err); err != nil || recordErr == nil {
 			return res, err

@@ -122,6 +122,10 @@ const (
 	// ReasonCurrencyMismatch denies a Funds request whose currency is not the one of
 	// the partner's cap.
 	ReasonCurrencyMismatch = "CurrencyMismatch"
+	// ReasonBudgetExhausted denies a Funds request whose approval would take the
+	// program's committed funds of its quarter and currency above the program's
+	// budget (PartnerProgram spec.funds.budgets), whatever allowOverCap says.
+	ReasonBudgetExhausted = "BudgetExhausted"
 	// ReasonPromotionUsed ends an approved TierPromotion once the partner dropped
 	// below the tier it authorized: promoting it again needs a new review.
 	ReasonPromotionUsed = "PromotionUsed"

@@ -387,6 +387,59 @@ type PartnerProgramSpec struct {
 	// withholds nothing (the partner is still flagged by condition and alert).
 	// +optional
 	Probation *Probation `json:"probation,omitempty"`
+
+	// funds are the program's limits on Funds requests across its partners.
+	// Absent: only each partner's tier cap (fundsCapPerQuarter) limits them.
+	// +optional
+	Funds *ProgramFunds `json:"funds,omitempty"`
+}
+
+// MaxFundsBudgets bounds PartnerProgram spec.funds.budgets.
+const MaxFundsBudgets = 32
+
+// ProgramFunds are the program's limits on Funds requests.
+type ProgramFunds struct {
+	// budgets say, per calendar quarter and currency, the most the program may
+	// commit across all its partners. A Funds request whose approval would take
+	// the committed total of its quarter and currency above the budget is
+	// denied with reason BudgetExhausted, whatever its review path's
+	// allowOverCap says: allowOverCap lets a partner past its own cap, never the
+	// program past its budget. An approval counts in the quarter it is made in,
+	// as a partner's status.funds places it. A quarter and currency without an
+	// entry have no budget (only the partners' caps limit them). Lowering a
+	// budget below what is committed withdraws no approval; it refuses the
+	// next ones. At most 32 entries, one per quarter and currency.
+	// +optional
+	// +listType=map
+	// +listMapKey=quarter
+	// +listMapKey=currency
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(b, self.exists_one(c, c.quarter == b.quarter && c.currency == b.currency))",message="budgets holds one entry per quarter and currency: merge the entries of the same quarter and currency into one amount"
+	Budgets []FundsBudget `json:"budgets,omitempty"`
+}
+
+// FundsBudget is the most a program may commit in one quarter and currency.
+// +kubebuilder:validation:XValidation:rule="self.quarter.matches('^[0-9]{4}-Q[1-4]$')",message="quarter is a calendar quarter written as the year, -Q and the quarter's number 1 to 4, such as 2026-Q3",fieldPath=.quarter
+// +kubebuilder:validation:XValidation:rule="self.currency.matches('^[A-Z]{3}$')",message="currency is an ISO 4217 code of three upper-case letters, such as USD",fieldPath=.currency
+// +kubebuilder:validation:XValidation:rule="self.amount.matches('^[0-9]{1,18}([.][0-9]{1,9})?$')",message="amount is a non-negative decimal such as 250000 or 1250.50 (at most 18 digits before the point and 9 after)",fieldPath=.amount
+type FundsBudget struct {
+	// quarter is the calendar quarter (UTC) the budget is for, such as "2026-Q3".
+	// +required
+	// +kubebuilder:validation:MinLength=7
+	// +kubebuilder:validation:MaxLength=7
+	Quarter string `json:"quarter"`
+
+	// currency is the ISO 4217 code of the budget, such as USD. Funds requests
+	// in other currencies do not count against it (amounts in different
+	// currencies are never added).
+	// +required
+	// +kubebuilder:validation:MaxLength=3
+	Currency string `json:"currency"`
+
+	// amount is the most the program may commit in the quarter and currency, a
+	// non-negative decimal such as "250000" ("0" refuses every approval).
+	// +required
+	Amount Decimal `json:"amount"`
 }
 
 // Count is a number of objects with a given label.
@@ -478,6 +531,40 @@ type Scorecard struct {
 	// program's partners have no DealRegistration and no approved Funds request.
 	// +optional
 	Deals *DealFigures `json:"deals,omitempty"`
+
+	// fundsBudgets are the program's funds budgets (spec.funds.budgets), each
+	// with what is committed against it, sorted by quarter and currency.
+	// +optional
+	// +listType=map
+	// +listMapKey=quarter
+	// +listMapKey=currency
+	// +kubebuilder:validation:MaxItems=32
+	FundsBudgets []FundsBudgetFigure `json:"fundsBudgets,omitempty"`
+}
+
+// FundsBudgetFigure is one budget of spec.funds.budgets with what is committed
+// against it.
+type FundsBudgetFigure struct {
+	// quarter of the budget, such as "2026-Q3".
+	// +required
+	// +kubebuilder:validation:MaxLength=7
+	Quarter string `json:"quarter"`
+	// currency of the budget.
+	// +required
+	// +kubebuilder:validation:MaxLength=3
+	Currency string `json:"currency"`
+	// budget is the budget's amount.
+	// +required
+	Budget Decimal `json:"budget"`
+	// committed is the sum of spec.amount of the program's partners' Funds
+	// requests approved in the quarter in this currency (approvals that count:
+	// with sealing on, the sealed decisions explain them), as the partners'
+	// status.funds counts them.
+	// +required
+	Committed Decimal `json:"committed"`
+	// remaining is budget minus committed, "0" when nothing is left.
+	// +required
+	Remaining Decimal `json:"remaining"`
 }
 
 // Bounds of the deal figures in the scorecard, which must stay small: by-partner

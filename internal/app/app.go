@@ -215,7 +215,7 @@ func setup(mgr ctrl.Manager, o Options, username string) error {
 	for name, r := range map[string]interface {
 		SetupWithManager(ctrl.Manager, controllers.Options) error
 	}{
-		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock},
+		"partnerprogram": &controllers.ProgramReconciler{Client: c, Clock: o.Clock, Seals: o.Seals},
 		"partnertier":    &controllers.TierReconciler{Client: c, Clock: o.Clock},
 		"reviewpath":     controllers.NewReviewPathReconciler(c, o.Clock),
 		"exceptionrequest": &controllers.RequestReconciler{

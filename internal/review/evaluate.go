@@ -341,6 +341,10 @@ func (e *evaluator) approve(msg string) {
 		e.deny(v1alpha1.ReasonOverCap, "at approval, "+why, true)
 		return
 	}
+	if why, over := e.overBudget(); over {
+		e.deny(v1alpha1.ReasonBudgetExhausted, "at approval, "+why, true)
+		return
+	}
 	e.settle(v1alpha1.PhaseApproved)
 	e.record(ReasonApproved, "", msg, false)
 	reason := v1alpha1.ReasonQuorumReached

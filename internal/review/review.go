@@ -64,6 +64,11 @@ type Input struct {
 	// entitlement. It is checked when the path is resolved and again when the
 	// request would be approved.
 	FundsRemaining *v1alpha1.Money
+	// Budget, for Funds requests only, is the program's budget of the quarter
+	// the request's approval counts in, with what is committed against it; nil
+	// when no budget applies (no limit beyond the partner's cap). It is checked
+	// when the request would be approved.
+	Budget *Budget
 	// PartnerSuspended: the partner is suspended, so a Funds request is denied
 	// NotEntitled whatever the cap or allowOverCap say.
 	PartnerSuspended bool

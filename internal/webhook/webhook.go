@@ -120,6 +120,10 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		WithValidator(&RecordChainValidator{ControllerUsername: o.ControllerUsername}).Complete(); err != nil {
 		return err
 	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.FundsLedger{}).
+		WithValidator(&FundsLedgerValidator{ControllerUsername: o.ControllerUsername}).Complete(); err != nil {
+		return err
+	}
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ExceptionRequest{}).
 		WithDefaulter(&RequestDefaulter{Reader: reader, Clock: o.Clock}).
 		WithValidator(&RequestValidator{Reader: reader, ControllerUsername: o.ControllerUsername, Clock: o.Clock}).Complete()

@@ -78,6 +78,10 @@ var allowed = map[string]allowance{
 	// cached (one per partner, without its copy of the newest record) so the
 	// partner controller finds a status cut back past its records; never deleted.
 	"governance.partnergov.io/recordchains": {verbs: []string{"create", "get", "list", "update", "watch"}},
+	// The programs' funds ledgers: written with each Funds approval under a
+	// budget (reserved before the approval), cached to find a reservation to
+	// release; never deleted.
+	"governance.partnergov.io/fundsledgers": {verbs: []string{"create", "get", "list", "update", "watch"}},
 	// Deal registration: registrations are decided (status), locks taken and released.
 	"governance.partnergov.io/dealregistrations":        {verbs: readOnly},
 	"governance.partnergov.io/dealregistrations/status": {verbs: statusRW},

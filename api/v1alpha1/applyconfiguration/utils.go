@@ -108,8 +108,18 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.ExternalIDApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("FirstRevenue"):
 		return &apiv1alpha1.FirstRevenueApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FundsBudget"):
+		return &apiv1alpha1.FundsBudgetApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FundsBudgetFigure"):
+		return &apiv1alpha1.FundsBudgetFigureApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("FundsCommitment"):
 		return &apiv1alpha1.FundsCommitmentApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FundsLedger"):
+		return &apiv1alpha1.FundsLedgerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FundsLedgerSpec"):
+		return &apiv1alpha1.FundsLedgerSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FundsReservation"):
+		return &apiv1alpha1.FundsReservationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("FundsStatus"):
 		return &apiv1alpha1.FundsStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GoalProgress"):
@@ -196,6 +206,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.PlanReviewApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Probation"):
 		return &apiv1alpha1.ProbationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ProgramFunds"):
+		return &apiv1alpha1.ProgramFundsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RecordChain"):
 		return &apiv1alpha1.RecordChainApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RecordChainSpec"):

@@ -1051,6 +1051,36 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: partners
       type:
         scalar: numeric
+- name: com.github.partnergov.partnergov.api.v1alpha1.FundsBudget
+  map:
+    fields:
+    - name: amount
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: currency
+      type:
+        scalar: string
+    - name: quarter
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.FundsBudgetFigure
+  map:
+    fields:
+    - name: budget
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: committed
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: currency
+      type:
+        scalar: string
+    - name: quarter
+      type:
+        scalar: string
+    - name: remaining
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
 - name: com.github.partnergov.partnergov.api.v1alpha1.FundsCommitment
   map:
     fields:
@@ -1061,6 +1091,68 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: request
+      type:
+        scalar: string
+- name: com.github.partnergov.partnergov.api.v1alpha1.FundsLedger
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+    - name: spec
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.FundsLedgerSpec
+- name: com.github.partnergov.partnergov.api.v1alpha1.FundsLedgerSpec
+  map:
+    fields:
+    - name: budget
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: committed
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: currency
+      type:
+        scalar: string
+    - name: program
+      type:
+        scalar: string
+    - name: quarter
+      type:
+        scalar: string
+    - name: reservations
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.FundsReservation
+          elementRelationship: associative
+          keys:
+          - uid
+- name: com.github.partnergov.partnergov.api.v1alpha1.FundsReservation
+  map:
+    fields:
+    - name: amount
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.Decimal
+    - name: namespace
+      type:
+        scalar: string
+    - name: partner
+      type:
+        scalar: string
+    - name: request
+      type:
+        scalar: string
+    - name: reservedAt
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: uid
       type:
         scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.FundsStatus
@@ -1697,6 +1789,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: description
       type:
         scalar: string
+    - name: funds
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.ProgramFunds
     - name: listingDeprecationNotice
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
@@ -2044,6 +2139,18 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             namedType: com.github.partnergov.partnergov.api.v1alpha1.EntitlementName
           elementRelationship: associative
+- name: com.github.partnergov.partnergov.api.v1alpha1.ProgramFunds
+  map:
+    fields:
+    - name: budgets
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.FundsBudget
+          elementRelationship: associative
+          keys:
+          - quarter
+          - currency
 - name: com.github.partnergov.partnergov.api.v1alpha1.PublicTenderPolicy
   scalar: string
 - name: com.github.partnergov.partnergov.api.v1alpha1.ReadinessClaimKind
@@ -2287,6 +2394,15 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: decisionsLast30Days
       type:
         scalar: numeric
+    - name: fundsBudgets
+      type:
+        list:
+          elementType:
+            namedType: com.github.partnergov.partnergov.api.v1alpha1.FundsBudgetFigure
+          elementRelationship: associative
+          keys:
+          - quarter
+          - currency
     - name: listingsLowAdoption
       type:
         scalar: numeric

@@ -65,6 +65,9 @@ type PartnerProgramSpecApplyConfiguration struct {
 	// probation says what a partner on Probation is withheld. Absent: probation
 	// withholds nothing (the partner is still flagged by condition and alert).
 	Probation *ProbationApplyConfiguration `json:"probation,omitempty"`
+	// funds are the program's limits on Funds requests across its partners.
+	// Absent: only each partner's tier cap (fundsCapPerQuarter) limits them.
+	Funds *ProgramFundsApplyConfiguration `json:"funds,omitempty"`
 }
 
 // PartnerProgramSpecApplyConfiguration constructs a declarative configuration of the PartnerProgramSpec type for use with
@@ -171,5 +174,13 @@ func (b *PartnerProgramSpecApplyConfiguration) WithOnboarding(value *OnboardingA
 // If called multiple times, the Probation field is set to the value of the last call.
 func (b *PartnerProgramSpecApplyConfiguration) WithProbation(value *ProbationApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
 	b.Probation = value
+	return b
+}
+
+// WithFunds sets the Funds field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Funds field is set to the value of the last call.
+func (b *PartnerProgramSpecApplyConfiguration) WithFunds(value *ProgramFundsApplyConfiguration) *PartnerProgramSpecApplyConfiguration {
+	b.Funds = value
 	return b
 }

@@ -44,6 +44,9 @@ type ScorecardApplyConfiguration struct {
 	// deals are the program's deal registration KPIs; absent while the
 	// program's partners have no DealRegistration and no approved Funds request.
 	Deals *DealFiguresApplyConfiguration `json:"deals,omitempty"`
+	// fundsBudgets are the program's funds budgets (spec.funds.budgets), each
+	// with what is committed against it, sorted by quarter and currency.
+	FundsBudgets []FundsBudgetFigureApplyConfiguration `json:"fundsBudgets,omitempty"`
 }
 
 // ScorecardApplyConfiguration constructs a declarative configuration of the Scorecard type for use with
@@ -165,5 +168,18 @@ func (b *ScorecardApplyConfiguration) WithListingsLowAdoption(value int32) *Scor
 // If called multiple times, the Deals field is set to the value of the last call.
 func (b *ScorecardApplyConfiguration) WithDeals(value *DealFiguresApplyConfiguration) *ScorecardApplyConfiguration {
 	b.Deals = value
+	return b
+}
+
+// WithFundsBudgets adds the given value to the FundsBudgets field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the FundsBudgets field.
+func (b *ScorecardApplyConfiguration) WithFundsBudgets(values ...*FundsBudgetFigureApplyConfiguration) *ScorecardApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithFundsBudgets")
+		}
+		b.FundsBudgets = append(b.FundsBudgets, *values[i])
+	}
 	return b
 }
