@@ -8,8 +8,9 @@ import (
 	"github.com/partnergov/partnergov/internal/seal"
 )
 
-// Outcome re-derives whether q is approved from its sealed stage decisions: with
-// sealing on, an Approved phase counts only when the decisions whose seals
+// Outcome re-derives whether q is approved from what is sealed: with sealing
+// on, an Approved phase counts only when the controller sealed its settlement
+// as Approved (status.outcome: UnsealedOutcome), and the decisions whose seals
 // verify meet the request's sealed copy of its review path (every normal stage reached its quorum,
 // or an escalation stage reached its quorum, or the escalation owner approved),
 // and no sealed decision denied a stage that counts. It returns false, with why,
@@ -31,6 +32,9 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 	}
 	if !seals.On() {
 		return true, nil, ""
+	}
+	if why := UnsealedOutcome(q, seals); why != "" {
+		return false, nil, why
 	}
 	path := q.Status.ReviewPath
 	if path == nil {
@@ -189,4 +193,35 @@ func escalationDue(q *v1alpha1.ExceptionRequest, path *v1alpha1.ResolvedReviewPa
 		entry = *reached
 	}
 	return time.Time{}, -1, false
+}
+
+// UnsealedOutcome says why, with sealing on, q's Approved phase is not the
+// controller's sealed settlement of q ("" when it is): the controller seals
+// every settlement it makes (status.outcome: the request's UID, the phase, when
+// and why), so an Approved phase whose outcome is missing, says another phase
+// (a denial made after the reviewers' quorum, such as OverCap at approval) or
+// does not verify for this request was written past the admission webhooks.
+// What it relies on besides: a request is approved at most once, so an
+// Approved outcome can be replayed only onto the request it was sealed for,
+// where the grant's expiry (spec.expires), a used promotion's GrantExpiry
+// record and the sealed decisions are still checked. An outcome stored
+// before outcomes were sealed (none, or one without a seal) counts while
+// adoption is on.
+func UnsealedOutcome(q *v1alpha1.ExceptionRequest, seals *seal.Keys) string {
+	if !seals.On() || q.Status.Phase != v1alpha1.PhaseApproved {
+		return ""
+	}
+	o := q.Status.Outcome
+	switch {
+	case o == nil && seals.Adopting():
+		return ""
+	case o == nil:
+		return "the request is Approved but carries no outcome sealed by the controller (status.outcome): the phase was written past the admission webhooks (or settled by an older version, and its records did not confirm the approval when sealing was adopted)"
+	case o.Phase != v1alpha1.PhaseApproved:
+		return fmt.Sprintf("the request is Approved but the controller settled it %s (%s) at %s (status.outcome): the phase was written past the admission webhooks",
+			o.Phase, o.Reason, o.Time.UTC().Format(time.RFC3339))
+	case !seals.Verify(o.Seal, seal.RequestOutcome(string(q.UID), *o)...):
+		return "the request is Approved but its outcome (status.outcome) is not sealed by the controller for this request: it was written past the admission webhooks"
+	}
+	return ""
 }
