@@ -585,8 +585,25 @@ func (e *evaluator) nextDeadline() *time.Time {
 		}
 	case v1alpha1.PhaseApproved:
 		consider(e.req.Spec.Expires)
+		if e.awaitsAdoption() {
+			t := metav1.NewTime(e.now.Add(AdoptionRecheck))
+			consider(&t)
+		}
 	}
 	return next
+}
+
+// AdoptionRecheck is how soon an Approved request whose outcome is not sealed
+// yet is evaluated again while adoption is on: it counts only until adoption
+// ends, and then, unless adoption sealed it (AdoptOutcome), it is marked
+// unexplained and what it gave is taken back.
+const AdoptionRecheck = 10 * time.Second
+
+// awaitsAdoption reports whether the request is Approved with no sealed
+// outcome while adoption is on (UnsealedOutcome lets it count until then).
+func (e *evaluator) awaitsAdoption() bool {
+	o := e.st.Outcome
+	return e.in.Seals.Adopting() && e.st.Phase == v1alpha1.PhaseApproved && (o == nil || o.Seal == "")
 }
 
 // record appends a transition to the history and the events.

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/seal"
 )
@@ -206,7 +209,8 @@ func escalationDue(q *v1alpha1.ExceptionRequest, path *v1alpha1.ResolvedReviewPa
 // where the grant's expiry (spec.expires), a used promotion's GrantExpiry
 // record and the sealed decisions are still checked. An outcome stored
 // before outcomes were sealed (none, or one without a seal) counts while
-// adoption is on.
+// adoption is on; adoption seals it when the records confirm it
+// (AdoptOutcome), or it counts for nothing once adoption ends.
 func UnsealedOutcome(q *v1alpha1.ExceptionRequest, seals *seal.Keys) string {
 	if !seals.On() || q.Status.Phase != v1alpha1.PhaseApproved {
 		return ""
@@ -224,4 +228,87 @@ func UnsealedOutcome(q *v1alpha1.ExceptionRequest, seals *seal.Keys) string {
 		return "the request is Approved but its outcome (status.outcome) is not sealed by the controller for this request: it was written past the admission webhooks"
 	}
 	return ""
+}
+
+// RecordedOutcome is an outcome DecisionRecord of a request (record.Outcome):
+// the final phase it records, when and why.
+type RecordedOutcome struct {
+	Phase  v1alpha1.RequestPhase
+	Time   time.Time
+	Reason string
+}
+
+// OutcomeToAdopt reports whether q has a final phase whose outcome adoption
+// seals (AdoptOutcome): none is stored, or one without a seal (settled by a
+// version that did not seal outcomes, or with sealing off). For an Approved
+// phase the caller reads q's outcome records first.
+func OutcomeToAdopt(q *v1alpha1.ExceptionRequest) bool {
+	switch q.Status.Phase {
+	case v1alpha1.PhaseApproved, v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn:
+		return q.Status.Outcome == nil || q.Status.Outcome.Seal == ""
+	}
+	return false
+}
+
+// AdoptOutcome seals, in place, the outcome of q settled before outcomes were
+// sealed (OutcomeToAdopt), and reports whether it did. recorded are q's
+// outcome records, read from the records store (those of Approved, Denied,
+// Expired and Withdrawn that exist for this request).
+//
+// A Denied, Expired or Withdrawn phase grants nothing: it is sealed as
+// stored (its stored outcome's time and reason when that says the same phase,
+// else its condition's). An Approved phase is sealed only when the records
+// confirm it: an Approved outcome record, and none of Denied, Withdrawn or
+// Expired. A request is approved at most once, from Pending, and an approval
+// only ever expires, so one that the records say was denied, withdrawn or
+// ended and that is stored as Approved was written back past the webhooks
+// (a denial after the reviewers' quorum, OverCap at approval say, which the
+// sealed decisions alone would explain). Its outcome takes the record's time
+// and reason. Otherwise it stays unsealed, and once adoption ends the
+// approval counts for nothing (UnsealedOutcome): an approval whose record is
+// missing (its records pruned, or never made) needs a new request.
+func AdoptOutcome(q *v1alpha1.ExceptionRequest, recorded []RecordedOutcome, seals *seal.Keys) bool {
+	if !seals.On() || !OutcomeToAdopt(q) {
+		return false
+	}
+	phase := q.Status.Phase
+	var o v1alpha1.RequestOutcome
+	if phase == v1alpha1.PhaseApproved {
+		var approved *RecordedOutcome
+		for i, r := range recorded {
+			switch r.Phase {
+			case v1alpha1.PhaseApproved:
+				approved = &recorded[i]
+			case v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn:
+				return false
+			}
+		}
+		if approved == nil {
+			return false
+		}
+		o = v1alpha1.RequestOutcome{Phase: phase, Time: metav1.NewTime(approved.Time.UTC().Truncate(time.Second)), Reason: approved.Reason}
+	} else if stored := q.Status.Outcome; stored != nil && stored.Phase == phase {
+		o = v1alpha1.RequestOutcome{Phase: phase, Time: stored.Time, Reason: stored.Reason}
+	} else {
+		o = v1alpha1.RequestOutcome{Phase: phase, Time: q.CreationTimestamp, Reason: string(phase)}
+		if c := meta.FindStatusCondition(q.Status.Conditions, phaseCondition(phase)); c != nil && c.Status == metav1.ConditionTrue {
+			o.Time, o.Reason = c.LastTransitionTime, c.Reason
+		}
+	}
+	o.Seal = seals.Sign(seal.RequestOutcome(string(q.UID), o)...)
+	q.Status.Outcome = &o
+	return true
+}
+
+// phaseCondition is the condition that is True in final phase p.
+func phaseCondition(p v1alpha1.RequestPhase) string {
+	switch p {
+	case v1alpha1.PhaseApproved:
+		return v1alpha1.ConditionApproved
+	case v1alpha1.PhaseDenied:
+		return v1alpha1.ConditionDenied
+	case v1alpha1.PhaseExpired:
+		return v1alpha1.ConditionExpired
+	}
+	return v1alpha1.ConditionWithdrawn
 }

@@ -196,3 +196,158 @@ func TestTheControllerSealsEverySettlement(t *testing.T) {
 		})
 	}
 }
+
+// Issue 29, adoption: a request settled before outcomes were sealed (by an
+// older version, or with sealing off) has no sealed outcome. Adoption seals
+// a Denied, Expired or Withdrawn phase as stored (it grants nothing), and an
+// Approved one only when the records confirm it: its Approved outcome record,
+// and no Denied, Withdrawn or Expired record (a request is approved at most
+// once, and an approval only ever expires). An Approved phase the records do
+// not confirm stays unsealed and, once adoption ends, gives nothing.
+func TestAdoptionSealsAnApprovalOnlyWhenItsRecordsConfirmIt(t *testing.T) {
+	keys := outcomeKeys(t)
+	recordedAt := t0.Add(2*time.Minute + 400*time.Millisecond)
+	rec := func(p v1alpha1.RequestPhase, reason string) RecordedOutcome {
+		return RecordedOutcome{Phase: p, Time: recordedAt, Reason: reason}
+	}
+	approvedRec := rec(v1alpha1.PhaseApproved, v1alpha1.ReasonQuorumReached)
+	settled := func(p v1alpha1.RequestPhase, cond, reason string) *v1alpha1.ExceptionRequest {
+		q := approvedByManager(keys)
+		q.Status.Phase = p
+		if cond != "" {
+			q.Status.Conditions = []metav1.Condition{{Type: cond, Status: metav1.ConditionTrue, Reason: reason, LastTransitionTime: metav1.NewTime(t0.Add(time.Hour))}}
+		}
+		return q
+	}
+	withOutcome := func(q *v1alpha1.ExceptionRequest, o v1alpha1.RequestOutcome) *v1alpha1.ExceptionRequest {
+		q.Status.Outcome = &o
+		return q
+	}
+	approvedOutcome := v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Time: metav1.NewTime(t0), Reason: v1alpha1.ReasonQuorumReached}
+	for name, tc := range map[string]struct {
+		q        *v1alpha1.ExceptionRequest
+		recorded []RecordedOutcome
+		off      bool
+		adopted  bool
+		want     *v1alpha1.RequestOutcome // the outcome sealed, without its seal
+		approved bool                     // Outcome once adoption ended
+	}{
+		"an approval its Approved record confirms is sealed with the record's time and reason": {
+			q: settled(v1alpha1.PhaseApproved, v1alpha1.ConditionApproved, "Forged"), recorded: []RecordedOutcome{approvedRec},
+			adopted: true, approved: true,
+			want: &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Time: metav1.NewTime(recordedAt.Truncate(time.Second)), Reason: v1alpha1.ReasonQuorumReached}},
+		"an approval stored with an unsealed outcome (sealing off) and its record is sealed": {
+			q: withOutcome(settled(v1alpha1.PhaseApproved, "", ""), approvedOutcome), recorded: []RecordedOutcome{approvedRec},
+			adopted: true, approved: true,
+			want: &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Time: metav1.NewTime(recordedAt.Truncate(time.Second)), Reason: v1alpha1.ReasonQuorumReached}},
+		"an approval with no record stays unsealed": {
+			q: settled(v1alpha1.PhaseApproved, v1alpha1.ConditionApproved, v1alpha1.ReasonQuorumReached)},
+		"a denial written back to Approved stays unsealed, whatever records it has": {
+			q:        settled(v1alpha1.PhaseApproved, v1alpha1.ConditionApproved, v1alpha1.ReasonQuorumReached),
+			recorded: []RecordedOutcome{rec(v1alpha1.PhaseDenied, v1alpha1.ReasonOverCap), approvedRec}},
+		"an ended grant written back to Approved stays unsealed": {
+			q:        settled(v1alpha1.PhaseApproved, v1alpha1.ConditionApproved, v1alpha1.ReasonQuorumReached),
+			recorded: []RecordedOutcome{approvedRec, rec(v1alpha1.PhaseExpired, v1alpha1.ReasonPromotionUsed)}},
+		"a withdrawal written back to Approved stays unsealed": {
+			q:        settled(v1alpha1.PhaseApproved, v1alpha1.ConditionApproved, v1alpha1.ReasonQuorumReached),
+			recorded: []RecordedOutcome{rec(v1alpha1.PhaseWithdrawn, v1alpha1.ReasonPartnerNotFound), approvedRec}},
+		"a denial is sealed as stored, from its condition": {
+			q: settled(v1alpha1.PhaseDenied, v1alpha1.ConditionDenied, v1alpha1.ReasonOverCap), adopted: true,
+			want: &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseDenied, Time: metav1.NewTime(t0.Add(time.Hour)), Reason: v1alpha1.ReasonOverCap}},
+		"an expiry keeps its stored outcome's time and reason": {
+			q: withOutcome(settled(v1alpha1.PhaseExpired, v1alpha1.ConditionExpired, "Other"),
+				v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseExpired, Time: metav1.NewTime(t0.Add(2 * time.Hour)), Reason: v1alpha1.ReasonGrantExpired}),
+			adopted: true,
+			want:    &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseExpired, Time: metav1.NewTime(t0.Add(2 * time.Hour)), Reason: v1alpha1.ReasonGrantExpired}},
+		"a withdrawal without its condition is sealed at the request's creation": {
+			q: settled(v1alpha1.PhaseWithdrawn, "", ""), adopted: true,
+			want: &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseWithdrawn, Time: metav1.NewTime(t0), Reason: string(v1alpha1.PhaseWithdrawn)}},
+		"a sealed outcome is left as it is": {
+			q: withOutcome(settled(v1alpha1.PhaseApproved, "", ""), func() v1alpha1.RequestOutcome {
+				o := approvedOutcome
+				o.Seal = keys.Sign(seal.RequestOutcome("uid-q", o)...)
+				return o
+			}()), recorded: []RecordedOutcome{approvedRec}, approved: true},
+		"an outcome whose seal does not verify is left as it is": {
+			q: withOutcome(settled(v1alpha1.PhaseApproved, "", ""), func() v1alpha1.RequestOutcome {
+				o := approvedOutcome
+				o.Seal = "v1.forged"
+				return o
+			}()), recorded: []RecordedOutcome{approvedRec}},
+		"a pending request has no outcome to adopt": {
+			q: settled(v1alpha1.PhasePending, "", "")},
+		"with sealing off nothing is sealed": {
+			q: settled(v1alpha1.PhaseApproved, "", ""), recorded: []RecordedOutcome{approvedRec}, off: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			k := keys
+			if tc.off {
+				k = nil
+			}
+			before := tc.q.Status.Outcome.DeepCopy()
+			if got := AdoptOutcome(tc.q, tc.recorded, k); got != tc.adopted {
+				t.Fatalf("AdoptOutcome = %v, want %v", got, tc.adopted)
+			}
+			o := tc.q.Status.Outcome
+			switch {
+			case tc.want == nil && !equalOutcome(o, before):
+				t.Errorf("the outcome changed to %+v", o)
+			case tc.want != nil:
+				bare := *o
+				bare.Seal = ""
+				if bare != *tc.want || !keys.Verify(o.Seal, seal.RequestOutcome("uid-q", *o)...) {
+					t.Errorf("outcome %+v, want %+v sealed for the request", *o, *tc.want)
+				}
+			}
+			if got, why := Outcome(tc.q, keys); got != tc.approved {
+				t.Errorf("once adoption ended, Outcome = %v (%s), want %v", got, why, tc.approved)
+			}
+		})
+	}
+}
+
+func equalOutcome(a, b *v1alpha1.RequestOutcome) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// Issue 29, adoption: an Approved request with no sealed outcome counts only
+// while adoption is on, so it is evaluated again every AdoptionRecheck until
+// adoption ends (then, unless adoption sealed it, it is unexplained) instead
+// of waiting for its next change.
+func TestAnApprovalAwaitingAdoptionIsEvaluatedAgainUntilAdoptionEnds(t *testing.T) {
+	keys := outcomeKeys(t)
+	now := at(time.Hour)
+	for name, tc := range map[string]struct {
+		adopting bool
+		sealed   bool
+		expires  time.Duration
+		want     time.Duration // from now; 0: no deadline
+	}{
+		"an approval with no sealed outcome is evaluated again while adoption is on": {adopting: true, want: AdoptionRecheck},
+		"an approval whose grant expires sooner is evaluated then":                   {adopting: true, expires: time.Hour + time.Second, want: time.Second},
+		"a sealed approval waits for nothing while adoption is on":                   {adopting: true, sealed: true},
+		"an approval with no sealed outcome waits for nothing once adoption ended":   {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys.SetAdopting(tc.adopting)
+			defer keys.SetAdopting(false)
+			q := approvedByManager(keys)
+			if tc.expires > 0 {
+				q.Spec.Expires = mtime(tc.expires)
+			}
+			if tc.sealed {
+				q.Status.Outcome = sealedOutcome(keys, "uid-q", v1alpha1.PhaseApproved, t0)
+			}
+			res := Evaluate(Input{Now: now, Request: q, Seals: keys})
+			switch {
+			case tc.want == 0 && res.NextDeadline != nil:
+				t.Errorf("next deadline %s, want none", res.NextDeadline)
+			case tc.want != 0 && (res.NextDeadline == nil || !res.NextDeadline.Equal(now.Add(tc.want))):
+				t.Errorf("next deadline %v, want %s", res.NextDeadline, now.Add(tc.want))
+			}
+		})
+	}
+}

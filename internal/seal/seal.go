@@ -437,8 +437,9 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	// Format 4 seals DealLocks and partners' lifecycles.
-	Format = "4"
+	// Format 4 seals DealLocks and partners' lifecycles; format 5 requests'
+	// outcomes (status.outcome: review.AdoptOutcome says which).
+	Format = "5"
 )
 
 // AdoptPartner seals, in place, the evidence entries, grant entries, lifecycle
