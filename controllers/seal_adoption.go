@@ -12,15 +12,19 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	recordsv1alpha1 "github.com/partnergov/partnergov/api/records/v1alpha1"
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/deal"
+	"github.com/partnergov/partnergov/internal/record"
+	"github.com/partnergov/partnergov/internal/review"
 	"github.com/partnergov/partnergov/internal/seal"
 )
 
 // SealAdopter seals, once, the state stored before sealing was turned on: the
 // evidence, tier decisions, review decisions, deal outcomes, influence
 // confirmations and standings, and the DealLocks their holders confirm, that
-// have no seal. Until it is
+// have no seal, and the outcomes of settled requests (an approval only when
+// its records confirm it: review.AdoptOutcome). Until it is
 // done the manager's Seals accept what has no seal (seal.Keys.SetAdopting), so
 // turning sealing on demotes nobody; a seal that is present must verify
 // throughout. When every stored object is sealed it removes the seal Secret's
@@ -140,7 +144,18 @@ func (a *SealAdopter) pass(ctx context.Context) (int, error) {
 		}
 		for i := range list.Items {
 			q := list.Items[i].DeepCopy()
-			if a.Seals.AdoptRequest(q) {
+			adopted := a.Seals.AdoptRequest(q)
+			if review.OutcomeToAdopt(q) {
+				var recorded []review.RecordedOutcome
+				if q.Status.Phase == v1alpha1.PhaseApproved {
+					var err error
+					if recorded, err = outcomeRecords(ctx, a.APIReader, q); err != nil {
+						return n, err
+					}
+				}
+				adopted = review.AdoptOutcome(q, recorded, a.Seals) || adopted
+			}
+			if adopted {
 				n++
 				if err := a.write(ctx, q, &list.Items[i]); err != nil {
 					return n, err
@@ -219,6 +234,31 @@ func (a *SealAdopter) adoptLock(ctx context.Context, l *v1alpha1.DealLock) (bool
 		return true, nil // changed or gone: the next pass reads it again
 	}
 	return err == nil, err
+}
+
+// outcomeRecords reads the outcome records of request q, one per final phase
+// (record.OutcomeName), for review.AdoptOutcome: an approval settled before
+// outcomes were sealed is sealed only when they confirm it. A record counts
+// for q only when it names q (its name, UID and phase); records are created
+// by the controller alone and never change (the DecisionRecord webhook, or
+// the records server). While the records store cannot be read adoption
+// waits (the error): an approval is sealed late, never on a guess.
+func outcomeRecords(ctx context.Context, r client.Reader, q *v1alpha1.ExceptionRequest) ([]review.RecordedOutcome, error) {
+	var out []review.RecordedOutcome
+	for _, phase := range []v1alpha1.RequestPhase{v1alpha1.PhaseApproved, v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn} {
+		var rec recordsv1alpha1.DecisionRecord
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: q.Namespace, Name: record.OutcomeName(q, phase)}, &rec); {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading the %s record of request %s/%s to seal its outcome: %w", phase, q.Namespace, q.Name, err)
+		}
+		if rec.Spec.Request != q.Name || rec.Spec.Subject.UID != string(q.UID) || rec.Spec.To != string(phase) {
+			continue
+		}
+		out = append(out, review.RecordedOutcome{Phase: phase, Time: rec.Spec.Time.Time, Reason: rec.Spec.Reason})
+	}
+	return out, nil
 }
 
 // write stores obj's sealed status over stored, only if stored is still current.

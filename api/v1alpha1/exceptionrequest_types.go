@@ -257,6 +257,27 @@ type RequestEvent struct {
 	Message string `json:"message,omitempty"`
 }
 
+// RequestOutcome is how the controller settled a request.
+type RequestOutcome struct {
+	// phase is the final phase the controller settled the request to.
+	// +required
+	Phase RequestPhase `json:"phase"`
+	// time is when the controller settled the request.
+	// +required
+	Time metav1.Time `json:"time"`
+	// reason is the CamelCase reason of the settlement, as the phase's
+	// condition gives it (QuorumReached, OverCap, GrantExpired, ...).
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
+	// seal is the controller's keyed MAC over the request's UID and this
+	// outcome (when sealing is on). An Approved phase whose outcome does not
+	// verify, or says another phase, grants nothing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Seal string `json:"seal,omitempty"`
+}
+
 // ExceptionRequestStatus is the review state of a request.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.retainUntil) || (has(self.retainUntil) && self.retainUntil == oldSelf.retainUntil)",message="status.retainUntil is fixed when the request is decided: the retention in force then applies"
 type ExceptionRequestStatus struct {
@@ -308,6 +329,16 @@ type ExceptionRequestStatus struct {
 	// recordedPhase is the last final phase that has a DecisionRecord.
 	// +optional
 	RecordedPhase RequestPhase `json:"recordedPhase,omitempty"`
+
+	// outcome is the controller's sealed settlement of the request: the final
+	// phase it settled the request to (Approved, Denied, Expired or Withdrawn),
+	// when and why. With sealing on, an Approved phase grants something only
+	// when outcome says Approved under the controller's seal for this request,
+	// besides the sealed decisions that must explain it: a denial written back
+	// to Approved past the webhooks carries no such outcome. Only the
+	// controller writes it.
+	// +optional
+	Outcome *RequestOutcome `json:"outcome,omitempty"`
 
 	// retainUntil is when a decided request (Approved, Denied, Expired) may be
 	// deleted: its decision time plus the program's recordRetention in force when

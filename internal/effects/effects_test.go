@@ -209,6 +209,7 @@ func TestAForgedApprovalCommitsNothing(t *testing.T) {
 		d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Generation: 1}
 		d.Seal = keys.Sign(seal.Decision(string(q.UID), 0, d)...)
 		q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+		q.Status.Outcome = sealedApproval(keys, string(q.UID), now.Add(-time.Hour))
 		return q
 	}
 	fundsReq := funds("f", "500", now.Add(-time.Hour), v1alpha1.PhaseApproved)
@@ -225,6 +226,22 @@ func TestAForgedApprovalCommitsNothing(t *testing.T) {
 	if c := Claims([]v1alpha1.ExceptionRequest{decided(claimReq)}, now, keys); len(c) != 1 {
 		t.Errorf("a sealed approval recorded claims %+v, want one", c)
 	}
+	// Issue 29: denied OverCap after the reviewer's sealed approval, and
+	// written back to Approved past the webhooks: its sealed outcome says Denied.
+	overCap := decided(fundsReq)
+	denial := v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseDenied, Time: metav1.NewTime(now.Add(-time.Hour)), Reason: v1alpha1.ReasonOverCap}
+	denial.Seal = keys.Sign(seal.RequestOutcome(string(overCap.UID), denial)...)
+	overCap.Status.Outcome = &denial
+	if f := Funds([]v1alpha1.ExceptionRequest{overCap}, nil, now, keys); f != nil {
+		t.Errorf("a denial at approval written back to Approved committed funds: %+v", f)
+	}
+}
+
+// sealedApproval is the controller's sealed Approved outcome of request uid at t.
+func sealedApproval(keys *seal.Keys, uid string, t time.Time) *v1alpha1.RequestOutcome {
+	o := v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Time: metav1.NewTime(t), Reason: v1alpha1.ReasonQuorumReached}
+	o.Seal = keys.Sign(seal.RequestOutcome(uid, o)...)
+	return &o
 }
 
 // Decision integrity III, item 6: the approval's time is part of the outcome.
@@ -243,6 +260,7 @@ func TestTheApprovalTimeIsTheSealedDecisionsTime(t *testing.T) {
 	d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Time: &decidedAt, Generation: 1}
 	d.Seal = keys.Sign(seal.Decision("uid-f", 0, d)...)
 	q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+	q.Status.Outcome = sealedApproval(keys, "uid-f", decidedAt.Time)
 	if at := ApprovedAt(&q, keys); at == nil || !at.Equal(decidedAt.Time) {
 		t.Errorf("ApprovedAt = %v, want the sealed decision's time %v", at, decidedAt.Time)
 	}

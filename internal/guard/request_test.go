@@ -27,6 +27,15 @@ func TestRequestStatus(t *testing.T) {
 	stamped.Reviewer = "casey"
 	approvedPhase := request(stamped)
 	approvedPhase.Status.Phase = v1alpha1.PhaseApproved
+	// The controller's sealed settlement (status.outcome), and a reviewer's
+	// write that replaces it with an Approved one.
+	denied := request(stamped)
+	denied.Status.Phase = v1alpha1.PhaseDenied
+	denied.Status.Outcome = &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseDenied, Reason: v1alpha1.ReasonOverCap, Seal: "v1.denied"}
+	outcomeRewritten := denied.DeepCopy()
+	outcomeRewritten.Status.Outcome = &v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Reason: v1alpha1.ReasonQuorumReached, Seal: "v1.replayed"}
+	outcomeAdded := request(stamped)
+	outcomeAdded.Status.Outcome = outcomeRewritten.Status.Outcome
 	tests := map[string]struct {
 		old, new     *v1alpha1.ExceptionRequest
 		writer       Writer
@@ -48,6 +57,17 @@ func TestRequestStatus(t *testing.T) {
 		"a reviewer cannot change the phase": {
 			old: request(), new: approvedPhase, writer: Writer{Username: "casey"},
 			wantRefuse: "may not change status.phase",
+		},
+		"a reviewer cannot rewrite the controller's outcome": {
+			old: denied, new: outcomeRewritten, writer: Writer{Username: "casey"},
+			wantRefuse: "may not change status.outcome",
+		},
+		"a reviewer cannot write an outcome": {
+			old: request(stamped), new: outcomeAdded, writer: Writer{Username: "casey"},
+			wantRefuse: "may not change status.outcome",
+		},
+		"the controller writes its outcome": {
+			old: request(stamped), new: denied, writer: Writer{Username: ctrlr, Controller: true},
 		},
 		"an earlier decision cannot be removed": {
 			old: request(stamped), new: request(), writer: Writer{Username: "casey"},

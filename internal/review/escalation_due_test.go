@@ -56,7 +56,9 @@ func TestAnEscalationExplainsAnApprovalOnlyWhenItWasDue(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			q := &v1alpha1.ExceptionRequest{}
 			q.UID, q.CreationTimestamp = "uid-q", metav1.NewTime(t0)
-			q.Status = v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved, ReviewPath: tc.path, Decisions: tc.decisions}
+			q.Status = v1alpha1.ExceptionRequestStatus{Phase: v1alpha1.PhaseApproved, ReviewPath: tc.path, Decisions: tc.decisions,
+				// The controller settles what it is shown: it followed a forged currentStage.
+				Outcome: sealedOutcome(keys, "uid-q", v1alpha1.PhaseApproved, t0.Add(200*time.Hour))}
 			got, why := Outcome(q, keys)
 			if got != tc.want {
 				t.Errorf("Outcome = %v (%s), want %v", got, why, tc.want)

@@ -345,9 +345,9 @@ func (e *evaluator) approve(msg string) {
 		e.deny(v1alpha1.ReasonBudgetExhausted, "at approval, "+why, true)
 		return
 	}
-	e.settle(v1alpha1.PhaseApproved)
-	e.record(ReasonApproved, "", msg, false)
 	reason := v1alpha1.ReasonQuorumReached
+	e.settle(v1alpha1.PhaseApproved, reason)
+	e.record(ReasonApproved, "", msg, false)
 	e.setCondition(v1alpha1.ConditionApproved, true, reason, msg)
 	e.setCondition(v1alpha1.ConditionDenied, false, reason, "no reviewer denied the request")
 	e.setCondition(v1alpha1.ConditionExpired, false, reason, e.grantTerm())
@@ -379,7 +379,7 @@ func (e *evaluator) approversMayExceedCap() bool {
 // deny settles the request as Denied for reason.
 func (e *evaluator) deny(reason, msg string, warning bool) {
 	stage := e.st.CurrentStage
-	e.settle(v1alpha1.PhaseDenied)
+	e.settle(v1alpha1.PhaseDenied, reason)
 	e.record(ReasonDenied, stage, msg, warning)
 	e.setCondition(v1alpha1.ConditionDenied, true, reason, msg)
 	e.setCondition(v1alpha1.ConditionApproved, false, reason, "the request was denied")
@@ -393,8 +393,8 @@ func (e *evaluator) deny(reason, msg string, warning bool) {
 func (e *evaluator) expire() {
 	wasApproved := e.st.Phase == v1alpha1.PhaseApproved
 	stage := e.st.CurrentStage
-	e.settle(v1alpha1.PhaseExpired)
 	reason := v1alpha1.ReasonGrantExpired
+	e.settle(v1alpha1.PhaseExpired, reason)
 	at := formatTime(e.req.Spec.Expires.Time)
 	msg := "the grant expired at " + at
 	if !wasApproved {
@@ -412,11 +412,11 @@ func (e *evaluator) expire() {
 // no stage is left waiting, so no SLA can be breached.
 func (e *evaluator) withdraw() {
 	stage := e.st.CurrentStage
-	e.settle(v1alpha1.PhaseWithdrawn)
 	reason, msg := v1alpha1.ReasonNoLongerQualifies, e.in.Withdraw
 	if e.in.WithdrawReason != "" {
 		reason = e.in.WithdrawReason
 	}
+	e.settle(v1alpha1.PhaseWithdrawn, reason)
 	e.record(ReasonWithdrawn, stage, msg, false)
 	e.setCondition(v1alpha1.ConditionWithdrawn, true, reason, msg)
 	e.setCondition(v1alpha1.ConditionApproved, false, reason, "the request was withdrawn before it was approved")
@@ -428,19 +428,26 @@ func (e *evaluator) withdraw() {
 
 // used ends an Approved grant that has been used up: it expires now.
 func (e *evaluator) used() {
-	e.settle(v1alpha1.PhaseExpired)
 	reason, msg := v1alpha1.ReasonPromotionUsed, e.in.Used
+	e.settle(v1alpha1.PhaseExpired, reason)
 	e.record(ReasonExpired, "", msg, false)
 	e.setCondition(v1alpha1.ConditionExpired, true, reason, msg)
 	e.setCondition(v1alpha1.ConditionEscalated, false, reason, "the request is decided")
 	e.setCondition(v1alpha1.ConditionReady, true, reason, msg)
 }
 
-// settle moves to a final phase, leaving no current stage.
-func (e *evaluator) settle(p v1alpha1.RequestPhase) {
+// settle moves to final phase p for reason, leaving no current stage, and
+// seals the settlement (status.outcome): an Approved phase counts only with
+// the controller's sealed Approved outcome (UnsealedOutcome), so a denial
+// made after the reviewers' quorum (OverCap or NotEntitled at approval)
+// written back to Approved past the webhooks grants nothing.
+func (e *evaluator) settle(p v1alpha1.RequestPhase, reason string) {
 	e.st.Phase = p
 	e.st.CurrentStage = ""
 	e.st.StageDeadline = nil
+	o := v1alpha1.RequestOutcome{Phase: p, Time: e.stamp, Reason: reason}
+	o.Seal = e.in.Seals.Sign(seal.RequestOutcome(string(e.req.UID), o)...)
+	e.st.Outcome = &o
 }
 
 func (e *evaluator) expiryDue() bool {
@@ -582,8 +589,25 @@ func (e *evaluator) nextDeadline() *time.Time {
 		}
 	case v1alpha1.PhaseApproved:
 		consider(e.req.Spec.Expires)
+		if e.awaitsAdoption() {
+			t := metav1.NewTime(e.now.Add(AdoptionRecheck))
+			consider(&t)
+		}
 	}
 	return next
+}
+
+// AdoptionRecheck is how soon an Approved request whose outcome is not sealed
+// yet is evaluated again while adoption is on: it counts only until adoption
+// ends, and then, unless adoption sealed it (AdoptOutcome), it is marked
+// unexplained and what it gave is taken back.
+const AdoptionRecheck = 10 * time.Second
+
+// awaitsAdoption reports whether the request is Approved with no sealed
+// outcome while adoption is on (UnsealedOutcome lets it count until then).
+func (e *evaluator) awaitsAdoption() bool {
+	o := e.st.Outcome
+	return e.in.Seals.Adopting() && e.st.Phase == v1alpha1.PhaseApproved && (o == nil || o.Seal == "")
 }
 
 // record appends a transition to the history and the events.

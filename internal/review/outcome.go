@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/partnergov/partnergov/api/v1alpha1"
 	"github.com/partnergov/partnergov/internal/seal"
 )
 
-// Outcome re-derives whether q is approved from its sealed stage decisions: with
-// sealing on, an Approved phase counts only when the decisions whose seals
+// Outcome re-derives whether q is approved from what is sealed: with sealing
+// on, an Approved phase counts only when the controller sealed its settlement
+// as Approved (status.outcome: UnsealedOutcome), and the decisions whose seals
 // verify meet the request's sealed copy of its review path (every normal stage reached its quorum,
 // or an escalation stage reached its quorum, or the escalation owner approved),
 // and no sealed decision denied a stage that counts. It returns false, with why,
@@ -31,6 +35,9 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 	}
 	if !seals.On() {
 		return true, nil, ""
+	}
+	if why := UnsealedOutcome(q, seals); why != "" {
+		return false, nil, why
 	}
 	path := q.Status.ReviewPath
 	if path == nil {
@@ -189,4 +196,119 @@ func escalationDue(q *v1alpha1.ExceptionRequest, path *v1alpha1.ResolvedReviewPa
 		entry = *reached
 	}
 	return time.Time{}, -1, false
+}
+
+// UnsealedOutcome says why, with sealing on, q's Approved phase is not the
+// controller's sealed settlement of q ("" when it is): the controller seals
+// every settlement it makes (status.outcome: the request's UID, the phase, when
+// and why), so an Approved phase whose outcome is missing, says another phase
+// (a denial made after the reviewers' quorum, such as OverCap at approval) or
+// does not verify for this request was written past the admission webhooks.
+// What it relies on besides: a request is approved at most once, so an
+// Approved outcome can be replayed only onto the request it was sealed for,
+// where the grant's expiry (spec.expires), a used promotion's GrantExpiry
+// record and the sealed decisions are still checked. An outcome stored
+// before outcomes were sealed (none, or one without a seal) counts while
+// adoption is on; adoption seals it when the records confirm it
+// (AdoptOutcome), or it counts for nothing once adoption ends.
+func UnsealedOutcome(q *v1alpha1.ExceptionRequest, seals *seal.Keys) string {
+	if !seals.On() || q.Status.Phase != v1alpha1.PhaseApproved {
+		return ""
+	}
+	o := q.Status.Outcome
+	switch {
+	case o == nil && seals.Adopting():
+		return ""
+	case o == nil:
+		return "the request is Approved but carries no outcome sealed by the controller (status.outcome): the phase was written past the admission webhooks (or settled by an older version, and its records did not confirm the approval when sealing was adopted)"
+	case o.Phase != v1alpha1.PhaseApproved:
+		return fmt.Sprintf("the request is Approved but the controller settled it %s (%s) at %s (status.outcome): the phase was written past the admission webhooks",
+			o.Phase, o.Reason, o.Time.UTC().Format(time.RFC3339))
+	case !seals.Verify(o.Seal, seal.RequestOutcome(string(q.UID), *o)...):
+		return "the request is Approved but its outcome (status.outcome) is not sealed by the controller for this request: it was written past the admission webhooks"
+	}
+	return ""
+}
+
+// RecordedOutcome is an outcome DecisionRecord of a request (record.Outcome):
+// the final phase it records, when and why.
+type RecordedOutcome struct {
+	Phase  v1alpha1.RequestPhase
+	Time   time.Time
+	Reason string
+}
+
+// OutcomeToAdopt reports whether q has a final phase whose outcome adoption
+// seals (AdoptOutcome): none is stored, or one without a seal (settled by a
+// version that did not seal outcomes, or with sealing off). For an Approved
+// phase the caller reads q's outcome records first.
+func OutcomeToAdopt(q *v1alpha1.ExceptionRequest) bool {
+	switch q.Status.Phase {
+	case v1alpha1.PhaseApproved, v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn:
+		return q.Status.Outcome == nil || q.Status.Outcome.Seal == ""
+	}
+	return false
+}
+
+// AdoptOutcome seals, in place, the outcome of q settled before outcomes were
+// sealed (OutcomeToAdopt), and reports whether it did. recorded are q's
+// outcome records, read from the records store (those of Approved, Denied,
+// Expired and Withdrawn that exist for this request).
+//
+// A Denied, Expired or Withdrawn phase grants nothing: it is sealed as
+// stored (its stored outcome's time and reason when that says the same phase,
+// else its condition's). An Approved phase is sealed only when the records
+// confirm it: an Approved outcome record, and none of Denied, Withdrawn or
+// Expired. A request is approved at most once, from Pending, and an approval
+// only ever expires, so one that the records say was denied, withdrawn or
+// ended and that is stored as Approved was written back past the webhooks
+// (a denial after the reviewers' quorum, OverCap at approval say, which the
+// sealed decisions alone would explain). Its outcome takes the record's time
+// and reason. Otherwise it stays unsealed, and once adoption ends the
+// approval counts for nothing (UnsealedOutcome): an approval whose record is
+// missing (its records pruned, or never made) needs a new request.
+func AdoptOutcome(q *v1alpha1.ExceptionRequest, recorded []RecordedOutcome, seals *seal.Keys) bool {
+	if !seals.On() || !OutcomeToAdopt(q) {
+		return false
+	}
+	phase := q.Status.Phase
+	var o v1alpha1.RequestOutcome
+	if phase == v1alpha1.PhaseApproved {
+		var approved *RecordedOutcome
+		for i, r := range recorded {
+			switch r.Phase {
+			case v1alpha1.PhaseApproved:
+				approved = &recorded[i]
+			case v1alpha1.PhaseDenied, v1alpha1.PhaseExpired, v1alpha1.PhaseWithdrawn:
+				return false
+			}
+		}
+		if approved == nil {
+			return false
+		}
+		o = v1alpha1.RequestOutcome{Phase: phase, Time: metav1.NewTime(approved.Time.UTC().Truncate(time.Second)), Reason: approved.Reason}
+	} else if stored := q.Status.Outcome; stored != nil && stored.Phase == phase {
+		o = v1alpha1.RequestOutcome{Phase: phase, Time: stored.Time, Reason: stored.Reason}
+	} else {
+		o = v1alpha1.RequestOutcome{Phase: phase, Time: q.CreationTimestamp, Reason: string(phase)}
+		if c := meta.FindStatusCondition(q.Status.Conditions, phaseCondition(phase)); c != nil && c.Status == metav1.ConditionTrue {
+			o.Time, o.Reason = c.LastTransitionTime, c.Reason
+		}
+	}
+	o.Seal = seals.Sign(seal.RequestOutcome(string(q.UID), o)...)
+	q.Status.Outcome = &o
+	return true
+}
+
+// phaseCondition is the condition that is True in final phase p.
+func phaseCondition(p v1alpha1.RequestPhase) string {
+	switch p {
+	case v1alpha1.PhaseApproved:
+		return v1alpha1.ConditionApproved
+	case v1alpha1.PhaseDenied:
+		return v1alpha1.ConditionDenied
+	case v1alpha1.PhaseExpired:
+		return v1alpha1.ConditionExpired
+	}
+	return v1alpha1.ConditionWithdrawn
 }

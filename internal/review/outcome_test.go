@@ -75,6 +75,7 @@ func TestTheSealCoversOutcomes(t *testing.T) {
 			q.UID = "uid-q"
 			q.Status.Phase = cmpOr(tc.phase, v1alpha1.PhaseApproved)
 			q.Status.ReviewPath, q.Status.Decisions = tc.path, tc.decisions
+			q.Status.Outcome = sealedOutcome(keys, "uid-q", q.Status.Phase, t0)
 			if got, why := Outcome(q, keys); got != tc.want {
 				t.Errorf("Outcome = %v (%s), want %v", got, why, tc.want)
 			}
@@ -84,6 +85,16 @@ func TestTheSealCoversOutcomes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sealedOutcome is the controller's sealed settlement of request uid to phase at t.
+func sealedOutcome(keys *seal.Keys, uid string, phase v1alpha1.RequestPhase, t time.Time) *v1alpha1.RequestOutcome {
+	o := v1alpha1.RequestOutcome{Phase: phase, Time: metav1.NewTime(t), Reason: v1alpha1.ReasonQuorumReached}
+	if phase != v1alpha1.PhaseApproved {
+		o.Reason = v1alpha1.ReasonOverCap
+	}
+	o.Seal = keys.Sign(seal.RequestOutcome(uid, o)...)
+	return &o
 }
 
 func cmpOr(p, def v1alpha1.RequestPhase) v1alpha1.RequestPhase {
@@ -123,6 +134,7 @@ func TestAnUnexplainedApprovalIsMarkedOnce(t *testing.T) {
 	d := approve("manager", "m")
 	d.Seal = keys.Sign(seal.Decision("uid-q", 0, d)...)
 	q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+	q.Status.Outcome = sealedOutcome(keys, "uid-q", v1alpha1.PhaseApproved, t0)
 	if res := Evaluate(Input{Now: at(0), Request: q, Seals: keys}); meta.FindStatusCondition(res.Status.Conditions, v1alpha1.ConditionOutcomeSealed) != nil {
 		t.Errorf("an approval its sealed decisions explain is marked unexplained")
 	}

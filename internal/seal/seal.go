@@ -235,6 +235,16 @@ func Path(requestUID string, p v1alpha1.ResolvedReviewPath) []string {
 	return parts
 }
 
+// RequestOutcome is what the seal of a request's outcome (status.outcome)
+// covers: the request, the final phase the controller settled it to, when and
+// why. The request's UID binds it to that request; its phase and time to one
+// settlement of it (a request is approved once: an Approved outcome can only
+// be replayed onto the request it was made for, where the grant's expiry, its
+// GrantExpiry record and its sealed decisions are still checked).
+func RequestOutcome(requestUID string, o v1alpha1.RequestOutcome) []string {
+	return []string{"request-outcome", requestUID, string(o.Phase), stamp(o.Time.Time), o.Reason}
+}
+
 // Grant is what the seal of a partner's status.grants entry covers: the grant
 // and its applied and spent marks.
 func Grant(partnerUID string, g v1alpha1.ActiveGrant) []string {
@@ -427,8 +437,9 @@ const (
 // sealed once instead of being ignored; adoption sets it when it ends.
 const (
 	AnnotationFormat = "governance.partnergov.io/seal-format"
-	// Format 4 seals DealLocks and partners' lifecycles.
-	Format = "4"
+	// Format 4 seals DealLocks and partners' lifecycles; format 5 requests'
+	// outcomes (status.outcome: review.AdoptOutcome says which).
+	Format = "5"
 )
 
 // AdoptPartner seals, in place, the evidence entries, grant entries, lifecycle

@@ -21,6 +21,20 @@ func entry() v1alpha1.EvidenceEntry {
 		Source: "system:serviceaccount:crm:sync", TrustedVia: "serviceaccount:crm/sync"}
 }
 
+func approvedOutcome() v1alpha1.RequestOutcome {
+	return v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Time: metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)), Reason: v1alpha1.ReasonQuorumReached}
+}
+
+func withPhase(o v1alpha1.RequestOutcome, p v1alpha1.RequestPhase) v1alpha1.RequestOutcome {
+	o.Phase = p
+	return o
+}
+
+func at(o v1alpha1.RequestOutcome, d time.Duration) v1alpha1.RequestOutcome {
+	o.Time = metav1.NewTime(o.Time.Add(d))
+	return o
+}
+
 func TestSeals(t *testing.T) {
 	a, _ := New(keyA)
 	rotated, _ := New(keyB, keyA)
@@ -43,6 +57,10 @@ func TestSeals(t *testing.T) {
 		"sealing off accepts everything":                {nil, "", Evidence("uid-1", entry()), true},
 		"parts cannot be shifted between fields":        {a, a.Sign("ab", "c"), []string{"a", "bc"}, false},
 		"a decision seal does not verify as a tier one": {a, a.Sign(Decision("u", 0, v1alpha1.ReviewDecision{})...), Tier("u", v1alpha1.TierDecision{}, ""), false},
+		"a request's Approved outcome verifies":         {a, a.Sign(RequestOutcome("u", approvedOutcome())...), RequestOutcome("u", approvedOutcome()), true},
+		"an Approved outcome does not verify as Denied": {a, a.Sign(RequestOutcome("u", approvedOutcome())...), RequestOutcome("u", withPhase(approvedOutcome(), v1alpha1.PhaseDenied)), false},
+		"another request's outcome does not verify":     {a, a.Sign(RequestOutcome("u", approvedOutcome())...), RequestOutcome("v", approvedOutcome()), false},
+		"an outcome at another time does not verify":    {a, a.Sign(RequestOutcome("u", approvedOutcome())...), RequestOutcome("u", at(approvedOutcome(), time.Hour)), false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -107,6 +107,9 @@ func TestAForgedApprovalGrantsNoTier(t *testing.T) {
 			d := v1alpha1.ReviewDecision{Stage: "manager", Decision: v1alpha1.DecisionApprove, Rationale: "ok", Reviewer: "boss", Generation: 1}
 			d.Seal = testSeals.Sign(seal.Decision("uid-q", 0, d)...)
 			q.Status.Decisions = []v1alpha1.ReviewDecision{d}
+			o := v1alpha1.RequestOutcome{Phase: v1alpha1.PhaseApproved, Time: metav1.NewTime(now), Reason: v1alpha1.ReasonQuorumReached}
+			o.Seal = testSeals.Sign(seal.RequestOutcome("uid-q", o)...)
+			q.Status.Outcome = &o
 		}
 		return q
 	}

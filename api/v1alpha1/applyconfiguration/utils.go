@@ -216,6 +216,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.RecordedDecisionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestEvent"):
 		return &apiv1alpha1.RequestEventApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RequestOutcome"):
+		return &apiv1alpha1.RequestOutcomeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequiredTrack"):
 		return &apiv1alpha1.RequiredTrackApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ReservedAccount"):

@@ -1015,6 +1015,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: observedGeneration
       type:
         scalar: numeric
+    - name: outcome
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.RequestOutcome
     - name: phase
       type:
         namedType: com.github.partnergov.partnergov.api.v1alpha1.RequestPhase
@@ -2213,6 +2216,21 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
     - name: stage
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.partnergov.partnergov.api.v1alpha1.RequestOutcome
+  map:
+    fields:
+    - name: phase
+      type:
+        namedType: com.github.partnergov.partnergov.api.v1alpha1.RequestPhase
+    - name: reason
+      type:
+        scalar: string
+    - name: seal
       type:
         scalar: string
     - name: time

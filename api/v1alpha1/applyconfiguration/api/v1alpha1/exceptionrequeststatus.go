@@ -40,6 +40,14 @@ type ExceptionRequestStatusApplyConfiguration struct {
 	RecordedDecisions *int32 `json:"recordedDecisions,omitempty"`
 	// recordedPhase is the last final phase that has a DecisionRecord.
 	RecordedPhase *apiv1alpha1.RequestPhase `json:"recordedPhase,omitempty"`
+	// outcome is the controller's sealed settlement of the request: the final
+	// phase it settled the request to (Approved, Denied, Expired or Withdrawn),
+	// when and why. With sealing on, an Approved phase grants something only
+	// when outcome says Approved under the controller's seal for this request,
+	// besides the sealed decisions that must explain it: a denial written back
+	// to Approved past the webhooks carries no such outcome. Only the
+	// controller writes it.
+	Outcome *RequestOutcomeApplyConfiguration `json:"outcome,omitempty"`
 	// retainUntil is when a decided request (Approved, Denied, Expired) may be
 	// deleted: its decision time plus the program's recordRetention in force when
 	// it was decided. The controller sets it once, with the decision's record;
@@ -145,6 +153,14 @@ func (b *ExceptionRequestStatusApplyConfiguration) WithRecordedDecisions(value i
 // If called multiple times, the RecordedPhase field is set to the value of the last call.
 func (b *ExceptionRequestStatusApplyConfiguration) WithRecordedPhase(value apiv1alpha1.RequestPhase) *ExceptionRequestStatusApplyConfiguration {
 	b.RecordedPhase = &value
+	return b
+}
+
+// WithOutcome sets the Outcome field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Outcome field is set to the value of the last call.
+func (b *ExceptionRequestStatusApplyConfiguration) WithOutcome(value *RequestOutcomeApplyConfiguration) *ExceptionRequestStatusApplyConfiguration {
+	b.Outcome = value
 	return b
 }
 
