@@ -240,8 +240,11 @@ func (r *RequestReconciler) inputs(ctx context.Context, request *v1alpha1.Except
 // Deny, say, leaving it Pending), and a record at an unrecorded index that
 // holds another decision, or the recorded decision with its seal broken (it no
 // longer counts), means one was cut and another written in its place.
-// Records are read uncached (one read per stored decision and one for the
-// next index), for requests not yet final only; when the
+// A recorded outcome (record.OutcomeName, any final phase) of a request not
+// final means it was settled and written back: it is held too, so a denial
+// made after the reviewers' quorum is never turned into an approval later.
+// Records are read uncached (one read per stored decision, one for the
+// next index and one per final phase), for requests not yet final only; when the
 // records store cannot be read the request is decided as it is (a decision
 // never waits for the records store), and the error is logged.
 func (r *RequestReconciler) behindRecords(ctx context.Context, q *v1alpha1.ExceptionRequest, program *v1alpha1.PartnerProgram) string {
@@ -286,6 +289,22 @@ func (r *RequestReconciler) behindRecords(ctx context.Context, q *v1alpha1.Excep
 				"The request decides nothing until its decisions are restored (kubectl partnergov history %s)",
 				i, d.Decision, d.Stage, d.Reviewer, stored.Name, stored.Spec.Reason, stored.Spec.Stage, stored.Spec.Actor, stored.Spec.Time.UTC().Format(time.RFC3339), q.Spec.Partner)
 		}
+	}
+	// A request not final whose outcome is recorded was settled and written
+	// back past the webhooks (its sealed outcome removed): decided again, a
+	// denial made after the reviewers' quorum (OverCap, NotEntitled or
+	// BudgetExhausted at approval) would become an approval without a new
+	// review once the cap or budget has room. Settlements are final.
+	recorded, err := outcomeRecords(ctx, r.APIReader, q)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "reading the request's outcome records; it is decided without checking them")
+		return ""
+	}
+	if len(recorded) > 0 {
+		o := recorded[0]
+		return fmt.Sprintf("the request is %s, but its outcome %s (%s at %s) is recorded (record %s): it was settled, and written back past the admission webhooks. "+
+			"A settled request is not decided again; it decides nothing (kubectl partnergov history %s)",
+			q.Status.Phase, o.Phase, o.Reason, o.Time.UTC().Format(time.RFC3339), record.OutcomeName(q, o.Phase), q.Spec.Partner)
 	}
 	return ""
 }
