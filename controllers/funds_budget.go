@@ -56,11 +56,15 @@ func (r *RequestReconciler) checkBudget(ctx context.Context, in review.Input, re
 	case !apierrors.IsNotFound(err):
 		return res, nil, err
 	}
-	requests, err := r.programFunds(ctx, program.Name)
+	requests, moved, err := r.programFunds(ctx, program.Name)
 	if err != nil {
 		return res, nil, err
 	}
-	u.kept, _ = funds.Count(*b, stored, requests, r.Seals)
+	elsewhere, err := r.reservedElsewhere(ctx, program.Name, b)
+	if err != nil {
+		return res, nil, err
+	}
+	u.kept, _ = funds.Count(*b, stored, requests, moved, elsewhere, r.Seals)
 	in.Budget = funds.Check(program.Name, *b, u.kept, q)
 	res = review.Evaluate(in)
 	if res.Status.Phase != v1alpha1.PhaseApproved {
@@ -71,17 +75,45 @@ func (r *RequestReconciler) checkBudget(ctx context.Context, in review.Input, re
 
 // programFunds are the Funds requests of the program's partners, from the
 // cache: the approvals a budget counts whether or not its ledger lists them
-// (the ledger, read uncached, holds the approvals being written).
-func (r *RequestReconciler) programFunds(ctx context.Context, program string) ([]v1alpha1.ExceptionRequest, error) {
+// (the ledger, read uncached, holds the approvals being written); and every
+// other Funds request (moved: among them those of partners moved to another
+// program, whose reservations in this program's ledgers keep counting).
+func (r *RequestReconciler) programFunds(ctx context.Context, program string) (requests, moved []v1alpha1.ExceptionRequest, err error) {
 	var partners v1alpha1.PartnerList
 	if err := r.List(ctx, &partners, client.MatchingFields{indexProgram: program}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, nil, err
+	}
+	var all v1alpha1.ExceptionRequestList
+	if err := r.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, nil, err
+	}
+	requests = funds.OfProgram(partners.Items, all.Items)
+	for _, q := range all.Items {
+		if q.Spec.Type == v1alpha1.RequestFunds {
+			moved = append(moved, q)
+		}
+	}
+	return requests, moved, nil
+}
+
+// reservedElsewhere is the set of request UIDs the ledgers of other programs'
+// budgets of b's quarter and currency list (from the cache): approvals made
+// under another program, by partners moved since, which count there.
+func (r *RequestReconciler) reservedElsewhere(ctx context.Context, program string, b *v1alpha1.FundsBudget) (map[string]bool, error) {
+	var ledgers v1alpha1.FundsLedgerList
+	if err := r.List(ctx, &ledgers); err != nil {
 		return nil, err
 	}
-	var requests v1alpha1.ExceptionRequestList
-	if err := r.List(ctx, &requests, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
+	out := map[string]bool{}
+	for _, l := range ledgers.Items {
+		if l.Spec.Program == program || l.Spec.Quarter != b.Quarter || l.Spec.Currency != b.Currency {
+			continue
+		}
+		for _, res := range l.Spec.Reservations {
+			out[res.UID] = true
+		}
 	}
-	return funds.OfProgram(partners.Items, requests.Items), nil
+	return out, nil
 }
 
 // reserve writes q's reservation into its budget's ledger, conditional on the

@@ -125,12 +125,28 @@ func inFlight(q *v1alpha1.ExceptionRequest) bool {
 // approval that counts in b's quarter and currency that no reservation lists,
 // reserved at its approval. Everything else stored is released. Both lists
 // are sorted by namespace and request.
-func Count(b v1alpha1.FundsBudget, stored []v1alpha1.FundsReservation, requests []v1alpha1.ExceptionRequest, seals *seal.Keys) (kept, released []v1alpha1.FundsReservation) {
+//
+// An approval counts against the program it was approved under for as long as
+// it counts: a stored reservation is looked up among moved too (Funds requests
+// of partners that are no longer the program's: a partner moved to another
+// program frees none of the budget its approvals took), and an approval that
+// no reservation lists is not added when elsewhere (the request UIDs that the
+// ledgers of other programs' budgets of b's quarter and currency list) holds
+// it: it was approved under that other program, and is counted there.
+func Count(b v1alpha1.FundsBudget, stored []v1alpha1.FundsReservation, requests, moved []v1alpha1.ExceptionRequest, elsewhere map[string]bool, seals *seal.Keys) (kept, released []v1alpha1.FundsReservation) {
+	ofBudget := func(q *v1alpha1.ExceptionRequest) bool {
+		return q.Spec.Type == v1alpha1.RequestFunds && q.Spec.Amount != nil && q.Spec.Amount.Currency == b.Currency
+	}
 	byUID := make(map[types.UID]*v1alpha1.ExceptionRequest, len(requests))
 	for i := range requests {
-		q := &requests[i]
-		if q.Spec.Type == v1alpha1.RequestFunds && q.Spec.Amount != nil && q.Spec.Amount.Currency == b.Currency {
+		if q := &requests[i]; ofBudget(q) {
 			byUID[q.UID] = q
+		}
+	}
+	movedByUID := make(map[types.UID]*v1alpha1.ExceptionRequest, len(moved))
+	for i := range moved {
+		if q := &moved[i]; ofBudget(q) && byUID[q.UID] == nil {
+			movedByUID[q.UID] = q
 		}
 	}
 	// approvedIn is when q was approved, if its approval counts in b's quarter.
@@ -147,6 +163,9 @@ func Count(b v1alpha1.FundsBudget, stored []v1alpha1.FundsReservation, requests 
 	seen := map[types.UID]bool{}
 	for _, r := range stored {
 		q := byUID[types.UID(r.UID)]
+		if q == nil {
+			q = movedByUID[types.UID(r.UID)]
+		}
 		if q == nil || seen[q.UID] || (!inFlight(q) && approvedIn(q) == nil) {
 			released = append(released, r)
 			continue
@@ -155,7 +174,7 @@ func Count(b v1alpha1.FundsBudget, stored []v1alpha1.FundsReservation, requests 
 		kept = append(kept, reservationOf(q, r.ReservedAt.Time))
 	}
 	for _, q := range byUID {
-		if seen[q.UID] {
+		if seen[q.UID] || elsewhere[string(q.UID)] {
 			continue
 		}
 		if at := approvedIn(q); at != nil {

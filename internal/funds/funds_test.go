@@ -64,6 +64,8 @@ func TestCount(t *testing.T) {
 	tests := map[string]struct {
 		stored        []v1alpha1.FundsReservation
 		requests      []v1alpha1.ExceptionRequest
+		moved         []v1alpha1.ExceptionRequest
+		elsewhere     map[string]bool
 		seals         *seal.Keys
 		wantKept      []string
 		wantReleased  []string
@@ -137,6 +139,20 @@ func TestCount(t *testing.T) {
 			requests: []v1alpha1.ExceptionRequest{request("a", "6000", v1alpha1.PhasePending, time.Time{})},
 			wantKept: []string{"a=6000"}, wantReleased: []string{"a=6000"}, wantCommitted: "6000",
 		},
+		"an approval whose partner moved to another program keeps counting where it was reserved": {
+			stored:   []v1alpha1.FundsReservation{reserved("a", "6000")},
+			moved:    []v1alpha1.ExceptionRequest{request("a", "6000", v1alpha1.PhaseApproved, now)},
+			wantKept: []string{"a=6000"}, wantReleased: []string{}, wantCommitted: "6000",
+		},
+		"an approval of a partner moved in, reserved by another program's ledger, counts there only": {
+			requests:  []v1alpha1.ExceptionRequest{request("a", "6000", v1alpha1.PhaseApproved, now), request("b", "1000", v1alpha1.PhaseApproved, now)},
+			elsewhere: map[string]bool{"uid-a": true},
+			wantKept:  []string{"b=1000"}, wantReleased: []string{}, wantCommitted: "1000",
+		},
+		"a moved partner's approval no reservation here lists does not count here": {
+			moved:    []v1alpha1.ExceptionRequest{request("a", "6000", v1alpha1.PhaseApproved, now)},
+			wantKept: []string{}, wantReleased: []string{}, wantCommitted: "0",
+		},
 		"the amount is the request's, not what the ledger says": {
 			stored:   []v1alpha1.FundsReservation{reserved("a", "1")},
 			requests: []v1alpha1.ExceptionRequest{request("a", "6000", v1alpha1.PhaseApproved, now)},
@@ -145,7 +161,7 @@ func TestCount(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			kept, released := Count(q4, tc.stored, tc.requests, tc.seals)
+			kept, released := Count(q4, tc.stored, tc.requests, tc.moved, tc.elsewhere, tc.seals)
 			if got := names(kept); !slices.Equal(got, tc.wantKept) {
 				t.Errorf("kept %v, want %v", got, tc.wantKept)
 			}
