@@ -270,4 +270,16 @@ func TestTheApprovalTimeIsTheSealedDecisionsTime(t *testing.T) {
 	if at := ApprovedAt(&q, nil); at == nil || !at.Equal(now) {
 		t.Errorf("with sealing off ApprovedAt = %v, want the condition's time", at)
 	}
+
+	// A decision made before decisions carried a time: the sealed outcome's
+	// time places the commitment, not the condition rewritten to Q4.
+	untimed := q.DeepCopy()
+	untimed.Status.Decisions[0].Time = nil
+	untimed.Status.Decisions[0].Seal = keys.Sign(seal.Decision("uid-f", 0, untimed.Status.Decisions[0])...)
+	if at := ApprovedAt(untimed, keys); at == nil || !at.Equal(decidedAt.Time) {
+		t.Errorf("with an untimed decision ApprovedAt = %v, want the sealed outcome's time %v", at, decidedAt.Time)
+	}
+	if f := Funds([]v1alpha1.ExceptionRequest{*untimed}, nil, now, keys); f != nil {
+		t.Errorf("a Q3 approval with an untimed decision whose condition was moved to Q4 commits %+v in Q4", f)
+	}
 }

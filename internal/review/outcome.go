@@ -74,6 +74,14 @@ func OutcomeAt(q *v1alpha1.ExceptionRequest, seals *seal.Keys) (approved bool, a
 	}
 	decided := func() (bool, *time.Time, string) {
 		if !complete {
+			// A counted decision carries no time (made before decisions had
+			// one): the controller's sealed settlement says when, never the
+			// Approved condition, which is not sealed. Without one (the
+			// adoption window), nil.
+			if o := q.Status.Outcome; o != nil && o.Phase == v1alpha1.PhaseApproved && seals.Verify(o.Seal, seal.RequestOutcome(uid, *o)...) {
+				t := o.Time.Time
+				return true, &t, ""
+			}
 			return true, nil, ""
 		}
 		return true, last, ""
