@@ -2,10 +2,12 @@
 // the manager (as its own process, with the flags of config/manager), loads a
 // program of N partners with six evidence metrics and four tiers, and measures
 // convergence, an evidence wave, the plain-client limit, write amplification,
-// decision and admission latency, and memory. Then, once and on its own
-// control plane, the deal phase (deals.go): registrations decided per second
-// against the plain-client limit, and the writes per registration. It prints
-// the tables and writes JSON under bench/results/.
+// the machine's decision capacity (decisions.go), decision latency at fixed
+// rates and at 50% and 80% of that capacity, admission latency, and memory.
+// Then, once and on its own control plane, the deal phase (deals.go):
+// registrations decided per second against the plain-client limit, and the
+// writes per registration. It prints the tables and writes JSON under
+// bench/results/.
 package main
 
 import (
@@ -67,6 +69,9 @@ type config struct {
 	historyRecords  int
 	recordStores    string
 	partnersStore   string
+	// capacityFor is how long the plain client measures the decision
+	// capacity (0: neither it nor the phases at shares of it).
+	capacityFor time.Duration
 }
 
 func main() {
@@ -81,6 +86,7 @@ func main() {
 	flag.IntVar(&c.decisionRate, "decision-rate", 50, "evidence updates per second while measuring decision latency")
 	flag.IntVar(&c.decisionRateLow, "decision-rate-low", 25, "a second, lower rate of evidence updates measured after the first (0: none), where the API server is not saturated")
 	flag.DurationVar(&c.decisionFor, "decision-for", 20*time.Second, "how long to measure decision latency")
+	flag.DurationVar(&c.capacityFor, "capacity-for", 15*time.Second, "how long the plain client measures the machine's decision capacity (the evidence patch, one status patch and one DecisionRecord a decision, as fast as it can) before the decision phases, which then also offer 50% and 80% of it for -decision-for each (0: none of this)")
 	flag.IntVar(&c.admissionRate, "admission-rate", 200, "admission reviews per second sent to the partners/status webhook")
 	flag.DurationVar(&c.admissionFor, "admission-for", 10*time.Second, "how long to measure admission latency")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
@@ -166,6 +172,9 @@ func run(c config) error {
 		Started: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
 		Settings: Settings{QPS: c.qps, Burst: c.burst, MaxConcurrentReconciles: c.concurrency, SyncPeriod: c.syncPeriod.String(),
 			Steady: c.steady.String(), DecisionRate: c.decisionRate, DecisionRateLow: c.decisionRateLow, AdmissionRate: c.admissionRate},
+	}
+	if c.capacityFor > 0 {
+		report.Settings.CapacityFor = c.capacityFor.String()
 	}
 	for _, n := range c.sizes {
 		fmt.Printf("\n=== N = %d partners ===\n", n)
@@ -418,6 +427,16 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	if err := pause(ctx, cl, mgr, &r); err != nil {
 		return r, err
 	}
+	// The machine's decision capacity, measured here while the manager
+	// follows (before the decision phases, which offer shares of it).
+	if c.capacityFor > 0 {
+		if r.DecisionCapacity, err = measureCapacity(ctx, c, cl, ns, n); err != nil {
+			return r, fmt.Errorf("decision capacity: %w", err)
+		}
+		dc := r.DecisionCapacity
+		fmt.Printf("decision capacity: the plain client completed %d decisions in %.1fs with %d workers over %d partners (the evidence patch, one status patch and one DecisionRecord each): %.1f decisions/s\n",
+			dc.Decisions, dc.Seconds, dc.Workers, dc.Partners, dc.PerSecond)
+	}
 	before, err = writes(mgr)
 	if err != nil {
 		return r, err
@@ -487,10 +506,11 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	if err != nil {
 		return r, err
 	}
-	lat, rtts, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRate, c.decisionFor, c.convergeBudget)
+	fixed, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRate, c.decisionFor, c.convergeBudget)
 	if err != nil {
 		return r, err
 	}
+	lat, rtts := fixed.latencies, fixed.roundTrips
 	createsAfter, err := mgr.Metrics()
 	if err != nil {
 		return r, err
@@ -508,13 +528,33 @@ func measure(ctx context.Context, c config, root, bin string, n int) (Result, er
 	// The same at a lower rate: the latency of the controller when the API
 	// server it shares the machine with is not saturated.
 	if c.decisionRateLow > 0 {
-		lat, rtts, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRateLow, c.decisionFor, c.convergeBudget)
+		low, err := decide(ctx, updater, tracker, ns, n, rank, seq, c.decisionRateLow, c.decisionFor, c.convergeBudget)
 		if err != nil {
 			return r, err
 		}
-		r.DecisionLow, r.UpdateRoundTripLow = latency(lat), latency(rtts)
+		r.DecisionLow, r.UpdateRoundTripLow = latency(low.latencies), latency(low.roundTrips)
 		fmt.Printf("decision latency at %d updates/s: %d samples, p50 %.0fms, p99 %.0fms (of which the update's own round trip: p50 %.0fms, p99 %.0fms)\n",
-			c.decisionRateLow, len(lat), r.DecisionLow.P50ms, r.DecisionLow.P99ms, r.UpdateRoundTripLow.P50ms, r.UpdateRoundTripLow.P99ms)
+			c.decisionRateLow, len(low.latencies), r.DecisionLow.P50ms, r.DecisionLow.P99ms, r.UpdateRoundTripLow.P50ms, r.UpdateRoundTripLow.P99ms)
+	}
+	// The same at 50% and 80% of the machine's decision capacity, each
+	// from a quiet manager (the records of the phase before are made).
+	if dc := r.DecisionCapacity; dc != nil {
+		for _, share := range []float64{shareHalf, shareMost} {
+			if _, err := quiet(ctx, mgr); err != nil {
+				return r, err
+			}
+			rate := offeredRate(dc.PerSecond, share)
+			run, err := decide(ctx, updater, tracker, ns, n, rank, seq, rate, c.decisionFor, c.convergeBudget)
+			if err != nil {
+				return r, fmt.Errorf("at %.0f%% of the decision capacity: %w", 100*share, err)
+			}
+			p := LoadPhase{Share: share, Rate: rate, Decisions: run.sent, Seconds: run.seconds, Settled: settledRate(run.sent, run.seconds),
+				Decision: latency(run.latencies), UpdateRoundTrip: latency(run.roundTrips)}
+			r.AtCapacity = append(r.AtCapacity, p)
+			fmt.Printf("decision latency at %.0f%% of the capacity (%d updates/s): %d samples, p50 %.0fms, p99 %.0fms (the update's own round trip: p50 %.0fms, p99 %.0fms); %d decisions settled in %.1fs: %.1f/s, %.2f of those offered, %.2f of the capacity\n",
+				100*share, rate, p.Decision.Samples, p.Decision.P50ms, p.Decision.P99ms, p.UpdateRoundTrip.P50ms, p.UpdateRoundTrip.P99ms,
+				p.Decisions, p.Seconds, p.Settled, p.OfOffered(), p.OfCapacity(dc.PerSecond))
+		}
 	}
 
 	// What a stored Partner weighs after the decisions: the object as read
@@ -636,13 +676,23 @@ func recordStorage(ctx context.Context, cl *harness.Cluster, r *Result) error {
 	return nil
 }
 
+// decisionRun is a decision phase: each decision's latency (from sending the
+// update, its own round trip included, to the tracker's watch showing the new
+// tier) and each update's round trip, sorted; the updates sent, and the
+// seconds from the phase's start (it sends rate updates a second from then on,
+// the first a tick later) to the last new tier seen.
+type decisionRun struct {
+	latencies, roundTrips []time.Duration
+	sent                  int
+	seconds               float64
+}
+
 // decide sends rate tier-changing evidence updates a second for d, spread over
-// the n partners, and returns, sorted, each decision's latency (from sending
-// the update, its own round trip included, to the tracker's watch showing the
-// new tier) and each update's round trip.
+// the n partners, and waits until every one is decided.
 func decide(ctx context.Context, updater client.Client, tracker *harness.Tracker, ns string, n int, rank, seq []int,
-	rate int, d, budget time.Duration) ([]time.Duration, []time.Duration, error) {
+	rate int, d, budget time.Duration) (decisionRun, error) {
 	total := int(float64(rate) * d.Seconds())
+	start := time.Now()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	errs := make(chan error, total)
 	var rttMu sync.Mutex
@@ -668,14 +718,15 @@ func decide(ctx context.Context, updater client.Client, tracker *harness.Tracker
 	tick.Stop()
 	for range total {
 		if err := <-errs; err != nil {
-			return nil, nil, fmt.Errorf("decision-latency update: %w", err)
+			return decisionRun{}, fmt.Errorf("decision-latency update: %w", err)
 		}
 	}
-	if _, err := tracker.Wait(ctx, budget); err != nil {
-		return nil, nil, fmt.Errorf("decision latency: %w", err)
+	done, err := tracker.Wait(ctx, budget)
+	if err != nil {
+		return decisionRun{}, fmt.Errorf("decision latency: %w", err)
 	}
 	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
-	return tracker.Latencies(), rtts, nil
+	return decisionRun{latencies: tracker.Latencies(), roundTrips: rtts, sent: total, seconds: done.Sub(start).Seconds()}, nil
 }
 
 // profile saves a pprof profile from addr (if set) in the background.

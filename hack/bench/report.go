@@ -49,6 +49,9 @@ type Settings struct {
 	// DecisionRateLow is the second decision phase's rate (0: none).
 	DecisionRateLow int `json:",omitempty"`
 	AdmissionRate   int
+	// CapacityFor is how long the decision capacity was measured ("" in
+	// results from before it was, or with -capacity-for 0).
+	CapacityFor string `json:",omitempty"`
 }
 
 // Result is one N's figures.
@@ -70,7 +73,12 @@ type Result struct {
 	// DecisionLow and UpdateRoundTripLow are the same at Config.DecisionRateLow.
 	DecisionLow        Latency
 	UpdateRoundTripLow Latency
-	Admission          Latency
+	// DecisionCapacity is the machine's decision capacity, measured before
+	// the decision phases, and AtCapacity the decision phases that offered
+	// 50% and 80% of it (issue 28; absent in results from before).
+	DecisionCapacity *DecisionCapacity `json:",omitempty"`
+	AtCapacity       []LoadPhase       `json:",omitempty"`
+	Admission        Latency
 	// RecordsStore is where the manager recorded the decisions (crd or
 	// postgres; "" in results from before the flag: crd).
 	RecordsStore string `json:",omitempty"`
@@ -204,14 +212,15 @@ func (r Report) Print(w io.Writer) {
 
 // printSizes writes the table of the partner sizes.
 func (r Report) printSizes(w io.Writer) {
-	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | record creates meanwhile p50/p99 ms | decision at the low rate p50/p99 ms | webhook p50/p99 ms | peak RSS MiB | peak heap MiB | stored Partner bytes (mean / max) |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| partners | converge s | plain s (same / min writes) | ratio (same / min) | wave s | plain s (same / min) | ratio (same / min) | writes/partner (converge) | writes/changed (wave) | events/changed | steady writes | decision p50/p99 ms | record creates meanwhile p50/p99 ms | decision at the low rate p50/p99 ms | decision capacity/s | decision at 50% of it p50/p99 ms | decision at 80% of it p50/p99 ms, settled/offered | webhook p50/p99 ms | peak RSS MiB | peak heap MiB | stored Partner bytes (mean / max) |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %s | %.1f / %.1f | %.0f | %.0f | %s |\n",
+		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f | %.2f / %.2f | %.1f | %.1f / %.1f | %.2f / %.2f | %.2f | %.3f | %.2f | %.0f | %.0f / %.0f | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %.0f | %s |\n",
 			x.Partners, x.Convergence.Seconds, x.Convergence.PlainSeconds, x.Convergence.PlainMinSeconds, x.Convergence.Ratio, x.Convergence.MinRatio,
 			x.Wave.Seconds, x.Wave.PlainSeconds, x.Wave.PlainMinSeconds, x.Wave.Ratio, x.Wave.MinRatio,
 			x.Convergence.Writes/float64(x.Partners), x.Wave.Writes/float64(x.Wave.Changed), x.Wave.Events/float64(x.Wave.Changed),
-			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, recordCreates(x), low(r.Settings.DecisionRateLow, x.DecisionLow), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB, partnerSize(x))
+			x.SteadyWrites, x.Decision.P50ms, x.Decision.P99ms, recordCreates(x), low(r.Settings.DecisionRateLow, x.DecisionLow),
+			capacityColumn(x), shareColumn(x, shareHalf), shareColumn(x, shareMost), x.Admission.P50ms, x.Admission.P99ms, x.PeakRSSMiB, x.PeakHeapMiB, partnerSize(x))
 	}
 	fmt.Fprintln(w)
 }
@@ -285,6 +294,7 @@ func (r Report) sizeGoals(check func(ok bool, format string, args ...any)) {
 	check(okWrites, "at most 1.05 object writes per changed partner in the wave, plus a DecisionRecord and its chain head's write per decision (%s)", strings.Join(writes, ", "))
 	check(okSteady, "no object write in steady state with a full resync")
 	check(okDecision, "decision p50 at most 150ms and p99 at most 500ms (%s)", strings.Join(decision, ", "))
+	r.capacityGoals(check)
 	check(okAdmission, "webhook p99 at most 10ms (%s)", strings.Join(admission, ", "))
 	var at10k, at20k *Result
 	for i := range r.Results {
